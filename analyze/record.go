@@ -1,0 +1,69 @@
+package analyze
+
+import "net/netip"
+
+// Opt is an optional integer: Valid is false when the value is unknown
+// (it becomes a Parquet null).
+type Opt struct {
+	V     int64
+	Valid bool
+}
+
+// Some returns a valid Opt holding v.
+func Some(v int64) Opt { return Opt{V: v, Valid: true} }
+
+// Record is one finished flow: the columns of flows.parquet schema v1 (see
+// ../shared/docs/design.md and the package documentation for each definition).
+// Orig is the originator, Resp the responder.
+type Record struct {
+	FlowID      string
+	CommunityID string
+	Capture     string // input file name the flow came from
+	Proto       string // "tcp" or "udp"
+	IPVersion   int32
+	SrcIP       netip.Addr
+	DstIP       netip.Addr
+	SrcPort     uint16
+	DstPort     uint16
+	VLAN        Opt // outermost 802.1Q id
+	Tunnel      string
+	TunnelID    Opt
+
+	TsNs  int64 // first packet, epoch ns
+	EndNs int64 // last packet, epoch ns
+
+	State             string // Zeek conn_state
+	History           string // Zeek history letters
+	DirectionInferred bool
+	Synthetic         bool
+
+	OrigPkts, RespPkts                 int64
+	OrigBytes, RespBytes               int64 // transport payload from IP lengths
+	OrigIPBytes, RespIPBytes           int64
+	OrigWireBytes, RespWireBytes       int64
+	OrigRetransPkts, RespRetransPkts   int64
+	OrigRetransBytes, RespRetransBytes int64
+	MissedBytes                        int64
+	OutOfOrder, DupAcks, ZeroWindows   int64
+
+	RTTSynSynAck  Opt
+	RTTSynAckAck  Opt
+	RTTHandshake  Opt
+	RTTFirstReply Opt
+
+	OrigRTT, RespRTT RTTStats
+
+	// Kubernetes identity and cross-check verdict, filled by the cross-check stage.
+	SrcPod, SrcNamespace, SrcService, SrcNode string
+	DstPod, DstNamespace, DstService, DstNode string
+	CrossCheck                                string
+}
+
+// RTTStats summarises Karn-filtered data RTT samples of one direction.
+// All fields are zero when Samples is 0 (they become nulls).
+type RTTStats struct {
+	Samples int64
+	MinNs   int64
+	P50Ns   int64
+	MaxNs   int64
+}

@@ -1,0 +1,422 @@
+package analyze
+
+import (
+	"fmt"
+	"net/netip"
+	"strconv"
+
+	"github.com/flowproof/flowproof/analyze/communityid"
+)
+
+// Config sets the flow table's limits. The zero value of a field means its
+// default (see DefaultConfig).
+type Config struct {
+	TCPTimeoutNs       int64 // idle time after which a TCP flow ends (default 5 min)
+	UDPTimeoutNs       int64 // idle time after which a UDP flow ends (default 1 min)
+	TCPClosedTimeoutNs int64 // idle time after FIN+FIN or RST before a TCP flow ends (default 5 s)
+	MaxFlows           int   // live flows kept at most; the idlest are ended early beyond it (default 1,000,000)
+}
+
+// Default limits, as Zeek's: tcp_inactivity_timeout, udp_inactivity_timeout
+// and tcp_close_delay.
+const (
+	DefaultTCPTimeoutNs       = 5 * 60 * 1e9
+	DefaultUDPTimeoutNs       = 60 * 1e9
+	DefaultTCPClosedTimeoutNs = 5 * 1e9
+	DefaultMaxFlows           = 1_000_000
+)
+
+func (c Config) withDefaults() Config {
+	if c.TCPTimeoutNs <= 0 {
+		c.TCPTimeoutNs = DefaultTCPTimeoutNs
+	}
+	if c.UDPTimeoutNs <= 0 {
+		c.UDPTimeoutNs = DefaultUDPTimeoutNs
+	}
+	if c.TCPClosedTimeoutNs <= 0 {
+		c.TCPClosedTimeoutNs = DefaultTCPClosedTimeoutNs
+	}
+	if c.MaxFlows <= 0 {
+		c.MaxFlows = DefaultMaxFlows
+	}
+	return c
+}
+
+// flowKey identifies a bidirectional flow: the endpoints in canonical order
+// (lo sorts before hi), the transport and the outermost VLAN.
+type flowKey struct {
+	lo, hi         netip.Addr
+	loPort, hiPort uint16
+	vlan           int32
+	proto          uint8
+}
+
+// dirCount is what one direction of a flow sent.
+type dirCount struct {
+	pkts, bytes, ipBytes, wireBytes int64
+}
+
+// Lists that order live flows by last activity. Each list has one idle
+// timeout, so its head is always the next flow to expire.
+const (
+	listUDP = iota
+	listTCPOpen
+	listTCPClosed
+	numLists
+)
+
+type flow struct {
+	key        flowKey
+	prev, next *flow
+	list       uint8
+
+	orig, resp        netip.AddrPort
+	firstNs, lastNs   int64
+	firstIndex        int64 // packet index in the capture of the first packet (flow_id)
+	ipVersion         uint8
+	directionInferred bool
+	flipped           bool // the first packet's sender was judged the responder
+	count             [2]dirCount
+	firstOrigNs       int64 // UDP: first packet from the originator, 0 when none yet
+	rttFirstReply     Opt
+	udpHist           uint8 // UDP history bits: 1 orig sent, 2 resp sent
+	tcp               *tcpConn
+}
+
+type flowList struct{ head, tail *flow }
+
+func (l *flowList) pushBack(f *flow) {
+	f.prev, f.next = l.tail, nil
+	if l.tail != nil {
+		l.tail.next = f
+	} else {
+		l.head = f
+	}
+	l.tail = f
+}
+
+func (l *flowList) remove(f *flow) {
+	if f.prev != nil {
+		f.prev.next = f.next
+	} else {
+		l.head = f.next
+	}
+	if f.next != nil {
+		f.next.prev = f.prev
+	} else {
+		l.tail = f.prev
+	}
+	f.prev, f.next = nil, nil
+}
+
+// Table rebuilds flows from decoded packets of one capture. It is not safe
+// for concurrent use. Finished flows go to the emit function given to
+// NewTable, in the order they end; the *Record is reused after emit returns.
+type Table struct {
+	cfg     Config
+	capture string
+	ordinal int
+	flows   map[flowKey]*flow
+	lists   [numLists]flowList
+	free    []*flow // finished flows kept for reuse
+	emit    func(*Record)
+	rec     Record
+	nowNs   int64 // latest packet time seen
+	sweepNs int64 // capture time of the last idle sweep
+
+	// Kinds counts packets by classification; TCP and UDP count only
+	// packets that reached a flow.
+	Kinds [numKinds]int64
+	// EvictedEarly counts flows ended before their idle timeout because the
+	// table was full (MaxFlows).
+	EvictedEarly int64
+	// Flows counts flows emitted.
+	Flows int64
+}
+
+// NewTable returns a table for the capture named capture; ordinal numbers
+// the capture within the run and prefixes every flow_id.
+func NewTable(cfg Config, capture string, ordinal int, emit func(*Record)) *Table {
+	return &Table{
+		cfg:     cfg.withDefaults(),
+		capture: capture,
+		ordinal: ordinal,
+		flows:   make(map[flowKey]*flow),
+		emit:    emit,
+	}
+}
+
+// Add accounts one decoded packet; index is its 0-based position in the
+// capture. Packets that are not TCP or UDP are only counted.
+func (t *Table) Add(d *Decoded, index int64) {
+	t.Kinds[d.Kind]++
+	if d.Kind != KindTCP && d.Kind != KindUDP {
+		return
+	}
+	if d.TsNs > t.nowNs {
+		t.nowNs = d.TsNs
+	}
+	if t.nowNs-t.sweepNs >= 1e9 {
+		t.expire(t.nowNs)
+		t.sweepNs = t.nowNs
+	}
+
+	src := netip.AddrPortFrom(d.Src, d.SrcPort)
+	dst := netip.AddrPortFrom(d.Dst, d.DstPort)
+	key := flowKey{vlan: d.VLAN, proto: d.IPProto}
+	if src.Compare(dst) <= 0 {
+		key.lo, key.loPort, key.hi, key.hiPort = d.Src, d.SrcPort, d.Dst, d.DstPort
+	} else {
+		key.lo, key.loPort, key.hi, key.hiPort = d.Dst, d.DstPort, d.Src, d.SrcPort
+	}
+
+	f := t.flows[key]
+	if f != nil && d.TsNs-f.lastNs > t.timeout(f) {
+		t.end(f)
+		f = nil
+	}
+	if f != nil && d.Kind == KindTCP && f.tcp.startsNewConnection(f, src, d) {
+		t.end(f)
+		f = nil
+	}
+	if f == nil {
+		if len(t.flows) >= t.cfg.MaxFlows {
+			t.evictIdlest()
+		}
+		f = t.newFlow(key, src, dst, d, index)
+	}
+
+	dir := 0
+	if src != f.orig {
+		dir = 1
+	}
+	c := &f.count[dir]
+	c.pkts++
+	c.bytes += d.Payload
+	c.ipBytes += d.IPLen
+	c.wireBytes += d.WireLen
+	if d.TsNs > f.lastNs {
+		f.lastNs = d.TsNs
+	}
+	if d.TsNs < f.firstNs {
+		f.firstNs = d.TsNs
+	}
+
+	list := uint8(listUDP)
+	if d.Kind == KindTCP {
+		f.tcp.add(dir, d)
+		list = listTCPOpen
+		if f.tcp.closed() {
+			list = listTCPClosed
+		}
+	} else {
+		f.udpHist |= 1 << dir
+		if dir == 0 && f.firstOrigNs == 0 {
+			f.firstOrigNs = d.TsNs
+		}
+		if dir == 1 && f.firstOrigNs != 0 && !f.rttFirstReply.Valid && f.count[1].pkts == 1 {
+			f.rttFirstReply = Some(d.TsNs - f.firstOrigNs)
+		}
+	}
+	// Move to the back of its list: lists stay ordered by last activity.
+	t.lists[f.list].remove(f)
+	f.list = list
+	t.lists[list].pushBack(f)
+}
+
+func (t *Table) timeout(f *flow) int64 {
+	switch f.list {
+	case listUDP:
+		return t.cfg.UDPTimeoutNs
+	case listTCPClosed:
+		return t.cfg.TCPClosedTimeoutNs
+	}
+	return t.cfg.TCPTimeoutNs
+}
+
+func (t *Table) newFlow(key flowKey, src, dst netip.AddrPort, d *Decoded, index int64) *flow {
+	var f *flow
+	if n := len(t.free); n > 0 {
+		f = t.free[n-1]
+		t.free = t.free[:n-1]
+		tcp := f.tcp
+		*f = flow{}
+		if tcp != nil && d.Kind == KindTCP {
+			tcp.reset()
+			f.tcp = tcp
+		}
+	} else {
+		f = &flow{}
+	}
+	f.key = key
+	f.firstNs, f.lastNs = d.TsNs, d.TsNs
+	f.firstIndex = index
+	f.ipVersion = d.IPVersion
+	f.orig, f.resp = src, dst
+	if d.Kind == KindTCP {
+		if f.tcp == nil {
+			f.tcp = &tcpConn{}
+		}
+		switch {
+		case d.Flags&(flagSYN|flagACK) == flagSYN:
+			// The sender of a SYN is the originator.
+		case d.Flags&(flagSYN|flagACK) == flagSYN|flagACK:
+			// A SYN/ACK answers the originator.
+			f.orig, f.resp = dst, src
+			f.directionInferred, f.flipped = true, true
+		default:
+			f.directionInferred = true
+			if serverSide(d.SrcPort, d.DstPort) {
+				f.orig, f.resp = dst, src
+				f.flipped = true
+			}
+		}
+		f.list = listTCPOpen
+	} else {
+		f.tcp = nil
+		if serverSide(d.SrcPort, d.DstPort) {
+			f.orig, f.resp = dst, src
+			f.directionInferred, f.flipped = true, true
+		}
+		f.list = listUDP
+	}
+	t.flows[key] = f
+	t.lists[f.list].pushBack(f)
+	return f
+}
+
+// serverSide reports whether a packet from srcPort to dstPort was probably
+// sent by the server: only its source port is a likely server port, or both
+// are and the source port is the lower (Zeek's rule).
+func serverSide(srcPort, dstPort uint16) bool {
+	s, d := likelyServerPort(srcPort), likelyServerPort(dstPort)
+	if s && d {
+		return srcPort < dstPort
+	}
+	return s
+}
+
+// likelyServerPort: the IANA system ports, plus registered ports that
+// clusters commonly serve on.
+func likelyServerPort(p uint16) bool {
+	if p < 1024 {
+		return true
+	}
+	switch p {
+	case 1080, 1433, 1521, 1883, 2049, 2181, 2375, 2376, 2379, 2380, 3000, 3128, 3306, 3389,
+		4222, 4317, 4318, 4789, 5000, 5044, 5060, 5061, 5432, 5601, 5672, 5900, 6081,
+		6379, 6443, 6667, 7000, 7001, 7077, 8000, 8008, 8080, 8081, 8086, 8088, 8443,
+		8472, 8500, 8888, 9000, 9042, 9090, 9092, 9093, 9100, 9200, 9300, 9418, 9443,
+		10250, 10255, 11211, 15672, 25565, 27017:
+		return true
+	}
+	return false
+}
+
+// Flush ends every live flow, oldest activity first, and emits it.
+func (t *Table) Flush() {
+	for {
+		var oldest *flow
+		for i := range t.lists {
+			if h := t.lists[i].head; h != nil && (oldest == nil || h.lastNs < oldest.lastNs) {
+				oldest = h
+			}
+		}
+		if oldest == nil {
+			return
+		}
+		t.end(oldest)
+	}
+}
+
+// expire ends the flows idle for longer than their timeout at capture time now.
+func (t *Table) expire(now int64) {
+	for i := range t.lists {
+		for f := t.lists[i].head; f != nil && now-f.lastNs > t.timeout(f); f = t.lists[i].head {
+			t.end(f)
+		}
+	}
+}
+
+func (t *Table) evictIdlest() {
+	var idlest *flow
+	for i := range t.lists {
+		if h := t.lists[i].head; h != nil && (idlest == nil || h.lastNs < idlest.lastNs) {
+			idlest = h
+		}
+	}
+	if idlest != nil {
+		t.EvictedEarly++
+		t.end(idlest)
+	}
+}
+
+// end removes f from the table and emits its record.
+func (t *Table) end(f *flow) {
+	t.lists[f.list].remove(f)
+	delete(t.flows, f.key)
+	t.fill(&t.rec, f)
+	t.Flows++
+	t.emit(&t.rec)
+	t.free = append(t.free, f)
+}
+
+func (t *Table) fill(r *Record, f *flow) {
+	*r = Record{
+		FlowID:            strconv.Itoa(t.ordinal) + "-" + strconv.FormatInt(f.firstIndex+1, 10),
+		Capture:           t.capture,
+		IPVersion:         int32(f.ipVersion),
+		SrcIP:             f.orig.Addr(),
+		DstIP:             f.resp.Addr(),
+		SrcPort:           f.orig.Port(),
+		DstPort:           f.resp.Port(),
+		TsNs:              f.firstNs,
+		EndNs:             f.lastNs,
+		DirectionInferred: f.directionInferred,
+		OrigPkts:          f.count[0].pkts,
+		RespPkts:          f.count[1].pkts,
+		OrigBytes:         f.count[0].bytes,
+		RespBytes:         f.count[1].bytes,
+		OrigIPBytes:       f.count[0].ipBytes,
+		RespIPBytes:       f.count[1].ipBytes,
+		OrigWireBytes:     f.count[0].wireBytes,
+		RespWireBytes:     f.count[1].wireBytes,
+	}
+	if f.key.vlan >= 0 {
+		r.VLAN = Some(int64(f.key.vlan))
+	}
+	r.CommunityID = communityid.ID(0, r.SrcIP, r.DstIP, f.key.proto, r.SrcPort, r.DstPort)
+	if f.tcp != nil {
+		r.Proto = "tcp"
+		f.tcp.fill(r, f.flipped)
+		return
+	}
+	r.Proto = "udp"
+	r.RTTFirstReply = f.rttFirstReply
+	switch f.udpHist {
+	case 3:
+		r.State = "SF"
+	case 1:
+		r.State = "S0"
+	case 2:
+		r.State = "SHR"
+	default:
+		r.State = "OTH"
+	}
+	var h []byte
+	if f.flipped {
+		h = append(h, '^')
+	}
+	if f.udpHist&1 != 0 {
+		h = append(h, 'D')
+	}
+	if f.udpHist&2 != 0 {
+		h = append(h, 'd')
+	}
+	r.History = string(h)
+}
+
+// String describes the table's counters for debugging.
+func (t *Table) String() string {
+	return fmt.Sprintf("flows=%d live=%d evicted=%d", t.Flows, len(t.flows), t.EvictedEarly)
+}
