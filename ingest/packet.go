@@ -1,0 +1,52 @@
+package ingest
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/gopacket/gopacket/layers"
+)
+
+// Packet is one captured frame as a Reader hands it out.
+//
+// Data aliases the reader's internal buffer: it is valid only until the next
+// call to Next on the same reader. Copy what you keep.
+type Packet struct {
+	Data      []byte          // captured bytes (may be shorter than OrigLen: snaplen)
+	OrigLen   int             // length of the frame on the wire
+	Timestamp int64           // capture time, nanoseconds since the Unix epoch (UTC)
+	LinkType  layers.LinkType // link type of the interface the frame came from
+	Index     int64           // 0-based index of the packet within its file
+	Offset    int64           // byte offset of the packet's record in the uncompressed file
+}
+
+// Sentinel errors carried inside a *FormatError (test with errors.Is).
+// ErrRead wraps an I/O error from the operating system as well, so both
+// errors.Is(err, ErrRead) and errors.Is(err, fs.ErrPermission) hold.
+var (
+	ErrNotCapture  = errors.New("not a pcap or pcapng capture")
+	ErrTruncated   = errors.New("file ends in the middle of a record")
+	ErrCorrupt     = errors.New("corrupt record")
+	ErrTooLarge    = errors.New("length field exceeds the reader's cap")
+	ErrUnsupported = errors.New("unsupported capture format variant")
+	ErrRead        = errors.New("cannot read the file")
+)
+
+// FormatError reports bad bytes in a capture: which file, which packet, and
+// where in the (uncompressed) stream.
+type FormatError struct {
+	File   string // path as given by the user
+	Packet int64  // 0-based index of the packet being read, -1 for the file header
+	Offset int64  // byte offset in the uncompressed stream
+	Err    error  // one of the sentinels above, possibly wrapped with detail
+}
+
+func (e *FormatError) Error() string {
+	where := "file header"
+	if e.Packet >= 0 {
+		where = fmt.Sprintf("packet %d", e.Packet)
+	}
+	return fmt.Sprintf("%s: %s at byte offset %d: %v", e.File, where, e.Offset, e.Err)
+}
+
+func (e *FormatError) Unwrap() error { return e.Err }
