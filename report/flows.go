@@ -1,0 +1,482 @@
+package report
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"strconv"
+
+	"github.com/flowproof/flowproof/analyze"
+	"github.com/parquet-go/parquet-go"
+)
+
+// Key-value metadata written to every flows.parquet footer.
+const (
+	MetaSchema  = "flowproof.schema"  // schema version of the file: FlowSchemaVersion
+	MetaVersion = "flowproof.version" // flowproof version that wrote the file
+
+	// FlowSchemaVersion is the flows.parquet schema version. Adding a column
+	// keeps it; renaming or re-typing one bumps it.
+	FlowSchemaVersion = 1
+)
+
+// Defaults for FlowWriterOptions.
+const (
+	DefaultRowGroupRows = 64 * 1024
+	flowBatchRows       = 1024 // rows handed to parquet-go per Write call
+)
+
+// FlowRow is one row of flows.parquet schema v1. The field order is the column
+// order. Optional integers are pointers (nil is null, a valid 0 stays 0);
+// optional strings are null when empty.
+type FlowRow struct {
+	FlowID      string `parquet:"flow_id"`
+	CommunityID string `parquet:"community_id"`
+	Capture     string `parquet:"capture,dict"`
+	Proto       string `parquet:"proto,dict"`
+	IPVersion   int32  `parquet:"ip_version"`
+	SrcIP       string `parquet:"src_ip"`
+	DstIP       string `parquet:"dst_ip"`
+	SrcPort     int32  `parquet:"src_port"`
+	DstPort     int32  `parquet:"dst_port"`
+	VLAN        *int32 `parquet:"vlan,optional"`
+	Tunnel      string `parquet:"tunnel,optional,dict"`
+	TunnelID    *int64 `parquet:"tunnel_id,optional"`
+
+	Ts         int64 `parquet:"ts,timestamp(microsecond:utc)"` // TsNs floored to µs
+	TsNs       int64 `parquet:"ts_ns"`
+	EndNs      int64 `parquet:"end_ns"`
+	DurationNs int64 `parquet:"duration_ns"`
+
+	State             string `parquet:"state,dict"`
+	History           string `parquet:"history,dict"`
+	DirectionInferred bool   `parquet:"direction_inferred"`
+	Synthetic         bool   `parquet:"synthetic"`
+
+	OrigPkts         int64 `parquet:"orig_pkts"`
+	RespPkts         int64 `parquet:"resp_pkts"`
+	OrigBytes        int64 `parquet:"orig_bytes"`
+	RespBytes        int64 `parquet:"resp_bytes"`
+	OrigIPBytes      int64 `parquet:"orig_ip_bytes"`
+	RespIPBytes      int64 `parquet:"resp_ip_bytes"`
+	OrigWireBytes    int64 `parquet:"orig_wire_bytes"`
+	RespWireBytes    int64 `parquet:"resp_wire_bytes"`
+	OrigRetransPkts  int64 `parquet:"orig_retrans_pkts"`
+	RespRetransPkts  int64 `parquet:"resp_retrans_pkts"`
+	OrigRetransBytes int64 `parquet:"orig_retrans_bytes"`
+	RespRetransBytes int64 `parquet:"resp_retrans_bytes"`
+	MissedBytes      int64 `parquet:"missed_bytes"`
+	OutOfOrder       int64 `parquet:"out_of_order"`
+	DupAcks          int64 `parquet:"dup_acks"`
+	ZeroWindows      int64 `parquet:"zero_windows"`
+
+	RTTSynSynAckNs  *int64 `parquet:"rtt_syn_synack_ns,optional"`
+	RTTSynAckAckNs  *int64 `parquet:"rtt_synack_ack_ns,optional"`
+	RTTHandshakeNs  *int64 `parquet:"rtt_handshake_ns,optional"`
+	RTTFirstReplyNs *int64 `parquet:"rtt_first_reply_ns,optional"`
+
+	OrigRTTSamples *int64 `parquet:"orig_rtt_samples,optional"`
+	OrigRTTMinNs   *int64 `parquet:"orig_rtt_min_ns,optional"`
+	OrigRTTP50Ns   *int64 `parquet:"orig_rtt_p50_ns,optional"`
+	OrigRTTMaxNs   *int64 `parquet:"orig_rtt_max_ns,optional"`
+	RespRTTSamples *int64 `parquet:"resp_rtt_samples,optional"`
+	RespRTTMinNs   *int64 `parquet:"resp_rtt_min_ns,optional"`
+	RespRTTP50Ns   *int64 `parquet:"resp_rtt_p50_ns,optional"`
+	RespRTTMaxNs   *int64 `parquet:"resp_rtt_max_ns,optional"`
+
+	SrcPod       string `parquet:"src_pod,optional"`
+	SrcNamespace string `parquet:"src_namespace,optional,dict"`
+	SrcService   string `parquet:"src_service,optional,dict"`
+	SrcNode      string `parquet:"src_node,optional,dict"`
+	DstPod       string `parquet:"dst_pod,optional"`
+	DstNamespace string `parquet:"dst_namespace,optional,dict"`
+	DstService   string `parquet:"dst_service,optional,dict"`
+	DstNode      string `parquet:"dst_node,optional,dict"`
+	CrossCheck   string `parquet:"crosscheck,optional,dict"`
+}
+
+// rowNulls holds the values the optional pointers of one FlowRow point to,
+// so a batch of rows is filled without allocating.
+type rowNulls struct {
+	vlan int32
+	i64  [14]int64
+}
+
+// FlowRowOf converts a record to its row. The optional columns point into
+// newly allocated memory; FlowWriter avoids that by reusing its own.
+func FlowRowOf(rec *analyze.Record) (FlowRow, error) {
+	var row FlowRow
+	err := row.fill(rec, new(rowNulls))
+	return row, err
+}
+
+func (r *FlowRow) fill(rec *analyze.Record, n *rowNulls) error {
+	if !rec.SrcIP.IsValid() || !rec.DstIP.IsValid() {
+		return fmt.Errorf("flow %q: invalid src_ip or dst_ip", rec.FlowID)
+	}
+	*r = FlowRow{
+		FlowID:            rec.FlowID,
+		CommunityID:       rec.CommunityID,
+		Capture:           rec.Capture,
+		Proto:             rec.Proto,
+		IPVersion:         rec.IPVersion,
+		SrcIP:             rec.SrcIP.String(),
+		DstIP:             rec.DstIP.String(),
+		SrcPort:           int32(rec.SrcPort),
+		DstPort:           int32(rec.DstPort),
+		Tunnel:            rec.Tunnel,
+		Ts:                floorDiv(rec.TsNs, 1000),
+		TsNs:              rec.TsNs,
+		EndNs:             rec.EndNs,
+		DurationNs:        rec.EndNs - rec.TsNs,
+		State:             rec.State,
+		History:           rec.History,
+		DirectionInferred: rec.DirectionInferred,
+		Synthetic:         rec.Synthetic,
+		OrigPkts:          rec.OrigPkts,
+		RespPkts:          rec.RespPkts,
+		OrigBytes:         rec.OrigBytes,
+		RespBytes:         rec.RespBytes,
+		OrigIPBytes:       rec.OrigIPBytes,
+		RespIPBytes:       rec.RespIPBytes,
+		OrigWireBytes:     rec.OrigWireBytes,
+		RespWireBytes:     rec.RespWireBytes,
+		OrigRetransPkts:   rec.OrigRetransPkts,
+		RespRetransPkts:   rec.RespRetransPkts,
+		OrigRetransBytes:  rec.OrigRetransBytes,
+		RespRetransBytes:  rec.RespRetransBytes,
+		MissedBytes:       rec.MissedBytes,
+		OutOfOrder:        rec.OutOfOrder,
+		DupAcks:           rec.DupAcks,
+		ZeroWindows:       rec.ZeroWindows,
+		SrcPod:            rec.SrcPod,
+		SrcNamespace:      rec.SrcNamespace,
+		SrcService:        rec.SrcService,
+		SrcNode:           rec.SrcNode,
+		DstPod:            rec.DstPod,
+		DstNamespace:      rec.DstNamespace,
+		DstService:        rec.DstService,
+		DstNode:           rec.DstNode,
+		CrossCheck:        rec.CrossCheck,
+	}
+	if rec.VLAN.Valid {
+		n.vlan = int32(rec.VLAN.V)
+		r.VLAN = &n.vlan
+	}
+	i := 0
+	opt := func(dst **int64, o analyze.Opt) {
+		if o.Valid {
+			n.i64[i] = o.V
+			*dst = &n.i64[i]
+		}
+		i++
+	}
+	opt(&r.TunnelID, rec.TunnelID)
+	opt(&r.RTTSynSynAckNs, rec.RTTSynSynAck)
+	opt(&r.RTTSynAckAckNs, rec.RTTSynAckAck)
+	opt(&r.RTTHandshakeNs, rec.RTTHandshake)
+	opt(&r.RTTFirstReplyNs, rec.RTTFirstReply)
+	for _, s := range []struct {
+		st                    analyze.RTTStats
+		samples, lo, p50, max **int64
+	}{
+		{rec.OrigRTT, &r.OrigRTTSamples, &r.OrigRTTMinNs, &r.OrigRTTP50Ns, &r.OrigRTTMaxNs},
+		{rec.RespRTT, &r.RespRTTSamples, &r.RespRTTMinNs, &r.RespRTTP50Ns, &r.RespRTTMaxNs},
+	} {
+		valid := s.st.Samples != 0 // all four columns are null without samples
+		opt(s.samples, analyze.Opt{V: s.st.Samples, Valid: valid})
+		opt(s.lo, analyze.Opt{V: s.st.MinNs, Valid: valid})
+		opt(s.p50, analyze.Opt{V: s.st.P50Ns, Valid: valid})
+		opt(s.max, analyze.Opt{V: s.st.MaxNs, Valid: valid})
+	}
+	return nil
+}
+
+// Record converts a row back to a flow record. It fails only if an address
+// column does not parse.
+func (r *FlowRow) Record() (analyze.Record, error) {
+	src, err := netip.ParseAddr(r.SrcIP)
+	if err != nil {
+		return analyze.Record{}, fmt.Errorf("flow %q: src_ip: %w", r.FlowID, err)
+	}
+	dst, err := netip.ParseAddr(r.DstIP)
+	if err != nil {
+		return analyze.Record{}, fmt.Errorf("flow %q: dst_ip: %w", r.FlowID, err)
+	}
+	opt := func(p *int64) analyze.Opt {
+		if p == nil {
+			return analyze.Opt{}
+		}
+		return analyze.Some(*p)
+	}
+	val := func(p *int64) int64 {
+		if p == nil {
+			return 0
+		}
+		return *p
+	}
+	rec := analyze.Record{
+		FlowID:            r.FlowID,
+		CommunityID:       r.CommunityID,
+		Capture:           r.Capture,
+		Proto:             r.Proto,
+		IPVersion:         r.IPVersion,
+		SrcIP:             src,
+		DstIP:             dst,
+		SrcPort:           uint16(r.SrcPort),
+		DstPort:           uint16(r.DstPort),
+		Tunnel:            r.Tunnel,
+		TunnelID:          opt(r.TunnelID),
+		TsNs:              r.TsNs,
+		EndNs:             r.EndNs,
+		State:             r.State,
+		History:           r.History,
+		DirectionInferred: r.DirectionInferred,
+		Synthetic:         r.Synthetic,
+		OrigPkts:          r.OrigPkts,
+		RespPkts:          r.RespPkts,
+		OrigBytes:         r.OrigBytes,
+		RespBytes:         r.RespBytes,
+		OrigIPBytes:       r.OrigIPBytes,
+		RespIPBytes:       r.RespIPBytes,
+		OrigWireBytes:     r.OrigWireBytes,
+		RespWireBytes:     r.RespWireBytes,
+		OrigRetransPkts:   r.OrigRetransPkts,
+		RespRetransPkts:   r.RespRetransPkts,
+		OrigRetransBytes:  r.OrigRetransBytes,
+		RespRetransBytes:  r.RespRetransBytes,
+		MissedBytes:       r.MissedBytes,
+		OutOfOrder:        r.OutOfOrder,
+		DupAcks:           r.DupAcks,
+		ZeroWindows:       r.ZeroWindows,
+		RTTSynSynAck:      opt(r.RTTSynSynAckNs),
+		RTTSynAckAck:      opt(r.RTTSynAckAckNs),
+		RTTHandshake:      opt(r.RTTHandshakeNs),
+		RTTFirstReply:     opt(r.RTTFirstReplyNs),
+		OrigRTT:           analyze.RTTStats{Samples: val(r.OrigRTTSamples), MinNs: val(r.OrigRTTMinNs), P50Ns: val(r.OrigRTTP50Ns), MaxNs: val(r.OrigRTTMaxNs)},
+		RespRTT:           analyze.RTTStats{Samples: val(r.RespRTTSamples), MinNs: val(r.RespRTTMinNs), P50Ns: val(r.RespRTTP50Ns), MaxNs: val(r.RespRTTMaxNs)},
+		SrcPod:            r.SrcPod,
+		SrcNamespace:      r.SrcNamespace,
+		SrcService:        r.SrcService,
+		SrcNode:           r.SrcNode,
+		DstPod:            r.DstPod,
+		DstNamespace:      r.DstNamespace,
+		DstService:        r.DstService,
+		DstNode:           r.DstNode,
+		CrossCheck:        r.CrossCheck,
+	}
+	if r.VLAN != nil {
+		rec.VLAN = analyze.Some(int64(*r.VLAN))
+	}
+	return rec, nil
+}
+
+// floorDiv divides rounding towards negative infinity, so that ts is the
+// µs-truncation of ts_ns also before 1970.
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 && (a < 0) != (b < 0) {
+		q--
+	}
+	return q
+}
+
+// FlowWriterOptions configures a FlowWriter. The zero value is valid.
+type FlowWriterOptions struct {
+	// Version is the flowproof version, written as flowproof.version and in
+	// the file's created_by. Empty means "devel".
+	Version string
+
+	// RowGroupRows bounds the rows per row group, and with it the writer's
+	// memory. Zero means DefaultRowGroupRows.
+	RowGroupRows int
+
+	// Metadata holds extra footer key-value pairs. The keys MetaSchema and
+	// MetaVersion are reserved.
+	Metadata map[string]string
+}
+
+// FlowWriter writes flows.parquet (schema v1) to an io.Writer: zstd pages,
+// row groups of at most RowGroupRows rows, and the footer on Close.
+// A FlowWriter is not safe for concurrent use.
+type FlowWriter struct {
+	pw           *parquet.GenericWriter[FlowRow]
+	codec        *zstdCodec
+	rows         []FlowRow
+	nulls        []rowNulls
+	rowGroupRows int
+	inGroup      int // rows written to the current row group
+	count        int64
+	err          error // sticky: the first error ends the file
+	closed       bool
+}
+
+// ErrWriterClosed is returned by Write after Close.
+var ErrWriterClosed = errors.New("report: flow writer is closed")
+
+// NewFlowWriter returns a FlowWriter that writes to w. It writes nothing until
+// the first row group is complete or Close is called. Close does not close w.
+func NewFlowWriter(w io.Writer, opts FlowWriterOptions) (fw *FlowWriter, err error) {
+	if w == nil {
+		return nil, errors.New("report: nil io.Writer")
+	}
+	if opts.RowGroupRows < 0 {
+		return nil, fmt.Errorf("report: negative RowGroupRows %d", opts.RowGroupRows)
+	}
+	rowGroupRows := opts.RowGroupRows
+	if rowGroupRows == 0 {
+		rowGroupRows = DefaultRowGroupRows
+	}
+	version := opts.Version
+	if version == "" {
+		version = "devel"
+	}
+	codec := new(zstdCodec)
+	options := []parquet.WriterOption{
+		parquet.Compression(codec),
+		parquet.DataPageVersion(1),
+		&parquet.WriterConfig{CreatedBy: "flowproof version " + version},
+	}
+	for k, v := range opts.Metadata {
+		if k == MetaSchema || k == MetaVersion {
+			return nil, fmt.Errorf("report: metadata key %q is reserved", k)
+		}
+		options = append(options, parquet.KeyValueMetadata(k, v))
+	}
+	options = append(options,
+		parquet.KeyValueMetadata(MetaSchema, strconv.Itoa(FlowSchemaVersion)),
+		parquet.KeyValueMetadata(MetaVersion, version),
+	)
+	if _, err := parquet.NewWriterConfig(options...); err != nil {
+		return nil, fmt.Errorf("report: parquet writer config: %w", err)
+	}
+	// parquet-go panics on a bad schema; with a fixed struct that is a bug
+	// here, but it is still reported as an error rather than a crash.
+	defer func() {
+		if p := recover(); p != nil {
+			fw, err = nil, fmt.Errorf("report: create parquet writer: %v", p)
+		}
+	}()
+	batch := min(flowBatchRows, rowGroupRows)
+	return &FlowWriter{
+		pw:           parquet.NewGenericWriter[FlowRow](w, options...),
+		codec:        codec,
+		rows:         make([]FlowRow, 0, batch),
+		nulls:        make([]rowNulls, batch),
+		rowGroupRows: rowGroupRows,
+	}, nil
+}
+
+// Write adds one flow. Rows are buffered and written in batches; an error
+// from the underlying writer may therefore surface on a later Write or on
+// Close. After an error every call returns it.
+func (fw *FlowWriter) Write(rec *analyze.Record) error {
+	if fw.err != nil {
+		return fw.err
+	}
+	if fw.closed {
+		return ErrWriterClosed
+	}
+	i := len(fw.rows)
+	fw.rows = fw.rows[:i+1]
+	if err := fw.rows[i].fill(rec, &fw.nulls[i]); err != nil {
+		fw.rows = fw.rows[:i] // a bad record is skipped; the file stays usable
+		return fmt.Errorf("report: %w", err)
+	}
+	if len(fw.rows) == cap(fw.rows) {
+		return fw.flushBatch()
+	}
+	return nil
+}
+
+// Count returns the number of flows accepted so far.
+func (fw *FlowWriter) Count() int64 { return fw.count + int64(len(fw.rows)) }
+
+// flushBatch hands the buffered rows to parquet-go, ending row groups at
+// rowGroupRows.
+func (fw *FlowWriter) flushBatch() error {
+	rows := fw.rows
+	for len(rows) > 0 {
+		n := min(len(rows), fw.rowGroupRows-fw.inGroup)
+		if _, err := fw.pw.Write(rows[:n]); err != nil {
+			fw.err = fmt.Errorf("report: write flows: %w", err)
+			return fw.err
+		}
+		rows = rows[n:]
+		fw.inGroup += n
+		fw.count += int64(n)
+		if fw.inGroup == fw.rowGroupRows {
+			if err := fw.pw.Flush(); err != nil {
+				fw.err = fmt.Errorf("report: flush row group: %w", err)
+				return fw.err
+			}
+			fw.inGroup = 0
+		}
+	}
+	clear(fw.rows) // drop string references held by the batch
+	fw.rows = fw.rows[:0]
+	return nil
+}
+
+// Close writes the buffered rows, the last row group and the footer. It does
+// not close the underlying io.Writer. Calling Close again returns the first
+// Close's result.
+func (fw *FlowWriter) Close() error {
+	if fw.closed {
+		return fw.err
+	}
+	fw.closed = true
+	defer fw.codec.close()
+	if fw.err != nil {
+		return fw.err
+	}
+	if err := fw.flushBatch(); err != nil {
+		return err
+	}
+	if err := fw.pw.Close(); err != nil {
+		fw.err = fmt.Errorf("report: close parquet writer: %w", err)
+	}
+	return fw.err
+}
+
+// ReadFlows reads a whole flows.parquet file. It checks that the file says
+// flowproof.schema=1 and returns the rows in file order. It loads every row
+// into memory: use it in tests and for small files.
+func ReadFlows(path string) ([]FlowRow, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	pf, err := parquet.OpenFile(f, st.Size())
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if v, ok := pf.Lookup(MetaSchema); !ok || v != strconv.Itoa(FlowSchemaVersion) {
+		return nil, fmt.Errorf("%s: %s is %q, want %d", path, MetaSchema, v, FlowSchemaVersion)
+	}
+	r := parquet.NewGenericReader[FlowRow](pf)
+	defer r.Close()
+	rows := make([]FlowRow, pf.NumRows())
+	n := 0
+	for n < len(rows) {
+		k, err := r.Read(rows[n:])
+		n += k
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: read row %d: %w", path, n, err)
+		}
+	}
+	if n != len(rows) {
+		return nil, fmt.Errorf("%s: read %d rows, footer says %d", path, n, len(rows))
+	}
+	return rows, nil
+}
