@@ -14,13 +14,12 @@ import (
 	"github.com/gopacket/gopacket/layers"
 )
 
-// publicCorpus finds the shared corpus of public captures, ../shared/corpus/public
-// relative to the module root, or skips the test.
-func publicCorpus(t *testing.T) string {
-	t.Helper()
+// publicCorpusDir is the shared corpus of public captures:
+// ../shared/corpus/public relative to the module root.
+func publicCorpusDir() (string, error) {
 	dir, err := os.Getwd()
 	if err != nil {
-		t.Fatal(err)
+		return "", err
 	}
 	for {
 		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
@@ -28,13 +27,22 @@ func publicCorpus(t *testing.T) string {
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
-			t.Fatal("no go.mod above the test's directory")
+			return "", errors.New("no go.mod above the test's directory")
 		}
 		dir = parent
 	}
 	corpus := filepath.Join(dir, "..", "shared", "corpus", "public")
 	if _, err := os.Stat(filepath.Join(corpus, "sources.tsv")); err != nil {
-		t.Skipf("public capture corpus not found at %s (module root/../shared/corpus/public): %v", corpus, err)
+		return "", err
+	}
+	return corpus, nil
+}
+
+func publicCorpus(t *testing.T) string {
+	t.Helper()
+	corpus, err := publicCorpusDir()
+	if err != nil {
+		t.Skipf("public capture corpus not found (module root/../shared/corpus/public): %v", err)
 	}
 	return corpus
 }
