@@ -2,15 +2,20 @@ package analyze_test
 
 import (
 	"bufio"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
 
 	"github.com/flowproof/flowproof/analyze"
 	"github.com/flowproof/flowproof/ingest"
@@ -90,8 +95,10 @@ func (c tsharkConv) key() string {
 type fileResult struct {
 	name           string
 	convs, matched int
-	kinds          [16]int64
-	diffs          []string
+	explained      map[string]int // reason -> conversations whose difference it explains
+	kinds          map[string]int64
+	diffs          []string // unexplained differences
+	recs           []analyze.Record
 	readErr        error
 }
 
@@ -107,42 +114,289 @@ func analyzeFile(path string) (recs []analyze.Record, tbl *analyze.Table, err er
 	return recs, tbl, err
 }
 
+// tupleKey names a conversation's endpoints regardless of direction or VLAN.
+func tupleKey(proto, ip1, port1, ip2, port2 string) string {
+	a, b := ip1+":"+port1, ip2+":"+port2
+	if a > b {
+		a, b = b, a
+	}
+	return proto + " " + a + " " + b
+}
+
+// closedByHistory tells from a TCP history whether the flow saw a RST or a
+// FIN from both sides (Q/q: a multi-flag packet carrying FIN or RST): the
+// table ends such flows after the closed linger.
+func closedByHistory(h string) bool {
+	return strings.ContainsAny(h, "RrIiQq") || strings.Contains(h, "F") && strings.Contains(h, "f")
+}
+
+// explainSplit checks whether several flowproof flows add up exactly to one
+// tshark conversation, and names the documented rule that split them: a
+// different VLAN, the idle timeout, or the linger after a close.
+func explainSplit(want tsharkConv, parts []analyze.Record) (string, bool) {
+	if len(parts) < 2 {
+		return "", false
+	}
+	sort.Slice(parts, func(i, j int) bool { return parts[i].TsNs < parts[j].TsNs })
+	var sum tsharkConv
+	for i := range parts {
+		c := conv(&parts[i])
+		if c.aIP != want.aIP || c.aPort != want.aPort { // orient to tshark's A
+			c.aIP, c.bIP, c.aPort, c.bPort = c.bIP, c.aIP, c.bPort, c.aPort
+			c.framesAB, c.framesBA = c.framesBA, c.framesAB
+			c.wireAB, c.wireBA = c.wireBA, c.wireAB
+			c.payloadAB, c.payloadBA = c.payloadBA, c.payloadAB
+		}
+		if i == 0 {
+			sum = c
+			continue
+		}
+		sum.framesAB += c.framesAB
+		sum.framesBA += c.framesBA
+		sum.wireAB += c.wireAB
+		sum.wireBA += c.wireBA
+		sum.payloadAB += c.payloadAB
+		sum.payloadBA += c.payloadBA
+		sum.lastNs = max(sum.lastNs, c.lastNs)
+	}
+	sum.irttNs, sum.hasIRTT = want.irttNs, want.hasIRTT // iRTT: checked below, on the first part
+	first := conv(&parts[0])
+	sameVLAN := parts[0].VLAN == parts[len(parts)-1].VLAN
+	if sum != want || sameVLAN && (first.irttNs != want.irttNs || first.hasIRTT != want.hasIRTT) {
+		return "", false
+	}
+	reasons := map[string]bool{}
+	for i := 1; i < len(parts); i++ {
+		prev, cur := parts[i-1], parts[i]
+		gap := cur.TsNs - prev.EndNs
+		switch {
+		case prev.VLAN != cur.VLAN:
+			reasons["vlan-key"] = true
+		case prev.Proto == "udp" && gap > analyze.DefaultUDPTimeoutNs,
+			prev.Proto == "tcp" && gap > analyze.DefaultTCPTimeoutNs:
+			reasons["idle-timeout"] = true
+		case prev.Proto == "tcp" && gap > analyze.DefaultTCPClosedTimeoutNs && closedByHistory(prev.History):
+			reasons["closed-linger"] = true
+		default:
+			return "", false
+		}
+	}
+	var rs []string
+	for r := range reasons {
+		rs = append(rs, r)
+	}
+	sort.Strings(rs)
+	return strings.Join(rs, "+"), true
+}
+
 func compareFile(t *testing.T, capPath, refPath string) fileResult {
-	res := fileResult{name: capPath}
+	res := fileResult{name: capPath, explained: map[string]int{}, kinds: map[string]int64{}}
 	ref := readReference(t, refPath)
 	recs, tbl, err := analyzeFile(capPath)
 	res.readErr = err
+	res.recs = recs
 	if tbl != nil {
-		copy(res.kinds[:], tbl.Kinds[:])
+		for k, n := range tbl.KindCounts() {
+			res.kinds[k] = n
+		}
 	}
-	ours := map[string]tsharkConv{}
+	ours := map[string]int{} // key -> index in recs
+	byTuple := map[string][]int{}
 	for i := range recs {
 		c := conv(&recs[i])
-		ours[c.key()] = c
+		ours[c.key()] = i
+		byTuple[tupleKey(c.proto, c.aIP, c.aPort, c.bIP, c.bPort)] = append(byTuple[tupleKey(c.proto, c.aIP, c.aPort, c.bIP, c.bPort)], i)
 	}
+	used := map[int]bool{}
+	quotes := icmpQuotes(t, capPath)
 	res.convs = len(ref)
 	for _, want := range ref {
-		got, ok := ours[want.key()]
-		if !ok {
-			res.diffs = append(res.diffs, "missing "+want.key())
+		if i, ok := ours[want.key()]; ok && conv(&recs[i]) == want {
+			used[i] = true
+			res.matched++
 			continue
 		}
-		delete(ours, want.key())
-		if got != want {
-			res.diffs = append(res.diffs, fmt.Sprintf("differs %s\n\t got %+v\n\twant %+v", want.key(), got, want))
+		var parts []analyze.Record
+		var idx []int
+		for _, i := range byTuple[tupleKey(want.proto, want.aIP, want.aPort, want.bIP, want.bPort)] {
+			if r := recs[i]; !used[i] && r.TsNs >= want.firstNs && r.EndNs <= want.lastNs {
+				parts = append(parts, r)
+				idx = append(idx, i)
+			}
+		}
+		if reason, ok := explainSplit(want, parts); ok {
+			res.explained[reason]++
+			for _, i := range idx {
+				used[i] = true
+			}
 			continue
 		}
-		res.matched++
+		if i, reason, ok := explainOne(want, recs, byTuple, used, quotes); ok {
+			used[i] = true
+			res.explained[reason]++
+			continue
+		}
+		if i, ok := ours[want.key()]; ok {
+			used[i] = true
+			res.diffs = append(res.diffs, fmt.Sprintf("differs %s\n\t got %+v\n\twant %+v", want.key(), conv(&recs[i]), want))
+			continue
+		}
+		if q := quotes[want.aIP+":"+want.aPort+" "+want.bIP+":"+want.bPort]; q != nil &&
+			q.framesAB == want.framesAB && q.framesBA == want.framesBA && q.wireAB == want.wireAB && q.wireBA == want.wireBA {
+			res.explained["icmp-quote"]++ // a conversation made only of ICMP quotes
+			continue
+		}
+		res.diffs = append(res.diffs, "missing "+want.key())
 	}
-	for k := range ours {
-		res.diffs = append(res.diffs, "extra "+k)
+	for i := range recs {
+		if !used[i] {
+			c := conv(&recs[i])
+			res.diffs = append(res.diffs, "extra "+c.key())
+		}
 	}
 	sort.Strings(res.diffs)
 	return res
 }
 
+// explainOne matches a tshark conversation to a single flowproof flow that
+// differs from it only in ways a documented rule explains:
+//   - time-order: tshark's first/last are the first and last frames in file
+//     order, flowproof's the earliest and latest timestamps;
+//   - icmp-quote: tshark adds ICMP errors that quote a packet of the flow to
+//     the flow's frames; flowproof counts them as ICMP.
+func explainOne(want tsharkConv, recs []analyze.Record, byTuple map[string][]int, used map[int]bool, quotes map[string]*quoteCount) (int, string, bool) {
+	for _, i := range byTuple[tupleKey(want.proto, want.aIP, want.aPort, want.bIP, want.bPort)] {
+		if used[i] {
+			continue
+		}
+		got := conv(&recs[i])
+		if got.aIP != want.aIP || got.aPort != want.aPort {
+			continue
+		}
+		if got.firstNs <= want.firstNs && got.lastNs >= want.lastNs && got.firstNs < want.lastNs {
+			g := got
+			g.firstNs, g.lastNs = want.firstNs, want.lastNs
+			if g == want {
+				return i, "time-order", true
+			}
+		}
+		q := quotes[want.aIP+":"+want.aPort+" "+want.bIP+":"+want.bPort]
+		if q == nil || got.firstNs != want.firstNs {
+			continue
+		}
+		if got.framesAB+q.framesAB == want.framesAB && got.framesBA+q.framesBA == want.framesBA &&
+			got.wireAB+q.wireAB == want.wireAB && got.wireBA+q.wireBA == want.wireBA {
+			return i, "icmp-quote", true
+		}
+	}
+	return 0, "", false
+}
+
+// quoteCount counts ICMP errors quoting packets of one direction pair.
+type quoteCount struct{ framesAB, framesBA, wireAB, wireBA int64 }
+
+// icmpQuotes finds the ICMP and ICMPv6 errors in a capture and the TCP/UDP
+// packet each quotes, keyed "src:port dst:port" of the quoted packet in
+// both orientations (AB = the quoted packet's direction).
+func icmpQuotes(t *testing.T, path string) map[string]*quoteCount {
+	out := map[string]*quoteCount{}
+	c, err := ingest.Open(path, ingest.Options{})
+	if err != nil {
+		return out
+	}
+	defer c.Close()
+	var p ingest.Packet
+	for c.Next(&p) == nil {
+		pkt := gopacket.NewPacket(p.Data, p.LinkType, gopacket.Default)
+		var inner []byte
+		if l, ok := pkt.Layer(layers.LayerTypeICMPv4).(*layers.ICMPv4); ok {
+			switch l.TypeCode.Type() {
+			case 3, 4, 5, 11, 12:
+				inner = l.Payload
+			}
+		} else if l, ok := pkt.Layer(layers.LayerTypeICMPv6).(*layers.ICMPv6); ok && l.TypeCode.Type() < 5 {
+			if len(l.Payload) > 4 {
+				inner = l.Payload[4:]
+			}
+		}
+		if len(inner) == 0 {
+			continue
+		}
+		var src, dst string
+		var rest []byte
+		switch inner[0] >> 4 {
+		case 4:
+			ihl := int(inner[0]&0x0f) * 4
+			if len(inner) < ihl+4 || ihl < 20 || (inner[9] != 6 && inner[9] != 17) {
+				continue
+			}
+			src, dst = netip.AddrFrom4([4]byte(inner[12:16])).String(), netip.AddrFrom4([4]byte(inner[16:20])).String()
+			rest = inner[ihl:]
+		case 6:
+			if len(inner) < 44 || (inner[6] != 6 && inner[6] != 17) {
+				continue
+			}
+			src, dst = netip.AddrFrom16([16]byte(inner[8:24])).String(), netip.AddrFrom16([16]byte(inner[24:40])).String()
+			rest = inner[40:]
+		default:
+			continue
+		}
+		sp := strconv.Itoa(int(binary.BigEndian.Uint16(rest[0:2])))
+		dp := strconv.Itoa(int(binary.BigEndian.Uint16(rest[2:4])))
+		ab, ba := src+":"+sp+" "+dst+":"+dp, dst+":"+dp+" "+src+":"+sp
+		for _, k := range []string{ab, ba} {
+			if out[k] == nil {
+				out[k] = &quoteCount{}
+			}
+		}
+		out[ab].framesAB++
+		out[ab].wireAB += int64(p.OrigLen)
+		out[ba].framesBA++
+		out[ba].wireBA += int64(p.OrigLen)
+	}
+	return out
+}
+
+// outOfScope names what puts a capture outside the traffic the engine
+// covers today (tunnels, fragments and other link layers come in a later
+// issue), judged from what the decoder counted in it.
+func outOfScope(kinds map[string]int64, recs []analyze.Record) string {
+	for _, k := range []string{"ipv4-fragment", "ipv6-fragment", "unsupported-linktype", "other-ip", "other-ethertype"} {
+		if kinds[k] > 0 {
+			return k
+		}
+	}
+	for _, r := range recs {
+		if r.Proto == "udp" && udpTunnelPorts[r.DstPort] {
+			return "udp-tunnel"
+		}
+	}
+	return ""
+}
+
+// udpTunnelPorts carry packets that tshark dissects as inner flows: VXLAN
+// (4789, 8472), Geneve (6081), GRE over UDP (4754), GTP-U (2152), Teredo
+// (3544), AYIYA (5072) and sFlow samples (6343).
+var udpTunnelPorts = map[uint16]bool{4789: true, 8472: true, 6081: true, 4754: true, 2152: true, 3544: true, 5072: true, 6343: true}
+
+// knownDifferences lists captures whose remaining differences come from a
+// tshark behaviour flowproof deliberately does not copy, with the reason.
+var knownDifferences = map[string]string{
+	"arkime/tcp_handshake_synthetic.pcap":      "tshark computes iRTT for 192.0.2.10:40011 but prints it only on packets that carry a sequence-analysis record; the only ACK (frame 41) acks nothing and carries none (packet-tcp.c tcp_print_sequence_number_analysis)",
+	"zeek/smtp.pcap":                           "tshark counts the ICMP errors that quote a TCP segment (frames 96-99) as frames of the quoted conversation; flowproof counts them as ICMP",
+	"gopacket/le-test016.pcapng":               "a generated pcapng whose DHCP packets are stamped 0 between packets of 2012: after the 2012 packet, the 1970 flow is past its idle timeout and ends; tshark never times out",
+	"gopacket/le-test100.pcapng":               "as le-test016: packets stamped 0 after packets of 2012",
+	"gopacket/le-test202.pcapng":               "as le-test016: packets stamped 0 after packets of 2012",
+	"gopacket/be-test202.pcapng":               "as le-test016: packets stamped 0 after packets of 2012",
+	"arkime/y2038-bgp.pcap":                    "frame 3 is stamped in 2038 (a y2038 test), 28 years after frame 2 and before frame 4 in file order: the idle timeout ends the flow; tshark never times out",
+	"gopacket/linux_sll_oversized_addr.pcapng": "frame 95 has a TCP data offset of 0 (impossible): tshark then counts the whole 77-byte segment as tcp.len, flowproof counts no payload for a header it cannot delimit; the flow is otherwise split only by the documented closed-connection linger",
+	"tcpdump/bigtcp-ipv6.pcap":                 "tshark 4.0 rejects an IPv6 payload length of 0 without a jumbo option (a BIG TCP/GRO packet) and reports no conversation; flowproof takes the length from the frame",
+	"zeek/ipv6-mobility-dst-opts.pcap":         "tshark stops at a Destination Options header carrying a Home Address option (frame 1) and does not count the UDP datagram behind it; flowproof does",
+}
+
 // TestConformanceTshark compares every capture of the public corpus that has
-// a tshark reference, conversation by conversation.
+// a tshark reference, conversation by conversation, and fails on any
+// difference in the traffic the engine covers that no documented rule explains.
 func TestConformanceTshark(t *testing.T) {
 	refRoot := filepath.Join(corpusDir, "reference")
 	if _, err := os.Stat(refRoot); err != nil {
@@ -150,24 +404,33 @@ func TestConformanceTshark(t *testing.T) {
 	}
 	var refs []string
 	filepath.WalkDir(refRoot, func(p string, d fs.DirEntry, err error) error {
-		if err == nil && strings.HasSuffix(p, ".flows.tsv") {
+		if err == nil && strings.HasSuffix(p, ".flows.tsv") && !strings.Contains(p, "/malformed/") {
 			refs = append(refs, p)
 		}
 		return nil
 	})
-	var files, filesOK, convs, convsOK int
+	var files, filesOK, convs, convsOK, scopeFiles, scopeConvs int
+	explained := map[string]int{}
 	for _, ref := range refs {
 		rel, _ := filepath.Rel(refRoot, strings.TrimSuffix(ref, ".flows.tsv"))
-		capPath := filepath.Join(corpusDir, rel)
-		if strings.Contains(rel, "malformed"+string(filepath.Separator)) {
-			continue
-		}
-		res := compareFile(t, capPath, ref)
+		res := compareFile(t, filepath.Join(corpusDir, rel), ref)
 		files++
 		convs += res.convs
 		convsOK += res.matched
+		for r, n := range res.explained {
+			explained[r] += n
+		}
 		if len(res.diffs) == 0 {
 			filesOK++
+			continue
+		}
+		if scope := outOfScope(res.kinds, res.recs); scope != "" {
+			scopeFiles++
+			scopeConvs += res.convs - res.matched
+			continue
+		}
+		if reason, ok := knownDifferences[filepath.ToSlash(rel)]; ok {
+			t.Logf("%s: %d/%d conversations match; known difference: %s", rel, res.matched, res.convs, reason)
 			continue
 		}
 		var rerr *ingest.FormatError
@@ -179,9 +442,11 @@ func TestConformanceTshark(t *testing.T) {
 		if n > 3 {
 			res.diffs = res.diffs[:3]
 		}
-		t.Logf("%s: %d/%d conversations match%s; %d diffs, first: %s", rel, res.matched, res.convs, msg, n, strings.Join(res.diffs, "\n  "))
+		t.Errorf("%s: %d/%d conversations match%s; %d unexplained differences, first: %s", rel, res.matched, res.convs, msg, n, strings.Join(res.diffs, "\n  "))
 	}
-	t.Logf("agreement: files %d/%d, conversations %d/%d", filesOK, files, convsOK, convs)
+	t.Logf("agreement: files fully matching %d/%d, conversations matching exactly %d/%d", filesOK, files, convsOK, convs)
+	t.Logf("explained by documented flowproof rules (conversations): %v", explained)
+	t.Logf("out of scope for now (tunnels, fragments, other link layers): %d files, %d conversations", scopeFiles, scopeConvs)
 }
 
 // TestConformanceOne prints every difference for the capture named by
@@ -192,8 +457,12 @@ func TestConformanceOne(t *testing.T) {
 		t.Skip("set FLOWPROOF_CONFORMANCE_FILE to a corpus-relative capture path")
 	}
 	res := compareFile(t, filepath.Join(corpusDir, rel), filepath.Join(corpusDir, "reference", rel+".flows.tsv"))
-	t.Logf("%d/%d match, read error %v, kinds %v", res.matched, res.convs, res.readErr, res.kinds)
+	t.Logf("%d/%d match, explained %v, read error %v, kinds %v", res.matched, res.convs, res.explained, res.readErr, res.kinds)
 	for _, d := range res.diffs {
 		t.Log(d)
+	}
+	recs, _, _ := analyzeFile(filepath.Join(corpusDir, rel))
+	for _, r := range recs {
+		t.Logf("flow %s %s %s:%d > %s:%d vlan=%v %d-%d state=%s hist=%s pkts=%d/%d", r.FlowID, r.Proto, r.SrcIP, r.SrcPort, r.DstIP, r.DstPort, r.VLAN, r.TsNs, r.EndNs, r.State, r.History, r.OrigPkts, r.RespPkts)
 	}
 }

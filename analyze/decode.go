@@ -77,9 +77,10 @@ type Decoded struct {
 	Payload   int64 // transport payload length from the IP lengths
 
 	// TCP only.
-	Seq, Ack uint32
-	Flags    uint8
-	Window   uint16 // raw, unscaled
+	Seq, Ack  uint32
+	Flags     uint8
+	Window    uint16 // raw, unscaled
+	BadHeader bool   // TCP data offset impossible: counted, not analysed
 }
 
 const (
@@ -344,10 +345,6 @@ func decodeTransport(b []byte, segLen int64, d *Decoded) {
 			return
 		}
 		hdr := int64(b[12]>>4) * 4
-		if hdr < 20 || hdr > segLen {
-			d.Kind = KindMalformed
-			return
-		}
 		d.Kind = KindTCP
 		d.SrcPort = binary.BigEndian.Uint16(b[0:2])
 		d.DstPort = binary.BigEndian.Uint16(b[2:4])
@@ -356,6 +353,13 @@ func decodeTransport(b []byte, segLen int64, d *Decoded) {
 		d.Flags = b[13]
 		d.Window = binary.BigEndian.Uint16(b[14:16])
 		d.Payload = segLen - hdr
+		if hdr < 20 || hdr > segLen {
+			// The ports are sound but the header length is not: the packet
+			// still belongs to its flow (as in tshark), with no payload and
+			// no sequence analysis.
+			d.BadHeader = true
+			d.Payload = 0
+		}
 	case ipProtoUDP:
 		if len(b) < 8 {
 			d.Kind = KindTruncated
@@ -368,7 +372,12 @@ func decodeTransport(b []byte, segLen int64, d *Decoded) {
 		d.Kind = KindUDP
 		d.SrcPort = binary.BigEndian.Uint16(b[0:2])
 		d.DstPort = binary.BigEndian.Uint16(b[2:4])
+		// The UDP length field is the datagram's own claim (tshark counts
+		// it); it is trusted only where the IP length backs it.
 		d.Payload = segLen - 8
+		if udpLen := int64(binary.BigEndian.Uint16(b[4:6])); udpLen >= 8 && udpLen <= segLen {
+			d.Payload = udpLen - 8
+		}
 	case ipProtoICMP:
 		d.Kind = KindICMP
 	case ipProtoICMPv6:

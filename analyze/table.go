@@ -132,6 +132,9 @@ type Table struct {
 	EvictedEarly int64
 	// Flows counts flows emitted.
 	Flows int64
+	// BadTCPHeaders counts TCP packets whose header length is impossible:
+	// counted in their flow, left out of the TCP analysis.
+	BadTCPHeaders int64
 }
 
 // NewTable returns a table for the capture named capture; ordinal numbers
@@ -175,7 +178,7 @@ func (t *Table) Add(d *Decoded, index int64) {
 		t.end(f)
 		f = nil
 	}
-	if f != nil && d.Kind == KindTCP && f.tcp.startsNewConnection(f, src, d) {
+	if f != nil && d.Kind == KindTCP && !d.BadHeader && f.tcp.startsNewConnection(f, src, d) {
 		t.end(f)
 		f = nil
 	}
@@ -204,7 +207,11 @@ func (t *Table) Add(d *Decoded, index int64) {
 
 	list := uint8(listUDP)
 	if d.Kind == KindTCP {
-		f.tcp.add(dir, d)
+		if d.BadHeader {
+			t.BadTCPHeaders++
+		} else {
+			f.tcp.add(dir, d)
+		}
 		list = listTCPOpen
 		if f.tcp.closed() {
 			list = listTCPClosed
@@ -419,4 +426,16 @@ func (t *Table) fill(r *Record, f *flow) {
 // String describes the table's counters for debugging.
 func (t *Table) String() string {
 	return fmt.Sprintf("flows=%d live=%d evicted=%d", t.Flows, len(t.flows), t.EvictedEarly)
+}
+
+// KindCounts returns the packets counted per kind, by name, leaving out
+// kinds with no packets.
+func (t *Table) KindCounts() map[string]int64 {
+	m := make(map[string]int64)
+	for k, n := range t.Kinds {
+		if n > 0 {
+			m[Kind(k).String()] = n
+		}
+	}
+	return m
 }

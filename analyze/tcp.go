@@ -61,20 +61,23 @@ const (
 
 // tcpDir is the state of one direction (the packets one endpoint sends).
 type tcpDir struct {
-	state endpointState
+	state, prevState endpointState
+
+	baseSet bool   // baseSeq is known
+	baseSeq uint32 // Wireshark's base_seq: decides when a SYN starts a new connection
 
 	seqSet    bool   // nextSeq is known
 	nextSeq   uint32 // highest seq + segment length seen (Wireshark's nextseq)
-	baseSeq   uint32 // first sequence number seen (ISN for a SYN)
-	lastSeqNs int64  // time nextSeq last advanced
+	nextSeqNs int64  // time nextSeq last advanced
 
-	ackSet    bool
-	lastAck   uint32 // last acknowledgement number this side sent
-	maxAck    uint32 // highest acknowledgement number this side sent
-	lastAckNs int64
-	winSet    bool
-	win       uint16
-	dupAckRun int // consecutive duplicate ACKs this side sent
+	ackSet       bool
+	lastAck      uint32 // last acknowledgement number this side sent
+	maxAck       uint32 // highest acknowledgement number this side sent
+	lastAckNs    int64
+	winSet       bool
+	win          uint16
+	dupAckNum    int   // duplicate ACKs in a row this side sent
+	lastSegFlags uint8 // segKeepAlive / segZeroWindowProbe of the last packet
 
 	retransPkts, retransBytes int64
 	outOfOrder, dupAcks       int64
@@ -88,10 +91,15 @@ type tcpDir struct {
 	histOnce                  uint8
 	synSet, finSet, rstSet    bool
 	lastSyn, lastFin, lastRst uint32
-	sawSyn, sawSynAck         bool
 	sawFin, sawRst            bool
 	sentData                  bool
 }
+
+// Kinds of the last packet a direction sent, for the ACKs that answer them.
+const (
+	segKeepAlive = 1 << iota
+	segZeroWindowProbe
+)
 
 // rttAcc accumulates RTT samples: exact count, min and max; the median is
 // exact up to maxSamples samples and taken from a uniform reservoir after.
@@ -162,8 +170,8 @@ func (c *tcpConn) reset() {
 
 // startsNewConnection reports whether the packet opens a new connection on
 // the flow's 5-tuple: a SYN without ACK whose sequence number differs from
-// the first one its sender used (Wireshark's "port numbers reused"), or a
-// SYN after the connection was closed or reset.
+// its sender's base sequence number (Wireshark's "port numbers reused"; see
+// setBase). A SYN repeating the old ISN stays in the flow, as in tshark.
 func (c *tcpConn) startsNewConnection(f *flow, src netip.AddrPort, d *Decoded) bool {
 	if d.Flags&(flagSYN|flagACK) != flagSYN {
 		return false
@@ -173,7 +181,25 @@ func (c *tcpConn) startsNewConnection(f *flow, src netip.AddrPort, d *Decoded) b
 		dir = 1
 	}
 	s := &c.d[dir]
-	return s.seqSet && d.Seq != s.baseSeq
+	return s.baseSet && d.Seq != s.baseSeq
+}
+
+// setBase records base sequence numbers as Wireshark does: the sender's
+// from its first packet (the ISN of a SYN, else seq-1), the peer's from the
+// first ACK that reaches it (ack-1). A SYN/ACK with a new ISN moves the base.
+func (c *tcpConn) setBase(dir int, d *Decoded, syn, ack bool) {
+	fwd, rev := &c.d[dir], &c.d[1-dir]
+	switch {
+	case !fwd.baseSet && syn:
+		fwd.baseSet, fwd.baseSeq = true, d.Seq
+	case !fwd.baseSet:
+		fwd.baseSet, fwd.baseSeq = true, d.Seq-1
+	case syn && ack && d.Seq != fwd.baseSeq:
+		fwd.baseSeq = d.Seq
+	}
+	if !rev.baseSet && ack {
+		rev.baseSet, rev.baseSeq = true, d.Ack-1
+	}
 }
 
 // closed reports whether both sides have closed or either has reset.
@@ -212,20 +238,19 @@ func (c *tcpConn) addScaled(dir int, count int64, letter byte) {
 }
 
 func (c *tcpConn) add(dir int, d *Decoded) {
-	fwd, rev := &c.d[dir], &c.d[1-dir]
 	syn, ack := d.Flags&flagSYN != 0, d.Flags&flagACK != 0
 	fin, rst := d.Flags&flagFIN != 0, d.Flags&flagRST != 0
-	payload := uint32(d.Payload)
 
 	// Handshake timing. iRTT follows Wireshark exactly: the most recent SYN
-	// without ACK, then the first packet with ACK and without SYN.
+	// without ACK, then the first packet with ACK and without SYN; a zero
+	// difference leaves it unset, as in Wireshark.
 	if syn && !ack {
 		c.mruSynNs = d.TsNs
 		if dir == 0 && c.synAckNs == 0 {
 			c.origSynNs = d.TsNs
 		}
 	}
-	if ack && !syn && c.mruSynNs != 0 && !c.firstRTT.Valid {
+	if ack && !syn && c.mruSynNs != 0 && !c.firstRTT.Valid && d.TsNs != c.mruSynNs {
 		c.firstRTT = Some(d.TsNs - c.mruSynNs)
 	}
 	if syn && ack && dir == 1 && c.synAckNs == 0 && c.origSynNs != 0 {
@@ -237,109 +262,129 @@ func (c *tcpConn) add(dir int, d *Decoded) {
 		c.synAckAck = Some(d.TsNs - c.synAckNs)
 	}
 
+	c.setBase(dir, d, syn, ack)
 	c.history(dir, d, syn, ack, fin, rst)
-	c.updateState(dir, syn, ack, fin, rst, payload)
-
-	// Sequence analysis (Wireshark's rules, applied in file order).
-	segLen := payload
-	if syn {
-		segLen++
-	}
-	if fin {
-		segLen++
-	}
-	if rst {
-		segLen = 0
-	}
-	if !fwd.seqSet {
-		fwd.seqSet = true
-		fwd.baseSeq = d.Seq
-		fwd.nextSeq = d.Seq + segLen
-		fwd.lastSeqNs = d.TsNs
-		if payload > 0 && !rst {
-			fwd.pushSegment(d.Seq+segLen, d.TsNs)
-		}
-	} else if segLen > 0 {
-		c.sequence(dir, d, segLen, payload, syn, fin)
-	}
-
-	if ack {
-		c.acknowledge(dir, d, syn, fin, rst)
-	}
-	if d.Window == 0 && !syn && !fin && !rst {
-		fwd.zeroWindows++
-		c.addScaled(dir, fwd.zeroWindows, 'W')
-	}
-	fwd.win, fwd.winSet = d.Window, true
-	_ = rev
+	c.updateState(dir, syn, ack, fin, rst, d.Payload)
+	c.analyzeSequence(dir, d, syn, ack, fin, rst)
 }
 
-// sequence classifies a segment that occupies sequence space.
-func (c *tcpConn) sequence(dir int, d *Decoded, segLen, payload uint32, syn, fin bool) {
+// analyzeSequence applies Wireshark's tcp_analyze_sequence_number rules, in
+// their order, to a packet sent in direction dir.
+func (c *tcpConn) analyzeSequence(dir int, d *Decoded, syn, ack, fin, rst bool) {
 	fwd, rev := &c.d[dir], &c.d[1-dir]
-	end := d.Seq + segLen
-	keepAlive := payload <= 1 && !syn && !fin && d.Seq == fwd.nextSeq-1
-	zeroWindowProbe := payload == 1 && d.Seq == fwd.nextSeq && rev.winSet && rev.win == 0
-	switch {
-	case keepAlive || zeroWindowProbe:
-		return
-	case seqLT(d.Seq, fwd.nextSeq):
-		spurious := !syn && !fin && payload > 0 && rev.ackSet && seqLEQ(end, rev.lastAck)
-		fast := rev.dupAckRun >= 2 && d.Seq == rev.lastAck && d.TsNs-rev.lastAckNs < fastRetransWindowNs
+	segLen := uint32(d.Payload) // tcp.len: SYN and FIN not included
+	sfr := syn || fin || rst
+	var flags uint8
+
+	zeroWindowProbe := segLen == 1 && fwd.seqSet && d.Seq == fwd.nextSeq && rev.winSet && rev.win == 0
+	keepAlive := false
+	if zeroWindowProbe {
+		flags |= segZeroWindowProbe
+	} else {
+		if d.Window == 0 && !sfr {
+			fwd.zeroWindows++
+			c.addScaled(dir, fwd.zeroWindows, 'W')
+		}
+		if fwd.seqSet && seqGT(d.Seq, fwd.nextSeq) && !rst && !syn {
+			// Previous segment not captured. A SYN re-bases instead (a new ISN).
+			fwd.addHole(fwd.nextSeq, d.Seq)
+			fwd.gaps++
+			c.addScaled(dir, fwd.gaps, 'G')
+		}
+		keepAlive = segLen <= 1 && fwd.seqSet && d.Seq == fwd.nextSeq-1 && !sfr
+		if keepAlive {
+			flags |= segKeepAlive
+		}
+		sameAck := segLen == 0 && !sfr && fwd.winSet && d.Window == fwd.win &&
+			fwd.seqSet && d.Seq == fwd.nextSeq && fwd.ackSet && d.Ack == fwd.lastAck
+		switch {
+		case sameAck && d.Window != 0 && rev.lastSegFlags&segKeepAlive != 0:
+			// An ACK of a keep-alive, not a duplicate.
+		case sameAck && d.Window == 0 && rev.lastSegFlags&segZeroWindowProbe != 0:
+			// An ACK of a zero-window probe.
+		case sameAck && d.Window != 0:
+			fwd.dupAckNum++
+			fwd.dupAcks++
+		}
+	}
+	if !fwd.ackSet || d.Ack != fwd.lastAck {
+		fwd.dupAckNum = 0
+	}
+
+	if !zeroWindowProbe && !keepAlive && (segLen > 0 || syn || fin) {
+		end := d.Seq + segLen
+		notAdvanced := fwd.seqSet && seqLT(d.Seq, fwd.nextSeq)
+		if segLen > 1 && fwd.seqSet && fwd.nextSeq-1 == d.Seq {
+			notAdvanced = false
+		}
 		threshold := int64(oooDefaultNs)
 		if c.firstRTT.Valid {
 			threshold = c.firstRTT.V
 		}
-		ooo := end != fwd.nextSeq && d.TsNs-fwd.lastSeqNs < threshold
-		if !spurious && !fast && ooo {
+		synFin := uint32(0)
+		if syn || fin {
+			synFin = 1
+		}
+		sinceNext := d.TsNs - fwd.nextSeqNs
+		switch {
+		case segLen > 0 && rev.ackSet && seqLEQ(end, rev.lastAck):
+			c.retransmitted(dir, d.Seq, end, segLen) // spurious
+		case notAdvanced && rev.dupAckNum >= 2 && rev.lastAck == d.Seq && d.TsNs-rev.lastAckNs < fastRetransWindowNs:
+			c.retransmitted(dir, d.Seq, end, segLen) // fast
+		case notAdvanced && sinceNext >= 0 && sinceNext < threshold && fwd.nextSeq != end+synFin:
 			fwd.outOfOrder++
-			fwd.fillHoles(d.Seq, end)
-			fwd.markRetrans(d.Seq, end)
-		} else {
-			fwd.retransPkts++
-			fwd.retransBytes += int64(payload)
-			fwd.fillHoles(d.Seq, end)
-			fwd.markRetrans(d.Seq, end)
-			if payload > 0 {
-				c.addScaled(dir, fwd.retransPkts, 'T')
-			}
+			fwd.fillHoles(d.Seq, end+synFin)
+			fwd.markRetrans(d.Seq, end+synFin)
+		case notAdvanced:
+			c.retransmitted(dir, d.Seq, end, segLen)
 		}
-		if seqGT(end, fwd.nextSeq) {
-			fwd.nextSeq = end
-			fwd.lastSeqNs = d.TsNs
-		}
-		return
-	case seqGT(d.Seq, fwd.nextSeq):
-		fwd.addHole(fwd.nextSeq, d.Seq)
-		fwd.gaps++
-		c.addScaled(dir, fwd.gaps, 'G')
 	}
-	fwd.nextSeq = end
-	fwd.lastSeqNs = d.TsNs
-	if payload > 0 {
-		fwd.pushSegment(end, d.TsNs)
+
+	next := d.Seq + segLen
+	if syn || fin {
+		next++
+	}
+	if syn {
+		// A SYN (re)starts the direction's sequence space: no hole before it.
+		fwd.holes = fwd.holes[:0]
+		fwd.seqSet = false
+	}
+	if !zeroWindowProbe && (!fwd.seqSet || seqGT(next, fwd.nextSeq)) {
+		if segLen > 0 && !rst {
+			fwd.pushSegment(next, d.TsNs)
+		}
+		fwd.seqSet, fwd.nextSeq, fwd.nextSeqNs = true, next, d.TsNs
+	}
+	fwd.win, fwd.winSet = d.Window, true
+	fwd.lastSegFlags = flags
+	if ack {
+		c.acknowledge(dir, d)
 	}
 }
 
-// acknowledge handles the ACK field of a packet sent in direction dir.
-func (c *tcpConn) acknowledge(dir int, d *Decoded, syn, fin, rst bool) {
-	fwd, rev := &c.d[dir], &c.d[1-dir]
-	if fwd.ackSet && d.Payload == 0 && d.Window != 0 && fwd.winSet && d.Window == fwd.win &&
-		d.Seq == fwd.nextSeq && d.Ack == fwd.lastAck && !syn && !fin && !rst {
-		fwd.dupAcks++
-		fwd.dupAckRun++
-	} else if !fwd.ackSet || d.Ack != fwd.lastAck {
-		fwd.dupAckRun = 0
+// retransmitted counts a retransmission of [seq, end) by direction dir.
+func (c *tcpConn) retransmitted(dir int, seq, end, segLen uint32) {
+	s := &c.d[dir]
+	s.retransPkts++
+	s.retransBytes += int64(segLen)
+	s.fillHoles(seq, end)
+	s.markRetrans(seq, end)
+	if segLen > 0 {
+		c.addScaled(dir, s.retransPkts, 'T')
 	}
+}
+
+// acknowledge handles the ACK field of a packet sent in direction dir:
+// RTT samples for the reverse direction's data. Karn's rule: only a segment
+// sent once gives a sample, and only when the ACK ends exactly on it.
+func (c *tcpConn) acknowledge(dir int, d *Decoded) {
+	fwd, rev := &c.d[dir], &c.d[1-dir]
 	if !fwd.ackSet || seqGT(d.Ack, fwd.maxAck) {
 		fwd.maxAck = d.Ack
 	}
 	fwd.ackSet = true
 	fwd.lastAck = d.Ack
 	fwd.lastAckNs = d.TsNs
-
-	// RTT samples for the reverse direction's data (Karn: only segments sent
-	// once, and only the segment the ACK ends on exactly).
 	n := 0
 	for _, s := range rev.unacked {
 		if !seqLEQ(s.end, d.Ack) {
@@ -465,50 +510,79 @@ func (c *tcpConn) history(dir int, d *Decoded, syn, ack, fin, rst bool) {
 	}
 }
 
-// updateState advances Zeek's endpoint state machine for a packet sent in
-// direction dir.
-func (c *tcpConn) updateState(dir int, syn, ack, fin, rst bool, payload uint32) {
+func (s *tcpDir) setState(st endpointState) {
+	s.prevState, s.state = s.state, st
+}
+
+// updateState advances Zeek's endpoint state machine (UpdateStateMachine in
+// Zeek's TCPSessionAdapter) for a packet sent in direction dir; index 0 is
+// the originator.
+func (c *tcpConn) updateState(dir int, syn, ack, fin, rst bool, payload int64) {
 	s, peer := &c.d[dir], &c.d[1-dir]
+	isOrig := dir == 0
 	if payload > 0 {
 		s.sentData = true
 	}
-	switch {
-	case rst:
-		s.sawRst = true
-		s.state = stReset
-		return
-	case s.state == stReset:
-		return
-	case fin:
+	if fin {
 		s.sawFin = true
-		s.state = stClosed
-		return
-	case s.state == stClosed:
-		return
-	case syn && !ack:
-		s.sawSyn = true
-		if s.state == stInactive {
-			s.state = stSynSent
-		}
-	case syn && ack:
-		s.sawSynAck = true
-		if s.state == stInactive || s.state == stPartial {
-			s.state = stSynAckSent
-		}
-		if peer.state == stSynSent {
-			// The SYN/ACK shows the originator's SYN got through.
-			peer.state = stEstablished
-			s.state = stEstablished
-		}
-	default:
-		switch s.state {
-		case stInactive:
-			s.state = stPartial
-		case stSynSent, stSynAckSent:
-			if ack && (peer.state == stSynAckSent || peer.state == stEstablished) {
-				s.state = stEstablished
-				peer.state = stEstablished
+	}
+	if rst {
+		s.sawRst = true
+	}
+	switch s.state {
+	case stInactive:
+		if syn {
+			switch {
+			case isOrig && ack:
+				s.setState(stSynAckSent)
+			case isOrig:
+				s.setState(stSynSent)
+			default:
+				if peer.state == stSynSent {
+					peer.setState(stEstablished)
+				}
+				s.setState(stEstablished)
 			}
+		}
+		if fin {
+			s.setState(stClosed)
+		}
+		if rst {
+			s.setState(stReset)
+		}
+		if s.state == stInactive {
+			switch {
+			case !isOrig && payload == 0 && peer.state == stSynSent:
+				// A bare ACK before the SYN/ACK: still inactive.
+			case ack && peer.state == stEstablished:
+				s.setState(stEstablished)
+			default:
+				s.setState(stPartial)
+			}
+		}
+	case stSynSent, stSynAckSent:
+		if fin {
+			s.setState(stClosed)
+		}
+		if rst {
+			s.setState(stReset)
+		}
+	case stEstablished, stPartial:
+		if syn && !ack && s.state == stPartial && peer.state == stInactive {
+			s.setState(stSynSent)
+		}
+		if fin && !rst {
+			s.setState(stClosed)
+			if peer.state == stReset && peer.prevState == stClosed {
+				peer.setState(stClosed)
+			}
+		}
+		if rst {
+			s.setState(stReset)
+		}
+	case stClosed:
+		if rst && peer.state != stClosed {
+			s.setState(stReset)
 		}
 	}
 }
