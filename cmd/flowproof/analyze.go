@@ -1,0 +1,271 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/flowproof/flowproof/analyze"
+	"github.com/flowproof/flowproof/ingest"
+	"github.com/flowproof/flowproof/report"
+)
+
+// analyzeOptions are the settings of one analyze run.
+type analyzeOptions struct {
+	out              string
+	tcpTimeout       time.Duration
+	udpTimeout       time.Duration
+	tcpClosedTimeout time.Duration
+	maxFlows         int
+}
+
+func (o *analyzeOptions) register(fs *flag.FlagSet) {
+	fs.StringVar(&o.out, "o", "flowproof-out", "output `directory` (created if missing)")
+	fs.DurationVar(&o.tcpTimeout, "tcp-timeout", time.Duration(analyze.DefaultTCPTimeoutNs), "idle time that ends a TCP flow")
+	fs.DurationVar(&o.udpTimeout, "udp-timeout", time.Duration(analyze.DefaultUDPTimeoutNs), "idle time that ends a UDP flow")
+	fs.DurationVar(&o.tcpClosedTimeout, "tcp-closed-timeout", time.Duration(analyze.DefaultTCPClosedTimeoutNs), "idle time that ends a TCP flow after FIN from both sides or a RST")
+	fs.IntVar(&o.maxFlows, "max-flows", analyze.DefaultMaxFlows, "live flows kept at most per capture; beyond it the idlest end early (with a warning)")
+}
+
+func (o *analyzeOptions) validate() error {
+	for name, d := range map[string]time.Duration{"tcp-timeout": o.tcpTimeout, "udp-timeout": o.udpTimeout, "tcp-closed-timeout": o.tcpClosedTimeout} {
+		if d <= 0 {
+			return &usageError{fmt.Sprintf("--%s must be positive, got %v", name, d)}
+		}
+	}
+	if o.maxFlows <= 0 {
+		return &usageError{fmt.Sprintf("--max-flows must be positive, got %d", o.maxFlows)}
+	}
+	if o.out == "" {
+		return &usageError{"-o must name a directory"}
+	}
+	return nil
+}
+
+func (o *analyzeOptions) tableConfig() analyze.Config {
+	return analyze.Config{
+		TCPTimeoutNs:       int64(o.tcpTimeout),
+		UDPTimeoutNs:       int64(o.udpTimeout),
+		TCPClosedTimeoutNs: int64(o.tcpClosedTimeout),
+		MaxFlows:           o.maxFlows,
+	}
+}
+
+func (o *analyzeOptions) settings() map[string]string {
+	return map[string]string{
+		"tcp_timeout":        o.tcpTimeout.String(),
+		"udp_timeout":        o.udpTimeout.String(),
+		"tcp_closed_timeout": o.tcpClosedTimeout.String(),
+		"max_flows":          strconv.Itoa(o.maxFlows),
+	}
+}
+
+const analyzeUsage = `Usage: flowproof analyze [flags] CAPTURE|DIR ...
+
+Reads pcap and pcapng files (gzip-compressed or not; directories are walked),
+rebuilds every TCP and UDP flow and writes OUT/flows.parquet and
+OUT/manifest.json. Flags may come before or after the inputs.
+
+Flags:
+`
+
+func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("analyze", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var o analyzeOptions
+	o.register(fs)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, analyzeUsage)
+		fs.PrintDefaults()
+	}
+	inputs, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(inputs) == 0 {
+		return &usageError{"no input: name at least one capture file or directory"}
+	}
+	if err := o.validate(); err != nil {
+		return err
+	}
+	command := append([]string{"flowproof", "analyze"}, args...)
+	return analyzeRun(ctx, o, inputs, command, stdout, stderr)
+}
+
+// parseInterspersed parses flags that may come before, between or after the
+// positional arguments, and returns the positional ones.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		if args[0] == "--" {
+			return append(pos, args[1:]...), nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
+// analyzeRun analyzes the inputs into o.out. It returns errPartial when some
+// input was bad but outputs were written.
+func analyzeRun(ctx context.Context, o analyzeOptions, inputs []string, command []string, stdout, stderr io.Writer) error {
+	started := time.Now()
+	files, err := ingest.Expand(inputs)
+	if err != nil {
+		return fmt.Errorf("find inputs: %w", err)
+	}
+	if len(files) == 0 {
+		return fmt.Errorf("find inputs: no files under %v: point flowproof at pcap or pcapng files", inputs)
+	}
+	if err := os.MkdirAll(o.out, 0o755); err != nil {
+		return fmt.Errorf("create output directory: %w", err)
+	}
+
+	flowsPath := filepath.Join(o.out, "flows.parquet")
+	tmp, err := os.CreateTemp(o.out, ".flows-*.parquet")
+	if err != nil {
+		return fmt.Errorf("create flows.parquet: %w", err)
+	}
+	defer os.Remove(tmp.Name()) // no-op after the rename
+	fw, err := report.NewFlowWriter(tmp, report.FlowWriterOptions{Version: version()})
+	if err != nil {
+		tmp.Close()
+		return fmt.Errorf("create flows.parquet: %w", err)
+	}
+
+	m := &report.Manifest{
+		Tool:     report.Tool{Name: "flowproof", Version: version()},
+		Command:  report.RedactArgs(command),
+		Started:  report.Time{Time: started},
+		Settings: o.settings(),
+		Decode:   map[string]int64{},
+	}
+	var writeErr error
+	emit := func(r *analyze.Record) {
+		if writeErr == nil {
+			writeErr = fw.Write(r)
+		}
+	}
+	bad := 0
+	for i, path := range files {
+		if err := ctx.Err(); err != nil {
+			tmp.Close()
+			return err
+		}
+		in, tbl, err := analyzeFile(path, i+1, o.tableConfig(), emit)
+		if tbl != nil {
+			for k, n := range tbl.KindCounts() {
+				m.Decode[k] += n
+			}
+			if tbl.EvictedEarly > 0 {
+				m.Warnings = append(m.Warnings, fmt.Sprintf("%s: the flow table reached --max-flows=%d: %d flows were ended early, before their idle timeout (raise --max-flows)", in.Name, o.maxFlows, tbl.EvictedEarly))
+			}
+			if tbl.BadTCPHeaders > 0 {
+				m.Warnings = append(m.Warnings, fmt.Sprintf("%s: %d TCP packets have an impossible header length: counted in their flows, left out of the TCP analysis", in.Name, tbl.BadTCPHeaders))
+			}
+		}
+		if err != nil {
+			bad++
+			fmt.Fprintf(stderr, "flowproof analyze: %v\n", err)
+			m.Warnings = append(m.Warnings, err.Error())
+		}
+		m.Inputs = append(m.Inputs, in)
+		if writeErr != nil {
+			tmp.Close()
+			return fmt.Errorf("write flows.parquet: %w", writeErr)
+		}
+	}
+	if err := fw.Close(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write flows.parquet: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("write flows.parquet: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), flowsPath); err != nil {
+		return fmt.Errorf("write flows.parquet: %w", err)
+	}
+	out, err := report.HashFile(flowsPath)
+	if err != nil {
+		return err
+	}
+	m.Outputs = []report.Output{out}
+	m.Flows = fw.Count()
+	m.Finished = report.Time{Time: time.Now()}
+	if err := report.WriteManifest(filepath.Join(o.out, "manifest.json"), m); err != nil {
+		return fmt.Errorf("write manifest.json: %w", err)
+	}
+	fmt.Fprintf(stdout, "flowproof: %d flows from %d captures (%d packets) -> %s\n", m.Flows, len(files), totalPackets(m), o.out)
+	if bad == len(files) {
+		return fmt.Errorf("no input could be read (see the errors above); the outputs in %s are empty", o.out)
+	}
+	if bad > 0 {
+		return errPartial
+	}
+	return nil
+}
+
+func totalPackets(m *report.Manifest) int64 {
+	var n int64
+	for _, in := range m.Inputs {
+		n += in.Packets
+	}
+	return n
+}
+
+// analyzeFile reads one capture into a fresh flow table whose flows go to
+// emit, and describes the input for the manifest. A read error leaves the
+// flows read before it emitted and comes back with a hint on what to do.
+func analyzeFile(path string, ordinal int, cfg analyze.Config, emit func(*analyze.Record)) (report.Input, *analyze.Table, error) {
+	in := report.Input{Path: path, Name: filepath.Base(path), Source: "file", Status: report.StatusOK}
+	c, err := ingest.Open(path, ingest.Options{})
+	if err != nil {
+		in.Status = report.StatusFailed
+		in.Error = err.Error()
+		if st, serr := os.Stat(path); serr == nil {
+			in.Size = st.Size()
+		}
+		return in, nil, fmt.Errorf("%w (skipped: only pcap and pcapng captures, optionally gzip-compressed, can be analyzed)", err)
+	}
+	defer c.Close()
+	tbl := analyze.NewTable(cfg, in.Name, ordinal, emit)
+	runErr := analyze.Run(c, tbl)
+	tbl.Flush()
+	info, finErr := c.Finish()
+	in.Size, in.SHA256, in.Format, in.Packets = info.Size, info.SHA256, info.Format, info.Packets
+	for _, lt := range info.LinkTypes {
+		in.LinkTypes = append(in.LinkTypes, report.LinkTypeCount{LinkType: uint32(lt.LinkType), Name: lt.Name, Packets: lt.Packets})
+	}
+	sort.Slice(in.LinkTypes, func(i, j int) bool { return in.LinkTypes[i].LinkType < in.LinkTypes[j].LinkType })
+	if info.Packets > 0 {
+		in.SetTimeRange(info.FirstNs, info.LastNs)
+	}
+	if runErr != nil {
+		in.Status = report.StatusPartial
+		in.Error = runErr.Error()
+		var fe *ingest.FormatError
+		if errors.As(runErr, &fe) {
+			return in, tbl, fmt.Errorf("%w (the %d packets before it were analyzed and written; the rest of the file was skipped: re-export or re-transfer the capture to recover it)", runErr, info.Packets)
+		}
+		return in, tbl, runErr
+	}
+	if finErr != nil {
+		in.Status = report.StatusPartial
+		in.Error = finErr.Error()
+		return in, tbl, fmt.Errorf("hash %s: %w", path, finErr)
+	}
+	return in, tbl, nil
+}
