@@ -1,0 +1,230 @@
+package analyze
+
+import (
+	"encoding/binary"
+	"net"
+	"net/netip"
+	"testing"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+
+	"github.com/flowproof/flowproof/ingest"
+)
+
+var (
+	mac1 = net.HardwareAddr{0, 1, 2, 3, 4, 5}
+	mac2 = net.HardwareAddr{0, 1, 2, 3, 4, 6}
+	v4a  = netip.MustParseAddr("10.0.0.1")
+	v4b  = netip.MustParseAddr("10.0.0.2")
+	v6a  = netip.MustParseAddr("2001:db8::1")
+	v6b  = netip.MustParseAddr("2001:db8::2")
+)
+
+// serialize builds a packet from layers with lengths and checksums fixed.
+func serialize(t testing.TB, ls ...gopacket.SerializableLayer) []byte {
+	t.Helper()
+	buf := gopacket.NewSerializeBuffer()
+	if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, ls...); err != nil {
+		t.Fatal(err)
+	}
+	return append([]byte(nil), buf.Bytes()...)
+}
+
+func ip4(proto layers.IPProtocol) *layers.IPv4 {
+	return &layers.IPv4{Version: 4, TTL: 64, Protocol: proto, SrcIP: v4a.AsSlice(), DstIP: v4b.AsSlice()}
+}
+
+func ip6(next layers.IPProtocol) *layers.IPv6 {
+	return &layers.IPv6{Version: 6, HopLimit: 64, NextHeader: next, SrcIP: v6a.AsSlice(), DstIP: v6b.AsSlice()}
+}
+
+func tcpLayer(net gopacket.NetworkLayer) *layers.TCP {
+	l := &layers.TCP{SrcPort: 40000, DstPort: 80, Seq: 1000, Ack: 2000, ACK: true, PSH: true, Window: 512, DataOffset: 5}
+	l.SetNetworkLayerForChecksum(net)
+	return l
+}
+
+func udpLayer(net gopacket.NetworkLayer) *layers.UDP {
+	l := &layers.UDP{SrcPort: 53000, DstPort: 53}
+	l.SetNetworkLayerForChecksum(net)
+	return l
+}
+
+func eth(t layers.EthernetType) *layers.Ethernet {
+	return &layers.Ethernet{SrcMAC: mac1, DstMAC: mac2, EthernetType: t}
+}
+
+func TestDecode(t *testing.T) {
+	v4 := ip4(layers.IPProtocolTCP)
+	tcpV4 := serialize(t, eth(layers.EthernetTypeIPv4), v4, tcpLayer(v4), gopacket.Payload(make([]byte, 100)))
+	v6 := ip6(layers.IPProtocolTCP)
+	tcpV6 := serialize(t, eth(layers.EthernetTypeIPv6), v6, tcpLayer(v6), gopacket.Payload(make([]byte, 10)))
+	u4 := ip4(layers.IPProtocolUDP)
+	udpV4 := serialize(t, eth(layers.EthernetTypeIPv4), u4, udpLayer(u4), gopacket.Payload(make([]byte, 30)))
+	q4 := ip4(layers.IPProtocolTCP)
+	qinq := serialize(t, eth(layers.EthernetTypeQinQ),
+		&layers.Dot1Q{VLANIdentifier: 100, Type: layers.EthernetTypeDot1Q},
+		&layers.Dot1Q{VLANIdentifier: 200, Type: layers.EthernetTypeIPv4}, q4, tcpLayer(q4))
+	// IPv6 with hop-by-hop and destination options before TCP.
+	e6 := ip6(layers.IPProtocolIPv6HopByHop)
+	ext := serialize(t, eth(layers.EthernetTypeIPv6), e6, gopacket.Payload([]byte{
+		byte(layers.IPProtocolIPv6Destination), 0, 1, 4, 0, 0, 0, 0, // hop-by-hop: PadN
+		byte(layers.IPProtocolTCP), 0, 1, 4, 0, 0, 0, 0, // destination options: PadN
+	}))
+	tcpBehindExt := serialize(t, tcpLayer(e6), gopacket.Payload(make([]byte, 7)))
+	ext = append(ext, tcpBehindExt...)
+	binary.BigEndian.PutUint16(ext[14+4:], uint16(16+len(tcpBehindExt)))
+	// An IPv4 fragment, an IPv6 non-atomic fragment and an atomic one.
+	f4 := ip4(layers.IPProtocolTCP)
+	f4.Flags = layers.IPv4MoreFragments
+	frag4 := serialize(t, eth(layers.EthernetTypeIPv4), f4, gopacket.Payload(make([]byte, 40)))
+	frag6 := serialize(t, eth(layers.EthernetTypeIPv6), ip6(layers.IPProtocolIPv6Fragment), gopacket.Payload([]byte{
+		byte(layers.IPProtocolTCP), 0, 0, 1, 0, 0, 0, 7})) // M flag set
+	a6 := ip6(layers.IPProtocolIPv6Fragment)
+	atomic6 := serialize(t, eth(layers.EthernetTypeIPv6), a6, gopacket.Payload([]byte{
+		byte(layers.IPProtocolTCP), 0, 0, 0, 0, 0, 0, 7}))
+	atomic6 = append(atomic6, serialize(t, tcpLayer(a6))...)
+	binary.BigEndian.PutUint16(atomic6[14+4:], 8+20)
+	// IPv4 TSO: total length 0, the frame says 1500 bytes of payload.
+	tso := append([]byte(nil), tcpV4...)
+	binary.BigEndian.PutUint16(tso[14+2:], 0)
+	// A frame shorter on the wire than its IP length claims (1 byte short).
+	short := tcpV4[:len(tcpV4)-1]
+	// A TCP header with data offset 15 (60 bytes) in a 40-byte segment.
+	badOff := append([]byte(nil), serialize(t, eth(layers.EthernetTypeIPv4), q4, tcpLayer(q4))...)
+	badOff[14+20+12] = 0xf0
+	arp := serialize(t, eth(layers.EthernetTypeARP), &layers.ARP{AddrType: layers.LinkTypeEthernet, Protocol: layers.EthernetTypeIPv4,
+		HwAddressSize: 6, ProtAddressSize: 4, SourceHwAddress: mac1, SourceProtAddress: v4a.AsSlice(), DstHwAddress: mac2, DstProtAddress: v4b.AsSlice()})
+	icmp := serialize(t, eth(layers.EthernetTypeIPv4), ip4(layers.IPProtocolICMPv4), &layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(8, 0)})
+	raw4 := tcpV4[14:]
+	raw6 := tcpV6[14:]
+	sll2 := append([]byte{0x08, 0x00, 0, 0, 0, 0, 0, 2, 0, 1, 4, 6, 0, 1, 2, 3, 4, 5, 0, 0}, raw4...)
+	sll := append([]byte{0, 4, 0, 1, 0, 6, 0, 1, 2, 3, 4, 5, 0, 0, 0x08, 0x00}, raw4...)
+	nullLE := append([]byte{2, 0, 0, 0}, raw4...)
+	loopBE := append([]byte{0, 0, 0, 30}, raw6...)
+
+	tests := []struct {
+		name    string
+		lt      layers.LinkType
+		data    []byte
+		origLen int // 0: len(data)
+		want    Decoded
+	}{
+		{"ethernet ipv4 tcp", layers.LinkTypeEthernet, tcpV4, 0, Decoded{Kind: KindTCP, IPProto: 6, VLAN: -1, IPVersion: 4,
+			Src: v4a, Dst: v4b, SrcPort: 40000, DstPort: 80, IPLen: 140, Payload: 100, Seq: 1000, Ack: 2000, Flags: flagACK | flagPSH, Window: 512}},
+		{"ethernet ipv6 tcp", layers.LinkTypeEthernet, tcpV6, 0, Decoded{Kind: KindTCP, IPProto: 6, VLAN: -1, IPVersion: 6,
+			Src: v6a, Dst: v6b, SrcPort: 40000, DstPort: 80, IPLen: 70, Payload: 10, Seq: 1000, Ack: 2000, Flags: flagACK | flagPSH, Window: 512}},
+		{"ethernet ipv4 udp", layers.LinkTypeEthernet, udpV4, 0, Decoded{Kind: KindUDP, IPProto: 17, VLAN: -1, IPVersion: 4,
+			Src: v4a, Dst: v4b, SrcPort: 53000, DstPort: 53, IPLen: 58, Payload: 30}},
+		{"qinq keeps the outer id", layers.LinkTypeEthernet, qinq, 0, Decoded{Kind: KindTCP, IPProto: 6, VLAN: 100, IPVersion: 4,
+			Src: v4a, Dst: v4b, SrcPort: 40000, DstPort: 80, IPLen: 40, Seq: 1000, Ack: 2000, Flags: flagACK | flagPSH, Window: 512}},
+		{"ipv6 extension headers", layers.LinkTypeEthernet, ext, 0, Decoded{Kind: KindTCP, IPProto: 6, VLAN: -1, IPVersion: 6,
+			Src: v6a, Dst: v6b, SrcPort: 40000, DstPort: 80, IPLen: 40 + 16 + 27, Payload: 7, Seq: 1000, Ack: 2000, Flags: flagACK | flagPSH, Window: 512}},
+		{"ipv4 fragment", layers.LinkTypeEthernet, frag4, 0, Decoded{Kind: KindIPv4Fragment, IPProto: 6, VLAN: -1, IPVersion: 4, Src: v4a, Dst: v4b, IPLen: 60}},
+		{"ipv6 fragment", layers.LinkTypeEthernet, frag6, 0, Decoded{Kind: KindIPv6Fragment, IPProto: 6, VLAN: -1, IPVersion: 6, Src: v6a, Dst: v6b, IPLen: 48}},
+		{"ipv6 atomic fragment", layers.LinkTypeEthernet, atomic6, 0, Decoded{Kind: KindTCP, IPProto: 6, VLAN: -1, IPVersion: 6,
+			Src: v6a, Dst: v6b, SrcPort: 40000, DstPort: 80, IPLen: 68, Seq: 1000, Ack: 2000, Flags: flagACK | flagPSH, Window: 512}},
+		{"ipv4 tso length 0", layers.LinkTypeEthernet, tso[:80], 14 + 1500, Decoded{Kind: KindTCP, IPProto: 6, VLAN: -1, IPVersion: 4,
+			Src: v4a, Dst: v4b, SrcPort: 40000, DstPort: 80, IPLen: 1500, Payload: 1460, Seq: 1000, Ack: 2000, Flags: flagACK | flagPSH, Window: 512}},
+		{"snaplen cut keeps ip length", layers.LinkTypeEthernet, tcpV4[:54], len(tcpV4), Decoded{Kind: KindTCP, IPProto: 6, VLAN: -1, IPVersion: 4,
+			Src: v4a, Dst: v4b, SrcPort: 40000, DstPort: 80, IPLen: 140, Payload: 100, Seq: 1000, Ack: 2000, Flags: flagACK | flagPSH, Window: 512}},
+		{"frame shorter than ip length", layers.LinkTypeEthernet, short, 0, Decoded{Kind: KindTCP, IPProto: 6, VLAN: -1, IPVersion: 4,
+			Src: v4a, Dst: v4b, SrcPort: 40000, DstPort: 80, IPLen: 140, Payload: 99, Seq: 1000, Ack: 2000, Flags: flagACK | flagPSH, Window: 512}},
+		{"impossible tcp data offset", layers.LinkTypeEthernet, badOff, 0, Decoded{Kind: KindTCP, IPProto: 6, VLAN: -1, IPVersion: 4,
+			Src: v4a, Dst: v4b, SrcPort: 40000, DstPort: 80, IPLen: 40, Seq: 1000, Ack: 2000, Flags: flagACK | flagPSH, Window: 512, BadHeader: true}},
+		{"raw ipv4 (101)", layers.LinkTypeRaw, raw4, 0, Decoded{Kind: KindTCP, IPProto: 6, VLAN: -1, IPVersion: 4,
+			Src: v4a, Dst: v4b, SrcPort: 40000, DstPort: 80, IPLen: 140, Payload: 100, Seq: 1000, Ack: 2000, Flags: flagACK | flagPSH, Window: 512}},
+		{"raw ipv6 (229)", linkTypeIPv6, raw6, 0, Decoded{Kind: KindTCP, IPProto: 6, VLAN: -1, IPVersion: 6,
+			Src: v6a, Dst: v6b, SrcPort: 40000, DstPort: 80, IPLen: 70, Payload: 10, Seq: 1000, Ack: 2000, Flags: flagACK | flagPSH, Window: 512}},
+		{"linux sll2", linkTypeSLL2, sll2, 0, Decoded{Kind: KindTCP, IPProto: 6, VLAN: -1, IPVersion: 4,
+			Src: v4a, Dst: v4b, SrcPort: 40000, DstPort: 80, IPLen: 140, Payload: 100, Seq: 1000, Ack: 2000, Flags: flagACK | flagPSH, Window: 512}},
+		{"linux sll", layers.LinkTypeLinuxSLL, sll, 0, Decoded{Kind: KindTCP, IPProto: 6, VLAN: -1, IPVersion: 4,
+			Src: v4a, Dst: v4b, SrcPort: 40000, DstPort: 80, IPLen: 140, Payload: 100, Seq: 1000, Ack: 2000, Flags: flagACK | flagPSH, Window: 512}},
+		{"bsd null little-endian", layers.LinkTypeNull, nullLE, 0, Decoded{Kind: KindTCP, IPProto: 6, VLAN: -1, IPVersion: 4,
+			Src: v4a, Dst: v4b, SrcPort: 40000, DstPort: 80, IPLen: 140, Payload: 100, Seq: 1000, Ack: 2000, Flags: flagACK | flagPSH, Window: 512}},
+		{"openbsd loop ipv6", layers.LinkTypeLoop, loopBE, 0, Decoded{Kind: KindTCP, IPProto: 6, VLAN: -1, IPVersion: 6,
+			Src: v6a, Dst: v6b, SrcPort: 40000, DstPort: 80, IPLen: 70, Payload: 10, Seq: 1000, Ack: 2000, Flags: flagACK | flagPSH, Window: 512}},
+		{"arp", layers.LinkTypeEthernet, arp, 0, Decoded{Kind: KindARP, VLAN: -1}},
+		{"icmp", layers.LinkTypeEthernet, icmp, 0, Decoded{Kind: KindICMP, IPProto: 1, VLAN: -1, IPVersion: 4, Src: v4a, Dst: v4b, IPLen: 28}},
+		{"unsupported link type", layers.LinkTypePPP, tcpV4, 0, Decoded{Kind: KindUnsupportedLT, VLAN: -1}},
+		{"truncated ethernet", layers.LinkTypeEthernet, tcpV4[:10], 0, Decoded{Kind: KindTruncated, VLAN: -1}},
+		{"truncated tcp header", layers.LinkTypeEthernet, tcpV4[:40], len(tcpV4), Decoded{Kind: KindTruncated, IPProto: 6, VLAN: -1, IPVersion: 4, Src: v4a, Dst: v4b, IPLen: 140}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			orig := tt.origLen
+			if orig == 0 {
+				orig = len(tt.data)
+			}
+			p := ingest.Packet{Data: tt.data, OrigLen: orig, Timestamp: 42, LinkType: tt.lt}
+			var got Decoded
+			Decode(&p, &got)
+			tt.want.TsNs, tt.want.WireLen = 42, int64(orig)
+			if got != tt.want {
+				t.Errorf("Decode:\n got %+v\nwant %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestDecodeAllocs: the hot path allocates nothing per packet.
+func TestDecodeAllocs(t *testing.T) {
+	v6 := ip6(layers.IPProtocolTCP)
+	data := serialize(t, eth(layers.EthernetTypeIPv6), v6, tcpLayer(v6), gopacket.Payload(make([]byte, 10)))
+	p := ingest.Packet{Data: data, OrigLen: len(data), LinkType: layers.LinkTypeEthernet}
+	var d Decoded
+	tbl := NewTable(Config{}, "x", 1, func(*Record) {})
+	Decode(&p, &d)
+	tbl.Add(&d, 0) // the first packet creates the flow
+	if n := testing.AllocsPerRun(1000, func() {
+		p.Timestamp += 1000
+		Decode(&p, &d)
+		tbl.Add(&d, 1)
+	}); n != 0 {
+		t.Errorf("Decode+Add allocate %.1f times per packet, want 0", n)
+	}
+}
+
+func BenchmarkDecode(b *testing.B) {
+	v4 := ip4(layers.IPProtocolTCP)
+	data := serialize(b, eth(layers.EthernetTypeIPv4), v4, tcpLayer(v4), gopacket.Payload(make([]byte, 100)))
+	p := ingest.Packet{Data: data, OrigLen: len(data), LinkType: layers.LinkTypeEthernet}
+	var d Decoded
+	b.ReportAllocs()
+	for b.Loop() {
+		Decode(&p, &d)
+	}
+}
+
+// FuzzDecodeTable feeds arbitrary frames of every link type through the
+// decoder and the flow table: nothing may panic, and every packet is counted.
+func FuzzDecodeTable(f *testing.F) {
+	v4 := ip4(layers.IPProtocolTCP)
+	f.Add(uint16(1), serialize(f, eth(layers.EthernetTypeIPv4), v4, tcpLayer(v4), gopacket.Payload(make([]byte, 10))))
+	v6 := ip6(layers.IPProtocolUDP)
+	f.Add(uint16(229), serialize(f, v6, udpLayer(v6), gopacket.Payload(make([]byte, 3))))
+	f.Add(uint16(276), make([]byte, 60))
+	f.Fuzz(func(t *testing.T, lt uint16, data []byte) {
+		var emitted int64
+		tbl := NewTable(Config{MaxFlows: 4}, "fuzz", 1, func(*Record) { emitted++ })
+		var d Decoded
+		// The same bytes as several packets, so flows see more than one.
+		for i := range 3 {
+			p := ingest.Packet{Data: data, OrigLen: len(data) + i, Timestamp: int64(i) * 1e9, LinkType: layers.LinkType(lt), Index: int64(i)}
+			Decode(&p, &d)
+			tbl.Add(&d, p.Index)
+		}
+		tbl.Flush()
+		var counted int64
+		for _, n := range tbl.Kinds {
+			counted += n
+		}
+		if counted != 3 {
+			t.Fatalf("counted %d packets, want 3", counted)
+		}
+		if emitted != tbl.Flows || len(tbl.flows) != 0 {
+			t.Fatalf("emitted %d, Flows %d, live %d after Flush", emitted, tbl.Flows, len(tbl.flows))
+		}
+	})
+}

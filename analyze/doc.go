@@ -1,0 +1,112 @@
+// Package analyze rebuilds TCP and UDP flows from captured packets and
+// measures them: the numbers of flows.parquet schema v1.
+//
+// Data flows one way: [Decode] turns an ingest.Packet into a [Decoded]
+// (fixed fields, no pointers into the packet buffer), a [Table] groups
+// decoded packets into flows and runs the per-flow TCP analysis, and every
+// finished flow leaves the table as a [Record] through the emit function.
+// [Run] wires a packet source to a table.
+//
+// # Decoding
+//
+// Link types: Ethernet (1), Linux SLL (113) and SLL2 (276), raw IP (12, 14,
+// 101, 228, 229) and BSD null/loopback (0, 108); 802.1Q, 802.1ad and QinQ
+// tags (the outermost id is the flow's vlan); IPv4 and IPv6 with hop-by-hop,
+// routing, destination-options, AH and atomic-fragment extension headers;
+// TCP and UDP. Every other packet is counted by [Kind] (ARP, ICMP,
+// fragments, other IP protocols, other EtherTypes, unsupported link types,
+// truncated or malformed headers), never dropped silently. IP fragments and
+// tunnels (VXLAN, Geneve, GRE, IP-in-IP) are counted, not yet reassembled or
+// decapsulated.
+//
+// The decoder is hand-written, in the style of a DecodingLayerParser over
+// preallocated state but without its generality: it reads a dozen fixed
+// fields in place, never allocates, accepts TCP headers cut by the snapshot
+// length, and handles IPv4 TSO (total length 0) and IPv6 GRO/jumbo packets
+// (payload length 0) by taking the length from the frame.
+//
+// # Flows
+//
+// A flow is keyed by its two endpoints (address and port, in canonical
+// order), the transport and the outermost VLAN id. The originator (orig) is
+// the sender of the first SYN without ACK. A flow whose first packet is a
+// SYN/ACK has the receiver as originator. With no SYN, the sender of the
+// first packet is the originator, unless only the other side's port is a
+// likely server port (below 1024 or a common service port) or both are and
+// the sender's is lower: then the roles are flipped ("^" in history).
+// direction_inferred is true for every TCP flow whose first packet was not a
+// SYN from its originator, and for UDP flows whose roles were flipped.
+//
+// A flow ends when it has been idle longer than its timeout (TCP 5 min,
+// UDP 1 min, and 5 s for a TCP flow that saw FIN from both sides or a RST,
+// Zeek's tcp_close_delay), at the end of the capture, or early when the
+// table holds MaxFlows live flows (the idlest one goes, and the table counts
+// it in EvictedEarly). A SYN without ACK whose sequence number differs from
+// its sender's base sequence number starts a new flow on the same 5-tuple
+// (Wireshark's rule for a new tcp.stream: the base is the ISN of the
+// sender's first SYN, else its first seq-1, or the peer's first ack-1).
+//
+// # Column definitions
+//
+//   - ts_ns, end_ns: earliest and latest packet timestamp of the flow (epoch
+//     ns); duration_ns = end_ns - ts_ns. flow_id is "<capture ordinal>-<frame
+//     number of the flow's first packet>": unique in an output, stable under
+//     any parallelism, and the frame number Wireshark shows.
+//   - orig_pkts, resp_pkts: packets each side sent.
+//   - orig_bytes, resp_bytes: transport payload. TCP: IP length minus IP and
+//     TCP headers; UDP: the UDP length field minus 8 when the IP length backs
+//     it, else the IP length minus headers. Lengths come from IP headers, so
+//     snaplen truncation does not shrink them; a frame shorter on the wire
+//     than its IP length counts only what it carried (as Wireshark does).
+//     Retransmissions are included.
+//   - orig_ip_bytes, resp_ip_bytes: sum of IPv4 total length, or 40 + IPv6
+//     payload length (Zeek's definition).
+//   - orig_wire_bytes, resp_wire_bytes: sum of original frame lengths (what
+//     tshark -z conv counts).
+//   - state and history: Zeek's conn_state and history, from Zeek's endpoint
+//     state machine. History letters are Zeek's (S h A D F R, T retransmission,
+//     W zero window, G gap, Q multi-flag, I FIN+RST, ^ flipped); T counts
+//     Wireshark retransmissions and G a sequence jump (see below), C is never
+//     written (checksums are not verified: offloading makes them wrong in
+//     most host captures).
+//   - orig_retrans_pkts/bytes, resp_retrans_pkts/bytes: segments Wireshark
+//     marks tcp.analysis.retransmission (plain, fast or spurious) and their
+//     payload. Out-of-order segments (seq below the next expected, arriving
+//     within the iRTT or 3 ms of the highest one) are counted in
+//     out_of_order instead; keep-alives and zero-window probes in neither.
+//   - dup_acks, zero_windows: Wireshark's tcp.analysis.duplicate_ack (same
+//     ack, same non-zero window, no payload, no SYN/FIN/RST; not an ACK of a
+//     keep-alive) and tcp.analysis.zero_window (window 0 without SYN/FIN/RST),
+//     both directions.
+//   - missed_bytes: sequence space never seen in the capture: holes left
+//     between captured segments (a segment beginning beyond the next expected
+//     sequence number opens one, later segments fill it) plus data the peer
+//     acknowledged beyond the last segment seen. Unlike Zeek it also counts
+//     holes nobody acknowledged.
+//   - rtt_syn_synack_ns: the originator's most recent SYN before the first
+//     SYN/ACK -> that SYN/ACK. rtt_synack_ack_ns: that SYN/ACK -> the
+//     originator's first ACK acknowledging it. rtt_handshake_ns: Wireshark's
+//     tcp.analysis.initial_rtt exactly: the most recent SYN without ACK (either
+//     side) -> the first packet with ACK and without SYN; it equals the sum
+//     of the two halves for a normal handshake, and is also set (with null
+//     halves) when, for example, a RST/ACK answers the SYN. A difference of 0
+//     leaves it unset, as in Wireshark.
+//   - rtt_first_reply_ns (UDP): the originator's first packet -> the
+//     responder's first packet, when the originator spoke first.
+//   - orig_rtt_* (resp_rtt_*): data RTT of payload segments the originator
+//     (responder) sent: a sample is the time from a segment to the first ACK
+//     from the peer whose number equals the segment's end exactly (Wireshark's
+//     tcp.analysis.ack_rtt, tcptrace's rule); segments sent more than once
+//     give no sample (Karn), segments acknowledged only cumulatively give
+//     none. samples, min and max are exact; p50 is the lower median
+//     (sorted[(n-1)/2]) of all samples up to 4096 per direction, and of a
+//     deterministic uniform reservoir of 4096 beyond. All four are null with
+//     no sample.
+//
+// # Bounds
+//
+// Memory follows live flows, not capture size: per direction at most 256
+// unacknowledged segments (more give no RTT sample), 4096 RTT samples, 16
+// sequence holes (more are merged, counting the bytes between as missed) and
+// 48 history letters; the table holds at most MaxFlows flows.
+package analyze
