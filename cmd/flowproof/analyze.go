@@ -105,7 +105,10 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
-			return nil, err
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, &usageError{err.Error()}
 		}
 		args = fs.Args()
 		if len(args) == 0 {
@@ -123,12 +126,23 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 // input was bad but outputs were written.
 func analyzeRun(ctx context.Context, o analyzeOptions, inputs []string, command []string, stdout, stderr io.Writer) error {
 	started := time.Now()
-	files, err := ingest.Expand(inputs)
-	if err != nil {
-		return fmt.Errorf("find inputs: %w", err)
+	// Expand each argument on its own, so that a missing one is reported
+	// and the others are still analyzed.
+	var files []string
+	bad := 0
+	var missing []string
+	for _, in := range inputs {
+		f, err := ingest.Expand([]string{in})
+		if err != nil {
+			bad++
+			fmt.Fprintf(stderr, "flowproof analyze: %v (skipped)\n", err)
+			missing = append(missing, err.Error())
+			continue
+		}
+		files = append(files, f...)
 	}
 	if len(files) == 0 {
-		return fmt.Errorf("find inputs: no files under %v: point flowproof at pcap or pcapng files", inputs)
+		return fmt.Errorf("find inputs: no capture files in %q: point flowproof at pcap or pcapng files or directories holding them", inputs)
 	}
 	if err := os.MkdirAll(o.out, 0o755); err != nil {
 		return fmt.Errorf("create output directory: %w", err)
@@ -152,6 +166,7 @@ func analyzeRun(ctx context.Context, o analyzeOptions, inputs []string, command 
 		Started:  report.Time{Time: started},
 		Settings: o.settings(),
 		Decode:   map[string]int64{},
+		Warnings: missing,
 	}
 	var writeErr error
 	emit := func(r *analyze.Record) {
@@ -159,7 +174,6 @@ func analyzeRun(ctx context.Context, o analyzeOptions, inputs []string, command 
 			writeErr = fw.Write(r)
 		}
 	}
-	bad := 0
 	for i, path := range files {
 		if err := ctx.Err(); err != nil {
 			tmp.Close()
@@ -209,7 +223,7 @@ func analyzeRun(ctx context.Context, o analyzeOptions, inputs []string, command 
 		return fmt.Errorf("write manifest.json: %w", err)
 	}
 	fmt.Fprintf(stdout, "flowproof: %d flows from %d captures (%d packets) -> %s\n", m.Flows, len(files), totalPackets(m), o.out)
-	if bad == len(files) {
+	if bad == len(files)+len(missing) {
 		return fmt.Errorf("no input could be read (see the errors above); the outputs in %s are empty", o.out)
 	}
 	if bad > 0 {
