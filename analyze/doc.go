@@ -64,11 +64,14 @@
 //   - orig_wire_bytes, resp_wire_bytes: sum of original frame lengths (what
 //     tshark -z conv counts).
 //   - state and history: Zeek's conn_state and history, from Zeek's endpoint
-//     state machine. History letters are Zeek's (S h A D F R, T retransmission,
-//     W zero window, G gap, Q multi-flag, I FIN+RST, ^ flipped); T counts
-//     Wireshark retransmissions and G a sequence jump (see below), C is never
-//     written (checksums are not verified: offloading makes them wrong in
-//     most host captures).
+//     state machine. History letters are Zeek's: S SYN, H SYN/ACK, A pure ACK,
+//     D payload, F FIN, R RST, Q multi-flag, I FIN+RST, ^ roles flipped
+//     (upper case originator, lower case responder; S H F R repeat only on a
+//     new sequence number, A D Q I once), and the logarithmic T (payload not
+//     passing the highest sequence seen), W (zero window) and G (the peer
+//     acknowledged data never captured) at the 1st, 10th, 100th... event.
+//     C is never written: checksums are not verified (offloading makes them
+//     wrong in most host captures).
 //   - orig_retrans_pkts/bytes, resp_retrans_pkts/bytes: segments Wireshark
 //     marks tcp.analysis.retransmission (plain, fast or spurious) and their
 //     payload. Out-of-order segments (seq below the next expected, arriving

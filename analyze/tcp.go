@@ -82,7 +82,9 @@ type tcpDir struct {
 	retransPkts, retransBytes int64
 	outOfOrder, dupAcks       int64
 	zeroWindows               int64
-	gaps                      int64
+	zeekRetrans, gaps         int64 // events behind the scaled 'T' and 'G' letters
+	gapSet                    bool
+	gapAck                    uint32 // highest acknowledgement reported as a gap
 
 	holes   []hole
 	unacked []segment
@@ -288,8 +290,6 @@ func (c *tcpConn) analyzeSequence(dir int, d *Decoded, syn, ack, fin, rst bool) 
 		if fwd.seqSet && seqGT(d.Seq, fwd.nextSeq) && !rst && !syn {
 			// Previous segment not captured. A SYN re-bases instead (a new ISN).
 			fwd.addHole(fwd.nextSeq, d.Seq)
-			fwd.gaps++
-			c.addScaled(dir, fwd.gaps, 'G')
 		}
 		keepAlive = segLen <= 1 && fwd.seqSet && d.Seq == fwd.nextSeq-1 && !sfr
 		if keepAlive {
@@ -309,6 +309,18 @@ func (c *tcpConn) analyzeSequence(dir int, d *Decoded, syn, ack, fin, rst bool) 
 	}
 	if !fwd.ackSet || d.Ack != fwd.lastAck {
 		fwd.dupAckNum = 0
+	}
+
+	// Zeek's 'T': payload whose end does not pass the highest end seen.
+	if segLen > 0 && fwd.seqSet && fwd.state != stReset {
+		end := d.Seq + segLen
+		if syn || fin {
+			end++
+		}
+		if seqLEQ(end, fwd.nextSeq) {
+			fwd.zeekRetrans++
+			c.addScaled(dir, fwd.zeekRetrans, 'T')
+		}
 	}
 
 	if !zeroWindowProbe && !keepAlive && (segLen > 0 || syn || fin) {
@@ -369,9 +381,6 @@ func (c *tcpConn) retransmitted(dir int, seq, end, segLen uint32) {
 	s.retransBytes += int64(segLen)
 	s.fillHoles(seq, end)
 	s.markRetrans(seq, end)
-	if segLen > 0 {
-		c.addScaled(dir, s.retransPkts, 'T')
-	}
 }
 
 // acknowledge handles the ACK field of a packet sent in direction dir:
@@ -381,6 +390,13 @@ func (c *tcpConn) acknowledge(dir int, d *Decoded) {
 	fwd, rev := &c.d[dir], &c.d[1-dir]
 	if !fwd.ackSet || seqGT(d.Ack, fwd.maxAck) {
 		fwd.maxAck = d.Ack
+	}
+	if rev.seqSet && seqGT(d.Ack, rev.nextSeq) && (!rev.gapSet || seqGT(d.Ack, rev.gapAck)) &&
+		c.d[0].state == stEstablished && c.d[1].state == stEstablished {
+		// Zeek's 'G': the peer acknowledges data the capture never saw.
+		rev.gapSet, rev.gapAck = true, d.Ack
+		rev.gaps++
+		c.addScaled(1-dir, rev.gaps, 'G')
 	}
 	fwd.ackSet = true
 	fwd.lastAck = d.Ack
