@@ -141,12 +141,12 @@ type Capture struct {
 
 	// pcapng
 	pcapng  bool
-	section int
+	section int     // 0-based index of the current section
 	ifaces  []iface // interfaces of the current section
 
-	infos    []InterfaceInfo
-	packets  int64
-	timed    bool // FirstNs and LastNs hold a value
+	infos    []InterfaceInfo // every interface read, with its packet count
+	packets  int64           // packets returned so far
+	timed    bool            // FirstNs and LastNs hold a value
 	firstNs  int64
 	lastNs   int64
 	err      error // sticky: returned by every Next after the first failure

@@ -332,3 +332,38 @@ func TestFinishDetectsGrowingFile(t *testing.T) {
 		t.Errorf("Finish: %v, want a size-changed error", err)
 	}
 }
+
+// BytesRead is for a progress display running in another goroutine.
+func TestBytesReadWhileReading(t *testing.T) {
+	file := benchPcap(5000)
+	c, err := NewReader("progress.pcap", bytes.NewReader(file), Options{ReadBufferBytes: 4096})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	progress := make(chan int64)
+	go func() {
+		var last int64
+		for {
+			select {
+			case <-done:
+				progress <- last
+				return
+			default:
+				if n := c.BytesRead(); n < last {
+					t.Errorf("BytesRead went back from %d to %d", last, n)
+				} else {
+					last = n
+				}
+			}
+		}
+	}()
+	var p Packet
+	for err == nil {
+		err = c.Next(&p)
+	}
+	close(done)
+	if last := <-progress; err != io.EOF || last > int64(len(file)) || c.BytesRead() != int64(len(file)) {
+		t.Errorf("ended with %v; BytesRead %d (seen %d), want %d", err, c.BytesRead(), last, len(file))
+	}
+}
