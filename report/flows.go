@@ -122,8 +122,8 @@ func (r *FlowRow) fill(rec *analyze.Record, n *rowNulls) error {
 		Capture:           rec.Capture,
 		Proto:             rec.Proto,
 		IPVersion:         rec.IPVersion,
-		SrcIP:             rec.SrcIP.String(),
-		DstIP:             rec.DstIP.String(),
+		SrcIP:             rec.SrcIP.WithZone("").String(), // RFC 5952 has no zones
+		DstIP:             rec.DstIP.WithZone("").String(),
 		SrcPort:           int32(rec.SrcPort),
 		DstPort:           int32(rec.DstPort),
 		Tunnel:            rec.Tunnel,
@@ -316,8 +316,9 @@ type FlowWriter struct {
 // ErrWriterClosed is returned by Write after Close.
 var ErrWriterClosed = errors.New("report: flow writer is closed")
 
-// NewFlowWriter returns a FlowWriter that writes to w. It writes nothing until
-// the first row group is complete or Close is called. Close does not close w.
+// NewFlowWriter returns a FlowWriter that writes to w. Output reaches w a row
+// group at a time; Close writes the rest and the footer but does not close w.
+// The same records and options always give the same bytes.
 func NewFlowWriter(w io.Writer, opts FlowWriterOptions) (fw *FlowWriter, err error) {
 	if w == nil {
 		return nil, errors.New("report: nil io.Writer")

@@ -162,6 +162,12 @@ func TestFlowRoundTrip(t *testing.T) {
 		t.Errorf("dst_ip = %q, want RFC 5952 %q", got, want)
 	}
 
+	zoned := fullRecord()
+	zoned.SrcIP = netip.MustParseAddr("fe80::1%eth0")
+	if row, err := report.FlowRowOf(&zoned); err != nil || row.SrcIP != "fe80::1" {
+		t.Errorf("FlowRowOf(zoned address).SrcIP = %q, %v; want fe80::1", row.SrcIP, err)
+	}
+
 	nul := rows[1]
 	for name, p := range map[string]*int64{
 		"tunnel_id": nul.TunnelID, "rtt_handshake_ns": nul.RTTHandshakeNs, "rtt_first_reply_ns": nul.RTTFirstReplyNs,
@@ -308,6 +314,31 @@ func TestFlowRowGroupsBounded(t *testing.T) {
 		if !reflect.DeepEqual(got, recs[i]) {
 			t.Fatalf("row %d:\n got %+v\nwant %+v", i, got, recs[i])
 		}
+	}
+}
+
+// TestFlowWriterDeterministic: the manifest hashes flows.parquet, so the same
+// flows must give the same bytes.
+func TestFlowWriterDeterministic(t *testing.T) {
+	recs := make([]analyze.Record, 3000)
+	for i := range recs {
+		synthRecord(i, &recs[i])
+	}
+	opts := report.FlowWriterOptions{Version: "1", RowGroupRows: 1000, Metadata: map[string]string{"a": "1", "b": "2", "c": "3"}}
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a.parquet"), filepath.Join(dir, "b.parquet")
+	writeFlows(t, a, opts, recs...)
+	writeFlows(t, b, opts, recs...)
+	ha, err := report.HashFile(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hb, err := report.HashFile(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ha.SHA256 != hb.SHA256 {
+		t.Errorf("two writes of the same flows differ: %s vs %s", ha.SHA256, hb.SHA256)
 	}
 }
 
