@@ -8,7 +8,8 @@
 //
 // Layout:
 //   - Compression: zstd (level 3, 1 MiB window) on every column.
-//   - Data pages: version 1 (the most widely read; see below). Low-cardinality
+//   - Data pages: version 1, which every reader supports (DuckDB 1.5.6 also
+//     reads parquet-go's version 2 pages; v1 is the cautious choice). Low-cardinality
 //     strings (capture, proto, state, history, tunnel, Kubernetes namespace,
 //     service and node, crosscheck) are dictionary-encoded; everything else is
 //     plain.
