@@ -100,8 +100,9 @@
 //     (responder) sent: a sample is the time from a segment to the first ACK
 //     from the peer whose number equals the segment's end exactly (Wireshark's
 //     tcp.analysis.ack_rtt, tcptrace's rule); segments sent more than once
-//     give no sample (Karn), segments acknowledged only cumulatively give
-//     none. samples, min and max are exact; p50 is the lower median
+//     give no sample (Karn), nor do segments sent before a retransmission of
+//     an earlier one (their ACK waited for the repair: tcptrace's rule) or
+//     segments acknowledged only cumulatively. samples, min and max are exact; p50 is the lower median
 //     (sorted[(n-1)/2]) of all samples up to 4096 per direction, and of a
 //     deterministic uniform reservoir of 4096 beyond. All four are null with
 //     no sample.

@@ -44,6 +44,7 @@ const (
 )
 
 type segment struct {
+	start   uint32 // first sequence number of the segment
 	end     uint32 // sequence number just past the segment
 	sentNs  int64
 	retrans bool // sent more than once: no RTT sample (Karn)
@@ -346,7 +347,7 @@ func (c *tcpConn) analyzeSequence(dir int, d *Decoded, syn, ack, fin, rst bool) 
 		case notAdvanced && sinceNext >= 0 && sinceNext < threshold && fwd.nextSeq != end+synFin:
 			fwd.outOfOrder++
 			fwd.fillHoles(d.Seq, end+synFin)
-			fwd.markRetrans(d.Seq, end+synFin)
+			fwd.markRetrans(d.Seq, end+synFin, false)
 		case notAdvanced:
 			c.retransmitted(dir, d.Seq, end, segLen)
 		}
@@ -363,7 +364,7 @@ func (c *tcpConn) analyzeSequence(dir int, d *Decoded, syn, ack, fin, rst bool) 
 	}
 	if !zeroWindowProbe && (!fwd.seqSet || seqGT(next, fwd.nextSeq)) {
 		if segLen > 0 && !rst {
-			fwd.pushSegment(next, d.TsNs)
+			fwd.pushSegment(d.Seq, next, d.TsNs)
 		}
 		fwd.seqSet, fwd.nextSeq, fwd.nextSeqNs = true, next, d.TsNs
 	}
@@ -380,7 +381,7 @@ func (c *tcpConn) retransmitted(dir int, seq, end, segLen uint32) {
 	s.retransPkts++
 	s.retransBytes += int64(segLen)
 	s.fillHoles(seq, end)
-	s.markRetrans(seq, end)
+	s.markRetrans(seq, end, true)
 }
 
 // acknowledge handles the ACK field of a packet sent in direction dir:
@@ -391,7 +392,7 @@ func (c *tcpConn) acknowledge(dir int, d *Decoded) {
 	if !fwd.ackSet || seqGT(d.Ack, fwd.maxAck) {
 		fwd.maxAck = d.Ack
 	}
-	if rev.seqSet && seqGT(d.Ack, rev.nextSeq) && (!rev.gapSet || seqGT(d.Ack, rev.gapAck)) &&
+	if rev.seqSet && (!rev.gapSet || seqGT(d.Ack, rev.gapAck)) && rev.acksUnseen(d.Ack, rev.gapSet, rev.gapAck) &&
 		c.d[0].state == stEstablished && c.d[1].state == stEstablished {
 		// Zeek's 'G': the peer acknowledges data the capture never saw.
 		rev.gapSet, rev.gapAck = true, d.Ack
@@ -416,16 +417,20 @@ func (c *tcpConn) acknowledge(dir int, d *Decoded) {
 	}
 }
 
-func (s *tcpDir) pushSegment(end uint32, ts int64) {
+func (s *tcpDir) pushSegment(start, end uint32, ts int64) {
 	if len(s.unacked) < maxUnacked {
-		s.unacked = append(s.unacked, segment{end: end, sentNs: ts})
+		s.unacked = append(s.unacked, segment{start: start, end: end, sentNs: ts})
 	}
 }
 
-func (s *tcpDir) markRetrans(start, end uint32) {
+// markRetrans marks the remembered segments that [start, end) overlaps as
+// giving no RTT sample (Karn), and with later set also every segment above
+// it: those were sent before this repeat, so their ACK waited for the repair
+// (tcptrace's rule).
+func (s *tcpDir) markRetrans(start, end uint32, later bool) {
 	for i := range s.unacked {
 		u := &s.unacked[i]
-		if seqGT(u.end, start) && seqLEQ(u.end, end) || seqGT(u.end, end) && seqLT(start, u.end) {
+		if seqLT(start, u.end) && (seqLT(u.start, end) || later) {
 			u.retrans = true
 		}
 	}
@@ -468,6 +473,21 @@ func (s *tcpDir) fillHoles(start, end uint32) {
 			i++
 		}
 	}
+}
+
+// acksUnseen reports whether an acknowledgement up to ack covers sequence
+// space of this direction that was never captured (a hole, or beyond the
+// last segment seen) and lies past from, the point gaps were reported to.
+func (s *tcpDir) acksUnseen(ack uint32, fromSet bool, from uint32) bool {
+	if seqGT(ack, s.nextSeq) {
+		return true
+	}
+	for _, h := range s.holes {
+		if seqLT(h.start, ack) && (!fromSet || seqGT(h.end, from)) {
+			return true
+		}
+	}
+	return false
 }
 
 // missed returns the sequence space of this direction never seen: holes

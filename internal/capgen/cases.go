@@ -111,8 +111,9 @@ func caseSF() Case {
 			RTTHandshakeNs:  3_000_456,
 			RTTFirstReplyNs: Null,
 			OrigRTT:         RTT{1, 1_900_000, 1_900_000, 1_900_000}, // request 3.1 ms, resp ACK 5 ms
-			// response segments 6.0 and 6.1 ms, both covered by the ACK at 8 ms: [1.9 ms, 2.0 ms]
-			RespRTT: RTT{2, 1_900_000, 1_900_000, 2_000_000},
+			// response segments 6.0 and 6.1 ms, one ACK at 8 ms ending exactly on the
+			// second: one sample, 1.9 ms (the first is acknowledged only cumulatively)
+			RespRTT: RTT{1, 1_900_000, 1_900_000, 1_900_000},
 		}},
 	}
 }
@@ -288,15 +289,13 @@ func caseREJ() Case {
 			State: "REJ", History: "Sr",
 			OrigPkts: 1, OrigIPBytes: 44, OrigWireBytes: 60,
 			RespPkts: 1, RespIPBytes: 40, RespWireBytes: 60,
-			// no SYN/ACK: every handshake RTT is null
-			RTTSynSynAckNs: Null, RTTSynAckAckNs: Null, RTTHandshakeNs: Null,
+			// no SYN/ACK: the two halves are null; rtt_handshake_ns is Wireshark's
+			// iRTT, which ends at the first packet with ACK and without SYN: the
+			// RST/ACK, 0.3 ms after the SYN
+			RTTSynSynAckNs: Null, RTTSynAckAckNs: Null, RTTHandshakeNs: 300_000,
 			RTTFirstReplyNs: Null,
 			OrigRTT:         NoRTT, RespRTT: NoRTT,
 		}},
-		// Ambiguous: Wireshark starts iRTT at a SYN and stops it at the first packet
-		// with ACK set and SYN clear in either direction, which here is the RST/ACK.
-		// flowproof's rtt_handshake_ns needs a SYN/ACK and stays null.
-		TsharkIRTTNs: []int64{300_000},
 	}
 }
 
@@ -458,9 +457,10 @@ func caseOutOfOrder() Case {
 			OutOfOrder:     1,
 			RTTSynSynAckNs: 1_000_000, RTTSynAckAckNs: 1_000_000, RTTHandshakeNs: 2_000_000,
 			RTTFirstReplyNs: Null,
-			// each segment was sent once; the ACK at 5 ms covers all three:
-			// 5-3.2, 5-3.1, 5-3.0 = [1.8 ms, 1.9 ms, 2.0 ms]
-			OrigRTT: RTT{3, 1_800_000, 1_900_000, 2_000_000},
+			// the ACK at 5 ms (ack 301) ends exactly on the segment sent at 3.1 ms:
+			// one sample, 1.9 ms; the other two are acknowledged only cumulatively
+			// (and the late one arrived out of order, after a higher one)
+			OrigRTT: RTT{1, 1_900_000, 1_900_000, 1_900_000},
 			RespRTT: RTT{1, 1_000_000, 1_000_000, 1_000_000}, // response 6 ms, ACK 7 ms
 		}},
 	}
@@ -499,8 +499,9 @@ func caseGap() Case {
 			RTTSynSynAckNs: 1_000_000, RTTSynAckAckNs: 1_000_000, RTTHandshakeNs: 2_000_000,
 			RTTFirstReplyNs: Null,
 			OrigRTT:         RTT{1, 1_000_000, 1_000_000, 1_000_000},
-			// segments at 4.0 and 4.2 ms, ACK at 5 ms: [0.8 ms, 1 ms]
-			RespRTT: RTT{2, 800_000, 800_000, 1_000_000},
+			// segments at 4.0 and 4.2 ms, one ACK at 5 ms ending exactly on the second:
+			// one sample, 0.8 ms
+			RespRTT: RTT{1, 800_000, 800_000, 800_000},
 		}},
 	}
 }
@@ -546,10 +547,10 @@ func caseDupAcks() Case {
 			RTTSynSynAckNs: 1_000_000, RTTSynAckAckNs: 1_000_000, RTTHandshakeNs: 2_000_000,
 			RTTFirstReplyNs: Null,
 			OrigRTT:         RTT{1, 1_000_000, 1_000_000, 1_000_000}, // request 3 ms, acked by seg1 at 4 ms
-			// seg1 4.0 -> 5.0; seg2 retransmitted: none; seg3 4.2 -> 6.3; seg4 4.3 -> 6.3:
-			// [1 ms, 2.0 ms, 2.1 ms]. Ambiguous: tcptrace would keep only seg1 (it samples
-			// exact ACKs only, and drops segments sent before a retransmission).
-			RespRTT: RTT{3, 1_000_000, 2_000_000, 2_100_000},
+			// seg1 4.0 -> 5.0 (ack 1001 ends on it): 1 ms. seg2 was retransmitted:
+			// none (Karn). seg3 and seg4 were sent before that retransmission, so the
+			// ACK at 6.3 ms waited for the repair: none (tcptrace's rule).
+			RespRTT: RTT{1, 1_000_000, 1_000_000, 1_000_000},
 		}},
 	}
 }

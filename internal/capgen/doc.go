@@ -74,11 +74,12 @@
 //     Retransmission, Fast Retransmission or Spurious Retransmission, SYNs included.
 //   - rtt_syn_synack_ns runs from the most recent SYN to the first SYN/ACK,
 //     rtt_synack_ack_ns from that SYN/ACK to the originator's first ACK of it, and
-//     rtt_handshake_ns is their sum (Wireshark's iRTT).
-//   - a data RTT sample is taken for every payload-carrying segment that was sent
-//     once (Karn), at the first packet from the peer, data or FIN included, whose
-//     ACK covers its last byte (cumulative ACKs give one sample per segment).
-//     p50 is the lower median, sorted[(n-1)/2].
+//     rtt_handshake_ns is Wireshark's iRTT (their sum for a normal handshake).
+//   - a data RTT sample is taken for a payload-carrying segment that was sent
+//     once (Karn) when a packet from the peer, data or FIN included, acknowledges
+//     exactly its end; cumulatively acknowledged segments, and segments sent
+//     before a retransmission of an earlier one, give none. p50 is the lower
+//     median, sorted[(n-1)/2].
 //   - payload bytes come from IP lengths (so snaplen truncation does not shrink
 //     them) and include retransmissions; wire bytes are original frame lengths.
 //
@@ -94,18 +95,17 @@
 // # Ambiguities, decided here and flagged in the cases
 //
 //   - tcp-rej: Wireshark stops iRTT at the first ACK-without-SYN in either
-//     direction, which is the RST/ACK (0.3 ms); flowproof's handshake RTT needs a
-//     SYN/ACK and is null. Case.TsharkIRTTNs records tshark's value.
+//     direction, which is the RST/ACK (0.3 ms); rtt_handshake_ns is defined as
+//     Wireshark's iRTT, so it is 0.3 ms while both halves are null.
 //   - tcp-out-of-order: Zeek's history gets 'T' for the late segment while
 //     Wireshark classifies it Out-Of-Order, not a retransmission (retrans 0).
 //   - tcp-syn-retrans, tcp-s0: retransmitted SYNs count as retransmitted packets
 //     (Wireshark) with 0 bytes, yet add no 'S' or 'T' to the history (Zeek).
 //   - tcp-snaplen: Zeek would report truncated payload as content gaps; here
 //     missed_bytes counts only sequence space never seen, so it is 0.
-//   - tcp-dup-acks: samples for segments sent before a retransmission of an
-//     earlier one are kept (tcptrace would drop them and keep only exact ACKs).
-//   - data RTT: piggybacked ACKs (on data or FIN) give samples; RST/ACKs never
-//     cover unacknowledged data in these cases, so their role is left open.
+//   - data RTT: only an ACK ending exactly on a segment gives a sample, and
+//     segments sent before a retransmission of an earlier one give none
+//     (tcptrace's rules); piggybacked ACKs (on data or FIN) give samples.
 //
 // # Determinism
 //

@@ -34,9 +34,12 @@ type Flow struct {
 }
 
 // RTT summarises data round-trip samples of one direction. A sample is the time
-// from a payload-carrying segment to the first packet from the peer whose ACK
-// covers its last byte, for segments sent exactly once (Karn). P50 is the lower
-// median: sorted samples[(n-1)/2]. With no samples, Samples is 0 and the rest Null.
+// from a payload-carrying segment to the first ACK from the peer whose number
+// equals the segment's end exactly (Wireshark's ack_rtt, tcptrace's rule);
+// segments sent more than once give none (Karn), nor do segments sent before a
+// retransmission of an earlier one (their ACK waited for the repair), nor
+// segments acknowledged only cumulatively. P50 is the lower median: sorted
+// samples[(n-1)/2]. With no samples, Samples is 0 and the rest Null.
 type RTT struct {
 	Samples             int64
 	MinNs, P50Ns, MaxNs int64
