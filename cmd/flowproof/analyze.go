@@ -272,7 +272,7 @@ func analyzeFile(path string, ordinal int, cfg analyze.Config, emit func(*analyz
 		in.Error = runErr.Error()
 		var fe *ingest.FormatError
 		if errors.As(runErr, &fe) {
-			return in, tbl, fmt.Errorf("%w (the %d packets before it were analyzed and written; the rest of the file was skipped: re-export or re-transfer the capture to recover it)", runErr, info.Packets)
+			return in, tbl, fmt.Errorf("%w (packets read before it: %d, all analyzed and written; the rest of the file was skipped: re-export or re-transfer the capture to recover it)", runErr, info.Packets)
 		}
 		return in, tbl, runErr
 	}
