@@ -65,7 +65,8 @@ const (
 // fills it in place; nothing in it aliases the packet buffer.
 type Decoded struct {
 	Kind      Kind
-	IPProto   uint8 // IP protocol of the innermost header reached
+	IPProto   uint8  // IP protocol of the innermost header reached
+	EtherType uint16 // EtherType of a KindOtherEther packet (0 for a BSD loopback family)
 	TsNs      int64
 	WireLen   int64 // original frame length
 	VLAN      int32 // outermost 802.1Q id, -1 when untagged
@@ -204,6 +205,7 @@ func Decode(p *ingest.Packet, d *Decoded) {
 		d.Kind = KindARP
 	default:
 		d.Kind = KindOtherEther
+		d.EtherType = etherType
 	}
 }
 

@@ -124,9 +124,10 @@ type Table struct {
 	nowNs   int64 // latest packet time seen
 	sweepNs int64 // capture time of the last idle sweep
 
-	// Kinds counts packets by classification; TCP and UDP count only
-	// packets that reached a flow.
-	Kinds [numKinds]int64
+	// Kinds counts packets by classification.
+	Kinds      [numKinds]int64
+	ipProtos   [256]int64       // KindOtherIP packets by IP protocol
+	etherTypes map[uint16]int64 // KindOtherEther packets by EtherType
 	// EvictedEarly counts flows ended before their idle timeout because the
 	// table was full (MaxFlows).
 	EvictedEarly int64
@@ -141,11 +142,12 @@ type Table struct {
 // the capture within the run and prefixes every flow_id.
 func NewTable(cfg Config, capture string, ordinal int, emit func(*Record)) *Table {
 	return &Table{
-		cfg:     cfg.withDefaults(),
-		capture: capture,
-		ordinal: ordinal,
-		flows:   make(map[flowKey]*flow),
-		emit:    emit,
+		cfg:        cfg.withDefaults(),
+		capture:    capture,
+		ordinal:    ordinal,
+		flows:      make(map[flowKey]*flow),
+		etherTypes: make(map[uint16]int64),
+		emit:       emit,
 	}
 }
 
@@ -153,7 +155,15 @@ func NewTable(cfg Config, capture string, ordinal int, emit func(*Record)) *Tabl
 // capture. Packets that are not TCP or UDP are only counted.
 func (t *Table) Add(d *Decoded, index int64) {
 	t.Kinds[d.Kind]++
-	if d.Kind != KindTCP && d.Kind != KindUDP {
+	switch d.Kind {
+	case KindTCP, KindUDP:
+	case KindOtherIP:
+		t.ipProtos[d.IPProto]++
+		return
+	case KindOtherEther:
+		t.etherTypes[d.EtherType]++
+		return
+	default:
 		return
 	}
 	if d.TsNs > t.nowNs {
@@ -429,13 +439,22 @@ func (t *Table) String() string {
 }
 
 // KindCounts returns the packets counted per kind, by name, leaving out
-// kinds with no packets.
+// kinds with no packets. Other IP protocols and other EtherTypes are also
+// broken down, as "other-ip:47" and "other-ethertype:0x8847".
 func (t *Table) KindCounts() map[string]int64 {
 	m := make(map[string]int64)
 	for k, n := range t.Kinds {
 		if n > 0 {
 			m[Kind(k).String()] = n
 		}
+	}
+	for p, n := range t.ipProtos {
+		if n > 0 {
+			m[fmt.Sprintf("%s:%d", KindOtherIP, p)] = n
+		}
+	}
+	for et, n := range t.etherTypes {
+		m[fmt.Sprintf("%s:0x%04x", KindOtherEther, et)] = n
 	}
 	return m
 }
