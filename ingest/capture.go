@@ -38,7 +38,7 @@ const (
 	minReadBufferBytes = 64 // holds every fixed-size header the reader peeks at
 )
 
-// Options bounds what the reader trusts. Zero fields take the defaults above.
+// Options bounds what the reader trusts. A zero field takes its Default value.
 type Options struct {
 	// MaxPacketBytes caps the captured length of a pcap record. The pcap file
 	// header's snaplen is not used for this: writers get it wrong.
@@ -208,7 +208,12 @@ func newCapture(path string, r io.Reader, size int64, opts Options) (*Capture, e
 	compressed := len(magic) >= 2 && magic[0] == 0x1f && magic[1] == 0x8b
 	if compressed {
 		if c.gz, err = gzip.NewReader(c.raw); err != nil {
-			return nil, c.fail(0, c.shortRead(err, "gzip header", 0, 10))
+			if err == io.EOF || err == io.ErrUnexpectedEOF {
+				err = fmt.Errorf("%w: the gzip header is cut short (the file has %d bytes)", ErrTruncated, c.src.n.Load())
+			} else {
+				err = c.readErr(err)
+			}
+			return nil, c.fail(0, err)
 		}
 		c.r = bufio.NewReaderSize(c.gz, opts.ReadBufferBytes)
 		magic, err = c.r.Peek(4)

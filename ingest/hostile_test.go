@@ -79,6 +79,7 @@ func TestHostilePcap(t *testing.T) {
 			msg: `expected a pcap or pcapng capture (or a gzip of one); got magic 0x47455420: looks like text (starts with "GET ")`},
 		{name: "zip archive", file: []byte("PK\x03\x04\x14\x00"), sentinel: ErrNotCapture, packet: -1, msg: "zip archive; extract"},
 		{name: "unknown binary", file: []byte{0, 1, 2, 3, 4}, sentinel: ErrNotCapture, packet: -1, msg: "got magic 0x00010203"},
+		{name: "gzip header cut short", file: goodGzip[:6], sentinel: ErrTruncated, packet: -1, msg: "the gzip header is cut short (the file has 6 bytes)"},
 		{name: "gzip of nothing", file: gzipped(t, nil), sentinel: ErrNotCapture, packet: -1, msg: "empty inside the gzip stream"},
 		{name: "truncated file header", file: good[:20], sentinel: ErrTruncated, packet: -1,
 			msg: "pcap file header needs 24 bytes, the file ends after 20"},

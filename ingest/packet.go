@@ -21,8 +21,8 @@ type Packet struct {
 }
 
 // Sentinel errors carried inside a *FormatError (test with errors.Is).
-// ErrRead wraps an I/O error from the operating system as well, so both
-// errors.Is(err, ErrRead) and errors.Is(err, fs.ErrPermission) hold.
+// A FormatError carrying ErrRead wraps the operating system's error too, so
+// errors.Is(err, ErrRead) and, say, errors.Is(err, fs.ErrPermission) both hold.
 var (
 	ErrNotCapture  = errors.New("not a pcap or pcapng capture")
 	ErrTruncated   = errors.New("file ends in the middle of a record")
