@@ -44,7 +44,8 @@ type FormatError struct {
 func (e *FormatError) Error() string {
 	where := "file header"
 	if e.Packet >= 0 {
-		where = fmt.Sprintf("packet %d", e.Packet)
+		// Index and Wireshark's 1-based frame number, so either can be looked up.
+		where = fmt.Sprintf("packet index %d (frame %d)", e.Packet, e.Packet+1)
 	}
 	return fmt.Sprintf("%s: %s at byte offset %d: %v", e.File, where, e.Offset, e.Err)
 }

@@ -249,8 +249,9 @@ func analyzeFile(path string, ordinal int, cfg analyze.Config, emit func(*analyz
 	if err != nil {
 		in.Status = report.StatusFailed
 		in.Error = err.Error()
-		if st, serr := os.Stat(path); serr == nil {
-			in.Size = st.Size()
+		// Hash it anyway: the manifest proves what was offered, read or not.
+		if out, herr := report.HashFile(path); herr == nil {
+			in.Size, in.SHA256 = out.Size, out.SHA256
 		}
 		return in, nil, fmt.Errorf("%w (skipped: only pcap and pcapng captures, optionally gzip-compressed, can be analyzed)", err)
 	}
