@@ -255,3 +255,37 @@ func secondsToNs(t *testing.T, s string) int64 {
 	}
 	return n
 }
+
+// TestRecordedReferences checks that every capture in testdata/rec still has the
+// .flows.tsv that testdata/rec/tshark-flows.sh makes from it, so the recorded
+// references cannot drift from their captures or from the script. (It lives here
+// because internal/capgen owns testdata; it needs tshark and bash.)
+func TestRecordedReferences(t *testing.T) {
+	if _, err := exec.LookPath("tshark"); err != nil {
+		t.Skip("tshark is not on PATH: testdata/rec/*.flows.tsv not re-derived")
+	}
+	rec := filepath.Join("..", "..", "testdata", "rec")
+	refs, err := filepath.Glob(filepath.Join(rec, "*.flows.tsv"))
+	if err != nil || len(refs) == 0 {
+		t.Fatalf("no references in %s (%v)", rec, err)
+	}
+	for _, ref := range refs {
+		capture := strings.TrimSuffix(ref, ".flows.tsv")
+		t.Run(filepath.Base(capture), func(t *testing.T) {
+			want, err := os.ReadFile(ref)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cmd := exec.Command("bash", filepath.Join(rec, "tshark-flows.sh"), capture)
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			got, err := cmd.Output()
+			if err != nil {
+				t.Fatalf("tshark-flows.sh: %v\n%s", err, stderr.String())
+			}
+			if !bytes.Equal(got, want) {
+				t.Errorf("%s is stale: tshark-flows.sh %s gives\n%s", ref, capture, got)
+			}
+		})
+	}
+}
