@@ -466,3 +466,29 @@ func TestConformanceOne(t *testing.T) {
 		t.Logf("flow %s %s %s:%d > %s:%d vlan=%v %d-%d state=%s hist=%s pkts=%d/%d", r.FlowID, r.Proto, r.SrcIP, r.SrcPort, r.DstIP, r.DstPort, r.VLAN, r.TsNs, r.EndNs, r.State, r.History, r.OrigPkts, r.RespPkts)
 	}
 }
+
+// TestConformanceRecordings compares the project's own recordings
+// (testdata/rec, made on a veth pair with nginx, ab, curl and dig; see
+// testdata/README.md) with the tshark references recorded beside them.
+// Every conversation must match exactly or be explained by a documented rule.
+func TestConformanceRecordings(t *testing.T) {
+	refs, err := filepath.Glob(filepath.Join("..", "testdata", "rec", "*.flows.tsv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(refs) < 4 {
+		t.Fatalf("found %d recordings with tshark references in testdata/rec, want at least 4", len(refs))
+	}
+	for _, ref := range refs {
+		capPath := strings.TrimSuffix(ref, ".flows.tsv")
+		res := compareFile(t, capPath, ref)
+		if res.readErr != nil {
+			t.Errorf("%s: %v", capPath, res.readErr)
+		}
+		if len(res.diffs) > 0 {
+			t.Errorf("%s: %d/%d conversations match; unexplained:\n%s", capPath, res.matched, res.convs, strings.Join(res.diffs, "\n"))
+			continue
+		}
+		t.Logf("%s: %d/%d conversations match exactly, explained %v", filepath.Base(capPath), res.matched, res.convs, res.explained)
+	}
+}
