@@ -41,7 +41,7 @@
 //	tcp-syn-retrans   SF    ShADdFf     SYN sent twice; handshake RTT from the most recent SYN (1 ms)
 //	tcp-port-reuse    SF,SF ShADdFf x2  same 5-tuple reopened with new ISNs: two flows
 //	tcp-rstr          RSTR  ShADar      responder aborts an established connection
-//	tcp-rej           REJ   Sr          SYN answered by RST/ACK; no handshake RTT (tshark says 0.3 ms)
+//	tcp-rej           REJ   Sr          SYN answered by RST/ACK; iRTT 0.3 ms to the RST/ACK, no halves
 //	tcp-s0            S0    S           SYN and two retransmissions, no answer
 //	tcp-sh            SH    SF          SYN then FIN, no answer
 //	tcp-midstream     OTH   ^dADa       no SYN; server port 80 sends first; direction inferred
