@@ -84,6 +84,10 @@ type Options struct {
 	ClientISN uint32 // TCP initial sequence numbers; 0 means DefaultClientISN
 	ServerISN uint32 // ... and DefaultServerISN
 	Window    uint16 // initial advertised window of both sides; 0 means DefaultWindow
+	// ZeroISN makes both ISNs 0, so data starts at sequence number 1, as in
+	// the synthetic plaintext twin Kubeshark writes for a decrypted TLS
+	// connection (design.md); ClientISN and ServerISN are then ignored.
+	ZeroISN bool
 }
 
 // Defaults used when Options leaves a field zero.

@@ -67,11 +67,17 @@ type TCP struct {
 func NewTCP(client, server netip.AddrPort, opts Options) *TCP {
 	c := &TCP{w: newWire(client, server, opts, layers.IPProtocolTCP)}
 	c.ends[Orig].isn, c.ends[Resp].isn = opts.ClientISN, opts.ServerISN
-	if c.ends[Orig].isn == 0 {
-		c.ends[Orig].isn = DefaultClientISN
-	}
-	if c.ends[Resp].isn == 0 {
-		c.ends[Resp].isn = DefaultServerISN
+	switch {
+	case opts.ZeroISN:
+		// Kubeshark's synthetic TLS plaintext twin: ISN 0, data from seq 1.
+		c.ends[Orig].isn, c.ends[Resp].isn = 0, 0
+	default:
+		if c.ends[Orig].isn == 0 {
+			c.ends[Orig].isn = DefaultClientISN
+		}
+		if c.ends[Resp].isn == 0 {
+			c.ends[Resp].isn = DefaultServerISN
+		}
 	}
 	win := opts.Window
 	if win == 0 {
