@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"sort"
 	"testing"
+	"time"
 
 	"github.com/flowproof/flowproof/analyze"
 	"github.com/flowproof/flowproof/ingest"
@@ -98,5 +99,69 @@ func TestGeneratedCases(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// runPackets analyzes generated packets of one link type and returns the
+// flows by first-packet time.
+func runPackets(link capgen.Link, pkts []capgen.Packet) []analyze.Record {
+	var got []analyze.Record
+	tbl := analyze.NewTable(analyze.Config{}, "twin.pcap", 1, func(r *analyze.Record) { got = append(got, *r) })
+	var d analyze.Decoded
+	for i, p := range pkts {
+		pkt := ingest.Packet{Data: p.Data, OrigLen: p.Length, Timestamp: p.Time.UnixNano(), LinkType: link.LinkType(), Index: int64(i)}
+		analyze.Decode(&pkt, &d)
+		tbl.Add(&d, pkt.Index)
+	}
+	tbl.Flush()
+	sort.SliceStable(got, func(i, j int) bool { return got[i].TsNs < got[j].TsNs })
+	return got
+}
+
+// TestSyntheticTwin: a Kubeshark merged capture holds a TLS connection and,
+// under the same 5-tuple, its synthetic plaintext twin (fake handshake, ISNs
+// 0), interleaved. The wire flow's numbers must be exactly those of the wire
+// connection alone, and the twin a separate flow marked synthetic.
+func TestSyntheticTwin(t *testing.T) {
+	cl := netip.MustParseAddrPort("10.1.0.5:43210")
+	sv := netip.MustParseAddrPort("10.2.0.9:443")
+	wire := capgen.NewTCP(cl, sv, capgen.Options{Link: capgen.RawIP})
+	wire.SYN(0)
+	wire.SYNACK(1 * time.Millisecond)
+	wire.ACK(capgen.Orig, 2*time.Millisecond)
+	twin := capgen.NewTCP(cl, sv, capgen.Options{Link: capgen.RawIP, ZeroISN: true})
+	twin.SYN(2500 * time.Microsecond)
+	twin.SYNACK(2500 * time.Microsecond)
+	twin.ACK(capgen.Orig, 2500*time.Microsecond)
+	for i := range 5 {
+		at := time.Duration(3+i) * time.Millisecond
+		wire.Data(capgen.Orig, at, 517)                     // TLS records on the wire
+		twin.Data(capgen.Orig, at+10*time.Microsecond, 480) // their plaintext
+		wire.Data(capgen.Resp, at+400*time.Microsecond, 1400)
+		twin.Data(capgen.Resp, at+410*time.Microsecond, 1350)
+		wire.ACK(capgen.Orig, at+600*time.Microsecond)
+	}
+	wire.FIN(capgen.Orig, 20*time.Millisecond)
+	wire.FIN(capgen.Resp, 21*time.Millisecond)
+	wire.ACK(capgen.Orig, 22*time.Millisecond)
+	twin.FIN(capgen.Orig, 20*time.Millisecond+5*time.Microsecond)
+	twin.FIN(capgen.Resp, 21*time.Millisecond+5*time.Microsecond)
+
+	alone := runPackets(capgen.RawIP, wire.Packets())
+	merged := runPackets(capgen.RawIP, capgen.Merge(wire.Packets(), twin.Packets()))
+	if len(alone) != 1 || len(merged) != 2 {
+		t.Fatalf("%d flows alone, %d merged; want 1 and 2", len(alone), len(merged))
+	}
+	w, tw := merged[0], merged[1]
+	want := alone[0]
+	w.FlowID, want.FlowID = "", ""
+	if w != want {
+		t.Errorf("wire flow changed by the twin:\n got %+v\nwant %+v", w, want)
+	}
+	if w.Synthetic || !tw.Synthetic {
+		t.Errorf("synthetic: wire %v, twin %v; want false, true", w.Synthetic, tw.Synthetic)
+	}
+	if tw.OrigBytes != 5*480 || tw.RespBytes != 5*1350 || tw.State != "SF" {
+		t.Errorf("twin: %d/%d bytes, state %s; want 2400/6750 SF", tw.OrigBytes, tw.RespBytes, tw.State)
 	}
 }

@@ -46,6 +46,17 @@
 // (Wireshark's rule for a new tcp.stream: the base is the ISN of the
 // sender's first SYN, else its first seq-1, or the peer's first ack-1).
 //
+// One exception keeps two connections live on one 5-tuple: Kubeshark writes
+// the decrypted plaintext of a TLS connection as a synthetic twin with a fake
+// handshake and ISN 0, interleaved with the real packets. When a new SYN's
+// sequence number and the open flow's ISN disagree on being a synthetic start
+// (0 or 1), the new connection becomes the flow's twin instead of ending it,
+// and each later packet goes to the twin whose sequence numbers it fits
+// (seq within 2^24 of the sender's next expected, ack within 2^24 of the
+// receiver's). The wire flow's counters and RTTs never see the twin's
+// packets. synthetic is true for a flow whose SYN and SYN/ACK both carry a
+// synthetic ISN.
+//
 // # Column definitions
 //
 //   - ts_ns, end_ns: earliest and latest packet timestamp of the flow (epoch

@@ -63,6 +63,7 @@ const (
 	listTCPOpen
 	listTCPClosed
 	numLists
+	listNone = numLists // in no list: the flow has ended
 )
 
 type flow struct {
@@ -81,6 +82,7 @@ type flow struct {
 	rttFirstReply     Opt
 	udpHist           uint8 // UDP history bits: 1 orig sent, 2 resp sent
 	tcp               *tcpConn
+	twin              *flow // the other connection live on the same 5-tuple (a synthetic twin pair)
 }
 
 type flowList struct{ head, tail *flow }
@@ -119,6 +121,7 @@ type Table struct {
 	flows   map[flowKey]*flow
 	lists   [numLists]flowList
 	free    []*flow // finished flows kept for reuse
+	live    int     // flows in the table, twins included
 	emit    func(*Record)
 	rec     Record
 	nowNs   int64 // latest packet time seen
@@ -184,19 +187,32 @@ func (t *Table) Add(d *Decoded, index int64) {
 	}
 
 	f := t.flows[key]
+	if f != nil && f.twin != nil && d.Kind == KindTCP {
+		f = route(f, src, d)
+	}
 	if f != nil && d.TsNs-f.lastNs > t.timeout(f) {
 		t.end(f)
 		f = nil
 	}
+	var twinOf *flow
 	if f != nil && d.Kind == KindTCP && !d.BadHeader && f.tcp.startsNewConnection(f, src, d) {
-		t.end(f)
+		if f.twin == nil && !f.tcp.closed() && syntheticStart(d.Seq) != syntheticStart(f.tcp.isn(f, src)) {
+			// A connection and its synthetic plaintext twin share the 5-tuple:
+			// keep both live, apart (design.md: TLS plaintext in Kubeshark captures).
+			twinOf = f
+		} else {
+			t.end(f)
+		}
 		f = nil
 	}
 	if f == nil {
-		if len(t.flows) >= t.cfg.MaxFlows {
+		if t.live >= t.cfg.MaxFlows {
 			t.evictIdlest()
+			if twinOf != nil && twinOf.list == listNone {
+				twinOf = nil // the eviction ended it
+			}
 		}
-		f = t.newFlow(key, src, dst, d, index)
+		f = t.newFlow(key, src, dst, d, index, twinOf)
 	}
 
 	dir := 0
@@ -251,7 +267,49 @@ func (t *Table) timeout(f *flow) int64 {
 	return t.cfg.TCPTimeoutNs
 }
 
-func (t *Table) newFlow(key flowKey, src, dst netip.AddrPort, d *Decoded, index int64) *flow {
+// syntheticStart reports whether a sequence number looks like the start of a
+// synthetic stream (Kubeshark numbers the plaintext twin's bytes from 1, so its
+// ISN is 0); real stacks pick ISNs at random.
+func syntheticStart(seq uint32) bool { return seq <= 1 }
+
+// route picks, of a flow and its twin, the one whose sequence spaces the
+// packet fits: its seq near the sender's next expected sequence number, its
+// ack near the receiver's. Unknown spaces neither fit nor miss; a tie goes to
+// f, the flow first seen.
+func route(f *flow, src netip.AddrPort, d *Decoded) *flow {
+	if fit(f.twin, src, d) > fit(f, src, d) {
+		return f.twin
+	}
+	return f
+}
+
+// fitWindow is how far (in sequence numbers) a packet may be from a flow's
+// expected sequence numbers and still fit it.
+const fitWindow = 1 << 24
+
+func fit(f *flow, src netip.AddrPort, d *Decoded) int {
+	dir := 0
+	if src != f.orig {
+		dir = 1
+	}
+	fwd, rev := &f.tcp.d[dir], &f.tcp.d[1-dir]
+	near := func(a, b uint32) int {
+		if diff := int32(a - b); diff > -fitWindow && diff < fitWindow {
+			return 1
+		}
+		return -1
+	}
+	score := 0
+	if fwd.seqSet {
+		score += near(d.Seq, fwd.nextSeq)
+	}
+	if d.Flags&flagACK != 0 && rev.seqSet {
+		score += near(d.Ack, rev.nextSeq)
+	}
+	return score
+}
+
+func (t *Table) newFlow(key flowKey, src, dst netip.AddrPort, d *Decoded, index int64, twinOf *flow) *flow {
 	var f *flow
 	if n := len(t.free); n > 0 {
 		f = t.free[n-1]
@@ -297,8 +355,21 @@ func (t *Table) newFlow(key flowKey, src, dst netip.AddrPort, d *Decoded, index 
 		}
 		f.list = listUDP
 	}
-	t.flows[key] = f
+	t.live++
 	t.lists[f.list].pushBack(f)
+	switch old := t.flows[key]; {
+	case twinOf != nil:
+		f.twin, twinOf.twin = twinOf, f
+	case old != nil:
+		// Another connection still lives on this 5-tuple (one of a twin
+		// pair): pair the new one with it.
+		if old.twin != nil {
+			t.end(old.twin)
+		}
+		f.twin, old.twin = old, f
+	default:
+		t.flows[key] = f
+	}
 	return f
 }
 
@@ -371,7 +442,17 @@ func (t *Table) evictIdlest() {
 // end removes f from the table and emits its record.
 func (t *Table) end(f *flow) {
 	t.lists[f.list].remove(f)
-	delete(t.flows, f.key)
+	f.list = listNone
+	t.live--
+	if f.twin != nil {
+		if t.flows[f.key] == f {
+			t.flows[f.key] = f.twin
+		}
+		f.twin.twin = nil
+		f.twin = nil
+	} else {
+		delete(t.flows, f.key)
+	}
 	t.fill(&t.rec, f)
 	t.Flows++
 	t.emit(&t.rec)
@@ -435,7 +516,7 @@ func (t *Table) fill(r *Record, f *flow) {
 
 // String describes the table's counters for debugging.
 func (t *Table) String() string {
-	return fmt.Sprintf("flows=%d live=%d evicted=%d", t.Flows, len(t.flows), t.EvictedEarly)
+	return fmt.Sprintf("flows=%d live=%d evicted=%d", t.Flows, t.live, t.EvictedEarly)
 }
 
 // KindCounts returns the packets counted per kind, by name, leaving out

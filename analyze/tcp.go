@@ -205,6 +205,22 @@ func (c *tcpConn) setBase(dir int, d *Decoded, syn, ack bool) {
 	}
 }
 
+// isn returns the base sequence number of the direction src sends in, the
+// ISN when its SYN was seen.
+func (c *tcpConn) isn(f *flow, src netip.AddrPort) uint32 {
+	if src == f.orig {
+		return c.d[0].baseSeq
+	}
+	return c.d[1].baseSeq
+}
+
+// synthetic reports whether the handshake numbers both directions' bytes
+// from 1 (ISN 0 or 1 on the SYN and on the SYN/ACK): Kubeshark's rebuilt TLS
+// plaintext, not wire traffic.
+func (c *tcpConn) synthetic() bool {
+	return c.origSynNs != 0 && c.synAckNs != 0 && syntheticStart(c.d[0].baseSeq) && syntheticStart(c.synAckSeq)
+}
+
 // closed reports whether both sides have closed or either has reset.
 func (c *tcpConn) closed() bool {
 	return c.d[0].sawRst || c.d[1].sawRst || (c.d[0].sawFin && c.d[1].sawFin)
@@ -627,6 +643,7 @@ func (c *tcpConn) updateState(dir int, syn, ack, fin, rst bool, payload int64) {
 func (c *tcpConn) fill(r *Record, flipped bool) {
 	o, p := &c.d[0], &c.d[1]
 	r.State = c.connState()
+	r.Synthetic = c.synthetic()
 	var h []byte
 	if flipped {
 		h = append(h, '^')
