@@ -4,17 +4,14 @@ import (
 	"bufio"
 	"compress/flate"
 	"compress/gzip"
-	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"os"
 	"path/filepath"
 	"slices"
-	"sync/atomic"
 	"unicode/utf8"
 
 	"github.com/gopacket/gopacket/layers"
@@ -193,13 +190,19 @@ func NewReader(name string, r io.Reader, opts Options) (*Capture, error) {
 	return newCapture(name, r, -1, opts)
 }
 
-func newCapture(path string, r io.Reader, size int64, opts Options) (*Capture, error) {
+func newCapture(path string, r io.Reader, size int64, opts Options) (c *Capture, err error) {
 	opts = opts.withDefaults()
-	c := &Capture{
+	src := newHashingReader(r)
+	defer func() {
+		if err != nil {
+			src.stop() // no Capture to Close: end the hashing goroutine here
+		}
+	}()
+	c = &Capture{
 		path:     path,
 		opts:     opts,
 		size:     size,
-		src:      &hashingReader{r: r, h: sha256.New()},
+		src:      src,
 		inHeader: true,
 	}
 	c.raw = bufio.NewReaderSize(c.src, opts.ReadBufferBytes)
@@ -331,7 +334,7 @@ func (c *Capture) Finish() (FileInfo, error) {
 		Path:       c.path,
 		Name:       filepath.Base(c.path),
 		Size:       n,
-		SHA256:     hex.EncodeToString(c.src.h.Sum(nil)),
+		SHA256:     hex.EncodeToString(c.src.sum()),
 		Format:     c.format,
 		Interfaces: slices.Clone(c.infos),
 		LinkTypes:  linkTypeCounts(c.infos),
@@ -369,6 +372,7 @@ func linkTypeName(t layers.LinkType) string {
 // Close releases the file. It does not hash the unread rest: call Finish
 // first when the hash is wanted.
 func (c *Capture) Close() error {
+	c.src.stop()
 	if c.file == nil {
 		return nil
 	}
@@ -430,20 +434,6 @@ func (c *Capture) take(n int) ([]byte, error) {
 	return b[:got], err
 }
 
-// hashingReader hashes and counts every byte read from the file, so the file
-// is hashed in the large chunks the read buffer pulls, with no second pass.
-type hashingReader struct {
-	r io.Reader
-	h hash.Hash
-	n atomic.Int64
-}
-
-func (h *hashingReader) Read(p []byte) (int, error) {
-	n, err := h.r.Read(p)
-	h.h.Write(p[:n])
-	h.n.Add(int64(n))
-	return n, err
-}
 
 // notCapture says what the first bytes of a non-capture look like and what
 // to do about it.
