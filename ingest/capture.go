@@ -434,7 +434,6 @@ func (c *Capture) take(n int) ([]byte, error) {
 	return b[:got], err
 }
 
-
 // notCapture says what the first bytes of a non-capture look like and what
 // to do about it.
 func notCapture(magic []byte, gunzipped bool) error {
