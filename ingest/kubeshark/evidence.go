@@ -1,0 +1,342 @@
+package kubeshark
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// EvidenceKind marks a manifest.json written by Pull.
+const EvidenceKind = "flowproof-evidence"
+
+// Layout of an evidence directory.
+const (
+	ManifestFile = "manifest.json"
+	CapturesDir  = "captures"  // the pulled captures
+	KubesharkDir = "kubeshark" // tool answers, byte-exact
+)
+
+// Manifest is an evidence directory's manifest.json. Its common fields
+// (manifest_version, tool, command, started, finished, settings, warnings,
+// outputs) have the same JSON layout as the analysis manifest, so a reader of
+// one can read the other; "kind" tells them apart and "kubeshark" holds the
+// provenance.
+type Manifest struct {
+	ManifestVersion int               `json:"manifest_version"`
+	Kind            string            `json:"kind"`
+	Tool            ToolInfo          `json:"tool"`
+	Command         []string          `json:"command"`
+	Started         string            `json:"started"`
+	Finished        string            `json:"finished"`
+	Settings        map[string]string `json:"settings"`
+	Warnings        []string          `json:"warnings"`
+	// Outputs lists every file of the directory except manifest.json, by
+	// path relative to it (forward slashes), with its size and SHA-256.
+	Outputs   []File     `json:"outputs"`
+	Kubeshark Provenance `json:"kubeshark"`
+}
+
+// ToolInfo names the program that wrote the manifest.
+type ToolInfo struct {
+	Name    string `json:"name"`
+	Version string `json:"version"`
+}
+
+// File is one file of the evidence directory.
+type File struct {
+	Name   string `json:"name"`
+	Size   int64  `json:"size"`
+	SHA256 string `json:"sha256"`
+}
+
+// Provenance says where the evidence came from and how.
+type Provenance struct {
+	Transport       string `json:"transport"` // stdio, http or in-process
+	Endpoint        string `json:"endpoint"`  // the command or URL, secrets removed
+	Server          Server `json:"server"`
+	ProtocolVersion string `json:"protocol_version"`
+	HubURL          string `json:"hub_url,omitempty"`
+	TokenUsed       bool   `json:"token_used"` // whether a Hub token was given (never the token)
+	// Dialect is the capture route chosen from tools/list: "snapshot"
+	// (create_snapshot, get_snapshot, export_snapshot_pcap) or "export_pcap".
+	Dialect       string `json:"dialect"`
+	DialectReason string `json:"dialect_reason"`
+
+	Window         *WindowInfo    `json:"window,omitempty"`
+	DataBoundaries *Boundaries    `json:"data_boundaries,omitempty"`
+	Selection      SelectionInfo  `json:"selection"`
+	BPFFilter      string         `json:"bpf_filter,omitempty"` // the filter sent with the export
+	SelectedIPs    []SelectedIP   `json:"selected_ips,omitempty"`
+	Snapshot       *SnapshotInfo  `json:"snapshot,omitempty"`
+	Captures       []CaptureInfo  `json:"captures"`
+	Evidence       []EvidenceFile `json:"evidence"`
+	Calls          []Call         `json:"calls"`
+}
+
+// Server is the MCP server's serverInfo.
+type Server struct {
+	Name    string `json:"name"`
+	Version string `json:"version"`
+}
+
+// WindowInfo is the requested time window.
+type WindowInfo struct {
+	From   string `json:"from"`
+	To     string `json:"to"`
+	FromMs int64  `json:"from_ms"`
+	ToMs   int64  `json:"to_ms"`
+	Source string `json:"source"` // "--since 30m", "--from/--to", "default (last 15m)", "snapshot"
+}
+
+// Boundaries is get_data_boundaries' cluster range (Unix ms).
+type Boundaries struct {
+	OldestMs int64 `json:"oldest_ms"`
+	NewestMs int64 `json:"newest_ms"`
+}
+
+// SelectionInfo records the selection flags.
+type SelectionInfo struct {
+	NS      string `json:"ns,omitempty"`
+	Pod     string `json:"pod,omitempty"`
+	Svc     string `json:"svc,omitempty"`
+	BPF     string `json:"bpf,omitempty"`
+	KFL     string `json:"kfl,omitempty"`
+	KFLUsed bool   `json:"kfl_used"` // whether a tool took the KFL filter
+}
+
+// SnapshotInfo describes the snapshot the capture came from.
+type SnapshotInfo struct {
+	ID          string `json:"id"`
+	Reused      bool   `json:"reused"` // given with --snapshot-id
+	Status      string `json:"status"`
+	Polls       int    `json:"polls"`
+	WaitedMs    int64  `json:"waited_ms"`
+	SizeBytes   int64  `json:"size_bytes,omitempty"`
+	PacketCount int64  `json:"packet_count,omitempty"`
+}
+
+// CaptureInfo describes one pulled capture.
+type CaptureInfo struct {
+	File    string `json:"file"` // relative path, e.g. captures/snapshot-ab12.pcap
+	Size    int64  `json:"size"`
+	SHA256  string `json:"sha256"`
+	Format  string `json:"format"`
+	Packets int64  `json:"packets"`
+	FirstNs int64  `json:"first_ns,omitempty"`
+	LastNs  int64  `json:"last_ns,omitempty"`
+	// Source is the one-line provenance analyze records for the capture.
+	Source string `json:"source"`
+	// Via says how the bytes were fetched: "http GET <url>", "download_file",
+	// "base64 in export_pcap's answer", "embedded resource", ...
+	Via  string `json:"via"`
+	Note string `json:"note,omitempty"`
+}
+
+// EvidenceFile is a Kubeshark answer kept for the cross-check.
+type EvidenceFile struct {
+	Tool      string         `json:"tool"`
+	Arguments map[string]any `json:"arguments"`
+	File      string         `json:"file"`
+	Size      int64          `json:"size"`
+	SHA256    string         `json:"sha256"`
+}
+
+// Call is one MCP request made during the pull.
+type Call struct {
+	Seq          int            `json:"seq"`
+	Method       string         `json:"method"` // tools/list or tools/call
+	Tool         string         `json:"tool,omitempty"`
+	Arguments    map[string]any `json:"arguments,omitempty"`
+	Started      string         `json:"started"`
+	DurationMs   float64        `json:"duration_ms"`
+	IsError      bool           `json:"is_error,omitempty"`
+	Error        string         `json:"error,omitempty"`
+	ResultBytes  int            `json:"result_bytes"`
+	ResultSHA256 string         `json:"result_sha256,omitempty"` // of the JSON-RPC result, byte-exact
+	SavedAs      string         `json:"saved_as,omitempty"`
+}
+
+// timeLayout is RFC 3339 with nine fractional digits, as in the analysis
+// manifest.
+const timeLayout = "2006-01-02T15:04:05.000000000Z07:00"
+
+func formatTime(t time.Time) string { return t.UTC().Format(timeLayout) }
+
+// Evidence is an evidence directory opened for analysis.
+type Evidence struct {
+	Dir      string
+	Manifest Manifest
+}
+
+// ErrNotEvidence means a directory has no evidence manifest.
+var ErrNotEvidence = errors.New("not a flowproof evidence directory")
+
+// OpenEvidence reads dir/manifest.json. It returns an error wrapping
+// ErrNotEvidence when there is none, or when it is not an evidence manifest
+// (an analysis output directory, for example).
+func OpenEvidence(dir string) (*Evidence, error) {
+	b, err := os.ReadFile(filepath.Join(dir, ManifestFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%s: %w (no %s)", dir, ErrNotEvidence, ManifestFile)
+	}
+	if err != nil {
+		return nil, err
+	}
+	var m Manifest
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, ManifestFile), err)
+	}
+	if m.Kind != EvidenceKind {
+		return nil, fmt.Errorf("%s: %w (its manifest.json is not of kind %q)", dir, ErrNotEvidence, EvidenceKind)
+	}
+	return &Evidence{Dir: dir, Manifest: m}, nil
+}
+
+// IsEvidenceDir reports whether path is a directory holding an evidence
+// manifest.
+func IsEvidenceDir(path string) bool {
+	st, err := os.Stat(path)
+	if err != nil || !st.IsDir() {
+		return false
+	}
+	_, err = OpenEvidence(path)
+	return err == nil
+}
+
+// Captures returns the captures' paths (under Dir) and their provenance.
+func (e *Evidence) Captures() []EvidenceCapture {
+	var out []EvidenceCapture
+	for _, c := range e.Manifest.Kubeshark.Captures {
+		out = append(out, EvidenceCapture{Path: filepath.Join(e.Dir, filepath.FromSlash(c.File)), Source: c.Source, SHA256: c.SHA256, Size: c.Size})
+	}
+	return out
+}
+
+// EvidenceCapture is one capture of an evidence directory.
+type EvidenceCapture struct {
+	Path   string
+	Source string
+	SHA256 string // as pulled; analysis compares it with what it reads
+	Size   int64
+}
+
+// File returns the path of the answer saved for tool (for example
+// "list_l4_flows"), or "" when there is none.
+func (e *Evidence) File(tool string) string {
+	for _, f := range e.Manifest.Kubeshark.Evidence {
+		if f.Tool == tool {
+			return filepath.Join(e.Dir, filepath.FromSlash(f.File))
+		}
+	}
+	return ""
+}
+
+// writeFileAtomic writes data to path through a temporary file in the same
+// directory and returns its description relative to root.
+func writeFileAtomic(root, rel string, data []byte) (File, error) {
+	path := filepath.Join(root, filepath.FromSlash(rel))
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return File{}, err
+	}
+	defer os.Remove(tmp.Name()) // no-op after the rename
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return File{}, err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return File{}, err
+	}
+	if err := tmp.Close(); err != nil {
+		return File{}, err
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return File{}, err
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return File{}, err
+	}
+	sum := sha256.Sum256(data)
+	return File{Name: rel, Size: int64(len(data)), SHA256: hex.EncodeToString(sum[:])}, nil
+}
+
+// hashFile returns the size and SHA-256 of a file.
+func hashFile(path string) (int64, string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	if err != nil {
+		return 0, "", err
+	}
+	return n, hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// marshalManifest returns the indented JSON of m, with [] and {} for empty
+// lists and maps so that the layout never varies.
+func marshalManifest(m *Manifest) ([]byte, error) {
+	c := *m
+	if c.Command == nil {
+		c.Command = []string{}
+	}
+	if c.Warnings == nil {
+		c.Warnings = []string{}
+	}
+	if c.Outputs == nil {
+		c.Outputs = []File{}
+	}
+	if c.Settings == nil {
+		c.Settings = map[string]string{}
+	}
+	if c.Kubeshark.Captures == nil {
+		c.Kubeshark.Captures = []CaptureInfo{}
+	}
+	if c.Kubeshark.Evidence == nil {
+		c.Kubeshark.Evidence = []EvidenceFile{}
+	}
+	if c.Kubeshark.Calls == nil {
+		c.Kubeshark.Calls = []Call{}
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(&c); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// safeName keeps a name usable as a file name.
+func safeName(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_', r == '.':
+			b.WriteRune(r)
+		default:
+			b.WriteByte('_')
+		}
+	}
+	out := strings.Trim(b.String(), ".")
+	if len(out) > 80 {
+		out = out[:80]
+	}
+	if out == "" {
+		out = "capture"
+	}
+	return out
+}

@@ -1,0 +1,701 @@
+package kubeshark
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/netip"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// snapshotRoute: create_snapshot (or --snapshot-id) -> poll get_snapshot ->
+// resolve the workloads to a BPF host list -> export_snapshot_pcap -> fetch
+// the relative path it returns.
+func (p *puller) snapshotRoute(ctx context.Context) (c *captured, via, base string, err error) {
+	r := p.req
+	id := r.SnapshotID
+	reused := id != ""
+	if !reused {
+		if id, err = p.createSnapshot(ctx); err != nil {
+			return nil, "", "", err
+		}
+	}
+	if err := p.waitSnapshot(ctx, id, reused); err != nil {
+		return nil, "", "", err
+	}
+	bpf, err := p.selectionBPF(ctx)
+	if err != nil {
+		return nil, "", "", err
+	}
+
+	t, _ := p.s.Tool("export_snapshot_pcap")
+	a := newArgs(t)
+	a.set(id, "id", "snapshot_id", "snapshotId", "name")
+	if bpf != "" {
+		if !a.set(bpf, "bpf_filter", "bpf", "bpfFilter") {
+			return nil, "", "", newErr(KindToolError, "export_snapshot_pcap", errors.New("its schema declares no BPF filter argument"),
+				"the server cannot narrow the capture: drop --ns/--pod/--svc/--bpf and filter the capture afterwards")
+		}
+		p.m.Kubeshark.BPFFilter = bpf
+	}
+	if !p.window.IsZero() {
+		a.setTime(p.window.From, "start_time", "startTime", "start")
+		a.setTime(p.window.To, "end_time", "endTime", "end")
+	}
+	if r.Selection.KFL != "" && t.Has("kfl") {
+		a.m["kfl"], p.kflUsed = r.Selection.KFL, true
+	}
+	if miss := a.missing(); len(miss) > 0 {
+		return nil, "", "", newErr(KindToolError, "export_snapshot_pcap", fmt.Errorf("it requires arguments flowproof does not know how to fill: %s", strings.Join(miss, ", ")),
+			"its schema is in kubeshark/tools.json; please report it")
+	}
+	p.logf("exporting snapshot %s%s", id, filterNote(bpf))
+	res, err := p.call(ctx, "export_snapshot_pcap", a.m, 0, "export_snapshot_pcap.json")
+	if err != nil {
+		return nil, "", "", err
+	}
+	if res.IsError {
+		return nil, "", "", p.toolFailed(res)
+	}
+	loc := capturePath(res)
+	if loc == "" {
+		return nil, "", "", newErr(KindProtocol, "export_snapshot_pcap", fmt.Errorf("no file path in its answer: %q", excerpt(res.Text, 300)),
+			"Kubeshark returns a relative path such as /mcp/snapshots/<id>/pcap?...; the answer is saved in kubeshark/")
+	}
+	base = filepath.Join(r.Dir, CapturesDir, "snapshot-"+safeName(id))
+	c, via, err = p.fetchLocation(ctx, loc, base)
+	return c, via, base, err
+}
+
+func filterNote(bpf string) string {
+	if bpf == "" {
+		return " (no filter)"
+	}
+	return " with BPF " + strconvQuote(bpf)
+}
+
+func strconvQuote(s string) string { b, _ := json.Marshal(s); return string(b) }
+
+func (p *puller) createSnapshot(ctx context.Context) (string, error) {
+	r := p.req
+	t, _ := p.s.Tool("create_snapshot")
+	a := newArgs(t)
+	a.set("flowproof-"+p.now().UTC().Format("20060102T150405Z"), "name")
+	a.setTime(p.window.From, "start_time", "startTime", "start", "from")
+	a.setTime(p.window.To, "end_time", "endTime", "end", "to")
+	if t.Has("duration") {
+		a.m["duration"] = compactDuration(p.window.To.Sub(p.window.From))
+	}
+	if r.Selection.NS != "" {
+		if !a.set(r.Selection.NS, "ns", "namespace") && t.Has("namespaces") {
+			a.setList([]string{r.Selection.NS}, "namespaces")
+		}
+	}
+	if r.Selection.KFL != "" && t.Has("kfl") {
+		a.m["kfl"], p.kflUsed = r.Selection.KFL, true
+	}
+	if miss := a.missing(); len(miss) > 0 {
+		return "", newErr(KindToolError, "create_snapshot", fmt.Errorf("it requires arguments flowproof does not know how to fill: %s", strings.Join(miss, ", ")),
+			"create the snapshot in the Kubeshark dashboard and pass its id with --snapshot-id")
+	}
+	p.logf("creating a snapshot of %s", p.window)
+	res, err := p.call(ctx, "create_snapshot", a.m, 0, "create_snapshot.json")
+	if err != nil {
+		return "", err
+	}
+	if res.IsError {
+		return "", p.toolFailed(res)
+	}
+	id := snapshotID(res)
+	if id == "" {
+		return "", newErr(KindProtocol, "create_snapshot", fmt.Errorf("no snapshot id in its answer: %q", excerpt(res.Text, 300)),
+			"expected JSON with an id (or name); find the snapshot with list_snapshots and pass it with --snapshot-id")
+	}
+	return id, nil
+}
+
+// Snapshot states, as Kubeshark and its documentation spell them.
+var (
+	doneStates   = map[string]bool{"completed": true, "complete": true, "ready": true, "done": true, "success": true, "succeeded": true, "finished": true, "available": true}
+	failedStates = map[string]bool{"failed": true, "failure": true, "error": true, "errored": true, "cancelled": true, "canceled": true, "aborted": true}
+)
+
+// waitSnapshot polls get_snapshot until the snapshot is completed, failed,
+// or SnapshotTimeout has passed.
+func (p *puller) waitSnapshot(ctx context.Context, id string, reused bool) error {
+	info := &SnapshotInfo{ID: id, Reused: reused}
+	p.snapshot = info
+	p.m.Kubeshark.Snapshot = info
+	if !p.s.Has("get_snapshot") {
+		if !reused {
+			return newErr(KindToolMissing, "wait for snapshot "+id, errors.New("the server does not offer get_snapshot"), "it offers: "+strings.Join(p.s.ToolNames(), ", "))
+		}
+		info.Status = "unknown"
+		p.warn("the server does not offer get_snapshot: snapshot %s is used without checking that it completed", id)
+		return nil
+	}
+	t, _ := p.s.Tool("get_snapshot")
+	a := newArgs(t)
+	a.set(id, "id", "snapshot_id", "snapshotId", "name")
+	start := p.now()
+	deadline := time.Now().Add(p.req.SnapshotTimeout)
+	last := ""
+	for {
+		info.Polls++
+		res, err := p.call(ctx, "get_snapshot", a.m, 0, "get_snapshot.json")
+		if err != nil {
+			return err
+		}
+		if res.IsError {
+			if low := strings.ToLower(res.Text); strings.Contains(low, "not found") || strings.Contains(low, "no such") || strings.Contains(low, "(404)") {
+				return newErr(KindToolError, "get_snapshot "+id, fmt.Errorf("the Hub has no snapshot %q: %s", id, res.ErrorText()), "check the id with list_snapshots")
+			}
+			return p.toolFailed(res)
+		}
+		status := strings.ToLower(strings.TrimSpace(lookupString(res.Data, "status", "state", "phase")))
+		if status == "" && res.Data == nil {
+			// A prose answer ("status: completed").
+			if m := regexp.MustCompile(`(?i)status\W+([a-z_]+)`).FindStringSubmatch(res.Text); m != nil {
+				status = strings.ToLower(m[1])
+			}
+		}
+		info.Status = status
+		info.WaitedMs = p.now().Sub(start).Milliseconds()
+		if n, ok := lookupInt(res.Data, "size_bytes", "size"); ok {
+			info.SizeBytes = n
+		}
+		if n, ok := lookupInt(res.Data, "packet_count", "packets"); ok {
+			info.PacketCount = n
+		}
+		if status != last {
+			p.logf("snapshot %s: %s", id, orUnknown(status))
+			last = status
+		}
+		switch {
+		case doneStates[status]:
+			if reused && p.window.IsZero() {
+				p.snapshotWindow(res)
+			}
+			return nil
+		case failedStates[status]:
+			reason := lookupString(res.Data, "error", "message", "reason")
+			if reason == "" {
+				reason = "no reason given"
+			}
+			return newErr(KindSnapshotFailed, "snapshot "+id, fmt.Errorf("Kubeshark says %s: %s", status, reason),
+				"check that raw capture is on (tap.capture.raw.enabled) and that snapshot storage is not full (tap.snapshots.local.storageSize); Kubeshark takes one snapshot at a time, so retry when no other is in progress")
+		case status == "" && res.Data != nil && !reused:
+			return newErr(KindProtocol, "get_snapshot "+id, fmt.Errorf("no status in its answer: %q", excerpt(res.Text, 300)), "the answer is saved in kubeshark/get_snapshot.json")
+		}
+		if time.Now().Add(p.req.PollInterval).After(deadline) {
+			return newErr(KindSnapshotStuck, "snapshot "+id, fmt.Errorf("still %s after %v (%d polls)", orUnknown(status), p.req.SnapshotTimeout, info.Polls),
+				"Kubeshark may be busy with another snapshot (it takes one at a time) or stuck; check it in the dashboard, raise --snapshot-timeout, or come back later with --snapshot-id "+id)
+		}
+		select {
+		case <-ctx.Done():
+			return newErr(KindTimeout, "wait for snapshot "+id, ctx.Err(), "the snapshot stays on the Hub: rerun with --snapshot-id "+id)
+		case <-time.After(p.req.PollInterval):
+		}
+	}
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "(no status)"
+	}
+	return s
+}
+
+// snapshotWindow records a reused snapshot's own time range as the window.
+func (p *puller) snapshotWindow(res *Result) {
+	from, ok1 := lookupInt(res.Data, "start_ts", "start_time", "start")
+	to, ok2 := lookupInt(res.Data, "end_ts", "end_time", "end")
+	if ok1 && ok2 && to > from {
+		w := Window{From: time.UnixMilli(from).UTC(), To: time.UnixMilli(to).UTC()}
+		p.m.Kubeshark.Window = windowInfo(w, "snapshot")
+	}
+}
+
+// selectionBPF returns the filter to export with: the workload hosts (from
+// list_workloads / list_ips) ANDed with --bpf.
+func (p *puller) selectionBPF(ctx context.Context) (string, error) {
+	sel := p.req.Selection
+	if !sel.Workloads() {
+		return sel.BPF, nil
+	}
+	ips, err := p.resolveWorkloads(ctx)
+	if err != nil {
+		return "", err
+	}
+	p.m.Kubeshark.SelectedIPs = ips
+	hosts := HostFilter(ips)
+	p.logf("selected %d IPs: %s", len(ips), hosts)
+	return CombineBPF(hosts, sel.BPF), nil
+}
+
+// workloadQuery is one kind of workload to look up.
+type workloadQuery struct {
+	kind  string // "pod" or "service"
+	ns    string
+	name  string         // exact name (services)
+	re    *regexp.Regexp // name pattern (pods)
+	label string         // for file names and messages
+}
+
+func (p *puller) queries() []workloadQuery {
+	sel := p.req.Selection
+	var qs []workloadQuery
+	if sel.Pod != "" || sel.Svc == "" {
+		q := workloadQuery{kind: "pod", ns: sel.NS, label: "pods"}
+		if sel.Pod != "" {
+			q.re = regexp.MustCompile(sel.Pod)
+		}
+		qs = append(qs, q)
+	}
+	if sel.Svc != "" {
+		qs = append(qs, workloadQuery{kind: "service", ns: sel.NS, name: sel.Svc, label: "services"})
+	}
+	return qs
+}
+
+func (q workloadQuery) describe() string {
+	var parts []string
+	switch {
+	case q.re != nil:
+		parts = append(parts, fmt.Sprintf("%s matching %q", q.label, q.re.String()))
+	case q.name != "":
+		parts = append(parts, fmt.Sprintf("service %q", q.name))
+	default:
+		parts = append(parts, q.label)
+	}
+	if q.ns != "" {
+		parts = append(parts, fmt.Sprintf("in namespace %q", q.ns))
+	}
+	return strings.Join(parts, " ")
+}
+
+func (q workloadQuery) match(name, ns, kind string) bool {
+	if q.ns != "" && ns != "" && ns != q.ns {
+		return false
+	}
+	if kind != "" && !strings.EqualFold(kind, q.kind) && !(q.kind == "service" && strings.EqualFold(kind, "svc")) {
+		return false
+	}
+	switch {
+	case q.re != nil:
+		return q.re.MatchString(name)
+	case q.name != "":
+		return name == q.name
+	}
+	return true
+}
+
+// resolveWorkloads turns --ns/--pod/--svc into IPs, the documented way
+// (kubeshark-mcp.md §5: list_workloads / list_ips -> IPs -> bpf_filter).
+// The server's answer is filtered again here, so a server that ignores a
+// filter argument does not widen the selection.
+func (p *puller) resolveWorkloads(ctx context.Context) ([]SelectedIP, error) {
+	var out []SelectedIP
+	for _, q := range p.queries() {
+		var ips []SelectedIP
+		var err error
+		switch {
+		case p.s.Has("list_workloads"):
+			ips, err = p.viaListWorkloads(ctx, q)
+		case p.s.Has("list_ips"):
+			ips, err = p.viaListIPs(ctx, q)
+		default:
+			return nil, newErr(KindToolMissing, "select "+q.describe(), errors.New("the server offers neither list_workloads nor list_ips"),
+				"select with --bpf \"host A or host B\" instead; it offers: "+strings.Join(p.s.ToolNames(), ", "))
+		}
+		if err != nil {
+			return nil, err
+		}
+		if len(ips) == 0 {
+			return nil, newErr(KindUsage, "select "+q.describe(), errors.New("no workload matches during the window"),
+				"check the names (kubectl get pods,svc -n NAMESPACE -o wide); --pod is an RE2 pattern on pod names, --svc an exact service name; the answers are saved in kubeshark/")
+		}
+		out = append(out, ips...)
+	}
+	return out, nil
+}
+
+func (p *puller) viaListWorkloads(ctx context.Context, q workloadQuery) ([]SelectedIP, error) {
+	t, _ := p.s.Tool("list_workloads")
+	a := newArgs(t)
+	if p.snapshot != nil {
+		a.set(p.snapshot.ID, "snapshot_id")
+	}
+	if q.ns != "" {
+		if !a.set(q.ns, "namespace", "ns") && t.Has("namespaces") {
+			a.setList([]string{q.ns}, "namespaces")
+		}
+	}
+	switch {
+	case q.re != nil:
+		a.set(q.re.String(), "name_regex", "regex")
+	case q.name != "":
+		a.set(q.name, "name")
+	}
+	a.set(q.kind, "type", "kind")
+	if p.snapshot == nil && !p.window.IsZero() && t.Has("timestamp") {
+		a.m["timestamp"] = p.window.To.UnixMilli()
+	}
+	res, err := p.call(ctx, "list_workloads", a.m, 0, "selection-list_workloads-"+q.label+".json")
+	if err != nil {
+		return nil, err
+	}
+	if res.IsError {
+		return nil, p.selectionFailed(res, q)
+	}
+	if res.Data == nil {
+		return nil, newErr(KindProtocol, "list_workloads", fmt.Errorf("the answer is not JSON: %q", excerpt(res.Text, 200)), "expected {\"workloads\":[...]}")
+	}
+	var out []SelectedIP
+	for _, w := range objects(res.Data, "workloads", "items", "results") {
+		name, ns, kind := str(w["name"]), firstStr(w, "namespace", "ns"), firstStr(w, "kind", "type")
+		if !q.match(name, ns, kind) {
+			continue
+		}
+		for _, ip := range ipEntries(w) {
+			if ip.Timestamp > 0 && !p.window.IsZero() && ip.Timestamp > p.window.To.UnixMilli() {
+				continue // the workload got this IP after the window
+			}
+			if kind == "" {
+				kind = q.kind
+			}
+			out = append(out, SelectedIP{IP: ip.IP, Name: name, Namespace: ns, Kind: strings.ToLower(kind), Timestamp: ip.Timestamp, Via: "list_workloads"})
+		}
+	}
+	return out, nil
+}
+
+func (p *puller) viaListIPs(ctx context.Context, q workloadQuery) ([]SelectedIP, error) {
+	t, _ := p.s.Tool("list_ips")
+	a := newArgs(t)
+	if p.snapshot != nil {
+		a.set(p.snapshot.ID, "snapshot_id")
+	}
+	if q.ns != "" {
+		a.setList([]string{q.ns}, "namespaces", "namespace")
+	}
+	if q.re != nil {
+		a.set(q.re.String(), "name_regex")
+	} else if q.name != "" {
+		a.set("^"+regexp.QuoteMeta(q.name)+"$", "name_regex")
+	}
+	res, err := p.call(ctx, "list_ips", a.m, 0, "selection-list_ips-"+q.label+".json")
+	if err != nil {
+		return nil, err
+	}
+	if res.IsError {
+		return nil, p.selectionFailed(res, q)
+	}
+	var out []SelectedIP
+	for _, e := range objects(res.Data, "ips", "items", "results") {
+		ip := str(e["ip"])
+		if _, err := netip.ParseAddr(ip); err != nil {
+			continue
+		}
+		for _, rec := range objects(e, "records", "workloads") {
+			name, ns, kind := str(rec["name"]), firstStr(rec, "namespace", "ns"), firstStr(rec, "kind", "type")
+			if !q.match(name, ns, kind) {
+				continue
+			}
+			ts := int64(num(rec["timestamp"]))
+			if ts > 0 && !p.window.IsZero() && ts > p.window.To.UnixMilli() {
+				continue
+			}
+			if kind == "" {
+				kind = q.kind
+			}
+			out = append(out, SelectedIP{IP: ip, Name: name, Namespace: ns, Kind: strings.ToLower(kind), Timestamp: ts, Via: "list_ips"})
+		}
+	}
+	return out, nil
+}
+
+func (p *puller) selectionFailed(res *Result, q workloadQuery) error {
+	err := p.toolFailed(res)
+	if strings.Contains(strings.ToLower(res.Text), "snapshot_id is required") {
+		return newErr(KindToolError, "select "+q.describe(), fmt.Errorf("%s: %s", res.Tool, res.ErrorText()),
+			"Kubeshark filters workloads only within a snapshot; use the snapshot route (--dialect snapshot) or select with --bpf")
+	}
+	return err
+}
+
+// ipEntry is one IP of a workload.
+type ipEntry struct {
+	IP        string
+	Timestamp int64
+}
+
+// ipEntries reads a workload's IPs: "ips": [{"ip","timestamp"}] or
+// ["10.0.0.1"], or a single "ip".
+func ipEntries(w map[string]any) []ipEntry {
+	var out []ipEntry
+	add := func(ip string, ts int64) {
+		if _, err := netip.ParseAddr(ip); err == nil {
+			out = append(out, ipEntry{IP: ip, Timestamp: ts})
+		}
+	}
+	if list, ok := w["ips"].([]any); ok {
+		for _, x := range list {
+			switch v := x.(type) {
+			case string:
+				add(v, 0)
+			case map[string]any:
+				add(str(v["ip"]), int64(num(v["timestamp"])))
+			}
+		}
+	}
+	if ip := str(w["ip"]); ip != "" {
+		add(ip, 0)
+	}
+	return out
+}
+
+// objects returns the objects of the first list found under keys in v (v
+// itself when it is a list).
+func objects(v any, keys ...string) []map[string]any {
+	var list []any
+	switch t := v.(type) {
+	case []any:
+		list = t
+	case map[string]any:
+		for _, k := range keys {
+			if l, ok := t[k].([]any); ok {
+				list = l
+				break
+			}
+		}
+	}
+	var out []map[string]any
+	for _, x := range list {
+		if m, ok := x.(map[string]any); ok {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func str(v any) string {
+	s, _ := v.(string)
+	return s
+}
+
+func firstStr(m map[string]any, keys ...string) string {
+	for _, k := range keys {
+		if s := str(m[k]); s != "" {
+			return s
+		}
+	}
+	return ""
+}
+
+func num(v any) float64 {
+	switch t := v.(type) {
+	case json.Number:
+		f, _ := t.Float64()
+		return f
+	case float64:
+		return t
+	}
+	return 0
+}
+
+// exportRoute: a single export_pcap tool, called with what its schema takes
+// of the selection and the window; its answer may carry a path or URL to
+// download, base64 capture bytes, an embedded resource blob or a resource
+// link.
+func (p *puller) exportRoute(ctx context.Context) (c *captured, via, base string, err error) {
+	r := p.req
+	sel := r.Selection
+	t, _ := p.s.Tool("export_pcap")
+	a := newArgs(t)
+	needHosts := false
+	if sel.NS != "" && !a.set(sel.NS, "namespace", "ns") {
+		if t.Has("namespaces") {
+			a.setList([]string{sel.NS}, "namespaces")
+		} else {
+			needHosts = true
+		}
+	}
+	if sel.Pod != "" && !a.set(sel.Pod, "pod", "pod_name", "pod_regex", "name_regex") {
+		needHosts = true
+	}
+	if sel.Svc != "" && !a.set(sel.Svc, "service", "svc", "service_name") {
+		needHosts = true
+	}
+	bpf := sel.BPF
+	if needHosts {
+		if bpf, err = p.selectionBPF(ctx); err != nil {
+			return nil, "", "", err
+		}
+	}
+	if bpf != "" {
+		if !a.set(bpf, "bpf_filter", "bpf", "bpfFilter", "capture_filter") && !p.setByDescription(a, t, bpf, "bpf") {
+			return nil, "", "", newErr(KindToolError, "export_pcap", errors.New("its schema declares no BPF filter argument"),
+				"the server cannot narrow the capture this way: drop --bpf (and --ns/--pod/--svc it does not take) and filter the capture afterwards")
+		}
+		p.m.Kubeshark.BPFFilter = bpf
+	}
+	if sel.KFL != "" {
+		if a.set(sel.KFL, "kfl", "kfl_filter") || p.setByDescription(a, t, sel.KFL, "kfl") {
+			p.kflUsed = true
+		}
+	}
+	if !p.window.IsZero() {
+		okFrom := a.setTime(p.window.From, "start_time", "startTime", "start", "from", "since")
+		okTo := a.setTime(p.window.To, "end_time", "endTime", "end", "to", "until")
+		if !okFrom && !okTo && t.Has("duration") {
+			a.m["duration"] = compactDuration(p.window.To.Sub(p.window.From))
+			p.warn("export_pcap takes only a duration: it exports the last %s, not exactly the requested window", compactDuration(p.window.To.Sub(p.window.From)))
+		} else if !okFrom && !okTo {
+			p.warn("export_pcap takes no time range: the capture covers whatever the server exports")
+		}
+	}
+	if miss := a.missing(); len(miss) > 0 {
+		return nil, "", "", newErr(KindToolError, "export_pcap", fmt.Errorf("it requires arguments flowproof does not know how to fill: %s", strings.Join(miss, ", ")),
+			"its schema is in kubeshark/tools.json; please report it")
+	}
+	p.logf("calling export_pcap%s", filterNote(bpf))
+	timeout := r.Session.CallTimeout
+	if r.DownloadTimeout > timeout {
+		timeout = r.DownloadTimeout
+	}
+	res, err := p.call(ctx, "export_pcap", a.m, timeout, "")
+	if err != nil {
+		return nil, "", "", err
+	}
+	if res.IsError {
+		return nil, "", "", p.toolFailed(res)
+	}
+	base = filepath.Join(r.Dir, CapturesDir, "export-"+p.now().UTC().Format("20060102T150405Z"))
+	if !p.window.IsZero() {
+		base = filepath.Join(r.Dir, CapturesDir, "export-"+p.window.From.UTC().Format("20060102T150405Z"))
+	}
+	// Keep the answer unless it carries the capture itself.
+	carriesBytes := captureBase64(res) != "" && !strings.HasPrefix(captureBase64(res), "/") && !strings.HasPrefix(captureBase64(res), "http")
+	for _, rs := range res.Resources {
+		if rs.Blob != "" {
+			carriesBytes = true
+		}
+	}
+	if !carriesBytes {
+		if f, err := p.save("export_pcap.json", res); err == nil {
+			p.m.Kubeshark.Calls[len(p.m.Kubeshark.Calls)-1].SavedAs = f.Name
+		}
+	}
+	c, via, err = p.captureFromAnswer(ctx, res, base)
+	return c, via, base, err
+}
+
+// setByDescription sets v under a generic "filter" argument whose name or
+// description says it is a BPF or KFL filter.
+func (p *puller) setByDescription(a *args, t Tool, v, kind string) bool {
+	for _, name := range []string{"filter", "query"} {
+		if !t.Has(name) {
+			continue
+		}
+		if strings.Contains(strings.ToLower(t.PropDesc[name]), kind) {
+			a.m[name] = v
+			return true
+		}
+	}
+	return false
+}
+
+// captureFromAnswer takes the capture out of an export_pcap answer.
+func (p *puller) captureFromAnswer(ctx context.Context, res *Result, base string) (*captured, string, error) {
+	for _, rs := range res.Resources {
+		if rs.Blob != "" {
+			data, err := decodeBase64(rs.Blob)
+			if err != nil {
+				return nil, "", newErr(KindProtocol, "export_pcap", fmt.Errorf("the embedded resource's blob is not base64: %v", err), "")
+			}
+			c, err := p.writeBytes(data, base, "export_pcap's embedded resource "+rs.URI)
+			return c, "embedded resource " + rs.URI + " in export_pcap's answer", err
+		}
+	}
+	if b64 := captureBase64(res); b64 != "" && !strings.HasPrefix(b64, "/") && !strings.HasPrefix(b64, "http") {
+		data, err := decodeBase64(b64)
+		if err == nil {
+			c, err := p.writeBytes(data, base, "export_pcap's base64 capture")
+			return c, "base64 capture in export_pcap's answer", err
+		}
+	}
+	for _, rs := range res.Resources {
+		if rs.Link && (strings.HasPrefix(rs.URI, "http://") || strings.HasPrefix(rs.URI, "https://") || strings.HasPrefix(rs.URI, "/")) {
+			return p.fetchLocation(ctx, rs.URI, base)
+		}
+	}
+	if loc := capturePath(res); loc != "" {
+		return p.fetchLocation(ctx, loc, base)
+	}
+	return nil, "", newErr(KindProtocol, "export_pcap", fmt.Errorf("its answer holds no capture: no path or URL, no base64 capture, no embedded resource: %q", excerpt(res.Text, 300)),
+		"the answer's shape is recorded in the manifest's calls; please report it")
+}
+
+// fetchLocation fetches a relative Hub path or a URL into base.part. A
+// relative path goes to --hub-url + "/api" + path; without --hub-url, to the
+// URL get_file_url builds; when no Hub URL is reachable (or the Hub refuses
+// our token), the MCP server's download_file tool fetches it instead.
+func (p *puller) fetchLocation(ctx context.Context, loc, base string) (*captured, string, error) {
+	r := p.req
+	token := r.Endpoint.Token
+	if strings.HasPrefix(loc, "http://") || strings.HasPrefix(loc, "https://") {
+		// Send the token only to Kubeshark itself.
+		send := ""
+		if sameHost(loc, r.HubURL) || sameHost(loc, r.Endpoint.URL) {
+			send = token
+		}
+		p.logf("downloading %s", redactURL(loc))
+		c, err := p.fetchHTTP(ctx, loc, send, base)
+		return c, "http GET " + redactURL(loc), err
+	}
+	if !strings.HasPrefix(loc, "/") {
+		return nil, "", newErr(KindProtocol, "fetch the capture", fmt.Errorf("%q is neither a relative path nor a URL", excerpt(loc, 200)), "")
+	}
+	url := ""
+	switch {
+	case r.HubURL != "":
+		url = r.HubURL + "/api" + loc
+	case p.s.Has("get_file_url"):
+		t, _ := p.s.Tool("get_file_url")
+		a := newArgs(t)
+		a.set(loc, "path")
+		res, err := p.call(ctx, "get_file_url", a.m, 0, "get_file_url.json")
+		if err == nil && !res.IsError {
+			url = strings.TrimSpace(lookupString(res.Data, "url"))
+			if url == "" {
+				url = strings.TrimSpace(res.Text)
+			}
+			if !strings.HasPrefix(url, "http://") && !strings.HasPrefix(url, "https://") {
+				url = ""
+			}
+		}
+	}
+	if url != "" {
+		p.logf("downloading %s", redactURL(url))
+		c, err := p.fetchHTTP(ctx, url, token, base)
+		if err == nil {
+			return c, "http GET " + redactURL(url), nil
+		}
+		k := KindOf(err)
+		if (k != KindConnect && k != KindAuth) || !p.s.Has("download_file") {
+			return nil, "", err
+		}
+		p.warn("%v; falling back to the server's download_file", err)
+	} else if !p.s.Has("download_file") {
+		return nil, "", newErr(KindUsage, "fetch "+loc, errors.New("the capture is a relative Hub path, no --hub-url was given and the server offers neither get_file_url nor download_file"),
+			"give --hub-url (the Kubeshark front URL, e.g. http://127.0.0.1:8899 after `kubeshark proxy`) or set KUBESHARK_HUB_URL")
+	}
+	p.logf("fetching %s with download_file", loc)
+	c, err := p.fetchWithTool(ctx, loc, base)
+	return c, "download_file " + loc, err
+}
