@@ -1,0 +1,61 @@
+package analyze_test
+
+import (
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/flowproof/flowproof/analyze"
+	"github.com/flowproof/flowproof/ingest"
+	"github.com/flowproof/flowproof/internal/capgen"
+)
+
+// benchPackets builds a workload like `make bench`'s capture: many short
+// HTTP connections (handshake, request, response, FIN close), 64 at a time
+// interleaved, as ingest.Packets ready for Decode.
+func benchPackets(b *testing.B, conns int) []ingest.Packet {
+	b.Helper()
+	var convs [][]capgen.Packet
+	for i := range conns {
+		cl := netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 78, byte(i >> 16), 1}), uint16(1024+i%60000))
+		sv := netip.MustParseAddrPort("10.78.0.2:80")
+		c := capgen.NewTCP(cl, sv, capgen.Options{})
+		at := time.Duration(i/64) * time.Millisecond
+		c.SYN(at)
+		c.SYNACK(at + 50*time.Microsecond)
+		c.ACK(capgen.Orig, at+100*time.Microsecond)
+		c.Data(capgen.Orig, at+110*time.Microsecond, 90)
+		c.ACK(capgen.Resp, at+150*time.Microsecond)
+		c.Data(capgen.Resp, at+200*time.Microsecond, 1264)
+		c.FIN(capgen.Resp, at+210*time.Microsecond)
+		c.ACK(capgen.Orig, at+250*time.Microsecond)
+		c.FIN(capgen.Orig, at+260*time.Microsecond)
+		c.ACK(capgen.Resp, at+300*time.Microsecond)
+		convs = append(convs, c.Packets())
+	}
+	var pkts []ingest.Packet
+	for i, p := range capgen.Merge(convs...) {
+		pkts = append(pkts, ingest.Packet{Data: p.Data, OrigLen: p.Length, Timestamp: p.Time.UnixNano(), LinkType: 1, Index: int64(i)})
+	}
+	return pkts
+}
+
+// BenchmarkDecodeAndFlow measures the per-packet hot path: decode plus flow
+// table update, flows emitted and discarded (no Parquet).
+func BenchmarkDecodeAndFlow(b *testing.B) {
+	pkts := benchPackets(b, 20000)
+	b.ReportAllocs()
+	b.ResetTimer()
+	var d analyze.Decoded
+	for b.Loop() {
+		tbl := analyze.NewTable(analyze.Config{}, "bench", 1, func(*analyze.Record) {})
+		for i := range pkts {
+			analyze.Decode(&pkts[i], &d)
+			tbl.Add(&d, pkts[i].Index)
+		}
+		tbl.Flush()
+	}
+	perPacket := float64(b.Elapsed().Nanoseconds()) / float64(b.N*len(pkts))
+	b.ReportMetric(perPacket, "ns/packet")
+	b.ReportMetric(1e3/perPacket, "Mpackets/s")
+}
