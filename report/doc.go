@@ -1,4 +1,5 @@
-// Package report writes flowproof's outputs: flows.parquet and manifest.json.
+// Package report writes flowproof's outputs: flows.parquet, report.md and its
+// charts, manifest.json and audit.jsonl, and verifies them afterwards.
 //
 // # flows.parquet
 //
@@ -52,6 +53,73 @@
 //   - decode: packets per kind ("tcp", "udp", "arp", "ipv4-fragment",
 //     "unsupported-linktype:NNN", ...)
 //   - warnings
-//   - outputs: per file written its name, size and sha256 ([HashFile])
+//   - outputs: per file written its name, size and sha256 ([HashFile]):
+//     flows.parquet, report.md and its charts
 //   - flows: rows in flows.parquet
+//   - audit_seq: the seq of the audit.jsonl entry that records this
+//     manifest's own SHA-256 (a file cannot contain its own hash)
+//
+// # report.md
+//
+// [Summary] accumulates, from the same emit callback that feeds the
+// FlowWriter, everything the report shows, in memory that does not depend on
+// the number of flows: counters, fixed-bucket histograms, top-N lists
+// (ranked by value, ties by flow_id), a traffic timeline of at most 60
+// intervals (widths from a fixed ladder, merged exactly as they grow), and
+// maps capped by [SummaryOptions] (the first MaxServers TCP servers, the
+// first MaxTalkers conversations and workload pairs; a table the untracked
+// rest could change is marked Incomplete). Handshake RTT percentiles are
+// DuckDB's quantile_disc exactly (the value at position ceil(n*q), computed
+// with DuckDB's floating-point rule) while at most MaxExactRTT values are
+// held; past that the largest distributions turn into log-linear histograms
+// (16 buckets per power of two) and their percentiles are printed with ≈,
+// within 1/32.
+//
+// [WriteReport] renders report.md (sections Evidence, Findings, Summary, Top
+// talkers, Handshake RTT, TCP health, Cross-check when there is any,
+// Method, Reproduce) and the SVG charts rtt.svg, traffic.svg and
+// talkers.svg, hand-written SVG 1.1 whose numbers are also in tables. The
+// output is deterministic: the only wall-clock times are the manifest's
+// started and finished. Synthetic flows (Kubeshark's TLS twins) are counted
+// but left out of every table. Each table is preceded by <!-- table: ID -->
+// (with " incomplete" when a cap made it so), and the Reproduce section holds
+// the DuckDB statement "-- table: ID" that regenerates it from
+// flows.parquet; report/duckdbtest runs every statement and compares.
+//
+// # audit.jsonl
+//
+// One JSON object per line, appended ([AppendAudit]) and never rewritten,
+// one line per pull or analyze step. Fields, in this order:
+//
+//   - seq: 1 for the first line, then +1
+//   - time: when the step finished, RFC 3339 UTC with nine fractional digits
+//   - step: "analyze", "pull", ...
+//   - tool: name and version
+//   - command: the command line after [RedactArgs]
+//   - parameters: the step's settings, keys sorted
+//   - inputs, outputs: [{path, in_dir, size, sha256}]; in_dir true means
+//     path is slash-separated and relative to the directory holding
+//     audit.jsonl (outputs always; inputs when they lie inside it, such as
+//     the demo's input/ captures or an evidence directory), otherwise it is
+//     the path as given. The analyze entry's outputs end with manifest.json.
+//   - prev_sha256: lower-case hex SHA-256 of the previous line's bytes
+//     (without its newline); for the first line 64 zeros ([GenesisSHA256])
+//   - sha256: SHA-256 of this line's bytes with this value empty, that is
+//     with the line ending in ,"sha256":""}
+//
+// Strings are JSON-escaped without HTML escaping; the line ends in "\n".
+// The chain makes any change to a line other than the last visible at the
+// next one; the last line's own sha256 shows an edit to it; and the head
+// hash that verify prints pins the whole trail for anyone who records it.
+//
+// # Verify
+//
+// [Verify] recomputes the SHA-256 of manifest.json's outputs and of the
+// in-directory inputs of the entry that recorded the manifest, walks the
+// chain (seq gaps are removed entries, a prev_sha256 mismatch an altered
+// line), and checks that the manifest is the one the last manifest-writing
+// entry recorded. Each problem is one line naming the file or audit line:
+// "report.md: sha256 mismatch (edited after analysis)", "flows.parquet:
+// missing", "audit.jsonl line 3: altered (hash chain broken at line 4)",
+// "audit.jsonl: entry 2 removed (before line 2)".
 package report

@@ -37,6 +37,9 @@ type Manifest struct {
 	Warnings        []string          `json:"warnings"`
 	Outputs         []Output          `json:"outputs"`
 	Flows           int64             `json:"flows"` // rows in flows.parquet
+	// AuditSeq is the seq of the audit.jsonl entry that records this
+	// manifest's SHA-256 (a file cannot hold its own hash); 0 when none.
+	AuditSeq int64 `json:"audit_seq,omitempty"`
 }
 
 // Tool names the program that wrote the manifest.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/flowproof/flowproof/analyze"
 	"github.com/flowproof/flowproof/ingest"
+	"github.com/flowproof/flowproof/ingest/kubeshark"
 	"github.com/flowproof/flowproof/report"
 )
 
@@ -70,8 +71,9 @@ func (o *analyzeOptions) settings() map[string]string {
 const analyzeUsage = `Usage: flowproof analyze [flags] CAPTURE|DIR ...
 
 Reads pcap and pcapng files (gzip-compressed or not; directories are walked),
-rebuilds every TCP and UDP flow and writes OUT/flows.parquet and
-OUT/manifest.json. Flags may come before or after the inputs.
+rebuilds every TCP and UDP flow and writes OUT/flows.parquet, OUT/report.md
+(with its SVG charts) and OUT/manifest.json, and appends to OUT/audit.jsonl.
+Flags may come before or after the inputs.
 
 Flags:
 `
@@ -131,8 +133,9 @@ func analyzeRun(ctx context.Context, o analyzeOptions, inputs []string, command 
 	var files []string
 	bad := 0
 	var missing []string
+	evidence := map[string]kubeshark.EvidenceCapture{} // captures of evidence directories
 	for _, in := range inputs {
-		f, err := ingest.Expand([]string{in})
+		f, err := expandInput(in, evidence)
 		if err != nil {
 			bad++
 			fmt.Fprintf(stderr, "flowproof analyze: %v (skipped)\n", err)
@@ -169,7 +172,9 @@ func analyzeRun(ctx context.Context, o analyzeOptions, inputs []string, command 
 		Warnings: missing,
 	}
 	var writeErr error
+	sum := report.NewSummary(report.SummaryOptions{})
 	emit := func(r *analyze.Record) {
+		sum.Add(r)
 		if writeErr == nil {
 			writeErr = fw.Write(r)
 		}
@@ -180,6 +185,7 @@ func analyzeRun(ctx context.Context, o analyzeOptions, inputs []string, command 
 			return err
 		}
 		in, tbl, err := analyzeFile(path, i+1, o.tableConfig(), emit)
+		err = withEvidence(&in, evidence, path, err)
 		if tbl != nil {
 			for k, n := range tbl.KindCounts() {
 				m.Decode[k] += n
@@ -219,8 +225,8 @@ func analyzeRun(ctx context.Context, o analyzeOptions, inputs []string, command 
 	m.Outputs = []report.Output{out}
 	m.Flows = fw.Count()
 	m.Finished = report.Time{Time: time.Now()}
-	if err := report.WriteManifest(filepath.Join(o.out, "manifest.json"), m); err != nil {
-		return fmt.Errorf("write manifest.json: %w", err)
+	if err := writeOutputs(o.out, "analyze", sum, m); err != nil {
+		return err
 	}
 	fmt.Fprintf(stdout, "flowproof: %d flows from %d captures (%d packets) -> %s\n", m.Flows, len(files), totalPackets(m), o.out)
 	if bad == len(files)+len(missing) {

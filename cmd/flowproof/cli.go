@@ -42,8 +42,11 @@ func (e *usageError) Error() string { return e.msg }
 const usage = `flowproof: packet captures in, flow evidence out.
 
 Usage:
-  flowproof analyze [flags] CAPTURE|DIR ...   rebuild every TCP/UDP flow into OUT/flows.parquet
-  flowproof demo    [flags]                   run the pipeline on generated sample captures
+  flowproof analyze [flags] CAPTURE|DIR|EVIDENCE_DIR ...   rebuild every TCP/UDP flow into OUT/flows.parquet
+  flowproof pull    [flags]                   pull a capture and Kubeshark's flow records into an evidence directory
+  flowproof run     [flags]                   pull then analyze: OUT/evidence and the analysis in OUT
+  flowproof demo    [flags]                   the whole pipeline against the built-in Kubeshark stand-in
+  flowproof verify  DIR                       re-hash an output directory against its manifest and audit trail
   flowproof version                           print the version
 
 Run "flowproof COMMAND -h" for a command's flags.
@@ -62,6 +65,12 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runAnalyze(ctx, args[1:], stdout, stderr)
 	case "demo":
 		err = runDemo(ctx, args[1:], stdout, stderr)
+	case "pull":
+		err = runPull(ctx, args[1:], stdout, stderr)
+	case "run":
+		err = runRun(ctx, args[1:], stdout, stderr)
+	case "verify":
+		err = runVerify(ctx, args[1:], stdout, stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, "flowproof", version())
 	case "help", "-h", "-help", "--help":

@@ -68,7 +68,7 @@ func TestDemo(t *testing.T) {
 	if int64(len(rows)) != m.Flows || m.Flows == 0 {
 		t.Errorf("flows.parquet has %d rows, manifest says %d", len(rows), m.Flows)
 	}
-	if len(m.Outputs) != 1 || m.Outputs[0].Name != "flows.parquet" || len(m.Outputs[0].SHA256) != 64 {
+	if len(m.Outputs) < 2 || m.Outputs[0].Name != "flows.parquet" || m.Outputs[1].Name != "report.md" || len(m.Outputs[0].SHA256) != 64 {
 		t.Errorf("manifest outputs = %+v", m.Outputs)
 	}
 	for _, in := range m.Inputs {

@@ -1,0 +1,214 @@
+package report_test
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/flowproof/flowproof/report"
+)
+
+// analyzeInto writes what one analyze run leaves in dir, the way the CLI
+// does: an input capture inside dir, flows.parquet, report.md and charts,
+// manifest.json, then the audit entry.
+func analyzeInto(t *testing.T, dir string, run int) {
+	t.Helper()
+	in := filepath.Join(dir, "input", "a.pcap")
+	os.MkdirAll(filepath.Dir(in), 0o755)
+	if _, err := os.Stat(in); err != nil {
+		os.WriteFile(in, []byte("capture bytes"), 0o644)
+	}
+	inHash, err := report.HashFile(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	outside := filepath.Join(t.TempDir(), "b.pcap")
+	os.WriteFile(outside, []byte("elsewhere"), 0o644)
+	outHash, _ := report.HashFile(outside)
+	os.WriteFile(filepath.Join(dir, "flows.parquet"), []byte("parquet of run "+string(rune('0'+run))), 0o644)
+	fl, _ := report.HashFile(filepath.Join(dir, "flows.parquet"))
+	m := &report.Manifest{
+		Tool:     report.Tool{Name: "flowproof", Version: "test"},
+		Command:  []string{"flowproof", "analyze", "-o", dir, in, outside, "--token", "t0k3n"},
+		Started:  report.Time{Time: time.Unix(int64(run), 0)},
+		Finished: report.Time{Time: time.Unix(int64(run), 5)},
+		Inputs: []report.Input{
+			{Path: in, Name: "a.pcap", Size: inHash.Size, SHA256: inHash.SHA256, Status: report.StatusOK},
+			{Path: outside, Name: "b.pcap", Size: outHash.Size, SHA256: outHash.SHA256, Status: report.StatusOK},
+		},
+		Outputs: []report.Output{fl},
+	}
+	s := report.NewSummary(report.SummaryOptions{})
+	recs := incidentRecords()
+	for i := range recs {
+		s.Add(&recs[i])
+	}
+	outs, err := report.WriteReport(dir, s, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Outputs = append(m.Outputs, outs...)
+	seq, err := report.NextAuditSeq(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.AuditSeq = seq
+	mp := filepath.Join(dir, report.ManifestFile)
+	if err := report.WriteManifest(mp, m); err != nil {
+		t.Fatal(err)
+	}
+	mh, _ := report.HashFile(mp)
+	e := report.AuditEntry{Seq: seq, Time: m.Finished, Step: "analyze", Tool: m.Tool, Command: m.Command}
+	for _, in := range m.Inputs {
+		e.Inputs = append(e.Inputs, report.AuditFileOf(dir, in.Path, in.Size, in.SHA256))
+	}
+	for _, o := range append(m.Outputs, mh) {
+		e.Outputs = append(e.Outputs, report.AuditFile{Path: o.Name, InDir: true, Size: o.Size, SHA256: o.SHA256})
+	}
+	if _, err := report.AppendAudit(dir, e); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func verify(t *testing.T, dir string) *report.VerifyResult {
+	t.Helper()
+	res, err := report.Verify(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+func TestVerifyUntouched(t *testing.T) {
+	dir := t.TempDir()
+	analyzeInto(t, dir, 1)
+	analyzeInto(t, dir, 2)
+	res := verify(t, dir)
+	if !res.OK() {
+		t.Fatalf("problems in an untouched directory: %q", res.Problems)
+	}
+	// manifest.json, flows.parquet, report.md, 3 charts, audit.jsonl, the input inside.
+	if res.Files != 8 || res.Entries != 2 || len(res.Head) != 64 {
+		t.Errorf("verified %d files, %d entries, head %q", res.Files, res.Entries, res.Head)
+	}
+	b, _ := os.ReadFile(filepath.Join(dir, report.AuditFileName))
+	if strings.Contains(string(b), "t0k3n") {
+		t.Error("audit.jsonl holds the token")
+	}
+}
+
+// TestVerifyNamesTheChange: each single change to an output directory is
+// named exactly.
+func TestVerifyNamesTheChange(t *testing.T) {
+	flip := func(name string) func(*testing.T, string) {
+		return func(t *testing.T, dir string) {
+			p := filepath.Join(dir, name)
+			b, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b[len(b)/2] ^= 1
+			os.WriteFile(p, b, 0o644)
+		}
+	}
+	remove := func(name string) func(*testing.T, string) {
+		return func(t *testing.T, dir string) { os.Remove(filepath.Join(dir, name)) }
+	}
+	line := func(n int, edit func(string) string) func(*testing.T, string) {
+		return func(t *testing.T, dir string) { rewriteLine(t, dir, n, edit) }
+	}
+	drop := func(string) string { return "" }
+	for _, c := range []struct {
+		name   string
+		change func(*testing.T, string)
+		want   []string
+	}{
+		{"report edited", flip("report.md"), []string{"report.md: sha256 mismatch (edited after analysis)"}},
+		{"parquet edited", flip("flows.parquet"), []string{"flows.parquet: sha256 mismatch (edited after analysis)"}},
+		{"chart edited", flip("rtt.svg"), []string{"rtt.svg: sha256 mismatch (edited after analysis)"}},
+		{"parquet missing", remove("flows.parquet"), []string{"flows.parquet: missing"}},
+		{"report missing", remove("report.md"), []string{"report.md: missing"}},
+		{"manifest edited", flip("manifest.json"), []string{"manifest.json: "}},
+		{"manifest missing", remove("manifest.json"), []string{"manifest.json: missing"}},
+		{"input inside changed", flip("input/a.pcap"), []string{"input/a.pcap: sha256 mismatch (input changed since analysis)"}},
+		{"audit missing", remove("audit.jsonl"), []string{"audit.jsonl: missing"}},
+		{"audit entry 1 edited", line(1, func(l string) string { return strings.Replace(l, `"step":"analyze"`, `"step":"analyzE"`, 1) }),
+			[]string{"audit.jsonl line 1: altered (its sha256 does not match its content; hash chain broken at line 2)"}},
+		{"audit entry 1 edited, its hash recomputed", line(1, func(l string) string { return rehash(t, strings.Replace(l, `"step":"analyze"`, `"step":"pull"`, 1)) }),
+			[]string{"audit.jsonl line 1: altered (hash chain broken at line 2)"}},
+		{"audit last entry edited", line(3, func(l string) string { return strings.Replace(l, `"seq":3`, `"seq":3 `, 1) }),
+			[]string{"audit.jsonl line 3: altered (its sha256 does not match its content)"}},
+		{"audit entry 2 removed", line(2, drop), []string{"audit.jsonl: entry 2 removed (before line 2)"}},
+		{"audit entry 1 removed", line(1, drop), []string{"audit.jsonl: entry 1 removed (before line 1)"}},
+		{"audit last entry removed", line(3, drop), []string{"audit.jsonl: entry 3 removed (it recorded manifest.json)"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			for run := 1; run <= 3; run++ {
+				analyzeInto(t, dir, run)
+			}
+			if res := verify(t, dir); !res.OK() {
+				t.Fatalf("before the change: %q", res.Problems)
+			}
+			c.change(t, dir)
+			res := verify(t, dir)
+			if len(res.Problems) != len(c.want) {
+				t.Fatalf("problems %q, want %q", res.Problems, c.want)
+			}
+			for i, w := range c.want {
+				if !strings.HasPrefix(res.Problems[i], w) {
+					t.Errorf("problem %q, want %q", res.Problems[i], w)
+				}
+			}
+		})
+	}
+}
+
+// rehash recomputes a line's own sha256, as someone covering an edit would.
+func rehash(t *testing.T, line string) string {
+	t.Helper()
+	var e report.AuditEntry
+	if err := json.Unmarshal([]byte(line), &e); err != nil {
+		t.Fatal(err)
+	}
+	b, err := report.MarshalAuditEntry(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// TestVerifyOlderManifest: putting back the manifest of an earlier run is
+// caught, although that manifest matches its own audit entry.
+func TestVerifyOlderManifest(t *testing.T) {
+	dir := t.TempDir()
+	analyzeInto(t, dir, 1)
+	saved := map[string][]byte{}
+	for _, name := range []string{report.ManifestFile, "flows.parquet", "report.md", "rtt.svg", "traffic.svg", "talkers.svg"} {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		saved[name] = b
+	}
+	analyzeInto(t, dir, 2)
+	for name, b := range saved {
+		os.WriteFile(filepath.Join(dir, name), b, 0o644)
+	}
+	res := verify(t, dir)
+	if len(res.Problems) != 1 || !strings.HasPrefix(res.Problems[0], "manifest.json: replaced by an older one (audit.jsonl line 2 recorded a later manifest.json)") {
+		t.Errorf("problems %q", res.Problems)
+	}
+}
+
+func TestVerifyNotOutput(t *testing.T) {
+	if _, err := report.Verify(t.TempDir()); err != report.ErrNotOutput {
+		t.Errorf("empty directory: %v", err)
+	}
+	if _, err := report.Verify(filepath.Join(t.TempDir(), "nope")); err == nil {
+		t.Error("missing directory: no error")
+	}
+}
