@@ -115,7 +115,9 @@
 // # Verify
 //
 // [Verify] recomputes the SHA-256 of manifest.json's outputs and of the
-// in-directory inputs of the entry that recorded the manifest, walks the
+// in-directory inputs and outputs of the entry that recorded the manifest
+// (so an evidence directory whose manifest has another layout is checked
+// through its pull entry), walks the
 // chain (seq gaps are removed entries, a prev_sha256 mismatch an altered
 // line), and checks that the manifest is the one the last manifest-writing
 // entry recorded. Each problem is one line naming the file or audit line:

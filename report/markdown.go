@@ -813,7 +813,7 @@ func (r *renderer) reproduce() {
 	r.p("## Reproduce")
 	r.p("The command that produced this report (secret values replaced by %s):", Redacted)
 	r.line("```sh")
-	r.line(shellQuote(m.Command))
+	r.line(shellQuote(RedactArgs(m.Command)))
 	r.line("```")
 	r.b.WriteString("\n")
 	r.p("Check, in the output directory, that nothing in it changed since (every file's SHA-256 and the audit chain):")

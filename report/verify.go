@@ -124,6 +124,19 @@ func Verify(dir string) (*VerifyResult, error) {
 	} else if r.SHA256 != sha256Hex(mb) || r.Size != int64(len(mb)) {
 		problem("%s: sha256 mismatch (edited after analysis)", ManifestFile)
 	}
+	// Outputs of that entry the manifest does not list (a pull step's
+	// captures, whose manifest has its own layout).
+	listed := map[string]bool{ManifestFile: true}
+	for _, o := range m.Outputs {
+		listed[o.Name] = true
+	}
+	for _, o := range rec.Outputs {
+		if !o.InDir || listed[o.Path] {
+			continue
+		}
+		res.Files++
+		checkFile(dir, o.Path, o.Size, o.SHA256, "edited after the "+cmpOr(rec.Step, "step"), problem)
+	}
 	for _, in := range rec.Inputs {
 		if !in.InDir {
 			continue
@@ -132,6 +145,13 @@ func Verify(dir string) (*VerifyResult, error) {
 		checkFile(dir, in.Path, in.Size, in.SHA256, "input changed since analysis", problem)
 	}
 	return res, nil
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
 }
 
 func recordOf(files []AuditFile, name string) *AuditFile {

@@ -212,3 +212,28 @@ func TestVerifyNotOutput(t *testing.T) {
 		t.Error("missing directory: no error")
 	}
 }
+
+// TestVerifyPullEntry: an evidence directory whose manifest has another
+// layout is verified through its audit entry: every capture the pull step
+// wrote, and the manifest's hash.
+func TestVerifyPullEntry(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "snap.pcap"), []byte("pcap bytes"), 0o644)
+	os.WriteFile(filepath.Join(dir, report.ManifestFile), []byte(`{"manifest_version":1,"kubeshark":{"hub":"https://ks"}}`+"\n"), 0o644)
+	pc, _ := report.HashFile(filepath.Join(dir, "snap.pcap"))
+	mf, _ := report.HashFile(filepath.Join(dir, report.ManifestFile))
+	e := report.AuditEntry{Step: "pull", Command: []string{"flowproof", "pull", "--token", "x"},
+		Inputs:  []report.AuditFile{{Path: "kubeshark:https://ks/api/mcp/snapshots/9b/pcap", Size: pc.Size, SHA256: pc.SHA256}},
+		Outputs: []report.AuditFile{{Path: "snap.pcap", InDir: true, Size: pc.Size, SHA256: pc.SHA256}, {Path: report.ManifestFile, InDir: true, Size: mf.Size, SHA256: mf.SHA256}}}
+	if _, err := report.AppendAudit(dir, e); err != nil {
+		t.Fatal(err)
+	}
+	if res := verify(t, dir); !res.OK() || res.Files != 3 {
+		t.Fatalf("untouched evidence: %d files, %q", res.Files, res.Problems)
+	}
+	os.WriteFile(filepath.Join(dir, "snap.pcap"), []byte("pcap bytez"), 0o644)
+	res := verify(t, dir)
+	if len(res.Problems) != 1 || res.Problems[0] != "snap.pcap: sha256 mismatch (edited after the pull)" {
+		t.Errorf("problems %q", res.Problems)
+	}
+}
