@@ -24,7 +24,7 @@ const (
 
 // Defaults for FlowWriterOptions.
 const (
-	DefaultRowGroupRows = 64 * 1024
+	DefaultRowGroupRows = 16 * 1024
 	flowBatchRows       = 1024 // rows handed to parquet-go per Write call
 )
 
@@ -338,6 +338,9 @@ func NewFlowWriter(w io.Writer, opts FlowWriterOptions) (fw *FlowWriter, err err
 	options := []parquet.WriterOption{
 		parquet.Compression(codec),
 		parquet.DataPageVersion(1),
+		// 58 columns each buffer a page: 32 KiB pages keep the writer near
+		// 2 MB instead of parquet-go's 15 MB default (256 KiB per column).
+		parquet.PageBufferSize(32 * 1024),
 		&parquet.WriterConfig{CreatedBy: "flowproof version " + version},
 	}
 	for k, v := range opts.Metadata {
