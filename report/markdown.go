@@ -824,7 +824,7 @@ func (r *renderer) reproduce() {
 	r.p("Every table above comes from one DuckDB statement over flows.parquet; run them in the output directory (`duckdb` then paste, or `duckdb -c \"...\"`). Times are epoch ns and durations ns; the report shows them as RFC 3339 and ms.")
 	for _, id := range r.usedTables() {
 		q := queryByID(r.qs, id)
-		r.line(fmt.Sprintf(`<a id="q-%s"></a>`, q.id))
+		r.line(fmt.Sprintf(`<a id="q-%s" name="q-%s"></a>`, q.id, q.id))
 		r.b.WriteString("\n")
 		r.p("**%s**", q.title)
 		r.line("```sql")

@@ -51,7 +51,7 @@ func (r *renderer) method() {
 		if a, ok := args[d.id]; ok {
 			text = fmt.Sprintf(text, a...)
 		}
-		r.line(fmt.Sprintf(`- <a id="%s"></a>**%s**: %s`, d.id, d.term, text))
+		r.line(fmt.Sprintf(`- <a id="%s" name="%s"></a>**%s**: %s`, d.id, d.id, d.term, text))
 	}
 	r.b.WriteString("\n")
 }

@@ -186,26 +186,26 @@ func TestReportContent(t *testing.T) {
 		last = i
 	}
 	for _, want := range []string{
-		strings.Repeat("a1", 32),                // input hashes
-		"kubeshark hub https://ks.example",      // provenance
-		"Linux SLL2 (276)",                      // link types
-		"partial",                               // input status
-		"**Connections rejected**: 10 of 53",    // a finding with its numbers
-		"`1-211`",                               // ... and its flow ids
-		"**Slow handshakes**",                   // slow API
-		"**Retransmission-heavy flows**",        // the bulk transfer
-		"**Cross-check disagreements**",         // verdicts
-		"**Evidence incomplete**",               // the partial and failed inputs
-		"--token REDACTED",                      // command, redacted
-		"| shop | web-0 | data | postgres |",    // workload table
-		"notes\\|x.txt",                         // escaped cell
-		"flowproof verify .",                    // how to verify
-		"<a id=\"m-percentile\"></a>",           // definitions
-		"[p50 (ms)](#m-percentile)",             // linked from the tables
-		"quantile_disc(rtt_handshake_ns, 0.99)", // the queries
-		"1 is Kubeshark's plaintext twin",       // twin left out, and said so
-		"![Handshake RTT distribution",          // charts
-		"Numbers behind the chart",              // ... with their numbers
+		strings.Repeat("a1", 32),                            // input hashes
+		"kubeshark hub https://ks.example",                  // provenance
+		"Linux SLL2 (276)",                                  // link types
+		"partial",                                           // input status
+		"**Connections rejected**: 10 of 53",                // a finding with its numbers
+		"`1-211`",                                           // ... and its flow ids
+		"**Slow handshakes**",                               // slow API
+		"**Retransmission-heavy flows**",                    // the bulk transfer
+		"**Cross-check disagreements**",                     // verdicts
+		"**Evidence incomplete**",                           // the partial and failed inputs
+		"--token REDACTED",                                  // command, redacted
+		"| shop | web-0 | data | postgres |",                // workload table
+		"notes\\|x.txt",                                     // escaped cell
+		"flowproof verify .",                                // how to verify
+		"<a id=\"m-percentile\" name=\"m-percentile\"></a>", // definitions
+		"[p50 (ms)](#m-percentile)",                         // linked from the tables
+		"quantile_disc(rtt_handshake_ns, 0.99)",             // the queries
+		"1 is Kubeshark's plaintext twin",                   // twin left out, and said so
+		"![Handshake RTT distribution",                      // charts
+		"Numbers behind the chart",                          // ... with their numbers
 		"no bound was reached, every number is exact",
 	} {
 		if !strings.Contains(md, want) {
@@ -232,7 +232,7 @@ func TestReportContent(t *testing.T) {
 		case "inputs", "inputs-not-read", "outputs":
 			continue
 		}
-		if !strings.Contains(md, "-- table: "+m[1]+"\n") || !strings.Contains(md, `<a id="q-`+m[1]+`"></a>`) {
+		if !strings.Contains(md, "-- table: "+m[1]+"\n") || !strings.Contains(md, `<a id="q-`+m[1]+`" name="q-`+m[1]+`"></a>`) {
 			t.Errorf("table %s has no query in Reproduce", m[1])
 		}
 	}
