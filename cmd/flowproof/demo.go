@@ -2,19 +2,27 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"flag"
 	"fmt"
 	"io"
 	"path/filepath"
+	"time"
 
-	"github.com/flowproof/flowproof/internal/capgen"
+	"github.com/flowproof/flowproof/ingest/kubeshark"
+	"github.com/flowproof/flowproof/ingest/kubeshark/kubesharktest"
 )
 
 const demoUsage = `Usage: flowproof demo [flags]
 
-Writes the built-in sample captures (generated deterministically: handshakes,
-retransmissions, resets, port reuse, IPv6, VLAN, UDP, ...) to OUT/input/ and
-analyzes them into OUT, exactly as "flowproof analyze OUT/input -o OUT" would.
+Runs the whole pipeline against the built-in Kubeshark stand-in, in this
+process: a fake Hub (gated by a one-off token) on a loopback port serving a
+cluster capture (five pods, a TLS connection with Kubeshark's synthetic
+plaintext twin) and the matching list_l4_flows records, behind an emulation
+of "kubeshark mcp" spoken to over stdio framing. It pulls into OUT/evidence
+(snapshot, list_workloads, export_snapshot_pcap, HTTP download), then
+analyzes that into OUT, exactly as "flowproof run" does against a cluster.
 
 Flags:
 `
@@ -26,6 +34,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	o.register(fs)
 	fs.Lookup("o").DefValue = "flowproof-demo"
 	o.out = "flowproof-demo"
+	quiet := fs.Bool("q", false, "no progress lines on stderr")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, demoUsage)
 		fs.PrintDefaults()
@@ -40,10 +49,59 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := o.validate(); err != nil {
 		return err
 	}
-	inDir := filepath.Join(o.out, "input")
-	if _, err := capgen.WriteAll(inDir); err != nil {
-		return fmt.Errorf("write sample captures: %w", err)
+	evDir := filepath.Join(o.out, "evidence")
+	if err := removeDemoEvidence(evDir); err != nil {
+		return err
 	}
+	token, err := demoTokenFunc()
+	if err != nil {
+		return err
+	}
+	hub, err := kubesharktest.NewHub(kubesharktest.Options{Token: token})
+	if err != nil {
+		return fmt.Errorf("start the Kubeshark stand-in: %w", err)
+	}
+	defer hub.Close()
+	from, to := hub.Window()
 	command := append([]string{"flowproof", "demo"}, args...)
-	return analyzeRun(ctx, o, []string{inDir}, command, stdout, stderr)
+	req := kubeshark.Request{
+		Endpoint: kubeshark.Endpoint{
+			Serve: func(ctx context.Context, stdin io.Reader, stdout io.Writer) error {
+				return kubesharktest.ServeCLI(ctx, stdin, stdout, kubesharktest.CLIOptions{URL: hub.URL, Token: token})
+			},
+			Token: token,
+		},
+		HubURL:          hub.URL,
+		Window:          kubeshark.Window{From: from, To: to},
+		WindowText:      "the stand-in's capture",
+		Dir:             evDir,
+		Session:         kubeshark.SessionOptions{CallTimeout: 30 * time.Second},
+		PollInterval:    10 * time.Millisecond,
+		Command:         command,
+		ToolName:        "flowproof",
+		ToolVersion:     version(),
+		SnapshotTimeout: time.Minute,
+	}
+	if !*quiet {
+		req.Log = func(format string, args ...any) {
+			fmt.Fprintf(stderr, "flowproof demo: "+format+"\n", args...)
+		}
+	}
+	if _, err := doPull(ctx, req, stdout); err != nil {
+		return err
+	}
+	return analyzeRun(ctx, o, []string{evDir}, command, stdout, stderr)
+}
+
+// demoTokenFunc makes the demo's token; tests replace it to look for it.
+var demoTokenFunc = demoToken
+
+// demoToken is a one-off Hub token: the demo shows that a gated Hub works
+// and that the token is never written anywhere.
+func demoToken() (string, error) {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return "demo-" + hex.EncodeToString(b), nil
 }

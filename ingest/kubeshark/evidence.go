@@ -184,6 +184,9 @@ var ErrNotEvidence = errors.New("not a flowproof evidence directory")
 // ErrNotEvidence when there is none, or when it is not an evidence manifest
 // (an analysis output directory, for example).
 func OpenEvidence(dir string) (*Evidence, error) {
+	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+		return nil, fmt.Errorf("%s: %w (not a directory)", dir, ErrNotEvidence)
+	}
 	b, err := os.ReadFile(filepath.Join(dir, ManifestFile))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("%s: %w (no %s)", dir, ErrNotEvidence, ManifestFile)
@@ -204,11 +207,7 @@ func OpenEvidence(dir string) (*Evidence, error) {
 // IsEvidenceDir reports whether path is a directory holding an evidence
 // manifest.
 func IsEvidenceDir(path string) bool {
-	st, err := os.Stat(path)
-	if err != nil || !st.IsDir() {
-		return false
-	}
-	_, err = OpenEvidence(path)
+	_, err := OpenEvidence(path)
 	return err == nil
 }
 

@@ -33,6 +33,10 @@ const (
 	defaultToolDownloadTimeout = time.Hour
 )
 
+// staleCapture is how far the newest raw capture may lag the window's end
+// before flowproof warns (the Hub's boundaries trail live traffic a little).
+const staleCapture = 2 * time.Minute
+
 // Request is what to pull, from where, and into which directory.
 type Request struct {
 	Endpoint Endpoint
@@ -210,7 +214,7 @@ func (p *puller) run(ctx context.Context) (*Manifest, error) {
 		return nil, err
 	}
 	prov.Dialect, prov.DialectReason = dialect, reason
-	p.logf("%s %s over %s (protocol %s), %d tools; route: %s (%s)", s.ServerName, s.ServerVersion, prov.Transport, s.ProtocolVersion, len(s.Tools), dialect, reason)
+	p.logf("%s %s over %s (protocol %s), %d tools; route: %s (%s)", s.ServerName, s.ServerVersion, transportText(prov.Transport), s.ProtocolVersion, len(s.Tools), dialect, reason)
 
 	if err := p.boundaries(ctx); err != nil {
 		return nil, err
@@ -229,7 +233,7 @@ func (p *puller) run(ctx context.Context) (*Manifest, error) {
 		c, via, base, err = p.exportRoute(ctx)
 	}
 	if err != nil {
-		return nil, err
+		return nil, p.explain(err)
 	}
 	p.evidence(ctx, "list_workloads", p.workloadsEvidenceArgs())
 	if r.Selection.KFL != "" && !p.kflUsed {
@@ -261,6 +265,28 @@ func (p *puller) run(ctx context.Context) (*Manifest, error) {
 		return p.m, ErrPartial
 	}
 	return p.m, nil
+}
+
+// explain adds what the selection tells about an empty capture.
+func (p *puller) explain(err error) error {
+	var e *Error
+	if !errors.As(err, &e) || e.Kind != KindEmptyCapture {
+		return err
+	}
+	for _, ip := range p.m.Kubeshark.SelectedIPs {
+		if ip.Kind == "service" {
+			e.Fix += "; note that --svc selected the service's ClusterIP, and captures taken at the pods see the pods' IPs (after DNAT): select the pods behind it with --pod"
+			break
+		}
+	}
+	return err
+}
+
+func transportText(t string) string {
+	if t == "in-process" {
+		return "in-process pipes (stdio framing)"
+	}
+	return t
 }
 
 func windowInfo(w Window, source string) *WindowInfo {
@@ -565,8 +591,11 @@ func (p *puller) boundaries(ctx context.Context) error {
 		return newErr(KindEmptyCapture, "check the window", fmt.Errorf("the window %s is outside the raw capture Kubeshark holds (%s)", p.window, rangeText),
 			"check the window and retention: choose --from/--to inside that range (older traffic is gone: tap.capture.raw.storageSize bounds the retention)")
 	}
-	if from < oldest || to > newest {
-		p.warn("the window %s reaches beyond the raw capture Kubeshark holds (%s): the capture covers only the overlap", p.window, rangeText)
+	if from < oldest {
+		p.warn("the window %s starts before the oldest raw capture Kubeshark still holds (%s): older traffic is gone (tap.capture.raw.storageSize bounds the retention)", p.window, rangeText)
+	}
+	if lag := to - newest; lag > staleCapture.Milliseconds() {
+		p.warn("Kubeshark's newest raw capture is %v older than the window's end (%s): raw capture may have stopped writing (kubeshark#1874); the capture covers only what it holds", time.Duration(lag)*time.Millisecond, rangeText)
 	}
 	return nil
 }

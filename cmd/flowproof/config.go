@@ -1,0 +1,30 @@
+package main
+
+import "os"
+
+// The environment variables flowproof reads, all of them, here and nowhere
+// else. Flags override them (design.md: Kubeshark connection).
+const (
+	envMCPURL     = "KUBESHARK_MCP_URL"     // an MCP server over streamable HTTP
+	envMCPCommand = "KUBESHARK_MCP_COMMAND" // an MCP server to spawn, spoken to over stdio
+	envHubURL     = "KUBESHARK_HUB_URL"     // the Kubeshark front URL, for downloads
+	envHubToken   = "KUBESHARK_HUB_TOKEN"   // sent as X-Kubeshark-Authorization; never logged or written
+)
+
+// kubesharkEnv is the Kubeshark connection as the environment gives it.
+type kubesharkEnv struct {
+	MCPURL, MCPCommand, HubURL, Token string
+}
+
+// readKubesharkEnv reads the environment; getenv is os.Getenv outside tests.
+func readKubesharkEnv(getenv func(string) string) kubesharkEnv {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	return kubesharkEnv{
+		MCPURL:     getenv(envMCPURL),
+		MCPCommand: getenv(envMCPCommand),
+		HubURL:     getenv(envHubURL),
+		Token:      getenv(envHubToken),
+	}
+}
