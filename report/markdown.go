@@ -333,8 +333,9 @@ func (r *renderer) summary() {
 	s := r.s
 	r.p("## Summary")
 	if s.synthetic > 0 {
-		r.p("flows.parquet has %s; %s Kubeshark's plaintext %s of TLS connections ([synthetic](#m-synthetic)), left out of everything below.",
-			plural(s.rows, "row", "rows"), ifElse(s.synthetic == 1, "1 is", fmtInt(s.synthetic)+" are"), ifElse(s.synthetic == 1, "twin", "twins"))
+		r.p("flows.parquet has %s; %s ([synthetic](#m-synthetic)), left out of everything below.",
+			plural(s.rows, "row", "rows"), ifElse(s.synthetic == 1, "1 is Kubeshark's plaintext twin of a TLS connection",
+				fmtInt(s.synthetic)+" are Kubeshark's plaintext twins of TLS connections"))
 	}
 	if s.flows == 0 {
 		r.p("No flows.")
