@@ -284,6 +284,19 @@ func TestDemoKubeshark(t *testing.T) {
 	if len(m.Inputs) != 1 || m.Inputs[0].Packets != 54 || m.Inputs[0].LinkTypes[0].LinkType != 101 {
 		t.Errorf("inputs %+v", m.Inputs)
 	}
+	// Both directories verify: the evidence against its pull step, the
+	// output against its analyze step (which re-hashes the evidence capture).
+	for _, dir := range []string{filepath.Join(out, "evidence"), out} {
+		if code, stdout, stderr := run(t, "verify", dir); code != exitOK {
+			t.Errorf("verify %s: exit %d\n%s%s", dir, code, stdout, stderr)
+		}
+	}
+	b, _ := os.ReadFile(em.Captures()[0].Path)
+	b[100] ^= 1
+	os.WriteFile(em.Captures()[0].Path, b, 0o644)
+	if code, stdout, _ := run(t, "verify", filepath.Join(out, "evidence")); code != exitFailed || !strings.Contains(stdout+"", "captures/snapshot-") {
+		t.Errorf("verify after a byte flip: exit %d, %q", code, stdout)
+	}
 }
 
 // TestTLSTwin: the stand-in's capture holds a TLS connection and its

@@ -214,8 +214,16 @@ func runPull(ctx context.Context, args []string, stdout, stderr io.Writer) error
 // doPull runs the pull and prints its summary; it maps the pull's errors to
 // the exit codes.
 func doPull(ctx context.Context, req kubeshark.Request, stdout io.Writer) (*kubeshark.Manifest, error) {
+	seq, err := report.NextAuditSeq(req.Dir)
+	if err != nil {
+		return nil, err
+	}
+	req.AuditSeq = seq
 	m, err := kubeshark.Pull(ctx, req)
 	if m != nil {
+		if aerr := auditPull(req, m); aerr != nil {
+			return nil, aerr
+		}
 		for _, c := range m.Kubeshark.Captures {
 			fmt.Fprintf(stdout, "flowproof pull: %s (%d packets, %d bytes, sha256 %s) and %d Kubeshark answers -> %s\n",
 				c.File, c.Packets, c.Size, c.SHA256, len(m.Kubeshark.Evidence), req.Dir)
@@ -230,6 +238,34 @@ func doPull(ctx context.Context, req kubeshark.Request, stdout io.Writer) (*kube
 		return nil, &usageError{err.Error()}
 	}
 	return nil, err
+}
+
+// auditPull appends the pull step to DIR/audit.jsonl: the MCP server it
+// read from, and every file it wrote with the manifest's SHA-256, so that
+// "flowproof verify DIR" re-checks the evidence.
+func auditPull(req kubeshark.Request, m *kubeshark.Manifest) error {
+	mo, err := report.HashFile(filepath.Join(req.Dir, kubeshark.ManifestFile))
+	if err != nil {
+		return err
+	}
+	t, _ := time.Parse(time.RFC3339Nano, m.Finished)
+	e := report.AuditEntry{
+		Seq:        m.AuditSeq,
+		Time:       report.Time{Time: t},
+		Step:       "pull",
+		Tool:       report.Tool{Name: m.Tool.Name, Version: m.Tool.Version},
+		Command:    m.Command,
+		Parameters: m.Settings,
+		Inputs:     []report.AuditFile{{Path: m.Kubeshark.Transport + ": " + m.Kubeshark.Endpoint}},
+	}
+	for _, o := range m.Outputs {
+		e.Outputs = append(e.Outputs, report.AuditFile{Path: o.Name, InDir: true, Size: o.Size, SHA256: o.SHA256})
+	}
+	e.Outputs = append(e.Outputs, report.AuditFile{Path: kubeshark.ManifestFile, InDir: true, Size: mo.Size, SHA256: mo.SHA256})
+	if _, err := report.AppendAudit(req.Dir, e); err != nil {
+		return fmt.Errorf("append %s: %w", report.AuditFileName, err)
+	}
+	return nil
 }
 
 // byteSize is a flag value in bytes, with an optional KiB/MiB/GiB (or

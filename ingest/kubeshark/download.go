@@ -181,7 +181,7 @@ func (p *puller) fetchHTTP(ctx context.Context, rawURL, token, base string) (*ca
 	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
 		return nil, newErr(KindAuth, op, fmt.Errorf("HTTP %d %s", resp.StatusCode, http.StatusText(resp.StatusCode)), tokenFix(token))
 	case resp.StatusCode == http.StatusNotFound:
-		return nil, newErr(KindDownload, op, errors.New("HTTP 404: the Hub has no such file"), "the snapshot may have been deleted, or --hub-url may not be the Kubeshark front URL (the one given to kubeshark mcp --url); check with list_snapshots")
+		return nil, newErr(KindDownload, op, fmt.Errorf("HTTP 404: %w", errNotFound), "the snapshot may have been deleted, or --hub-url may not be the Kubeshark front URL (the one given to kubeshark mcp --url); check with list_snapshots")
 	default:
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 		return nil, newErr(KindDownload, op, fmt.Errorf("HTTP %d: %s", resp.StatusCode, excerpt(strings.TrimSpace(string(body)), 300)), "see the Hub's logs (kubectl logs deploy/kubeshark-hub); retry")
@@ -225,6 +225,16 @@ func (p *puller) cutShortFix() string {
 	}
 	return fix
 }
+
+func orText(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// errNotFound is a download answered 404.
+var errNotFound = errors.New("the Hub has no such file")
 
 func tokenFix(token string) string {
 	if token == "" {
@@ -314,8 +324,17 @@ func (p *puller) fetchWithTool(ctx context.Context, path, base string) (*capture
 	}
 	st, err := os.Stat(dest)
 	if err != nil {
-		return nil, newErr(KindDownload, op, fmt.Errorf("download_file reported success but %s does not exist here", dest),
-			"the MCP server wrote it on its own host; give --hub-url (the Kubeshark front URL) so flowproof fetches it over HTTP")
+		// A server that does not take dest writes where it likes and says
+		// where; take the file from there when it is on this host.
+		written := lookupString(res.Data, "path", "dest", "file", "file_path")
+		if written == "" || written == dest || os.Rename(written, dest) != nil {
+			return nil, newErr(KindDownload, op, fmt.Errorf("download_file reported success but %s does not exist here", orText(written, dest)),
+				"the MCP server wrote it on its own host; give --hub-url (the Kubeshark front URL) so flowproof fetches it over HTTP")
+		}
+		if st, err = os.Stat(dest); err != nil {
+			return nil, newErr(KindIO, op, err, "")
+		}
+		p.warn("download_file wrote %s (it takes no destination); moved into the evidence directory", written)
 	}
 	if want, ok := lookupInt(res.Data, "size", "bytes", "size_bytes"); ok && want != st.Size() {
 		os.Remove(dest)

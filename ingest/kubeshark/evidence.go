@@ -39,9 +39,13 @@ type Manifest struct {
 	Finished        string            `json:"finished"`
 	Settings        map[string]string `json:"settings"`
 	Warnings        []string          `json:"warnings"`
-	// Outputs lists every file of the directory except manifest.json, by
-	// path relative to it (forward slashes), with its size and SHA-256.
-	Outputs   []File     `json:"outputs"`
+	// Outputs lists every file of the directory except manifest.json (and
+	// the audit trail), by path relative to it (forward slashes), with its
+	// size and SHA-256.
+	Outputs []File `json:"outputs"`
+	// AuditSeq is the seq of the audit.jsonl entry that records this
+	// manifest (Request.AuditSeq), as in the analysis manifest; 0 when none.
+	AuditSeq  int64      `json:"audit_seq,omitempty"`
 	Kubeshark Provenance `json:"kubeshark"`
 }
 

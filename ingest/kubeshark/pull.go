@@ -60,6 +60,10 @@ type Request struct {
 	MaxCaptureBytes int64             // 0: DefaultMaxCaptureBytes
 	HTTPTransport   http.RoundTripper // for downloads; nil: http.DefaultTransport
 
+	// AuditSeq is written into the manifest as audit_seq: the seq of the
+	// audit entry the caller appends for this pull once it has succeeded.
+	AuditSeq int64
+
 	Command     []string // the command line, recorded (secrets redacted again)
 	ToolName    string   // "flowproof"
 	ToolVersion string
@@ -74,16 +78,17 @@ type Request struct {
 var ErrPartial = errors.New("some Kubeshark evidence could not be collected")
 
 type puller struct {
-	req      Request
-	red      *Redactor
-	s        *Session
-	m        *Manifest
-	outputs  []File
-	partial  bool
-	kflUsed  bool
-	seq      int
-	snapshot *SnapshotInfo
-	window   Window // the window in effect; zero for a reused snapshot without one
+	req       Request
+	red       *Redactor
+	s         *Session
+	m         *Manifest
+	outputs   []File
+	partial   bool
+	kflUsed   bool
+	seq       int
+	snapshot  *SnapshotInfo
+	window    Window // the window in effect; zero for a reused snapshot without one
+	lastSaved File   // the file save wrote last
 }
 
 // Pull connects to the MCP server, chooses the capture route from its
@@ -176,6 +181,7 @@ func (p *puller) run(ctx context.Context) (*Manifest, error) {
 		Command:         redactArgs(r.Command),
 		Started:         formatTime(started),
 		Settings:        p.settings(),
+		AuditSeq:        r.AuditSeq,
 	}
 	for i, a := range p.m.Command {
 		p.m.Command[i] = p.red.String(a)
@@ -225,12 +231,12 @@ func (p *puller) run(ctx context.Context) (*Manifest, error) {
 	p.evidence(ctx, "get_l4_flow_summary", nil)
 
 	var c *captured
-	var via, base string
+	var via string
 	switch dialect {
 	case DialectSnapshot:
-		c, via, base, err = p.snapshotRoute(ctx)
+		c, via, err = p.snapshotRoute(ctx)
 	default:
-		c, via, base, err = p.exportRoute(ctx)
+		c, via, err = p.exportRoute(ctx)
 	}
 	if err != nil {
 		return nil, p.explain(err)
@@ -244,7 +250,7 @@ func (p *puller) run(ctx context.Context) (*Manifest, error) {
 	rel, _ := filepath.Rel(r.Dir, c.path)
 	rel = filepath.ToSlash(rel)
 	ci := CaptureInfo{File: rel, Size: c.size, SHA256: c.sha256, Format: c.format, Packets: c.packets, FirstNs: c.firstNs, LastNs: c.lastNs, Via: p.red.String(via), Note: c.note}
-	ci.Source = p.sourceLine(base)
+	ci.Source = p.sourceLine()
 	prov.Captures = append(prov.Captures, ci)
 	if c.note != "" {
 		p.warn("%s: %s", rel, c.note)
@@ -464,6 +470,7 @@ func (p *puller) save(name string, res *Result) (File, error) {
 	if err != nil {
 		return File{}, newErr(KindIO, "save "+rel, err, "check the evidence directory")
 	}
+	p.lastSaved = f
 	for i := range p.outputs {
 		if p.outputs[i].Name == f.Name {
 			p.outputs[i] = f
@@ -508,16 +515,7 @@ func (p *puller) evidence(ctx context.Context, tool string, args map[string]any)
 		p.warn("%s failed: %s", tool, res.ErrorText())
 		return
 	}
-	var f File
-	for _, c := range p.m.Kubeshark.Calls {
-		if c.Seq == p.seq {
-			for _, o := range p.outputs {
-				if o.Name == c.SavedAs {
-					f = o
-				}
-			}
-		}
-	}
+	f := p.lastSaved
 	p.m.Kubeshark.Evidence = append(p.m.Kubeshark.Evidence, EvidenceFile{Tool: tool, Arguments: args, File: f.Name, Size: f.Size, SHA256: f.SHA256})
 	if tr, ok := lookup(res.Data, "truncated"); ok && tr == true {
 		total, _ := lookupInt(res.Data, "total")
@@ -601,7 +599,7 @@ func (p *puller) boundaries(ctx context.Context) error {
 }
 
 // sourceLine is the capture's one-line provenance for analyze.
-func (p *puller) sourceLine(base string) string {
+func (p *puller) sourceLine() string {
 	prov := p.m.Kubeshark
 	var b strings.Builder
 	b.WriteString("kubeshark ")
@@ -617,7 +615,6 @@ func (p *puller) sourceLine(base string) string {
 	if prov.BPFFilter != "" {
 		fmt.Fprintf(&b, "; bpf %q", prov.BPFFilter)
 	}
-	_ = base
 	return b.String()
 }
 

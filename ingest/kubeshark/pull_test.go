@@ -249,6 +249,17 @@ func TestPullDownloadFallback(t *testing.T) {
 		}
 		mustContain(t, m.Kubeshark.Captures[0].Via, "http GET "+f.hub.URL+"/api/mcp/snapshots/")
 	})
+	t.Run("hub url is the Hub itself", func(t *testing.T) {
+		// Port 8898 is the Hub: its paths lack the front's /api prefix.
+		f := newFixture(t, "http", kubesharktest.Options{}, "")
+		req := f.request(t)
+		req.HubURL = f.hub.URL + "/api" // a URL under which /api/... 404s but /... works
+		m, err := Pull(bg(), req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mustContain(t, strings.Join(m.Warnings, "\n"), "answered 404", "the Hub itself")
+	})
 	t.Run("prose path", func(t *testing.T) {
 		f := newFixture(t, "stdio", kubesharktest.Options{PathStyle: "prose"}, "")
 		req := f.request(t)

@@ -3,7 +3,6 @@ package kubeshark
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"regexp"
 	"strconv"
 	"strings"
@@ -112,13 +111,6 @@ func parseJSON(b []byte) any {
 		return nil
 	}
 	return v
-}
-
-// Object returns Data as a JSON object; an object wrapped in a single
-// "result", "data" or "snapshot" key is unwrapped.
-func (r *Result) Object() map[string]any {
-	m, _ := r.Data.(map[string]any)
-	return m
 }
 
 // ErrorText is the tool's error message for an isError result.
@@ -276,5 +268,3 @@ func captureBase64(r *Result) string {
 	}
 	return lookupString(r.Data, "pcap_base64", "pcapBase64", "pcap", "data", "content", "base64", "blob", "bytes", "capture")
 }
-
-var errNoJSON = errors.New("the answer is not JSON")

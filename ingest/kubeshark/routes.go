@@ -15,21 +15,21 @@ import (
 // snapshotRoute: create_snapshot (or --snapshot-id) -> poll get_snapshot ->
 // resolve the workloads to a BPF host list -> export_snapshot_pcap -> fetch
 // the relative path it returns.
-func (p *puller) snapshotRoute(ctx context.Context) (c *captured, via, base string, err error) {
+func (p *puller) snapshotRoute(ctx context.Context) (c *captured, via string, err error) {
 	r := p.req
 	id := r.SnapshotID
 	reused := id != ""
 	if !reused {
 		if id, err = p.createSnapshot(ctx); err != nil {
-			return nil, "", "", err
+			return nil, "", err
 		}
 	}
 	if err := p.waitSnapshot(ctx, id, reused); err != nil {
-		return nil, "", "", err
+		return nil, "", err
 	}
 	bpf, err := p.selectionBPF(ctx)
 	if err != nil {
-		return nil, "", "", err
+		return nil, "", err
 	}
 
 	t, _ := p.s.Tool("export_snapshot_pcap")
@@ -37,7 +37,7 @@ func (p *puller) snapshotRoute(ctx context.Context) (c *captured, via, base stri
 	a.set(id, "id", "snapshot_id", "snapshotId", "name")
 	if bpf != "" {
 		if !a.set(bpf, "bpf_filter", "bpf", "bpfFilter") {
-			return nil, "", "", newErr(KindToolError, "export_snapshot_pcap", errors.New("its schema declares no BPF filter argument"),
+			return nil, "", newErr(KindToolError, "export_snapshot_pcap", errors.New("its schema declares no BPF filter argument"),
 				"the server cannot narrow the capture: drop --ns/--pod/--svc/--bpf and filter the capture afterwards")
 		}
 		p.m.Kubeshark.BPFFilter = bpf
@@ -50,25 +50,23 @@ func (p *puller) snapshotRoute(ctx context.Context) (c *captured, via, base stri
 		a.m["kfl"], p.kflUsed = r.Selection.KFL, true
 	}
 	if miss := a.missing(); len(miss) > 0 {
-		return nil, "", "", newErr(KindToolError, "export_snapshot_pcap", fmt.Errorf("it requires arguments flowproof does not know how to fill: %s", strings.Join(miss, ", ")),
+		return nil, "", newErr(KindToolError, "export_snapshot_pcap", fmt.Errorf("it requires arguments flowproof does not know how to fill: %s", strings.Join(miss, ", ")),
 			"its schema is in kubeshark/tools.json; please report it")
 	}
 	p.logf("exporting snapshot %s%s", id, filterNote(bpf))
 	res, err := p.call(ctx, "export_snapshot_pcap", a.m, 0, "export_snapshot_pcap.json")
 	if err != nil {
-		return nil, "", "", err
+		return nil, "", err
 	}
 	if res.IsError {
-		return nil, "", "", p.toolFailed(res)
+		return nil, "", p.toolFailed(res)
 	}
 	loc := capturePath(res)
 	if loc == "" {
-		return nil, "", "", newErr(KindProtocol, "export_snapshot_pcap", fmt.Errorf("no file path in its answer: %q", excerpt(res.Text, 300)),
+		return nil, "", newErr(KindProtocol, "export_snapshot_pcap", fmt.Errorf("no file path in its answer: %q", excerpt(res.Text, 300)),
 			"Kubeshark returns a relative path such as /mcp/snapshots/<id>/pcap?...; the answer is saved in kubeshark/")
 	}
-	base = filepath.Join(r.Dir, CapturesDir, "snapshot-"+safeName(id))
-	c, via, err = p.fetchLocation(ctx, loc, base)
-	return c, via, base, err
+	return p.fetchLocation(ctx, loc, filepath.Join(r.Dir, CapturesDir, "snapshot-"+safeName(id)))
 }
 
 func filterNote(bpf string) string {
@@ -512,7 +510,7 @@ func num(v any) float64 {
 // of the selection and the window; its answer may carry a path or URL to
 // download, base64 capture bytes, an embedded resource blob or a resource
 // link.
-func (p *puller) exportRoute(ctx context.Context) (c *captured, via, base string, err error) {
+func (p *puller) exportRoute(ctx context.Context) (c *captured, via string, err error) {
 	r := p.req
 	sel := r.Selection
 	t, _ := p.s.Tool("export_pcap")
@@ -534,12 +532,12 @@ func (p *puller) exportRoute(ctx context.Context) (c *captured, via, base string
 	bpf := sel.BPF
 	if needHosts {
 		if bpf, err = p.selectionBPF(ctx); err != nil {
-			return nil, "", "", err
+			return nil, "", err
 		}
 	}
 	if bpf != "" {
 		if !a.set(bpf, "bpf_filter", "bpf", "bpfFilter", "capture_filter") && !p.setByDescription(a, t, bpf, "bpf") {
-			return nil, "", "", newErr(KindToolError, "export_pcap", errors.New("its schema declares no BPF filter argument"),
+			return nil, "", newErr(KindToolError, "export_pcap", errors.New("its schema declares no BPF filter argument"),
 				"the server cannot narrow the capture this way: drop --bpf (and --ns/--pod/--svc it does not take) and filter the capture afterwards")
 		}
 		p.m.Kubeshark.BPFFilter = bpf
@@ -550,17 +548,23 @@ func (p *puller) exportRoute(ctx context.Context) (c *captured, via, base string
 		}
 	}
 	if !p.window.IsZero() {
-		okFrom := a.setTime(p.window.From, "start_time", "startTime", "start", "from", "since")
+		okFrom := a.setTime(p.window.From, "start_time", "startTime", "start", "from")
 		okTo := a.setTime(p.window.To, "end_time", "endTime", "end", "to", "until")
-		if !okFrom && !okTo && t.Has("duration") {
-			a.m["duration"] = compactDuration(p.window.To.Sub(p.window.From))
-			p.warn("export_pcap takes only a duration: it exports the last %s, not exactly the requested window", compactDuration(p.window.To.Sub(p.window.From)))
+		durName := ""
+		for _, n := range []string{"duration", "since", "last"} {
+			if durName == "" && t.Has(n) {
+				durName = n
+			}
+		}
+		if !okFrom && !okTo && durName != "" {
+			a.m[durName] = compactDuration(p.window.To.Sub(p.window.From))
+			p.warn("export_pcap takes only a duration (%s): it exports the last %s, not exactly the requested window", durName, compactDuration(p.window.To.Sub(p.window.From)))
 		} else if !okFrom && !okTo {
 			p.warn("export_pcap takes no time range: the capture covers whatever the server exports")
 		}
 	}
 	if miss := a.missing(); len(miss) > 0 {
-		return nil, "", "", newErr(KindToolError, "export_pcap", fmt.Errorf("it requires arguments flowproof does not know how to fill: %s", strings.Join(miss, ", ")),
+		return nil, "", newErr(KindToolError, "export_pcap", fmt.Errorf("it requires arguments flowproof does not know how to fill: %s", strings.Join(miss, ", ")),
 			"its schema is in kubeshark/tools.json; please report it")
 	}
 	p.logf("calling export_pcap%s", filterNote(bpf))
@@ -570,12 +574,12 @@ func (p *puller) exportRoute(ctx context.Context) (c *captured, via, base string
 	}
 	res, err := p.call(ctx, "export_pcap", a.m, timeout, "")
 	if err != nil {
-		return nil, "", "", err
+		return nil, "", err
 	}
 	if res.IsError {
-		return nil, "", "", p.toolFailed(res)
+		return nil, "", p.toolFailed(res)
 	}
-	base = filepath.Join(r.Dir, CapturesDir, "export-"+p.now().UTC().Format("20060102T150405Z"))
+	base := filepath.Join(r.Dir, CapturesDir, "export-"+p.now().UTC().Format("20060102T150405Z"))
 	if !p.window.IsZero() {
 		base = filepath.Join(r.Dir, CapturesDir, "export-"+p.window.From.UTC().Format("20060102T150405Z"))
 	}
@@ -591,8 +595,7 @@ func (p *puller) exportRoute(ctx context.Context) (c *captured, via, base string
 			p.m.Kubeshark.Calls[len(p.m.Kubeshark.Calls)-1].SavedAs = f.Name
 		}
 	}
-	c, via, err = p.captureFromAnswer(ctx, res, base)
-	return c, via, base, err
+	return p.captureFromAnswer(ctx, res, base)
 }
 
 // setByDescription sets v under a generic "filter" argument whose name or
@@ -663,8 +666,10 @@ func (p *puller) fetchLocation(ctx context.Context, loc, base string) (*captured
 	}
 	url := ""
 	switch {
+	case r.HubURL != "" && strings.HasPrefix(loc, "/api/"):
+		url = r.HubURL + loc // already a front path
 	case r.HubURL != "":
-		url = r.HubURL + "/api" + loc
+		url = r.HubURL + "/api" + loc // as Kubeshark's get_file_url builds it
 	case p.s.Has("get_file_url"):
 		t, _ := p.s.Tool("get_file_url")
 		a := newArgs(t)
@@ -685,6 +690,15 @@ func (p *puller) fetchLocation(ctx context.Context, loc, base string) (*captured
 		c, err := p.fetchHTTP(ctx, url, token, base)
 		if err == nil {
 			return c, "http GET " + redactURL(url), nil
+		}
+		if errors.Is(err, errNotFound) && r.HubURL != "" && !strings.HasPrefix(loc, "/api/") {
+			// --hub-url may be the Hub itself (port 8898), whose paths have
+			// no /api prefix.
+			native := r.HubURL + loc
+			if c, nerr := p.fetchHTTP(ctx, native, token, base); nerr == nil {
+				p.warn("%s answered 404 but %s worked: --hub-url seems to be the Hub itself rather than the Kubeshark front", redactURL(url), redactURL(native))
+				return c, "http GET " + redactURL(native), nil
+			}
 		}
 		k := KindOf(err)
 		if (k != KindConnect && k != KindAuth) || !p.s.Has("download_file") {

@@ -133,3 +133,23 @@ func TestParseWindow(t *testing.T) {
 		}
 	}
 }
+
+// TestSessionBanner: a wrapper script that prints a line before exec'ing
+// the server still works; garbage after the first message does not (see
+// TestPullFaults, malformed JSON-RPC).
+func TestSessionBanner(t *testing.T) {
+	hub, err := kubesharktest.NewHub(kubesharktest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hub.Close()
+	ep := Endpoint{Command: []string{"sh", "-c", `echo "Kubeshark CLI wrapper v1"; exec "$0" mcp --url "$1"`, standin(t), hub.URL}}
+	s, err := Dial(bg(), ep, SessionOptions{CallTimeout: 3 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if !s.Has("create_snapshot") {
+		t.Errorf("tools %v", s.ToolNames())
+	}
+}

@@ -126,7 +126,9 @@ func (s *server) stop(grace time.Duration) {
 // It enforces the size cap on every line, skips blank lines (as Kubeshark's
 // server does on its input), and stops the session on a line that is not a
 // JSON object, so that garbage on stdout fails fast with a clear message
-// instead of a timeout. Good lines pass through a pipe unchanged.
+// instead of a timeout. Text before the first JSON-RPC message (a wrapper
+// script's banner) is skipped, up to maxBanner lines. Good lines pass through
+// a pipe unchanged.
 type frameGuard struct {
 	max int64
 	r   *io.PipeReader
@@ -165,6 +167,7 @@ func (g *frameGuard) fail(err error) {
 func (g *frameGuard) run(src io.Reader) {
 	br := bufio.NewReaderSize(src, 64<<10)
 	n := 0
+	seenJSON := false
 	for {
 		line, err := readLine(br, g.max)
 		if err != nil {
@@ -182,10 +185,14 @@ func (g *frameGuard) run(src io.Reader) {
 			continue
 		}
 		if t[0] != '{' || !json.Valid(t) {
+			if !seenJSON && n <= maxBanner {
+				continue
+			}
 			g.fail(newErr(KindProtocol, fmt.Sprintf("stdio message %d", n), fmt.Errorf("not a JSON-RPC object: %q", excerpt(string(t), 120)),
 				"a stdio MCP server must write only newline-delimited JSON-RPC on stdout; if --mcp-command runs a wrapper script, make it print its messages to stderr"))
 			return
 		}
+		seenJSON = true
 		if _, err := g.w.Write(append(t, '\n')); err != nil {
 			return // the transport has closed
 		}
@@ -193,6 +200,10 @@ func (g *frameGuard) run(src io.Reader) {
 }
 
 var errLineTooLong = errors.New("line too long")
+
+// maxBanner is how many lines of text a server may write before its first
+// JSON-RPC message.
+const maxBanner = 20
 
 // readLine returns the next line without its newline; at EOF a last line
 // without a newline is returned before io.EOF.
