@@ -4,7 +4,7 @@ LDFLAGS := -X main.Version=$(VERSION)
 FUZZTIME ?= 10s
 GO ?= go
 
-.PHONY: help build demo test unit duckdb fuzz bench check clean
+.PHONY: help build demo test unit duckdb fuzz bench gobench check clean
 
 help: ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
@@ -15,7 +15,7 @@ build: ## build bin/flowproof (static, no cgo)
 demo: build ## run the whole pipeline on the built-in sample captures into flowproof-demo/
 	./bin/flowproof demo -o flowproof-demo
 
-test: check unit duckdb fuzz bench ## everything CI runs
+test: check unit duckdb fuzz gobench ## everything CI runs
 
 check: ## gofmt, go vet, go mod tidy must leave the tree clean
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "not gofmt-formatted:"; echo "$$out"; exit 1; fi
@@ -33,7 +33,15 @@ fuzz: ## run every fuzz target briefly (FUZZTIME=10s)
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeTable$$' -fuzztime $(FUZZTIME) ./analyze
 	$(GO) test -run '^$$' -fuzz '^FuzzIDSymmetric$$' -fuzztime $(FUZZTIME) ./analyze/communityid
 
-bench: ## run every Go benchmark once, so none can rot
+BENCH_DIR ?= $(or $(FLOWPROOF_BENCH_DIR),/var/tmp/flowproof-bench)
+
+bench: build ## compare flowproof with argus, tcptrace and tshark on a recorded 400 MB capture (root: records it once), then run the Go benchmarks
+	@mkdir -p $(BENCH_DIR)
+	@[ -s $(BENCH_DIR)/bench.pcap ] || testdata/bench/record.sh $(BENCH_DIR)/bench.pcap
+	testdata/bench/compare.sh bin/flowproof $(BENCH_DIR)/bench.pcap
+	$(GO) test -run '^$$' -bench . -benchtime 3x ./analyze ./ingest ./report
+
+gobench: ## run every Go benchmark once, so none can rot (part of make test)
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./...
 
 clean: ## remove build and demo outputs

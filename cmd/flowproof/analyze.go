@@ -25,6 +25,9 @@ type analyzeOptions struct {
 	udpTimeout       time.Duration
 	tcpClosedTimeout time.Duration
 	maxFlows         int
+	quiet            bool
+	cpuProfile       string
+	memProfile       string
 }
 
 func (o *analyzeOptions) register(fs *flag.FlagSet) {
@@ -33,6 +36,9 @@ func (o *analyzeOptions) register(fs *flag.FlagSet) {
 	fs.DurationVar(&o.udpTimeout, "udp-timeout", time.Duration(analyze.DefaultUDPTimeoutNs), "idle time that ends a UDP flow")
 	fs.DurationVar(&o.tcpClosedTimeout, "tcp-closed-timeout", time.Duration(analyze.DefaultTCPClosedTimeoutNs), "idle time that ends a TCP flow after FIN from both sides or a RST")
 	fs.IntVar(&o.maxFlows, "max-flows", analyze.DefaultMaxFlows, "live flows kept at most per capture; beyond it the idlest end early (with a warning)")
+	fs.BoolVar(&o.quiet, "quiet", false, "no progress display on a terminal (warnings and errors are still shown)")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the run to `file` (go tool pprof)")
+	fs.StringVar(&o.memProfile, "memprofile", "", "write a heap profile at the end of the run to `file`")
 }
 
 func (o *analyzeOptions) validate() error {
@@ -171,20 +177,29 @@ func analyzeRun(ctx context.Context, o analyzeOptions, inputs []string, command 
 		Decode:   map[string]int64{},
 		Warnings: missing,
 	}
-	var writeErr error
-	sum := report.NewSummary(report.SummaryOptions{})
-	emit := func(r *analyze.Record) {
-		sum.Add(r)
-		if writeErr == nil {
-			writeErr = fw.Write(r)
-		}
+	stopProfiles, err := startProfiles(o.cpuProfile, o.memProfile)
+	if err != nil {
+		tmp.Close()
+		return err
 	}
+	defer func() { // the profiles cover the whole run, report included
+		if err := stopProfiles(); err != nil {
+			fmt.Fprintf(stderr, "flowproof analyze: %v\n", err)
+		}
+	}()
+	sum := report.NewSummary(report.SummaryOptions{})
+	sink := newAsyncSink(func(r *analyze.Record) error {
+		sum.Add(r)
+		return fw.Write(r)
+	})
+	prog := newProgress(stderr, o.quiet)
 	for i, path := range files {
 		if err := ctx.Err(); err != nil {
+			sink.close()
 			tmp.Close()
 			return err
 		}
-		in, tbl, err := analyzeFile(path, i+1, o.tableConfig(), emit)
+		in, tbl, err := analyzeFile(path, i+1, o.tableConfig(), sink.emit, prog)
 		err = withEvidence(&in, evidence, path, err)
 		if tbl != nil {
 			for k, n := range tbl.KindCounts() {
@@ -203,10 +218,11 @@ func analyzeRun(ctx context.Context, o analyzeOptions, inputs []string, command 
 			m.Warnings = append(m.Warnings, err.Error())
 		}
 		m.Inputs = append(m.Inputs, in)
-		if writeErr != nil {
-			tmp.Close()
-			return fmt.Errorf("write flows.parquet: %w", writeErr)
-		}
+	}
+	writeErr := sink.close()
+	if writeErr != nil {
+		tmp.Close()
+		return fmt.Errorf("write flows.parquet: %w", writeErr)
 	}
 	if err := fw.Close(); err != nil {
 		tmp.Close()
@@ -249,7 +265,7 @@ func totalPackets(m *report.Manifest) int64 {
 // analyzeFile reads one capture into a fresh flow table whose flows go to
 // emit, and describes the input for the manifest. A read error leaves the
 // flows read before it emitted and comes back with a hint on what to do.
-func analyzeFile(path string, ordinal int, cfg analyze.Config, emit func(*analyze.Record)) (report.Input, *analyze.Table, error) {
+func analyzeFile(path string, ordinal int, cfg analyze.Config, emit func(*analyze.Record), prog *progress) (report.Input, *analyze.Table, error) {
 	in := report.Input{Path: path, Name: filepath.Base(path), Source: "file", Status: report.StatusOK}
 	c, err := ingest.Open(path, ingest.Options{})
 	if err != nil {
@@ -263,8 +279,10 @@ func analyzeFile(path string, ordinal int, cfg analyze.Config, emit func(*analyz
 	}
 	defer c.Close()
 	tbl := analyze.NewTable(cfg, in.Name, ordinal, emit)
-	runErr := analyze.Run(c, tbl)
+	prog.start(in.Name, c)
+	runErr := analyze.RunConcurrent(prog.source(c), tbl)
 	tbl.Flush()
+	prog.stop()
 	info, finErr := c.Finish()
 	in.Size, in.SHA256, in.Format, in.Packets = info.Size, info.SHA256, info.Format, info.Packets
 	for _, lt := range info.LinkTypes {
