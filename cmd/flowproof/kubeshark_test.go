@@ -168,6 +168,21 @@ func TestKubesharkStdio(t *testing.T) {
 		assertNoToken(t, "wrong-1", []string{ev}, stdout, stderr)
 	})
 
+	t.Run("token inside the command", func(t *testing.T) {
+		ev := filepath.Join(t.TempDir(), "ev")
+		code, stdout, stderr := run(t, append([]string{"pull", "--mcp-command", mcpCommand + " --token " + token, "-o", ev}, hubWindow(hub)...)...)
+		// No --hub-url and no token for flowproof itself: the URL from
+		// get_file_url refuses it, and the server's download_file (which has
+		// the token) fetches the capture.
+		if code != exitOK {
+			t.Fatalf("exit %d\n%s", code, stderr)
+		}
+		if !strings.Contains(stderr, "falling back to the server's download_file") {
+			t.Errorf("stderr %s", stderr)
+		}
+		assertNoToken(t, token, []string{ev}, stdout, stderr)
+	})
+
 	t.Run("flags override the environment", func(t *testing.T) {
 		t.Setenv(envMCPURL, closedPortURL(t)+"/mcp") // would fail
 		t.Setenv(envHubToken, token)

@@ -25,6 +25,7 @@ const (
 	KindDownload       Kind = "download"        // the capture download failed or was cut short
 	KindNotCapture     Kind = "not-capture"     // the bytes are not a pcap or pcapng file
 	KindEmptyCapture   Kind = "empty-capture"   // a capture with no packets
+	KindNoMatch        Kind = "no-match"        // --ns/--pod/--svc matched no workload
 	KindIO             Kind = "io"              // writing the evidence directory failed
 )
 

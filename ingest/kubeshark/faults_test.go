@@ -167,7 +167,7 @@ func TestPullFaults(t *testing.T) {
 		{
 			name: "no workload matches",
 			mod:  func(r *Request) { r.Selection = Selection{NS: "shop", Pod: "^nginx"} },
-			kind: KindUsage,
+			kind: KindNoMatch,
 			want: []string{`pods matching "^nginx" in namespace "shop"`, "no workload matches", "kubectl get pods"},
 		},
 	}

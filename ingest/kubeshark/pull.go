@@ -87,8 +87,9 @@ type puller struct {
 	kflUsed   bool
 	seq       int
 	snapshot  *SnapshotInfo
-	window    Window // the window in effect; zero for a reused snapshot without one
-	lastSaved File   // the file save wrote last
+	window    Window   // the window in effect; zero for a reused snapshot without one
+	lastSaved File     // the file save wrote last
+	created   []string // directories prepareDir created
 }
 
 // Pull connects to the MCP server, chooses the capture route from its
@@ -98,12 +99,27 @@ type puller struct {
 // When only evidence (not the capture) is missing, it returns the manifest and
 // an error wrapping ErrPartial.
 func Pull(ctx context.Context, req Request) (*Manifest, error) {
-	p := &puller{req: req, red: NewRedactor(req.Endpoint.Token)}
+	p := &puller{req: req, red: NewRedactor(append(secretsIn(req.Endpoint.Command), req.Endpoint.Token)...)}
 	m, err := p.run(ctx)
 	if p.s != nil {
 		p.s.Close()
 	}
+	if err != nil && !errors.Is(err, ErrPartial) {
+		p.cleanup()
+	}
 	return m, p.red.Error(err)
+}
+
+// cleanup removes what a failed pull wrote (answers saved along the way
+// would look like complete evidence) and the directories it created, so
+// that the pull can simply be run again.
+func (p *puller) cleanup() {
+	for _, o := range p.outputs {
+		os.Remove(filepath.Join(p.req.Dir, filepath.FromSlash(o.Name)))
+	}
+	for i := len(p.created) - 1; i >= 0; i-- {
+		os.Remove(p.created[i]) // only when empty
+	}
 }
 
 func (p *puller) logf(format string, args ...any) {
@@ -324,10 +340,14 @@ func (p *puller) prepareDir() error {
 	if _, err := os.Stat(filepath.Join(dir, ManifestFile)); err == nil {
 		return newErr(KindUsage, "pull into "+dir, errors.New("it already holds a manifest.json"), "pull into a new directory (evidence is never overwritten), or remove it first")
 	}
-	for _, d := range []string{CapturesDir, KubesharkDir} {
-		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
-			return newErr(KindIO, "create "+filepath.Join(dir, d), err, "check the path and permissions")
+	for _, d := range []string{dir, filepath.Join(dir, CapturesDir), filepath.Join(dir, KubesharkDir)} {
+		if _, err := os.Stat(d); err == nil {
+			continue
 		}
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return newErr(KindIO, "create "+d, err, "check the path and permissions")
+		}
+		p.created = append(p.created, d)
 	}
 	// .part files are partial downloads of an earlier, interrupted pull.
 	parts, _ := filepath.Glob(filepath.Join(dir, CapturesDir, "*.part"))

@@ -73,10 +73,8 @@ func filterNote(bpf string) string {
 	if bpf == "" {
 		return " (no filter)"
 	}
-	return " with BPF " + strconvQuote(bpf)
+	return fmt.Sprintf(" with BPF %q", bpf)
 }
-
-func strconvQuote(s string) string { b, _ := json.Marshal(s); return string(b) }
 
 func (p *puller) createSnapshot(ctx context.Context) (string, error) {
 	r := p.req
@@ -154,7 +152,7 @@ func (p *puller) waitSnapshot(ctx context.Context, id string, reused bool) error
 			}
 			return p.toolFailed(res)
 		}
-		status := strings.ToLower(strings.TrimSpace(lookupString(res.Data, "status", "state", "phase")))
+		status := snapshotStatus(res.Data)
 		if status == "" && res.Data == nil {
 			// A prose answer ("status: completed").
 			if m := regexp.MustCompile(`(?i)status\W+([a-z_]+)`).FindStringSubmatch(res.Text); m != nil {
@@ -199,6 +197,19 @@ func (p *puller) waitSnapshot(ctx context.Context, id string, reused bool) error
 		case <-time.After(p.req.PollInterval):
 		}
 	}
+}
+
+// snapshotStatus reads the status of a get_snapshot answer, preferring a
+// nested "snapshot" object's over a wrapper's.
+func snapshotStatus(data any) string {
+	if m, ok := data.(map[string]any); ok {
+		if inner, ok := m["snapshot"].(map[string]any); ok {
+			if s := lookupString(inner, "status", "state", "phase"); s != "" {
+				return strings.ToLower(strings.TrimSpace(s))
+			}
+		}
+	}
+	return strings.ToLower(strings.TrimSpace(lookupString(data, "status", "state", "phase")))
 }
 
 func orUnknown(s string) string {
@@ -314,7 +325,7 @@ func (p *puller) resolveWorkloads(ctx context.Context) ([]SelectedIP, error) {
 			return nil, err
 		}
 		if len(ips) == 0 {
-			return nil, newErr(KindUsage, "select "+q.describe(), errors.New("no workload matches during the window"),
+			return nil, newErr(KindNoMatch, "select "+q.describe(), errors.New("no workload matches during the window"),
 				"check the names (kubectl get pods,svc -n NAMESPACE -o wide); --pod is an RE2 pattern on pod names, --svc an exact service name; the answers are saved in kubeshark/")
 		}
 		out = append(out, ips...)
@@ -664,6 +675,7 @@ func (p *puller) fetchLocation(ctx context.Context, loc, base string) (*captured
 	if !strings.HasPrefix(loc, "/") {
 		return nil, "", newErr(KindProtocol, "fetch the capture", fmt.Errorf("%q is neither a relative path nor a URL", excerpt(loc, 200)), "")
 	}
+	loc = strings.ReplaceAll(loc, " ", "%20") // a path whose query was not escaped
 	url := ""
 	switch {
 	case r.HubURL != "" && strings.HasPrefix(loc, "/api/"):

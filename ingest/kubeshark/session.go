@@ -128,7 +128,7 @@ type Session struct {
 // reads its tool catalogue.
 func Dial(ctx context.Context, ep Endpoint, opts SessionOptions) (*Session, error) {
 	opts.defaults()
-	s := &Session{ep: ep, opts: opts, red: NewRedactor(ep.Token)}
+	s := &Session{ep: ep, opts: opts, red: NewRedactor(append(secretsIn(ep.Command), ep.Token)...)}
 	var tr transport.Interface
 	switch ep.Transport() {
 	case "http":
@@ -292,9 +292,10 @@ func (s *Session) Call(ctx context.Context, name string, args map[string]any, ti
 	op := "tools/call " + name
 	var req mcp.CallToolRequest
 	req.Params.Name = name
-	if args != nil {
-		req.Params.Arguments = args
+	if args == nil {
+		args = map[string]any{} // "arguments": {} rather than absent, for strict servers
 	}
+	req.Params.Arguments = args
 	started := time.Now()
 	s.rec.start(false)
 	_, err := s.c.CallTool(ctx, req)
@@ -379,6 +380,9 @@ func (s *Session) mapErr(ctx context.Context, op string, err error, timeout ...t
 	var dnsErr *net.DNSError
 	if errors.Is(err, syscall.ECONNREFUSED) || errors.As(err, &dnsErr) || (errors.As(err, &opErr) && opErr.Op == "dial") {
 		return newErr(KindConnect, op+" at "+redactURL(s.ep.URL), rootCause(err), fixRunning)
+	}
+	if strings.Contains(err.Error(), "unexpected content type") {
+		return newErr(KindProtocol, op+" at "+redactURL(s.ep.URL), rootCause(err), "the URL did not answer as a streamable HTTP MCP endpoint; check --mcp-url")
 	}
 	var synErr *json.SyntaxError
 	if errors.As(err, &synErr) || strings.Contains(err.Error(), "failed to decode response") || strings.Contains(err.Error(), "unmarshal") {
@@ -468,6 +472,25 @@ func (r *recorder) SendRequest(ctx context.Context, req transport.JSONRPCRequest
 		r.mu.Unlock()
 	}
 	return resp, err
+}
+
+// SendNotification sends a notification. A server that answers a
+// notification with an HTTP error status (as Kubeshark's server answers
+// notifications other than initialized with an error reply) does not fail
+// the session: notifications have no answer to wait for.
+func (r *recorder) SendNotification(ctx context.Context, n mcp.JSONRPCNotification) error {
+	err := r.Interface.SendNotification(ctx, n)
+	if err != nil && strings.Contains(err.Error(), "notification failed with status") {
+		return nil
+	}
+	return err
+}
+
+// SetRequestHandler lets mcp-go answer the server's own requests (ping).
+func (r *recorder) SetRequestHandler(h transport.RequestHandler) {
+	if b, ok := r.Interface.(transport.BidirectionalInterface); ok {
+		b.SetRequestHandler(h)
+	}
 }
 
 // httpRecorder is a recorder over HTTP: mcp-go tells an HTTP transport the
@@ -592,6 +615,27 @@ func isSecretName(name string) bool {
 		}
 	}
 	return false
+}
+
+// secretsIn returns the values of secret flags in argv (--token X,
+// --token=X, --license-key X, ...).
+func secretsIn(argv []string) []string {
+	var out []string
+	for i, a := range argv {
+		if !strings.HasPrefix(a, "-") {
+			continue
+		}
+		name, val, hasValue := strings.Cut(a, "=")
+		if !isSecretName(name) {
+			continue
+		}
+		if hasValue {
+			out = append(out, val)
+		} else if i+1 < len(argv) {
+			out = append(out, argv[i+1])
+		}
+	}
+	return out
 }
 
 // redactArgs hides the values of secret flags (--token X, --token=X) and

@@ -153,3 +153,23 @@ func TestSessionBanner(t *testing.T) {
 		t.Errorf("tools %v", s.ToolNames())
 	}
 }
+
+// TestSessionNotificationRejected: an HTTP server answering notifications
+// with an error (as Kubeshark's stdio server answers most of them) does not
+// fail the session.
+func TestSessionNotificationRejected(t *testing.T) {
+	hub, err := kubesharktest.NewHub(kubesharktest.Options{Faults: kubesharktest.Faults{MCP: kubesharktest.MCPFaults{RejectNotifications: true}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hub.Close()
+	s, err := Dial(bg(), Endpoint{URL: hub.MCPURL}, SessionOptions{CallTimeout: 3 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	res, err := s.Call(bg(), "get_data_boundaries", nil, 0)
+	if err != nil || res.IsError {
+		t.Fatalf("%v %+v", err, res)
+	}
+}

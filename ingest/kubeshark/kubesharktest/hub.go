@@ -89,6 +89,9 @@ type MCPFaults struct {
 	MalformedOn   string        // the answer to this tool is not JSON
 	OversizeOn    string        // the answer to this tool is padded to OversizeBytes
 	OversizeBytes int
+	// RejectNotifications (streamable HTTP only) answers every notification,
+	// initialized included, with HTTP 400 and an error whose id is null.
+	RejectNotifications bool
 }
 
 // Hub is a fake Kubeshark Hub behind its front (nginx) on a loopback port:

@@ -130,7 +130,7 @@ func (h *Hub) mcpDownload(ctx context.Context, args map[string]any) *mcp.CallToo
 func (h *Hub) mcpFaults(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f := h.opts.Faults.MCP
-		if r.Method != http.MethodPost || (f.ExitOn == "" && f.SlowOn == "" && f.MalformedOn == "" && f.OversizeOn == "") {
+		if r.Method != http.MethodPost || (f.ExitOn == "" && f.SlowOn == "" && f.MalformedOn == "" && f.OversizeOn == "" && !f.RejectNotifications) {
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -144,6 +144,12 @@ func (h *Hub) mcpFaults(next http.Handler) http.Handler {
 			} `json:"params"`
 		}
 		json.Unmarshal(body, &m)
+		if f.RejectNotifications && len(m.ID) == 0 {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusBadRequest)
+			w.Write([]byte(`{"jsonrpc":"2.0","id":null,"error":{"code":-32601,"message":"Method not found","data":"` + m.Method + `"}}`))
+			return
+		}
 		tool := ""
 		if m.Method == "tools/call" {
 			tool = m.Params.Name
