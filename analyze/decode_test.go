@@ -223,8 +223,8 @@ func FuzzDecodeTable(f *testing.F) {
 		if counted != 3 {
 			t.Fatalf("counted %d packets, want 3", counted)
 		}
-		if emitted != tbl.Flows || len(tbl.flows) != 0 {
-			t.Fatalf("emitted %d, Flows %d, live %d after Flush", emitted, tbl.Flows, len(tbl.flows))
+		if emitted != tbl.Flows || tbl.live != 0 {
+			t.Fatalf("emitted %d, Flows %d, live %d after Flush", emitted, tbl.Flows, tbl.live)
 		}
 	})
 }

@@ -45,7 +45,7 @@ func (c Config) withDefaults() Config {
 // flowKey identifies a bidirectional flow: the endpoints in canonical order
 // (lo sorts before hi), the transport and the outermost VLAN.
 type flowKey struct {
-	lo, hi         netip.Addr
+	lo, hi         [16]byte // netip.Addr.As16: IPv4 as ::ffff:a.b.c.d
 	loPort, hiPort uint16
 	vlan           int32
 	proto          uint8
@@ -83,6 +83,8 @@ type flow struct {
 	udpHist           uint8 // UDP history bits: 1 orig sent, 2 resp sent
 	tcp               *tcpConn
 	twin              *flow // the other connection live on the same 5-tuple (a synthetic twin pair)
+	hash              uint64
+	nextInBucket      *flow // flowIndex chain
 }
 
 type flowList struct{ head, tail *flow }
@@ -118,7 +120,7 @@ type Table struct {
 	cfg     Config
 	capture string
 	ordinal int
-	flows   map[flowKey]*flow
+	index   *flowIndex
 	lists   [numLists]flowList
 	free    []*flow // finished flows kept for reuse
 	live    int     // flows in the table, twins included
@@ -148,7 +150,7 @@ func NewTable(cfg Config, capture string, ordinal int, emit func(*Record)) *Tabl
 		cfg:        cfg.withDefaults(),
 		capture:    capture,
 		ordinal:    ordinal,
-		flows:      make(map[flowKey]*flow),
+		index:      newFlowIndex(),
 		etherTypes: make(map[uint16]int64),
 		emit:       emit,
 	}
@@ -181,12 +183,13 @@ func (t *Table) Add(d *Decoded, index int64) {
 	dst := netip.AddrPortFrom(d.Dst, d.DstPort)
 	key := flowKey{vlan: d.VLAN, proto: d.IPProto}
 	if src.Compare(dst) <= 0 {
-		key.lo, key.loPort, key.hi, key.hiPort = d.Src, d.SrcPort, d.Dst, d.DstPort
+		key.lo, key.loPort, key.hi, key.hiPort = d.Src.As16(), d.SrcPort, d.Dst.As16(), d.DstPort
 	} else {
-		key.lo, key.loPort, key.hi, key.hiPort = d.Dst, d.DstPort, d.Src, d.SrcPort
+		key.lo, key.loPort, key.hi, key.hiPort = d.Dst.As16(), d.DstPort, d.Src.As16(), d.SrcPort
 	}
+	h := t.index.hash(&key)
 
-	f := t.flows[key]
+	f := t.index.get(&key, h)
 	if f != nil && f.twin != nil && d.Kind == KindTCP {
 		f = route(f, src, d)
 	}
@@ -212,7 +215,7 @@ func (t *Table) Add(d *Decoded, index int64) {
 				twinOf = nil // the eviction ended it
 			}
 		}
-		f = t.newFlow(key, src, dst, d, index, twinOf)
+		f = t.newFlow(key, h, src, dst, d, index, twinOf)
 	}
 
 	dir := 0
@@ -309,7 +312,7 @@ func fit(f *flow, src netip.AddrPort, d *Decoded) int {
 	return score
 }
 
-func (t *Table) newFlow(key flowKey, src, dst netip.AddrPort, d *Decoded, index int64, twinOf *flow) *flow {
+func (t *Table) newFlow(key flowKey, h uint64, src, dst netip.AddrPort, d *Decoded, index int64, twinOf *flow) *flow {
 	var f *flow
 	if n := len(t.free); n > 0 {
 		f = t.free[n-1]
@@ -356,8 +359,9 @@ func (t *Table) newFlow(key flowKey, src, dst netip.AddrPort, d *Decoded, index 
 		f.list = listUDP
 	}
 	t.live++
+	f.hash = h
 	t.lists[f.list].pushBack(f)
-	switch old := t.flows[key]; {
+	switch old := t.index.get(&key, h); {
 	case twinOf != nil:
 		f.twin, twinOf.twin = twinOf, f
 	case old != nil:
@@ -368,7 +372,7 @@ func (t *Table) newFlow(key flowKey, src, dst netip.AddrPort, d *Decoded, index 
 		}
 		f.twin, old.twin = old, f
 	default:
-		t.flows[key] = f
+		t.index.put(f)
 	}
 	return f
 }
@@ -445,13 +449,13 @@ func (t *Table) end(f *flow) {
 	f.list = listNone
 	t.live--
 	if f.twin != nil {
-		if t.flows[f.key] == f {
-			t.flows[f.key] = f.twin
+		if t.index.get(&f.key, f.hash) == f {
+			t.index.replace(f, f.twin)
 		}
 		f.twin.twin = nil
 		f.twin = nil
 	} else {
-		delete(t.flows, f.key)
+		t.index.remove(f)
 	}
 	t.fill(&t.rec, f)
 	t.Flows++

@@ -99,7 +99,7 @@ func TestTableMaxFlows(t *testing.T) {
 	tbl := NewTable(Config{MaxFlows: 3}, "t", 1, func(r *Record) { recs = append(recs, *r) })
 	for i := range pkts {
 		tbl.Add(&pkts[i], int64(i))
-		live = max(live, len(tbl.flows))
+		live = max(live, tbl.live)
 	}
 	if live > 3 {
 		t.Errorf("table held %d flows, cap 3", live)
