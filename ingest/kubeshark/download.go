@@ -266,6 +266,38 @@ func (p *puller) writeBytes(data []byte, base, what string) (*captured, error) {
 	return part.commit(what)
 }
 
+// localFile reports whether path names a regular file on this host.
+func localFile(path string) bool {
+	st, err := os.Stat(path)
+	return err == nil && st.Mode().IsRegular()
+}
+
+// fetchLocal copies a capture a local server wrote into base.part, hashing
+// it, and commits it.
+func (p *puller) fetchLocal(path, base string) (*captured, error) {
+	op := "copy " + path
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, newErr(KindDownload, op, err, "")
+	}
+	defer f.Close()
+	part, err := createPart(base)
+	if err != nil {
+		return nil, err
+	}
+	max := p.req.MaxCaptureBytes
+	n, err := io.Copy(part, io.LimitReader(f, max+1))
+	if err != nil {
+		part.abort()
+		return nil, newErr(KindIO, op, err, "")
+	}
+	if n > max {
+		part.abort()
+		return nil, newErr(KindTooLarge, op, fmt.Errorf("the capture is larger than --max-capture (%s)", sizeText(max)), "narrow the window or the selection, or raise --max-capture")
+	}
+	return part.commit(op)
+}
+
 // decodeBase64 accepts standard or URL-safe base64, padded or not, with
 // whitespace.
 func decodeBase64(s string) ([]byte, error) {

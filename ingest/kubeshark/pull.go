@@ -175,6 +175,7 @@ func (p *puller) defaults() error {
 		r.ToolVersion = "dev"
 	}
 	r.Session.ClientName, r.Session.ClientVersion = r.ToolName, r.ToolVersion
+	r.Session.defaults()
 	if r.HubURL != "" {
 		r.HubURL = strings.TrimRight(r.HubURL, "/")
 		if !strings.HasPrefix(r.HubURL, "http://") && !strings.HasPrefix(r.HubURL, "https://") {
@@ -443,6 +444,9 @@ func (p *puller) chooseDialect() (dialect, reason string, err error) {
 // call runs a tool and records it; saveAs, when not empty, names the file
 // under kubeshark/ that keeps the answer.
 func (p *puller) call(ctx context.Context, tool string, args map[string]any, timeout time.Duration, saveAs string) (*Result, error) {
+	if args == nil {
+		args = map[string]any{}
+	}
 	p.seq++
 	rec := Call{Seq: p.seq, Method: "tools/call", Tool: tool, Arguments: args, Started: formatTime(p.now())}
 	res, err := p.s.Call(ctx, tool, args, timeout)
@@ -536,7 +540,7 @@ func (p *puller) evidence(ctx context.Context, tool string, args map[string]any)
 		return
 	}
 	f := p.lastSaved
-	p.m.Kubeshark.Evidence = append(p.m.Kubeshark.Evidence, EvidenceFile{Tool: tool, Arguments: args, File: f.Name, Size: f.Size, SHA256: f.SHA256})
+	p.m.Kubeshark.Evidence = append(p.m.Kubeshark.Evidence, EvidenceFile{Tool: tool, Arguments: res.Args, File: f.Name, Size: f.Size, SHA256: f.SHA256})
 	if tr, ok := lookup(res.Data, "truncated"); ok && tr == true {
 		total, _ := lookupInt(res.Data, "total")
 		p.warn("%s's answer is truncated (total %d): the cross-check covers only the records it holds", tool, total)

@@ -192,6 +192,26 @@ func TestPullExportPcap(t *testing.T) {
 	}
 }
 
+// TestPullExportLocalFile: an export_pcap that answers with the path of a
+// file it wrote on its (this) host.
+func TestPullExportLocalFile(t *testing.T) {
+	for _, hubURL := range []bool{false, true} {
+		f := newFixture(t, "stdio", kubesharktest.Options{Dialect: kubesharktest.ExportPcap, ExportResult: kubesharktest.ExportFile, ExportDir: t.TempDir()}, "")
+		req := f.request(t)
+		if !hubURL {
+			req.HubURL = ""
+		}
+		m, err := Pull(bg(), req)
+		if err != nil && err != ErrPartial {
+			t.Fatal(err)
+		}
+		c := m.Kubeshark.Captures[0]
+		if !strings.HasPrefix(c.Via, "local file ") || c.Packets != 54 {
+			t.Errorf("hub url %v: capture %+v", hubURL, c)
+		}
+	}
+}
+
 // TestPullSnapshotID reuses an existing snapshot: no create_snapshot.
 func TestPullSnapshotID(t *testing.T) {
 	for _, tr := range transports {

@@ -672,9 +672,17 @@ func (p *puller) fetchLocation(ctx context.Context, loc, base string) (*captured
 		c, err := p.fetchHTTP(ctx, loc, send, base)
 		return c, "http GET " + redactURL(loc), err
 	}
+	if strings.HasPrefix(loc, "file://") {
+		if path := strings.TrimPrefix(loc, "file://"); localFile(path) {
+			c, err := p.fetchLocal(path, base)
+			return c, "local file " + path, err
+		}
+		return nil, "", newErr(KindDownload, "fetch "+loc, errors.New("the server returned a file URL that does not exist on this host"), "run flowproof where the MCP server runs, or give --hub-url")
+	}
 	if !strings.HasPrefix(loc, "/") {
 		return nil, "", newErr(KindProtocol, "fetch the capture", fmt.Errorf("%q is neither a relative path nor a URL", excerpt(loc, 200)), "")
 	}
+	raw := loc
 	loc = strings.ReplaceAll(loc, " ", "%20") // a path whose query was not escaped
 	url := ""
 	switch {
@@ -712,11 +720,21 @@ func (p *puller) fetchLocation(ctx context.Context, loc, base string) (*captured
 				return c, "http GET " + redactURL(native), nil
 			}
 		}
+		if localFile(raw) {
+			// Not a Hub path but a file the server wrote on this host.
+			p.warn("%v; the server's answer is the path of a local file: using it", err)
+			c, err := p.fetchLocal(raw, base)
+			return c, "local file " + raw, err
+		}
 		k := KindOf(err)
 		if (k != KindConnect && k != KindAuth) || !p.s.Has("download_file") {
 			return nil, "", err
 		}
 		p.warn("%v; falling back to the server's download_file", err)
+	} else if localFile(raw) && !p.s.Has("download_file") {
+		p.warn("no Hub URL: %s is a local file, using it", raw)
+		c, err := p.fetchLocal(raw, base)
+		return c, "local file " + raw, err
 	} else if !p.s.Has("download_file") {
 		return nil, "", newErr(KindUsage, "fetch "+loc, errors.New("the capture is a relative Hub path, no --hub-url was given and the server offers neither get_file_url nor download_file"),
 			"give --hub-url (the Kubeshark front URL, e.g. http://127.0.0.1:8899 after `kubeshark proxy`) or set KUBESHARK_HUB_URL")

@@ -10,6 +10,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strconv"
@@ -35,6 +37,7 @@ const (
 	ExportBase64 = "base64" // {"pcap_base64": "…"}
 	ExportBlob   = "blob"   // an embedded resource with a base64 blob (streamable HTTP only)
 	ExportLink   = "link"   // a resource_link content item (streamable HTTP only)
+	ExportFile   = "file"   // {"file_path": "/abs/path.pcap"}: a file written on the server's host (Options.ExportDir)
 )
 
 // Options configure a Hub.
@@ -53,6 +56,9 @@ type Options struct {
 	Snapshots []string
 	// ExportResult is how export_pcap answers (default ExportPath).
 	ExportResult string
+	// ExportDir is where the ExportFile mode writes captures (default: the
+	// system's temporary directory).
+	ExportDir string
 	// ExportEvidence makes the export_pcap dialect also offer list_l4_flows,
 	// get_l4_flow_summary and list_workloads.
 	ExportEvidence bool
@@ -936,6 +942,16 @@ func (h *Hub) exportPcapTool(args map[string]any) Answer {
 	switch h.opts.ExportResult {
 	case ExportURL:
 		return jsonAnswer(200, map[string]any{"url": url, "size": len(data), "packets": n, "format": "pcap"})
+	case ExportFile:
+		dir := h.opts.ExportDir
+		if dir == "" {
+			dir = os.TempDir()
+		}
+		file := filepath.Join(dir, id+".pcap")
+		if err := os.WriteFile(file, data, 0o644); err != nil {
+			return errAnswer(500, err.Error())
+		}
+		return jsonAnswer(200, map[string]any{"file_path": file, "size": len(data), "packets": n})
 	case ExportBase64:
 		return jsonAnswer(200, map[string]any{"pcap_base64": base64.StdEncoding.EncodeToString(data), "size": len(data), "packets": n, "format": "pcap"})
 	case ExportBlob, ExportLink:
