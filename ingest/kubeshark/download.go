@@ -266,6 +266,19 @@ func (p *puller) writeBytes(data []byte, base, what string) (*captured, error) {
 	return part.commit(what)
 }
 
+// looksLikeCapture reports whether data starts like a pcap, pcapng or gzip
+// file.
+func looksLikeCapture(data []byte) bool {
+	if len(data) < 4 {
+		return false
+	}
+	switch string(data[:4]) {
+	case "\xd4\xc3\xb2\xa1", "\xa1\xb2\xc3\xd4", "\x4d\x3c\xb2\xa1", "\xa1\xb2\x3c\x4d", "\x0a\x0d\x0d\x0a", "\x34\xcd\xb2\xa1", "\xa1\xb2\xcd\x34":
+		return true
+	}
+	return data[0] == 0x1f && data[1] == 0x8b
+}
+
 // localFile reports whether path names a regular file on this host.
 func localFile(path string) bool {
 	st, err := os.Stat(path)

@@ -146,6 +146,7 @@ func TestPullExportPcap(t *testing.T) {
 		kubesharktest.ExportPath:   {"stdio", "http"},
 		kubesharktest.ExportURL:    {"stdio", "http"},
 		kubesharktest.ExportBase64: {"stdio", "http"},
+		kubesharktest.ExportText:   {"stdio", "http"},
 		kubesharktest.ExportBlob:   {"http"},
 		kubesharktest.ExportLink:   {"http"},
 	}

@@ -643,6 +643,15 @@ func (p *puller) captureFromAnswer(ctx context.Context, res *Result, base string
 			return c, "base64 capture in export_pcap's answer", err
 		}
 	}
+	if res.Data == nil {
+		// The whole text may be the capture in base64.
+		if t := strings.TrimSpace(res.Text); len(t) > 32 {
+			if data, err := decodeBase64(t); err == nil && looksLikeCapture(data) {
+				c, err := p.writeBytes(data, base, "export_pcap's base64 capture")
+				return c, "base64 capture in export_pcap's answer", err
+			}
+		}
+	}
 	for _, rs := range res.Resources {
 		if rs.Link && (strings.HasPrefix(rs.URI, "http://") || strings.HasPrefix(rs.URI, "https://") || strings.HasPrefix(rs.URI, "/")) {
 			return p.fetchLocation(ctx, rs.URI, base)
@@ -670,6 +679,10 @@ func (p *puller) fetchLocation(ctx context.Context, loc, base string) (*captured
 		}
 		p.logf("downloading %s", redactURL(loc))
 		c, err := p.fetchHTTP(ctx, loc, send, base)
+		var e *Error
+		if token != "" && send == "" && errors.As(err, &e) && e.Kind == KindAuth {
+			e.Fix = "flowproof sends the token only to the --hub-url and --mcp-url hosts, and this URL is on another host; fetch it yourself, or give that host as --hub-url"
+		}
 		return c, "http GET " + redactURL(loc), err
 	}
 	if strings.HasPrefix(loc, "file://") {

@@ -38,6 +38,7 @@ const (
 	ExportBlob   = "blob"   // an embedded resource with a base64 blob (streamable HTTP only)
 	ExportLink   = "link"   // a resource_link content item (streamable HTTP only)
 	ExportFile   = "file"   // {"file_path": "/abs/path.pcap"}: a file written on the server's host (Options.ExportDir)
+	ExportText   = "text"   // the answer's text is the capture in base64, nothing else
 )
 
 // Options configure a Hub.
@@ -952,6 +953,8 @@ func (h *Hub) exportPcapTool(args map[string]any) Answer {
 			return errAnswer(500, err.Error())
 		}
 		return jsonAnswer(200, map[string]any{"file_path": file, "size": len(data), "packets": n})
+	case ExportText:
+		return Answer{Status: 200, Body: []byte(base64.StdEncoding.EncodeToString(data))}
 	case ExportBase64:
 		return jsonAnswer(200, map[string]any{"pcap_base64": base64.StdEncoding.EncodeToString(data), "size": len(data), "packets": n, "format": "pcap"})
 	case ExportBlob, ExportLink:
