@@ -136,7 +136,7 @@ func (r *renderer) render() {
 	r.overview()
 	r.line("Contents: [Evidence](#evidence) · [Findings](#findings) · [Summary](#summary) · " +
 		"[Top talkers](#top-talkers) · [Handshake RTT](#handshake-rtt) · [TCP health](#tcp-health) · " +
-		ifElse(len(s.crosscheck) > 0, "[Cross-check](#cross-check) · ", "") +
+		ifElse(len(s.crosscheck) > 0 || s.xc != nil, "[Cross-check](#cross-check) · ", "") +
 		"[Method](#method) · [Reproduce](#reproduce)")
 	r.b.WriteString("\n")
 	r.evidence()
@@ -145,7 +145,7 @@ func (r *renderer) render() {
 	r.talkers()
 	r.handshakes()
 	r.tcpHealth()
-	if len(s.crosscheck) > 0 {
+	if len(s.crosscheck) > 0 || s.xc != nil {
 		r.crossCheck()
 	}
 	r.method()
@@ -805,6 +805,7 @@ func (r *renderer) crossCheck() {
 	r.table("crosscheck", true, []string{h("verdict", "m-crosscheck"), h("flows", "m-flow")}, rows)
 	r.p("%s of %s flows were compared with Kubeshark's own flow counters; %s disagree (any verdict but %s). crosscheck.parquet holds each comparison. %s.",
 		fmtInt(total), fmtInt(s.flows), fmtInt(s.disagree), mdCode(CrossCheckMatch), queryLink("crosscheck"))
+	r.crossCheckAggregates()
 }
 
 // ---- Reproduce ----

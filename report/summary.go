@@ -115,6 +115,7 @@ type Summary struct {
 	crosscheck   map[string]int64
 	disagree     int64
 	disagreeList topK // earliest disagreeing flows
+	xc           *CrossCheckReport
 }
 
 type protoAgg struct{ flows, pkts, bytes int64 }

@@ -28,6 +28,7 @@ type analyzeOptions struct {
 	quiet            bool
 	cpuProfile       string
 	memProfile       string
+	xc               xcOptions
 }
 
 func (o *analyzeOptions) register(fs *flag.FlagSet) {
@@ -39,6 +40,7 @@ func (o *analyzeOptions) register(fs *flag.FlagSet) {
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress display on a terminal (warnings and errors are still shown)")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the run to `file` (go tool pprof)")
 	fs.StringVar(&o.memProfile, "memprofile", "", "write a heap profile at the end of the run to `file`")
+	o.xc.register(fs)
 }
 
 func (o *analyzeOptions) validate() error {
@@ -53,7 +55,7 @@ func (o *analyzeOptions) validate() error {
 	if o.out == "" {
 		return &usageError{"-o must name a directory"}
 	}
-	return nil
+	return o.xc.validate()
 }
 
 func (o *analyzeOptions) tableConfig() analyze.Config {
@@ -66,12 +68,13 @@ func (o *analyzeOptions) tableConfig() analyze.Config {
 }
 
 func (o *analyzeOptions) settings() map[string]string {
-	return map[string]string{
+	m := map[string]string{
 		"tcp_timeout":        o.tcpTimeout.String(),
 		"udp_timeout":        o.udpTimeout.String(),
 		"tcp_closed_timeout": o.tcpClosedTimeout.String(),
 		"max_flows":          strconv.Itoa(o.maxFlows),
 	}
+	return m
 }
 
 const analyzeUsage = `Usage: flowproof analyze [flags] CAPTURE|DIR ...
@@ -79,6 +82,9 @@ const analyzeUsage = `Usage: flowproof analyze [flags] CAPTURE|DIR ...
 Reads pcap and pcapng files (gzip-compressed or not; directories are walked),
 rebuilds every TCP and UDP flow and writes OUT/flows.parquet, OUT/report.md
 (with its SVG charts) and OUT/manifest.json, and appends to OUT/audit.jsonl.
+With Kubeshark data (an evidence directory written by pull, or --l4-flows),
+it also cross-checks the flows with Kubeshark's socket counters into
+OUT/crosscheck.parquet and names pods (--workloads).
 Flags may come before or after the inputs.
 
 Flags:
@@ -153,6 +159,10 @@ func analyzeRun(ctx context.Context, o analyzeOptions, inputs []string, command 
 	if len(files) == 0 {
 		return fmt.Errorf("find inputs: no capture files in %q: point flowproof at pcap or pcapng files or directories holding them", inputs)
 	}
+	xc, err := loadCrossCheck(o.xc, inputs)
+	if err != nil {
+		return err
+	}
 	if err := os.MkdirAll(o.out, 0o755); err != nil {
 		return fmt.Errorf("create output directory: %w", err)
 	}
@@ -188,8 +198,17 @@ func analyzeRun(ctx context.Context, o analyzeOptions, inputs []string, command 
 		}
 	}()
 	sum := report.NewSummary(report.SummaryOptions{})
+	if xc != nil {
+		m.Warnings = append(m.Warnings, xc.warnings...)
+		o.xc.settings(m.Settings)
+	}
 	sink := newAsyncSink(func(r *analyze.Record) error {
-		sum.Add(r)
+		if xc != nil {
+			xc.observe(r) // identities; capture sums for the cross-check
+		}
+		if xc == nil || !xc.compare {
+			sum.Add(r) // with a cross-check, on the second pass (verdicts)
+		}
 		return fw.Write(r)
 	})
 	prog := newProgress(stderr, o.quiet)
@@ -240,6 +259,13 @@ func analyzeRun(ctx context.Context, o analyzeOptions, inputs []string, command 
 	}
 	m.Outputs = []report.Output{out}
 	m.Flows = fw.Count()
+	if xc != nil && xc.compare {
+		outs, n, err := xc.finish(o.out, flowsPath, sum, m, o.xc.tolerances())
+		if err != nil {
+			return err
+		}
+		m.Outputs, m.Flows = outs, n
+	}
 	m.Finished = report.Time{Time: time.Now()}
 	if err := writeOutputs(o.out, "analyze", sum, m); err != nil {
 		return err

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/flowproof/flowproof/internal/capgen"
@@ -309,9 +310,28 @@ func GenerateL4Flows() []byte {
 		f := L4Flow{Proto: c.proto, Client: endpoint(c.client.Addr(), 0, i), Server: endpoint(c.server.Addr(), int(c.server.Port()), i)}
 		var synT, synAckT, ackT time.Time
 		first, last := c.pkts[0].Time, c.pkts[len(c.pkts)-1].Time
+		next := map[bool]uint32{} // per direction (from the client or not): the next new sequence number
 		for _, p := range c.pkts {
 			src, payload, flags := decodeRaw(p.Data)
 			fromClient := src == c.client.Addr()
+			if c.proto == "tcp" {
+				// A socket counts application bytes once: a retransmission
+				// adds only the bytes beyond what was already sent.
+				seq := tcpSeq(p.Data)
+				if strings.Contains(flags, "S") {
+					next[fromClient] = seq + 1
+				} else if n, ok := next[fromClient]; ok && payload > 0 {
+					end := seq + uint32(payload)
+					if int32(end-n) <= 0 {
+						payload = 0
+					} else if int32(seq-n) < 0 {
+						payload = int(end - n)
+					}
+					if int32(end-n) > 0 {
+						next[fromClient] = end
+					}
+				}
+			}
 			if fromClient {
 				f.ClientStats.TxPkts++
 				f.ClientStats.TxBytes += int64(payload)
@@ -371,6 +391,12 @@ func endpoint(ip netip.Addr, port, i int) L4Endpoint {
 		}
 	}
 	return e
+}
+
+// tcpSeq returns the sequence number of a bare IPv4 TCP packet.
+func tcpSeq(b []byte) uint32 {
+	ihl := int(b[0]&0x0f) * 4
+	return binary.BigEndian.Uint32(b[ihl+4 : ihl+8])
 }
 
 // decodeRaw reads a bare IPv4 packet: source address, L4 payload length

@@ -1,0 +1,556 @@
+package crosscheck
+
+import (
+	"cmp"
+	"fmt"
+	"math"
+	"net/netip"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/flowproof/flowproof/analyze"
+)
+
+// Verdicts.
+const (
+	Match         = "match"
+	BytesMismatch = "bytes_mismatch"
+	RTTMismatch   = "rtt_mismatch"
+	PcapOnly      = "pcap_only"
+	KubesharkOnly = "kubeshark_only"
+	OutsideWindow = "outside_window"
+)
+
+// Verdicts lists every verdict, agreement first.
+var Verdicts = []string{Match, BytesMismatch, RTTMismatch, PcapOnly, KubesharkOnly, OutsideWindow}
+
+// Meaning is a plain-language reading of each verdict.
+var Meaning = map[string]string{
+	Match:         "the capture and Kubeshark's socket counters agree within the tolerances: the numbers stand.",
+	BytesMismatch: "both saw the connection but count different application bytes: usually capture loss (the socket counted more; the capture's missed_bytes often says so), counters sampled at another moment (every 5 s), or a capture that began or ended mid-connection.",
+	RTTMismatch:   "the bytes agree but the handshake times do not: the capture was taken far from the socket (another node or a middlebox), or Kubeshark's percentiles cover other handshakes of its 2-minute window.",
+	PcapOnly:      "the capture holds traffic Kubeshark never counted: host-network or short-lived sockets, traffic outside Kubeshark's selection or namespaces, or a record list that was truncated.",
+	KubesharkOnly: "Kubeshark counted traffic the capture lacks: capture loss, a capture filter (BPF, pod selection), or a node the capture did not cover.",
+	OutsideWindow: "Kubeshark's record is dated outside the capture's time range: the two witnesses looked at different times, so their numbers cannot be compared.",
+}
+
+// Defaults of Tolerances.
+const (
+	DefaultBytesRel      = 0.01
+	DefaultBytesAbs      = 0
+	DefaultRTTRel        = 0.25
+	DefaultRTTAbsNs      = 1_000_000
+	DefaultWindowSlackNs = 5_000_000_000
+	DefaultMaxPcapOnly   = 100_000
+	maxSamples           = 4096 // handshake samples kept per aggregate and side (the first ones)
+)
+
+// Tolerances say when two numbers agree.
+type Tolerances struct {
+	BytesRel      float64 // relative, 0.01 is 1%
+	BytesAbs      int64   // bytes
+	RTTRel        float64
+	RTTAbsNs      int64
+	WindowSlackNs int64
+	MaxPcapOnly   int // pcap_only aggregates kept for the results
+}
+
+// DefaultTolerances returns the documented defaults.
+func DefaultTolerances() Tolerances {
+	return Tolerances{BytesRel: DefaultBytesRel, BytesAbs: DefaultBytesAbs, RTTRel: DefaultRTTRel, RTTAbsNs: DefaultRTTAbsNs, WindowSlackNs: DefaultWindowSlackNs, MaxPcapOnly: DefaultMaxPcapOnly}
+}
+
+// Endpoint is a client or server of a Kubeshark record.
+type Endpoint struct {
+	IP                            netip.Addr
+	Pod, Namespace, Service, Node string
+}
+
+// Side holds one side's socket counters. HandshakeUs holds p50, p90, p99 in
+// µs (0: not reported).
+type Side struct {
+	Present                          bool
+	TxPkts, RxPkts, TxBytes, RxBytes int64
+	HandshakeUs                      [3]int64
+}
+
+// Aggregate is one Kubeshark L4 record.
+type Aggregate struct {
+	Proto                    string // tcp or udp
+	Client, Server           Endpoint
+	ServerPort               uint16
+	ClientStats, ServerStats Side
+	TimeNs                   int64 // the record's timestamp, 0 when unknown
+}
+
+// Assignment says that from FromNs on (0: since ever) IP belongs to a
+// workload of Kind "pod" or "service".
+type Assignment struct {
+	IP              netip.Addr
+	FromNs          int64
+	Kind            string
+	Name, Namespace string
+}
+
+// Key identifies an aggregate.
+type Key struct {
+	Proto          string
+	Client, Server netip.Addr
+	Port           uint16
+}
+
+func (k Key) String() string {
+	return fmt.Sprintf("%s %s -> %s", k.Proto, k.Client, netip.AddrPortFrom(k.Server, k.Port))
+}
+
+// Capture is the capture's side of an aggregate.
+type Capture struct {
+	Flows                            int64
+	FirstNs, LastNs                  int64
+	C2SBytes, S2CBytes               int64 // payload minus retransmitted bytes
+	C2SPkts, S2CPkts                 int64
+	C2SRetransBytes, S2CRetransBytes int64
+	MissedBytes                      int64
+	clientRTT, serverRTT, fullRTT    []int64
+}
+
+// RTT returns the p50, p90, p99 (ns) of the capture's client half (SYN ->
+// SYN/ACK), server half (SYN/ACK -> ACK) or whole handshake (SYN -> ACK);
+// ok is false without samples.
+func (c *Capture) RTT(which string) (p [3]int64, ok bool) {
+	s := map[string][]int64{"client": c.clientRTT, "server": c.serverRTT, "full": c.fullRTT}[which]
+	if len(s) == 0 {
+		return p, false
+	}
+	s = slices.Clone(s)
+	slices.Sort(s)
+	for i, q := range []float64{0.5, 0.9, 0.99} {
+		p[i] = s[int(math.Ceil(q*float64(len(s))))-1] // nearest rank
+	}
+	return p, true
+}
+
+// Result is one compared aggregate.
+type Result struct {
+	Key       Key
+	Kubeshark *Aggregate // nil for pcap_only
+	Capture   Capture
+	Verdict   string
+	Reason    string
+	// The Kubeshark values compared with the capture's C2S and S2C bytes
+	// (client tx/rx, or server rx/tx when the client side is absent), their
+	// deltas (Kubeshark minus capture), and the RTT medians compared (ns).
+	KsC2SBytes, KsS2CBytes       Opt
+	DeltaC2SBytes, DeltaS2CBytes Opt
+	KsClientRTT, CapClientRTT    Opt
+	KsServerRTT, CapServerRTT    Opt
+	ServerRTTHalf                string  // "synack_ack" or "syn_ack": the capture half matched with the server's view
+	WorstRel                     float64 // the largest relative disagreement, for ranking
+}
+
+// Opt is an optional integer.
+type Opt = analyze.Opt
+
+type holder struct {
+	fromNs          int64
+	kind            string
+	name, namespace string
+}
+
+// Checker fills identities and accumulates the capture side. It is not safe
+// for concurrent use.
+type Checker struct {
+	tol             Tolerances
+	aggs            map[Key]*entry
+	order           []Key // Kubeshark keys in input order
+	pcapOnly        map[Key]*entry
+	pcapOrder       []Key
+	droppedPcapOnly int64
+	byIP            map[netip.Addr][]holder
+	podInfo         map[[2]string][2]string // ns/pod -> service, node ("" when ambiguous)
+	l4Names         map[netip.Addr]Endpoint // IP -> the single pod L4 records name (Pod "" when ambiguous)
+	verdicts        map[Key]string
+	finished        bool
+}
+
+type entry struct {
+	ks  *Aggregate
+	cap Capture
+}
+
+// New builds a checker from Kubeshark's records and workload assignments.
+func New(aggs []Aggregate, assigns []Assignment, tol Tolerances) *Checker {
+	c := &Checker{tol: tol, aggs: map[Key]*entry{}, pcapOnly: map[Key]*entry{}, byIP: map[netip.Addr][]holder{},
+		podInfo: map[[2]string][2]string{}, l4Names: map[netip.Addr]Endpoint{}}
+	for i := range aggs {
+		a := aggs[i]
+		a.Client.IP, a.Server.IP = a.Client.IP.Unmap(), a.Server.IP.Unmap()
+		k := Key{Proto: strings.ToLower(a.Proto), Client: a.Client.IP, Server: a.Server.IP, Port: a.ServerPort}
+		if e, ok := c.aggs[k]; ok { // the same aggregate twice (several nodes): sum
+			addSide(&e.ks.ClientStats, a.ClientStats)
+			addSide(&e.ks.ServerStats, a.ServerStats)
+			e.ks.TimeNs = max(e.ks.TimeNs, a.TimeNs)
+		} else {
+			c.aggs[k] = &entry{ks: &a}
+			c.order = append(c.order, k)
+		}
+		for _, ep := range []Endpoint{a.Client, a.Server} {
+			c.notePod(ep)
+		}
+	}
+	for _, as := range assigns {
+		ip := as.IP.Unmap()
+		c.byIP[ip] = append(c.byIP[ip], holder{fromNs: as.FromNs, kind: strings.ToLower(as.Kind), name: as.Name, namespace: as.Namespace})
+	}
+	for ip, hs := range c.byIP {
+		sort.SliceStable(hs, func(i, j int) bool { return hs[i].fromNs < hs[j].fromNs })
+		c.byIP[ip] = hs
+	}
+	return c
+}
+
+func addSide(s *Side, o Side) {
+	s.Present = s.Present || o.Present
+	s.TxPkts += o.TxPkts
+	s.RxPkts += o.RxPkts
+	s.TxBytes += o.TxBytes
+	s.RxBytes += o.RxBytes
+	for i := range s.HandshakeUs {
+		s.HandshakeUs[i] = max(s.HandshakeUs[i], o.HandshakeUs[i])
+	}
+}
+
+func (c *Checker) notePod(ep Endpoint) {
+	if !ep.IP.IsValid() || ep.Pod == "" {
+		return
+	}
+	k := [2]string{ep.Namespace, ep.Pod}
+	v := [2]string{ep.Service, ep.Node}
+	if old, ok := c.podInfo[k]; ok {
+		for i := range v {
+			if old[i] != v[i] {
+				v[i] = ""
+			}
+		}
+	}
+	c.podInfo[k] = v
+	if old, ok := c.l4Names[ep.IP]; ok && (old.Pod != ep.Pod || old.Namespace != ep.Namespace) {
+		c.l4Names[ep.IP] = Endpoint{IP: ep.IP} // named differently over time: no name
+		return
+	} else if ok {
+		if old.Service != ep.Service {
+			old.Service = ""
+		}
+		if old.Node != ep.Node {
+			old.Node = ""
+		}
+		c.l4Names[ep.IP] = old
+		return
+	}
+	c.l4Names[ep.IP] = ep
+}
+
+// Identity is a flow endpoint's Kubernetes identity ("" where unknown).
+type Identity struct{ Pod, Namespace, Service, Node string }
+
+// Identify returns the identity of ip over [fromNs, toNs].
+func (c *Checker) Identify(ip netip.Addr, fromNs, toNs int64) Identity {
+	ip = ip.Unmap()
+	if hs, ok := c.byIP[ip]; ok {
+		a, okA := holderAt(hs, fromNs)
+		b, okB := holderAt(hs, toNs)
+		if !okA || !okB || a != b {
+			return Identity{}
+		}
+		if a.kind == "service" {
+			return Identity{Namespace: a.namespace, Service: a.name}
+		}
+		id := Identity{Pod: a.name, Namespace: a.namespace}
+		if info, ok := c.podInfo[[2]string{a.namespace, a.name}]; ok {
+			id.Service, id.Node = info[0], info[1]
+		}
+		return id
+	}
+	if ep, ok := c.l4Names[ip]; ok && ep.Pod != "" {
+		return Identity{Pod: ep.Pod, Namespace: ep.Namespace, Service: ep.Service, Node: ep.Node}
+	}
+	return Identity{}
+}
+
+// holderAt returns the single holder at t.
+func holderAt(hs []holder, t int64) (holder, bool) {
+	i := sort.Search(len(hs), func(i int) bool { return hs[i].fromNs > t }) - 1
+	if i < 0 {
+		return holder{}, false
+	}
+	h := hs[i]
+	for j := i - 1; j >= 0 && hs[j].fromNs == h.fromNs; j-- { // two holders from the same time
+		if hs[j] != h {
+			return holder{}, false
+		}
+	}
+	return h, true
+}
+
+// Fill sets r's identity columns.
+func (c *Checker) Fill(r *analyze.Record) {
+	s := c.Identify(r.SrcIP, r.TsNs, r.EndNs)
+	d := c.Identify(r.DstIP, r.TsNs, r.EndNs)
+	r.SrcPod, r.SrcNamespace, r.SrcService, r.SrcNode = s.Pod, s.Namespace, s.Service, s.Node
+	r.DstPod, r.DstNamespace, r.DstService, r.DstNode = d.Pod, d.Namespace, d.Service, d.Node
+}
+
+// keyOf returns the aggregate key of r and whether it is reversed
+// (responder as client). ok is false for flows not compared.
+func (c *Checker) keyOf(r *analyze.Record) (k Key, reversed, ok bool) {
+	if r.Synthetic || (r.Proto != "tcp" && r.Proto != "udp") {
+		return Key{}, false, false
+	}
+	k = Key{Proto: r.Proto, Client: r.SrcIP.Unmap(), Server: r.DstIP.Unmap(), Port: r.DstPort}
+	if _, found := c.aggs[k]; found {
+		return k, false, true
+	}
+	rk := Key{Proto: r.Proto, Client: r.DstIP.Unmap(), Server: r.SrcIP.Unmap(), Port: r.SrcPort}
+	if _, found := c.aggs[rk]; found {
+		return rk, true, true
+	}
+	return k, false, true
+}
+
+// Add accumulates a finished flow into its aggregate.
+func (c *Checker) Add(r *analyze.Record) {
+	k, rev, ok := c.keyOf(r)
+	if !ok {
+		return
+	}
+	e := c.aggs[k]
+	if e == nil {
+		if e = c.pcapOnly[k]; e == nil {
+			if len(c.pcapOnly) >= c.tol.MaxPcapOnly {
+				c.droppedPcapOnly++
+				return
+			}
+			e = &entry{}
+			c.pcapOnly[k] = e
+			c.pcapOrder = append(c.pcapOrder, k)
+		}
+	}
+	cp := &e.cap
+	if cp.Flows == 0 || r.TsNs < cp.FirstNs {
+		cp.FirstNs = r.TsNs
+	}
+	cp.LastNs = max(cp.LastNs, r.EndNs)
+	cp.Flows++
+	ob, rb := r.OrigBytes-r.OrigRetransBytes, r.RespBytes-r.RespRetransBytes
+	op, rp, orb, rrb := r.OrigPkts, r.RespPkts, r.OrigRetransBytes, r.RespRetransBytes
+	if rev {
+		ob, rb, op, rp, orb, rrb = rb, ob, rp, op, rrb, orb
+	}
+	cp.C2SBytes += ob
+	cp.S2CBytes += rb
+	cp.C2SPkts += op
+	cp.S2CPkts += rp
+	cp.C2SRetransBytes += orb
+	cp.S2CRetransBytes += rrb
+	cp.MissedBytes += r.MissedBytes
+	if r.Proto == "tcp" && !rev {
+		appendSample(&cp.clientRTT, r.RTTSynSynAck)
+		appendSample(&cp.serverRTT, r.RTTSynAckAck)
+		appendSample(&cp.fullRTT, r.RTTHandshake)
+	}
+}
+
+func appendSample(s *[]int64, o analyze.Opt) {
+	if o.Valid && len(*s) < maxSamples {
+		*s = append(*s, o.V)
+	}
+}
+
+// DroppedPcapOnly is how many flows of pcap_only aggregates beyond
+// MaxPcapOnly were left out of the results (their flows still get pcap_only).
+func (c *Checker) DroppedPcapOnly() int64 { return c.droppedPcapOnly }
+
+// Verdict returns the verdict of r's aggregate; valid after Finish. It is ""
+// for flows not compared (synthetic twins).
+func (c *Checker) Verdict(r *analyze.Record) string {
+	k, _, ok := c.keyOf(r)
+	if !ok {
+		return ""
+	}
+	if v, ok := c.verdicts[k]; ok {
+		return v
+	}
+	return PcapOnly
+}
+
+// Finish judges every aggregate, given the capture's time range (first and
+// last packet of all inputs, ns; both 0 when unknown), and returns the results:
+// Kubeshark's records in input order, then the pcap_only aggregates.
+func (c *Checker) Finish(firstNs, lastNs int64) []Result {
+	c.verdicts = map[Key]string{}
+	var out []Result
+	for _, k := range c.order {
+		e := c.aggs[k]
+		r := c.judge(k, e, firstNs, lastNs)
+		c.verdicts[k] = r.Verdict
+		out = append(out, r)
+	}
+	for _, k := range c.pcapOrder {
+		e := c.pcapOnly[k]
+		r := Result{Key: k, Capture: e.cap, Verdict: PcapOnly, WorstRel: 1,
+			Reason: fmt.Sprintf("the capture holds %d flow(s), %d bytes, that Kubeshark has no record of", e.cap.Flows, e.cap.C2SBytes+e.cap.S2CBytes)}
+		r.fillRTT(nil, c.tol)
+		c.verdicts[k] = PcapOnly
+		out = append(out, r)
+	}
+	return out
+}
+
+func (c *Checker) judge(k Key, e *entry, firstNs, lastNs int64) Result {
+	a, cp := e.ks, e.cap
+	r := Result{Key: k, Kubeshark: a, Capture: cp}
+	// Bytes Kubeshark attributes to each direction.
+	switch {
+	case a.ClientStats.Present:
+		r.KsC2SBytes, r.KsS2CBytes = analyze.Some(a.ClientStats.TxBytes), analyze.Some(a.ClientStats.RxBytes)
+	case a.ServerStats.Present:
+		r.KsC2SBytes, r.KsS2CBytes = analyze.Some(a.ServerStats.RxBytes), analyze.Some(a.ServerStats.TxBytes)
+	}
+	if cp.Flows > 0 {
+		if r.KsC2SBytes.Valid {
+			r.DeltaC2SBytes = analyze.Some(r.KsC2SBytes.V - cp.C2SBytes)
+			r.DeltaS2CBytes = analyze.Some(r.KsS2CBytes.V - cp.S2CBytes)
+		}
+	}
+	r.fillRTT(a, c.tol)
+	slack := c.tol.WindowSlackNs
+	inWindow := func(t int64) bool {
+		return t == 0 || (firstNs == 0 && lastNs == 0) || (t >= firstNs-slack && t <= lastNs+slack)
+	}
+	if !inWindow(a.TimeNs) {
+		r.Verdict, r.WorstRel = OutsideWindow, 1
+		r.Reason = fmt.Sprintf("Kubeshark's record is dated %s, the capture spans %s .. %s (slack %s)", fmtNs(a.TimeNs), fmtNs(firstNs), fmtNs(lastNs), fmtDur(slack))
+		return r
+	}
+	if cp.Flows == 0 {
+		r.Verdict, r.WorstRel = KubesharkOnly, 1
+		r.Reason = fmt.Sprintf("Kubeshark counted %d bytes (%d client tx, %d client rx) the capture has no flow for", sideBytes(a), a.ClientStats.TxBytes, a.ClientStats.RxBytes)
+		return r
+	}
+	// Bytes: every counter of the sides reported.
+	type cmpItem struct {
+		name     string
+		ks, capv int64
+		dir      string
+	}
+	var items []cmpItem
+	if a.ClientStats.Present {
+		items = append(items, cmpItem{"client tx_bytes", a.ClientStats.TxBytes, cp.C2SBytes, "client->server"}, cmpItem{"client rx_bytes", a.ClientStats.RxBytes, cp.S2CBytes, "server->client"})
+	}
+	if a.ServerStats.Present {
+		items = append(items, cmpItem{"server tx_bytes", a.ServerStats.TxBytes, cp.S2CBytes, "server->client"}, cmpItem{"server rx_bytes", a.ServerStats.RxBytes, cp.C2SBytes, "client->server"})
+	}
+	var bad []string
+	for _, it := range items {
+		rel := relDiff(it.ks, it.capv)
+		if !agree(it.ks, it.capv, c.tol.BytesRel, c.tol.BytesAbs) {
+			r.WorstRel = max(r.WorstRel, rel)
+			s := fmt.Sprintf("%s %d vs capture %d (%s payload minus retransmissions)", it.name, it.ks, it.capv, it.dir)
+			if it.ks > it.capv && cp.MissedBytes > 0 {
+				s += fmt.Sprintf("; the capture missed %d bytes: capture loss", cp.MissedBytes)
+			}
+			bad = append(bad, s)
+		}
+	}
+	var rttBad []string
+	if r.KsClientRTT.Valid && r.CapClientRTT.Valid && !agree(r.KsClientRTT.V, r.CapClientRTT.V, c.tol.RTTRel, c.tol.RTTAbsNs) {
+		r.WorstRel = max(r.WorstRel, relDiff(r.KsClientRTT.V, r.CapClientRTT.V))
+		rttBad = append(rttBad, fmt.Sprintf("client handshake p50 %s vs capture SYN->SYN/ACK median %s", fmtDur(r.KsClientRTT.V), fmtDur(r.CapClientRTT.V)))
+	}
+	if r.KsServerRTT.Valid && r.CapServerRTT.Valid && !agree(r.KsServerRTT.V, r.CapServerRTT.V, c.tol.RTTRel, c.tol.RTTAbsNs) {
+		r.WorstRel = max(r.WorstRel, relDiff(r.KsServerRTT.V, r.CapServerRTT.V))
+		rttBad = append(rttBad, fmt.Sprintf("server handshake p50 %s vs capture SYN/ACK->ACK median %s", fmtDur(r.KsServerRTT.V), fmtDur(r.CapServerRTT.V)))
+	}
+	switch {
+	case len(bad) > 0:
+		r.Verdict = BytesMismatch
+		r.Reason = strings.Join(append(bad, rttBad...), "; ")
+	case len(rttBad) > 0:
+		r.Verdict = RTTMismatch
+		r.Reason = strings.Join(rttBad, "; ")
+	default:
+		r.Verdict = Match
+		r.Reason = fmt.Sprintf("%d flow(s): bytes within max(%g%%, %d B)", cp.Flows, c.tol.BytesRel*100, c.tol.BytesAbs)
+		if r.KsClientRTT.Valid && r.CapClientRTT.Valid || r.KsServerRTT.Valid && r.CapServerRTT.Valid {
+			r.Reason += fmt.Sprintf(", handshake RTT within max(%g%%, %s)", c.tol.RTTRel*100, fmtDur(c.tol.RTTAbsNs))
+		}
+	}
+	return r
+}
+
+// fillRTT sets the RTT medians compared; a is nil for pcap_only.
+func (r *Result) fillRTT(a *Aggregate, tol Tolerances) {
+	if p, ok := r.Capture.RTT("client"); ok {
+		r.CapClientRTT = analyze.Some(p[0])
+	}
+	if p, ok := r.Capture.RTT("server"); ok {
+		r.CapServerRTT, r.ServerRTTHalf = analyze.Some(p[0]), "synack_ack"
+	}
+	if a == nil {
+		return
+	}
+	if v := a.ClientStats.HandshakeUs[0]; a.ClientStats.Present && v > 0 {
+		r.KsClientRTT = analyze.Some(v * 1000)
+	}
+	if v := a.ServerStats.HandshakeUs[0]; a.ServerStats.Present && v > 0 {
+		r.KsServerRTT = analyze.Some(v * 1000)
+		// The kernel's SYN_RECV -> ESTABLISHED may start at the SYN: take
+		// the whole handshake when that is the half that agrees.
+		if p, ok := r.Capture.RTT("full"); ok && (!r.CapServerRTT.Valid || !agree(r.KsServerRTT.V, r.CapServerRTT.V, tol.RTTRel, tol.RTTAbsNs)) && agree(r.KsServerRTT.V, p[0], tol.RTTRel, tol.RTTAbsNs) {
+			r.CapServerRTT, r.ServerRTTHalf = analyze.Some(p[0]), "syn_ack"
+		}
+	}
+}
+
+func sideBytes(a *Aggregate) int64 {
+	if a.ClientStats.Present {
+		return a.ClientStats.TxBytes + a.ClientStats.RxBytes
+	}
+	return a.ServerStats.TxBytes + a.ServerStats.RxBytes
+}
+
+func agree(a, b int64, rel float64, abs int64) bool {
+	d := a - b
+	if d < 0 {
+		d = -d
+	}
+	lim := max(float64(abs), rel*float64(max(absInt(a), absInt(b))))
+	return float64(d) <= lim
+}
+
+func absInt(a int64) int64 { return max(a, -a) }
+
+func relDiff(a, b int64) float64 {
+	m := max(absInt(a), absInt(b))
+	if m == 0 {
+		return 0
+	}
+	return float64(absInt(a-b)) / float64(m)
+}
+
+func fmtNs(ns int64) string {
+	if ns == 0 {
+		return "unknown"
+	}
+	return unixNs(ns)
+}
+
+func fmtDur(ns int64) string { return durString(ns) }
+
+// SortWorst orders results by disagreement, worst first (matches last).
+func SortWorst(rs []Result) {
+	slices.SortStableFunc(rs, func(a, b Result) int {
+		return cmp.Or(cmp.Compare(b.WorstRel, a.WorstRel), cmp.Compare(a.Key.String(), b.Key.String()))
+	})
+}

@@ -1,0 +1,145 @@
+package crosscheck
+
+import (
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/flowproof/flowproof/analyze"
+)
+
+var (
+	ipA   = netip.MustParseAddr("10.0.0.1")
+	ipB   = netip.MustParseAddr("10.0.0.2")
+	ipC   = netip.MustParseAddr("10.0.0.3")
+	ipD   = netip.MustParseAddr("10.0.0.4")
+	ipExt = netip.MustParseAddr("203.0.113.9")
+	t0    = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC).UnixNano()
+)
+
+func side(tx, rx int64, rttUs int64) Side {
+	return Side{Present: true, TxPkts: 3, RxPkts: 3, TxBytes: tx, RxBytes: rx, HandshakeUs: [3]int64{rttUs, rttUs, rttUs}}
+}
+
+func flow(src, dst netip.Addr, sport, dport uint16, ob, rb int64, at int64) *analyze.Record {
+	return &analyze.Record{Proto: "tcp", SrcIP: src, DstIP: dst, SrcPort: sport, DstPort: dport, OrigBytes: ob, RespBytes: rb,
+		OrigPkts: 4, RespPkts: 3, TsNs: at, EndNs: at + 1e7,
+		RTTSynSynAck: analyze.Some(400_000), RTTSynAckAck: analyze.Some(100_000), RTTHandshake: analyze.Some(5_000_000)}
+}
+
+// TestVerdicts: every verdict as built.
+func TestVerdicts(t *testing.T) {
+	aggs := []Aggregate{
+		{Proto: "tcp", Client: Endpoint{IP: ipA, Pod: "a", Namespace: "ns", Service: "sa", Node: "n1"}, Server: Endpoint{IP: ipB, Pod: "b", Namespace: "ns", Service: "sb", Node: "n2"}, ServerPort: 80,
+			ClientStats: side(300, 1200, 400), ServerStats: side(1200, 300, 5000), TimeNs: t0 + 1e8}, // match (server view SYN->ACK)
+		{Proto: "tcp", Client: Endpoint{IP: ipA}, Server: Endpoint{IP: ipC}, ServerPort: 6379,
+			ClientStats: side(100, 2600, 400), TimeNs: t0 + 1e8}, // bytes: the capture lost 1400
+		{Proto: "tcp", Client: Endpoint{IP: ipA}, Server: Endpoint{IP: ipD}, ServerPort: 443,
+			ClientStats: side(100, 100, 50_000), TimeNs: t0 + 1e8}, // RTT 50 ms vs 0.4 ms
+		{Proto: "tcp", Client: Endpoint{IP: ipB}, Server: Endpoint{IP: ipC}, ServerPort: 9000,
+			ClientStats: side(10, 10, 0), TimeNs: t0 + 2e8}, // no capture flow: kubeshark_only
+		{Proto: "udp", Client: Endpoint{IP: ipB}, Server: Endpoint{IP: ipD}, ServerPort: 53,
+			ClientStats: side(40, 56, 0), TimeNs: t0 + int64(time.Hour)}, // an hour later: outside_window
+	}
+	c := New(aggs, nil, DefaultTolerances())
+	recs := []*analyze.Record{
+		flow(ipA, ipB, 40000, 80, 300, 1200, t0),
+		flow(ipA, ipC, 40001, 6379, 100, 1200, t0),
+		flow(ipA, ipD, 40002, 443, 100, 100, t0),
+		flow(ipA, ipExt, 40003, 443, 10, 10, t0), // pcap_only
+	}
+	recs[1].MissedBytes = 1400
+	twin := flow(ipA, ipB, 40000, 80, 999, 999, t0)
+	twin.Synthetic = true
+	for _, r := range append(recs, twin) {
+		c.Add(r)
+	}
+	res := c.Finish(t0, t0+5e8)
+	want := []string{Match, BytesMismatch, RTTMismatch, KubesharkOnly, OutsideWindow, PcapOnly}
+	if len(res) != len(want) {
+		t.Fatalf("%d results, want %d", len(res), len(want))
+	}
+	for i, r := range res {
+		if r.Verdict != want[i] {
+			t.Errorf("%s: verdict %s (%s), want %s", r.Key, r.Verdict, r.Reason, want[i])
+		}
+	}
+	if res[0].ServerRTTHalf != "syn_ack" {
+		t.Errorf("server half %q", res[0].ServerRTTHalf)
+	}
+	if d := res[1].DeltaS2CBytes; !d.Valid || d.V != 1400 {
+		t.Errorf("delta %+v", d)
+	}
+	for i, r := range recs {
+		if v := c.Verdict(r); v != []string{Match, BytesMismatch, RTTMismatch, PcapOnly}[i] {
+			t.Errorf("flow %d verdict %q", i, v)
+		}
+	}
+	if v := c.Verdict(twin); v != "" {
+		t.Errorf("twin verdict %q", v)
+	}
+	// Tolerances change the verdicts.
+	tol := DefaultTolerances()
+	tol.BytesAbs, tol.RTTAbsNs = 2000, int64(time.Second)
+	c2 := New(aggs[:3], nil, tol)
+	for _, r := range recs[:3] {
+		c2.Add(r)
+	}
+	for _, r := range c2.Finish(t0, t0+5e8) {
+		if r.Verdict != Match {
+			t.Errorf("loose tolerances: %s %s", r.Key, r.Verdict)
+		}
+	}
+}
+
+// TestReversed: a flow whose originator is Kubeshark's server is counted
+// reversed.
+func TestReversed(t *testing.T) {
+	c := New([]Aggregate{{Proto: "tcp", Client: Endpoint{IP: ipA}, Server: Endpoint{IP: ipB}, ServerPort: 80, ClientStats: side(300, 1200, 0)}}, nil, DefaultTolerances())
+	r := flow(ipB, ipA, 80, 40000, 1200, 300, t0)
+	r.DirectionInferred = true
+	c.Add(r)
+	if res := c.Finish(t0, t0+1e9); res[0].Verdict != Match {
+		t.Errorf("%+v", res[0])
+	}
+}
+
+// TestIdentityReuse: a pod IP reused over time is named by the flow's time,
+// and left empty when the flow spans the change.
+func TestIdentityReuse(t *testing.T) {
+	assigns := []Assignment{
+		{IP: ipA, FromNs: t0 - int64(time.Hour), Kind: "pod", Name: "old-pod", Namespace: "ns1"},
+		{IP: ipA, FromNs: t0 + 1e8, Kind: "pod", Name: "new-pod", Namespace: "ns2"},
+		{IP: ipB, FromNs: t0 - int64(time.Hour), Kind: "service", Name: "svc", Namespace: "ns1"},
+	}
+	aggs := []Aggregate{{Proto: "tcp", Client: Endpoint{IP: ipA, Pod: "new-pod", Namespace: "ns2", Service: "web", Node: "n9"}, Server: Endpoint{IP: ipB}, ServerPort: 80}}
+	c := New(aggs, assigns, DefaultTolerances())
+	cases := []struct {
+		from, to int64
+		want     Identity
+	}{
+		{t0, t0 + 1e7, Identity{Pod: "old-pod", Namespace: "ns1"}},
+		{t0 + 2e8, t0 + 3e8, Identity{Pod: "new-pod", Namespace: "ns2", Service: "web", Node: "n9"}},
+		{t0 + 5e7, t0 + 2e8, Identity{}},                               // spans the change
+		{t0 - 2*int64(time.Hour), t0 - 2*int64(time.Hour), Identity{}}, // before any assignment
+	}
+	for _, tc := range cases {
+		if got := c.Identify(ipA, tc.from, tc.to); got != tc.want {
+			t.Errorf("[%d, %d]: %+v, want %+v", tc.from-t0, tc.to-t0, got, tc.want)
+		}
+	}
+	if got := c.Identify(ipB, t0, t0); got != (Identity{Namespace: "ns1", Service: "svc"}) {
+		t.Errorf("service: %+v", got)
+	}
+	// Without assignments, L4 records name an IP only when they agree.
+	c = New([]Aggregate{
+		{Proto: "tcp", Client: Endpoint{IP: ipC, Pod: "p1", Namespace: "n"}, Server: Endpoint{IP: ipD, Pod: "s", Namespace: "n", Node: "w"}, ServerPort: 1},
+		{Proto: "tcp", Client: Endpoint{IP: ipC, Pod: "p2", Namespace: "n"}, Server: Endpoint{IP: ipD, Pod: "s", Namespace: "n", Node: "w"}, ServerPort: 2},
+	}, nil, DefaultTolerances())
+	if got := c.Identify(ipC, t0, t0); got != (Identity{}) {
+		t.Errorf("ambiguous: %+v", got)
+	}
+	if got := c.Identify(ipD, t0, t0); got != (Identity{Pod: "s", Namespace: "n", Node: "w"}) {
+		t.Errorf("single: %+v", got)
+	}
+}
