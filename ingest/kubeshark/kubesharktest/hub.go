@@ -49,6 +49,10 @@ type Options struct {
 	Token   string
 	Capture []byte // default: Capture()
 	L4Flows []byte // default: L4Flows()
+	// Workloads, when set, is list_workloads' answer ({"workloads":[...]}),
+	// also behind list_ips and the selection (default: the cluster's pods
+	// and services, IPs assigned an hour before the capture).
+	Workloads []byte
 	// SnapshotPolls is how many get_snapshot calls answer in_progress before
 	// completed (default 2).
 	SnapshotPolls int
@@ -567,6 +571,19 @@ type workload struct {
 	IPs       []map[string]any  `json:"ips"`
 }
 
+// workloadList is Options.Workloads, or the cluster's.
+func (h *Hub) workloadList() []workload {
+	if h.opts.Workloads != nil {
+		var a struct {
+			Workloads []workload `json:"workloads"`
+		}
+		if err := json.Unmarshal(h.opts.Workloads, &a); err == nil {
+			return a.Workloads
+		}
+	}
+	return workloads()
+}
+
 func workloads() []workload {
 	var out []workload
 	for _, p := range Pods {
@@ -607,7 +624,7 @@ func (h *Hub) listWorkloads(args map[string]any) Answer {
 		nss = append(nss, ns)
 	}
 	var out []workload
-	for _, w := range workloads() {
+	for _, w := range h.workloadList() {
 		if name != "" && w.Name != name || typ != "" && w.Kind != typ || rx != nil && !rx.MatchString(w.Name) {
 			continue
 		}
@@ -641,7 +658,7 @@ func (h *Hub) listIPs(args map[string]any) Answer {
 		}
 	}
 	var out []map[string]any
-	for _, w := range workloads() {
+	for _, w := range h.workloadList() {
 		if rx != nil && !rx.MatchString(w.Name) || len(nss) > 0 && !contains(nss, w.Namespace) {
 			continue
 		}
@@ -894,7 +911,7 @@ func (h *Hub) exportPcapTool(args map[string]any) Answer {
 				return errAnswer(400, "invalid pod pattern: "+err.Error())
 			}
 		}
-		for _, w := range workloads() {
+		for _, w := range h.workloadList() {
 			if ns != "" && w.Namespace != ns {
 				continue
 			}

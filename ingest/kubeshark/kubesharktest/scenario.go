@@ -302,8 +302,21 @@ type L4Flow struct {
 // client's handshake RTT (SYN -> SYN/ACK) and the server's (SYN -> ACK), in
 // microseconds.
 func GenerateL4Flows() []byte {
+	return marshalL4(l4Records(conversations()))
+}
+
+func marshalL4(flows []L4Flow) []byte {
+	b, err := json.MarshalIndent(flows, "", "  ")
+	if err != nil {
+		panic(err)
+	}
+	return append(b, '\n')
+}
+
+// l4Records derives one record per wire conversation.
+func l4Records(convs []conversation) []L4Flow {
 	var flows []L4Flow
-	for i, c := range conversations() {
+	for i, c := range convs {
 		if c.synthetic {
 			continue
 		}
@@ -374,11 +387,7 @@ func GenerateL4Flows() []byte {
 		f.Timestamp = last.UTC().Format("2006-01-02T15:04:05.000000Z")
 		flows = append(flows, f)
 	}
-	b, err := json.MarshalIndent(flows, "", "  ")
-	if err != nil {
-		panic(err)
-	}
-	return append(b, '\n')
+	return flows
 }
 
 func endpoint(ip netip.Addr, port, i int) L4Endpoint {
