@@ -340,7 +340,8 @@ func (s *Session) mapErr(ctx context.Context, op string, err error, timeout ...t
 			return newErr(KindTooLarge, op, cerr, "ask for less (a narrower window or a filter), or raise --max-response")
 		}
 	}
-	if s.srv != nil && (errors.Is(err, transport.ErrTransportClosed) || s.srv.exited(0)) {
+	gone := errors.Is(err, transport.ErrTransportClosed) || errors.Is(err, syscall.EPIPE) || errors.Is(err, io.ErrClosedPipe)
+	if s.srv != nil && (gone || s.srv.exited(0)) {
 		if s.srv.exited(time.Second) {
 			cause := errors.New("the MCP server ended during the call: " + s.srv.describeExit())
 			if low := strings.ToLower(s.srv.stderr.lastLines(5)); reAuth.MatchString(low) {
