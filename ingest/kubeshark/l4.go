@@ -19,7 +19,8 @@ type L4Endpoint struct {
 }
 
 // L4Side is one side's socket counters; HandshakeUs is p50, p90, p99 (µs,
-// 0 when absent). Present is false when the record has no such side.
+// 0 when absent). Present is false when the record has no such side, or
+// only zeros in it.
 type L4Side struct {
 	Present                          bool
 	TxPkts, RxPkts, TxBytes, RxBytes int64
@@ -145,6 +146,9 @@ func l4SideOf(v any) L4Side {
 	for i, k := range []string{"tcp_handshake_p50_us", "tcp_handshake_p90_us", "tcp_handshake_p99_us"} {
 		s.HandshakeUs[i], _ = l4Num(m[k])
 	}
+	// A side whose counters are all zero was not observed (an address
+	// outside the cluster has no socket Kubeshark traces).
+	s.Present = s.TxPkts != 0 || s.RxPkts != 0 || s.TxBytes != 0 || s.RxBytes != 0 || s.HandshakeUs != [3]int64{}
 	return s
 }
 

@@ -281,6 +281,18 @@ func TestPullDownloadFallback(t *testing.T) {
 		}
 		mustContain(t, strings.Join(m.Warnings, "\n"), "answered 404", "the Hub itself")
 	})
+	t.Run("no hub url over HTTP", func(t *testing.T) {
+		// A single export_pcap tool answering a relative path, no --hub-url:
+		// the MCP server's host is tried.
+		f := newFixture(t, "http", kubesharktest.Options{Dialect: kubesharktest.ExportPcap}, "")
+		req := f.request(t)
+		req.HubURL = ""
+		m, err := Pull(bg(), req)
+		if err != nil && err != ErrPartial {
+			t.Fatal(err)
+		}
+		mustContain(t, strings.Join(m.Warnings, "\n"), "no --hub-url: the capture was fetched from the MCP server's host")
+	})
 	t.Run("prose path", func(t *testing.T) {
 		f := newFixture(t, "stdio", kubesharktest.Options{PathStyle: "prose"}, "")
 		req := f.request(t)

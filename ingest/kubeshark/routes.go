@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	neturl "net/url"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -697,40 +698,53 @@ func (p *puller) fetchLocation(ctx context.Context, loc, base string) (*captured
 	}
 	raw := loc
 	loc = strings.ReplaceAll(loc, " ", "%20") // a path whose query was not escaped
-	url := ""
+	// The URLs to try, in order; a later one only after a 404.
+	var urls []string
+	derived := false
 	switch {
 	case r.HubURL != "" && strings.HasPrefix(loc, "/api/"):
-		url = r.HubURL + loc // already a front path
+		urls = []string{r.HubURL + loc} // already a front path
 	case r.HubURL != "":
-		url = r.HubURL + "/api" + loc // as Kubeshark's get_file_url builds it
+		// As Kubeshark's get_file_url builds it; then as a Hub-native path,
+		// in case --hub-url is the Hub itself (port 8898).
+		urls = []string{r.HubURL + "/api" + loc, r.HubURL + loc}
 	case p.s.Has("get_file_url"):
 		t, _ := p.s.Tool("get_file_url")
 		a := newArgs(t)
 		a.set(loc, "path")
 		res, err := p.call(ctx, "get_file_url", a.m, 0, "get_file_url.json")
 		if err == nil && !res.IsError {
-			url = strings.TrimSpace(lookupString(res.Data, "url"))
-			if url == "" {
-				url = strings.TrimSpace(res.Text)
+			u := strings.TrimSpace(lookupString(res.Data, "url"))
+			if u == "" {
+				u = strings.TrimSpace(res.Text)
 			}
-			if !strings.HasPrefix(url, "http://") && !strings.HasPrefix(url, "https://") {
-				url = ""
+			if strings.HasPrefix(u, "http://") || strings.HasPrefix(u, "https://") {
+				urls = []string{u}
 			}
+		}
+	case r.Endpoint.URL != "":
+		// No Hub URL: try the MCP server's own host, which may serve both.
+		if u, err := neturl.Parse(r.Endpoint.URL); err == nil && u.Host != "" {
+			origin := u.Scheme + "://" + u.Host
+			urls, derived = []string{origin + "/api" + loc, origin + loc}, true
 		}
 	}
-	if url != "" {
-		p.logf("downloading %s", redactURL(url))
-		c, err := p.fetchHTTP(ctx, url, token, base)
-		if err == nil {
-			return c, "http GET " + redactURL(url), nil
-		}
-		if errors.Is(err, errNotFound) && r.HubURL != "" && !strings.HasPrefix(loc, "/api/") {
-			// --hub-url may be the Hub itself (port 8898), whose paths have
-			// no /api prefix.
-			native := r.HubURL + loc
-			if c, nerr := p.fetchHTTP(ctx, native, token, base); nerr == nil {
-				p.warn("%s answered 404 but %s worked: --hub-url seems to be the Hub itself rather than the Kubeshark front", redactURL(url), redactURL(native))
-				return c, "http GET " + redactURL(native), nil
+	if len(urls) > 0 {
+		var err error
+		for i, u := range urls {
+			if i > 0 && !errors.Is(err, errNotFound) {
+				break
+			}
+			p.logf("downloading %s", redactURL(u))
+			var c *captured
+			if c, err = p.fetchHTTP(ctx, u, token, base); err == nil {
+				if i > 0 {
+					p.warn("%s answered 404 but %s worked: --hub-url seems to be the Hub itself rather than the Kubeshark front", redactURL(urls[0]), redactURL(u))
+				}
+				if derived {
+					p.warn("no --hub-url: the capture was fetched from the MCP server's host (%s)", redactURL(u))
+				}
+				return c, "http GET " + redactURL(u), nil
 			}
 		}
 		if localFile(raw) {
@@ -740,7 +754,13 @@ func (p *puller) fetchLocation(ctx context.Context, loc, base string) (*captured
 			return c, "local file " + raw, err
 		}
 		k := KindOf(err)
-		if (k != KindConnect && k != KindAuth) || !p.s.Has("download_file") {
+		if (k != KindConnect && k != KindAuth && !derived) || !p.s.Has("download_file") {
+			if derived {
+				var e *Error
+				if errors.As(err, &e) {
+					e.Fix = "no --hub-url was given and the MCP server's host does not serve the file: give --hub-url (the Kubeshark front URL, e.g. http://127.0.0.1:8899 after `kubeshark proxy`) or set KUBESHARK_HUB_URL"
+				}
+			}
 			return nil, "", err
 		}
 		p.warn("%v; falling back to the server's download_file", err)

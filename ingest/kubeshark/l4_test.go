@@ -1,0 +1,52 @@
+package kubeshark
+
+import (
+	"testing"
+
+	"github.com/flowproof/flowproof/ingest/kubeshark/kubesharktest"
+)
+
+func TestParseL4Flows(t *testing.T) {
+	// The compact form of kubeshark-mcp.md §4, with an all-zero server side.
+	compact := `{"flows":[{"proto":"tcp",
+ "client":{"ip":"10.0.0.1","pod":"frontend-abc123","ns":"default","svc":"frontend","node":"node-1"},
+ "server":{"ip":"::ffff:10.0.0.2","port":8080},
+ "client_stats":{"tx_pkts":1000,"rx_pkts":800,"tx_bytes":102400,"rx_bytes":81920,
+                 "tcp_handshake_p50_us":1250,"tcp_handshake_p90_us":2100,"tcp_handshake_p99_us":4500},
+ "server_stats":{"tx_pkts":0,"rx_pkts":0,"tx_bytes":0,"rx_bytes":0},
+ "totals":{"pkts":3600,"bytes":368640,"pps":100.5,"bps":8388608}}],"total":42,"truncated":true}`
+	f, err := ParseL4Flows([]byte(compact))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Total != 42 || !f.Truncated || len(f.Flows) != 1 {
+		t.Fatalf("%+v", f)
+	}
+	l := f.Flows[0]
+	if l.Client.Pod != "frontend-abc123" || l.Client.Service != "frontend" || l.Server.IP.String() != "10.0.0.2" || l.Server.Port != 8080 ||
+		!l.ClientStats.Present || l.ClientStats.RxBytes != 81920 || l.ClientStats.HandshakeUs != [3]int64{1250, 2100, 4500} || l.ServerStats.Present || l.TimeNs != 0 {
+		t.Errorf("%+v", l)
+	}
+	// The stand-in's full records, as a bare array.
+	f, err = ParseL4Flows(kubesharktest.L4Flows())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Flows) != 5 || f.Flows[0].TimeNs == 0 || f.Flows[0].Proto != "udp" {
+		t.Errorf("%d flows, first %+v", len(f.Flows), f.Flows[0])
+	}
+	if _, err := ParseL4Flows([]byte(`{"calls":[]}`)); err == nil {
+		t.Error("an answer without flows parsed")
+	}
+}
+
+func TestParseWorkloads(t *testing.T) {
+	w, err := ParseWorkloads([]byte(`{"workloads":[{"name":"p","namespace":"n","kind":"Pod","labels":{},"ips":[{"ip":"10.1.1.1","timestamp":1706745000000}]}],"total":1}`))
+	if err != nil || len(w) != 1 || w[0].Kind != "pod" || w[0].TimeNs != 1706745000000*1e6 || w[0].IP.String() != "10.1.1.1" {
+		t.Errorf("%+v %v", w, err)
+	}
+	w, err = ParseWorkloads([]byte(`{"ips":[{"ip":"10.1.1.2","records":[{"name":"a","namespace":"n","timestamp":"2024-02-01T00:00:00Z"},{"name":"b","namespace":"n","timestamp":1706745600}]}],"total":1}`))
+	if err != nil || len(w) != 2 || w[0].Name != "a" || w[0].TimeNs != 1706745600*1e9 || w[1].TimeNs != 1706745600*1e9 {
+		t.Errorf("%+v %v", w, err)
+	}
+}
