@@ -112,7 +112,11 @@ type Capture struct {
 	C2SPkts, S2CPkts                 int64
 	C2SRetransBytes, S2CRetransBytes int64
 	MissedBytes                      int64
-	clientRTT, serverRTT, fullRTT    []int64
+	// PartialFlows are TCP flows the capture saw only part of: no SYN from
+	// the originator (begun before the capture) or not closed (state S1,
+	// S2, S3 or OTH: still open when it ended).
+	PartialFlows                  int64
+	clientRTT, serverRTT, fullRTT []int64
 }
 
 // RTT returns the p50, p90, p99 (ns) of the capture's client half (SYN ->
@@ -354,6 +358,9 @@ func (c *Checker) Add(r *analyze.Record) {
 	cp.C2SRetransBytes += orb
 	cp.S2CRetransBytes += rrb
 	cp.MissedBytes += r.MissedBytes
+	if r.Proto == "tcp" && (!strings.HasPrefix(r.History, "S") || r.State == "S1" || r.State == "S2" || r.State == "S3" || r.State == "OTH") {
+		cp.PartialFlows++
+	}
 	if r.Proto == "tcp" && !rev {
 		appendSample(&cp.clientRTT, r.RTTSynSynAck)
 		appendSample(&cp.serverRTT, r.RTTSynAckAck)
@@ -475,6 +482,9 @@ func (c *Checker) judge(k Key, e *entry, firstNs, lastNs int64) Result {
 	switch {
 	case len(bad) > 0:
 		r.Verdict = BytesMismatch
+		if cp.PartialFlows > 0 {
+			bad = append(bad, fmt.Sprintf("%d of %d flow(s) began before or outlived the capture: it saw only part of them (a window mismatch)", cp.PartialFlows, cp.Flows))
+		}
 		r.Reason = strings.Join(append(bad, rttBad...), "; ")
 	case len(rttBad) > 0:
 		r.Verdict = RTTMismatch
