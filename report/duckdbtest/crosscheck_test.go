@@ -1,0 +1,66 @@
+package duckdbtest
+
+import (
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/flowproof/flowproof/analyze"
+	"github.com/flowproof/flowproof/analyze/crosscheck"
+	"github.com/flowproof/flowproof/report"
+)
+
+// TestCrossCheckParquet: DuckDB reads crosscheck.parquet with the intended
+// types, values and nulls.
+func TestCrossCheckParquet(t *testing.T) {
+	a, b, c := netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2"), netip.MustParseAddr("203.0.113.1")
+	chk := crosscheck.New([]crosscheck.Aggregate{{
+		Proto: "tcp", Client: crosscheck.Endpoint{IP: a}, Server: crosscheck.Endpoint{IP: b}, ServerPort: 80, TimeNs: t0 + 1_000_000_000,
+		ClientStats: crosscheck.Side{Present: true, TxPkts: 2, RxPkts: 4, TxBytes: 300, RxBytes: 2_600, HandshakeUs: [3]int64{400, 500, 600}},
+	}}, nil, crosscheck.DefaultTolerances())
+	chk.Add(&analyze.Record{Proto: "tcp", SrcIP: a, DstIP: b, SrcPort: 40000, DstPort: 80, TsNs: t0, EndNs: t0 + 1e7, History: "ShADadFf", State: "SF",
+		OrigPkts: 4, RespPkts: 2, OrigBytes: 300, RespBytes: 1_200, MissedBytes: 1_400, RTTSynSynAck: analyze.Some(400_000)})
+	chk.Add(&analyze.Record{Proto: "udp", SrcIP: a, DstIP: c, SrcPort: 5000, DstPort: 53, TsNs: t0, EndNs: t0, OrigPkts: 1, OrigBytes: 40})
+	res := chk.Finish(t0, t0+2e9)
+	var rows []report.CrossCheckRow
+	for i := range res {
+		rows = append(rows, report.CrossCheckRowOf(&res[i], crosscheck.Identity{Pod: "web-1", Namespace: "shop"}, crosscheck.Identity{}))
+	}
+	path := filepath.Join(t.TempDir(), report.CrossCheckFile)
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := report.WriteCrossCheck(f, rows, "test"); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	db := openFlows(t, path) // the view is named flows
+	types := map[string]string{}
+	for _, s := range queryStrings(t, db, `SELECT column_name || ' ' || column_type FROM (DESCRIBE SELECT * FROM flows)`) {
+		var n, ty string
+		fmt.Sscanf(s, "%s %s", &n, &ty)
+		types[n] = s[len(n)+1:]
+	}
+	for col, want := range map[string]string{
+		"proto": "VARCHAR", "server_port": "INTEGER", "verdict": "VARCHAR", "ks_ts": "TIMESTAMP WITH TIME ZONE",
+		"ks_client_tx_bytes": "BIGINT", "cap_c2s_bytes": "BIGINT", "delta_s2c_bytes": "BIGINT", "pkt_ratio_c2s": "DOUBLE",
+		"ks_client_rtt_p50_ns": "BIGINT", "worst_rel": "DOUBLE", "client_pod": "VARCHAR",
+	} {
+		if types[col] != want {
+			t.Errorf("%s: DuckDB sees %q, want %s", col, types[col], want)
+		}
+	}
+	got := queryStrings(t, db, `SELECT concat_ws('|', verdict, server_port, client_pod, coalesce(server_pod, 'NULL'), coalesce(CAST(ks_client_rx_bytes AS VARCHAR), 'NULL'),
+		cap_s2c_bytes, coalesce(CAST(delta_s2c_bytes AS VARCHAR), 'NULL'), coalesce(CAST(ks_client_rtt_p50_ns AS VARCHAR), 'NULL'),
+		coalesce(strftime(ks_ts AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%S'), 'NULL')) FROM flows ORDER BY proto`)
+	want := []string{
+		"bytes_mismatch|80|web-1|NULL|2600|1200|1400|400000|2025-10-09T08:53:21",
+		"pcap_only|53|web-1|NULL|NULL|0|NULL|NULL|NULL",
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("rows\n got %q\nwant %q", got, want)
+	}
+}
