@@ -42,7 +42,7 @@ func (e *usageError) Error() string { return e.msg }
 const usage = `flowproof: packet captures in, flow evidence out.
 
 Usage:
-  flowproof analyze [flags] CAPTURE|DIR|EVIDENCE_DIR ...   rebuild every TCP/UDP flow into OUT/flows.parquet
+  flowproof analyze [flags] CAPTURE|DIR ...   rebuild every TCP/UDP flow into OUT/flows.parquet (DIR may be pull's evidence)
   flowproof pull    [flags]                   pull a capture and Kubeshark's flow records into an evidence directory
   flowproof run     [flags]                   pull then analyze: OUT/evidence and the analysis in OUT
   flowproof demo    [flags]                   the whole pipeline against the built-in Kubeshark stand-in

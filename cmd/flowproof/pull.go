@@ -58,8 +58,8 @@ func (o *pullOptions) register(fs *flag.FlagSet, withOut bool) {
 	fs.DurationVar(&o.pollInterval, "poll", kubeshark.DefaultPollInterval, "interval between get_snapshot calls")
 	o.maxResponse = 64 << 20
 	o.maxCapture = byteSize(kubeshark.DefaultMaxCaptureBytes)
-	fs.Var(&o.maxResponse, "max-response", "cap on each MCP message (64MiB)")
-	fs.Var(&o.maxCapture, "max-capture", "cap on the capture download (16GiB)")
+	fs.Var(&o.maxResponse, "max-response", "cap on each MCP message (bytes, or with KiB/MiB/GiB)")
+	fs.Var(&o.maxCapture, "max-capture", "cap on the capture download (bytes, or with KiB/MiB/GiB)")
 	fs.BoolVar(&o.quiet, "q", false, "no progress lines on stderr")
 }
 
@@ -272,7 +272,18 @@ func auditPull(req kubeshark.Request, m *kubeshark.Manifest) error {
 // K/M/G) suffix.
 type byteSize int64
 
-func (b *byteSize) String() string { return strconv.FormatInt(int64(*b), 10) }
+func (b *byteSize) String() string {
+	n := int64(*b)
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
+		if n >= u.mult && n%u.mult == 0 {
+			return strconv.FormatInt(n/u.mult, 10) + u.suffix
+		}
+	}
+	return strconv.FormatInt(n, 10)
+}
 
 func (b *byteSize) Set(s string) error {
 	t := strings.TrimSpace(s)
