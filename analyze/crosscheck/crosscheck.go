@@ -43,7 +43,7 @@ const (
 	DefaultRTTAbsNs      = 1_000_000
 	DefaultWindowSlackNs = 5_000_000_000
 	DefaultMaxPcapOnly   = 100_000
-	maxSamples           = 4096 // handshake samples kept per aggregate and side (the first ones)
+	maxSamples           = 1024 // handshake samples kept per Kubeshark aggregate and half (the first ones)
 )
 
 // Tolerances say when two numbers agree.
@@ -175,6 +175,7 @@ type Checker struct {
 	podInfo         map[[2]string][2]string // ns/pod -> service, node ("" when ambiguous)
 	l4Names         map[netip.Addr]Endpoint // IP -> the single pod L4 records name (Pod "" when ambiguous)
 	verdicts        map[Key]string
+	ksMin, ksMax    int64 // range of Kubeshark's record times; 0 when any is unknown
 	finished        bool
 }
 
@@ -202,6 +203,16 @@ func New(aggs []Aggregate, assigns []Assignment, tol Tolerances) *Checker {
 		for _, ep := range []Endpoint{a.Client, a.Server} {
 			c.notePod(ep)
 		}
+	}
+	for i, a := range aggs {
+		if a.TimeNs == 0 {
+			c.ksMin, c.ksMax = 0, 0
+			break
+		}
+		if i == 0 || a.TimeNs < c.ksMin {
+			c.ksMin = a.TimeNs
+		}
+		c.ksMax = max(c.ksMax, a.TimeNs)
 	}
 	for _, as := range assigns {
 		ip := as.IP.Unmap()
@@ -329,6 +340,7 @@ func (c *Checker) Add(r *analyze.Record) {
 		return
 	}
 	e := c.aggs[k]
+	known := e != nil
 	if e == nil {
 		if e = c.pcapOnly[k]; e == nil {
 			if len(c.pcapOnly) >= c.tol.MaxPcapOnly {
@@ -361,7 +373,7 @@ func (c *Checker) Add(r *analyze.Record) {
 	if r.Proto == "tcp" && (!strings.HasPrefix(r.History, "S") || r.State == "S1" || r.State == "S2" || r.State == "S3" || r.State == "OTH") {
 		cp.PartialFlows++
 	}
-	if r.Proto == "tcp" && !rev {
+	if r.Proto == "tcp" && !rev && known { // pcap_only aggregates keep no samples: memory stays bounded by Kubeshark's list
 		appendSample(&cp.clientRTT, r.RTTSynSynAck)
 		appendSample(&cp.serverRTT, r.RTTSynAckAck)
 		appendSample(&cp.fullRTT, r.RTTHandshake)
@@ -407,6 +419,9 @@ func (c *Checker) Finish(firstNs, lastNs int64) []Result {
 		e := c.pcapOnly[k]
 		r := Result{Key: k, Capture: e.cap, Verdict: PcapOnly, WorstRel: 1,
 			Reason: fmt.Sprintf("the capture holds %d flow(s), %d bytes, that Kubeshark has no record of", e.cap.Flows, e.cap.C2SBytes+e.cap.S2CBytes)}
+		if sl := c.tol.WindowSlackNs; c.ksMax != 0 && (e.cap.LastNs < c.ksMin-sl || e.cap.FirstNs > c.ksMax+sl) {
+			r.Reason += fmt.Sprintf(" (Kubeshark's records are dated %s .. %s: the traffic is outside that time)", fmtNs(c.ksMin), fmtNs(c.ksMax))
+		}
 		r.fillRTT(nil, c.tol)
 		c.verdicts[k] = PcapOnly
 		out = append(out, r)

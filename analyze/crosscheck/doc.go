@@ -49,6 +49,10 @@
 // window slack 5 s; at most 100000 pcap_only aggregates are kept for
 // crosscheck.parquet (their flows still get the verdict).
 //
+// Memory: one entry per Kubeshark record and per kept pcap_only aggregate;
+// handshake medians use the first 1024 samples of each half per Kubeshark
+// aggregate (pcap_only aggregates keep none).
+//
 // # Identity
 //
 // Workload assignments (list_workloads: an IP held by a pod or service from a
