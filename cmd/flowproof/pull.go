@@ -25,6 +25,7 @@ type pullOptions struct {
 
 	since, from, to        string
 	ns, pod, svc, bpf, kfl string
+	nodes                  string
 	snapshotID, dialect    string
 
 	timeout, snapshotTimeout, downloadTimeout, pollInterval time.Duration
@@ -50,6 +51,7 @@ func (o *pullOptions) register(fs *flag.FlagSet, withOut bool) {
 	fs.StringVar(&o.svc, "svc", "", "service `name` (its ClusterIPs)")
 	fs.StringVar(&o.bpf, "bpf", "", "BPF capture `filter`, ANDed with the selected workloads' hosts")
 	fs.StringVar(&o.kfl, "kfl", "", "KFL2 `filter`, passed to tools that take one")
+	fs.StringVar(&o.nodes, "nodes", "", "comma-separated `nodes` whose captures to merge (default all)")
 	fs.StringVar(&o.snapshotID, "snapshot-id", "", "reuse this Kubeshark snapshot instead of creating one")
 	fs.StringVar(&o.dialect, "dialect", kubeshark.DialectAuto, "capture route: auto (chosen from tools/list), snapshot or export_pcap")
 	fs.DurationVar(&o.timeout, "timeout", 60*time.Second, "bound on each MCP call")
@@ -114,6 +116,11 @@ func (o *pullOptions) request(env kubesharkEnv, dir string, command []string, st
 		windowText = "--from/--to"
 	}
 	sel := kubeshark.Selection{NS: o.ns, Pod: o.pod, Svc: o.svc, BPF: o.bpf, KFL: o.kfl}
+	for _, n := range strings.Split(o.nodes, ",") {
+		if n = strings.TrimSpace(n); n != "" {
+			sel.Nodes = append(sel.Nodes, n)
+		}
+	}
 	if err := sel.Validate(); err != nil {
 		return req, &usageError{err.Error()}
 	}

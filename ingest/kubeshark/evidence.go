@@ -109,12 +109,13 @@ type Boundaries struct {
 
 // SelectionInfo records the selection flags.
 type SelectionInfo struct {
-	NS      string `json:"ns,omitempty"`
-	Pod     string `json:"pod,omitempty"`
-	Svc     string `json:"svc,omitempty"`
-	BPF     string `json:"bpf,omitempty"`
-	KFL     string `json:"kfl,omitempty"`
-	KFLUsed bool   `json:"kfl_used"` // whether a tool took the KFL filter
+	NS      string   `json:"ns,omitempty"`
+	Pod     string   `json:"pod,omitempty"`
+	Svc     string   `json:"svc,omitempty"`
+	BPF     string   `json:"bpf,omitempty"`
+	KFL     string   `json:"kfl,omitempty"`
+	KFLUsed bool     `json:"kfl_used"` // whether a tool took the KFL filter
+	Nodes   []string `json:"nodes,omitempty"`
 }
 
 // SnapshotInfo describes the snapshot the capture came from.

@@ -158,6 +158,57 @@ func TestPullFaults(t *testing.T) {
 			kind: KindToolMissing,
 			want: []string{"does not offer create_snapshot, get_snapshot and export_snapshot_pcap", "it offers: apply_filter, capture_traffic, ", "export_pcap"},
 		},
+		// The export_pcap dialect.
+		{
+			name: "export_pcap: server exits mid-call",
+			opts: kubesharktest.Options{Dialect: kubesharktest.ExportPcap, Faults: kubesharktest.Faults{MCP: kubesharktest.MCPFaults{ExitOn: "export_pcap"}}},
+			kind: KindServerExited,
+			want: []string{"tools/call export_pcap"},
+		},
+		{
+			name: "export_pcap: slow",
+			opts: kubesharktest.Options{Dialect: kubesharktest.ExportPcap, Faults: kubesharktest.Faults{MCP: kubesharktest.MCPFaults{SlowOn: "export_pcap", Slow: 3 * time.Second}}},
+			mod:  func(r *Request) { r.Session.CallTimeout = 300 * time.Millisecond },
+			kind: KindTimeout,
+			want: []string{"tools/call export_pcap", "no answer within 300ms"},
+		},
+		{
+			name: "export_pcap: isError",
+			opts: kubesharktest.Options{Dialect: kubesharktest.ExportPcap, Faults: kubesharktest.Faults{ToolError: map[string]string{"export_pcap": "capture buffer overflow"}}},
+			kind: KindToolError,
+			want: []string{"tools/call export_pcap", "Hub API error (500): capture buffer overflow"},
+		},
+		{
+			name: "export_pcap: malformed JSON-RPC",
+			opts: kubesharktest.Options{Dialect: kubesharktest.ExportPcap, Faults: kubesharktest.Faults{MCP: kubesharktest.MCPFaults{MalformedOn: "export_pcap"}}},
+			kind: KindProtocol,
+		},
+		{
+			name:  "export_pcap: 401",
+			opts:  kubesharktest.Options{Dialect: kubesharktest.ExportPcap, Token: token},
+			token: "",
+			kind:  KindAuth,
+			want:  []string{"kubectl create token kubeshark-cli"},
+		},
+		{
+			name: "export_pcap: download cut short",
+			opts: kubesharktest.Options{Dialect: kubesharktest.ExportPcap, Faults: kubesharktest.Faults{DownloadCut: true}},
+			kind: KindDownload,
+			want: []string{"cut short after"},
+		},
+		{
+			name: "export_pcap: oversize base64",
+			opts: kubesharktest.Options{Dialect: kubesharktest.ExportPcap, ExportResult: kubesharktest.ExportBase64},
+			mod:  func(r *Request) { r.MaxCaptureBytes = 2000 },
+			kind: KindTooLarge,
+			want: []string{"more than --max-capture (2.0 KiB)"},
+		},
+		{
+			name: "export_pcap: empty capture",
+			opts: kubesharktest.Options{Dialect: kubesharktest.ExportPcap, Faults: kubesharktest.Faults{EmptyCapture: true}},
+			kind: KindEmptyCapture,
+			want: []string{"check the window and retention"},
+		},
 		{
 			name: "snapshot id unknown",
 			mod:  func(r *Request) { r.SnapshotID = "nope-1" },

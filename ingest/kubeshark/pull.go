@@ -219,7 +219,7 @@ func (p *puller) run(ctx context.Context) (*Manifest, error) {
 	prov.Transport, prov.Endpoint = r.Endpoint.Transport(), p.red.String(r.Endpoint.Describe())
 	prov.HubURL, prov.TokenUsed = redactURL(r.HubURL), r.Endpoint.Token != ""
 	prov.Window = winInfo
-	prov.Selection = SelectionInfo{NS: r.Selection.NS, Pod: r.Selection.Pod, Svc: r.Selection.Svc, BPF: r.Selection.BPF, KFL: r.Selection.KFL}
+	prov.Selection = SelectionInfo{NS: r.Selection.NS, Pod: r.Selection.Pod, Svc: r.Selection.Svc, BPF: r.Selection.BPF, KFL: r.Selection.KFL, Nodes: r.Selection.Nodes}
 
 	p.logf("connecting to %s", prov.Endpoint)
 	s, err := Dial(ctx, r.Endpoint, r.Session)

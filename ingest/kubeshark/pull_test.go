@@ -124,6 +124,27 @@ func TestPullWholeCapture(t *testing.T) {
 	}
 }
 
+// TestPullNodes: --nodes narrows the merged capture to those nodes.
+func TestPullNodes(t *testing.T) {
+	f := newFixture(t, "stdio", kubesharktest.Options{}, "")
+	req := f.request(t)
+	req.Selection = Selection{Nodes: []string{"worker-3"}}
+	m, err := Pull(bg(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range capturePackets(t, filepath.Join(req.Dir, m.Kubeshark.Captures[0].File)) {
+		if s, d := ipOf(p); s != kubesharktest.Payments.IP.String() && d != kubesharktest.Payments.IP.String() {
+			t.Fatalf("packet %s -> %s does not touch worker-3", s, d)
+		}
+	}
+	for _, c := range f.hub.Calls() {
+		if c.Tool == "export_snapshot_pcap" && sprintf("%v", c.Arguments["nodes"]) != "[worker-3]" {
+			t.Errorf("export arguments %v", c.Arguments)
+		}
+	}
+}
+
 func TestPullServiceAndBPF(t *testing.T) {
 	f := newFixture(t, "http", kubesharktest.Options{}, "")
 	req := f.request(t)

@@ -50,6 +50,9 @@ func (p *puller) snapshotRoute(ctx context.Context) (c *captured, via string, er
 	if r.Selection.KFL != "" && t.Has("kfl") {
 		a.m["kfl"], p.kflUsed = r.Selection.KFL, true
 	}
+	if len(r.Selection.Nodes) > 0 && !a.setList(r.Selection.Nodes, "nodes", "node") {
+		p.warn("export_snapshot_pcap takes no nodes argument: --nodes was not applied to the export")
+	}
 	if miss := a.missing(); len(miss) > 0 {
 		return nil, "", newErr(KindToolError, "export_snapshot_pcap", fmt.Errorf("it requires arguments flowproof does not know how to fill: %s", strings.Join(miss, ", ")),
 			"its schema is in kubeshark/tools.json; please report it")
@@ -94,6 +97,9 @@ func (p *puller) createSnapshot(ctx context.Context) (string, error) {
 	}
 	if r.Selection.KFL != "" && t.Has("kfl") {
 		a.m["kfl"], p.kflUsed = r.Selection.KFL, true
+	}
+	if len(r.Selection.Nodes) > 0 && t.Has("nodes") {
+		a.setList(r.Selection.Nodes, "nodes")
 	}
 	if miss := a.missing(); len(miss) > 0 {
 		return "", newErr(KindToolError, "create_snapshot", fmt.Errorf("it requires arguments flowproof does not know how to fill: %s", strings.Join(miss, ", ")),
@@ -558,6 +564,9 @@ func (p *puller) exportRoute(ctx context.Context) (c *captured, via string, err 
 		if a.set(sel.KFL, "kfl", "kfl_filter") || p.setByDescription(a, t, sel.KFL, "kfl") {
 			p.kflUsed = true
 		}
+	}
+	if len(sel.Nodes) > 0 && !a.setList(sel.Nodes, "nodes", "node") {
+		p.warn("export_pcap takes no nodes argument: --nodes was not applied")
 	}
 	if !p.window.IsZero() {
 		okFrom := a.setTime(p.window.From, "start_time", "startTime", "start", "from")

@@ -99,6 +99,9 @@ type Selection struct {
 	Svc string // service name
 	BPF string // capture filter, ANDed with the workload hosts
 	KFL string // Kubeshark filter (KFL2), passed to tools that take one
+	// Nodes limits the snapshot and its export to these nodes' captures
+	// (create_snapshot's and export_snapshot_pcap's nodes).
+	Nodes []string
 }
 
 // Workloads reports whether the selection names workloads.

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -856,6 +857,17 @@ func (h *Hub) snapshotPcap(w http.ResponseWriter, r *http.Request) {
 	}
 	if v, err := strconv.ParseInt(q.Get("end_time"), 10, 64); err == nil && v < to {
 		to = v
+	}
+	if nodes := q.Get("nodes"); nodes != "" {
+		// The merged capture of some nodes: packets to or from their pods.
+		on := map[netip.Addr]bool{}
+		for _, p := range Pods {
+			if contains(strings.Split(nodes, ","), p.Node) {
+				on[p.IP] = true
+			}
+		}
+		bpf := f
+		f = func(x pktInfo) bool { return (on[x.src] || on[x.dst]) && bpf(x) }
 	}
 	data, _ := h.filterCapture(f, from, to)
 	h.serveCapture(w, data)
