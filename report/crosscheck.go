@@ -208,47 +208,6 @@ func ReadCrossCheck(path string) ([]CrossCheckRow, error) {
 	return rows[:n], nil
 }
 
-// RewriteFlows streams the flows of the flows.parquet file at src through fn
-// (which may change them) into fw, a row group at a time: memory stays
-// bounded whatever the file's size.
-func RewriteFlows(src string, fw *FlowWriter, fn func(*analyze.Record)) error {
-	f, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	pf, err := parquet.OpenFile(f, st.Size())
-	if err != nil {
-		return fmt.Errorf("%s: %w", src, err)
-	}
-	r := parquet.NewGenericReader[FlowRow](pf)
-	defer r.Close()
-	buf := make([]FlowRow, flowBatchRows)
-	for {
-		n, err := r.Read(buf)
-		for i := range buf[:n] {
-			rec, cerr := buf[i].Record()
-			if cerr != nil {
-				return cerr
-			}
-			fn(&rec)
-			if werr := fw.Write(&rec); werr != nil {
-				return werr
-			}
-		}
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("%s: %w", src, err)
-		}
-	}
-}
-
 // CrossCheckReport is what the report's Cross-check section says about the
 // aggregates (the flow counts come from the flows themselves).
 type CrossCheckReport struct {

@@ -166,6 +166,12 @@ func analyzeRun(ctx context.Context, o analyzeOptions, inputs []string, command 
 	if err := os.MkdirAll(o.out, 0o755); err != nil {
 		return fmt.Errorf("create output directory: %w", err)
 	}
+	if xc != nil {
+		if err := xc.open(o.out); err != nil {
+			return err
+		}
+		defer xc.close()
+	}
 
 	flowsPath := filepath.Join(o.out, "flows.parquet")
 	tmp, err := os.CreateTemp(o.out, ".flows-*.parquet")
@@ -205,10 +211,11 @@ func analyzeRun(ctx context.Context, o analyzeOptions, inputs []string, command 
 	sink := newAsyncSink(func(r *analyze.Record) error {
 		if xc != nil {
 			xc.observe(r) // identities; capture sums for the cross-check
+			if xc.compare {
+				return xc.spool(r) // written with its verdict on the second pass
+			}
 		}
-		if xc == nil || !xc.compare {
-			sum.Add(r) // with a cross-check, on the second pass (verdicts)
-		}
+		sum.Add(r)
 		return fw.Write(r)
 	})
 	prog := newProgress(stderr, o.quiet)
@@ -260,7 +267,7 @@ func analyzeRun(ctx context.Context, o analyzeOptions, inputs []string, command 
 	m.Outputs = []report.Output{out}
 	m.Flows = fw.Count()
 	if xc != nil && xc.compare {
-		outs, n, err := xc.finish(o.out, flowsPath, sum, m, o.xc.tolerances())
+		outs, n, err := xc.finish(o.out, sum, m, o.xc.tolerances())
 		if err != nil {
 			return err
 		}

@@ -1,8 +1,11 @@
 package main
 
 import (
+	"bufio"
+	"encoding/gob"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -78,6 +81,41 @@ type xcRun struct {
 	records  int
 	trunc    bool
 	warnings []string
+
+	// The flows wait in a spool (gob) until the verdicts are known; they
+	// are encoded to Parquet once, on the second pass.
+	spoolFile *os.File
+	spoolBuf  *bufio.Writer
+	enc       *gob.Encoder
+	spooled   int64
+}
+
+// open creates the spool in dir (when comparing).
+func (x *xcRun) open(dir string) error {
+	if !x.compare {
+		return nil
+	}
+	f, err := os.CreateTemp(dir, ".flows-spool-*.gob")
+	if err != nil {
+		return fmt.Errorf("create the cross-check spool: %w", err)
+	}
+	x.spoolFile, x.spoolBuf = f, bufio.NewWriterSize(f, 1<<20)
+	x.enc = gob.NewEncoder(x.spoolBuf)
+	return nil
+}
+
+// close removes the spool.
+func (x *xcRun) close() {
+	if x.spoolFile != nil {
+		x.spoolFile.Close()
+		os.Remove(x.spoolFile.Name())
+	}
+}
+
+// spool keeps a finished flow for the second pass.
+func (x *xcRun) spool(r *analyze.Record) error {
+	x.spooled++
+	return x.enc.Encode(r)
 }
 
 // loadCrossCheck reads Kubeshark's L4 flows and workloads from --l4-flows,
@@ -180,10 +218,10 @@ func (x *xcRun) observe(r *analyze.Record) {
 	}
 }
 
-// finish judges the aggregates, rewrites the flows from tmpFlows into a new
-// flows.parquet with the verdicts (feeding sum), writes crosscheck.parquet,
-// and returns the outputs written (flows.parquet first).
-func (x *xcRun) finish(dir, tmpFlows string, sum *report.Summary, m *report.Manifest, tol crosscheck.Tolerances) ([]report.Output, int64, error) {
+// finish judges the aggregates, writes the spooled flows into flows.parquet
+// with the verdicts (feeding sum), writes crosscheck.parquet, and returns
+// the outputs written (flows.parquet first).
+func (x *xcRun) finish(dir string, sum *report.Summary, m *report.Manifest, tol crosscheck.Tolerances) ([]report.Output, int64, error) {
 	var firstNs, lastNs int64
 	for _, in := range m.Inputs {
 		if in.Packets == 0 {
@@ -207,9 +245,10 @@ func (x *xcRun) finish(dir, tmpFlows string, sum *report.Summary, m *report.Mani
 		tmp.Close()
 		return nil, 0, fmt.Errorf("create flows.parquet: %w", err)
 	}
-	err = report.RewriteFlows(tmpFlows, fw, func(r *analyze.Record) {
+	err = x.replay(func(r *analyze.Record) error {
 		r.CrossCheck = x.chk.Verdict(r)
 		sum.Add(r)
+		return fw.Write(r)
 	})
 	if err == nil {
 		err = fw.Close()
@@ -268,6 +307,27 @@ func (x *xcRun) finish(dir, tmpFlows string, sum *report.Summary, m *report.Mani
 		return nil, 0, err
 	}
 	return []report.Output{fo, xo}, fw.Count(), nil
+}
+
+// replay reads the spooled flows back, in order.
+func (x *xcRun) replay(fn func(*analyze.Record) error) error {
+	if err := x.spoolBuf.Flush(); err != nil {
+		return err
+	}
+	if _, err := x.spoolFile.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	dec := gob.NewDecoder(bufio.NewReaderSize(x.spoolFile, 1<<20))
+	for i := int64(0); i < x.spooled; i++ {
+		var r analyze.Record
+		if err := dec.Decode(&r); err != nil {
+			return fmt.Errorf("read the cross-check spool: %w", err)
+		}
+		if err := fn(&r); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // identities names an aggregate's endpoints: Kubeshark's own names when its
