@@ -70,7 +70,11 @@ func ParseL4Flows(b []byte) (*L4Flows, error) {
 		if err := unmarshalNumbers(b, &obj); err != nil {
 			return nil, fmt.Errorf("list_l4_flows answer: %w (expected {\"flows\":[...]})", err)
 		}
-		list, ok := obj["flows"].([]any)
+		v, has := obj["flows"]
+		list, ok := v.([]any)
+		if has && v == nil {
+			ok = true // "flows": null is an empty list
+		}
 		if !ok {
 			return nil, fmt.Errorf("list_l4_flows answer has no \"flows\" list")
 		}

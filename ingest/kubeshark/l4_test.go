@@ -35,6 +35,9 @@ func TestParseL4Flows(t *testing.T) {
 	if len(f.Flows) != 5 || f.Flows[0].TimeNs == 0 || f.Flows[0].Proto != "udp" {
 		t.Errorf("%d flows, first %+v", len(f.Flows), f.Flows[0])
 	}
+	if f, err := ParseL4Flows([]byte(`{"flows":null,"total":0,"truncated":false}`)); err != nil || len(f.Flows) != 0 {
+		t.Errorf("null flows: %+v %v", f, err)
+	}
 	if _, err := ParseL4Flows([]byte(`{"calls":[]}`)); err == nil {
 		t.Error("an answer without flows parsed")
 	}
