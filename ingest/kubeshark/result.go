@@ -209,10 +209,12 @@ var (
 // Kubeshark's demo transcript).
 func snapshotID(r *Result) string {
 	if r.Data != nil {
-		if s := lookupString(r.Data, "id", "snapshot_id", "snapshotId", "snapshotID", "name"); s != "" {
+		// An id at any depth first, then a name (the REST API identifies
+		// snapshots by name).
+		if s := lookupString(r.Data, "id", "snapshot_id", "snapshotId", "snapshotID", "snapshot_name", "snapshotName", "uuid", "uid"); s != "" {
 			return s
 		}
-		return ""
+		return lookupString(r.Data, "name")
 	}
 	if m := reProseID.FindStringSubmatch(r.Text); m != nil {
 		return m[1]

@@ -34,6 +34,7 @@ func TestAnswerShapes(t *testing.T) {
 		`{"success":true,"id":"9b0d4b2b","status":"in_progress"}`:     "9b0d4b2b",
 		`{"success":true,"name":"incident-1","status":"in_progress"}`: "incident-1",
 		`{"snapshot":{"snapshot_id":"ab12","status":"pending"}}`:      "ab12",
+		`{"name":"flowproof-x","snapshot":{"id":"cd34"}}`:             "cd34",
 		"Snapshot created.\nid: 9b0d4b2b status: in_progress":         "9b0d4b2b",
 		`Created snapshot_id=ff00aa (in_progress)`:                    "ff00aa",
 	} {
