@@ -458,6 +458,9 @@ func (c *Checker) judge(k Key, e *entry, firstNs, lastNs int64) Result {
 	if cp.Flows == 0 {
 		r.Verdict, r.WorstRel = KubesharkOnly, 1
 		r.Reason = fmt.Sprintf("Kubeshark counted %d bytes (%d client tx, %d client rx) the capture has no flow for", sideBytes(a), a.ClientStats.TxBytes, a.ClientStats.RxBytes)
+		if id := c.Identify(k.Server, a.TimeNs, a.TimeNs); id.Service != "" && id.Pod == "" {
+			r.Reason += fmt.Sprintf("; the server is service %s/%s's ClusterIP (counted before DNAT): the capture may hold the same traffic addressed to a pod, as a pcap_only aggregate from the same client", id.Namespace, id.Service)
+		}
 		return r
 	}
 	// Bytes: every counter of the sides reported.

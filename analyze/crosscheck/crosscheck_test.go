@@ -2,6 +2,7 @@ package crosscheck
 
 import (
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -141,5 +142,18 @@ func TestIdentityReuse(t *testing.T) {
 	}
 	if got := c.Identify(ipD, t0, t0); got != (Identity{Pod: "s", Namespace: "n", Node: "w"}) {
 		t.Errorf("single: %+v", got)
+	}
+}
+
+// TestClusterIPReason: a Kubeshark record addressed to a Service's ClusterIP
+// the capture does not hold says the traffic may be there DNATed.
+func TestClusterIPReason(t *testing.T) {
+	svcIP := netip.MustParseAddr("10.96.0.10")
+	c := New([]Aggregate{{Proto: "udp", Client: Endpoint{IP: ipA}, Server: Endpoint{IP: svcIP}, ServerPort: 53, ClientStats: side(40, 56, 0), TimeNs: t0}},
+		[]Assignment{{IP: svcIP, FromNs: t0 - 1e9, Kind: "service", Name: "kube-dns", Namespace: "kube-system"}}, DefaultTolerances())
+	c.Add(&analyze.Record{Proto: "udp", SrcIP: ipA, DstIP: ipD, SrcPort: 5000, DstPort: 53, TsNs: t0, EndNs: t0, OrigBytes: 40, RespBytes: 56})
+	res := c.Finish(t0, t0+1e9)
+	if res[0].Verdict != KubesharkOnly || !strings.Contains(res[0].Reason, "kube-system/kube-dns's ClusterIP") || res[1].Verdict != PcapOnly {
+		t.Errorf("%+v", res)
 	}
 }
