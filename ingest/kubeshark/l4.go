@@ -263,8 +263,11 @@ func l4Num(v any) (int64, bool) {
 // ns (told apart by magnitude).
 func l4TimeNs(v any) (int64, bool) {
 	if s, ok := v.(string); ok {
-		if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-			return t.UnixNano(), true
+		// RFC 3339, or ISO 8601 without a zone (taken as UTC).
+		for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999", "2006-01-02 15:04:05.999999999Z07:00", "2006-01-02 15:04:05.999999999"} {
+			if t, err := time.Parse(layout, s); err == nil {
+				return t.UnixNano(), true
+			}
 		}
 	}
 	n, ok := l4Num(v)

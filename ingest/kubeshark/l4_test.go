@@ -53,3 +53,12 @@ func TestParseWorkloads(t *testing.T) {
 		t.Errorf("%+v %v", w, err)
 	}
 }
+
+func TestL4TimeNs(t *testing.T) {
+	want := int64(1706745600_500000000)
+	for _, v := range []any{"2024-02-01T00:00:00.5Z", "2024-02-01T00:00:00.5", "2024-02-01 00:00:00.5", "2024-02-01T01:00:00.5+01:00"} {
+		if got, ok := l4TimeNs(v); !ok || got != want {
+			t.Errorf("%v: %d %v", v, got, ok)
+		}
+	}
+}
