@@ -525,7 +525,12 @@ func (p *puller) toolFailed(res *Result) error {
 // server does not offer is a warning; a failing one makes the pull partial.
 func (p *puller) evidence(ctx context.Context, tool string, args map[string]any) {
 	if !p.s.Has(tool) {
-		p.warn("the server does not offer %s: the evidence directory has no %s answer (the cross-check needs list_l4_flows)", tool, tool)
+		why := map[string]string{
+			"list_l4_flows":       "there is nothing to cross-check the capture's flows against",
+			"get_l4_flow_summary": "the evidence lacks Kubeshark's own totals",
+			"list_workloads":      "flows are named from the other answers only",
+		}[tool]
+		p.warn("the server does not offer %s: %s", tool, why)
 		return
 	}
 	res, err := p.call(ctx, tool, args, 0, tool+".json")
