@@ -19,6 +19,9 @@ const CrossCheckFile = "crosscheck.parquet"
 // Kubeshark has no record of (pcap_only). ks_* are Kubeshark's values, cap_*
 // the capture's; bytes are application bytes (the capture's: payload minus
 // retransmitted bytes), RTTs nanoseconds. delta = Kubeshark - capture.
+// client_* and server_* name the endpoints as Kubeshark's record does, else
+// by the workloads holding the IPs over the capture's flows (null when
+// unknown or when the holder changed).
 type CrossCheckRow struct {
 	Proto      string `parquet:"proto,dict"`
 	ClientIP   string `parquet:"client_ip"`
