@@ -133,6 +133,9 @@ func loadCrossCheck(o xcOptions, inputs []string) (*xcRun, error) {
 		if f.Truncated || f.Total > int64(len(f.Flows)) {
 			x.warnings = append(x.warnings, fmt.Sprintf("%s: Kubeshark's list_l4_flows answer is truncated (%d of %d records): the cross-check covers only those", name, len(f.Flows), f.Total))
 		}
+		if f.Skipped > 0 {
+			x.warnings = append(x.warnings, fmt.Sprintf("%s: %d list_l4_flows records left out of the cross-check (%s)", name, f.Skipped, f.FirstSkip))
+		}
 		sources = append(sources, name)
 		for _, l := range f.Flows {
 			aggs = append(aggs, aggregateOf(l))

@@ -40,6 +40,10 @@ type L4Flows struct {
 	Flows     []L4Flow
 	Total     int64
 	Truncated bool
+	// Skipped counts records left out because an address does not parse
+	// (FirstSkip says why for the first one).
+	Skipped   int
+	FirstSkip string
 }
 
 // ReadL4Flows reads a saved list_l4_flows answer: {"flows":[...],"total",
@@ -75,6 +79,16 @@ func ParseL4Flows(b []byte) (*L4Flows, error) {
 		if has && v == nil {
 			ok = true // "flows": null is an empty list
 		}
+		if !has { // another key: the first list of records with a client and a server
+			for _, v := range obj {
+				if l, isList := v.([]any); isList && len(l) > 0 {
+					if m, isObj := l[0].(map[string]any); isObj && m["client"] != nil && m["server"] != nil {
+						list, ok = l, true
+						break
+					}
+				}
+			}
+		}
 		if !ok {
 			return nil, fmt.Errorf("list_l4_flows answer has no \"flows\" list")
 		}
@@ -89,7 +103,11 @@ func ParseL4Flows(b []byte) (*L4Flows, error) {
 	for i, m := range raw {
 		f, err := l4FlowOf(m)
 		if err != nil {
-			return nil, fmt.Errorf("list_l4_flows record %d: %w", i, err)
+			out.Skipped++
+			if out.FirstSkip == "" {
+				out.FirstSkip = fmt.Sprintf("record %d: %v", i, err)
+			}
+			continue
 		}
 		out.Flows = append(out.Flows, f)
 	}
@@ -202,8 +220,15 @@ func ParseWorkloads(b []byte) ([]WorkloadIP, error) {
 		for _, w := range ws {
 			m, _ := w.(map[string]any)
 			for _, x := range l4List(m["ips"]) {
+				if ip, isText := x.(string); isText { // a bare address: held since ever
+					add(ip, nil, l4Str(m["kind"]), l4Str(m["name"]), l4Str(m["namespace"]))
+					continue
+				}
 				ipm, _ := x.(map[string]any)
 				add(l4Str(ipm["ip"]), ipm["timestamp"], l4Str(m["kind"]), l4Str(m["name"]), l4Str(m["namespace"]))
+			}
+			if ip := l4Str(m["ip"]); ip != "" { // one address on the workload itself
+				add(ip, m["timestamp"], l4Str(m["kind"]), l4Str(m["name"]), l4Str(m["namespace"]))
 			}
 		}
 		return out, nil

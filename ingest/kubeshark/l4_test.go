@@ -62,3 +62,15 @@ func TestL4TimeNs(t *testing.T) {
 		}
 	}
 }
+
+func TestParseTolerant(t *testing.T) {
+	f, err := ParseL4Flows([]byte(`{"l4_flows":[{"proto":"udp","client":{"ip":"10.0.0.1"},"server":{"ip":"10.0.0.2","port":53},"client_stats":{"tx_bytes":40}},
+		{"proto":"tcp","client":{"ip":""},"server":{"ip":"10.0.0.2","port":80}}],"total":2}`))
+	if err != nil || len(f.Flows) != 1 || f.Skipped != 1 || f.FirstSkip == "" || f.Flows[0].ClientStats.TxBytes != 40 {
+		t.Errorf("%+v %v", f, err)
+	}
+	w, err := ParseWorkloads([]byte(`{"workloads":[{"name":"a","namespace":"n","kind":"pod","ips":["10.0.0.7"]},{"name":"s","namespace":"n","kind":"service","ip":"10.96.0.1"}]}`))
+	if err != nil || len(w) != 2 || w[0].TimeNs != 0 || w[1].Kind != "service" {
+		t.Errorf("%+v %v", w, err)
+	}
+}
