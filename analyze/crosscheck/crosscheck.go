@@ -91,6 +91,7 @@ type Assignment struct {
 	FromNs          int64
 	Kind            string
 	Name, Namespace string
+	Node, Service   string // optional: else taken from L4 records naming the pod
 }
 
 // Key identifies an aggregate.
@@ -160,6 +161,7 @@ type holder struct {
 	fromNs          int64
 	kind            string
 	name, namespace string
+	node, service   string
 }
 
 // Checker fills identities and accumulates the capture side. It is not safe
@@ -216,7 +218,7 @@ func New(aggs []Aggregate, assigns []Assignment, tol Tolerances) *Checker {
 	}
 	for _, as := range assigns {
 		ip := as.IP.Unmap()
-		c.byIP[ip] = append(c.byIP[ip], holder{fromNs: as.FromNs, kind: strings.ToLower(as.Kind), name: as.Name, namespace: as.Namespace})
+		c.byIP[ip] = append(c.byIP[ip], holder{fromNs: as.FromNs, kind: strings.ToLower(as.Kind), name: as.Name, namespace: as.Namespace, node: as.Node, service: as.Service})
 	}
 	for ip, hs := range c.byIP {
 		sort.SliceStable(hs, func(i, j int) bool { return hs[i].fromNs < hs[j].fromNs })
@@ -281,9 +283,9 @@ func (c *Checker) Identify(ip netip.Addr, fromNs, toNs int64) Identity {
 		if a.kind == "service" {
 			return Identity{Namespace: a.namespace, Service: a.name}
 		}
-		id := Identity{Pod: a.name, Namespace: a.namespace}
+		id := Identity{Pod: a.name, Namespace: a.namespace, Service: a.service, Node: a.node}
 		if info, ok := c.podInfo[[2]string{a.namespace, a.name}]; ok {
-			id.Service, id.Node = info[0], info[1]
+			id.Service, id.Node = cmp.Or(id.Service, info[0]), cmp.Or(id.Node, info[1])
 		}
 		return id
 	}

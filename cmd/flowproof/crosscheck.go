@@ -143,7 +143,7 @@ func loadCrossCheck(o xcOptions, inputs []string) (*xcRun, error) {
 	}
 	addWorkloads := func(ws []kubeshark.WorkloadIP) {
 		for _, w := range ws {
-			assigns = append(assigns, crosscheck.Assignment{IP: w.IP, FromNs: w.TimeNs, Kind: w.Kind, Name: w.Name, Namespace: w.Namespace})
+			assigns = append(assigns, crosscheck.Assignment{IP: w.IP, FromNs: w.TimeNs, Kind: w.Kind, Name: w.Name, Namespace: w.Namespace, Node: w.Node, Service: w.Service})
 		}
 	}
 	if o.l4Flows != "" {

@@ -181,6 +181,7 @@ type WorkloadIP struct {
 	TimeNs          int64
 	Kind            string
 	Name, Namespace string
+	Node, Service   string // when the answer carries them (list_workloads does not document them)
 }
 
 // ReadWorkloads reads a saved list_workloads answer ({"workloads":[{name,
@@ -205,7 +206,7 @@ func ParseWorkloads(b []byte) ([]WorkloadIP, error) {
 		return nil, fmt.Errorf("workloads answer: %w", err)
 	}
 	var out []WorkloadIP
-	add := func(ipText string, ts any, kind, name, ns string) {
+	add := func(ipText string, ts any, kind, name, ns string, m map[string]any) {
 		ip, err := netip.ParseAddr(ipText)
 		if err != nil || name == "" {
 			return
@@ -214,21 +215,23 @@ func ParseWorkloads(b []byte) ([]WorkloadIP, error) {
 		if kind == "" {
 			kind = "pod"
 		}
-		out = append(out, WorkloadIP{IP: ip.Unmap(), TimeNs: t, Kind: strings.ToLower(kind), Name: name, Namespace: ns})
+		out = append(out, WorkloadIP{IP: ip.Unmap(), TimeNs: t, Kind: strings.ToLower(kind), Name: name, Namespace: ns,
+			Node:    l4First(l4Str(m["node"]), l4First(l4Str(m["node_name"]), l4Str(m["nodeName"]))),
+			Service: l4First(l4Str(m["service"]), l4Str(m["svc"]))})
 	}
 	if ws, ok := obj["workloads"].([]any); ok {
 		for _, w := range ws {
 			m, _ := w.(map[string]any)
 			for _, x := range l4List(m["ips"]) {
 				if ip, isText := x.(string); isText { // a bare address: held since ever
-					add(ip, nil, l4Str(m["kind"]), l4Str(m["name"]), l4Str(m["namespace"]))
+					add(ip, nil, l4Str(m["kind"]), l4Str(m["name"]), l4Str(m["namespace"]), m)
 					continue
 				}
 				ipm, _ := x.(map[string]any)
-				add(l4Str(ipm["ip"]), ipm["timestamp"], l4Str(m["kind"]), l4Str(m["name"]), l4Str(m["namespace"]))
+				add(l4Str(ipm["ip"]), ipm["timestamp"], l4Str(m["kind"]), l4Str(m["name"]), l4Str(m["namespace"]), m)
 			}
 			if ip := l4Str(m["ip"]); ip != "" { // one address on the workload itself
-				add(ip, m["timestamp"], l4Str(m["kind"]), l4Str(m["name"]), l4Str(m["namespace"]))
+				add(ip, m["timestamp"], l4Str(m["kind"]), l4Str(m["name"]), l4Str(m["namespace"]), m)
 			}
 		}
 		return out, nil
@@ -238,7 +241,7 @@ func ParseWorkloads(b []byte) ([]WorkloadIP, error) {
 			m, _ := x.(map[string]any)
 			for _, r := range l4List(m["records"]) {
 				rm, _ := r.(map[string]any)
-				add(l4Str(m["ip"]), rm["timestamp"], l4Str(rm["kind"]), l4Str(rm["name"]), l4Str(rm["namespace"]))
+				add(l4Str(m["ip"]), rm["timestamp"], l4Str(rm["kind"]), l4Str(rm["name"]), l4Str(rm["namespace"]), rm)
 			}
 		}
 		return out, nil

@@ -69,8 +69,8 @@ func TestParseTolerant(t *testing.T) {
 	if err != nil || len(f.Flows) != 1 || f.Skipped != 1 || f.FirstSkip == "" || f.Flows[0].ClientStats.TxBytes != 40 {
 		t.Errorf("%+v %v", f, err)
 	}
-	w, err := ParseWorkloads([]byte(`{"workloads":[{"name":"a","namespace":"n","kind":"pod","ips":["10.0.0.7"]},{"name":"s","namespace":"n","kind":"service","ip":"10.96.0.1"}]}`))
-	if err != nil || len(w) != 2 || w[0].TimeNs != 0 || w[1].Kind != "service" {
+	w, err := ParseWorkloads([]byte(`{"workloads":[{"name":"a","namespace":"n","kind":"pod","node":"w1","ips":["10.0.0.7"]},{"name":"s","namespace":"n","kind":"service","ip":"10.96.0.1"}]}`))
+	if err != nil || len(w) != 2 || w[0].TimeNs != 0 || w[0].Node != "w1" || w[1].Kind != "service" {
 		t.Errorf("%+v %v", w, err)
 	}
 }
