@@ -68,13 +68,12 @@ func (o *analyzeOptions) tableConfig() analyze.Config {
 }
 
 func (o *analyzeOptions) settings() map[string]string {
-	m := map[string]string{
+	return map[string]string{
 		"tcp_timeout":        o.tcpTimeout.String(),
 		"udp_timeout":        o.udpTimeout.String(),
 		"tcp_closed_timeout": o.tcpClosedTimeout.String(),
 		"max_flows":          strconv.Itoa(o.maxFlows),
 	}
-	return m
 }
 
 const analyzeUsage = `Usage: flowproof analyze [flags] CAPTURE|DIR ...
