@@ -117,6 +117,9 @@
 //     (sorted[(n-1)/2]) of all samples up to 4096 per direction, and of a
 //     deterministic uniform reservoir of 4096 beyond. All four are null with
 //     no sample.
+//   - src_pod ... dst_node and crosscheck: Kubernetes identity and the
+//     verdict of the flow's Kubeshark aggregate, null without Kubeshark data;
+//     defined in package analyze/crosscheck.
 //
 // # Bounds
 //

@@ -53,7 +53,8 @@ type Record struct {
 
 	OrigRTT, RespRTT RTTStats
 
-	// Kubernetes identity and cross-check verdict, filled by the cross-check stage.
+	// Kubernetes identity and the verdict of the flow's Kubeshark aggregate:
+	// empty (null) unless Kubeshark data is given; see package analyze/crosscheck.
 	SrcPod, SrcNamespace, SrcService, SrcNode string
 	DstPod, DstNamespace, DstService, DstNode string
 	CrossCheck                                string
