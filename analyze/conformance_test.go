@@ -438,6 +438,9 @@ func TestConformanceTshark(t *testing.T) {
 			continue
 		}
 		if scope != "" {
+			if os.Getenv("FLOWPROOF_CONFORMANCE_SCOPE") != "" {
+				t.Logf("out of scope (%s): %s: %d/%d", scope, rel, res.matched, res.convs)
+			}
 			scopeFiles++
 			scopeConvs += res.convs - res.matched
 			continue

@@ -91,6 +91,15 @@ const (
 	etherTypeQinQ   = 0x88a8
 	etherTypeQinQv1 = 0x9100
 	etherTypeIPv6   = 0x86dd
+	etherTypeMPLS   = 0x8847
+	etherTypeMPLSMC = 0x8848
+	etherTypePPPoE  = 0x8864 // PPPoE session stage
+)
+
+// PPP protocol numbers of IP.
+const (
+	pppIPv4 = 0x0021
+	pppIPv6 = 0x0057
 )
 
 // Link types that carry raw IP with no link header. 12 and 14 are the BSD
@@ -102,6 +111,10 @@ const (
 	linkTypeIPv4  layers.LinkType = 228
 	linkTypeIPv6  layers.LinkType = 229
 	linkTypeSLL2  layers.LinkType = 276
+	linkTypePPP   layers.LinkType = 9
+	linkTypeHDLC  layers.LinkType = 50  // PPP in HDLC-like framing
+	linkTypeCHDLC layers.LinkType = 104 // Cisco HDLC
+	linkTypeNFLOG layers.LinkType = 239
 )
 
 // Decode fills d from p. It never allocates and never fails: a packet it
@@ -177,25 +190,87 @@ func Decode(p *ingest.Packet, d *Decoded) {
 			d.Kind = KindMalformed
 			return
 		}
+	case linkTypePPP, linkTypeHDLC:
+		if etherType, l2 = pppProtocol(data, 0); etherType == 0 {
+			d.Kind = KindOtherEther
+			return
+		}
+	case linkTypeCHDLC:
+		if len(data) < 4 {
+			d.Kind = KindTruncated
+			return
+		}
+		etherType, l2 = binary.BigEndian.Uint16(data[2:4]), 4
+	case linkTypeNFLOG:
+		decodeNFLOG(data, d)
+		return
 	default:
 		d.Kind = KindUnsupportedLT
 		return
 	}
 
-	// 802.1Q / 802.1ad tags: keep the outermost id, skip the rest.
-	for etherType == etherTypeVLAN || etherType == etherTypeQinQ || etherType == etherTypeQinQv1 {
-		if len(data) < l2+4 {
-			d.Kind = KindTruncated
-			return
+	// 802.1Q / 802.1ad tags (keep the outermost id), MPLS labels and the
+	// PPPoE session header, in any order, up to the network layer.
+	l3Limit := int64(-1) // a length the encapsulation gives the network layer, -1 for none
+	for {
+		switch etherType {
+		case etherTypeVLAN, etherTypeQinQ, etherTypeQinQv1:
+			if len(data) < l2+4 {
+				d.Kind = KindTruncated
+				return
+			}
+			if d.VLAN < 0 {
+				d.VLAN = int32(binary.BigEndian.Uint16(data[l2:l2+2]) & 0x0fff)
+			}
+			etherType = binary.BigEndian.Uint16(data[l2+2 : l2+4])
+			l2 += 4
+			continue
+		case etherTypeMPLS, etherTypeMPLSMC:
+			// Pop labels to the bottom of the stack; the payload carries no
+			// type, so the IP version nibble decides.
+			for {
+				if len(data) < l2+5 {
+					d.Kind = KindTruncated
+					return
+				}
+				bottom := data[l2+2]&0x01 != 0
+				l2 += 4
+				if bottom {
+					break
+				}
+			}
+			switch data[l2] >> 4 {
+			case 4:
+				etherType = etherTypeIPv4
+			case 6:
+				etherType = etherTypeIPv6
+			default: // a pseudowire: Ethernet or another payload, not decoded
+				d.Kind = KindOtherEther
+				d.EtherType = etherTypeMPLS
+				return
+			}
+		case etherTypePPPoE:
+			if len(data) < l2+6 {
+				d.Kind = KindTruncated
+				return
+			}
+			session := l2 + 6
+			pppLen := int64(binary.BigEndian.Uint16(data[l2+4 : l2+6]))
+			if etherType, l2 = pppProtocol(data, session); etherType == 0 {
+				d.Kind = KindOtherEther
+				d.EtherType = etherTypePPPoE
+				return
+			}
+			// The PPPoE length bounds the PPP frame: bytes past it are padding.
+			l3Limit = pppLen - int64(l2-session)
 		}
-		if d.VLAN < 0 {
-			d.VLAN = int32(binary.BigEndian.Uint16(data[l2:l2+2]) & 0x0fff)
-		}
-		etherType = binary.BigEndian.Uint16(data[l2+2 : l2+4])
-		l2 += 4
+		break
 	}
 
 	l3Wire := int64(p.OrigLen) - int64(l2) // bytes of L3 on the wire
+	if l3Limit >= 0 && l3Limit < l3Wire {
+		l3Wire = l3Limit
+	}
 	switch etherType {
 	case etherTypeIPv4:
 		decodeIPv4(data[l2:], l3Wire, d)
@@ -207,6 +282,70 @@ func Decode(p *ingest.Packet, d *Decoded) {
 		d.Kind = KindOtherEther
 		d.EtherType = etherType
 	}
+}
+
+// pppProtocol reads the PPP protocol field at data[off:] (after an optional
+// 0xff 0x03 address and control pair, and possibly compressed to one byte)
+// and returns the EtherType of IPv4 or IPv6 and the offset of the network
+// header, or 0 for another protocol or a cut header.
+func pppProtocol(data []byte, off int) (uint16, int) {
+	if len(data) >= off+2 && data[off] == 0xff && data[off+1] == 0x03 {
+		off += 2
+	}
+	if len(data) < off+1 {
+		return 0, off
+	}
+	proto := uint16(data[off])
+	if proto&1 == 0 { // a two-byte protocol field
+		if len(data) < off+2 {
+			return 0, off
+		}
+		proto = binary.BigEndian.Uint16(data[off:])
+		off++
+	}
+	off++
+	switch proto {
+	case pppIPv4:
+		return etherTypeIPv4, off
+	case pppIPv6:
+		return etherTypeIPv6, off
+	}
+	return 0, off
+}
+
+// decodeNFLOG finds the packet in a Linux NFLOG record: a 4-byte header
+// (address family, version, group) and TLVs (length and type in the
+// capturing host's byte order, little-endian in practice, each padded to 4
+// bytes); type 9 holds the network-layer packet.
+func decodeNFLOG(data []byte, d *Decoded) {
+	if len(data) < 4 {
+		d.Kind = KindTruncated
+		return
+	}
+	family := data[0]
+	for off := 4; off+4 <= len(data); {
+		n := int(binary.LittleEndian.Uint16(data[off:]))
+		typ := binary.LittleEndian.Uint16(data[off+2:]) & 0x7fff
+		if n < 4 {
+			d.Kind = KindMalformed
+			return
+		}
+		if typ == 9 {
+			end := min(off+n, len(data))
+			ip := data[off+4 : end]
+			switch family {
+			case 2:
+				decodeIPv4(ip, int64(n-4), d)
+			case 10:
+				decodeIPv6(ip, int64(n-4), d)
+			default:
+				d.Kind = KindOtherEther
+			}
+			return
+		}
+		off += (n + 3) &^ 3
+	}
+	d.Kind = KindOtherEther // a record without a packet
 }
 
 func decodeIPv4(b []byte, l3Wire int64, d *Decoded) {

@@ -104,6 +104,15 @@ func TestDecode(t *testing.T) {
 	nullLE := append([]byte{2, 0, 0, 0}, raw4...)
 	loopBE := append([]byte{0, 0, 0, 30}, raw6...)
 
+	mpls := append([]byte{0, 1, 2, 3, 4, 5, 0, 1, 2, 3, 4, 6, 0x88, 0x47, 0, 0x01, 0x00, 64, 0, 0x02, 0x01, 64}, raw4...) // two labels
+	pppoe := append([]byte{0, 1, 2, 3, 4, 5, 0, 1, 2, 3, 4, 6, 0x88, 0x64, 0x11, 0, 0, 1, 0, byte(2 + 60), 0, 0x21}, raw4...)
+	ppp := append([]byte{0xff, 0x03, 0x00, 0x21}, raw4...)
+	pppCompressed := append([]byte{0x57}, raw6...) // protocol field compressed to one byte
+	chdlc := append([]byte{0x0f, 0x00, 0x08, 0x00}, raw4...)
+	nflog := []byte{2, 0, 0, 1, // IPv4, version 0, group 1
+		8, 0, 1, 0, 0x08, 0x00, 3, 0, // a packet-header TLV (8 bytes)
+		byte(4 + len(raw4)), 0, 9, 0} // the payload TLV
+	nflog = append(nflog, raw4...)
 	tests := []struct {
 		name    string
 		lt      layers.LinkType
@@ -145,9 +154,24 @@ func TestDecode(t *testing.T) {
 			Src: v4a, Dst: v4b, SrcPort: 40000, DstPort: 80, IPLen: 140, Payload: 100, Seq: 1000, Ack: 2000, Flags: flagACK | flagPSH, Window: 512}},
 		{"openbsd loop ipv6", layers.LinkTypeLoop, loopBE, 0, Decoded{Kind: KindTCP, IPProto: 6, VLAN: -1, IPVersion: 6,
 			Src: v6a, Dst: v6b, SrcPort: 40000, DstPort: 80, IPLen: 70, Payload: 10, Seq: 1000, Ack: 2000, Flags: flagACK | flagPSH, Window: 512}},
+		{"mpls two labels", layers.LinkTypeEthernet, mpls, 0, Decoded{Kind: KindTCP, IPProto: 6, VLAN: -1, IPVersion: 4,
+			Src: v4a, Dst: v4b, SrcPort: 40000, DstPort: 80, IPLen: 140, Payload: 100, Seq: 1000, Ack: 2000, Flags: flagACK | flagPSH, Window: 512}},
+		// The PPPoE length says 62 bytes of PPP (2 of protocol, 60 of IP): the
+		// IP packet claims 140, so only 60-40 = 20 bytes of payload count.
+		{"pppoe length bounds the packet", layers.LinkTypeEthernet, pppoe, 0, Decoded{Kind: KindTCP, IPProto: 6, VLAN: -1, IPVersion: 4,
+			Src: v4a, Dst: v4b, SrcPort: 40000, DstPort: 80, IPLen: 140, Payload: 20, Seq: 1000, Ack: 2000, Flags: flagACK | flagPSH, Window: 512}},
+		{"ppp", linkTypePPP, ppp, 0, Decoded{Kind: KindTCP, IPProto: 6, VLAN: -1, IPVersion: 4,
+			Src: v4a, Dst: v4b, SrcPort: 40000, DstPort: 80, IPLen: 140, Payload: 100, Seq: 1000, Ack: 2000, Flags: flagACK | flagPSH, Window: 512}},
+		{"ppp compressed protocol ipv6", linkTypePPP, pppCompressed, 0, Decoded{Kind: KindTCP, IPProto: 6, VLAN: -1, IPVersion: 6,
+			Src: v6a, Dst: v6b, SrcPort: 40000, DstPort: 80, IPLen: 70, Payload: 10, Seq: 1000, Ack: 2000, Flags: flagACK | flagPSH, Window: 512}},
+		{"cisco hdlc", linkTypeCHDLC, chdlc, 0, Decoded{Kind: KindTCP, IPProto: 6, VLAN: -1, IPVersion: 4,
+			Src: v4a, Dst: v4b, SrcPort: 40000, DstPort: 80, IPLen: 140, Payload: 100, Seq: 1000, Ack: 2000, Flags: flagACK | flagPSH, Window: 512}},
+		{"nflog", linkTypeNFLOG, nflog, 0, Decoded{Kind: KindTCP, IPProto: 6, VLAN: -1, IPVersion: 4,
+			Src: v4a, Dst: v4b, SrcPort: 40000, DstPort: 80, IPLen: 140, Payload: 100, Seq: 1000, Ack: 2000, Flags: flagACK | flagPSH, Window: 512}},
+		{"nflog without a packet", linkTypeNFLOG, nflog[:12], 0, Decoded{Kind: KindOtherEther, VLAN: -1}},
 		{"arp", layers.LinkTypeEthernet, arp, 0, Decoded{Kind: KindARP, VLAN: -1}},
 		{"icmp", layers.LinkTypeEthernet, icmp, 0, Decoded{Kind: KindICMP, IPProto: 1, VLAN: -1, IPVersion: 4, Src: v4a, Dst: v4b, IPLen: 28}},
-		{"unsupported link type", layers.LinkTypePPP, tcpV4, 0, Decoded{Kind: KindUnsupportedLT, VLAN: -1}},
+		{"unsupported link type", layers.LinkTypeIEEE802_11, tcpV4, 0, Decoded{Kind: KindUnsupportedLT, VLAN: -1}},
 		{"truncated ethernet", layers.LinkTypeEthernet, tcpV4[:10], 0, Decoded{Kind: KindTruncated, VLAN: -1}},
 		{"truncated tcp header", layers.LinkTypeEthernet, tcpV4[:40], len(tcpV4), Decoded{Kind: KindTruncated, IPProto: 6, VLAN: -1, IPVersion: 4, Src: v4a, Dst: v4b, IPLen: 140}},
 	}
@@ -205,6 +229,10 @@ func FuzzDecodeTable(f *testing.F) {
 	v6 := ip6(layers.IPProtocolUDP)
 	f.Add(uint16(229), serialize(f, v6, udpLayer(v6), gopacket.Payload(make([]byte, 3))))
 	f.Add(uint16(276), make([]byte, 60))
+	f.Add(uint16(239), []byte{2, 0, 0, 1, 8, 0, 1, 0, 8, 0, 3, 0, 24, 0, 9, 0, 0x45, 0, 0, 20, 0, 0, 0, 0, 64, 6})
+	f.Add(uint16(1), []byte{0, 1, 2, 3, 4, 5, 0, 1, 2, 3, 4, 6, 0x88, 0x64, 0x11, 0, 0, 1, 0, 22, 0, 0x21, 0x45})
+	f.Add(uint16(1), []byte{0, 1, 2, 3, 4, 5, 0, 1, 2, 3, 4, 6, 0x88, 0x47, 0, 0, 0, 64, 0, 1, 0x01, 64, 0x60})
+	f.Add(uint16(9), []byte{0xff, 0x03, 0x00, 0x57, 0x60})
 	f.Fuzz(func(t *testing.T, lt uint16, data []byte) {
 		var emitted int64
 		tbl := NewTable(Config{MaxFlows: 4}, "fuzz", 1, func(*Record) { emitted++ })

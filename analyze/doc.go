@@ -10,8 +10,10 @@
 // # Decoding
 //
 // Link types: Ethernet (1), Linux SLL (113) and SLL2 (276), raw IP (12, 14,
-// 101, 228, 229) and BSD null/loopback (0, 108); 802.1Q, 802.1ad and QinQ
-// tags (the outermost id is the flow's vlan); IPv4 and IPv6 with hop-by-hop,
+// 101, 228, 229), BSD null/loopback (0, 108), PPP (9, 50), Cisco HDLC (104)
+// and Linux NFLOG (239); 802.1Q, 802.1ad and QinQ tags (the outermost id is
+// the flow's vlan), MPLS label stacks and PPPoE sessions (whose length field
+// bounds the packet); IPv4 and IPv6 with hop-by-hop,
 // routing, destination-options, AH and atomic-fragment extension headers;
 // TCP and UDP. Every other packet is counted by [Kind] (ARP, ICMP,
 // fragments, other IP protocols, other EtherTypes, unsupported link types,
