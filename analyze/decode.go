@@ -82,6 +82,69 @@ type Decoded struct {
 	Flags     uint8
 	Window    uint16 // raw, unscaled
 	BadHeader bool   // TCP data offset impossible: counted, not analysed
+
+	// Tunnel and TunnelID name the tunnel a packet decoded by DecodeTunnel
+	// came out of (TunnelNone and -1 otherwise).
+	Tunnel   Tunnel
+	TunnelID int64
+
+	// What Decode found about a tunnel payload, for DecodeTunnel.
+	carries   Tunnel
+	carriesID int64
+	innerCap  int             // cap of the payload slice: its offset is cap(frame) - innerCap
+	innerLink layers.LinkType // how the payload starts: Ethernet or raw IP
+}
+
+// Tunnel is an encapsulation flowproof opens.
+type Tunnel uint8
+
+// Tunnels, as the tunnel column names them.
+const (
+	TunnelNone Tunnel = iota
+	TunnelVXLAN
+	TunnelGeneve
+	TunnelGRE
+	TunnelIPIP
+)
+
+var tunnelNames = [...]string{TunnelNone: "", TunnelVXLAN: "vxlan", TunnelGeneve: "geneve", TunnelGRE: "gre", TunnelIPIP: "ipip"}
+
+func (t Tunnel) String() string { return tunnelNames[t] }
+
+// UDP ports of the UDP tunnels (destination port).
+const (
+	portVXLAN      = 4789
+	portVXLANLinux = 8472 // the Linux kernel's and flannel's default
+	portGeneve     = 6081
+)
+
+// DecodeTunnel decodes the packet carried inside outer, a packet Decode
+// just decoded from p (p.Data must still be valid), into inner. It reports
+// false when outer carries no tunnel flowproof opens: VXLAN, Geneve, GRE
+// (version 0, keys included, Ethernet or IP payload) and IP-in-IP (4in4, 6in4,
+// 4in6, 6in6). The inner packet keeps the outer frame's length as its wire
+// length (the frame is what crossed the wire) and the outermost VLAN id.
+func DecodeTunnel(p *ingest.Packet, outer, inner *Decoded) bool {
+	if outer.carries == TunnelNone {
+		return false
+	}
+	off := cap(p.Data) - outer.innerCap
+	if off < 0 || off > len(p.Data) {
+		return false
+	}
+	sub := ingest.Packet{Data: p.Data[off:], OrigLen: p.OrigLen - off, Timestamp: p.Timestamp, LinkType: outer.innerLink, Index: p.Index}
+	Decode(&sub, inner)
+	inner.WireLen = outer.WireLen
+	inner.Tunnel, inner.TunnelID = outer.carries, outer.carriesID
+	if outer.VLAN >= 0 {
+		inner.VLAN = outer.VLAN
+	}
+	return true
+}
+
+// tunnelPayload records, for DecodeTunnel, a tunnel payload found in b.
+func (d *Decoded) tunnelPayload(kind Tunnel, id int64, b []byte, link layers.LinkType) {
+	d.carries, d.carriesID, d.innerCap, d.innerLink = kind, id, cap(b), link
 }
 
 const (
@@ -127,7 +190,7 @@ const (
 // keeps the per-packet cost to a few tens of nanoseconds. Tests check it
 // against gopacket's full decoder on the public corpus.
 func Decode(p *ingest.Packet, d *Decoded) {
-	*d = Decoded{TsNs: p.Timestamp, WireLen: int64(p.OrigLen), VLAN: -1}
+	*d = Decoded{TsNs: p.Timestamp, WireLen: int64(p.OrigLen), VLAN: -1, TunnelID: -1}
 	data := p.Data
 	// Bytes of link header in the frame; the rest of OrigLen is L3 and up.
 	var etherType uint16
@@ -402,7 +465,76 @@ const (
 	ipProtoICMPv6   = 58
 	ipProtoDestOpts = 60
 	ipProtoICMP     = 1
+	ipProtoIPIP     = 4
+	ipProtoIPv6     = 41
+	ipProtoGRE      = 47
 )
+
+// udpTunnel recognises a VXLAN or Geneve header at the start of a UDP
+// payload (b, as captured).
+func (d *Decoded) udpTunnel(b []byte) {
+	switch d.DstPort {
+	case portVXLAN, portVXLANLinux:
+		// flags(1) with the I bit, reserved(3), VNI(3), reserved(1).
+		if len(b) >= 8 && b[0]&0x08 != 0 {
+			vni := int64(b[4])<<16 | int64(b[5])<<8 | int64(b[6])
+			d.tunnelPayload(TunnelVXLAN, vni, b[8:], layers.LinkTypeEthernet)
+		}
+	case portGeneve:
+		// version(2 bits) and option length in 4-byte words(6), flags(1),
+		// protocol type(2), VNI(3), reserved(1), then the options.
+		if len(b) < 8 || b[0]>>6 != 0 {
+			return
+		}
+		hdr := 8 + int(b[0]&0x3f)*4
+		if len(b) < hdr {
+			return
+		}
+		vni := int64(b[4])<<16 | int64(b[5])<<8 | int64(b[6])
+		if link, ok := tunnelLink(binary.BigEndian.Uint16(b[2:4])); ok {
+			d.tunnelPayload(TunnelGeneve, vni, b[hdr:], link)
+		}
+	}
+}
+
+// greTunnel recognises a GRE version 0 header (RFC 2784/2890): checksum, key
+// and sequence number present by flag; the key, when present, is the id.
+func (d *Decoded) greTunnel(b []byte) {
+	if len(b) < 4 || b[1]&0x07 != 0 {
+		return // version 1 is PPTP's enhanced GRE: not opened
+	}
+	hdr, id := 4, int64(-1)
+	if b[0]&0x80 != 0 { // checksum and reserved
+		hdr += 4
+	}
+	if b[0]&0x20 != 0 { // key
+		if len(b) < hdr+4 {
+			return
+		}
+		id = int64(binary.BigEndian.Uint32(b[hdr:]))
+		hdr += 4
+	}
+	if b[0]&0x10 != 0 { // sequence number
+		hdr += 4
+	}
+	if len(b) < hdr {
+		return
+	}
+	if link, ok := tunnelLink(binary.BigEndian.Uint16(b[2:4])); ok {
+		d.tunnelPayload(TunnelGRE, id, b[hdr:], link)
+	}
+}
+
+// tunnelLink maps a tunnel's protocol type to how its payload starts.
+func tunnelLink(protocol uint16) (layers.LinkType, bool) {
+	switch protocol {
+	case 0x6558: // transparent Ethernet bridging
+		return layers.LinkTypeEthernet, true
+	case etherTypeIPv4, etherTypeIPv6:
+		return linkTypeRaw, true
+	}
+	return 0, false
+}
 
 func decodeIPv6(b []byte, l3Wire int64, d *Decoded) {
 	if len(b) < 40 {
@@ -519,6 +651,13 @@ func decodeTransport(b []byte, segLen int64, d *Decoded) {
 		if udpLen := int64(binary.BigEndian.Uint16(b[4:6])); udpLen >= 8 && udpLen <= segLen {
 			d.Payload = udpLen - 8
 		}
+		d.udpTunnel(b[8:])
+	case ipProtoIPIP, ipProtoIPv6:
+		d.Kind = KindOtherIP
+		d.tunnelPayload(TunnelIPIP, -1, b, linkTypeRaw)
+	case ipProtoGRE:
+		d.Kind = KindOtherIP
+		d.greTunnel(b)
 	case ipProtoICMP:
 		d.Kind = KindICMP
 	case ipProtoICMPv6:

@@ -184,7 +184,7 @@ func TestDecode(t *testing.T) {
 			p := ingest.Packet{Data: tt.data, OrigLen: orig, Timestamp: 42, LinkType: tt.lt}
 			var got Decoded
 			Decode(&p, &got)
-			tt.want.TsNs, tt.want.WireLen = 42, int64(orig)
+			tt.want.TsNs, tt.want.WireLen, tt.want.TunnelID = 42, int64(orig), -1
 			if got != tt.want {
 				t.Errorf("Decode:\n got %+v\nwant %+v", got, tt.want)
 			}
@@ -233,23 +233,30 @@ func FuzzDecodeTable(f *testing.F) {
 	f.Add(uint16(1), []byte{0, 1, 2, 3, 4, 5, 0, 1, 2, 3, 4, 6, 0x88, 0x64, 0x11, 0, 0, 1, 0, 22, 0, 0x21, 0x45})
 	f.Add(uint16(1), []byte{0, 1, 2, 3, 4, 5, 0, 1, 2, 3, 4, 6, 0x88, 0x47, 0, 0, 0, 64, 0, 1, 0x01, 64, 0x60})
 	f.Add(uint16(9), []byte{0xff, 0x03, 0x00, 0x57, 0x60})
+	f.Add(uint16(101), append([]byte{0x45, 0, 0, 60, 0, 0, 0, 0, 64, 17, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 0xc3, 0x50, 0x12, 0xb5, 0, 40, 0, 0, 0x08, 0, 0, 0, 0, 0, 1, 0}, make([]byte, 20)...)) // VXLAN
+	f.Add(uint16(101), append([]byte{0x45, 0, 0, 44, 0, 0, 0, 0, 64, 47, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 0x20, 0, 0x65, 0x58, 0, 0, 0, 9}, make([]byte, 16)...))                                // GRE key, Ethernet
+	f.Add(uint16(101), append([]byte{0x45, 0, 0, 60, 0, 0, 0, 0, 64, 4, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 0x45, 0, 0, 40, 0, 0, 0, 0, 64, 6}, make([]byte, 30)...))                               // 4in4
 	f.Fuzz(func(t *testing.T, lt uint16, data []byte) {
 		var emitted int64
 		tbl := NewTable(Config{MaxFlows: 4}, "fuzz", 1, func(*Record) { emitted++ })
-		var d Decoded
+		var ds [maxLayers]Decoded
+		decoded := 0
 		// The same bytes as several packets, so flows see more than one.
 		for i := range 3 {
 			p := ingest.Packet{Data: data, OrigLen: len(data) + i, Timestamp: int64(i) * 1e9, LinkType: layers.LinkType(lt), Index: int64(i)}
-			Decode(&p, &d)
-			tbl.Add(&d, p.Index)
+			n := decodeLayers(&p, ds[:], true)
+			for j := range n {
+				tbl.Add(&ds[j], p.Index)
+			}
+			decoded += n
 		}
 		tbl.Flush()
 		var counted int64
 		for _, n := range tbl.Kinds {
 			counted += n
 		}
-		if counted != 3 {
-			t.Fatalf("counted %d packets, want 3", counted)
+		if counted != int64(decoded) {
+			t.Fatalf("counted %d layers, decoded %d", counted, decoded)
 		}
 		if emitted != tbl.Flows || tbl.live != 0 {
 			t.Fatalf("emitted %d, Flows %d, live %d after Flush", emitted, tbl.Flows, tbl.live)

@@ -17,9 +17,22 @@
 // routing, destination-options, AH and atomic-fragment extension headers;
 // TCP and UDP. Every other packet is counted by [Kind] (ARP, ICMP,
 // fragments, other IP protocols, other EtherTypes, unsupported link types,
-// truncated or malformed headers), never dropped silently. IP fragments and
-// tunnels (VXLAN, Geneve, GRE, IP-in-IP) are counted, not yet reassembled or
-// decapsulated.
+// truncated or malformed headers), never dropped silently. IP fragments are
+// counted, not yet reassembled.
+//
+// # Tunnels
+//
+// [DecodeTunnel] opens VXLAN (UDP 4789 and 8472, I flag set), Geneve (UDP
+// 6081, options skipped), GRE version 0 (checksum, key and sequence fields;
+// Ethernet or IP payload) and IP-in-IP (4in4, 6in4, 4in6, 6in6), up to three
+// inside one another. The outer packet still counts in its own flow (the UDP
+// carrier of VXLAN and Geneve is a flow; GRE and IP-in-IP carriers are not
+// TCP or UDP and are only counted), and the inner packet counts in an inner
+// flow keyed apart by tunnel and tunnel id (VNI or GRE key), so the same
+// 5-tuple in two VNIs is two flows. An inner packet's wire length is the
+// whole frame's, and it keeps the frame's outermost VLAN id. Kind counts
+// then count each decoded layer. Config.NoDecap turns this off. GRE version
+// 1 (PPTP) and GRE carrying PPP or ERSPAN are counted as not opened.
 //
 // The decoder is hand-written, in the style of a DecodingLayerParser over
 // preallocated state but without its generality: it reads a dozen fixed

@@ -37,6 +37,7 @@ func (x *flowIndex) hash(k *flowKey) uint64 {
 	h = mix64(h ^ binary.LittleEndian.Uint64(k.lo[8:16]))
 	h = mix64(h ^ binary.LittleEndian.Uint64(k.hi[0:8]))
 	h = mix64(h ^ binary.LittleEndian.Uint64(k.hi[8:16]))
+	h = mix64(h ^ uint64(k.tunnelID) ^ uint64(k.tunnel)<<56)
 	return mix64(h ^ uint64(k.loPort)<<48 ^ uint64(k.hiPort)<<32 ^ uint64(uint32(k.vlan))<<8 ^ uint64(k.proto))
 }
 

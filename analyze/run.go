@@ -19,7 +19,7 @@ type PacketSource interface {
 // into a partial result.
 func Run(src PacketSource, t *Table) error {
 	var p ingest.Packet
-	var d Decoded
+	var ds [maxLayers]Decoded
 	for {
 		if err := src.Next(&p); err != nil {
 			if errors.Is(err, io.EOF) {
@@ -27,9 +27,25 @@ func Run(src PacketSource, t *Table) error {
 			}
 			return err
 		}
-		Decode(&p, &d)
-		t.Add(&d, p.Index)
+		for i := range decodeLayers(&p, ds[:], !t.cfg.NoDecap) {
+			t.Add(&ds[i], p.Index)
+		}
 	}
+}
+
+// maxLayers bounds the layers decoded from one packet: the packet and up to
+// three tunnels inside one another.
+const maxLayers = 4
+
+// decodeLayers decodes p into ds[0] and, with decap, each tunnel inside it
+// into the next element; it returns how many it filled.
+func decodeLayers(p *ingest.Packet, ds []Decoded, decap bool) int {
+	Decode(p, &ds[0])
+	n := 1
+	for decap && n < len(ds) && DecodeTunnel(p, &ds[n-1], &ds[n]) {
+		n++
+	}
+	return n
 }
 
 // batchPackets is how many decoded packets travel together between the
@@ -54,20 +70,23 @@ func RunConcurrent(src PacketSource, t *Table) error {
 	for range inFlight {
 		free <- new(decodedBatch)
 	}
+	decap := !t.cfg.NoDecap
 	go func() {
 		var p ingest.Packet
 		for {
 			b := <-free
 			b.n = 0
-			for b.n < batchPackets {
+			for b.n+maxLayers <= batchPackets {
 				if err := src.Next(&p); err != nil {
 					b.err = err
 					full <- b
 					return
 				}
-				Decode(&p, &b.d[b.n])
-				b.index[b.n] = p.Index
-				b.n++
+				k := decodeLayers(&p, b.d[b.n:b.n+maxLayers], decap)
+				for i := range k {
+					b.index[b.n+i] = p.Index
+				}
+				b.n += k
 			}
 			full <- b
 		}

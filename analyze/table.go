@@ -15,6 +15,7 @@ type Config struct {
 	UDPTimeoutNs       int64 // idle time after which a UDP flow ends (default 1 min)
 	TCPClosedTimeoutNs int64 // idle time after FIN+FIN or RST before a TCP flow ends (default 5 s)
 	MaxFlows           int   // live flows kept at most; the idlest are ended early beyond it (default 1,000,000)
+	NoDecap            bool  // do not open tunnels (VXLAN, Geneve, GRE, IP-in-IP): only their outer packets count
 }
 
 // Default limits, as Zeek's: tcp_inactivity_timeout, udp_inactivity_timeout
@@ -49,6 +50,8 @@ type flowKey struct {
 	loPort, hiPort uint16
 	vlan           int32
 	proto          uint8
+	tunnel         Tunnel
+	tunnelID       int64 // VNI or GRE key, -1 for none
 }
 
 // dirCount is what one direction of a flow sent.
@@ -133,6 +136,7 @@ type Table struct {
 	Kinds      [numKinds]int64
 	ipProtos   [256]int64       // KindOtherIP packets by IP protocol
 	etherTypes map[uint16]int64 // KindOtherEther packets by EtherType
+	unopened   int64            // GRE and IP-in-IP packets whose payload was not opened
 	// EvictedEarly counts flows ended before their idle timeout because the
 	// table was full (MaxFlows).
 	EvictedEarly int64
@@ -164,6 +168,9 @@ func (t *Table) Add(d *Decoded, index int64) {
 	case KindTCP, KindUDP:
 	case KindOtherIP:
 		t.ipProtos[d.IPProto]++
+		if d.carries == TunnelNone && (d.IPProto == ipProtoGRE || d.IPProto == ipProtoIPIP || d.IPProto == ipProtoIPv6) {
+			t.unopened++
+		}
 		return
 	case KindOtherEther:
 		t.etherTypes[d.EtherType]++
@@ -181,7 +188,7 @@ func (t *Table) Add(d *Decoded, index int64) {
 
 	src := netip.AddrPortFrom(d.Src, d.SrcPort)
 	dst := netip.AddrPortFrom(d.Dst, d.DstPort)
-	key := flowKey{vlan: d.VLAN, proto: d.IPProto}
+	key := flowKey{vlan: d.VLAN, proto: d.IPProto, tunnel: d.Tunnel, tunnelID: d.TunnelID}
 	if src.Compare(dst) <= 0 {
 		key.lo, key.loPort, key.hi, key.hiPort = d.Src.As16(), d.SrcPort, d.Dst.As16(), d.DstPort
 	} else {
@@ -487,6 +494,12 @@ func (t *Table) fill(r *Record, f *flow) {
 	if f.key.vlan >= 0 {
 		r.VLAN = Some(int64(f.key.vlan))
 	}
+	if f.key.tunnel != TunnelNone {
+		r.Tunnel = f.key.tunnel.String()
+		if f.key.tunnelID >= 0 {
+			r.TunnelID = Some(f.key.tunnelID)
+		}
+	}
 	r.CommunityID = communityid.ID(0, r.SrcIP, r.DstIP, f.key.proto, r.SrcPort, r.DstPort)
 	if f.tcp != nil {
 		r.Proto = "tcp"
@@ -540,6 +553,11 @@ func (t *Table) KindCounts() map[string]int64 {
 	}
 	for et, n := range t.etherTypes {
 		m[fmt.Sprintf("%s:0x%04x", KindOtherEther, et)] = n
+	}
+	if t.unopened > 0 {
+		// GRE version 1 (PPTP), GRE carrying PPP or ERSPAN, cut headers, or
+		// decapsulation turned off.
+		m["tunnel-not-opened"] = t.unopened
 	}
 	return m
 }
