@@ -4,7 +4,8 @@ LDFLAGS := -X main.Version=$(VERSION)
 # A count, not a duration: a duration races the fuzz coordinator's shutdown in
 # Go 1.26 and fails without a finding (golang/go#75804, fixed in Go 1.27).
 FUZZTIME ?= 100000x
-# FuzzReader reads each input twice, with two buffer sizes: fewer executions.
+# FuzzReader reads each input twice, with two buffer sizes, and FuzzOpenEvidence
+# writes a directory per input: fewer executions.
 FUZZTIME_READER ?= 20000x
 GO ?= go
 
@@ -36,6 +37,9 @@ fuzz: ## run every fuzz target briefly (a fixed number of executions each)
 	$(GO) test -run '^$$' -fuzz '^FuzzReader$$' -fuzztime $(FUZZTIME_READER) ./ingest
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeTable$$' -fuzztime $(FUZZTIME) ./analyze
 	$(GO) test -run '^$$' -fuzz '^FuzzIDSymmetric$$' -fuzztime $(FUZZTIME) ./analyze/communityid
+	$(GO) test -run '^$$' -fuzz '^FuzzParseResult$$' -fuzztime $(FUZZTIME) ./ingest/kubeshark
+	$(GO) test -run '^$$' -fuzz '^FuzzParseAnswers$$' -fuzztime $(FUZZTIME) ./ingest/kubeshark
+	$(GO) test -run '^$$' -fuzz '^FuzzOpenEvidence$$' -fuzztime $(FUZZTIME_READER) ./ingest/kubeshark
 
 BENCH_DIR ?= $(or $(FLOWPROOF_BENCH_DIR),/var/tmp/flowproof-bench)
 

@@ -192,7 +192,7 @@ func OpenEvidence(dir string) (*Evidence, error) {
 	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
 		return nil, fmt.Errorf("%s: %w (not a directory)", dir, ErrNotEvidence)
 	}
-	b, err := os.ReadFile(filepath.Join(dir, ManifestFile))
+	b, err := readCapped(filepath.Join(dir, ManifestFile), maxEvidenceManifest)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("%s: %w (no %s)", dir, ErrNotEvidence, ManifestFile)
 	}
@@ -206,7 +206,39 @@ func OpenEvidence(dir string) (*Evidence, error) {
 	if m.Kind != EvidenceKind {
 		return nil, fmt.Errorf("%s: %w (its manifest.json is not of kind %q)", dir, ErrNotEvidence, EvidenceKind)
 	}
+	// The manifest names files to read: none may lead out of the directory.
+	for _, c := range m.Kubeshark.Captures {
+		if !filepath.IsLocal(filepath.FromSlash(c.File)) {
+			return nil, fmt.Errorf("%s: capture %q is not a path inside the evidence directory: refusing to read it (the manifest was edited or is hostile)", filepath.Join(dir, ManifestFile), c.File)
+		}
+	}
+	for _, f := range m.Kubeshark.Evidence {
+		if !filepath.IsLocal(filepath.FromSlash(f.File)) {
+			return nil, fmt.Errorf("%s: evidence file %q is not a path inside the evidence directory: refusing to read it (the manifest was edited or is hostile)", filepath.Join(dir, ManifestFile), f.File)
+		}
+	}
 	return &Evidence{Dir: dir, Manifest: m}, nil
+}
+
+// maxEvidenceManifest caps the manifest.json read from an evidence
+// directory; a real one is a few KiB.
+const maxEvidenceManifest = 16 << 20
+
+// readCapped reads a whole file, failing when it is larger than max bytes.
+func readCapped(path string, max int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > max {
+		return nil, fmt.Errorf("%s: larger than %d MiB: refusing to read it (not something flowproof wrote)", path, max>>20)
+	}
+	return b, nil
 }
 
 // IsEvidenceDir reports whether path is a directory holding an evidence

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/netip"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -46,10 +45,14 @@ type L4Flows struct {
 	FirstSkip string
 }
 
+// maxAnswerFile caps a saved Kubeshark answer read back (the pull itself caps
+// answers at --max-response, 64 MiB by default).
+const maxAnswerFile = 1 << 30
+
 // ReadL4Flows reads a saved list_l4_flows answer: {"flows":[...],"total",
 // "truncated"} as the tool answers, or a bare array of records.
 func ReadL4Flows(path string) (*L4Flows, error) {
-	b, err := os.ReadFile(path)
+	b, err := readCapped(path, maxAnswerFile)
 	if err != nil {
 		return nil, err
 	}
@@ -188,7 +191,7 @@ type WorkloadIP struct {
 // namespace, kind, ips:[{ip, timestamp}]}]}) or list_ips answer ({"ips":[{ip,
 // records:[{name, namespace, kind, timestamp}]}]}).
 func ReadWorkloads(path string) ([]WorkloadIP, error) {
-	b, err := os.ReadFile(path)
+	b, err := readCapped(path, maxAnswerFile)
 	if err != nil {
 		return nil, err
 	}

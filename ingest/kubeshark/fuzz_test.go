@@ -1,0 +1,88 @@
+package kubeshark
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// FuzzParseResult: any tools/call result bytes give a Result or an error,
+// never a panic, and the helpers that dig into it stay safe.
+func FuzzParseResult(f *testing.F) {
+	f.Add([]byte(`{"content":[{"type":"text","text":"{\n  \"id\": \"abc\",\n  \"status\": \"completed\"\n}"}]}`))
+	f.Add([]byte(`{"content":[{"type":"text","text":"/snapshots/abc/data.pcap"}],"isError":true}`))
+	f.Add([]byte(`{"content":[{"type":"resource","resource":{"uri":"file:///x.pcap","blob":"1MOyoQIABAA="}}]}`))
+	f.Add([]byte(`{"content":[{"type":"resource_link","uri":"http://h/x.pcap","size":12}],"structuredContent":{"path":"/a"}}`))
+	f.Add([]byte(`{}`))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		r, err := parseResult(raw)
+		if err != nil {
+			return
+		}
+		_ = r.ErrorText()
+		_ = snapshotID(r)
+		_ = capturePath(r)
+	})
+}
+
+// FuzzParseAnswers: saved list_l4_flows and list_workloads answers of any
+// shape parse or fail cleanly.
+func FuzzParseAnswers(f *testing.F) {
+	if b, err := os.ReadFile(filepath.Join("kubesharktest", "testdata", "l4flows.json")); err == nil {
+		f.Add(b)
+	}
+	f.Add([]byte(`{"workloads":[{"name":"a","namespace":"n","ips":[{"ip":"10.0.0.1","timestamp":1}]}]}`))
+	f.Add([]byte(`{"ips":[{"ip":"10.0.0.1","records":[{"name":"a","namespace":"n","timestamp":"2024-01-01T00:00:00Z"}]}]}`))
+	f.Add([]byte(`[{"proto":"tcp","client":{"ip":"1.2.3.4"},"server":{"ip":"5.6.7.8","port":80}}]`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		ParseL4Flows(b)
+		ParseWorkloads(b)
+	})
+}
+
+// FuzzOpenEvidence: any manifest.json in a directory gives an Evidence whose
+// files all lie inside the directory, or an error.
+func FuzzOpenEvidence(f *testing.F) {
+	f.Add([]byte(`{"kind":"flowproof-evidence","kubeshark":{"captures":[{"file":"captures/a.pcap"}],"evidence":[{"tool":"list_l4_flows","file":"kubeshark/list_l4_flows.json"}]}}`))
+	f.Add([]byte(`{"kind":"flowproof-evidence","kubeshark":{"captures":[{"file":"../../etc/passwd"}]}}`))
+	f.Add([]byte(`{"kind":"flowproof-evidence","kubeshark":{"evidence":[{"tool":"x","file":"/abs/path"}]}}`))
+	f.Fuzz(func(t *testing.T, manifest []byte) {
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, ManifestFile), manifest, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		e, err := OpenEvidence(dir)
+		if err != nil {
+			return
+		}
+		paths := []string{}
+		for _, c := range e.Captures() {
+			paths = append(paths, c.Path)
+		}
+		for _, ev := range e.Manifest.Kubeshark.Evidence {
+			paths = append(paths, e.File(ev.Tool))
+		}
+		for _, p := range paths {
+			rel, err := filepath.Rel(dir, p)
+			if err != nil || !filepath.IsLocal(rel) {
+				t.Fatalf("evidence file %q escapes the directory %q", p, dir)
+			}
+		}
+	})
+}
+
+// TestOpenEvidenceRejectsEscapingPaths: a manifest naming a file outside its
+// directory (edited or hostile) is refused with a message naming the entry.
+func TestOpenEvidenceRejectsEscapingPaths(t *testing.T) {
+	for _, file := range []string{"../../etc/passwd", "/etc/passwd", "captures/../../x"} {
+		dir := t.TempDir()
+		m := `{"kind":"flowproof-evidence","kubeshark":{"captures":[{"file":"` + file + `"}]}}`
+		if err := os.WriteFile(filepath.Join(dir, ManifestFile), []byte(m), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := OpenEvidence(dir); err == nil || !strings.Contains(err.Error(), file) {
+			t.Errorf("%q: err = %v, want a refusal naming it", file, err)
+		}
+	}
+}
