@@ -88,6 +88,8 @@ type Decoded struct {
 	Tunnel   Tunnel
 	TunnelID int64
 
+	frag fragment // an IP fragment's place in its datagram, for reassembly
+
 	// What Decode found about a tunnel payload, for DecodeTunnel.
 	carries   Tunnel
 	carriesID int64
@@ -441,6 +443,13 @@ func decodeIPv4(b []byte, l3Wire int64, d *Decoded) {
 	d.Dst = netip.AddrFrom4([4]byte(b[16:20]))
 	if frag := binary.BigEndian.Uint16(b[6:8]); frag&0x3fff != 0 { // MF or an offset
 		d.Kind = KindIPv4Fragment
+		carried := min(total, l3Wire)
+		if carried < int64(ihl) {
+			d.Kind = KindMalformed
+			return
+		}
+		d.frag = fragment{id: uint32(binary.BigEndian.Uint16(b[4:6])), off: int32(frag&0x1fff) * 8,
+			more: frag&0x2000 != 0, size: int32(carried) - int32(ihl), ipHdr: int32(ihl), dataCap: cap(b[ihl:])}
 		return
 	}
 	// A frame shorter on the wire than the IP length claims carried only
@@ -582,9 +591,15 @@ func decodeIPv6(b []byte, l3Wire int64, d *Decoded) {
 		var extLen int
 		switch next {
 		case ipProtoFragment:
-			if binary.BigEndian.Uint16(rest[2:4])&0xfff9 != 0 { // offset or M set
+			if offM := binary.BigEndian.Uint16(rest[2:4]); offM&0xfff9 != 0 { // offset or M set
 				d.IPProto = rest[0]
 				d.Kind = KindIPv6Fragment
+				if remaining < 8 {
+					d.Kind = KindMalformed
+					return
+				}
+				d.frag = fragment{id: binary.BigEndian.Uint32(rest[4:8]), off: int32(offM>>3) * 8, more: offM&1 != 0,
+					size: int32(remaining - 8), ipHdr: int32(d.IPLen - remaining + 8), dataCap: cap(rest[8:])}
 				return
 			}
 			extLen = 8 // an atomic fragment: the payload follows whole

@@ -17,15 +17,27 @@
 // routing, destination-options, AH and atomic-fragment extension headers;
 // TCP and UDP. Every other packet is counted by [Kind] (ARP, ICMP,
 // fragments, other IP protocols, other EtherTypes, unsupported link types,
-// truncated or malformed headers), never dropped silently. IP fragments are
-// counted, not yet reassembled.
+// truncated or malformed headers), never dropped silently.
+//
+// # Fragments
+//
+// IPv4 and IPv6 fragments are reassembled far enough to give their flow one
+// packet: the transport header (itself possibly split, bytes received first
+// win) and the datagram's length; payload bytes are never stored. A
+// reassembled datagram counts as one packet of its flow, at the time and with
+// the wire length of the frame that completed it (as tshark counts it); every
+// fragment frame also counts as a fragment. Limits: 8192 datagrams in flight
+// (beyond, the oldest is dropped), 64 separate ranges per datagram, 65,535
+// bytes per datagram (a larger offset is refused), and 5 minutes from the
+// first piece (Zeek's frag_timeout). The manifest counts reassembled,
+// timed-out, overlapping and dropped datagrams. Config.NoReassembly turns it off.
 //
 // # Tunnels
 //
 // [DecodeTunnel] opens VXLAN (UDP 4789 and 8472, I flag set), Geneve (UDP
 // 6081, options skipped), GRE version 0 (checksum, key and sequence fields;
 // Ethernet or IP payload) and IP-in-IP (4in4, 6in4, 4in6, 6in6), up to three
-// inside one another. The outer packet still counts in its own flow (the UDP
+// inside one another (maxLayers). The outer packet still counts in its own flow (the UDP
 // carrier of VXLAN and Geneve is a flow; GRE and IP-in-IP carriers are not
 // TCP or UDP and are only counted), and the inner packet counts in an inner
 // flow keyed apart by tunnel and tunnel id (VNI or GRE key), so the same

@@ -20,6 +20,8 @@ type PacketSource interface {
 func Run(src PacketSource, t *Table) error {
 	var p ingest.Packet
 	var ds [maxLayers]Decoded
+	dec := newLayerDecoder(t.cfg)
+	defer func() { t.frags = dec.fragStats() }()
 	for {
 		if err := src.Next(&p); err != nil {
 			if errors.Is(err, io.EOF) {
@@ -27,25 +29,50 @@ func Run(src PacketSource, t *Table) error {
 			}
 			return err
 		}
-		for i := range decodeLayers(&p, ds[:], !t.cfg.NoDecap) {
+		for i := range dec.decode(&p, ds[:]) {
 			t.Add(&ds[i], p.Index)
 		}
 	}
 }
 
-// maxLayers bounds the layers decoded from one packet: the packet and up to
-// three tunnels inside one another.
-const maxLayers = 4
+// maxLayers bounds the layers decoded from one packet: the packet, up to
+// three tunnels inside one another, and a datagram a fragment completes.
+const maxLayers = 5
 
-// decodeLayers decodes p into ds[0] and, with decap, each tunnel inside it
-// into the next element; it returns how many it filled.
-func decodeLayers(p *ingest.Packet, ds []Decoded, decap bool) int {
+// layerDecoder decodes every layer of a packet: the packet itself, each
+// tunnel inside it, and the datagram a fragment completes.
+type layerDecoder struct {
+	decap bool
+	reasm *reassembler // nil without reassembly
+}
+
+func newLayerDecoder(cfg Config) *layerDecoder {
+	dec := &layerDecoder{decap: !cfg.NoDecap}
+	if !cfg.NoReassembly {
+		dec.reasm = newReassembler(cfg.withDefaults())
+	}
+	return dec
+}
+
+// decode fills ds[0] from p and the next elements with the layers inside it;
+// it returns how many it filled.
+func (dec *layerDecoder) decode(p *ingest.Packet, ds []Decoded) int {
 	Decode(p, &ds[0])
 	n := 1
-	for decap && n < len(ds) && DecodeTunnel(p, &ds[n-1], &ds[n]) {
+	for dec.decap && n < len(ds)-1 && DecodeTunnel(p, &ds[n-1], &ds[n]) {
+		n++
+	}
+	if k := ds[n-1].Kind; dec.reasm != nil && (k == KindIPv4Fragment || k == KindIPv6Fragment) && dec.reasm.add(p, &ds[n-1], &ds[n]) {
 		n++
 	}
 	return n
+}
+
+func (dec *layerDecoder) fragStats() fragStats {
+	if dec.reasm == nil {
+		return fragStats{}
+	}
+	return dec.reasm.fragStats
 }
 
 // batchPackets is how many decoded packets travel together between the
@@ -70,7 +97,7 @@ func RunConcurrent(src PacketSource, t *Table) error {
 	for range inFlight {
 		free <- new(decodedBatch)
 	}
-	decap := !t.cfg.NoDecap
+	dec := newLayerDecoder(t.cfg)
 	go func() {
 		var p ingest.Packet
 		for {
@@ -82,7 +109,7 @@ func RunConcurrent(src PacketSource, t *Table) error {
 					full <- b
 					return
 				}
-				k := decodeLayers(&p, b.d[b.n:b.n+maxLayers], decap)
+				k := dec.decode(&p, b.d[b.n:b.n+maxLayers])
 				for i := range k {
 					b.index[b.n+i] = p.Index
 				}
@@ -96,7 +123,8 @@ func RunConcurrent(src PacketSource, t *Table) error {
 		for i := range b.n {
 			t.Add(&b.d[i], b.index[i])
 		}
-		if b.err != nil { // the reader has returned
+		if b.err != nil { // the reader has returned: its decoder is ours now
+			t.frags = dec.fragStats()
 			if errors.Is(b.err, io.EOF) {
 				return nil
 			}

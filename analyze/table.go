@@ -16,6 +16,9 @@ type Config struct {
 	TCPClosedTimeoutNs int64 // idle time after FIN+FIN or RST before a TCP flow ends (default 5 s)
 	MaxFlows           int   // live flows kept at most; the idlest are ended early beyond it (default 1,000,000)
 	NoDecap            bool  // do not open tunnels (VXLAN, Geneve, GRE, IP-in-IP): only their outer packets count
+	NoReassembly       bool  // do not reassemble IP fragments: they are only counted
+	FragTimeoutNs      int64 // how long the first piece of a fragmented datagram waits for the rest (default 5 min)
+	MaxFragDatagrams   int   // fragmented datagrams reassembled at once at most; beyond, the oldest is dropped (default 8192)
 }
 
 // Default limits, as Zeek's: tcp_inactivity_timeout, udp_inactivity_timeout
@@ -39,6 +42,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxFlows <= 0 {
 		c.MaxFlows = DefaultMaxFlows
+	}
+	if c.FragTimeoutNs <= 0 {
+		c.FragTimeoutNs = DefaultFragTimeoutNs
+	}
+	if c.MaxFragDatagrams <= 0 {
+		c.MaxFragDatagrams = DefaultMaxFragDatagrams
 	}
 	return c
 }
@@ -137,6 +146,7 @@ type Table struct {
 	ipProtos   [256]int64       // KindOtherIP packets by IP protocol
 	etherTypes map[uint16]int64 // KindOtherEther packets by EtherType
 	unopened   int64            // GRE and IP-in-IP packets whose payload was not opened
+	frags      fragStats        // of the run's reassembler
 	// EvictedEarly counts flows ended before their idle timeout because the
 	// table was full (MaxFlows).
 	EvictedEarly int64
@@ -553,6 +563,13 @@ func (t *Table) KindCounts() map[string]int64 {
 	}
 	for et, n := range t.etherTypes {
 		m[fmt.Sprintf("%s:0x%04x", KindOtherEther, et)] = n
+	}
+	for name, n := range map[string]int64{"fragments-reassembled": t.frags.reassembled,
+		"fragments-timed-out": t.frags.timedOut, "fragments-overlapping": t.frags.overlapping,
+		"fragments-dropped": t.frags.dropped} {
+		if n > 0 {
+			m[name] = n
+		}
 	}
 	if t.unopened > 0 {
 		// GRE version 1 (PPTP), GRE carrying PPP or ERSPAN, cut headers, or

@@ -26,6 +26,7 @@ type analyzeOptions struct {
 	tcpClosedTimeout time.Duration
 	maxFlows         int
 	noDecap          bool
+	noReassembly     bool
 	quiet            bool
 	cpuProfile       string
 	memProfile       string
@@ -39,6 +40,7 @@ func (o *analyzeOptions) register(fs *flag.FlagSet) {
 	fs.DurationVar(&o.tcpClosedTimeout, "tcp-closed-timeout", time.Duration(analyze.DefaultTCPClosedTimeoutNs), "idle time that ends a TCP flow after FIN from both sides or a RST")
 	fs.IntVar(&o.maxFlows, "max-flows", analyze.DefaultMaxFlows, "live flows kept at most per capture; beyond it the idlest end early (with a warning)")
 	fs.BoolVar(&o.noDecap, "no-decap", false, "do not open tunnels (VXLAN, Geneve, GRE, IP-in-IP): count only their outer packets")
+	fs.BoolVar(&o.noReassembly, "no-reassembly", false, "do not reassemble IP fragments: count them only")
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress display on a terminal (warnings and errors are still shown)")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the run to `file` (go tool pprof)")
 	fs.StringVar(&o.memProfile, "memprofile", "", "write a heap profile at the end of the run to `file`")
@@ -67,6 +69,7 @@ func (o *analyzeOptions) tableConfig() analyze.Config {
 		TCPClosedTimeoutNs: int64(o.tcpClosedTimeout),
 		MaxFlows:           o.maxFlows,
 		NoDecap:            o.noDecap,
+		NoReassembly:       o.noReassembly,
 	}
 }
 
@@ -77,6 +80,7 @@ func (o *analyzeOptions) settings() map[string]string {
 		"tcp_closed_timeout": o.tcpClosedTimeout.String(),
 		"max_flows":          strconv.Itoa(o.maxFlows),
 		"decap":              strconv.FormatBool(!o.noDecap),
+		"reassembly":         strconv.FormatBool(!o.noReassembly),
 	}
 }
 
