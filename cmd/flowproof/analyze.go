@@ -285,7 +285,15 @@ func analyzeRun(ctx context.Context, o analyzeOptions, inputs []string, command 
 		return err
 	}
 	fmt.Fprintf(stdout, "flowproof: %d flows from %d captures (%d packets) -> %s\n", m.Flows, len(files), totalPackets(m), o.out)
-	if bad == len(files)+len(missing) {
+	// Exit 1 only when nothing at all was read; a capture read in part still
+	// gave flows, so that is a partial result.
+	unread := len(missing)
+	for _, in := range m.Inputs {
+		if in.Status == report.StatusFailed {
+			unread++
+		}
+	}
+	if unread == len(files)+len(missing) {
 		return fmt.Errorf("no input could be read (see the errors above); the outputs in %s are empty", o.out)
 	}
 	if bad > 0 {

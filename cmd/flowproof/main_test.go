@@ -186,3 +186,25 @@ func hasOutput(outs []report.Output, name string) bool {
 	}
 	return false
 }
+
+// TestAnalyzeOnlyInputTruncated: a single capture cut short still gives
+// the flows of its good part: a partial result (exit 3), not a failure.
+func TestAnalyzeOnlyInputTruncated(t *testing.T) {
+	dir := t.TempDir()
+	full, err := os.ReadFile(writeCase(t, dir, "tcp-port-reuse.pcap"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut := filepath.Join(dir, "cut.pcap")
+	if err := os.WriteFile(cut, full[:len(full)-10], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out")
+	code, _, stderr := run(t, "analyze", "-o", out, cut)
+	if code != exitPartial {
+		t.Fatalf("exit %d, want %d; stderr: %s", code, exitPartial, stderr)
+	}
+	if m := readManifest(t, out); m.Flows != 2 {
+		t.Errorf("%d flows written, want the 2 of the good part", m.Flows)
+	}
+}
