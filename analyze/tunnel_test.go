@@ -144,3 +144,24 @@ func (s *sliceSource) Next(p *ingest.Packet) error {
 	*p, s.pkts = s.pkts[0], s.pkts[1:]
 	return nil
 }
+
+// TestTunnelAllocs: opening a tunnel allocates nothing per packet either.
+func TestTunnelAllocs(t *testing.T) {
+	v4 := ip4(layers.IPProtocolTCP)
+	inner := serialize(t, eth(layers.EthernetTypeIPv4), v4, tcpLayer(v4), gopacket.Payload(make([]byte, 100)))
+	frame := outerUDP(t, 4789, append([]byte{0x08, 0, 0, 0, 0, 0, 7, 0}, inner...))
+	p := ingest.Packet{Data: frame, OrigLen: len(frame), LinkType: layers.LinkTypeEthernet}
+	tbl := NewTable(Config{}, "x", 1, func(*Record) {})
+	dec := newLayerDecoder(Config{})
+	var ds [maxLayers]Decoded
+	add := func() {
+		p.Timestamp += 1000
+		for i := range dec.decode(&p, ds[:]) {
+			tbl.Add(&ds[i], 0)
+		}
+	}
+	add() // the first packet creates the flows
+	if n := testing.AllocsPerRun(1000, add); n != 0 {
+		t.Errorf("a VXLAN packet allocates %.1f times, want 0", n)
+	}
+}
