@@ -83,7 +83,7 @@ type flow struct {
 	prev, next *flow
 	list       uint8
 
-	orig, resp        netip.AddrPort
+	origIsLo          bool // the originator is the key's lo endpoint
 	firstNs, lastNs   int64
 	firstIndex        int64 // packet index in the capture of the first packet (flow_id)
 	ipVersion         uint8
@@ -199,7 +199,8 @@ func (t *Table) Add(d *Decoded, index int64) {
 	src := netip.AddrPortFrom(d.Src, d.SrcPort)
 	dst := netip.AddrPortFrom(d.Dst, d.DstPort)
 	key := flowKey{vlan: d.VLAN, proto: d.IPProto, tunnel: d.Tunnel, tunnelID: d.TunnelID}
-	if src.Compare(dst) <= 0 {
+	srcIsLo := src.Compare(dst) <= 0
+	if srcIsLo {
 		key.lo, key.loPort, key.hi, key.hiPort = d.Src.As16(), d.SrcPort, d.Dst.As16(), d.DstPort
 	} else {
 		key.lo, key.loPort, key.hi, key.hiPort = d.Dst.As16(), d.DstPort, d.Src.As16(), d.SrcPort
@@ -208,15 +209,15 @@ func (t *Table) Add(d *Decoded, index int64) {
 
 	f := t.index.get(&key, h)
 	if f != nil && f.twin != nil && d.Kind == KindTCP {
-		f = route(f, src, d)
+		f = route(f, srcIsLo, d)
 	}
 	if f != nil && d.TsNs-f.lastNs > t.timeout(f) {
 		t.end(f)
 		f = nil
 	}
 	var twinOf *flow
-	if f != nil && d.Kind == KindTCP && !d.BadHeader && f.tcp.startsNewConnection(f, src, d) {
-		if f.twin == nil && !f.tcp.closed() && syntheticStart(d.Seq) != syntheticStart(f.tcp.isn(f, src)) {
+	if f != nil && d.Kind == KindTCP && !d.BadHeader && f.tcp.startsNewConnection(f.dirOf(srcIsLo), d) {
+		if f.twin == nil && !f.tcp.closed() && syntheticStart(d.Seq) != syntheticStart(f.tcp.d[f.dirOf(srcIsLo)].baseSeq) {
 			// A connection and its synthetic plaintext twin share the 5-tuple:
 			// keep both live, apart (design.md: TLS plaintext in Kubeshark captures).
 			twinOf = f
@@ -232,13 +233,10 @@ func (t *Table) Add(d *Decoded, index int64) {
 				twinOf = nil // the eviction ended it
 			}
 		}
-		f = t.newFlow(key, h, src, dst, d, index, twinOf)
+		f = t.newFlow(key, h, srcIsLo, d, index, twinOf)
 	}
 
-	dir := 0
-	if src != f.orig {
-		dir = 1
-	}
+	dir := f.dirOf(srcIsLo)
 	c := &f.count[dir]
 	c.pkts++
 	c.bytes += d.Payload
@@ -296,8 +294,8 @@ func syntheticStart(seq uint32) bool { return seq <= 1 }
 // packet fits: its seq near the sender's next expected sequence number, its
 // ack near the receiver's. Unknown spaces neither fit nor miss; a tie goes to
 // f, the flow first seen.
-func route(f *flow, src netip.AddrPort, d *Decoded) *flow {
-	if fit(f.twin, src, d) > fit(f, src, d) {
+func route(f *flow, srcIsLo bool, d *Decoded) *flow {
+	if fit(f.twin, srcIsLo, d) > fit(f, srcIsLo, d) {
 		return f.twin
 	}
 	return f
@@ -307,11 +305,8 @@ func route(f *flow, src netip.AddrPort, d *Decoded) *flow {
 // expected sequence numbers and still fit it.
 const fitWindow = 1 << 24
 
-func fit(f *flow, src netip.AddrPort, d *Decoded) int {
-	dir := 0
-	if src != f.orig {
-		dir = 1
-	}
+func fit(f *flow, srcIsLo bool, d *Decoded) int {
+	dir := f.dirOf(srcIsLo)
 	fwd, rev := &f.tcp.d[dir], &f.tcp.d[1-dir]
 	near := func(a, b uint32) int {
 		if diff := int32(a - b); diff > -fitWindow && diff < fitWindow {
@@ -329,7 +324,7 @@ func fit(f *flow, src netip.AddrPort, d *Decoded) int {
 	return score
 }
 
-func (t *Table) newFlow(key flowKey, h uint64, src, dst netip.AddrPort, d *Decoded, index int64, twinOf *flow) *flow {
+func (t *Table) newFlow(key flowKey, h uint64, srcIsLo bool, d *Decoded, index int64, twinOf *flow) *flow {
 	var f *flow
 	if n := len(t.free); n > 0 {
 		f = t.free[n-1]
@@ -347,7 +342,7 @@ func (t *Table) newFlow(key flowKey, h uint64, src, dst netip.AddrPort, d *Decod
 	f.firstNs, f.lastNs = d.TsNs, d.TsNs
 	f.firstIndex = index
 	f.ipVersion = d.IPVersion
-	f.orig, f.resp = src, dst
+	f.origIsLo = srcIsLo
 	if d.Kind == KindTCP {
 		if f.tcp == nil {
 			f.tcp = &tcpConn{}
@@ -357,12 +352,12 @@ func (t *Table) newFlow(key flowKey, h uint64, src, dst netip.AddrPort, d *Decod
 			// The sender of a SYN is the originator.
 		case d.Flags&(flagSYN|flagACK) == flagSYN|flagACK:
 			// A SYN/ACK answers the originator.
-			f.orig, f.resp = dst, src
+			f.origIsLo = !srcIsLo
 			f.directionInferred, f.flipped = true, true
 		default:
 			f.directionInferred = true
 			if serverSide(d.SrcPort, d.DstPort) {
-				f.orig, f.resp = dst, src
+				f.origIsLo = !srcIsLo
 				f.flipped = true
 			}
 		}
@@ -370,7 +365,7 @@ func (t *Table) newFlow(key flowKey, h uint64, src, dst netip.AddrPort, d *Decod
 	} else {
 		f.tcp = nil
 		if serverSide(d.SrcPort, d.DstPort) {
-			f.orig, f.resp = dst, src
+			f.origIsLo = !srcIsLo
 			f.directionInferred, f.flipped = true, true
 		}
 		f.list = listUDP
@@ -392,6 +387,35 @@ func (t *Table) newFlow(key flowKey, h uint64, src, dst netip.AddrPort, d *Decod
 		t.index.put(f)
 	}
 	return f
+}
+
+// dirOf returns the direction of a packet whose sender is the key's lo
+// endpoint when srcIsLo: 0 from the originator, 1 from the responder.
+func (f *flow) dirOf(srcIsLo bool) int {
+	if srcIsLo == f.origIsLo {
+		return 0
+	}
+	return 1
+}
+
+// endpointAddr returns the key's lo (or hi) address in its own family.
+func (f *flow) endpointAddr(lo bool) netip.Addr {
+	b := f.key.hi
+	if lo {
+		b = f.key.lo
+	}
+	a := netip.AddrFrom16(b)
+	if f.ipVersion == 4 {
+		a = a.Unmap()
+	}
+	return a
+}
+
+func (f *flow) endpointPort(lo bool) uint16 {
+	if lo {
+		return f.key.loPort
+	}
+	return f.key.hiPort
 }
 
 // serverSide reports whether a packet from srcPort to dstPort was probably
@@ -485,10 +509,10 @@ func (t *Table) fill(r *Record, f *flow) {
 		FlowID:            strconv.Itoa(t.ordinal) + "-" + strconv.FormatInt(f.firstIndex+1, 10),
 		Capture:           t.capture,
 		IPVersion:         int32(f.ipVersion),
-		SrcIP:             f.orig.Addr(),
-		DstIP:             f.resp.Addr(),
-		SrcPort:           f.orig.Port(),
-		DstPort:           f.resp.Port(),
+		SrcIP:             f.endpointAddr(f.origIsLo),
+		DstIP:             f.endpointAddr(!f.origIsLo),
+		SrcPort:           f.endpointPort(f.origIsLo),
+		DstPort:           f.endpointPort(!f.origIsLo),
 		TsNs:              f.firstNs,
 		EndNs:             f.lastNs,
 		DirectionInferred: f.directionInferred,

@@ -1,7 +1,6 @@
 package analyze
 
 import (
-	"net/netip"
 	"slices"
 )
 
@@ -171,17 +170,14 @@ func (c *tcpConn) reset() {
 	}
 }
 
-// startsNewConnection reports whether the packet opens a new connection on
-// the flow's 5-tuple: a SYN without ACK whose sequence number differs from
-// its sender's base sequence number (Wireshark's "port numbers reused"; see
-// setBase). A SYN repeating the old ISN stays in the flow, as in tshark.
-func (c *tcpConn) startsNewConnection(f *flow, src netip.AddrPort, d *Decoded) bool {
+// startsNewConnection reports whether a packet sent in direction dir opens a
+// new connection on the flow's 5-tuple: a SYN without ACK whose sequence
+// number differs from its sender's base sequence number (Wireshark's "port
+// numbers reused"; see setBase). A SYN repeating the old ISN stays in the
+// flow, as in tshark.
+func (c *tcpConn) startsNewConnection(dir int, d *Decoded) bool {
 	if d.Flags&(flagSYN|flagACK) != flagSYN {
 		return false
-	}
-	dir := 0
-	if src != f.orig {
-		dir = 1
 	}
 	s := &c.d[dir]
 	return s.baseSet && d.Seq != s.baseSeq
@@ -203,15 +199,6 @@ func (c *tcpConn) setBase(dir int, d *Decoded, syn, ack bool) {
 	if !rev.baseSet && ack {
 		rev.baseSet, rev.baseSeq = true, d.Ack-1
 	}
-}
-
-// isn returns the base sequence number of the direction src sends in, the
-// ISN when its SYN was seen.
-func (c *tcpConn) isn(f *flow, src netip.AddrPort) uint32 {
-	if src == f.orig {
-		return c.d[0].baseSeq
-	}
-	return c.d[1].baseSeq
 }
 
 // synthetic reports whether the handshake numbers both directions' bytes
