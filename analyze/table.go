@@ -565,11 +565,6 @@ func (t *Table) fill(r *Record, f *flow) {
 	r.History = string(h)
 }
 
-// String describes the table's counters for debugging.
-func (t *Table) String() string {
-	return fmt.Sprintf("flows=%d live=%d evicted=%d", t.Flows, t.live, t.EvictedEarly)
-}
-
 // KindCounts returns the packets counted per kind, by name, leaving out
 // kinds with no packets. Other IP protocols and other EtherTypes are also
 // broken down, as "other-ip:47" and "other-ethertype:0x8847".

@@ -136,8 +136,3 @@ func (d *dist) quantile(q float64) (v int64, exact bool) {
 	}
 	return d.max, false // not reached: the counts sum to n
 }
-
-// memBytes estimates the heap the distribution holds.
-func (d *dist) memBytes() int64 {
-	return int64(cap(d.vals)+cap(d.hist)) * 8
-}

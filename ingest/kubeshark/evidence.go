@@ -241,13 +241,6 @@ func readCapped(path string, max int64) ([]byte, error) {
 	return b, nil
 }
 
-// IsEvidenceDir reports whether path is a directory holding an evidence
-// manifest.
-func IsEvidenceDir(path string) bool {
-	_, err := OpenEvidence(path)
-	return err == nil
-}
-
 // Captures returns the captures' paths (under Dir) and their provenance.
 func (e *Evidence) Captures() []EvidenceCapture {
 	var out []EvidenceCapture

@@ -420,15 +420,6 @@ func (s *Session) Close() error {
 	return nil
 }
 
-// ServerStderr returns the last lines a spawned server wrote to stderr,
-// redacted.
-func (s *Session) ServerStderr() string {
-	if s.srv == nil {
-		return ""
-	}
-	return s.red.String(s.srv.stderr.lastLines(10))
-}
-
 // recorder keeps the raw result bytes of the responses to our requests, so
 // that evidence is saved exactly as the server sent it.
 type recorder struct {

@@ -32,11 +32,6 @@ type Packet struct {
 	Length int       // original length of the frame on the wire
 }
 
-// CaptureInfo returns the gopacket capture metadata of p.
-func (p Packet) CaptureInfo() gopacket.CaptureInfo {
-	return gopacket.CaptureInfo{Timestamp: p.Time, CaptureLength: len(p.Data), Length: p.Length}
-}
-
 // Link is the link-layer framing of generated packets.
 type Link uint8
 
