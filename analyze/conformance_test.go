@@ -79,11 +79,17 @@ func conv(r *analyze.Record) tsharkConv {
 		payloadAB: r.OrigBytes, payloadBA: r.RespBytes, firstNs: r.TsNs, lastNs: r.EndNs,
 		irttNs: r.RTTHandshake.V, hasIRTT: r.RTTHandshake.Valid}
 	if strings.HasPrefix(r.History, "^") {
-		c.aIP, c.bIP, c.aPort, c.bPort = c.bIP, c.aIP, c.bPort, c.aPort
-		c.framesAB, c.framesBA = c.framesBA, c.framesAB
-		c.wireAB, c.wireBA = c.wireBA, c.wireAB
-		c.payloadAB, c.payloadBA = c.payloadBA, c.payloadAB
+		return c.reversed()
 	}
+	return c
+}
+
+// reversed swaps the roles of A and B.
+func (c tsharkConv) reversed() tsharkConv {
+	c.aIP, c.bIP, c.aPort, c.bPort = c.bIP, c.aIP, c.bPort, c.aPort
+	c.framesAB, c.framesBA = c.framesBA, c.framesAB
+	c.wireAB, c.wireBA = c.wireBA, c.wireAB
+	c.payloadAB, c.payloadBA = c.payloadBA, c.payloadAB
 	return c
 }
 
@@ -142,10 +148,7 @@ func explainSplit(want tsharkConv, parts []analyze.Record) (string, bool) {
 	for i := range parts {
 		c := conv(&parts[i])
 		if c.aIP != want.aIP || c.aPort != want.aPort { // orient to tshark's A
-			c.aIP, c.bIP, c.aPort, c.bPort = c.bIP, c.aIP, c.bPort, c.aPort
-			c.framesAB, c.framesBA = c.framesBA, c.framesAB
-			c.wireAB, c.wireBA = c.wireBA, c.wireAB
-			c.payloadAB, c.payloadBA = c.payloadBA, c.payloadAB
+			c = c.reversed()
 		}
 		if i == 0 {
 			sum = c
@@ -270,11 +273,10 @@ func compareFile(t *testing.T, capPath, refPath string) fileResult {
 				continue
 			}
 			c := conv(r)
-			c.aIP, c.bIP = want.aIP, want.bIP
 			if c.aPort != want.aPort {
-				c.aPort, c.bPort = c.bPort, c.aPort
-				c.framesAB, c.framesBA, c.wireAB, c.wireBA, c.payloadAB, c.payloadBA = c.framesBA, c.framesAB, c.wireBA, c.wireAB, c.payloadBA, c.payloadAB
+				c = c.reversed()
 			}
+			c.aIP, c.bIP = want.aIP, want.bIP
 			c.irttNs, c.hasIRTT = want.irttNs, want.hasIRTT
 			if c == want {
 				used[i], found = true, true
