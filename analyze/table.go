@@ -78,25 +78,35 @@ const (
 	listNone = numLists // in no list: the flow has ended
 )
 
+// flow is a live flow. Its fields are ordered to pack (216 bytes): with the
+// TCP state allocated alongside (tcpFlow) a TCP flow fits Go's 640-byte
+// size class.
 type flow struct {
-	key        flowKey
-	prev, next *flow
-	list       uint8
+	key             flowKey
+	prev, next      *flow
+	nextInBucket    *flow    // flowIndex chain
+	twin            *flow    // the other connection live on the same 5-tuple (a synthetic twin pair)
+	tcp             *tcpConn // nil for UDP
+	hash            uint64
+	firstNs, lastNs int64
+	firstIndex      int64 // packet index in the capture of the first packet (flow_id)
+	count           [2]dirCount
+	firstOrigNs     int64 // UDP: first packet from the originator, 0 when none yet
+	firstReplyNs    int64 // UDP: rtt_first_reply, when firstReplySet
 
-	origIsLo          bool // the originator is the key's lo endpoint
-	firstNs, lastNs   int64
-	firstIndex        int64 // packet index in the capture of the first packet (flow_id)
+	list              uint8
 	ipVersion         uint8
+	udpHist           uint8 // UDP history bits: 1 orig sent, 2 resp sent
+	origIsLo          bool  // the originator is the key's lo endpoint
 	directionInferred bool
 	flipped           bool // the first packet's sender was judged the responder
-	count             [2]dirCount
-	firstOrigNs       int64 // UDP: first packet from the originator, 0 when none yet
-	rttFirstReply     Opt
-	udpHist           uint8 // UDP history bits: 1 orig sent, 2 resp sent
-	tcp               *tcpConn
-	twin              *flow // the other connection live on the same 5-tuple (a synthetic twin pair)
-	hash              uint64
-	nextInBucket      *flow // flowIndex chain
+	firstReplySet     bool
+}
+
+// tcpFlow is a TCP flow and its TCP state in one allocation.
+type tcpFlow struct {
+	flow
+	tcp tcpConn
 }
 
 type flowList struct{ head, tail *flow }
@@ -134,7 +144,8 @@ type Table struct {
 	ordinal int
 	index   *flowIndex
 	lists   [numLists]flowList
-	free    []*flow // finished flows kept for reuse
+	freeTCP []*flow // finished TCP flows (of a tcpFlow) kept for reuse
+	freeUDP []*flow // finished UDP flows kept for reuse
 	live    int     // flows in the table, twins included
 	emit    func(*Record)
 	rec     Record
@@ -265,8 +276,8 @@ func (t *Table) Add(d *Decoded, index int64) {
 		if dir == 0 && f.firstOrigNs == 0 {
 			f.firstOrigNs = d.TsNs
 		}
-		if dir == 1 && f.firstOrigNs != 0 && !f.rttFirstReply.Valid && f.count[1].pkts == 1 {
-			f.rttFirstReply = Some(d.TsNs - f.firstOrigNs)
+		if dir == 1 && f.firstOrigNs != 0 && !f.firstReplySet && f.count[1].pkts == 1 {
+			f.firstReplyNs, f.firstReplySet = d.TsNs-f.firstOrigNs, true
 		}
 	}
 	// Move to the back of its list: lists stay ordered by last activity.
@@ -325,28 +336,13 @@ func fit(f *flow, srcIsLo bool, d *Decoded) int {
 }
 
 func (t *Table) newFlow(key flowKey, h uint64, srcIsLo bool, d *Decoded, index int64, twinOf *flow) *flow {
-	var f *flow
-	if n := len(t.free); n > 0 {
-		f = t.free[n-1]
-		t.free = t.free[:n-1]
-		tcp := f.tcp
-		*f = flow{}
-		if tcp != nil && d.Kind == KindTCP {
-			tcp.reset()
-			f.tcp = tcp
-		}
-	} else {
-		f = &flow{}
-	}
+	f := t.allocFlow(d.Kind == KindTCP)
 	f.key = key
 	f.firstNs, f.lastNs = d.TsNs, d.TsNs
 	f.firstIndex = index
 	f.ipVersion = d.IPVersion
 	f.origIsLo = srcIsLo
 	if d.Kind == KindTCP {
-		if f.tcp == nil {
-			f.tcp = &tcpConn{}
-		}
 		switch {
 		case d.Flags&(flagSYN|flagACK) == flagSYN:
 			// The sender of a SYN is the originator.
@@ -363,7 +359,6 @@ func (t *Table) newFlow(key flowKey, h uint64, srcIsLo bool, d *Decoded, index i
 		}
 		f.list = listTCPOpen
 	} else {
-		f.tcp = nil
 		if serverSide(d.SrcPort, d.DstPort) {
 			f.origIsLo = !srcIsLo
 			f.directionInferred, f.flipped = true, true
@@ -385,6 +380,32 @@ func (t *Table) newFlow(key flowKey, h uint64, srcIsLo bool, d *Decoded, index i
 		f.twin, old.twin = old, f
 	default:
 		t.index.put(f)
+	}
+	return f
+}
+
+// allocFlow returns a zeroed flow, with zeroed TCP state when tcp, reusing a
+// finished one when there is one.
+func (t *Table) allocFlow(tcp bool) *flow {
+	free := &t.freeUDP
+	if tcp {
+		free = &t.freeTCP
+	}
+	n := len(*free)
+	if n == 0 {
+		if !tcp {
+			return &flow{}
+		}
+		tf := &tcpFlow{}
+		tf.flow.tcp = &tf.tcp
+		return &tf.flow
+	}
+	f := (*free)[n-1]
+	*free = (*free)[:n-1]
+	c := f.tcp
+	*f = flow{tcp: c}
+	if c != nil {
+		c.reset()
 	}
 	return f
 }
@@ -446,7 +467,9 @@ func likelyServerPort(p uint16) bool {
 	return false
 }
 
-// Flush ends every live flow, oldest activity first, and emits it.
+// Flush ends every live flow, oldest activity first, and emits it. It then
+// lets go of the finished flows kept for reuse: the rest of a run (the
+// report) does not need their memory.
 func (t *Table) Flush() {
 	for {
 		var oldest *flow
@@ -456,10 +479,11 @@ func (t *Table) Flush() {
 			}
 		}
 		if oldest == nil {
-			return
+			break
 		}
 		t.end(oldest)
 	}
+	t.freeTCP, t.freeUDP = nil, nil
 }
 
 // expire ends the flows idle for longer than their timeout at capture time now.
@@ -501,7 +525,11 @@ func (t *Table) end(f *flow) {
 	t.fill(&t.rec, f)
 	t.Flows++
 	t.emit(&t.rec)
-	t.free = append(t.free, f)
+	if f.tcp != nil {
+		t.freeTCP = append(t.freeTCP, f)
+	} else {
+		t.freeUDP = append(t.freeUDP, f)
+	}
 }
 
 func (t *Table) fill(r *Record, f *flow) {
@@ -541,7 +569,7 @@ func (t *Table) fill(r *Record, f *flow) {
 		return
 	}
 	r.Proto = "udp"
-	r.RTTFirstReply = f.rttFirstReply
+	r.RTTFirstReply = Opt{V: f.firstReplyNs, Valid: f.firstReplySet}
 	switch f.udpHist {
 	case 3:
 		r.State = "SF"

@@ -1,6 +1,7 @@
 package analyze
 
 import (
+	"math"
 	"slices"
 )
 
@@ -42,12 +43,16 @@ const (
 	maxHistory = 48
 )
 
+// segment is sent data waiting for its acknowledgement.
 type segment struct {
-	start   uint32 // first sequence number of the segment
-	end     uint32 // sequence number just past the segment
-	sentNs  int64
-	retrans bool // sent more than once: no RTT sample (Karn)
+	start  uint32 // first sequence number of the segment
+	end    uint32 // sequence number just past the segment
+	sentNs int64  // noSample once sent more than once (Karn: its ACK gives no RTT sample)
 }
+
+// noSample marks a segment whose acknowledgement gives no RTT sample; send
+// times are clamped above it (pushSegment).
+const noSample = math.MinInt64
 
 type hole struct{ start, end uint32 }
 
@@ -60,41 +65,70 @@ const (
 )
 
 // tcpDir is the state of one direction (the packets one endpoint sends).
+// Its fields are ordered to pack (152 bytes): tens of thousands of flows
+// are live at once, and what only loss, reordering or window trouble
+// touches is kept apart, in x, allocated the first time it is needed.
 type tcpDir struct {
-	state, prevState endpointState
+	baseSeq                   uint32 // Wireshark's base_seq: decides when a SYN starts a new connection
+	nextSeq                   uint32 // highest seq + segment length seen (Wireshark's nextseq)
+	lastAck                   uint32 // last acknowledgement number this side sent
+	maxAck                    uint32 // highest acknowledgement number this side sent
+	lastSyn, lastFin, lastRst uint32
+	win                       uint16
+	state, prevState          endpointState
+	lastSegFlags              uint8 // segKeepAlive / segZeroWindowProbe of the last packet
+	histOnce                  uint8
+	dupAckNum                 uint8 // duplicate ACKs in a row this side sent, saturating: only >= 2 matters
+	baseSet, seqSet           bool  // baseSeq, nextSeq are known
+	ackSet, winSet            bool  // lastAck and maxAck, win are known
+	synSet, finSet, rstSet    bool  // lastSyn, lastFin, lastRst are known
+	sawFin, sawRst, sentData  bool
 
-	baseSet bool   // baseSeq is known
-	baseSeq uint32 // Wireshark's base_seq: decides when a SYN starts a new connection
+	nextSeqNs int64 // time nextSeq last advanced
+	lastAckNs int64
 
-	seqSet    bool   // nextSeq is known
-	nextSeq   uint32 // highest seq + segment length seen (Wireshark's nextseq)
-	nextSeqNs int64  // time nextSeq last advanced
+	rtt     rttAcc
+	unacked []segment
+	x       *dirTrouble
+}
 
-	ackSet       bool
-	lastAck      uint32 // last acknowledgement number this side sent
-	maxAck       uint32 // highest acknowledgement number this side sent
-	lastAckNs    int64
-	winSet       bool
-	win          uint16
-	dupAckNum    int   // duplicate ACKs in a row this side sent
-	lastSegFlags uint8 // segKeepAlive / segZeroWindowProbe of the last packet
-
+// dirTrouble is the state of a direction that only retransmissions, gaps,
+// reordering, duplicate ACKs and zero windows touch.
+type dirTrouble struct {
 	retransPkts, retransBytes int64
 	outOfOrder, dupAcks       int64
 	zeroWindows               int64
 	zeekRetrans, gaps         int64 // events behind the scaled 'T' and 'G' letters
 	gapSet                    bool
 	gapAck                    uint32 // highest acknowledgement reported as a gap
+	holes                     []hole
+}
 
-	holes   []hole
-	unacked []segment
-	rtt     rttAcc
+// trouble returns the direction's trouble state, allocating it on first use.
+func (s *tcpDir) trouble() *dirTrouble {
+	if s.x == nil {
+		s.x = &dirTrouble{}
+	}
+	return s.x
+}
 
-	histOnce                  uint8
-	synSet, finSet, rstSet    bool
-	lastSyn, lastFin, lastRst uint32
-	sawFin, sawRst            bool
-	sentData                  bool
+var noTrouble dirTrouble
+
+// troubleOrNone returns the direction's trouble state for reading: all zero
+// when nothing allocated it.
+func (s *tcpDir) troubleOrNone() *dirTrouble {
+	if s.x == nil {
+		return &noTrouble
+	}
+	return s.x
+}
+
+// holes returns the direction's recorded sequence holes.
+func (s *tcpDir) holes() []hole {
+	if s.x == nil {
+		return nil
+	}
+	return s.x.holes
 }
 
 // Kinds of the last packet a direction sent, for the ACKs that answer them.
@@ -149,24 +183,26 @@ type tcpConn struct {
 	d [2]tcpDir
 
 	mruSynNs  int64 // most recent SYN without ACK (any direction), 0 = none
-	firstRTT  Opt   // Wireshark's iRTT
 	origSynNs int64 // most recent SYN from the originator before the SYN/ACK
-	synAckNs  int64 // first SYN/ACK from the responder, 0 = none
-	synAckSeq uint32
-	synSynAck Opt
+	synAckNs  int64 // first SYN/ACK from the responder, 0 = none; then origSynNs stays
+	firstRTT  Opt   // Wireshark's iRTT
 	synAckAck Opt
+	synAckSeq uint32
+	histLen   uint8
 	hist      [maxHistory]byte
-	histLen   int
 }
 
 func (c *tcpConn) reset() {
 	d0, d1 := c.d[0], c.d[1]
 	*c = tcpConn{}
-	// Keep the slices' memory for the next flow.
+	// Keep the memory for the next flow.
 	for i, old := range [2]*tcpDir{&d0, &d1} {
-		c.d[i].holes = old.holes[:0]
 		c.d[i].unacked = old.unacked[:0]
 		c.d[i].rtt.samples = old.rtt.samples[:0]
+		if x := old.x; x != nil {
+			*x = dirTrouble{holes: x.holes[:0]}
+			c.d[i].x = x
+		}
 	}
 }
 
@@ -214,7 +250,7 @@ func (c *tcpConn) closed() bool {
 }
 
 func (c *tcpConn) addHistory(dir int, letter byte) {
-	if c.histLen >= maxHistory {
+	if int(c.histLen) >= maxHistory {
 		return
 	}
 	if dir == 1 {
@@ -262,7 +298,6 @@ func (c *tcpConn) add(dir int, d *Decoded) {
 	if syn && ack && dir == 1 && c.synAckNs == 0 && c.origSynNs != 0 {
 		c.synAckNs = d.TsNs
 		c.synAckSeq = d.Seq
-		c.synSynAck = Some(d.TsNs - c.origSynNs)
 	}
 	if dir == 0 && ack && !syn && c.synAckNs != 0 && !c.synAckAck.Valid && seqGT(d.Ack, c.synAckSeq) {
 		c.synAckAck = Some(d.TsNs - c.synAckNs)
@@ -288,8 +323,9 @@ func (c *tcpConn) analyzeSequence(dir int, d *Decoded, syn, ack, fin, rst bool) 
 		flags |= segZeroWindowProbe
 	} else {
 		if d.Window == 0 && !sfr {
-			fwd.zeroWindows++
-			c.addScaled(dir, fwd.zeroWindows, 'W')
+			x := fwd.trouble()
+			x.zeroWindows++
+			c.addScaled(dir, x.zeroWindows, 'W')
 		}
 		if fwd.seqSet && seqGT(d.Seq, fwd.nextSeq) && !rst && !syn {
 			// Previous segment not captured. A SYN re-bases instead (a new ISN).
@@ -307,8 +343,8 @@ func (c *tcpConn) analyzeSequence(dir int, d *Decoded, syn, ack, fin, rst bool) 
 		case sameAck && d.Window == 0 && rev.lastSegFlags&segZeroWindowProbe != 0:
 			// An ACK of a zero-window probe.
 		case sameAck && d.Window != 0:
-			fwd.dupAckNum++
-			fwd.dupAcks++
+			fwd.dupAckNum = min(fwd.dupAckNum, math.MaxUint8-1) + 1
+			fwd.trouble().dupAcks++
 		}
 	}
 	if !fwd.ackSet || d.Ack != fwd.lastAck {
@@ -322,8 +358,9 @@ func (c *tcpConn) analyzeSequence(dir int, d *Decoded, syn, ack, fin, rst bool) 
 			end++
 		}
 		if seqLEQ(end, fwd.nextSeq) {
-			fwd.zeekRetrans++
-			c.addScaled(dir, fwd.zeekRetrans, 'T')
+			x := fwd.trouble()
+			x.zeekRetrans++
+			c.addScaled(dir, x.zeekRetrans, 'T')
 		}
 	}
 
@@ -348,7 +385,7 @@ func (c *tcpConn) analyzeSequence(dir int, d *Decoded, syn, ack, fin, rst bool) 
 		case notAdvanced && rev.dupAckNum >= 2 && rev.lastAck == d.Seq && d.TsNs-rev.lastAckNs < fastRetransWindowNs:
 			c.retransmitted(dir, d.Seq, end, segLen) // fast
 		case notAdvanced && sinceNext >= 0 && sinceNext < threshold && fwd.nextSeq != end+synFin:
-			fwd.outOfOrder++
+			fwd.trouble().outOfOrder++
 			fwd.fillHoles(d.Seq, end+synFin)
 			fwd.markRetrans(d.Seq, end+synFin, false)
 		case notAdvanced:
@@ -362,7 +399,9 @@ func (c *tcpConn) analyzeSequence(dir int, d *Decoded, syn, ack, fin, rst bool) 
 	}
 	if syn {
 		// A SYN (re)starts the direction's sequence space: no hole before it.
-		fwd.holes = fwd.holes[:0]
+		if fwd.x != nil {
+			fwd.x.holes = fwd.x.holes[:0]
+		}
 		fwd.seqSet = false
 	}
 	if !zeroWindowProbe && (!fwd.seqSet || seqGT(next, fwd.nextSeq)) {
@@ -381,8 +420,9 @@ func (c *tcpConn) analyzeSequence(dir int, d *Decoded, syn, ack, fin, rst bool) 
 // retransmitted counts a retransmission of [seq, end) by direction dir.
 func (c *tcpConn) retransmitted(dir int, seq, end, segLen uint32) {
 	s := &c.d[dir]
-	s.retransPkts++
-	s.retransBytes += int64(segLen)
+	x := s.trouble()
+	x.retransPkts++
+	x.retransBytes += int64(segLen)
 	s.fillHoles(seq, end)
 	s.markRetrans(seq, end, true)
 }
@@ -395,12 +435,18 @@ func (c *tcpConn) acknowledge(dir int, d *Decoded) {
 	if !fwd.ackSet || seqGT(d.Ack, fwd.maxAck) {
 		fwd.maxAck = d.Ack
 	}
-	if rev.seqSet && (!rev.gapSet || seqGT(d.Ack, rev.gapAck)) && rev.acksUnseen(d.Ack, rev.gapSet, rev.gapAck) &&
+	var gapSet bool
+	var gapAck uint32
+	if rev.x != nil {
+		gapSet, gapAck = rev.x.gapSet, rev.x.gapAck
+	}
+	if rev.seqSet && (!gapSet || seqGT(d.Ack, gapAck)) && rev.acksUnseen(d.Ack, gapSet, gapAck) &&
 		c.d[0].state == stEstablished && c.d[1].state == stEstablished {
 		// Zeek's 'G': the peer acknowledges data the capture never saw.
-		rev.gapSet, rev.gapAck = true, d.Ack
-		rev.gaps++
-		c.addScaled(1-dir, rev.gaps, 'G')
+		x := rev.trouble()
+		x.gapSet, x.gapAck = true, d.Ack
+		x.gaps++
+		c.addScaled(1-dir, x.gaps, 'G')
 	}
 	fwd.ackSet = true
 	fwd.lastAck = d.Ack
@@ -410,7 +456,7 @@ func (c *tcpConn) acknowledge(dir int, d *Decoded) {
 		if !seqLEQ(s.end, d.Ack) {
 			break
 		}
-		if s.end == d.Ack && !s.retrans {
+		if s.end == d.Ack && s.sentNs != noSample {
 			rev.rtt.add(d.TsNs - s.sentNs)
 		}
 		n++
@@ -422,7 +468,7 @@ func (c *tcpConn) acknowledge(dir int, d *Decoded) {
 
 func (s *tcpDir) pushSegment(start, end uint32, ts int64) {
 	if len(s.unacked) < maxUnacked {
-		s.unacked = append(s.unacked, segment{start: start, end: end, sentNs: ts})
+		s.unacked = append(s.unacked, segment{start: start, end: end, sentNs: max(ts, noSample+1)})
 	}
 }
 
@@ -434,45 +480,50 @@ func (s *tcpDir) markRetrans(start, end uint32, later bool) {
 	for i := range s.unacked {
 		u := &s.unacked[i]
 		if seqLT(start, u.end) && (seqLT(u.start, end) || later) {
-			u.retrans = true
+			u.sentNs = noSample
 		}
 	}
 }
 
 func (s *tcpDir) addHole(start, end uint32) {
-	if len(s.holes) == maxHoles {
+	x := s.trouble()
+	if len(x.holes) == maxHoles {
 		// Merge the two adjacent holes with the smallest distance between
 		// them; the bytes in between count as missed.
 		best := 0
-		for i := 1; i+1 < len(s.holes); i++ {
-			if s.holes[i+1].start-s.holes[i].end < s.holes[best+1].start-s.holes[best].end {
+		for i := 1; i+1 < len(x.holes); i++ {
+			if x.holes[i+1].start-x.holes[i].end < x.holes[best+1].start-x.holes[best].end {
 				best = i
 			}
 		}
-		s.holes[best].end = s.holes[best+1].end
-		s.holes = slices.Delete(s.holes, best+1, best+2)
+		x.holes[best].end = x.holes[best+1].end
+		x.holes = slices.Delete(x.holes, best+1, best+2)
 	}
-	s.holes = append(s.holes, hole{start, end})
+	x.holes = append(x.holes, hole{start, end})
 }
 
 // fillHoles removes [start, end) from the recorded holes.
 func (s *tcpDir) fillHoles(start, end uint32) {
-	for i := 0; i < len(s.holes); i++ {
-		h := s.holes[i]
+	if s.x == nil {
+		return
+	}
+	x := s.x
+	for i := 0; i < len(x.holes); i++ {
+		h := x.holes[i]
 		if !seqLT(start, h.end) || !seqLT(h.start, end) {
 			continue // no overlap
 		}
 		switch {
 		case seqLEQ(start, h.start) && seqLEQ(h.end, end):
-			s.holes = slices.Delete(s.holes, i, i+1)
+			x.holes = slices.Delete(x.holes, i, i+1)
 			i--
 		case seqLEQ(start, h.start):
-			s.holes[i].start = end
+			x.holes[i].start = end
 		case seqLEQ(h.end, end):
-			s.holes[i].end = start
+			x.holes[i].end = start
 		default:
-			s.holes[i].end = start
-			s.holes = slices.Insert(s.holes, i+1, hole{end, h.end})
+			x.holes[i].end = start
+			x.holes = slices.Insert(x.holes, i+1, hole{end, h.end})
 			i++
 		}
 	}
@@ -485,7 +536,7 @@ func (s *tcpDir) acksUnseen(ack uint32, fromSet bool, from uint32) bool {
 	if seqGT(ack, s.nextSeq) {
 		return true
 	}
-	for _, h := range s.holes {
+	for _, h := range s.holes() {
 		if seqLT(h.start, ack) && (!fromSet || seqGT(h.end, from)) {
 			return true
 		}
@@ -498,7 +549,7 @@ func (s *tcpDir) acksUnseen(ack uint32, fromSet bool, from uint32) bool {
 // the last segment seen.
 func (s *tcpDir) missed(peer *tcpDir) int64 {
 	var n int64
-	for _, h := range s.holes {
+	for _, h := range s.holes() {
 		n += int64(h.end - h.start)
 	}
 	if s.seqSet && peer.ackSet && seqGT(peer.maxAck, s.nextSeq) {
@@ -636,13 +687,16 @@ func (c *tcpConn) fill(r *Record, flipped bool) {
 		h = append(h, '^')
 	}
 	r.History = string(append(h, c.hist[:c.histLen]...))
-	r.OrigRetransPkts, r.RespRetransPkts = o.retransPkts, p.retransPkts
-	r.OrigRetransBytes, r.RespRetransBytes = o.retransBytes, p.retransBytes
+	ox, px := o.troubleOrNone(), p.troubleOrNone()
+	r.OrigRetransPkts, r.RespRetransPkts = ox.retransPkts, px.retransPkts
+	r.OrigRetransBytes, r.RespRetransBytes = ox.retransBytes, px.retransBytes
 	r.MissedBytes = o.missed(p) + p.missed(o)
-	r.OutOfOrder = o.outOfOrder + p.outOfOrder
-	r.DupAcks = o.dupAcks + p.dupAcks
-	r.ZeroWindows = o.zeroWindows + p.zeroWindows
-	r.RTTSynSynAck = c.synSynAck
+	r.OutOfOrder = ox.outOfOrder + px.outOfOrder
+	r.DupAcks = ox.dupAcks + px.dupAcks
+	r.ZeroWindows = ox.zeroWindows + px.zeroWindows
+	if c.synAckNs != 0 {
+		r.RTTSynSynAck = Some(c.synAckNs - c.origSynNs)
+	}
 	r.RTTSynAckAck = c.synAckAck
 	r.RTTHandshake = c.firstRTT
 	r.OrigRTT = o.rtt.stats()

@@ -30,7 +30,7 @@ const (
 	DefaultMaxInterfaces = 65536
 	// DefaultReadBufferBytes makes reads from the file large and lets nearly
 	// every record be handed out straight from the buffer, without a copy.
-	DefaultReadBufferBytes = 1 << 20
+	DefaultReadBufferBytes = 256 << 10
 
 	minReadBufferBytes = 64 // holds every fixed-size header the reader peeks at
 )

@@ -27,7 +27,7 @@ type hashingReader struct {
 
 const (
 	hashBuffers     = 4
-	hashBufferBytes = 1 << 20
+	hashBufferBytes = 256 << 10
 )
 
 func newHashingReader(r io.Reader) *hashingReader {

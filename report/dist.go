@@ -52,13 +52,20 @@ func histBounds(b int) (lo, hi int64) {
 
 // dist is a distribution of non-negative int64 values (nanoseconds): exact
 // while it holds every value, a log-linear histogram after toHist.
+//
+// The values are kept in blocks that double up to distBlock values and are
+// never copied while values arrive: a growing slice would leave every
+// smaller copy behind as garbage, several times the values' own size.
 type dist struct {
 	n        int64
 	min, max int64
-	vals     []int64 // every value, while hist == nil
-	hist     []int64 // counts per histBucket, after toHist
-	sorted   bool
+	blocks   [][]int64 // every value, while hist == nil
+	sorted   bool      // blocks is one block, sorted
+	hist     []int64   // counts per histBucket, after toHist
 }
+
+// distBlock is the largest block of values: 32 KiB.
+const distBlock = 4096
 
 func (d *dist) add(v int64) {
 	v = max(v, 0)
@@ -73,8 +80,27 @@ func (d *dist) add(v int64) {
 		d.histAdd(v)
 		return
 	}
-	d.vals = append(d.vals, v)
+	last := len(d.blocks) - 1
+	if last < 0 || len(d.blocks[last]) == cap(d.blocks[last]) {
+		d.blocks = append(d.blocks, make([]int64, 0, min(max(d.n, 16), distBlock)))
+		last++
+	}
+	d.blocks[last] = append(d.blocks[last], v)
 	d.sorted = false
+}
+
+// sortedValues merges the blocks into one sorted block and returns it.
+func (d *dist) sortedValues() []int64 {
+	if !d.sorted {
+		all := make([]int64, 0, d.n)
+		for _, b := range d.blocks {
+			all = append(all, b...)
+		}
+		slices.Sort(all)
+		d.blocks = [][]int64{all}
+		d.sorted = true
+	}
+	return d.blocks[0]
 }
 
 func (d *dist) histAdd(v int64) {
@@ -94,10 +120,12 @@ func (d *dist) toHist() {
 		return
 	}
 	d.hist = make([]int64, 0, 64)
-	for _, v := range d.vals {
-		d.histAdd(v)
+	for _, b := range d.blocks {
+		for _, v := range b {
+			d.histAdd(v)
+		}
 	}
-	d.vals = nil
+	d.blocks, d.sorted = nil, false
 }
 
 // quantile returns DuckDB's quantile_disc(q) of the values. With a histogram
@@ -116,11 +144,7 @@ func (d *dist) quantile(q float64) (v int64, exact bool) {
 		return d.max, true
 	}
 	if d.hist == nil {
-		if !d.sorted {
-			slices.Sort(d.vals)
-			d.sorted = true
-		}
-		return d.vals[idx], true
+		return d.sortedValues()[idx], true
 	}
 	var cum int64
 	for b, c := range d.hist {

@@ -62,7 +62,7 @@ func TestDistHistogramWithinBound(t *testing.T) {
 		approx.add(v)
 	}
 	approx.toHist()
-	if approx.vals != nil || approx.exact() {
+	if approx.blocks != nil || approx.exact() {
 		t.Fatal("toHist kept the values")
 	}
 	for _, q := range []float64{0, 0.001, 0.25, 0.5, 0.9, 0.99, 0.999, 1} {
@@ -151,6 +151,34 @@ func TestFormat(t *testing.T) {
 	} {
 		if c.got != c.want {
 			t.Errorf("got %q, want %q", c.got, c.want)
+		}
+	}
+}
+
+// TestDistExactAcrossBlocks: exact quantiles equal those of the sorted
+// values, with values spread over many blocks and added again after a
+// quantile was asked for.
+func TestDistExactAcrossBlocks(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	var d dist
+	var all []int64
+	for _, n := range []int{1, 15, 17, 5000, 20_000} {
+		for range n {
+			v := r.Int64N(1e9)
+			d.add(v)
+			all = append(all, v)
+		}
+		sorted := slices.Sorted(slices.Values(all))
+		for _, q := range []float64{0, 0.01, 0.5, 0.9, 0.999, 1} {
+			got, exact := d.quantile(q)
+			if want := sorted[quantileIndex(int64(len(all)), q)]; got != want || !exact {
+				t.Fatalf("after %d values, quantile(%v) = %d (exact %v), want %d", len(all), q, got, exact, want)
+			}
+		}
+	}
+	for _, b := range d.blocks[1:] {
+		if cap(b) > distBlock {
+			t.Fatalf("a block of %d values, more than %d", cap(b), distBlock)
 		}
 	}
 }

@@ -394,7 +394,7 @@ func (s *Summary) addTCP(r *analyze.Record, pkts int64) {
 	}
 	v := max(r.RTTHandshake.V, 0)
 	s.rtt.add(v)
-	if s.rtt.exact() && len(s.rtt.vals) > s.opts.MaxExactRTT {
+	if s.rtt.exact() && s.rtt.n > int64(s.opts.MaxExactRTT) {
 		s.rtt.toHist()
 	}
 	b, _ := slices.BinarySearch(rttEdges, v+1) // first edge above v
@@ -423,12 +423,12 @@ func (s *Summary) shrinkServers() {
 	var best *serverAgg
 	var bestKey serverKey
 	for k, a := range s.servers {
-		if !a.handshakes.exact() || len(a.handshakes.vals) == 0 {
+		if !a.handshakes.exact() || a.handshakes.n == 0 {
 			continue
 		}
-		n, bn := len(a.handshakes.vals), 0
+		n, bn := a.handshakes.n, int64(0)
 		if best != nil {
-			bn = len(best.handshakes.vals)
+			bn = best.handshakes.n
 		}
 		if best == nil || n > bn || n == bn && (k.addr.Compare(bestKey.addr) < 0 || k.addr == bestKey.addr && k.port < bestKey.port) {
 			best, bestKey = a, k
@@ -438,7 +438,7 @@ func (s *Summary) shrinkServers() {
 		s.srvExactValues = 0
 		return
 	}
-	s.srvExactValues -= len(best.handshakes.vals)
+	s.srvExactValues -= int(best.handshakes.n)
 	best.handshakes.toHist()
 }
 

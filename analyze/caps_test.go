@@ -1,0 +1,137 @@
+package analyze
+
+import (
+	"testing"
+)
+
+// handshake opens a connection: client ISN 100, server ISN 500.
+func handshake() []Decoded {
+	return []Decoded{
+		pkt(KindTCP, 0, true, flagSYN, 100, 0, 0),
+		pkt(KindTCP, 1e6, false, flagSYN|flagACK, 500, 101, 0),
+		pkt(KindTCP, 2e6, true, flagACK, 101, 501, 0),
+	}
+}
+
+func oneFlow(t *testing.T, pkts []Decoded) Record {
+	t.Helper()
+	recs, _ := collect(Config{}, pkts)
+	if len(recs) != 1 {
+		t.Fatalf("%d flows, want 1", len(recs))
+	}
+	return recs[0]
+}
+
+// TestUnackedCap: only the first maxUnacked segments in flight are
+// remembered, so only they give RTT samples.
+func TestUnackedCap(t *testing.T) {
+	const segs, size = maxUnacked + 44, 10
+	pkts := handshake()
+	ts := int64(10e6)
+	for i := range segs {
+		pkts = append(pkts, pkt(KindTCP, ts, true, flagACK, 101+uint32(i*size), 501, size))
+		ts += 1e3
+	}
+	for i := range segs {
+		pkts = append(pkts, pkt(KindTCP, ts, false, flagACK, 501, 101+uint32((i+1)*size), 0))
+		ts += 1e3
+	}
+	if got := oneFlow(t, pkts).OrigRTT.Samples; got != maxUnacked {
+		t.Fatalf("%d RTT samples from %d segments each acknowledged, want the cap %d", got, segs, maxUnacked)
+	}
+}
+
+// TestSampleReservoir: past maxSamples, count, min and max stay exact and
+// the median comes from a uniform reservoir: close to the true median, and
+// the same on every run.
+func TestSampleReservoir(t *testing.T) {
+	const n = 3 * maxSamples
+	pkts := handshake()
+	ts := int64(10e6)
+	for i := range n {
+		seq := 101 + uint32(i)
+		pkts = append(pkts, pkt(KindTCP, ts, true, flagACK, seq, 501, 1))
+		rtt := int64(1000 + (i*7919)%n) // every value in [1000, 1000+n) once, shuffled
+		pkts = append(pkts, pkt(KindTCP, ts+rtt, false, flagACK, 501, seq+1, 0))
+		ts += 1e6
+	}
+	r := oneFlow(t, pkts).OrigRTT
+	if r.Samples != n || r.MinNs != 1000 || r.MaxNs != 1000+n-1 {
+		t.Fatalf("samples %d min %d max %d, want %d, 1000, %d", r.Samples, r.MinNs, r.MaxNs, n, 1000+n-1)
+	}
+	trueMedian := int64(1000 + (n-1)/2)
+	if d := r.P50Ns - trueMedian; d < -n/20 || d > n/20 {
+		t.Fatalf("reservoir median %d, true median %d: off by more than 5%% of the range", r.P50Ns, trueMedian)
+	}
+	if again := oneFlow(t, pkts).OrigRTT; again != r {
+		t.Fatalf("second run %+v, first %+v", again, r)
+	}
+}
+
+// TestHolesCap: up to maxHoles holes are counted exactly; past it the two
+// closest merge, and the captured bytes between them count as missed too.
+func TestHolesCap(t *testing.T) {
+	for _, c := range []struct {
+		holes int
+		want  int64
+	}{
+		{maxHoles, maxHoles * 10},
+		// Four merges, each of two holes 10 bytes apart.
+		{maxHoles + 4, (maxHoles+4)*10 + 4*10},
+	} {
+		pkts := handshake()
+		seq := uint32(101)
+		for i := range c.holes + 1 { // a hole between each two segments
+			pkts = append(pkts, pkt(KindTCP, int64(10e6+i*1e3), true, flagACK, seq, 501, 10))
+			seq += 20 // 10 bytes sent, 10 never captured
+		}
+		if got := oneFlow(t, pkts).MissedBytes; got != c.want {
+			t.Errorf("%d holes: missed_bytes %d, want %d", c.holes, got, c.want)
+		}
+	}
+}
+
+// TestHistoryCap: the history string stops at maxHistory letters.
+func TestHistoryCap(t *testing.T) {
+	pkts := handshake()
+	for i := range 2 * maxHistory {
+		// Every FIN ends at a new sequence number, so each one is a letter.
+		pkts = append(pkts, pkt(KindTCP, int64(10e6+i*1e3), true, flagFIN|flagACK, 101+uint32(i), 501, 1))
+	}
+	if h := oneFlow(t, pkts).History; len(h) != maxHistory {
+		t.Fatalf("history %q has %d letters, want %d", h, len(h), maxHistory)
+	}
+}
+
+// TestReusedStateIsClean: a finished flow's memory is reused for the next
+// one; nothing of the first (retransmissions, holes, samples, history)
+// shows in the second.
+func TestReusedStateIsClean(t *testing.T) {
+	pkts := handshake()
+	pkts = append(pkts,
+		pkt(KindTCP, 10e6, true, flagACK, 101, 501, 10),
+		pkt(KindTCP, 11e6, true, flagACK, 121, 501, 10), // a hole of 10
+		pkt(KindTCP, 20e6, true, flagACK, 101, 501, 10), // a retransmission
+		pkt(KindTCP, 22e6, true, flagACK, 131, 501, 10),
+		pkt(KindTCP, 23e6, false, flagACK, 501, 141, 0), // an RTT sample
+		pkt(KindTCP, 24e6, true, flagRST, 141, 0, 0),
+	)
+	clean := handshake()
+	for i := range clean {
+		clean[i].TsNs += 100e9 // long after the first flow ended
+		clean[i].SrcPort, clean[i].DstPort = clean[i].DstPort, clean[i].SrcPort
+	}
+	recs, _ := collect(Config{}, append(pkts, clean...))
+	if len(recs) != 2 {
+		t.Fatalf("%d flows, want 2", len(recs))
+	}
+	first, second := recs[0], recs[1]
+	if first.OrigRetransPkts != 1 || first.MissedBytes != 10 || first.OrigRTT.Samples != 1 {
+		t.Fatalf("first flow: retrans %d missed %d samples %d, want 1, 10, 1", first.OrigRetransPkts, first.MissedBytes, first.OrigRTT.Samples)
+	}
+	want := oneFlow(t, clean)
+	want.FlowID = second.FlowID
+	if second != want {
+		t.Fatalf("the second flow, after reuse:\n%+v\nthe same flow alone:\n%+v", second, want)
+	}
+}
