@@ -149,6 +149,7 @@ type Table struct {
 	live    int     // flows in the table, twins included
 	emit    func(*Record)
 	rec     Record
+	hist    histories
 	nowNs   int64 // latest packet time seen
 	sweepNs int64 // capture time of the last idle sweep
 
@@ -565,7 +566,7 @@ func (t *Table) fill(r *Record, f *flow) {
 	r.CommunityID = communityid.ID(0, r.SrcIP, r.DstIP, f.key.proto, r.SrcPort, r.DstPort)
 	if f.tcp != nil {
 		r.Proto = "tcp"
-		f.tcp.fill(r, f.flipped)
+		f.tcp.fill(r, f.flipped, &t.hist)
 		return
 	}
 	r.Proto = "udp"
@@ -580,17 +581,43 @@ func (t *Table) fill(r *Record, f *flow) {
 	default:
 		r.State = "OTH"
 	}
-	var h []byte
-	if f.flipped {
-		h = append(h, '^')
-	}
+	var letters [2]byte
+	h := letters[:0]
 	if f.udpHist&1 != 0 {
 		h = append(h, 'D')
 	}
 	if f.udpHist&2 != 0 {
 		h = append(h, 'd')
 	}
-	r.History = string(h)
+	r.History = t.hist.intern(f.flipped, h)
+}
+
+// histories interns history strings: a capture has few distinct ones, and a
+// new string per flow was a large share of the table's garbage.
+type histories struct {
+	m   map[string]string
+	buf []byte
+}
+
+// maxHistories bounds the interned strings; when full it starts again empty.
+const maxHistories = 4096
+
+// intern returns the history of letters, after '^' when flipped.
+func (h *histories) intern(flipped bool, letters []byte) string {
+	h.buf = h.buf[:0]
+	if flipped {
+		h.buf = append(h.buf, '^')
+	}
+	h.buf = append(h.buf, letters...)
+	if s, ok := h.m[string(h.buf)]; ok {
+		return s
+	}
+	if h.m == nil || len(h.m) >= maxHistories {
+		h.m = make(map[string]string)
+	}
+	s := string(h.buf)
+	h.m[s] = s
+	return s
 }
 
 // KindCounts returns the packets counted per kind, by name, leaving out

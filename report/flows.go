@@ -108,11 +108,11 @@ type rowNulls struct {
 // newly allocated memory; FlowWriter avoids that by reusing its own.
 func FlowRowOf(rec *analyze.Record) (FlowRow, error) {
 	var row FlowRow
-	err := row.fill(rec, new(rowNulls))
+	err := row.fill(rec, new(rowNulls), new(addrStrings))
 	return row, err
 }
 
-func (r *FlowRow) fill(rec *analyze.Record, n *rowNulls) error {
+func (r *FlowRow) fill(rec *analyze.Record, n *rowNulls, ips *addrStrings) error {
 	if !rec.SrcIP.IsValid() || !rec.DstIP.IsValid() {
 		return fmt.Errorf("flow %q: invalid src_ip or dst_ip", rec.FlowID)
 	}
@@ -122,8 +122,8 @@ func (r *FlowRow) fill(rec *analyze.Record, n *rowNulls) error {
 		Capture:           rec.Capture,
 		Proto:             rec.Proto,
 		IPVersion:         rec.IPVersion,
-		SrcIP:             rec.SrcIP.WithZone("").String(), // RFC 5952 has no zones
-		DstIP:             rec.DstIP.WithZone("").String(),
+		SrcIP:             ips.get(rec.SrcIP),
+		DstIP:             ips.get(rec.DstIP),
 		SrcPort:           int32(rec.SrcPort),
 		DstPort:           int32(rec.DstPort),
 		Tunnel:            rec.Tunnel,
@@ -302,6 +302,7 @@ type FlowWriterOptions struct {
 // row groups of at most RowGroupRows rows, and the footer on Close.
 // A FlowWriter is not safe for concurrent use.
 type FlowWriter struct {
+	ips          addrStrings
 	pw           *parquet.GenericWriter[FlowRow]
 	codec        *zstdCodec
 	rows         []FlowRow
@@ -311,6 +312,29 @@ type FlowWriter struct {
 	count        int64
 	err          error // sticky: the first error ends the file
 	closed       bool
+}
+
+// addrStrings remembers the text of recently written addresses: most flows
+// share their addresses with many others, and formatting each anew was a
+// large share of the writer's garbage.
+type addrStrings struct {
+	m map[netip.Addr]string
+}
+
+// maxAddrStrings bounds the cache; when full it starts again empty.
+const maxAddrStrings = 4096
+
+// get returns a's RFC 5952 text, without a zone (Parquet holds none).
+func (c *addrStrings) get(a netip.Addr) string {
+	if s, ok := c.m[a]; ok {
+		return s
+	}
+	if c.m == nil || len(c.m) >= maxAddrStrings {
+		c.m = make(map[netip.Addr]string)
+	}
+	s := a.WithZone("").String()
+	c.m[a] = s
+	return s
 }
 
 // ErrWriterClosed is returned by Write after Close.
@@ -385,7 +409,7 @@ func (fw *FlowWriter) Write(rec *analyze.Record) error {
 	}
 	i := len(fw.rows)
 	fw.rows = fw.rows[:i+1]
-	if err := fw.rows[i].fill(rec, &fw.nulls[i]); err != nil {
+	if err := fw.rows[i].fill(rec, &fw.nulls[i], &fw.ips); err != nil {
 		fw.rows = fw.rows[:i] // a bad record is skipped; the file stays usable
 		return fmt.Errorf("report: %w", err)
 	}
