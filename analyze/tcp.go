@@ -35,6 +35,9 @@ const (
 	// maxSamples caps the RTT samples kept per direction for the median;
 	// beyond it a deterministic reservoir keeps a uniform sample.
 	maxSamples = 4096
+	// samplesJump is the number of samples from which a direction's sample
+	// slice grows straight to maxSamples.
+	samplesJump = 64
 	// maxHoles caps the sequence gaps tracked per direction; beyond it the
 	// two closest holes are merged (the count can then only grow).
 	maxHoles = 16
@@ -155,6 +158,11 @@ func (a *rttAcc) add(v int64) {
 		a.max = v
 	}
 	if len(a.samples) < maxSamples {
+		if len(a.samples) == cap(a.samples) && cap(a.samples) >= samplesJump {
+			// A flow with this many samples is likely to reach the cap:
+			// go there at once instead of leaving each doubling as garbage.
+			a.samples = append(make([]int64, 0, maxSamples), a.samples...)
+		}
 		a.samples = append(a.samples, v)
 		return
 	}

@@ -16,7 +16,7 @@ const (
 	DefaultTopN            = 10
 	DefaultMaxServers      = 4096
 	DefaultMaxTalkers      = 65536
-	DefaultMaxExactRTT     = 1 << 20
+	DefaultMaxExactRTT     = 1 << 18
 	DefaultSlowHandshakeNs = 200_000_000 // 200 ms
 )
 
@@ -42,7 +42,7 @@ type SummaryOptions struct {
 	MaxTalkers int
 	// MaxExactRTT is the number of handshake RTTs kept exactly for the
 	// percentiles of all flows, and again across all tracked servers
-	// (default 1<<20, 8 MiB each). Past it, distributions become log-linear
+	// (default 1<<18, 2 MiB each). Past it, distributions become log-linear
 	// histograms (the largest server first), and their percentiles are
 	// marked approximate.
 	MaxExactRTT int

@@ -200,6 +200,7 @@ func analyzeRun(ctx context.Context, o analyzeOptions, inputs []string, command 
 		Decode:   map[string]int64{},
 		Warnings: missing,
 	}
+	defer startMemoryPolicy(readGCEnv(nil))()
 	stopProfiles, err := startProfiles(o.cpuProfile, o.memProfile)
 	if err != nil {
 		tmp.Close()

@@ -9,6 +9,11 @@ const (
 	envMCPCommand = "KUBESHARK_MCP_COMMAND" // an MCP server to spawn, spoken to over stdio
 	envHubURL     = "KUBESHARK_HUB_URL"     // the Kubeshark front URL, for downloads
 	envHubToken   = "KUBESHARK_HUB_TOKEN"   // sent as X-Kubeshark-Authorization; never logged or written
+
+	// Read by the Go runtime itself; flowproof only looks whether they are
+	// set, to leave the memory policy to the user (memory.go).
+	envGOGC       = "GOGC"
+	envGOMEMLIMIT = "GOMEMLIMIT"
 )
 
 // kubesharkEnv is the Kubeshark connection as the environment gives it.
@@ -27,4 +32,17 @@ func readKubesharkEnv(getenv func(string) string) kubesharkEnv {
 		HubURL:     getenv(envHubURL),
 		Token:      getenv(envHubToken),
 	}
+}
+
+// gcEnv is what the environment says about the Go collector.
+type gcEnv struct {
+	userTuned bool // GOGC or GOMEMLIMIT is set
+}
+
+// readGCEnv reads the environment; getenv is os.Getenv outside tests.
+func readGCEnv(getenv func(string) string) gcEnv {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	return gcEnv{userTuned: getenv(envGOGC) != "" || getenv(envGOMEMLIMIT) != ""}
 }

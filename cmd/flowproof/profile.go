@@ -7,9 +7,16 @@ import (
 	"runtime/pprof"
 )
 
+// defaultMemProfileRate is the runtime's default sampling rate, which main
+// turns off.
+const defaultMemProfileRate = 512 * 1024
+
 // startProfiles starts a CPU profile into cpuPath (when set) and returns a
 // function that stops it and writes a heap profile into memPath (when set).
 func startProfiles(cpuPath, memPath string) (stop func() error, err error) {
+	if memPath != "" {
+		runtime.MemProfileRate = defaultMemProfileRate
+	}
 	var cpu *os.File
 	if cpuPath != "" {
 		if cpu, err = os.Create(cpuPath); err != nil {

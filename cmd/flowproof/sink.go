@@ -5,7 +5,7 @@ import (
 )
 
 // sinkBatch is how many finished flows travel together to the writer.
-const sinkBatch = 256
+const sinkBatch = 64
 
 // asyncSink hands finished flows to a goroutine of their own, which runs
 // write on each (the Parquet writer and the report summary), so that

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # compare.sh: time flowproof against argus, tcptrace and tshark on one capture,
 # one after the other in the same run, and print wall-clock time, peak RSS and
-# the ratios against flowproof.
+# the ratios against flowproof. Then run flowproof on the same traffic twice
+# as long (the capture followed by a copy of itself shifted 30 s later, made
+# once with editcap and mergecap next to the capture) to show that its memory
+# follows the live flows, not the length of the capture.
 #
 #   testdata/bench/compare.sh FLOWPROOF_BINARY CAPTURE
 set -euo pipefail
@@ -39,3 +42,16 @@ for t in flowproof argus tcptrace tshark; do
 		"$(echo "scale=1; $wall / $fp_wall" | bc -l)x faster"
 done
 echo "capture: $capture ($(du -h "$capture" | cut -f1))"
+
+double=${capture%.pcap}-2x.pcap
+if [ ! -s "$double" ]; then
+	shift_s=$(capinfos -u -T -r -M "$capture" | awk -F'\t' '{printf "%d", $2 + 5}')
+	editcap -t "$shift_s" "$capture" "$work/shifted.pcap"
+	mergecap -F pcap -a -w "$double" "$capture" "$work/shifted.pcap"
+	rm -f "$work/shifted.pcap"
+fi
+measure flowproof-2x "$bin" analyze --quiet -o "$work/fp-out-2x" "$double"
+read -r wall2 rss2 <"$work/flowproof-2x"
+printf '%-14s %10.2f %12.1f   (memory: %s of the single capture)\n' flowproof-2x "$wall2" "$(echo "$rss2 / 1024" | bc -l)" \
+	"$(echo "scale=2; $rss2 / $fp_rss" | bc -l)x"
+echo "twice as long: $double ($(du -h "$double" | cut -f1))"

@@ -1,0 +1,75 @@
+package main
+
+import (
+	"runtime"
+	"runtime/debug"
+	"testing"
+	"time"
+)
+
+func TestMemoryLimitFor(t *testing.T) {
+	for _, c := range []struct {
+		name       string
+		live, want int64
+	}{
+		{"empty heap: the floor", 0, memoryFloor},
+		{"below the floor", 30 << 20, memoryFloor},
+		{"above: live and a quarter, plus slack", 100 << 20, 125<<20 + memorySlack},
+	} {
+		if got := memoryLimitFor(c.live); got != c.want {
+			t.Errorf("%s: memoryLimitFor(%d) = %d, want %d", c.name, c.live, got, c.want)
+		}
+	}
+}
+
+func TestReadGCEnv(t *testing.T) {
+	for _, c := range []struct {
+		env  map[string]string
+		want bool
+	}{
+		{nil, false},
+		{map[string]string{"GOGC": "200"}, true},
+		{map[string]string{"GOMEMLIMIT": "1GiB"}, true},
+		{map[string]string{"KUBESHARK_HUB_TOKEN": "x"}, false},
+	} {
+		if got := readGCEnv(func(k string) string { return c.env[k] }).userTuned; got != c.want {
+			t.Errorf("%v: userTuned %v, want %v", c.env, got, c.want)
+		}
+	}
+}
+
+// TestMemoryPolicy: the policy sets the floor, follows the live heap after
+// a collection, and puts the previous limit back when stopped; a user's
+// GOGC or GOMEMLIMIT turns it off.
+func TestMemoryPolicy(t *testing.T) {
+	before := debug.SetMemoryLimit(-1)
+	stop := startMemoryPolicy(gcEnv{})
+	if got := debug.SetMemoryLimit(-1); got != memoryFloor {
+		t.Errorf("limit %d with the policy on, want the floor %d", got, memoryFloor)
+	}
+	// A live heap above the floor raises the limit after the next collection.
+	big := make([][]byte, 0, 64)
+	for range cap(big) {
+		big = append(big, make([]byte, 1<<20))
+	}
+	const want = 64<<20 + 16<<20
+	deadline := time.Now().Add(5 * time.Second)
+	for debug.SetMemoryLimit(-1) < want && time.Now().Before(deadline) {
+		runtime.GC() // the policy looks at the live heap the last collection measured
+		time.Sleep(2 * memoryPolicyInterval)
+	}
+	if got := debug.SetMemoryLimit(-1); got < want {
+		t.Errorf("limit %d MiB with 64 MiB live, want at least 80 MiB", got>>20)
+	}
+	runtime.KeepAlive(big)
+	stop()
+	if got := debug.SetMemoryLimit(-1); got != before {
+		t.Errorf("limit %d after stop, want the previous %d", got, before)
+	}
+
+	stop = startMemoryPolicy(gcEnv{userTuned: true})
+	if got := debug.SetMemoryLimit(-1); got != before {
+		t.Errorf("limit %d with GOGC/GOMEMLIMIT set, want it untouched (%d)", got, before)
+	}
+	stop()
+}
