@@ -47,6 +47,9 @@ func TestMemoryPolicy(t *testing.T) {
 	if got := debug.SetMemoryLimit(-1); got != memoryFloor {
 		t.Errorf("limit %d with the policy on, want the floor %d", got, memoryFloor)
 	}
+	if got := debug.SetGCPercent(-1); got != -1 {
+		t.Errorf("GOGC %d with the policy on, want off (-1)", got)
+	}
 	// A live heap above the floor raises the limit after the next collection.
 	big := make([][]byte, 0, 64)
 	for range cap(big) {
@@ -65,6 +68,21 @@ func TestMemoryPolicy(t *testing.T) {
 	stop()
 	if got := debug.SetMemoryLimit(-1); got != before {
 		t.Errorf("limit %d after stop, want the previous %d", got, before)
+	}
+
+	// Overlapping runs share the policy; the last to stop restores.
+	stopA, stopB := startMemoryPolicy(gcEnv{}), startMemoryPolicy(gcEnv{})
+	stopA()
+	if got := debug.SetMemoryLimit(-1); got == before {
+		t.Errorf("limit restored while a run still uses the policy")
+	}
+	stopB()
+	stopB() // a second call is harmless
+	if got := debug.SetMemoryLimit(-1); got != before {
+		t.Errorf("limit %d after both stopped, want %d", got, before)
+	}
+	if got := debug.SetGCPercent(100); got != 100 {
+		t.Errorf("GOGC %d after both stopped, want 100", got)
 	}
 
 	stop = startMemoryPolicy(gcEnv{userTuned: true})
