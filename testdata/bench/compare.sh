@@ -1,15 +1,23 @@
 #!/usr/bin/env bash
-# compare.sh: time flowproof against argus, tcptrace and tshark on one capture,
-# one after the other in the same run, and print wall-clock time, peak RSS and
-# the ratios against flowproof. Then run flowproof on the same traffic twice
-# as long (the capture followed by a copy of itself shifted 30 s later, made
-# once with editcap and mergecap next to the capture) to show that its memory
-# follows the live flows, not the length of the capture.
+# compare.sh: time flowproof against argus, tcptrace and tshark on one capture
+# and print, per tool, the median wall-clock time, the median CPU time (user +
+# system) and the largest peak RSS of $REPEAT runs (default 3), with the
+# ratios against flowproof. The tools take turns (flowproof, argus, tcptrace,
+# tshark, then again), so that a slow spell of the machine hits all alike.
+# Medians, because single runs mislead: argus's wall time jumps by a whole
+# second from run to run (it is about 1.0 s or about 2.0 s here for the same
+# ~1.1 s of CPU).
+#
+# Then flowproof runs on the same traffic twice as long (the capture followed
+# by a copy of itself shifted to start 5 s after it ends, made once with
+# editcap and mergecap next to the capture) to show that its memory follows
+# the live flows, not the length of the capture.
 #
 #   testdata/bench/compare.sh FLOWPROOF_BINARY CAPTURE
 set -euo pipefail
 bin=${1:?usage: compare.sh FLOWPROOF_BINARY CAPTURE}
 capture=${2:?usage: compare.sh FLOWPROOF_BINARY CAPTURE}
+repeat=${REPEAT:-3}
 export DEBIAN_FRONTEND=noninteractive
 for pkg in argus:argus-server tcptrace:tcptrace tshark:tshark; do
 	command -v "${pkg%%:*}" >/dev/null || apt-get install -y -qq "${pkg#*:}" >/dev/null
@@ -17,28 +25,43 @@ done
 work=$(mktemp -d /tmp/flowproof-compare.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 
-# measure NAME CMD...: run once, record "wall_seconds peak_rss_kib" in $work/NAME.
+# measure NAME CMD...: run once, append "wall_s cpu_s peak_rss_kib" to $work/NAME.
 measure() {
 	local name=$1
 	shift
-	/usr/bin/time -f "%e %M" -o "$work/$name" "$@" >/dev/null 2>"$work/$name.err" || {
+	/usr/bin/time -f "%e %U %S %M" -o "$work/$name.last" "$@" >/dev/null 2>"$work/$name.err" || {
 		echo "compare.sh: $name failed:" >&2
 		cat "$work/$name.err" >&2
 		exit 1
 	}
+	awk '{printf "%s %.2f %s\n", $1, $2 + $3, $4}' "$work/$name.last" >>"$work/$name"
+}
+
+# summary NAME: "median_wall median_cpu max_rss_kib" of NAME's runs.
+summary() {
+	local n wall cpu rss
+	n=$(wc -l <"$work/$1")
+	wall=$(cut -d' ' -f1 "$work/$1" | sort -n | sed -n "$(((n + 1) / 2))p")
+	cpu=$(cut -d' ' -f2 "$work/$1" | sort -n | sed -n "$(((n + 1) / 2))p")
+	rss=$(cut -d' ' -f3 "$work/$1" | sort -n | tail -1)
+	echo "$wall $cpu $rss"
 }
 
 cat /dev/null "$capture" >/dev/null # warm the page cache for everyone alike
-measure flowproof "$bin" analyze --quiet -o "$work/fp-out" "$capture"
-measure argus argus -r "$capture" -w "$work/argus.out"
-measure tcptrace tcptrace -n "$capture"
-measure tshark tshark -q -z conv,tcp -r "$capture"
+for _ in $(seq "$repeat"); do
+	measure flowproof "$bin" analyze --quiet -o "$work/fp-out" "$capture"
+	measure argus argus -r "$capture" -w "$work/argus.out"
+	rm -f "$work/argus.out"
+	measure tcptrace tcptrace -n "$capture"
+	measure tshark tshark -q -z conv,tcp -r "$capture"
+done
 
-read -r fp_wall fp_rss <"$work/flowproof"
-printf '%-10s %10s %12s %14s\n' tool wall_s peak_rss_MiB "flowproof_is_x"
+read -r fp_wall fp_cpu fp_rss < <(summary flowproof)
+echo "median of $repeat runs each, taking turns:"
+printf '%-13s %8s %8s %13s %16s\n' tool wall_s cpu_s peak_rss_MiB flowproof_is_x
 for t in flowproof argus tcptrace tshark; do
-	read -r wall rss <"$work/$t"
-	printf '%-10s %10.2f %12.1f %14s\n' "$t" "$wall" "$(echo "$rss / 1024" | bc -l)" \
+	read -r wall cpu rss < <(summary "$t")
+	printf '%-13s %8.2f %8.2f %13.1f %16s\n' "$t" "$wall" "$cpu" "$(echo "$rss / 1024" | bc -l)" \
 		"$(echo "scale=1; $wall / $fp_wall" | bc -l)x faster"
 done
 echo "capture: $capture ($(du -h "$capture" | cut -f1))"
@@ -50,8 +73,10 @@ if [ ! -s "$double" ]; then
 	mergecap -F pcap -a -w "$double" "$capture" "$work/shifted.pcap"
 	rm -f "$work/shifted.pcap"
 fi
-measure flowproof-2x "$bin" analyze --quiet -o "$work/fp-out-2x" "$double"
-read -r wall2 rss2 <"$work/flowproof-2x"
-printf '%-14s %10.2f %12.1f   (memory: %s of the single capture)\n' flowproof-2x "$wall2" "$(echo "$rss2 / 1024" | bc -l)" \
-	"$(echo "scale=2; $rss2 / $fp_rss" | bc -l)x"
+for _ in $(seq "$repeat"); do
+	measure flowproof-2x "$bin" analyze --quiet -o "$work/fp-out-2x" "$double"
+done
+read -r wall2 cpu2 rss2 < <(summary flowproof-2x)
+printf '%-13s %8.2f %8.2f %13.1f   (peak RSS %sx the single capture'"'"'s)\n' flowproof-2x "$wall2" "$cpu2" \
+	"$(echo "$rss2 / 1024" | bc -l)" "$(echo "scale=2; $rss2 / $fp_rss" | bc -l)"
 echo "twice as long: $double ($(du -h "$double" | cut -f1))"
