@@ -5,7 +5,11 @@
 // (fixed fields, no pointers into the packet buffer), a [Table] groups
 // decoded packets into flows and runs the per-flow TCP analysis, and every
 // finished flow leaves the table as a [Record] through the emit function.
-// [Run] wires a packet source to a table.
+// [Run] wires a packet source to a table; [RunConcurrent] does the same with
+// reading and decoding on a goroutine of their own. With
+// [Config].DeferStrings the table leaves a record's FlowID, CommunityID and
+// History to its receiver ([Record.Complete]), so that building them can run
+// beside the table too.
 //
 // # Decoding
 //

@@ -1,6 +1,11 @@
 package analyze
 
-import "net/netip"
+import (
+	"net/netip"
+	"strconv"
+
+	"github.com/flowproof/flowproof/analyze/communityid"
+)
 
 // Opt is an optional integer: Valid is false when the value is unknown
 // (it becomes a Parquet null).
@@ -58,6 +63,41 @@ type Record struct {
 	SrcPod, SrcNamespace, SrcService, SrcNode string
 	DstPod, DstNamespace, DstService, DstNode string
 	CrossCheck                                string
+
+	// What FlowID, CommunityID and History are made from, while they are
+	// still to be made (Complete).
+	pending pendingStrings
+}
+
+// pendingStrings is what the string columns of a Record are made from.
+type pendingStrings struct {
+	todo       bool
+	ordinal    int
+	firstIndex int64
+	ipProto    uint8
+	flipped    bool
+	histLen    uint8
+	hist       [maxHistory]byte
+}
+
+// Complete makes the string columns FlowID, CommunityID and History of a
+// record from a table made with Config.DeferStrings. It does nothing to a
+// record that has them. A Completer interns history strings; it is not safe
+// for concurrent use, and its zero value is ready.
+func (r *Record) Complete(c *Completer) {
+	p := &r.pending
+	if !p.todo {
+		return
+	}
+	r.FlowID = strconv.Itoa(p.ordinal) + "-" + strconv.FormatInt(p.firstIndex+1, 10)
+	r.CommunityID = communityid.ID(0, r.SrcIP, r.DstIP, p.ipProto, r.SrcPort, r.DstPort)
+	r.History = c.hist.intern(p.flipped, p.hist[:p.histLen])
+	r.pending = pendingStrings{} // a complete record holds only its columns
+}
+
+// Completer holds what Complete reuses from record to record.
+type Completer struct {
+	hist histories
 }
 
 // RTTStats summarises Karn-filtered data RTT samples of one direction.

@@ -3,9 +3,6 @@ package analyze
 import (
 	"fmt"
 	"net/netip"
-	"strconv"
-
-	"github.com/flowproof/flowproof/analyze/communityid"
 )
 
 // Config sets the flow table's limits. The zero value of a field means its
@@ -19,6 +16,11 @@ type Config struct {
 	NoReassembly       bool  // do not reassemble IP fragments: they are only counted
 	FragTimeoutNs      int64 // how long the first piece of a fragmented datagram waits for the rest (default 5 min)
 	MaxFragDatagrams   int   // fragmented datagrams reassembled at once at most; beyond, the oldest is dropped (default 8192)
+	// DeferStrings leaves FlowID, CommunityID and History of the records
+	// emitted to the receiver, which makes them with (*Record).Complete:
+	// building them (a SHA-1 each for the Community ID) can then run beside
+	// the table instead of in it.
+	DeferStrings bool
 }
 
 // Default limits, as Zeek's: tcp_inactivity_timeout, udp_inactivity_timeout
@@ -152,7 +154,7 @@ type Table struct {
 	live     int // flows in the table, twins included
 	emit     func(*Record)
 	rec      Record
-	hist     histories
+	strs     Completer
 	nowNs    int64 // latest packet time seen
 	sweepNs  int64 // capture time of the last idle sweep
 
@@ -544,6 +546,9 @@ func (t *Table) end(f *flow) {
 		t.index.remove(f)
 	}
 	t.fill(&t.rec, f)
+	if !t.cfg.DeferStrings {
+		t.rec.Complete(&t.strs)
+	}
 	t.Flows++
 	t.emit(&t.rec)
 	if f.tcp != nil {
@@ -555,7 +560,6 @@ func (t *Table) end(f *flow) {
 
 func (t *Table) fill(r *Record, f *flow) {
 	*r = Record{
-		FlowID:            strconv.Itoa(t.ordinal) + "-" + strconv.FormatInt(f.firstIndex+1, 10),
 		Capture:           t.capture,
 		IPVersion:         int32(f.ipVersion),
 		SrcIP:             f.endpointAddr(f.origIsLo),
@@ -583,10 +587,10 @@ func (t *Table) fill(r *Record, f *flow) {
 			r.TunnelID = Some(f.key.tunnelID)
 		}
 	}
-	r.CommunityID = communityid.ID(0, r.SrcIP, r.DstIP, f.key.proto, r.SrcPort, r.DstPort)
+	r.pending = pendingStrings{todo: true, ordinal: t.ordinal, firstIndex: f.firstIndex, ipProto: f.key.proto, flipped: f.flipped}
 	if f.tcp != nil {
 		r.Proto = "tcp"
-		f.tcp.fill(r, f.flipped, &t.hist)
+		f.tcp.fill(r)
 		return
 	}
 	r.Proto = "udp"
@@ -601,15 +605,15 @@ func (t *Table) fill(r *Record, f *flow) {
 	default:
 		r.State = "OTH"
 	}
-	var letters [2]byte
-	h := letters[:0]
+	p := &r.pending
 	if f.udpHist&1 != 0 {
-		h = append(h, 'D')
+		p.hist[p.histLen] = 'D'
+		p.histLen++
 	}
 	if f.udpHist&2 != 0 {
-		h = append(h, 'd')
+		p.hist[p.histLen] = 'd'
+		p.histLen++
 	}
-	r.History = t.hist.intern(f.flipped, h)
 }
 
 // histories interns history strings: a capture has few distinct ones, and a

@@ -686,11 +686,11 @@ func (c *tcpConn) updateState(dir int, syn, ack, fin, rst bool, payload int64) {
 }
 
 // fill writes the TCP columns of r.
-func (c *tcpConn) fill(r *Record, flipped bool, hist *histories) {
+func (c *tcpConn) fill(r *Record) {
 	o, p := &c.d[0], &c.d[1]
 	r.State = c.connState()
 	r.Synthetic = c.synthetic()
-	r.History = hist.intern(flipped, c.hist[:c.histLen])
+	r.pending.hist, r.pending.histLen = c.hist, c.histLen
 	ox, px := o.troubleOrNone(), p.troubleOrNone()
 	r.OrigRetransPkts, r.RespRetransPkts = ox.retransPkts, px.retransPkts
 	r.OrigRetransBytes, r.RespRetransBytes = ox.retransBytes, px.retransBytes

@@ -70,6 +70,8 @@ func (o *analyzeOptions) tableConfig() analyze.Config {
 		MaxFlows:           o.maxFlows,
 		NoDecap:            o.noDecap,
 		NoReassembly:       o.noReassembly,
+		// The sink completes the records, beside the table (analyzeRun).
+		DeferStrings: true,
 	}
 }
 
@@ -216,7 +218,9 @@ func analyzeRun(ctx context.Context, o analyzeOptions, inputs []string, command 
 		m.Warnings = append(m.Warnings, xc.warnings...)
 		o.xc.settings(m.Settings)
 	}
+	var strs analyze.Completer
 	sink := newAsyncSink(func(r *analyze.Record) error {
+		r.Complete(&strs)
 		if xc != nil {
 			xc.observe(r) // identities; capture sums for the cross-check
 			if xc.compare {
