@@ -82,7 +82,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		ToolVersion:     version(),
 		SnapshotTimeout: time.Minute,
 	}
-	if !*quiet {
+	if !*quiet && !o.quiet { // --quiet silences the whole pipeline
 		req.Log = func(format string, args ...any) {
 			fmt.Fprintf(stderr, "flowproof demo: "+format+"\n", args...)
 		}

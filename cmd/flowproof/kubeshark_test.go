@@ -136,6 +136,15 @@ func TestKubesharkStdio(t *testing.T) {
 			t.Error(err)
 		}
 		assertNoToken(t, token, []string{out}, stdout, stderr)
+		if stderr == "" {
+			t.Error("run without -q or --quiet showed no progress lines")
+		}
+
+		// --quiet, analyze's flag, silences the pull steps too.
+		code, _, stderr = run(t, append([]string{"run", "-o", filepath.Join(t.TempDir(), "quiet"), "--quiet", "--pod", "^payments-", "--ns", "payments"}, hubWindow(hub)...)...)
+		if code != exitOK || stderr != "" {
+			t.Errorf("run --quiet: exit %d, stderr:\n%s", code, stderr)
+		}
 	})
 
 	t.Run("service IPs are not in the capture", func(t *testing.T) {
@@ -410,4 +419,19 @@ func deref(p *int64) any {
 		return nil
 	}
 	return *p
+}
+
+// TestDemoQuiet: --quiet, analyze's flag, also silences the pull steps of
+// demo, as -q does; stderr stays empty on a clean run.
+func TestDemoQuiet(t *testing.T) {
+	clearKubesharkEnv(t)
+	for _, flag := range []string{"-q", "--quiet"} {
+		code, _, stderr := run(t, "demo", "-o", filepath.Join(t.TempDir(), "demo"), flag)
+		if code != exitOK {
+			t.Fatalf("demo %s: exit %d: %s", flag, code, stderr)
+		}
+		if stderr != "" {
+			t.Errorf("demo %s wrote to stderr:\n%s", flag, stderr)
+		}
+	}
 }

@@ -40,6 +40,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	po.noteSet(fs)
+	po.quiet = po.quiet || ao.quiet // --quiet silences the whole pipeline
 	command := append([]string{"flowproof", "run"}, args...)
 	evDir := filepath.Join(ao.out, "evidence")
 	req, err := po.request(readKubesharkEnv(nil), evDir, command, stderr)
