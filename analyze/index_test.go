@@ -1,6 +1,9 @@
 package analyze
 
-import "testing"
+import (
+	"net/netip"
+	"testing"
+)
 
 // TestFlowIndex: put, get, replace and remove across growth, with a
 // degenerate seed-independent check that every key is found exactly once.
@@ -38,5 +41,33 @@ func TestFlowIndex(t *testing.T) {
 	}
 	if x.n != 2500 {
 		t.Errorf("n = %d, want 2500", x.n)
+	}
+}
+
+// TestFlowIndexSpread: keys that differ only in a port or the last address
+// byte (what a scan or a busy client gives) spread over the buckets: no
+// chain is much longer than a uniform hash would make it.
+func TestFlowIndexSpread(t *testing.T) {
+	x := newFlowIndex()
+	const n = 1 << 16
+	for i := range n {
+		f := &flow{key: flowKey{loPort: uint16(i), hiPort: 443, vlan: -1, proto: 6}}
+		f.key.lo = netip.AddrFrom4([4]byte{10, 0, 0, byte(i >> 12)}).As16()
+		f.key.hi = netip.AddrFrom4([4]byte{10, 0, 1, 1}).As16()
+		f.hash = x.hash(&f.key)
+		x.put(f)
+	}
+	longest := 0
+	for _, f := range x.buckets {
+		l := 0
+		for ; f != nil; f = f.nextInBucket {
+			l++
+		}
+		longest = max(longest, l)
+	}
+	// With n keys in n buckets the longest chain of a uniform hash is about
+	// ln n / ln ln n, 4-5 here; 12 would be far out.
+	if longest > 12 {
+		t.Errorf("longest chain %d for %d keys in %d buckets", longest, n, len(x.buckets))
 	}
 }
