@@ -11,7 +11,9 @@
 # Then flowproof runs on the same traffic twice as long (the capture followed
 # by a copy of itself shifted to start 5 s after it ends, made once with
 # editcap and mergecap next to the capture) to show that its memory follows
-# the live flows, not the length of the capture.
+# the live flows, not the length of the capture; and on 400,000 flows live at
+# once (testdata/bench/manyflows), with its memory policy and with Go's
+# default collector (GOGC=100), to show what the policy costs and saves.
 #
 #   testdata/bench/compare.sh FLOWPROOF_BINARY CAPTURE
 set -euo pipefail
@@ -80,3 +82,15 @@ read -r wall2 cpu2 rss2 < <(summary flowproof-2x)
 printf '%-13s %8.2f %8.2f %13.1f   (peak RSS %sx the single capture'"'"'s)\n' flowproof-2x "$wall2" "$cpu2" \
 	"$(echo "$rss2 / 1024" | bc -l)" "$(echo "scale=2; $rss2 / $fp_rss" | bc -l)"
 echo "twice as long: $double ($(du -h "$double" | cut -f1))"
+
+many=$(cd "$(dirname "$capture")" && pwd)/manyflows.pcap
+[ -s "$many" ] || (cd "$(dirname "$0")" && go run ./manyflows "$many")
+for _ in $(seq "$repeat"); do
+	measure flowproof-many "$bin" analyze --quiet -o "$work/fp-out-many" "$many"
+	measure flowproof-many-gogc100 env GOGC=100 "$bin" analyze --quiet -o "$work/fp-out-many" "$many"
+done
+for t in flowproof-many flowproof-many-gogc100; do
+	read -r wall cpu rss < <(summary "$t")
+	printf '%-23s %8.2f %8.2f %13.1f\n' "$t" "$wall" "$cpu" "$(echo "$rss / 1024" | bc -l)"
+done
+echo "400,000 live flows: $many ($(du -h "$many" | cut -f1))"
