@@ -1,6 +1,7 @@
 package analyze
 
 import (
+	"encoding/binary"
 	"fmt"
 	"net/netip"
 )
@@ -213,14 +214,13 @@ func (t *Table) Add(d *Decoded, index int64) {
 		t.sweepNs = t.nowNs
 	}
 
-	src := netip.AddrPortFrom(d.Src, d.SrcPort)
-	dst := netip.AddrPortFrom(d.Dst, d.DstPort)
 	key := flowKey{vlan: d.VLAN, proto: d.IPProto, tunnel: d.Tunnel, tunnelID: d.TunnelID}
-	srcIsLo := src.Compare(dst) <= 0
+	src, dst := d.Src.As16(), d.Dst.As16()
+	srcIsLo := endpointLE(&src, d.SrcPort, &dst, d.DstPort)
 	if srcIsLo {
-		key.lo, key.loPort, key.hi, key.hiPort = d.Src.As16(), d.SrcPort, d.Dst.As16(), d.DstPort
+		key.lo, key.loPort, key.hi, key.hiPort = src, d.SrcPort, dst, d.DstPort
 	} else {
-		key.lo, key.loPort, key.hi, key.hiPort = d.Dst.As16(), d.DstPort, d.Src.As16(), d.SrcPort
+		key.lo, key.loPort, key.hi, key.hiPort = dst, d.DstPort, src, d.SrcPort
 	}
 	h := t.index.hash(&key)
 
@@ -290,6 +290,20 @@ func (t *Table) Add(d *Decoded, index int64) {
 	t.lists[f.list].remove(f)
 	f.list = list
 	t.lists[list].pushBack(f)
+}
+
+// endpointLE reports whether endpoint a sorts before or equal to endpoint b:
+// address bytes, then port. For two addresses of one family (the source and
+// destination of one IP header) without zones, it is netip.AddrPort.Compare
+// <= 0, in two word comparisons.
+func endpointLE(a *[16]byte, aPort uint16, b *[16]byte, bPort uint16) bool {
+	if ah, bh := binary.BigEndian.Uint64(a[:8]), binary.BigEndian.Uint64(b[:8]); ah != bh {
+		return ah < bh
+	}
+	if al, bl := binary.BigEndian.Uint64(a[8:]), binary.BigEndian.Uint64(b[8:]); al != bl {
+		return al < bl
+	}
+	return aPort <= bPort
 }
 
 func (t *Table) timeout(f *flow) int64 {

@@ -1,6 +1,7 @@
 package analyze
 
 import (
+	"math/rand/v2"
 	"net/netip"
 	"testing"
 )
@@ -137,5 +138,30 @@ func TestTableDirection(t *testing.T) {
 				t.Errorf("src %v inferred %v history %q, want %v %v %q", src, r.DirectionInferred, r.History, tt.wantSrc, tt.inferred, tt.history)
 			}
 		})
+	}
+}
+
+// TestEndpointLE: endpointLE orders endpoints exactly as
+// netip.AddrPort.Compare for same-family addresses, IPv4 and IPv6.
+func TestEndpointLE(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	addr := func(v6 bool) netip.Addr {
+		var b [16]byte
+		for i := range b {
+			b[i] = byte(r.IntN(3)) // few values: many ties, so ports decide too
+		}
+		if v6 {
+			return netip.AddrFrom16(b)
+		}
+		return netip.AddrFrom4([4]byte(b[:4]))
+	}
+	for i := range 100_000 {
+		v6 := i%2 == 0
+		a := netip.AddrPortFrom(addr(v6), uint16(r.IntN(3)))
+		b := netip.AddrPortFrom(addr(v6), uint16(r.IntN(3)))
+		a16, b16 := a.Addr().As16(), b.Addr().As16()
+		if got, want := endpointLE(&a16, a.Port(), &b16, b.Port()), a.Compare(b) <= 0; got != want {
+			t.Fatalf("endpointLE(%v, %v) = %v, AddrPort.Compare says %v", a, b, got, want)
+		}
 	}
 }
