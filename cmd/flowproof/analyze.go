@@ -94,6 +94,9 @@ rebuilds every TCP and UDP flow and writes OUT/flows.parquet, OUT/report.md
 With Kubeshark data (an evidence directory written by pull, or --l4-flows),
 it also cross-checks the flows with Kubeshark's socket counters into
 OUT/crosscheck.parquet and names pods (--workloads).
+Memory follows the live flows (about 1 KB each): the Go heap is kept within
+max(48 MiB, live x 1.25 + 4 MiB), which costs some time; GOGC or GOMEMLIMIT in
+the environment turns that off (GOGC=100 trades memory for speed).
 Flags may come before or after the inputs.
 
 Flags:
