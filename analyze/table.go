@@ -630,34 +630,6 @@ func (t *Table) fill(r *Record, f *flow) {
 	}
 }
 
-// histories interns history strings: a capture has few distinct ones, and a
-// new string per flow was a large share of the table's garbage.
-type histories struct {
-	m   map[string]string
-	buf []byte
-}
-
-// maxHistories bounds the interned strings; when full it starts again empty.
-const maxHistories = 4096
-
-// intern returns the history of letters, after '^' when flipped.
-func (h *histories) intern(flipped bool, letters []byte) string {
-	h.buf = h.buf[:0]
-	if flipped {
-		h.buf = append(h.buf, '^')
-	}
-	h.buf = append(h.buf, letters...)
-	if s, ok := h.m[string(h.buf)]; ok {
-		return s
-	}
-	if h.m == nil || len(h.m) >= maxHistories {
-		h.m = make(map[string]string)
-	}
-	s := string(h.buf)
-	h.m[s] = s
-	return s
-}
-
 // KindCounts returns the packets counted per kind, by name, leaving out
 // kinds with no packets. Other IP protocols and other EtherTypes are also
 // broken down, as "other-ip:47" and "other-ethertype:0x8847".

@@ -7,9 +7,9 @@ import (
 	"runtime/pprof"
 )
 
-// defaultMemProfileRate is the runtime's default sampling rate, which main
-// turns off.
-const defaultMemProfileRate = 512 * 1024
+// defaultMemProfileRate is the runtime's sampling rate as the program
+// starts (package variables are set before main turns it off).
+var defaultMemProfileRate = runtime.MemProfileRate
 
 // startProfiles starts a CPU profile into cpuPath (when set) and returns a
 // function that stops it and writes a heap profile into memPath (when set).
