@@ -58,13 +58,26 @@ func TestMemoryPolicy(t *testing.T) {
 	const want = 64<<20 + 16<<20
 	deadline := time.Now().Add(5 * time.Second)
 	for debug.SetMemoryLimit(-1) < want && time.Now().Before(deadline) {
-		runtime.GC() // the policy looks at the live heap the last collection measured
-		time.Sleep(2 * memoryPolicyInterval)
+		// The policy looks at the live heap a collection measured, from a
+		// cleanup that runs on its own goroutine after it.
+		runtime.GC()
+		time.Sleep(10 * time.Millisecond)
 	}
 	if got := debug.SetMemoryLimit(-1); got < want {
 		t.Errorf("limit %d MiB with 64 MiB live, want at least 80 MiB", got>>20)
 	}
 	runtime.KeepAlive(big)
+	// It keeps following: once that heap is garbage, a later collection
+	// brings the limit back to the floor.
+	big = nil
+	deadline = time.Now().Add(5 * time.Second)
+	for debug.SetMemoryLimit(-1) != memoryFloor && time.Now().Before(deadline) {
+		runtime.GC()
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := debug.SetMemoryLimit(-1); got != memoryFloor {
+		t.Errorf("limit %d MiB once the heap is freed, want the floor %d MiB", got>>20, memoryFloor>>20)
+	}
 	stop()
 	if got := debug.SetMemoryLimit(-1); got != before {
 		t.Errorf("limit %d after stop, want the previous %d", got, before)
