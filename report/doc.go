@@ -8,12 +8,17 @@
 // key-value metadata flowproof.schema=1 and flowproof.version=<version>.
 //
 // Layout:
-//   - Compression: zstd (level 3, 1 MiB window) on every column.
+//   - Compression: zstd (its fastest level, 1 MiB window) on every column.
 //   - Data pages: version 1, which every reader supports (DuckDB 1.5.6 also
-//     reads parquet-go's version 2 pages; v1 is the cautious choice). Low-cardinality
-//     strings (capture, proto, state, history, tunnel, Kubernetes namespace,
-//     service and node, crosscheck) are dictionary-encoded; everything else is
-//     plain.
+//     reads parquet-go's version 2 pages; v1 is the cautious choice).
+//   - Encodings: strings that repeat (capture, proto, state, history, tunnel,
+//     addresses, Kubernetes namespace, service and node, crosscheck) are
+//     dictionary-encoded. Required integers (ports, times, counters) are
+//     DELTA_BINARY_PACKED: most counters are constant or nearly so, and delta
+//     packing shrinks them before zstd sees them (on the bench capture the
+//     file is 6% smaller and written in less time than with plain). Optional
+//     integers stay plain, as parquet-go does not delta-encode them. Other
+//     strings use DELTA_LENGTH_BYTE_ARRAY.
 //   - Row groups: at most RowGroupRows rows (default 65,536). The writer holds
 //     one row group's compressed pages plus one page buffer per column, so its
 //     memory does not grow with the number of flows.

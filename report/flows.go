@@ -37,40 +37,40 @@ type FlowRow struct {
 	Capture     string `parquet:"capture,dict"`
 	Proto       string `parquet:"proto,dict"`
 	IPVersion   int32  `parquet:"ip_version"`
-	SrcIP       string `parquet:"src_ip"`
-	DstIP       string `parquet:"dst_ip"`
-	SrcPort     int32  `parquet:"src_port"`
-	DstPort     int32  `parquet:"dst_port"`
+	SrcIP       string `parquet:"src_ip,dict"`
+	DstIP       string `parquet:"dst_ip,dict"`
+	SrcPort     int32  `parquet:"src_port,delta"`
+	DstPort     int32  `parquet:"dst_port,delta"`
 	VLAN        *int32 `parquet:"vlan,optional"`
 	Tunnel      string `parquet:"tunnel,optional,dict"`
 	TunnelID    *int64 `parquet:"tunnel_id,optional"`
 
-	Ts         int64 `parquet:"ts,timestamp(microsecond:utc)"` // TsNs floored to µs
-	TsNs       int64 `parquet:"ts_ns"`
-	EndNs      int64 `parquet:"end_ns"`
-	DurationNs int64 `parquet:"duration_ns"`
+	Ts         int64 `parquet:"ts,timestamp(microsecond:utc),delta"` // TsNs floored to µs
+	TsNs       int64 `parquet:"ts_ns,delta"`
+	EndNs      int64 `parquet:"end_ns,delta"`
+	DurationNs int64 `parquet:"duration_ns,delta"`
 
 	State             string `parquet:"state,dict"`
 	History           string `parquet:"history,dict"`
 	DirectionInferred bool   `parquet:"direction_inferred"`
 	Synthetic         bool   `parquet:"synthetic"`
 
-	OrigPkts         int64 `parquet:"orig_pkts"`
-	RespPkts         int64 `parquet:"resp_pkts"`
-	OrigBytes        int64 `parquet:"orig_bytes"`
-	RespBytes        int64 `parquet:"resp_bytes"`
-	OrigIPBytes      int64 `parquet:"orig_ip_bytes"`
-	RespIPBytes      int64 `parquet:"resp_ip_bytes"`
-	OrigWireBytes    int64 `parquet:"orig_wire_bytes"`
-	RespWireBytes    int64 `parquet:"resp_wire_bytes"`
-	OrigRetransPkts  int64 `parquet:"orig_retrans_pkts"`
-	RespRetransPkts  int64 `parquet:"resp_retrans_pkts"`
-	OrigRetransBytes int64 `parquet:"orig_retrans_bytes"`
-	RespRetransBytes int64 `parquet:"resp_retrans_bytes"`
-	MissedBytes      int64 `parquet:"missed_bytes"`
-	OutOfOrder       int64 `parquet:"out_of_order"`
-	DupAcks          int64 `parquet:"dup_acks"`
-	ZeroWindows      int64 `parquet:"zero_windows"`
+	OrigPkts         int64 `parquet:"orig_pkts,delta"`
+	RespPkts         int64 `parquet:"resp_pkts,delta"`
+	OrigBytes        int64 `parquet:"orig_bytes,delta"`
+	RespBytes        int64 `parquet:"resp_bytes,delta"`
+	OrigIPBytes      int64 `parquet:"orig_ip_bytes,delta"`
+	RespIPBytes      int64 `parquet:"resp_ip_bytes,delta"`
+	OrigWireBytes    int64 `parquet:"orig_wire_bytes,delta"`
+	RespWireBytes    int64 `parquet:"resp_wire_bytes,delta"`
+	OrigRetransPkts  int64 `parquet:"orig_retrans_pkts,delta"`
+	RespRetransPkts  int64 `parquet:"resp_retrans_pkts,delta"`
+	OrigRetransBytes int64 `parquet:"orig_retrans_bytes,delta"`
+	RespRetransBytes int64 `parquet:"resp_retrans_bytes,delta"`
+	MissedBytes      int64 `parquet:"missed_bytes,delta"`
+	OutOfOrder       int64 `parquet:"out_of_order,delta"`
+	DupAcks          int64 `parquet:"dup_acks,delta"`
+	ZeroWindows      int64 `parquet:"zero_windows,delta"`
 
 	RTTSynSynAckNs  *int64 `parquet:"rtt_syn_synack_ns,optional"`
 	RTTSynAckAckNs  *int64 `parquet:"rtt_synack_ack_ns,optional"`

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -259,6 +260,38 @@ func TestFlowMetadata(t *testing.T) {
 			if got := c.MetaData.Codec.String(); got != "ZSTD" {
 				t.Errorf("column %v codec %s, want ZSTD", c.MetaData.PathInSchema, got)
 			}
+		}
+	}
+}
+
+// TestFlowEncodings pins the data encodings doc.go promises: they decide the
+// file's size and the writer's speed, and a struct tag lost in an edit
+// would change them silently.
+func TestFlowEncodings(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "flows.parquet")
+	writeFlows(t, path, report.FlowWriterOptions{}, fullRecord())
+	pf := openParquet(t, path)
+	for _, c := range pf.Metadata().RowGroups[0].Columns {
+		name := strings.Join(c.MetaData.PathInSchema, ".")
+		var got []string
+		for _, e := range c.MetaData.Encoding {
+			got = append(got, e.String())
+		}
+		want := "PLAIN"
+		switch name {
+		case "capture", "proto", "state", "history", "tunnel", "src_ip", "dst_ip",
+			"src_namespace", "src_service", "src_node", "dst_namespace", "dst_service", "dst_node", "crosscheck":
+			want = "RLE_DICTIONARY"
+		case "flow_id", "community_id", "src_pod", "dst_pod":
+			want = "DELTA_LENGTH_BYTE_ARRAY"
+		case "src_port", "dst_port", "ts", "ts_ns", "end_ns", "duration_ns",
+			"orig_pkts", "resp_pkts", "orig_bytes", "resp_bytes", "orig_ip_bytes", "resp_ip_bytes",
+			"orig_wire_bytes", "resp_wire_bytes", "orig_retrans_pkts", "resp_retrans_pkts",
+			"orig_retrans_bytes", "resp_retrans_bytes", "missed_bytes", "out_of_order", "dup_acks", "zero_windows":
+			want = "DELTA_BINARY_PACKED"
+		}
+		if !slices.Contains(got, want) {
+			t.Errorf("column %s encodings %v, want %s among them", name, got, want)
 		}
 	}
 }
