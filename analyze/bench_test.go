@@ -1,7 +1,10 @@
 package analyze_test
 
 import (
+	"cmp"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -58,4 +61,35 @@ func BenchmarkDecodeAndFlow(b *testing.B) {
 	perPacket := float64(b.Elapsed().Nanoseconds()) / float64(b.N*len(pkts))
 	b.ReportMetric(perPacket, "ns/packet")
 	b.ReportMetric(1e3/perPacket, "Mpackets/s")
+}
+
+// BenchmarkTableRecorded measures the flow table alone on the first
+// packets of `make bench`'s recorded capture, decoded beforehand: real port
+// reuse, real interleaving and real flow lifetimes, which the synthetic
+// workload above lacks. It skips when the capture has not been recorded.
+func BenchmarkTableRecorded(b *testing.B) {
+	dir := cmp.Or(os.Getenv("FLOWPROOF_BENCH_DIR"), "/var/tmp/flowproof-bench")
+	c, err := ingest.Open(filepath.Join(dir, "bench.pcap"), ingest.Options{})
+	if err != nil {
+		b.Skipf("no recorded bench capture (make bench records it): %v", err)
+	}
+	defer c.Close()
+	const packets = 400_000
+	ds := make([]analyze.Decoded, 0, packets)
+	var p ingest.Packet
+	for len(ds) < packets && c.Next(&p) == nil {
+		ds = ds[:len(ds)+1]
+		analyze.Decode(&p, &ds[len(ds)-1])
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		// As the CLI runs it: strings are made on the sink's goroutine.
+		tbl := analyze.NewTable(analyze.Config{DeferStrings: true}, "bench", 1, func(*analyze.Record) {})
+		for i := range ds {
+			tbl.Add(&ds[i], int64(i))
+		}
+		tbl.Flush()
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(ds)), "ns/packet")
 }

@@ -69,6 +69,32 @@ func TestSampleReservoir(t *testing.T) {
 	}
 }
 
+// TestRTTAccFew: one sample is kept only as min and max; from the second on
+// the samples are stored, the first included. Negative samples (capture
+// time going backwards) are kept as they are.
+func TestRTTAccFew(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		samples []int64
+		want    RTTStats
+	}{
+		{"none", nil, RTTStats{}},
+		{"one", []int64{7}, RTTStats{Samples: 1, MinNs: 7, MaxNs: 7, P50Ns: 7}},
+		{"one negative", []int64{-5}, RTTStats{Samples: 1, MinNs: -5, MaxNs: -5, P50Ns: -5}},
+		{"two: the lower middle", []int64{9, 3}, RTTStats{Samples: 2, MinNs: 3, MaxNs: 9, P50Ns: 3}},
+		{"three", []int64{5, 1, 9}, RTTStats{Samples: 3, MinNs: 1, MaxNs: 9, P50Ns: 5}},
+		{"first is the median", []int64{4, 8, 2, 6, 1}, RTTStats{Samples: 5, MinNs: 1, MaxNs: 8, P50Ns: 4}},
+	} {
+		var a rttAcc
+		for _, v := range c.samples {
+			a.add(v)
+		}
+		if got := a.stats(); got != c.want {
+			t.Errorf("%s: %+v, want %+v", c.name, got, c.want)
+		}
+	}
+}
+
 // TestHolesCap: up to maxHoles holes are counted exactly; past it the two
 // closest merge, and the captured bytes between them count as missed too.
 func TestHolesCap(t *testing.T) {

@@ -142,6 +142,10 @@ const (
 
 // rttAcc accumulates RTT samples: exact count, min and max; the median is
 // exact up to maxSamples samples and taken from a uniform reservoir after.
+// A single sample is only min (and max): samples is filled from the second
+// on. Most flows have one sample per direction, and not touching the slice
+// spares a cache miss when the sample is added and another when the flow
+// ends.
 type rttAcc struct {
 	n        int64
 	min, max int64
@@ -151,12 +155,14 @@ type rttAcc struct {
 
 func (a *rttAcc) add(v int64) {
 	a.n++
-	if a.n == 1 || v < a.min {
-		a.min = v
+	if a.n == 1 {
+		a.min, a.max = v, v
+		return
 	}
-	if v > a.max {
-		a.max = v
+	if a.n == 2 {
+		a.samples = append(a.samples, a.min) // the first sample
 	}
+	a.min, a.max = min(a.min, v), max(a.max, v)
 	if len(a.samples) < maxSamples {
 		if len(a.samples) == cap(a.samples) && cap(a.samples) >= samplesJump {
 			// A flow with this many samples is likely to reach the cap:
@@ -179,8 +185,11 @@ func (a *rttAcc) add(v int64) {
 }
 
 func (a *rttAcc) stats() RTTStats {
-	if a.n == 0 {
+	switch a.n {
+	case 0:
 		return RTTStats{}
+	case 1:
+		return RTTStats{Samples: 1, MinNs: a.min, MaxNs: a.max, P50Ns: a.min}
 	}
 	slices.Sort(a.samples)
 	return RTTStats{Samples: a.n, MinNs: a.min, MaxNs: a.max, P50Ns: a.samples[(len(a.samples)-1)/2]}
