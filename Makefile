@@ -22,9 +22,9 @@ demo: build ## run the whole pipeline on the built-in sample captures into flowp
 
 test: check unit duckdb fuzz gobench ## everything CI runs
 
-check: ## gofmt, go vet, go mod tidy must leave the tree clean
+check: ## gofmt, go vet (the bench tools in testdata too), go mod tidy must leave the tree clean
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "not gofmt-formatted:"; echo "$$out"; exit 1; fi
-	$(GO) vet ./...
+	$(GO) vet ./... ./testdata/bench/...
 	$(GO) mod tidy -diff
 
 unit: ## unit, conformance and CLI tests with the race detector

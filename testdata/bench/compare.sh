@@ -8,6 +8,11 @@
 # second from run to run (it is about 1.0 s or about 2.0 s here for the same
 # ~1.1 s of CPU).
 #
+# Beside them runs readfloor (testdata/bench/readfloor): flowproof's input
+# side alone (read, SHA-256, records parsed; no decoding, no flows, no
+# output). Its time is the floor under flowproof's: what reading and proving
+# the input costs before any analysis.
+#
 # Then flowproof runs on the same traffic twice as long (the capture followed
 # by a copy of itself shifted to start 5 s after it ends, made once with
 # editcap and mergecap next to the capture) to show that its memory follows
@@ -49,9 +54,11 @@ summary() {
 	echo "$wall $cpu $rss"
 }
 
+(cd "$(dirname "$0")" && go build -o "$work/readfloor" ./readfloor)
 cat /dev/null "$capture" >/dev/null # warm the page cache for everyone alike
 for _ in $(seq "$repeat"); do
 	measure flowproof "$bin" analyze --quiet -o "$work/fp-out" "$capture"
+	measure readfloor "$work/readfloor" "$capture"
 	measure argus argus -r "$capture" -w "$work/argus.out"
 	rm -f "$work/argus.out"
 	measure tcptrace tcptrace -n "$capture"
@@ -66,6 +73,9 @@ for t in flowproof argus tcptrace tshark; do
 	printf '%-13s %8.2f %8.2f %13.1f %16s\n' "$t" "$wall" "$cpu" "$(echo "$rss / 1024" | bc -l)" \
 		"$(echo "scale=1; $wall / $fp_wall" | bc -l)x faster"
 done
+read -r wall cpu rss < <(summary readfloor)
+printf '%-13s %8.2f %8.2f %13.1f   (read, hash and parse only: the floor; analysis adds %.2f s)\n' read+hash \
+	"$wall" "$cpu" "$(echo "$rss / 1024" | bc -l)" "$(echo "$fp_wall - $wall" | bc -l)"
 echo "capture: $capture ($(du -h "$capture" | cut -f1))"
 
 double=${capture%.pcap}-2x.pcap
