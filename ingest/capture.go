@@ -45,8 +45,8 @@ type Options struct {
 	MaxBlockBytes int
 	// MaxInterfaces caps the pcapng Interface Description Blocks in one file.
 	MaxInterfaces int
-	// ReadBufferBytes sizes the read buffer (and, for gzip, the buffer of
-	// decompressed bytes). A record that does not fit is copied into a
+	// ReadBufferBytes sizes each of the five read chunks (and, for gzip, the
+	// buffer of decompressed bytes). A record that does not fit is copied into a
 	// separate buffer that grows up to the caps above. Values below 64 are
 	// raised to 64.
 	ReadBufferBytes int
@@ -110,6 +110,15 @@ type LinkTypeCount struct {
 	Packets  int64
 }
 
+// stream is what the parsers read: the file's hashedReader, or a
+// bufio.Reader over gzip's output. Both return Peek's slice without a copy.
+type stream interface {
+	io.Reader
+	Peek(n int) ([]byte, error)
+	Discard(n int) (int, error)
+	Size() int
+}
+
 // Capture reads the packets of one pcap or pcapng file, possibly gzipped,
 // and hashes the file's bytes as it goes. It is not safe for concurrent use,
 // except BytesRead and Size, which a progress display may call at any time.
@@ -119,10 +128,9 @@ type Capture struct {
 	file *os.File // nil when built by NewReader
 	size int64    // -1 when unknown
 
-	src *hashingReader
-	raw *bufio.Reader // the file's bytes
+	src *hashedReader // the file's bytes
 	gz  *gzip.Reader  // nil unless the file is gzip-compressed
-	r   *bufio.Reader // the uncompressed stream: raw, or a buffer over gz
+	r   stream        // the uncompressed stream: src, or a buffer over gz
 
 	off     int64  // offset of the next unread byte of the uncompressed stream
 	scratch []byte // holds a record larger than r's buffer
@@ -192,7 +200,7 @@ func NewReader(name string, r io.Reader, opts Options) (*Capture, error) {
 
 func newCapture(path string, r io.Reader, size int64, opts Options) (c *Capture, err error) {
 	opts = opts.withDefaults()
-	src := newHashingReader(r)
+	src := newHashedReader(r, opts.ReadBufferBytes)
 	defer func() {
 		if err != nil {
 			src.stop() // no Capture to Close: end the hashing goroutine here
@@ -205,12 +213,11 @@ func newCapture(path string, r io.Reader, size int64, opts Options) (c *Capture,
 		src:      src,
 		inHeader: true,
 	}
-	c.raw = bufio.NewReaderSize(c.src, opts.ReadBufferBytes)
-	c.r = c.raw
+	c.r = c.src
 	magic, err := c.r.Peek(4)
 	compressed := len(magic) >= 2 && magic[0] == 0x1f && magic[1] == 0x8b
 	if compressed {
-		if c.gz, err = gzip.NewReader(c.raw); err != nil {
+		if c.gz, err = gzip.NewReader(c.src); err != nil {
 			if err == io.EOF || err == io.ErrUnexpectedEOF {
 				err = fmt.Errorf("%w: the gzip header is cut short (the file has %d bytes)", ErrTruncated, c.src.n.Load())
 			} else {
@@ -320,7 +327,7 @@ func (c *Capture) Finish() (FileInfo, error) {
 		c.err = errFinished
 	}
 	for {
-		if _, err := c.raw.Discard(c.raw.Size()); err == io.EOF {
+		if _, err := c.src.Discard(c.src.Size()); err == io.EOF {
 			break
 		} else if err != nil {
 			return FileInfo{}, fmt.Errorf("%s: hashing the rest of the file: %w", c.path, err)

@@ -35,8 +35,9 @@
 //
 // Packet.Data aliases the Capture's read buffer and is overwritten by the
 // next call to Next: copy what you keep. This is what makes Next allocate
-// nothing: a record that fits the read buffer (1 MiB by default) is handed
-// out from it without a copy. A larger one is copied into a second buffer
+// nothing: a record that fits a read chunk (256 KiB by default) is handed
+// out from it without a copy; only a record cut by a chunk's end is moved to
+// the start of the next chunk. A larger one is copied into a second buffer
 // that grows up to the caps below.
 //
 // # Errors
@@ -79,9 +80,10 @@
 // # Hashing and memory
 //
 // The SHA-256 covers the file's raw bytes (the compressed ones for gzip).
-// They are hashed as the read buffer pulls them from the file, in large
-// chunks, so there is no second pass; Finish reads whatever is left through
-// the hash. A Capture holds one read buffer, two for gzip: 1 MiB each by
-// default (Options.ReadBufferBytes), which matters when many files are open
-// at once.
+// The file is read into chunks of Options.ReadBufferBytes (256 KiB by
+// default). A goroutine hashes each chunk while the parser reads the same
+// chunk, so there is no second pass and no byte is copied after read(2);
+// Finish reads whatever is left through the hash. A Capture holds five
+// chunks, and one more buffer of that size for gzip's output: 1.25 MiB (1.5
+// MiB for gzip) by default, which matters when many files are open at once.
 package ingest

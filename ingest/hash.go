@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"bufio"
 	"crypto/sha256"
 	"hash"
 	"io"
@@ -8,64 +9,188 @@ import (
 	"sync/atomic"
 )
 
-// hashingReader counts every byte read from the file and hashes it with
-// SHA-256 on a goroutine of its own, so that hashing (the most expensive
-// step per byte) runs beside parsing instead of before it. Each chunk read
-// is copied into one of hashBuffers buffers and handed over; when all are
-// in flight, Read waits, so memory stays bounded.
-type hashingReader struct {
-	r io.Reader
-	n atomic.Int64
+// hashedReader reads the file into chunks, counts every byte and hashes it
+// with SHA-256 on a goroutine of its own, so that hashing (the most
+// expensive step per byte) runs beside parsing instead of before it. The
+// parser and the hasher read the same chunk: no byte is copied after the
+// kernel's read(2), except the few bytes of a record cut by a chunk's end,
+// which start the next chunk. A chunk goes back to the pool once the parser
+// has left it and the hasher is done with it; when every chunk is in use,
+// the parser waits, so memory stays bounded.
+//
+// It offers what Capture uses of a bufio.Reader (Peek, Discard, Size, Read,
+// ReadByte), with bufio's semantics: a slice from Peek is valid until the
+// next call.
+type hashedReader struct {
+	r         io.Reader
+	n         atomic.Int64 // bytes read from r
+	chunkSize int
+
+	cur  *chunk // the chunk being parsed; nil before the first read
+	buf  []byte // cur.buf, one load closer
+	rpos int    // next unread byte of cur
+	wpos int    // end of the bytes read into cur
+	err  error  // sticky error from r, returned once the bytes before it are consumed
 
 	once  sync.Once
-	work  chan []byte
-	free  chan []byte
+	free  chan *chunk
+	work  chan hashJob
 	done  chan struct{}
 	h     hash.Hash
 	final []byte
 }
 
-const (
-	hashBuffers     = 4
-	hashBufferBytes = 256 << 10
-)
+// chunk is one read buffer. refs counts its holders: the parser while it is
+// cur, and each region handed to the hasher and not yet hashed.
+type chunk struct {
+	buf  []byte
+	refs atomic.Int32
+}
 
-func newHashingReader(r io.Reader) *hashingReader {
-	h := &hashingReader{
-		r:    r,
-		work: make(chan []byte, hashBuffers),
-		free: make(chan []byte, hashBuffers),
-		done: make(chan struct{}),
-		h:    sha256.New(),
+type hashJob struct {
+	b []byte
+	c *chunk
+}
+
+// hashChunks is how many chunks exist: one being parsed, one being filled
+// at a switch, and the rest queued for or in the hasher.
+const hashChunks = 5
+
+func newHashedReader(r io.Reader, chunkSize int) *hashedReader {
+	h := &hashedReader{
+		r:         r,
+		chunkSize: chunkSize,
+		free:      make(chan *chunk, hashChunks),
+		work:      make(chan hashJob, 4*hashChunks),
+		done:      make(chan struct{}),
+		h:         sha256.New(),
 	}
-	for range hashBuffers {
-		h.free <- make([]byte, 0, hashBufferBytes)
+	for range hashChunks {
+		h.free <- &chunk{buf: make([]byte, chunkSize)}
 	}
 	go func() {
 		defer close(h.done)
-		for b := range h.work {
-			h.h.Write(b)
-			h.free <- b[:0]
+		for j := range h.work {
+			h.h.Write(j.b)
+			h.release(j.c)
 		}
 	}()
 	return h
 }
 
-func (h *hashingReader) Read(p []byte) (int, error) {
-	n, err := h.r.Read(p)
-	for rest := p[:n]; len(rest) > 0; {
-		b := <-h.free
-		k := min(len(rest), hashBufferBytes)
-		h.work <- append(b, rest[:k]...)
-		rest = rest[k:]
+func (h *hashedReader) release(c *chunk) {
+	if c.refs.Add(-1) == 0 {
+		h.free <- c
 	}
-	h.n.Add(int64(n))
-	return n, err
+}
+
+// Size is the most Peek can return.
+func (h *hashedReader) Size() int { return h.chunkSize }
+
+// fill makes at least need (<= chunkSize) unread bytes available, or fails
+// with the sticky error. When need does not fit the rest of the current
+// chunk, the unread bytes move to the start of a fresh one.
+func (h *hashedReader) fill(need int) error {
+	if h.wpos-h.rpos >= need {
+		return nil
+	}
+	if h.err != nil {
+		return h.err
+	}
+	if h.cur == nil || h.rpos+need > len(h.cur.buf) {
+		next := <-h.free
+		next.refs.Store(1)
+		if h.cur != nil {
+			h.wpos = copy(next.buf, h.buf[h.rpos:h.wpos])
+			h.release(h.cur)
+		}
+		h.cur, h.buf, h.rpos = next, next.buf, 0
+	}
+	for empty := 0; h.wpos-h.rpos < need; {
+		if h.err != nil {
+			return h.err
+		}
+		n, err := h.r.Read(h.buf[h.wpos:])
+		if n > 0 {
+			h.cur.refs.Add(1)
+			h.work <- hashJob{h.buf[h.wpos : h.wpos+n], h.cur}
+			h.wpos += n
+			h.n.Add(int64(n))
+			empty = 0
+		}
+		switch {
+		case err != nil:
+			h.err = err // returned once the bytes read with it are consumed
+		case n == 0:
+			if empty++; empty >= 100 {
+				h.err = io.ErrNoProgress
+			}
+		}
+	}
+	return nil
+}
+
+// Peek returns the next n bytes without consuming them. With fewer, it also
+// returns why: bufio.ErrBufferFull when n exceeds Size, else the read error.
+func (h *hashedReader) Peek(n int) ([]byte, error) {
+	if n > h.chunkSize {
+		return h.unread(), bufio.ErrBufferFull
+	}
+	if err := h.fill(n); err != nil {
+		return h.unread(), err
+	}
+	return h.buf[h.rpos : h.rpos+n], nil
+}
+
+func (h *hashedReader) unread() []byte {
+	if h.cur == nil {
+		return nil
+	}
+	return h.buf[h.rpos:h.wpos]
+}
+
+// Discard skips the next n bytes; with fewer skipped it returns the error.
+func (h *hashedReader) Discard(n int) (int, error) {
+	skipped := 0
+	for {
+		k := min(n-skipped, h.wpos-h.rpos)
+		h.rpos += k
+		if skipped += k; skipped == n {
+			return skipped, nil
+		}
+		if err := h.fill(1); err != nil {
+			return skipped, err
+		}
+	}
+}
+
+func (h *hashedReader) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if err := h.fill(1); err != nil {
+		return 0, err
+	}
+	n := copy(p, h.buf[h.rpos:h.wpos])
+	h.rpos += n
+	return n, nil
+}
+
+// ReadByte makes hashedReader a flate.Reader, so gzip reads it directly.
+func (h *hashedReader) ReadByte() (byte, error) {
+	if h.rpos == h.wpos {
+		if err := h.fill(1); err != nil {
+			return 0, err
+		}
+	}
+	b := h.buf[h.rpos]
+	h.rpos++
+	return b, nil
 }
 
 // sum stops the hashing goroutine and returns the digest of every byte
 // read. Later calls return the same digest.
-func (h *hashingReader) sum() []byte {
+func (h *hashedReader) sum() []byte {
 	h.stop()
 	if h.final == nil {
 		h.final = h.h.Sum(nil)
@@ -74,7 +199,7 @@ func (h *hashingReader) sum() []byte {
 }
 
 // stop ends the hashing goroutine once it has hashed what was handed over.
-func (h *hashingReader) stop() {
+func (h *hashedReader) stop() {
 	h.once.Do(func() {
 		close(h.work)
 		<-h.done
