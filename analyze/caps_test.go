@@ -174,3 +174,26 @@ func TestFlowSize(t *testing.T) {
 		t.Errorf("flow is %d bytes, more than 216", got)
 	}
 }
+
+// TestFlowChunkGrowth: chunks grow from firstFlowChunk to flowChunk and stay
+// there, however many are needed.
+func TestFlowChunkGrowth(t *testing.T) {
+	if firstFlowChunk<<flowChunkDoublings != flowChunk {
+		t.Fatalf("%d << %d != flowChunk %d", firstFlowChunk, flowChunkDoublings, flowChunk)
+	}
+	tbl := NewTable(Config{}, "t", 1, func(*Record) {})
+	want := 0
+	for n := 1; n <= 40*flowChunk; n++ {
+		f := tbl.allocFlow(true)
+		if f == nil || f.tcp == nil {
+			t.Fatalf("flow %d: %v", n, f)
+		}
+		if len(tbl.tcpChunk) == 0 || n == 1 {
+			continue
+		}
+		want = max(want, len(tbl.tcpChunk)+1)
+	}
+	if want != flowChunk || tbl.tcpChunks < 40 {
+		t.Errorf("largest chunk %d flows after %d chunks, want %d", want, tbl.tcpChunks, flowChunk)
+	}
+}

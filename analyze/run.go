@@ -3,6 +3,7 @@ package analyze
 import (
 	"errors"
 	"io"
+	"sync"
 
 	"github.com/flowproof/flowproof/ingest"
 )
@@ -79,6 +80,10 @@ func (dec *layerDecoder) fragStats() fragStats {
 // stages of RunConcurrent: enough to make the hand-off cheap per packet.
 const batchPackets = 512
 
+// batchPool keeps batches from one RunConcurrent to the next: a run over
+// many small captures would otherwise allocate and clear 400 KB for each.
+var batchPool = sync.Pool{New: func() any { return new(decodedBatch) }}
+
 type decodedBatch struct {
 	d     [batchPackets]Decoded
 	index [batchPackets]int64
@@ -95,14 +100,19 @@ func RunConcurrent(src PacketSource, t *Table) error {
 	free := make(chan *decodedBatch, inFlight)
 	full := make(chan *decodedBatch, inFlight)
 	for range inFlight {
-		free <- new(decodedBatch)
+		free <- batchPool.Get().(*decodedBatch)
 	}
+	defer func() { // the reader has returned: every batch is here
+		for range inFlight - 1 {
+			batchPool.Put(<-free)
+		}
+	}()
 	dec := newLayerDecoder(t.cfg)
 	go func() {
 		var p ingest.Packet
 		for {
 			b := <-free
-			b.n = 0
+			b.n, b.err = 0, nil // a pooled batch may carry its last run's end
 			for b.n+maxLayers <= batchPackets {
 				if err := src.Next(&p); err != nil {
 					b.err = err
@@ -124,6 +134,7 @@ func RunConcurrent(src PacketSource, t *Table) error {
 			t.Add(&b.d[i], b.index[i])
 		}
 		if b.err != nil { // the reader has returned: its decoder is ours now
+			defer batchPool.Put(b)
 			t.frags = dec.fragStats()
 			if errors.Is(b.err, io.EOF) {
 				return nil

@@ -150,14 +150,16 @@ type Table struct {
 	freeTCP []*flow // finished TCP flows (of a tcpFlow) kept for reuse
 	freeUDP []*flow // finished UDP flows kept for reuse
 	// The unused rest of the chunks new flows come from (allocFlow).
-	tcpChunk []tcpFlow
-	udpChunk []flow
-	live     int // flows in the table, twins included
-	emit     func(*Record)
-	rec      Record
-	strs     Completer
-	nowNs    int64 // latest packet time seen
-	sweepNs  int64 // capture time of the last idle sweep
+	tcpChunk  []tcpFlow
+	udpChunk  []flow
+	tcpChunks int // chunks allocated, to size the next one
+	udpChunks int
+	live      int // flows in the table, twins included
+	emit      func(*Record)
+	rec       Record
+	strs      Completer
+	nowNs     int64 // latest packet time seen
+	sweepNs   int64 // capture time of the last idle sweep
 
 	// Kinds counts packets by classification.
 	Kinds      [numKinds]int64
@@ -407,6 +409,13 @@ func (t *Table) newFlow(key flowKey, h uint64, srcIsLo bool, d *Decoded, index i
 // flowChunk is how many flows are allocated together.
 const flowChunk = 256
 
+// A table's first chunk of each kind holds firstFlowChunk flows; each next
+// one twice as many, up to flowChunk.
+const (
+	firstFlowChunk     = 8
+	flowChunkDoublings = 5 // 8 << 5 = flowChunk
+)
+
 // allocFlow returns a zeroed flow, with zeroed TCP state when tcp, reusing a
 // finished one when there is one.
 func (t *Table) allocFlow(tcp bool) *flow {
@@ -420,16 +429,20 @@ func (t *Table) allocFlow(tcp bool) *flow {
 		// collector to find and mark instead of one each (5% faster on the
 		// bench capture, where the memory limit makes collections frequent).
 		// A chunk is never freed while the table lives: its flows are reused.
+		// Chunks start small and double up to flowChunk: a capture of a
+		// few flows does not clear room for hundreds.
 		if !tcp {
 			if len(t.udpChunk) == 0 {
-				t.udpChunk = make([]flow, flowChunk)
+				t.udpChunk = make([]flow, firstFlowChunk<<min(t.udpChunks, flowChunkDoublings))
+				t.udpChunks++
 			}
 			f := &t.udpChunk[0]
 			t.udpChunk = t.udpChunk[1:]
 			return f
 		}
 		if len(t.tcpChunk) == 0 {
-			t.tcpChunk = make([]tcpFlow, flowChunk)
+			t.tcpChunk = make([]tcpFlow, firstFlowChunk<<min(t.tcpChunks, flowChunkDoublings))
+			t.tcpChunks++
 		}
 		tf := &t.tcpChunk[0]
 		t.tcpChunk = t.tcpChunk[1:]

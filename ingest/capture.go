@@ -200,7 +200,12 @@ func NewReader(name string, r io.Reader, opts Options) (*Capture, error) {
 
 func newCapture(path string, r io.Reader, size int64, opts Options) (c *Capture, err error) {
 	opts = opts.withDefaults()
-	src := newHashedReader(r, opts.ReadBufferBytes)
+	chunk := opts.ReadBufferBytes
+	if size >= 0 {
+		// No record is longer than the file: a small file gets small chunks.
+		chunk = int(min(int64(chunk), max(size, minReadBufferBytes)))
+	}
+	src := newHashedReader(r, chunk)
 	defer func() {
 		if err != nil {
 			src.stop() // no Capture to Close: end the hashing goroutine here

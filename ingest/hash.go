@@ -33,6 +33,7 @@ type hashedReader struct {
 	err  error  // sticky error from r, returned once the bytes before it are consumed
 
 	once  sync.Once
+	made  int // chunks allocated so far, at most hashChunks
 	free  chan *chunk
 	work  chan hashJob
 	done  chan struct{}
@@ -65,9 +66,6 @@ func newHashedReader(r io.Reader, chunkSize int) *hashedReader {
 		done:      make(chan struct{}),
 		h:         sha256.New(),
 	}
-	for range hashChunks {
-		h.free <- &chunk{buf: make([]byte, chunkSize)}
-	}
 	go func() {
 		defer close(h.done)
 		for j := range h.work {
@@ -98,7 +96,7 @@ func (h *hashedReader) fill(need int) error {
 		return h.err
 	}
 	if h.cur == nil || h.rpos+need > len(h.cur.buf) {
-		next := <-h.free
+		next := h.freeChunk()
 		next.refs.Store(1)
 		if h.cur != nil {
 			h.wpos = copy(next.buf, h.buf[h.rpos:h.wpos])
@@ -128,6 +126,21 @@ func (h *hashedReader) fill(need int) error {
 		}
 	}
 	return nil
+}
+
+// freeChunk returns a chunk no one holds. Chunks are made as they are
+// first needed: a small file never needs more than one.
+func (h *hashedReader) freeChunk() *chunk {
+	select {
+	case c := <-h.free:
+		return c
+	default:
+	}
+	if h.made < hashChunks {
+		h.made++
+		return &chunk{buf: make([]byte, h.chunkSize)}
+	}
+	return <-h.free
 }
 
 // Peek returns the next n bytes without consuming them. With fewer, it also
