@@ -8,8 +8,10 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/flowproof/flowproof/analyze"
@@ -28,6 +30,7 @@ type analyzeOptions struct {
 	noDecap          bool
 	noReassembly     bool
 	quiet            bool
+	jobs             int
 	cpuProfile       string
 	memProfile       string
 	xc               xcOptions
@@ -42,6 +45,7 @@ func (o *analyzeOptions) register(fs *flag.FlagSet) {
 	fs.BoolVar(&o.noDecap, "no-decap", false, "do not open tunnels (VXLAN, Geneve, GRE, IP-in-IP): count only their outer packets")
 	fs.BoolVar(&o.noReassembly, "no-reassembly", false, "do not reassemble IP fragments: count them only")
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress display on a terminal (warnings and errors are still shown)")
+	fs.IntVar(&o.jobs, "jobs", runtime.GOMAXPROCS(0), "captures analyzed at once, each with its own flow table (and its own live flows in memory); the output is the same for any value")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the run to `file` (go tool pprof)")
 	fs.StringVar(&o.memProfile, "memprofile", "", "write a heap profile at the end of the run to `file`")
 	o.xc.register(fs)
@@ -52,6 +56,9 @@ func (o *analyzeOptions) validate() error {
 		if d <= 0 {
 			return &usageError{fmt.Sprintf("--%s must be positive, got %v", name, d)}
 		}
+	}
+	if o.jobs <= 0 {
+		return &usageError{fmt.Sprintf("--jobs must be positive, got %d", o.jobs)}
 	}
 	if o.maxFlows <= 0 {
 		return &usageError{fmt.Sprintf("--max-flows must be positive, got %d", o.maxFlows)}
@@ -96,7 +103,9 @@ it also cross-checks the flows with Kubeshark's socket counters into
 OUT/crosscheck.parquet and names pods (--workloads).
 Memory follows the live flows (about 1 KB each): the Go heap is kept within
 max(48 MiB, live x 1.25 + 4 MiB), which costs some time; GOGC or GOMEMLIMIT in
-the environment turns that off (GOGC=100 trades memory for speed).
+the environment turns that off (GOGC=100 trades memory for speed). --jobs
+captures are analyzed at once, each holding its own live flows; the outputs
+do not depend on --jobs.
 Flags may come before or after the inputs.
 
 Flags:
@@ -222,7 +231,7 @@ func analyzeRun(ctx context.Context, o analyzeOptions, inputs []string, command 
 		o.xc.settings(m.Settings)
 	}
 	var strs analyze.Completer
-	sink := newAsyncSink(func(r *analyze.Record) error {
+	sink := newOrderedSink(len(files), func(r *analyze.Record) error {
 		r.Complete(&strs)
 		if xc != nil {
 			xc.observe(r) // identities; capture sums for the cross-check
@@ -234,14 +243,19 @@ func analyzeRun(ctx context.Context, o analyzeOptions, inputs []string, command 
 		return fw.Write(r)
 	})
 	prog := newProgress(stderr, o.quiet)
+	prog.run(len(files))
+	results, ready := analyzeFiles(ctx, files, o.jobs, o.tableConfig(), sink, prog)
+	canceled := false
 	for i, path := range files {
-		if err := ctx.Err(); err != nil {
-			sink.close()
-			tmp.Close()
-			return err
+		<-ready[i] // in input order, whatever order they finish in
+		r := results[i]
+		results[i] = fileResult{} // its table is no longer needed
+		if r.canceled {
+			canceled = true
+			continue
 		}
-		in, tbl, err := analyzeFile(path, i+1, o.tableConfig(), sink.emit, prog)
-		err = withEvidence(&in, evidence, path, err)
+		in, tbl := r.in, r.tbl
+		err := withEvidence(&in, evidence, path, r.err)
 		if tbl != nil {
 			for k, n := range tbl.KindCounts() {
 				m.Decode[k] += n
@@ -255,10 +269,16 @@ func analyzeRun(ctx context.Context, o analyzeOptions, inputs []string, command 
 		}
 		if err != nil {
 			bad++
-			fmt.Fprintf(stderr, "flowproof analyze: %v\n", err)
+			prog.warn(stderr, "flowproof analyze: %v\n", err)
 			m.Warnings = append(m.Warnings, err.Error())
 		}
 		m.Inputs = append(m.Inputs, in)
+	}
+	prog.stop()
+	if canceled {
+		sink.close()
+		tmp.Close()
+		return ctx.Err()
 	}
 	writeErr := sink.close()
 	if writeErr != nil {
@@ -318,10 +338,52 @@ func totalPackets(m *report.Manifest) int64 {
 	return n
 }
 
-// analyzeFile reads one capture into a fresh flow table whose flows go to
-// emit, and describes the input for the manifest. A read error leaves the
-// flows read before it emitted and comes back with a hint on what to do.
-func analyzeFile(path string, ordinal int, cfg analyze.Config, emit func(*analyze.Record), prog *progress) (report.Input, *analyze.Table, error) {
+// fileResult is what analyzing one capture gave, for the manifest.
+type fileResult struct {
+	in       report.Input
+	tbl      *analyze.Table
+	err      error
+	canceled bool // never started: the run was canceled first
+}
+
+// analyzeFiles analyzes files, up to jobs at once (0: one per CPU Go uses),
+// each with its own flow table, and sends their flows to sink in input
+// order. results[i] is set when ready[i] is closed.
+func analyzeFiles(ctx context.Context, files []string, jobs int, cfg analyze.Config, sink *orderedSink, prog *progress) (results []fileResult, ready []chan struct{}) {
+	results = make([]fileResult, len(files))
+	ready = make([]chan struct{}, len(files))
+	for i := range ready {
+		ready[i] = make(chan struct{})
+	}
+	if jobs <= 0 {
+		jobs = runtime.GOMAXPROCS(0)
+	}
+	var next atomic.Int64
+	for range min(jobs, len(files)) {
+		go func() {
+			bufs := newSinkBuffers()
+			for i := int(next.Add(1) - 1); i < len(files); i = int(next.Add(1) - 1) {
+				if ctx.Err() != nil {
+					results[i].canceled = true
+					sink.skip(i)
+				} else {
+					cs := sink.capture(i, bufs)
+					r := &results[i]
+					r.in, r.tbl, r.err = analyzeFile(files[i], i, cfg, cs.emit, prog)
+					cs.end()
+				}
+				close(ready[i])
+			}
+		}()
+	}
+	return results, ready
+}
+
+// analyzeFile reads capture index (0-based) of the run into a fresh flow
+// table whose flows go to emit, and describes the input for the manifest. A
+// read error leaves the flows read before it emitted and comes back with a
+// hint on what to do.
+func analyzeFile(path string, index int, cfg analyze.Config, emit func(*analyze.Record), prog *progress) (report.Input, *analyze.Table, error) {
 	in := report.Input{Path: path, Name: filepath.Base(path), Source: "file", Status: report.StatusOK}
 	c, err := ingest.Open(path, ingest.Options{})
 	if err != nil {
@@ -334,11 +396,10 @@ func analyzeFile(path string, ordinal int, cfg analyze.Config, emit func(*analyz
 		return in, nil, fmt.Errorf("%w (skipped: only pcap and pcapng captures, optionally gzip-compressed, can be analyzed)", err)
 	}
 	defer c.Close()
-	tbl := analyze.NewTable(cfg, in.Name, ordinal, emit)
-	prog.start(in.Name, c)
-	runErr := analyze.RunConcurrent(prog.source(c), tbl)
+	tbl := analyze.NewTable(cfg, in.Name, index+1, emit)
+	runErr := analyze.RunConcurrent(prog.start(index, in.Name, c), tbl)
 	tbl.Flush()
-	prog.stop()
+	prog.finish(index)
 	info, finErr := c.Finish()
 	in.Size, in.SHA256, in.Format, in.Packets = info.Size, info.SHA256, info.Format, info.Packets
 	for _, lt := range info.LinkTypes {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -206,5 +207,68 @@ func TestAnalyzeOnlyInputTruncated(t *testing.T) {
 	}
 	if m := readManifest(t, out); m.Flows != 2 {
 		t.Errorf("%d flows written, want the 2 of the good part", m.Flows)
+	}
+}
+
+// TestAnalyzeJobsSameOutput: however many captures are analyzed at once,
+// flows.parquet is the same bytes and the manifest lists the same inputs,
+// warnings and counts in the same order; errors come out in input order.
+func TestAnalyzeJobsSameOutput(t *testing.T) {
+	dir := t.TempDir()
+	full, err := os.ReadFile(writeCase(t, dir, "tcp-port-reuse.pcap"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut := filepath.Join(dir, "cut.pcap")
+	if err := os.WriteFile(cut, full[:len(full)-10], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	notCapture := filepath.Join(dir, "notes.txt")
+	if err := os.WriteFile(notCapture, []byte("not a capture\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	inputs := append(testdataCaptures(t), cut, notCapture)
+	inputs = append(inputs, testdataCaptures(t)[:3]...) // again: later ordinals, same names
+
+	type result struct {
+		flows  []byte
+		m      report.Manifest
+		stderr string
+	}
+	analyzeWith := func(jobs string) result {
+		out := filepath.Join(t.TempDir(), "out")
+		code, _, stderr := run(t, append([]string{"analyze", "--jobs", jobs, "-o", out}, inputs...)...)
+		if code != exitPartial {
+			t.Fatalf("--jobs %s: exit %d, want %d: %s", jobs, code, exitPartial, stderr)
+		}
+		flows, err := os.ReadFile(filepath.Join(out, "flows.parquet"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return result{flows, readManifest(t, out), strings.ReplaceAll(stderr, out, "OUT")}
+	}
+	one := analyzeWith("1")
+	for _, jobs := range []string{"2", "5"} {
+		many := analyzeWith(jobs)
+		if !bytes.Equal(one.flows, many.flows) {
+			t.Errorf("--jobs %s: flows.parquet differs from --jobs 1", jobs)
+		}
+		for _, c := range []struct {
+			what      string
+			got, want any
+		}{
+			{"inputs", many.m.Inputs, one.m.Inputs},
+			{"warnings", many.m.Warnings, one.m.Warnings},
+			{"decode counts", many.m.Decode, one.m.Decode},
+			{"flows", many.m.Flows, one.m.Flows},
+			{"stderr", many.stderr, one.stderr},
+		} {
+			if g, w := fmt.Sprint(c.got), fmt.Sprint(c.want); g != w {
+				t.Errorf("--jobs %s: %s\n%s\nwant (--jobs 1)\n%s", jobs, c.what, g, w)
+			}
+		}
+	}
+	if len(one.m.Inputs) != len(inputs) || one.m.Flows == 0 {
+		t.Errorf("%d inputs, %d flows", len(one.m.Inputs), one.m.Flows)
 	}
 }

@@ -12,15 +12,27 @@ import (
 	"github.com/flowproof/flowproof/ingest"
 )
 
-// progress shows, on a terminal, how far the current capture has been read:
-// bytes and packets done, rate and time left. It writes nothing when stderr
-// is not a terminal or --quiet is given.
+// progress shows, on a terminal, how far the captures being analyzed have
+// been read: bytes and packets done, rate and time left. With several
+// captures it names the earliest one still running and how many others run
+// beside it. It writes nothing when stderr is not a terminal or --quiet is
+// given.
 type progress struct {
 	w       io.Writer
 	on      bool
-	packets atomic.Int64
+	total   int // captures in the run
+	mu      sync.Mutex
+	active  map[int]*captureProgress // by 0-based capture index
 	stopped chan struct{}
 	done    sync.WaitGroup
+}
+
+// captureProgress is one capture being read.
+type captureProgress struct {
+	name    string
+	c       *ingest.Capture
+	begin   time.Time
+	packets atomic.Int64
 }
 
 func newProgress(stderr io.Writer, quiet bool) *progress {
@@ -30,15 +42,90 @@ func newProgress(stderr io.Writer, quiet bool) *progress {
 		st, err := f.Stat()
 		on = err == nil && st.Mode()&os.ModeCharDevice != 0
 	}
-	return &progress{w: stderr, on: on}
+	return &progress{w: stderr, on: on, active: map[int]*captureProgress{}}
 }
 
-// source counts the packets src returns, when progress is shown.
-func (p *progress) source(src analyze.PacketSource) analyze.PacketSource {
+// run shows the progress of total captures until stop.
+func (p *progress) run(total int) {
 	if !p.on {
-		return src
+		return
 	}
-	return countingSource{src, &p.packets}
+	p.total = total
+	p.stopped = make(chan struct{})
+	p.done.Add(1)
+	go func() {
+		defer p.done.Done()
+		tick := time.NewTicker(250 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-p.stopped:
+				fmt.Fprint(p.w, "\r\033[K")
+				return
+			case <-tick.C:
+			}
+			p.mu.Lock()
+			if line := p.line(); line != "" {
+				fmt.Fprintf(p.w, "\r\033[K%s", line)
+			}
+			p.mu.Unlock()
+		}
+	}()
+}
+
+// line describes the earliest capture running; p.mu is held.
+func (p *progress) line() string {
+	first := -1
+	for i := range p.active {
+		if first < 0 || i < first {
+			first = i
+		}
+	}
+	if first < 0 {
+		return ""
+	}
+	cp, others := p.active[first], len(p.active)-1
+
+	done, size := cp.c.BytesRead(), cp.c.Size()
+	rate := float64(done) / time.Since(cp.begin).Seconds()
+	line := cp.name + ": " + mib(done)
+	if p.total > 1 {
+		line = fmt.Sprintf("[%d/%d] %s", first+1, p.total, line)
+	}
+	if size > 0 {
+		line += fmt.Sprintf(" of %s (%d%%)", mib(size), done*100/size)
+	}
+	line += fmt.Sprintf(", %d packets, %s/s", cp.packets.Load(), mib(int64(rate)))
+	if size > 0 && rate > 0 {
+		line += fmt.Sprintf(", %s left", (time.Duration(float64(size-done)/rate) * time.Second).Round(time.Second))
+	}
+	if others > 0 {
+		line += fmt.Sprintf(" (+%d more at once)", others)
+	}
+	return line
+}
+
+// start shows capture i (0-based) from now until finish; the packets src
+// returns are counted. It returns the source to read from.
+func (p *progress) start(i int, name string, c *ingest.Capture) analyze.PacketSource {
+	if !p.on {
+		return c
+	}
+	cp := &captureProgress{name: name, c: c, begin: time.Now()}
+	p.mu.Lock()
+	p.active[i] = cp
+	p.mu.Unlock()
+	return countingSource{c, &cp.packets}
+}
+
+// finish stops showing capture i.
+func (p *progress) finish(i int) {
+	if !p.on {
+		return
+	}
+	p.mu.Lock()
+	delete(p.active, i)
+	p.mu.Unlock()
 }
 
 type countingSource struct {
@@ -54,42 +141,17 @@ func (c countingSource) Next(pkt *ingest.Packet) error {
 	return err
 }
 
-// start shows the progress of one capture until stop.
-func (p *progress) start(name string, c *ingest.Capture) {
-	if !p.on {
-		return
+// warn writes a message to w, on a line of its own when progress is shown.
+func (p *progress) warn(w io.Writer, format string, args ...any) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.on && p.stopped != nil {
+		fmt.Fprint(p.w, "\r\033[K") // the next tick draws the progress again
 	}
-	p.packets.Store(0)
-	p.stopped = make(chan struct{})
-	p.done.Add(1)
-	go func() {
-		defer p.done.Done()
-		begin := time.Now()
-		tick := time.NewTicker(250 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-p.stopped:
-				fmt.Fprint(p.w, "\r\033[K")
-				return
-			case <-tick.C:
-			}
-			done, size := c.BytesRead(), c.Size()
-			secs := time.Since(begin).Seconds()
-			rate := float64(done) / secs
-			line := fmt.Sprintf("%s: %s", name, mib(done))
-			if size > 0 {
-				line += fmt.Sprintf(" of %s (%d%%)", mib(size), done*100/size)
-			}
-			line += fmt.Sprintf(", %d packets, %s/s", p.packets.Load(), mib(int64(rate)))
-			if size > 0 && rate > 0 {
-				line += fmt.Sprintf(", %s left", (time.Duration(float64(size-done)/rate) * time.Second).Round(time.Second))
-			}
-			fmt.Fprintf(p.w, "\r\033[K%s", line)
-		}
-	}()
+	fmt.Fprintf(w, format, args...)
 }
 
+// stop ends the display and clears its line.
 func (p *progress) stop() {
 	if !p.on || p.stopped == nil {
 		return

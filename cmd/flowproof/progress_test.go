@@ -3,7 +3,10 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+
+	"github.com/flowproof/flowproof/ingest"
 )
 
 // TestAnalyzeQuietWhenNotATerminal: with stderr not a terminal, a clean run
@@ -42,5 +45,34 @@ func TestProgressOnlyOnTerminal(t *testing.T) {
 		if newProgress(tty, true).on {
 			t.Error("progress on with --quiet")
 		}
+	}
+}
+
+// TestProgressLine: the line names the earliest capture still running, its
+// place in the run, and how many others run beside it.
+func TestProgressLine(t *testing.T) {
+	dir := t.TempDir()
+	open := func(name string) *ingest.Capture {
+		c, err := ingest.Open(writeCase(t, dir, name), ingest.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	p := &progress{on: true, active: map[int]*captureProgress{}}
+	p.total = 5
+	if got := p.line(); got != "" {
+		t.Errorf("nothing running: %q", got)
+	}
+	p.start(3, "tcp-sf.pcap", open("tcp-sf.pcap"))
+	p.start(1, "tcp-port-reuse.pcap", open("tcp-port-reuse.pcap"))
+	got := p.line()
+	if !strings.HasPrefix(got, "[2/5] tcp-port-reuse.pcap: ") || !strings.HasSuffix(got, " (+1 more at once)") {
+		t.Errorf("two running: %q", got)
+	}
+	p.finish(1)
+	if got := p.line(); !strings.HasPrefix(got, "[4/5] tcp-sf.pcap: ") || strings.Contains(got, "more at once") {
+		t.Errorf("one running: %q", got)
 	}
 }
