@@ -52,6 +52,24 @@ func writeCase(t *testing.T, dir, name string) string {
 	return path
 }
 
+// writeCut writes cut.pcap into dir: tcp-port-reuse.pcap with its last 10
+// bytes missing, so its two connections are whole but the last record is
+// not. It returns the path.
+func writeCut(t *testing.T, dir string) string {
+	t.Helper()
+	path := writeCase(t, dir, "tcp-port-reuse.pcap")
+	full, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(path)
+	cut := filepath.Join(dir, "cut.pcap")
+	if err := os.WriteFile(cut, full[:len(full)-10], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return cut
+}
+
 func TestDemo(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "demo")
 	code, stdout, stderr := run(t, "demo", "-o", out)
@@ -85,15 +103,7 @@ func TestDemo(t *testing.T) {
 func TestAnalyzePartial(t *testing.T) {
 	dir := t.TempDir()
 	good := writeCase(t, dir, "tcp-sf.pcap")
-	full, err := os.ReadFile(writeCase(t, dir, "tcp-port-reuse.pcap"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	truncated := filepath.Join(dir, "cut.pcap")
-	if err := os.WriteFile(truncated, full[:len(full)-10], 0o644); err != nil {
-		t.Fatal(err)
-	}
-	os.Remove(filepath.Join(dir, "tcp-port-reuse.pcap"))
+	truncated := writeCut(t, dir)
 	notCapture := filepath.Join(dir, "notes.txt")
 	if err := os.WriteFile(notCapture, []byte("incident notes, not a capture\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -192,14 +202,7 @@ func hasOutput(outs []report.Output, name string) bool {
 // the flows of its good part: a partial result (exit 3), not a failure.
 func TestAnalyzeOnlyInputTruncated(t *testing.T) {
 	dir := t.TempDir()
-	full, err := os.ReadFile(writeCase(t, dir, "tcp-port-reuse.pcap"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cut := filepath.Join(dir, "cut.pcap")
-	if err := os.WriteFile(cut, full[:len(full)-10], 0o644); err != nil {
-		t.Fatal(err)
-	}
+	cut := writeCut(t, dir)
 	out := filepath.Join(dir, "out")
 	code, _, stderr := run(t, "analyze", "-o", out, cut)
 	if code != exitPartial {
@@ -215,14 +218,7 @@ func TestAnalyzeOnlyInputTruncated(t *testing.T) {
 // warnings and counts in the same order; errors come out in input order.
 func TestAnalyzeJobsSameOutput(t *testing.T) {
 	dir := t.TempDir()
-	full, err := os.ReadFile(writeCase(t, dir, "tcp-port-reuse.pcap"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cut := filepath.Join(dir, "cut.pcap")
-	if err := os.WriteFile(cut, full[:len(full)-10], 0o644); err != nil {
-		t.Fatal(err)
-	}
+	cut := writeCut(t, dir)
 	notCapture := filepath.Join(dir, "notes.txt")
 	if err := os.WriteFile(notCapture, []byte("not a capture\n"), 0o644); err != nil {
 		t.Fatal(err)
