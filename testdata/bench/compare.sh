@@ -54,11 +54,11 @@ summary() {
 	echo "$wall $cpu $rss"
 }
 
-(cd "$(dirname "$0")" && go build -o "$work/readfloor" ./readfloor)
+(cd "$(dirname "$0")" && go build -o "$work/readfloor.bin" ./readfloor)
 cat /dev/null "$capture" >/dev/null # warm the page cache for everyone alike
 for _ in $(seq "$repeat"); do
 	measure flowproof "$bin" analyze --quiet -o "$work/fp-out" "$capture"
-	measure readfloor "$work/readfloor" "$capture"
+	measure readfloor "$work/readfloor.bin" "$capture"
 	measure argus argus -r "$capture" -w "$work/argus.out"
 	rm -f "$work/argus.out"
 	measure tcptrace tcptrace -n "$capture"
