@@ -26,7 +26,7 @@ bin=${1:?usage: compare.sh FLOWPROOF_BINARY CAPTURE}
 capture=${2:?usage: compare.sh FLOWPROOF_BINARY CAPTURE}
 repeat=${REPEAT:-3}
 export DEBIAN_FRONTEND=noninteractive
-for pkg in argus:argus-server tcptrace:tcptrace tshark:tshark; do
+for pkg in argus:argus-server tcptrace:tcptrace tshark:tshark bc:bc; do
 	command -v "${pkg%%:*}" >/dev/null || apt-get install -y -qq "${pkg#*:}" >/dev/null
 done
 work=$(mktemp -d /tmp/flowproof-compare.XXXXXX)
