@@ -161,7 +161,10 @@ type Capture struct {
 	finished *FileInfo
 }
 
-var errFinished = errors.New("ingest: Next called after Finish")
+var (
+	errFinished = errors.New("ingest: Next called after Finish")
+	errClosed   = errors.New("ingest: Next called after Close")
+)
 
 // Open opens the capture at path and reads its file header. The format is
 // detected from the first bytes, never from the name: pcap (µs, ns or the
@@ -331,6 +334,9 @@ func (c *Capture) Finish() (FileInfo, error) {
 	if c.finished != nil {
 		return *c.finished, nil
 	}
+	if c.err == errClosed {
+		return FileInfo{}, fmt.Errorf("%s: %w (call Finish before Close)", c.path, c.err)
+	}
 	if c.err == nil {
 		c.err = errFinished
 	}
@@ -387,6 +393,9 @@ func linkTypeName(t layers.LinkType) string {
 // Close releases the file. It does not hash the unread rest: call Finish
 // first when the hash is wanted.
 func (c *Capture) Close() error {
+	if c.err == nil {
+		c.err = errClosed // the reader's buffers and hashing goroutine are gone
+	}
 	c.src.stop()
 	if c.file == nil {
 		return nil

@@ -291,6 +291,18 @@ func TestOpenFile(t *testing.T) {
 	if err := c.Close(); err != nil {
 		t.Errorf("second Close: %v", err)
 	}
+	// Next after Close, without Finish, is an error too, not a panic.
+	c2, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c2.Close()
+	if err := c2.Next(&p); err != errClosed {
+		t.Errorf("Next after Close: %v", err)
+	}
+	if _, err := c2.Finish(); !errors.Is(err, errClosed) {
+		t.Errorf("Finish after Close: %v", err)
+	}
 
 	empty := filepath.Join(dir, "empty.pcap")
 	if err := os.WriteFile(empty, nil, 0o644); err != nil {
