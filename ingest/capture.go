@@ -163,7 +163,7 @@ type Capture struct {
 
 var (
 	errFinished = errors.New("ingest: Next called after Finish")
-	errClosed   = errors.New("ingest: Next called after Close")
+	errClosed   = errors.New("ingest: the capture is closed")
 )
 
 // Open opens the capture at path and reads its file header. The format is
