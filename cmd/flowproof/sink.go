@@ -1,6 +1,8 @@
 package main
 
 import (
+	"sync"
+
 	"github.com/flowproof/flowproof/analyze"
 )
 
@@ -23,6 +25,7 @@ const sinkInFlight = 16
 // at once. A capture whose turn has not come waits once it has
 // sinkInFlight batches queued, so memory stays bounded.
 type orderedSink struct {
+	mu       sync.Mutex
 	captures []chan *recordBatch // per capture, in input order; closed when it ends
 	done     chan error
 }
@@ -32,13 +35,10 @@ func newOrderedSink(captures int, write func(*analyze.Record) error) *orderedSin
 		captures: make([]chan *recordBatch, captures),
 		done:     make(chan error, 1),
 	}
-	for i := range s.captures {
-		s.captures[i] = make(chan *recordBatch, sinkInFlight)
-	}
 	go func() {
 		var err error
-		for _, work := range s.captures {
-			for b := range work {
+		for c := range s.captures {
+			for b := range s.queue(c) {
 				for i := range b.recs {
 					if err == nil {
 						err = write(&b.recs[i])
@@ -47,10 +47,24 @@ func newOrderedSink(captures int, write func(*analyze.Record) error) *orderedSin
 				b.recs = b.recs[:0]
 				b.free <- b
 			}
+			s.mu.Lock()
+			s.captures[c] = nil // a run over many files holds a queue only for those in flight
+			s.mu.Unlock()
 		}
 		s.done <- err
 	}()
 	return s
+}
+
+// queue is capture i's queue, made by whichever of its worker and the writer
+// needs it first.
+func (s *orderedSink) queue(i int) chan *recordBatch {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.captures[i] == nil {
+		s.captures[i] = make(chan *recordBatch, sinkInFlight)
+	}
+	return s.captures[i]
 }
 
 // sinkBuffers are one worker's batches, reused from capture to capture.
@@ -77,7 +91,7 @@ type captureSink struct {
 }
 
 func (s *orderedSink) capture(i int, free sinkBuffers) *captureSink {
-	return &captureSink{work: s.captures[i], free: free, batch: <-free}
+	return &captureSink{work: s.queue(i), free: free, batch: <-free}
 }
 
 // emit queues a copy of r; the table reuses r after emit returns.
@@ -101,7 +115,7 @@ func (c *captureSink) end() {
 }
 
 // skip ends capture i, which was never analyzed, without flows.
-func (s *orderedSink) skip(i int) { close(s.captures[i]) }
+func (s *orderedSink) skip(i int) { close(s.queue(i)) }
 
 // close waits until every capture has ended and its flows are written, and
 // returns the first error of write.
