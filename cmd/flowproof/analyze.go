@@ -45,7 +45,7 @@ func (o *analyzeOptions) register(fs *flag.FlagSet) {
 	fs.BoolVar(&o.noDecap, "no-decap", false, "do not open tunnels (VXLAN, Geneve, GRE, IP-in-IP): count only their outer packets")
 	fs.BoolVar(&o.noReassembly, "no-reassembly", false, "do not reassemble IP fragments: count them only")
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress display on a terminal (warnings and errors are still shown)")
-	fs.IntVar(&o.jobs, "jobs", defaultJobs(), "captures analyzed at once, each with its own flow table (and its own live flows in memory); the output is the same for any value (default: half the CPUs)")
+	fs.IntVar(&o.jobs, "jobs", defaultJobs(), "captures analyzed at once, each with its own flow table (and its own live flows in memory); the output is the same for any value; the default is half the CPUs")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the run to `file` (go tool pprof)")
 	fs.StringVar(&o.memProfile, "memprofile", "", "write a heap profile at the end of the run to `file`")
 	o.xc.register(fs)
