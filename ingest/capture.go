@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/gopacket/gopacket/layers"
@@ -131,9 +132,10 @@ type Capture struct {
 	file *os.File // nil when built by NewReader
 	size int64    // -1 when unknown
 
-	src *hashedReader // the file's bytes
-	gz  *gzip.Reader  // nil unless the file is gzip-compressed
-	r   stream        // the uncompressed stream: src, or a buffer over gz
+	src   *hashedReader // the file's bytes
+	gz    *gzip.Reader  // nil unless the file is gzip-compressed
+	unzip *gunzipAhead  // runs gz; nil unless gzip
+	r     stream        // the uncompressed stream: src, or a buffer over unzip
 
 	off     int64  // offset of the next unread byte of the uncompressed stream
 	scratch []byte // holds a record larger than r's buffer
@@ -212,9 +214,11 @@ func newCapture(path string, r io.Reader, size int64, opts Options) (c *Capture,
 		chunk = int(min(int64(chunk), max(size, minReadBufferBytes)))
 	}
 	src := newHashedReader(r, chunk)
+	var unzip *gunzipAhead
 	defer func() {
-		if err != nil {
-			src.stop() // no Capture to Close: end the hashing goroutine here
+		if err != nil { // no Capture to Close: end the goroutines here
+			unzip.stop()
+			src.stop()
 		}
 	}()
 	c = &Capture{
@@ -236,7 +240,9 @@ func newCapture(path string, r io.Reader, size int64, opts Options) (c *Capture,
 			}
 			return nil, c.fail(0, err)
 		}
-		c.r = bufio.NewReaderSize(c.gz, opts.ReadBufferBytes)
+		unzip = startGunzip(c.gz, opts.ReadBufferBytes)
+		c.unzip = unzip
+		c.r = bufio.NewReaderSize(unzip, opts.ReadBufferBytes)
 		magic, err = c.r.Peek(4)
 	}
 	if len(magic) < 4 {
@@ -340,6 +346,7 @@ func (c *Capture) Finish() (FileInfo, error) {
 	if c.err == nil {
 		c.err = errFinished
 	}
+	c.unzip.stop() // src is read here from now on
 	for {
 		if _, err := c.src.Discard(c.src.Size()); err == io.EOF {
 			break
@@ -396,6 +403,7 @@ func (c *Capture) Close() error {
 	if c.err == nil {
 		c.err = errClosed // the reader's buffers and hashing goroutine are gone
 	}
+	c.unzip.stop()
 	c.src.stop()
 	if c.file == nil {
 		return nil
@@ -502,4 +510,92 @@ func isText(b []byte) bool {
 		}
 	}
 	return true
+}
+
+// gunzipAhead decompresses on a goroutine of its own, a buffer ahead of the
+// parser: for a gzipped capture, decompressing is most of the reading, and
+// this lets it run beside parsing and decoding. The goroutine fills whole
+// buffers from the gzip reader (a hand-off per buffer, not per gzip
+// block), and Read returns their bytes and then the gzip reader's error
+// unchanged (io.EOF at the end).
+type gunzipAhead struct {
+	full    chan gunzipBuf
+	free    chan []byte
+	cur     gunzipBuf
+	pos     int
+	stopped chan struct{}
+	once    sync.Once
+	done    chan struct{}
+}
+
+type gunzipBuf struct {
+	b   []byte
+	err error // after b
+}
+
+var errStopped = errors.New("ingest: decompression stopped")
+
+func startGunzip(gz io.Reader, bufBytes int) *gunzipAhead {
+	g := &gunzipAhead{
+		full:    make(chan gunzipBuf, 2),
+		free:    make(chan []byte, 3),
+		stopped: make(chan struct{}),
+		done:    make(chan struct{}),
+	}
+	for range 3 {
+		g.free <- make([]byte, bufBytes)
+	}
+	go func() {
+		defer close(g.done)
+		for {
+			var buf []byte
+			select {
+			case buf = <-g.free:
+			case <-g.stopped:
+				return
+			}
+			n, err := 0, error(nil)
+			for n < len(buf) && err == nil {
+				var k int
+				k, err = gz.Read(buf[n:])
+				n += k
+			}
+			select {
+			case g.full <- gunzipBuf{buf[:n], err}:
+			case <-g.stopped:
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	return g
+}
+
+func (g *gunzipAhead) Read(p []byte) (int, error) {
+	for g.pos == len(g.cur.b) {
+		if g.cur.err != nil {
+			return 0, g.cur.err
+		}
+		if g.cur.b != nil {
+			g.free <- g.cur.b[:cap(g.cur.b)]
+		}
+		g.cur, g.pos = <-g.full, 0
+	}
+	n := copy(p, g.cur.b[g.pos:])
+	g.pos += n
+	return n, nil
+}
+
+// stop ends the goroutine and waits for it, so that the file's reader is
+// free for Finish; nil does nothing.
+func (g *gunzipAhead) stop() {
+	if g == nil {
+		return
+	}
+	g.once.Do(func() {
+		close(g.stopped)
+		<-g.done
+	})
 }

@@ -83,7 +83,9 @@
 // The file is read into chunks of Options.ReadBufferBytes (256 KiB by
 // default). A goroutine hashes each chunk while the parser reads the same
 // chunk, so there is no second pass and no byte is copied after read(2);
-// Finish reads whatever is left through the hash. A Capture holds five
-// chunks, and one more buffer of that size for gzip's output: 1.25 MiB (1.5
-// MiB for gzip) by default, which matters when many files are open at once.
+// Finish reads whatever is left through the hash. A gzipped capture is
+// decompressed on a goroutine of its own, three buffers ahead of the
+// parser. A Capture holds five chunks, and for gzip four more buffers of
+// that size for the decompressed bytes: 1.25 MiB (2.25 MiB for gzip) by
+// default, which matters when many files are open at once.
 package ingest

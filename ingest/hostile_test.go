@@ -380,3 +380,39 @@ func TestBytesReadWhileReading(t *testing.T) {
 		t.Errorf("ended with %v; BytesRead %d (seen %d), want %d", err, c.BytesRead(), last, len(file))
 	}
 }
+
+// TestGzipFinishEarly: Finish in the middle of a gzipped capture stops the
+// decompressing goroutine before reading the rest of the file itself, and
+// the digest still covers the whole file; Close alone stops it too.
+func TestGzipFinishEarly(t *testing.T) {
+	var recs []pcapRec
+	for i := range 5000 {
+		recs = append(recs, pcapRec{sec: uint32(i), data: payload(200+i%300, byte(i))})
+	}
+	gz := gzipped(t, pcapFile{order: le, magic: magicMicros, snaplen: 65535, link: 1}.bytes(recs...))
+	want := sha256.Sum256(gz)
+	for _, opts := range []Options{{}, {ReadBufferBytes: 4096}} { // small buffers: the goroutine is mid-file
+		c, err := NewReader("early.pcap.gz", bytes.NewReader(gz), opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var p Packet
+		for range 10 {
+			if err := c.Next(&p); err != nil {
+				t.Fatal(err)
+			}
+		}
+		info, err := c.Finish()
+		if err != nil || info.SHA256 != hex.EncodeToString(want[:]) || info.Size != int64(len(gz)) {
+			t.Errorf("buffers %d: Finish %v, sha256 %s size %d, want the whole file's", opts.ReadBufferBytes, err, info.SHA256, info.Size)
+		}
+		c.Close()
+
+		c, err = NewReader("closed.pcap.gz", bytes.NewReader(gz), opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Next(&p)
+		c.Close()
+	}
+}
