@@ -535,6 +535,17 @@ type gunzipBuf struct {
 
 var errStopped = errors.New("ingest: decompression stopped")
 
+// gunzipBuffers keeps buffers from one gzipped capture to the next: a run
+// over many small ones would otherwise allocate and clear 768 KiB for each.
+var gunzipBuffers sync.Pool // of *[]byte
+
+func gunzipBuffer(n int) []byte {
+	if b, _ := gunzipBuffers.Get().(*[]byte); b != nil && cap(*b) >= n {
+		return (*b)[:n]
+	}
+	return make([]byte, n)
+}
+
 func startGunzip(gz io.Reader, bufBytes int) *gunzipAhead {
 	g := &gunzipAhead{
 		full:    make(chan gunzipBuf, 2),
@@ -542,8 +553,8 @@ func startGunzip(gz io.Reader, bufBytes int) *gunzipAhead {
 		stopped: make(chan struct{}),
 		done:    make(chan struct{}),
 	}
-	for range 3 {
-		g.free <- make([]byte, bufBytes)
+	for range cap(g.free) {
+		g.free <- gunzipBuffer(bufBytes)
 	}
 	go func() {
 		defer close(g.done)
@@ -597,5 +608,24 @@ func (g *gunzipAhead) stop() {
 	g.once.Do(func() {
 		close(g.stopped)
 		<-g.done
+		// Nothing reads the buffers any more: pool them.
+		keep := func(b []byte) {
+			if b != nil {
+				b = b[:cap(b)]
+				gunzipBuffers.Put(&b)
+			}
+		}
+		keep(g.cur.b)
+		g.cur = gunzipBuf{}
+		for {
+			select {
+			case b := <-g.free:
+				keep(b)
+			case b := <-g.full:
+				keep(b.b)
+			default:
+				return
+			}
+		}
 	})
 }
