@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"os/exec"
 	"regexp"
 	"sort"
@@ -340,7 +341,11 @@ func (s *Session) mapErr(ctx context.Context, op string, err error, timeout ...t
 			return newErr(KindTooLarge, op, cerr, "ask for less (a narrower window or a filter), or raise --max-response")
 		}
 	}
-	gone := errors.Is(err, transport.ErrTransportClosed) || errors.Is(err, syscall.EPIPE) || errors.Is(err, io.ErrClosedPipe)
+	// A server that exits at once (the CLI refusing a URL that wants a
+	// token) fails the next write with EPIPE, or with os.ErrClosed once
+	// exec.Cmd.Wait has closed our end of its stdin.
+	gone := errors.Is(err, transport.ErrTransportClosed) || errors.Is(err, syscall.EPIPE) ||
+		errors.Is(err, io.ErrClosedPipe) || errors.Is(err, os.ErrClosed)
 	if s.srv != nil && (gone || s.srv.exited(0)) {
 		if s.srv.exited(time.Second) {
 			cause := errors.New("the MCP server ended during the call: " + s.srv.describeExit())
