@@ -97,7 +97,12 @@ func (p *progress) line() string {
 	}
 	line += fmt.Sprintf(", %d packets, %s/s", cp.packets.Load(), mib(int64(rate)))
 	if size > 0 && rate > 0 {
-		line += fmt.Sprintf(", %s left", (time.Duration(float64(size-done)/rate) * time.Second).Round(time.Second))
+		left := time.Duration(float64(size-done)/rate*float64(time.Second)).Round(time.Second)
+		if left < time.Second {
+			line += ", <1s left"
+		} else {
+			line += fmt.Sprintf(", %s left", left)
+		}
 	}
 	if others > 0 {
 		line += fmt.Sprintf(" (+%d more at once)", others)
