@@ -19,7 +19,7 @@
 //     file is 6% smaller and written in less time than with plain). Optional
 //     integers stay plain, as parquet-go does not delta-encode them. Other
 //     strings use DELTA_LENGTH_BYTE_ARRAY.
-//   - Row groups: at most RowGroupRows rows (default 65,536). The writer holds
+//   - Row groups: at most RowGroupRows rows (default 16,384). The writer holds
 //     one row group's compressed pages plus one page buffer per column, so its
 //     memory does not grow with the number of flows.
 //
