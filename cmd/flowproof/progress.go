@@ -97,7 +97,7 @@ func (p *progress) line() string {
 	}
 	line += fmt.Sprintf(", %d packets, %s/s", cp.packets.Load(), mib(int64(rate)))
 	if size > 0 && rate > 0 {
-		left := time.Duration(float64(size-done)/rate*float64(time.Second)).Round(time.Second)
+		left := time.Duration(float64(size-done) / rate * float64(time.Second)).Round(time.Second)
 		if left < time.Second {
 			line += ", <1s left"
 		} else {
