@@ -13,6 +13,9 @@
 # output). Its time is the floor under flowproof's: what reading and proving
 # the input costs before any analysis.
 #
+# It ends by checking issue 3's bars (4x argus, 30x tshark, 64 MiB, flat
+# memory) against the run, each "met" or "NOT met".
+#
 # Then flowproof runs on the same traffic twice as long (the capture followed
 # by a copy of itself shifted to start 5 s after it ends, made once with
 # editcap and mergecap next to the capture) to show that its memory follows
@@ -92,6 +95,19 @@ read -r wall2 cpu2 rss2 < <(summary flowproof-2x)
 printf '%-13s %8.2f %8.2f %13.1f   (peak RSS %sx the single capture'"'"'s)\n' flowproof-2x "$wall2" "$cpu2" \
 	"$(echo "$rss2 / 1024" | bc -l)" "$(echo "scale=2; $rss2 / $fp_rss" | bc -l)"
 echo "twice as long: $double ($(du -h "$double" | cut -f1))"
+
+# The bars of issue 3, checked against this run.
+verdict() { if [ "$(echo "$1" | bc -l)" = 1 ]; then echo met; else echo "NOT met"; fi; }
+read -r argus_wall _ _ < <(summary argus)
+read -r tshark_wall _ _ < <(summary tshark)
+read -r floor_wall _ _ < <(summary readfloor)
+echo "bars:"
+printf '  %-44s %s\n' "wall at most argus/4 ($(printf %.2f "$(echo "$argus_wall / 4" | bc -l)") s):" \
+	"$fp_wall s, $(verdict "$fp_wall <= $argus_wall / 4")"
+printf '  %-44s %s\n' "wall at most tshark/30 ($(printf %.2f "$(echo "$tshark_wall / 30" | bc -l)") s):" \
+	"$fp_wall s, $(verdict "$fp_wall <= $tshark_wall / 30") (read+hash alone: $floor_wall s)"
+printf '  %-44s %s\n' "peak RSS at most 64 MiB:" "$(echo "scale=1; $fp_rss / 1024" | bc -l) MiB, $(verdict "$fp_rss <= 65536")"
+printf '  %-44s %s\n' "RSS flat when twice as long (at most 1.1x):" "$(printf %.2f "$(echo "$rss2 / $fp_rss" | bc -l)")x, $(verdict "$rss2 <= $fp_rss * 1.1")"
 
 many=$(cd "$(dirname "$capture")" && pwd)/manyflows.pcap
 [ -s "$many" ] || (cd "$(dirname "$0")" && go run ./manyflows "$many")
