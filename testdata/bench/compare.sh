@@ -13,15 +13,14 @@
 # output). Its time is the floor under flowproof's: what reading and proving
 # the input costs before any analysis.
 #
-# It ends by checking issue 3's bars (4x argus, 30x tshark, 64 MiB, flat
-# memory) against the run, each "met" or "NOT met".
-#
 # Then flowproof runs on the same traffic twice as long (the capture followed
 # by a copy of itself shifted to start 5 s after it ends, made once with
 # editcap and mergecap next to the capture) to show that its memory follows
 # the live flows, not the length of the capture; and on 400,000 flows live at
 # once (testdata/bench/manyflows), with its memory policy and with Go's
 # default collector (GOGC=100), to show what the policy costs and saves.
+# Between the two it checks issue 3's bars (4x argus, 30x tshark, 64 MiB,
+# flat memory) against the run: each is "met" or "NOT met".
 #
 #   testdata/bench/compare.sh FLOWPROOF_BINARY CAPTURE
 set -euo pipefail
