@@ -49,8 +49,9 @@ type Options struct {
 	MaxBlockBytes int
 	// MaxInterfaces caps the pcapng Interface Description Blocks in one file.
 	MaxInterfaces int
-	// ReadBufferBytes sizes each of the five read chunks (and, for gzip, the
-	// buffer of decompressed bytes). A record that does not fit is copied into a
+	// ReadBufferBytes sizes each of the five read chunks (for a file, no
+	// larger than the file) and, for gzip, each of the four buffers of
+	// decompressed bytes. A record that does not fit is copied into a
 	// separate buffer that grows up to the caps above. Values below 64 are
 	// raised to 64.
 	ReadBufferBytes int
