@@ -27,7 +27,6 @@ type hashedReader struct {
 	chunkSize int
 
 	cur  *chunk // the chunk being parsed; nil before the first read
-	buf  []byte // cur.buf, one load closer
 	rpos int    // next unread byte of cur
 	wpos int    // end of the bytes read into cur
 	err  error  // sticky error from r, returned once the bytes before it are consumed
@@ -99,19 +98,19 @@ func (h *hashedReader) fill(need int) error {
 		next := h.freeChunk()
 		next.refs.Store(1)
 		if h.cur != nil {
-			h.wpos = copy(next.buf, h.buf[h.rpos:h.wpos])
+			h.wpos = copy(next.buf, h.cur.buf[h.rpos:h.wpos])
 			h.release(h.cur)
 		}
-		h.cur, h.buf, h.rpos = next, next.buf, 0
+		h.cur, h.rpos = next, 0
 	}
 	for empty := 0; h.wpos-h.rpos < need; {
 		if h.err != nil {
 			return h.err
 		}
-		n, err := h.r.Read(h.buf[h.wpos:])
+		n, err := h.r.Read(h.cur.buf[h.wpos:])
 		if n > 0 {
 			h.cur.refs.Add(1)
-			h.work <- hashJob{h.buf[h.wpos : h.wpos+n], h.cur}
+			h.work <- hashJob{h.cur.buf[h.wpos : h.wpos+n], h.cur}
 			h.wpos += n
 			h.n.Add(int64(n))
 			empty = 0
@@ -152,14 +151,14 @@ func (h *hashedReader) Peek(n int) ([]byte, error) {
 	if err := h.fill(n); err != nil {
 		return h.unread(), err
 	}
-	return h.buf[h.rpos : h.rpos+n], nil
+	return h.cur.buf[h.rpos : h.rpos+n], nil
 }
 
 func (h *hashedReader) unread() []byte {
 	if h.cur == nil {
 		return nil
 	}
-	return h.buf[h.rpos:h.wpos]
+	return h.cur.buf[h.rpos:h.wpos]
 }
 
 // Discard skips the next n bytes; with fewer skipped it returns the error.
@@ -184,7 +183,7 @@ func (h *hashedReader) Read(p []byte) (int, error) {
 	if err := h.fill(1); err != nil {
 		return 0, err
 	}
-	n := copy(p, h.buf[h.rpos:h.wpos])
+	n := copy(p, h.cur.buf[h.rpos:h.wpos])
 	h.rpos += n
 	return n, nil
 }
@@ -196,7 +195,7 @@ func (h *hashedReader) ReadByte() (byte, error) {
 			return 0, err
 		}
 	}
-	b := h.buf[h.rpos]
+	b := h.cur.buf[h.rpos]
 	h.rpos++
 	return b, nil
 }
