@@ -1,11 +1,12 @@
 package report
 
 import (
-	"github.com/flowproof/flowproof/analyze"
 	"math"
 	"math/rand/v2"
 	"slices"
 	"testing"
+
+	"github.com/flowproof/flowproof/analyze"
 )
 
 // TestQuantileIndex: DuckDB 1.5's quantile_disc positions (measured with

@@ -50,7 +50,7 @@
 //
 //   - manifest_version: the layout version, 1
 //   - tool: name and version
-//   - command: the command line after [RedactArgs] (token, license, password
+//   - command: the command line after [provenance.RedactArgs] (token, license, password
 //     and secret values replaced by REDACTED)
 //   - started, finished: RFC 3339 in UTC with nine fractional digits
 //   - settings: effective settings, name to value
@@ -60,7 +60,7 @@
 //   - decode: packets per kind ("tcp", "udp", "arp", "ipv4-fragment",
 //     "unsupported-linktype:NNN", ...)
 //   - warnings
-//   - outputs: per file written its name, size and sha256 ([HashFile]):
+//   - outputs: per file written its name, size and sha256 ([provenance.HashFile]):
 //     flows.parquet, report.md and its charts
 //   - flows: rows in flows.parquet
 //   - audit_seq: the seq of the audit.jsonl entry that records this
@@ -102,7 +102,7 @@
 //   - time: when the step finished, RFC 3339 UTC with nine fractional digits
 //   - step: "analyze", "pull", ...
 //   - tool: name and version
-//   - command: the command line after [RedactArgs]
+//   - command: the command line after [provenance.RedactArgs]
 //   - parameters: the step's settings, keys sorted
 //   - inputs, outputs: [{path, in_dir, size, sha256}]; in_dir true means
 //     path is slash-separated and relative to the directory holding
@@ -110,7 +110,7 @@
 //     the demo's input/ captures or an evidence directory), otherwise it is
 //     the path as given. The analyze entry's outputs end with manifest.json.
 //   - prev_sha256: lower-case hex SHA-256 of the previous line's bytes
-//     (without its newline); for the first line 64 zeros ([GenesisSHA256])
+//     (without its newline); for the first line 64 zeros ([provenance.GenesisSHA256])
 //   - sha256: SHA-256 of this line's bytes with this value empty, that is
 //     with the line ending in ,"sha256":""}
 //

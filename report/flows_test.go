@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/flowproof/flowproof/analyze"
+	"github.com/flowproof/flowproof/provenance"
 	"github.com/flowproof/flowproof/report"
 	"github.com/parquet-go/parquet-go"
 )
@@ -362,11 +363,11 @@ func TestFlowWriterDeterministic(t *testing.T) {
 	a, b := filepath.Join(dir, "a.parquet"), filepath.Join(dir, "b.parquet")
 	writeFlows(t, a, opts, recs...)
 	writeFlows(t, b, opts, recs...)
-	ha, err := report.HashFile(a)
+	ha, err := provenance.HashFile(a)
 	if err != nil {
 		t.Fatal(err)
 	}
-	hb, err := report.HashFile(b)
+	hb, err := provenance.HashFile(b)
 	if err != nil {
 		t.Fatal(err)
 	}

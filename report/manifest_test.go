@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flowproof/flowproof/provenance"
 	"github.com/flowproof/flowproof/report"
 )
 
@@ -39,15 +40,15 @@ func sampleManifest() *report.Manifest {
 	}
 	bad.SetTimeRange(1_600_000_000_000_000_000, 1_600_000_000_500_000_000)
 	return &report.Manifest{
-		Tool:     report.Tool{Name: "flowproof", Version: "0.1.0"},
-		Command:  report.RedactArgs([]string{"flowproof", "analyze", "--token", "s3cr3t", "-o", "out", "captures"}),
-		Started:  report.Time{Time: time.Date(2026, 3, 1, 12, 0, 0, 5, time.UTC)},
-		Finished: report.Time{Time: time.Date(2026, 3, 1, 13, 0, 1, 0, time.FixedZone("CET", 3600))},
+		Tool:     provenance.Tool{Name: "flowproof", Version: "0.1.0"},
+		Command:  provenance.RedactArgs([]string{"flowproof", "analyze", "--token", "s3cr3t", "-o", "out", "captures"}),
+		Started:  provenance.Time{Time: time.Date(2026, 3, 1, 12, 0, 0, 5, time.UTC)},
+		Finished: provenance.Time{Time: time.Date(2026, 3, 1, 13, 0, 1, 0, time.FixedZone("CET", 3600))},
 		Settings: map[string]string{"udp-timeout": "1m0s", "tcp-timeout": "5m0s"},
 		Inputs:   []report.Input{in, bad},
 		Decode:   map[string]int64{"tcp": 900, "udp": 90, "arp": 7, "unsupported-linktype:147": 3},
 		Warnings: []string{"cut.pcap: truncated after packet 3"},
-		Outputs: []report.Output{
+		Outputs: []provenance.File{
 			{Name: "flows.parquet", Size: 2048, SHA256: "2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae"},
 		},
 		Flows: 42,
@@ -144,15 +145,15 @@ func TestHashFile(t *testing.T) {
 	if err := os.WriteFile(path, []byte("hello\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	got, err := report.HashFile(path)
+	got, err := provenance.HashFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := report.Output{Name: "hello.txt", Size: 6, SHA256: "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03"}
+	want := provenance.File{Name: "hello.txt", Size: 6, SHA256: "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03"}
 	if got != want {
 		t.Errorf("HashFile = %+v, want %+v", got, want)
 	}
-	if _, err := report.HashFile(path + ".missing"); err == nil {
+	if _, err := provenance.HashFile(path + ".missing"); err == nil {
 		t.Error("HashFile of a missing file: no error")
 	}
 }
@@ -167,7 +168,7 @@ func TestFormatTime(t *testing.T) {
 		{time.Date(2026, 1, 1, 1, 0, 0, 10, time.FixedZone("X", 3600)), "2026-01-01T00:00:00.000000010Z"},
 	}
 	for _, tt := range tests {
-		if got := report.FormatTime(tt.in); got != tt.want {
+		if got := provenance.FormatTime(tt.in); got != tt.want {
 			t.Errorf("FormatTime(%v) = %s, want %s", tt.in, got, tt.want)
 		}
 	}
@@ -196,7 +197,7 @@ func TestRedactArgs(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			in := append([]string(nil), tt.in...)
-			got := report.RedactArgs(tt.in)
+			got := provenance.RedactArgs(tt.in)
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("RedactArgs(%q) = %q, want %q", tt.in, got, tt.want)
 			}

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/flowproof/flowproof/analyze"
+	"github.com/flowproof/flowproof/provenance"
 )
 
 // Files WriteReport writes into the output directory.
@@ -45,7 +46,7 @@ func RenderReport(s *Summary, m *Manifest) map[string][]byte {
 // WriteReport writes report.md and its charts into dir (each atomically),
 // removes charts a previous run left that this report does not have, and
 // returns what it wrote, in the order report.md, then the charts by name.
-func WriteReport(dir string, s *Summary, m *Manifest) ([]Output, error) {
+func WriteReport(dir string, s *Summary, m *Manifest) ([]provenance.File, error) {
 	files := RenderReport(s, m)
 	names := []string{ReportFile}
 	for _, c := range []string{RTTChart, TalkerChart, TimeChart} {
@@ -55,15 +56,12 @@ func WriteReport(dir string, s *Summary, m *Manifest) ([]Output, error) {
 			return nil, err
 		}
 	}
-	var outs []Output
+	var outs []provenance.File
 	for _, name := range names {
 		path := filepath.Join(dir, name)
-		if err := writeFileAtomic(path, files[name], 0o644); err != nil {
-			return nil, fmt.Errorf("write %s: %w", name, err)
-		}
-		o, err := HashFile(path)
+		o, err := provenance.WriteFile(path, files[name], 0o644)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("write %s: %w", name, err)
 		}
 		outs = append(outs, o)
 	}
@@ -178,7 +176,7 @@ func (r *renderer) overview() {
 			plural(s.flows, "flow", "flows"), fmtTime(s.firstNs), fmtTime(s.lastNs), fmtDuration(s.lastNs-s.firstNs))
 	}
 	r.p("Analysis started %s and finished %s. Every number below is regenerated from flows.parquet by the DuckDB query linked beside it ([Reproduce](#reproduce)); every term is defined in [Method](#method).",
-		FormatTime(m.Started.Time), FormatTime(m.Finished.Time))
+		provenance.FormatTime(m.Started.Time), provenance.FormatTime(m.Finished.Time))
 }
 
 // ---- Evidence ----
@@ -263,7 +261,7 @@ func (r *renderer) evidence() {
 	}
 	sort.Strings(settings)
 	r.line(fmt.Sprintf("- Tool: %s %s", mdText(m.Tool.Name), mdText(m.Tool.Version)))
-	r.line(fmt.Sprintf("- Started %s, finished %s", FormatTime(m.Started.Time), FormatTime(m.Finished.Time)))
+	r.line(fmt.Sprintf("- Started %s, finished %s", provenance.FormatTime(m.Started.Time), provenance.FormatTime(m.Finished.Time)))
 	if len(settings) > 0 {
 		r.line("- Settings: " + strings.Join(settings, ", "))
 	}
@@ -813,9 +811,9 @@ func (r *renderer) crossCheck() {
 func (r *renderer) reproduce() {
 	m := r.m
 	r.p("## Reproduce")
-	r.p("The command that produced this report (secret values replaced by %s):", Redacted)
+	r.p("The command that produced this report (secret values replaced by %s):", provenance.Redacted)
 	r.line("```sh")
-	r.line(shellQuote(RedactArgs(m.Command)))
+	r.line(shellQuote(provenance.RedactArgs(m.Command)))
 	r.line("```")
 	r.b.WriteString("\n")
 	r.p("Check, in the output directory, that nothing in it changed since (every file's SHA-256 and the audit chain):")

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/flowproof/flowproof/analyze"
+	"github.com/flowproof/flowproof/provenance"
 	"github.com/flowproof/flowproof/report"
 )
 
@@ -103,10 +104,10 @@ func incidentRecords() []analyze.Record {
 
 func incidentManifest() *report.Manifest {
 	return &report.Manifest{
-		Tool:     report.Tool{Name: "flowproof", Version: "v0.9.0"},
-		Command:  report.RedactArgs([]string{"flowproof", "analyze", "--token", "s3cret", "-o", "out", "node-a.pcap", "node-b.pcapng", "notes|x.txt"}),
-		Started:  report.Time{Time: time.Date(2026, 1, 2, 9, 0, 0, 0, time.UTC)},
-		Finished: report.Time{Time: time.Date(2026, 1, 2, 9, 0, 1, 500_000_000, time.UTC)},
+		Tool:     provenance.Tool{Name: "flowproof", Version: "v0.9.0"},
+		Command:  provenance.RedactArgs([]string{"flowproof", "analyze", "--token", "s3cret", "-o", "out", "node-a.pcap", "node-b.pcapng", "notes|x.txt"}),
+		Started:  provenance.Time{Time: time.Date(2026, 1, 2, 9, 0, 0, 0, time.UTC)},
+		Finished: provenance.Time{Time: time.Date(2026, 1, 2, 9, 0, 1, 500_000_000, time.UTC)},
 		Settings: map[string]string{"tcp_timeout": "5m0s", "udp_timeout": "1m0s", "tcp_closed_timeout": "5s", "max_flows": "1000000"},
 		Inputs: []report.Input{
 			{Path: "node-a.pcap", Name: "node-a.pcap", Source: "file", Size: 123_456, SHA256: strings.Repeat("a1", 32), Format: "pcap", Packets: 1_024,
@@ -120,7 +121,7 @@ func incidentManifest() *report.Manifest {
 		},
 		Decode:   map[string]int64{"tcp": 11_000, "udp": 4, "arp": 12, "icmp": 3, "other-ethertype:0x88cc": 2},
 		Warnings: []string{"node-b.pcapng: packet index 10555 (frame 10556) at byte offset 9876000: file ends in the middle of a record", "notes|x.txt: not a pcap or pcapng capture"},
-		Outputs:  []report.Output{{Name: "flows.parquet", Size: 45_678, SHA256: strings.Repeat("d4", 32)}},
+		Outputs:  []provenance.File{{Name: "flows.parquet", Size: 45_678, SHA256: strings.Repeat("d4", 32)}},
 	}
 }
 
@@ -318,7 +319,7 @@ func TestChartsAreValidSVG(t *testing.T) {
 
 // TestReportEmpty: no flows at all still gives a readable report.
 func TestReportEmpty(t *testing.T) {
-	files := report.RenderReport(report.NewSummary(report.SummaryOptions{}), &report.Manifest{Tool: report.Tool{Name: "flowproof", Version: "x"}})
+	files := report.RenderReport(report.NewSummary(report.SummaryOptions{}), &report.Manifest{Tool: provenance.Tool{Name: "flowproof", Version: "x"}})
 	md := string(files[report.ReportFile])
 	if !strings.Contains(md, "no TCP or UDP flows") || !strings.Contains(md, "Nothing flagged") {
 		t.Errorf("empty report:\n%s", md)
@@ -371,7 +372,7 @@ func TestWriteReport(t *testing.T) {
 		t.Fatalf("outputs %+v", outs)
 	}
 	for _, o := range outs {
-		h, err := report.HashFile(filepath.Join(dir, o.Name))
+		h, err := provenance.HashFile(filepath.Join(dir, o.Name))
 		if err != nil || h != o {
 			t.Errorf("%s: %+v, file %+v (%v)", o.Name, o, h, err)
 		}

@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/flowproof/flowproof/provenance"
 )
 
 // ManifestFile is the manifest's name in an output directory.
@@ -37,7 +39,7 @@ var ErrNotOutput = errors.New("not a flowproof output directory: it has neither 
 //   - every output manifest.json lists: present, same size and SHA-256;
 //   - audit.jsonl: every line a complete entry whose sha256 matches its
 //     content, seq numbers 1, 2, 3 ... without gap, and each prev_sha256 the
-//     SHA-256 of the line before (GenesisSHA256 for the first);
+//     SHA-256 of the line before (provenance.GenesisSHA256 for the first);
 //   - manifest.json itself: the entry it names (audit_seq) exists, is the
 //     last entry that wrote a manifest.json, and recorded this manifest's
 //     SHA-256 (a manifest cannot hold its own hash);
@@ -56,7 +58,7 @@ func Verify(dir string) (*VerifyResult, error) {
 	}
 	res := &VerifyResult{}
 	mb, merr := os.ReadFile(filepath.Join(dir, ManifestFile))
-	ab, aerr := os.ReadFile(filepath.Join(dir, AuditFileName))
+	ab, aerr := os.ReadFile(filepath.Join(dir, provenance.AuditFileName))
 	if errors.Is(merr, fs.ErrNotExist) && errors.Is(aerr, fs.ErrNotExist) {
 		return nil, ErrNotOutput
 	}
@@ -98,7 +100,7 @@ func Verify(dir string) (*VerifyResult, error) {
 			lastWriter = i
 		}
 	}
-	var rec *AuditEntry
+	var rec *provenance.AuditEntry
 	recLine := 0
 	if m.AuditSeq > 0 {
 		for i, e := range entries {
@@ -107,12 +109,12 @@ func Verify(dir string) (*VerifyResult, error) {
 			}
 		}
 		if rec == nil {
-			problem("%s: entry %d removed (it recorded manifest.json)", AuditFileName, m.AuditSeq)
+			problem("%s: entry %d removed (it recorded manifest.json)", provenance.AuditFileName, m.AuditSeq)
 		}
 	} else if lastWriter >= 0 {
 		rec, recLine = entries[lastWriter], lines[lastWriter]
 	} else {
-		problem("%s: no entry records manifest.json", AuditFileName)
+		problem("%s: no entry records manifest.json", provenance.AuditFileName)
 	}
 	if rec == nil {
 		return res, nil
@@ -120,8 +122,8 @@ func Verify(dir string) (*VerifyResult, error) {
 	if lastWriter >= 0 && entries[lastWriter] != rec {
 		problem("%s: replaced by an older one (audit.jsonl line %d recorded a later manifest.json)", ManifestFile, lines[lastWriter])
 	} else if r := recordOf(rec.Outputs, ManifestFile); r == nil {
-		problem("%s line %d: altered (the entry of manifest.json does not record it)", AuditFileName, recLine)
-	} else if r.SHA256 != sha256Hex(mb) || r.Size != int64(len(mb)) {
+		problem("%s line %d: altered (the entry of manifest.json does not record it)", provenance.AuditFileName, recLine)
+	} else if r.SHA256 != provenance.SHA256Hex(mb) || r.Size != int64(len(mb)) {
 		problem("%s: sha256 mismatch (edited after analysis)", ManifestFile)
 	}
 	// Outputs of that entry the manifest does not list (a pull step's
@@ -154,7 +156,7 @@ func cmpOr(a, b string) string {
 	return b
 }
 
-func recordOf(files []AuditFile, name string) *AuditFile {
+func recordOf(files []provenance.AuditFile, name string) *provenance.AuditFile {
 	for i := range files {
 		if files[i].InDir && files[i].Path == name {
 			return &files[i]
@@ -170,7 +172,7 @@ func checkFile(dir, name string, size int64, sum, why string, problem func(strin
 		problem("%s: names a file outside the directory (%s)", ManifestFile, name)
 		return
 	}
-	got, err := HashFile(filepath.Join(dir, filepath.FromSlash(clean)))
+	got, err := provenance.HashFile(filepath.Join(dir, filepath.FromSlash(clean)))
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		problem("%s: missing", name)
@@ -185,9 +187,9 @@ func checkFile(dir, name string, size int64, sum, why string, problem func(strin
 
 // verifyChain walks the audit trail. It returns the entries (nil where a
 // line is not an entry) and their line numbers.
-func verifyChain(b []byte, readErr error, res *VerifyResult, problem func(string, ...any)) ([]*AuditEntry, []int) {
+func verifyChain(b []byte, readErr error, res *VerifyResult, problem func(string, ...any)) ([]*provenance.AuditEntry, []int) {
 	if errors.Is(readErr, fs.ErrNotExist) {
-		problem("%s: missing", AuditFileName)
+		problem("%s: missing", provenance.AuditFileName)
 		return nil, nil
 	}
 	if readErr != nil {
@@ -195,38 +197,38 @@ func verifyChain(b []byte, readErr error, res *VerifyResult, problem func(string
 	}
 	res.Files++
 	if len(b) == 0 {
-		problem("%s: empty (every entry removed)", AuditFileName)
+		problem("%s: empty (every entry removed)", provenance.AuditFileName)
 		return nil, nil
 	}
 	body := b
 	if body[len(body)-1] == '\n' {
 		body = body[:len(body)-1]
 	} else {
-		problem("%s: the last line is incomplete (cut short, or edited)", AuditFileName)
+		problem("%s: the last line is incomplete (cut short, or edited)", provenance.AuditFileName)
 	}
 	raw := bytes.Split(body, []byte("\n"))
 	res.Entries = len(raw)
-	res.Head = sha256Hex(raw[len(raw)-1])
+	res.Head = provenance.SHA256Hex(raw[len(raw)-1])
 
 	// Reasons per altered line, reported once each.
 	altered := map[int][]string{}
 	alter := func(line int, why string) { altered[line] = append(altered[line], why) }
 
-	entries := make([]*AuditEntry, len(raw))
+	entries := make([]*provenance.AuditEntry, len(raw))
 	lines := make([]int, len(raw))
-	prev := GenesisSHA256
+	prev := provenance.GenesisSHA256
 	want := int64(1)
 	for i, line := range raw {
 		n := i + 1
 		lines[i] = n
-		var e AuditEntry
+		var e provenance.AuditEntry
 		if len(line) == 0 {
 			alter(n, "empty line")
 		} else if err := json.Unmarshal(line, &e); err != nil || e.Seq <= 0 {
 			alter(n, "not an audit entry")
 		} else {
 			entries[i] = &e
-			if _, ok := auditLineHash(line); !ok {
+			if _, ok := provenance.LineHashOK(line); !ok {
 				alter(n, "its sha256 does not match its content")
 			}
 			gap := false
@@ -234,9 +236,9 @@ func verifyChain(b []byte, readErr error, res *VerifyResult, problem func(string
 			case e.Seq > want:
 				gap = true
 				if e.Seq == want+1 {
-					problem("%s: entry %d removed (before line %d)", AuditFileName, want, n)
+					problem("%s: entry %d removed (before line %d)", provenance.AuditFileName, want, n)
 				} else {
-					problem("%s: entries %d to %d removed (before line %d)", AuditFileName, want, e.Seq-1, n)
+					problem("%s: entries %d to %d removed (before line %d)", provenance.AuditFileName, want, e.Seq-1, n)
 				}
 			case e.Seq < want:
 				alter(n, fmt.Sprintf("seq %d after seq %d: an entry copied or moved", e.Seq, want-1))
@@ -250,7 +252,7 @@ func verifyChain(b []byte, readErr error, res *VerifyResult, problem func(string
 			}
 			want = e.Seq + 1
 		}
-		prev = sha256Hex(line)
+		prev = provenance.SHA256Hex(line)
 	}
 	keys := make([]int, 0, len(altered))
 	for k := range altered {
@@ -258,7 +260,7 @@ func verifyChain(b []byte, readErr error, res *VerifyResult, problem func(string
 	}
 	sort.Ints(keys)
 	for _, k := range keys {
-		problem("%s line %d: altered (%s)", AuditFileName, k, strings.Join(altered[k], "; "))
+		problem("%s line %d: altered (%s)", provenance.AuditFileName, k, strings.Join(altered[k], "; "))
 	}
 	return entries, lines
 }

@@ -1,6 +1,8 @@
 package report_test
 
 import (
+	"bufio"
+	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -8,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flowproof/flowproof/provenance"
 	"github.com/flowproof/flowproof/report"
 )
 
@@ -21,25 +24,25 @@ func analyzeInto(t *testing.T, dir string, run int) {
 	if _, err := os.Stat(in); err != nil {
 		os.WriteFile(in, []byte("capture bytes"), 0o644)
 	}
-	inHash, err := report.HashFile(in)
+	inHash, err := provenance.HashFile(in)
 	if err != nil {
 		t.Fatal(err)
 	}
 	outside := filepath.Join(t.TempDir(), "b.pcap")
 	os.WriteFile(outside, []byte("elsewhere"), 0o644)
-	outHash, _ := report.HashFile(outside)
+	outHash, _ := provenance.HashFile(outside)
 	os.WriteFile(filepath.Join(dir, "flows.parquet"), []byte("parquet of run "+string(rune('0'+run))), 0o644)
-	fl, _ := report.HashFile(filepath.Join(dir, "flows.parquet"))
+	fl, _ := provenance.HashFile(filepath.Join(dir, "flows.parquet"))
 	m := &report.Manifest{
-		Tool:     report.Tool{Name: "flowproof", Version: "test"},
+		Tool:     provenance.Tool{Name: "flowproof", Version: "test"},
 		Command:  []string{"flowproof", "analyze", "-o", dir, in, outside, "--token", "t0k3n"},
-		Started:  report.Time{Time: time.Unix(int64(run), 0)},
-		Finished: report.Time{Time: time.Unix(int64(run), 5)},
+		Started:  provenance.Time{Time: time.Unix(int64(run), 0)},
+		Finished: provenance.Time{Time: time.Unix(int64(run), 5)},
 		Inputs: []report.Input{
 			{Path: in, Name: "a.pcap", Size: inHash.Size, SHA256: inHash.SHA256, Status: report.StatusOK},
 			{Path: outside, Name: "b.pcap", Size: outHash.Size, SHA256: outHash.SHA256, Status: report.StatusOK},
 		},
-		Outputs: []report.Output{fl},
+		Outputs: []provenance.File{fl},
 	}
 	s := report.NewSummary(report.SummaryOptions{})
 	recs := incidentRecords()
@@ -51,7 +54,7 @@ func analyzeInto(t *testing.T, dir string, run int) {
 		t.Fatal(err)
 	}
 	m.Outputs = append(m.Outputs, outs...)
-	seq, err := report.NextAuditSeq(dir)
+	seq, err := provenance.NextAuditSeq(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,15 +63,15 @@ func analyzeInto(t *testing.T, dir string, run int) {
 	if err := report.WriteManifest(mp, m); err != nil {
 		t.Fatal(err)
 	}
-	mh, _ := report.HashFile(mp)
-	e := report.AuditEntry{Seq: seq, Time: m.Finished, Step: "analyze", Tool: m.Tool, Command: m.Command}
+	mh, _ := provenance.HashFile(mp)
+	e := provenance.AuditEntry{Seq: seq, Time: m.Finished, Step: "analyze", Tool: m.Tool, Command: m.Command}
 	for _, in := range m.Inputs {
-		e.Inputs = append(e.Inputs, report.AuditFileOf(dir, in.Path, in.Size, in.SHA256))
+		e.Inputs = append(e.Inputs, provenance.AuditFileOf(dir, in.Path, in.Size, in.SHA256))
 	}
 	for _, o := range append(m.Outputs, mh) {
-		e.Outputs = append(e.Outputs, report.AuditFile{Path: o.Name, InDir: true, Size: o.Size, SHA256: o.SHA256})
+		e.Outputs = append(e.Outputs, provenance.AuditFile{Path: o.Name, InDir: true, Size: o.Size, SHA256: o.SHA256})
 	}
-	if _, err := report.AppendAudit(dir, e); err != nil {
+	if _, err := provenance.AppendAudit(dir, e); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -94,7 +97,7 @@ func TestVerifyUntouched(t *testing.T) {
 	if res.Files != 8 || res.Entries != 2 || len(res.Head) != 64 {
 		t.Errorf("verified %d files, %d entries, head %q", res.Files, res.Entries, res.Head)
 	}
-	b, _ := os.ReadFile(filepath.Join(dir, report.AuditFileName))
+	b, _ := os.ReadFile(filepath.Join(dir, provenance.AuditFileName))
 	if strings.Contains(string(b), "t0k3n") {
 		t.Error("audit.jsonl holds the token")
 	}
@@ -170,11 +173,11 @@ func TestVerifyNamesTheChange(t *testing.T) {
 // rehash recomputes a line's own sha256, as someone covering an edit would.
 func rehash(t *testing.T, line string) string {
 	t.Helper()
-	var e report.AuditEntry
+	var e provenance.AuditEntry
 	if err := json.Unmarshal([]byte(line), &e); err != nil {
 		t.Fatal(err)
 	}
-	b, err := report.MarshalAuditEntry(e)
+	b, err := provenance.MarshalAuditEntry(e)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -220,12 +223,12 @@ func TestVerifyPullEntry(t *testing.T) {
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "snap.pcap"), []byte("pcap bytes"), 0o644)
 	os.WriteFile(filepath.Join(dir, report.ManifestFile), []byte(`{"manifest_version":1,"kubeshark":{"hub":"https://ks"}}`+"\n"), 0o644)
-	pc, _ := report.HashFile(filepath.Join(dir, "snap.pcap"))
-	mf, _ := report.HashFile(filepath.Join(dir, report.ManifestFile))
-	e := report.AuditEntry{Step: "pull", Command: []string{"flowproof", "pull", "--token", "x"},
-		Inputs:  []report.AuditFile{{Path: "kubeshark:https://ks/api/mcp/snapshots/9b/pcap", Size: pc.Size, SHA256: pc.SHA256}},
-		Outputs: []report.AuditFile{{Path: "snap.pcap", InDir: true, Size: pc.Size, SHA256: pc.SHA256}, {Path: report.ManifestFile, InDir: true, Size: mf.Size, SHA256: mf.SHA256}}}
-	if _, err := report.AppendAudit(dir, e); err != nil {
+	pc, _ := provenance.HashFile(filepath.Join(dir, "snap.pcap"))
+	mf, _ := provenance.HashFile(filepath.Join(dir, report.ManifestFile))
+	e := provenance.AuditEntry{Step: "pull", Command: []string{"flowproof", "pull", "--token", "x"},
+		Inputs:  []provenance.AuditFile{{Path: "kubeshark:https://ks/api/mcp/snapshots/9b/pcap", Size: pc.Size, SHA256: pc.SHA256}},
+		Outputs: []provenance.AuditFile{{Path: "snap.pcap", InDir: true, Size: pc.Size, SHA256: pc.SHA256}, {Path: report.ManifestFile, InDir: true, Size: mf.Size, SHA256: mf.SHA256}}}
+	if _, err := provenance.AppendAudit(dir, e); err != nil {
 		t.Fatal(err)
 	}
 	if res := verify(t, dir); !res.OK() || res.Files != 3 {
@@ -235,5 +238,33 @@ func TestVerifyPullEntry(t *testing.T) {
 	res := verify(t, dir)
 	if len(res.Problems) != 1 || res.Problems[0] != "snap.pcap: sha256 mismatch (edited after the pull)" {
 		t.Errorf("problems %q", res.Problems)
+	}
+}
+
+// scanLines is used by the verify tests to edit one audit line.
+func rewriteLine(t *testing.T, dir string, n int, edit func(string) string) {
+	t.Helper()
+	path := filepath.Join(dir, provenance.AuditFileName)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	sc.Buffer(nil, 1<<20)
+	i := 0
+	for sc.Scan() {
+		i++
+		l := sc.Text()
+		if i == n {
+			l = edit(l)
+			if l == "" {
+				continue // dropped
+			}
+		}
+		out.WriteString(l + "\n")
+	}
+	if err := os.WriteFile(path, out.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/flowproof/flowproof/analyze"
 	"github.com/flowproof/flowproof/ingest"
 	"github.com/flowproof/flowproof/ingest/kubeshark"
+	"github.com/flowproof/flowproof/provenance"
 	"github.com/flowproof/flowproof/report"
 )
 
@@ -207,9 +208,9 @@ func analyzeRun(ctx context.Context, o analyzeOptions, inputs []string, command 
 	}
 
 	m := &report.Manifest{
-		Tool:     report.Tool{Name: "flowproof", Version: version()},
-		Command:  report.RedactArgs(command),
-		Started:  report.Time{Time: started},
+		Tool:     provenance.Tool{Name: "flowproof", Version: version()},
+		Command:  provenance.RedactArgs(command),
+		Started:  provenance.Time{Time: started},
 		Settings: o.settings(),
 		Decode:   map[string]int64{},
 		Warnings: missing,
@@ -295,11 +296,11 @@ func analyzeRun(ctx context.Context, o analyzeOptions, inputs []string, command 
 	if err := os.Rename(tmp.Name(), flowsPath); err != nil {
 		return fmt.Errorf("write flows.parquet: %w", err)
 	}
-	out, err := report.HashFile(flowsPath)
+	out, err := provenance.HashFile(flowsPath)
 	if err != nil {
 		return err
 	}
-	m.Outputs = []report.Output{out}
+	m.Outputs = []provenance.File{out}
 	m.Flows = fw.Count()
 	if xc != nil && xc.compare {
 		outs, n, err := xc.finish(o.out, sum, m, o.xc.tolerances())
@@ -308,7 +309,7 @@ func analyzeRun(ctx context.Context, o analyzeOptions, inputs []string, command 
 		}
 		m.Outputs, m.Flows = outs, n
 	}
-	m.Finished = report.Time{Time: time.Now()}
+	m.Finished = provenance.Time{Time: time.Now()}
 	if err := writeOutputs(o.out, "analyze", sum, m); err != nil {
 		return err
 	}
@@ -398,7 +399,7 @@ func analyzeFile(path string, index int, cfg analyze.Config, emit func(*analyze.
 		in.Status = report.StatusFailed
 		in.Error = err.Error()
 		// Hash it anyway: the manifest proves what was offered, read or not.
-		if out, herr := report.HashFile(path); herr == nil {
+		if out, herr := provenance.HashFile(path); herr == nil {
 			in.Size, in.SHA256 = out.Size, out.SHA256
 		}
 		return in, nil, fmt.Errorf("%w (skipped: only pcap and pcapng captures, optionally gzip-compressed, can be analyzed)", err)

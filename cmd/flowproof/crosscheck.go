@@ -14,6 +14,7 @@ import (
 	"github.com/flowproof/flowproof/analyze"
 	"github.com/flowproof/flowproof/analyze/crosscheck"
 	"github.com/flowproof/flowproof/ingest/kubeshark"
+	"github.com/flowproof/flowproof/provenance"
 	"github.com/flowproof/flowproof/report"
 )
 
@@ -224,7 +225,7 @@ func (x *xcRun) observe(r *analyze.Record) {
 // finish judges the aggregates, writes the spooled flows into flows.parquet
 // with the verdicts (feeding sum), writes crosscheck.parquet, and returns
 // the outputs written (flows.parquet first).
-func (x *xcRun) finish(dir string, sum *report.Summary, m *report.Manifest, tol crosscheck.Tolerances) ([]report.Output, int64, error) {
+func (x *xcRun) finish(dir string, sum *report.Summary, m *report.Manifest, tol crosscheck.Tolerances) ([]provenance.File, int64, error) {
 	var firstNs, lastNs int64
 	for _, in := range m.Inputs {
 		if in.Packets == 0 {
@@ -265,7 +266,7 @@ func (x *xcRun) finish(dir string, sum *report.Summary, m *report.Manifest, tol 
 	if err != nil {
 		return nil, 0, fmt.Errorf("write flows.parquet: %w", err)
 	}
-	fo, err := report.HashFile(flowsPath)
+	fo, err := provenance.HashFile(flowsPath)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -305,11 +306,11 @@ func (x *xcRun) finish(dir string, sum *report.Summary, m *report.Manifest, tol 
 	if err != nil {
 		return nil, 0, fmt.Errorf("write %s: %w", report.CrossCheckFile, err)
 	}
-	xo, err := report.HashFile(xcPath)
+	xo, err := provenance.HashFile(xcPath)
 	if err != nil {
 		return nil, 0, err
 	}
-	return []report.Output{fo, xo}, fw.Count(), nil
+	return []provenance.File{fo, xo}, fw.Count(), nil
 }
 
 // replay reads the spooled flows back, in order.

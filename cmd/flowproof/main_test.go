@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/flowproof/flowproof/internal/capgen"
+	"github.com/flowproof/flowproof/provenance"
 	"github.com/flowproof/flowproof/report"
 )
 
@@ -189,7 +190,7 @@ func TestVersion(t *testing.T) {
 	}
 }
 
-func hasOutput(outs []report.Output, name string) bool {
+func hasOutput(outs []provenance.File, name string) bool {
 	for _, o := range outs {
 		if o.Name == name {
 			return true

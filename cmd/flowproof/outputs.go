@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path/filepath"
 
+	"github.com/flowproof/flowproof/provenance"
 	"github.com/flowproof/flowproof/report"
 )
 
@@ -18,38 +19,24 @@ func writeOutputs(dir, step string, sum *report.Summary, m *report.Manifest) err
 		return fmt.Errorf("write report: %w", err)
 	}
 	m.Outputs = append(m.Outputs, outs...)
-	seq, err := report.NextAuditSeq(dir)
+	seq, err := provenance.NextAuditSeq(dir)
 	if err != nil {
 		return err
 	}
 	m.AuditSeq = seq
-	manifestPath := filepath.Join(dir, report.ManifestFile)
-	if err := report.WriteManifest(manifestPath, m); err != nil {
+	if err := report.WriteManifest(filepath.Join(dir, report.ManifestFile), m); err != nil {
 		return fmt.Errorf("write %s: %w", report.ManifestFile, err)
 	}
-	mo, err := report.HashFile(manifestPath)
-	if err != nil {
-		return err
-	}
-	e := report.AuditEntry{
-		Seq:        seq,
-		Time:       m.Finished,
-		Step:       step,
-		Tool:       m.Tool,
-		Command:    m.Command,
-		Parameters: m.Settings,
-	}
+	var ins []provenance.AuditFile
 	for _, in := range m.Inputs {
 		if in.SHA256 == "" {
 			continue // never opened: nothing to prove
 		}
-		e.Inputs = append(e.Inputs, report.AuditFileOf(dir, in.Path, in.Size, in.SHA256))
+		ins = append(ins, provenance.AuditFileOf(dir, in.Path, in.Size, in.SHA256))
 	}
-	for _, o := range append(m.Outputs, mo) {
-		e.Outputs = append(e.Outputs, report.AuditFile{Path: o.Name, InDir: true, Size: o.Size, SHA256: o.SHA256})
-	}
-	if _, err := report.AppendAudit(dir, e); err != nil {
-		return fmt.Errorf("append %s: %w", report.AuditFileName, err)
-	}
-	return nil
+	_, err = provenance.AppendStep(dir, provenance.Step{
+		Seq: seq, Name: step, Time: m.Finished.Time, Tool: m.Tool, Command: m.Command,
+		Parameters: m.Settings, Inputs: ins, Outputs: m.Outputs, Manifest: report.ManifestFile,
+	})
+	return err
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/flowproof/flowproof/ingest"
 	"github.com/flowproof/flowproof/ingest/kubeshark"
+	"github.com/flowproof/flowproof/provenance"
 	"github.com/flowproof/flowproof/report"
 )
 
@@ -221,7 +222,7 @@ func runPull(ctx context.Context, args []string, stdout, stderr io.Writer) error
 // doPull runs the pull and prints its summary; it maps the pull's errors to
 // the exit codes.
 func doPull(ctx context.Context, req kubeshark.Request, stdout io.Writer) (*kubeshark.Manifest, error) {
-	seq, err := report.NextAuditSeq(req.Dir)
+	seq, err := provenance.NextAuditSeq(req.Dir)
 	if err != nil {
 		return nil, err
 	}
@@ -251,28 +252,18 @@ func doPull(ctx context.Context, req kubeshark.Request, stdout io.Writer) (*kube
 // read from, and every file it wrote with the manifest's SHA-256, so that
 // "flowproof verify DIR" re-checks the evidence.
 func auditPull(req kubeshark.Request, m *kubeshark.Manifest) error {
-	mo, err := report.HashFile(filepath.Join(req.Dir, kubeshark.ManifestFile))
-	if err != nil {
-		return err
-	}
-	t, _ := time.Parse(time.RFC3339Nano, m.Finished)
-	e := report.AuditEntry{
+	_, err := provenance.AppendStep(req.Dir, provenance.Step{
 		Seq:        m.AuditSeq,
-		Time:       report.Time{Time: t},
-		Step:       "pull",
-		Tool:       report.Tool{Name: m.Tool.Name, Version: m.Tool.Version},
+		Name:       "pull",
+		Time:       m.Finished.Time,
+		Tool:       m.Tool,
 		Command:    m.Command,
 		Parameters: m.Settings,
-		Inputs:     []report.AuditFile{{Path: m.Kubeshark.Transport + ": " + m.Kubeshark.Endpoint}},
-	}
-	for _, o := range m.Outputs {
-		e.Outputs = append(e.Outputs, report.AuditFile{Path: o.Name, InDir: true, Size: o.Size, SHA256: o.SHA256})
-	}
-	e.Outputs = append(e.Outputs, report.AuditFile{Path: kubeshark.ManifestFile, InDir: true, Size: mo.Size, SHA256: mo.SHA256})
-	if _, err := report.AppendAudit(req.Dir, e); err != nil {
-		return fmt.Errorf("append %s: %w", report.AuditFileName, err)
-	}
-	return nil
+		Inputs:     []provenance.AuditFile{{Path: m.Kubeshark.Transport + ": " + m.Kubeshark.Endpoint}},
+		Outputs:    m.Outputs,
+		Manifest:   kubeshark.ManifestFile,
+	})
+	return err
 }
 
 // byteSize is a flag value in bytes, with an optional KiB/MiB/GiB (or

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/flowproof/flowproof/provenance"
 	"github.com/flowproof/flowproof/report"
 )
 
@@ -53,8 +54,8 @@ func TestReportGoldenCaptures(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := strings.NewReplacer(
-		report.FormatTime(m.Started.Time), "STARTED",
-		report.FormatTime(m.Finished.Time), "FINISHED",
+		provenance.FormatTime(m.Started.Time), "STARTED",
+		provenance.FormatTime(m.Finished.Time), "FINISHED",
 		out, "OUT",
 	).Replace(string(md))
 	// flows.parquet's bytes follow the writer's layout (row groups, pages),
@@ -100,7 +101,7 @@ func TestDemoVerify(t *testing.T) {
 	if !regexp.MustCompile(`^verified \d+ files and 1 audit entry in .* \(audit head sha256 [0-9a-f]{64}\)\n$`).MatchString(stdout) {
 		t.Errorf("verify stdout %q is not the one-line summary", stdout)
 	}
-	entries, err := report.ReadAudit(out)
+	entries, err := provenance.ReadAudit(out)
 	if err != nil || len(entries) != 1 {
 		t.Fatalf("audit: %d entries, %v", len(entries), err)
 	}
@@ -126,7 +127,7 @@ func TestAnalyzeTwiceAppends(t *testing.T) {
 			t.Fatalf("run %d: exit %d: %s", i+1, code, stderr)
 		}
 	}
-	b, err := os.ReadFile(filepath.Join(out, report.AuditFileName))
+	b, err := os.ReadFile(filepath.Join(out, provenance.AuditFileName))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -211,7 +212,7 @@ func TestVerifyCLI(t *testing.T) {
 
 func editAuditLine(t *testing.T, dir string, n int, edit func(string) string) {
 	t.Helper()
-	p := filepath.Join(dir, report.AuditFileName)
+	p := filepath.Join(dir, provenance.AuditFileName)
 	b, err := os.ReadFile(p)
 	if err != nil {
 		t.Fatal(err)

@@ -2,12 +2,9 @@ package kubeshark
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"mime"
 	"net"
@@ -19,6 +16,7 @@ import (
 	"syscall"
 
 	"github.com/flowproof/flowproof/ingest"
+	"github.com/flowproof/flowproof/provenance"
 )
 
 // partFile receives a capture as NAME.part, hashing while it is written. Only
@@ -26,36 +24,21 @@ import (
 // leaves a file that looks complete.
 type partFile struct {
 	base string // path without extension
-	path string // base + ".part"
-	f    *os.File
-	h    hash.Hash
-	n    int64
+	a    *provenance.AtomicFile
 }
 
 func createPart(base string) (*partFile, error) {
-	path := base + ".part"
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+	a, err := provenance.CreatePart(base)
 	if err != nil {
-		return nil, newErr(KindIO, "create "+path, err, "check that the evidence directory is writable")
+		return nil, newErr(KindIO, "create "+base+".part", err, "check that the evidence directory is writable")
 	}
-	return &partFile{base: base, path: path, f: f, h: sha256.New()}, nil
+	return &partFile{base: base, a: a}, nil
 }
 
-func (p *partFile) Write(b []byte) (int, error) {
-	n, err := p.f.Write(b)
-	p.h.Write(b[:n])
-	p.n += int64(n)
-	return n, err
-}
+func (p *partFile) Write(b []byte) (int, error) { return p.a.Write(b) }
 
 // abort removes the partial file.
-func (p *partFile) abort() {
-	if p.f != nil {
-		p.f.Close()
-		p.f = nil
-	}
-	os.Remove(p.path)
-}
+func (p *partFile) abort() { p.a.Abort() }
 
 // captured is a capture file that passed the checks.
 type captured struct {
@@ -72,31 +55,25 @@ type captured struct {
 // commit syncs the file, checks that it is a capture with packets, and
 // renames it to base + "." + format. On failure the .part file is removed.
 func (p *partFile) commit(what string) (*captured, error) {
-	err := p.f.Sync()
-	if cerr := p.f.Close(); err == nil {
-		err = cerr
-	}
-	p.f = nil
-	if err != nil {
+	if err := p.a.Close(); err != nil {
 		p.abort()
-		return nil, newErr(KindIO, "write "+p.path, err, "check free space in the evidence directory")
+		return nil, newErr(KindIO, "write "+p.a.TempPath(), err, "check free space in the evidence directory")
 	}
-	c, err := checkCapture(p.path, what)
+	c, err := checkCapture(p.a.TempPath(), what)
 	if err != nil {
 		p.abort()
 		return nil, err
 	}
-	c.sha256 = hex.EncodeToString(p.h.Sum(nil))
-	if c.size != p.n {
+	n, sum := p.a.Written()
+	if c.size != n {
 		p.abort()
-		return nil, newErr(KindIO, "write "+p.path, fmt.Errorf("wrote %d bytes, the file has %d", p.n, c.size), "check the disk")
+		return nil, newErr(KindIO, "write "+p.a.TempPath(), fmt.Errorf("wrote %d bytes, the file has %d", n, c.size), "check the disk")
 	}
 	final := p.base + "." + c.format
-	if err := os.Rename(p.path, final); err != nil {
-		p.abort()
-		return nil, newErr(KindIO, "rename "+p.path, err, "check the evidence directory")
+	if _, err := p.a.Commit(final); err != nil {
+		return nil, newErr(KindIO, "rename "+p.a.TempPath(), err, "check the evidence directory")
 	}
-	c.path = final
+	c.path, c.sha256 = final, sum
 	return c, nil
 }
 
@@ -144,7 +121,7 @@ func checkCapture(path, what string) (*captured, error) {
 // fetchHTTP streams url into base.part and commits it. token, when not
 // empty, is sent as X-Kubeshark-Authorization.
 func (p *puller) fetchHTTP(ctx context.Context, rawURL, token, base string) (*captured, error) {
-	op := "download " + redactURL(rawURL)
+	op := "download " + provenance.RedactURL(rawURL)
 	if p.req.DownloadTimeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, p.req.DownloadTimeout)
@@ -177,7 +154,7 @@ func (p *puller) fetchHTTP(ctx context.Context, rawURL, token, base string) (*ca
 	switch {
 	case resp.StatusCode == http.StatusOK:
 	case resp.StatusCode >= 300 && resp.StatusCode < 400:
-		return nil, newErr(KindAuth, op, fmt.Errorf("HTTP %d redirect to %s: a gated Hub redirects to its login page", resp.StatusCode, redactURL(resp.Header.Get("Location"))), tokenFix(token))
+		return nil, newErr(KindAuth, op, fmt.Errorf("HTTP %d redirect to %s: a gated Hub redirects to its login page", resp.StatusCode, provenance.RedactURL(resp.Header.Get("Location"))), tokenFix(token))
 	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
 		return nil, newErr(KindAuth, op, fmt.Errorf("HTTP %d %s", resp.StatusCode, http.StatusText(resp.StatusCode)), tokenFix(token))
 	case resp.StatusCode == http.StatusNotFound:
@@ -261,7 +238,7 @@ func (p *puller) writeBytes(data []byte, base, what string) (*captured, error) {
 	}
 	if _, err := part.Write(data); err != nil {
 		part.abort()
-		return nil, newErr(KindIO, "write "+part.path, err, "check free space")
+		return nil, newErr(KindIO, "write "+part.a.TempPath(), err, "check free space")
 	}
 	return part.commit(what)
 }
@@ -345,7 +322,7 @@ func sameHost(a, b string) bool {
 // (a spawned kubeshark mcp): the file is written on the server's host.
 func (p *puller) fetchWithTool(ctx context.Context, path, base string) (*captured, error) {
 	op := "download_file " + path
-	dest, err := filepath.Abs(base + ".part")
+	dest, err := filepath.Abs(base + ".download")
 	if err != nil {
 		return nil, newErr(KindIO, op, err, "")
 	}
@@ -358,7 +335,7 @@ func (p *puller) fetchWithTool(ctx context.Context, path, base string) (*capture
 	if timeout <= 0 {
 		timeout = defaultToolDownloadTimeout
 	}
-	res, err := p.call(ctx, "download_file", a.m, timeout, "download_file.json")
+	res, _, err := p.call(ctx, "download_file", a.m, timeout, "download_file.json")
 	if err != nil {
 		os.Remove(dest)
 		return nil, err
@@ -390,23 +367,8 @@ func (p *puller) fetchWithTool(ctx context.Context, path, base string) (*capture
 		return nil, newErr(KindTooLarge, op, fmt.Errorf("the capture is %s, more than --max-capture (%s)", sizeText(st.Size()), sizeText(p.req.MaxCaptureBytes)),
 			"narrow the window or the selection, or raise --max-capture")
 	}
-	// Hash what is on disk, through a partFile so that the checks and the
-	// rename are the same as for an HTTP download.
-	f, err := os.Open(dest)
-	if err != nil {
-		return nil, newErr(KindIO, op, err, "")
-	}
-	part := &partFile{base: base, path: dest, h: sha256.New()}
-	_, err = io.Copy(part.h, f)
-	f.Close()
-	if err != nil {
-		os.Remove(dest)
-		return nil, newErr(KindIO, op, err, "")
-	}
-	part.n = st.Size()
-	if part.f, err = os.OpenFile(dest, os.O_RDWR, 0); err != nil {
-		os.Remove(dest)
-		return nil, newErr(KindIO, op, err, "")
-	}
-	return part.commit(op)
+	// Copy it through a partFile, so that the hashing, the checks and the
+	// rename are those of an HTTP download.
+	defer os.Remove(dest)
+	return p.fetchLocal(dest, base)
 }

@@ -3,6 +3,8 @@ package kubeshark
 import (
 	"errors"
 	"strings"
+
+	"github.com/flowproof/flowproof/provenance"
 )
 
 // Kind classifies why a pull failed. Every [Error] carries one, and its
@@ -75,9 +77,6 @@ const (
 	fixToken   = "the Hub wants a valid token: mint one with `kubectl create token kubeshark-cli -n <kubeshark namespace> --audience kubeshark-hub` (it lasts about an hour) and pass it in KUBESHARK_HUB_TOKEN"
 )
 
-// Redacted replaces a secret in messages.
-const Redacted = "REDACTED"
-
 // Redactor hides secrets (the Hub token) in text that leaves flowproof.
 type Redactor struct{ secrets []string }
 
@@ -92,13 +91,13 @@ func NewRedactor(secrets ...string) *Redactor {
 	return r
 }
 
-// String returns s with every secret replaced by Redacted.
+// String returns s with every secret replaced by provenance.Redacted.
 func (r *Redactor) String(s string) string {
 	if r == nil {
 		return s
 	}
 	for _, sec := range r.secrets {
-		s = strings.ReplaceAll(s, sec, Redacted)
+		s = strings.ReplaceAll(s, sec, provenance.Redacted)
 	}
 	return s
 }

@@ -1,9 +1,6 @@
 package kubeshark
 
 import (
-	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,7 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
+
+	"github.com/flowproof/flowproof/provenance"
 )
 
 // EvidenceKind marks a manifest.json written by Pull.
@@ -33,33 +31,20 @@ const (
 type Manifest struct {
 	ManifestVersion int               `json:"manifest_version"`
 	Kind            string            `json:"kind"`
-	Tool            ToolInfo          `json:"tool"`
+	Tool            provenance.Tool   `json:"tool"`
 	Command         []string          `json:"command"`
-	Started         string            `json:"started"`
-	Finished        string            `json:"finished"`
+	Started         provenance.Time   `json:"started"`
+	Finished        provenance.Time   `json:"finished"`
 	Settings        map[string]string `json:"settings"`
 	Warnings        []string          `json:"warnings"`
 	// Outputs lists every file of the directory except manifest.json (and
 	// the audit trail), by path relative to it (forward slashes), with its
 	// size and SHA-256.
-	Outputs []File `json:"outputs"`
+	Outputs []provenance.File `json:"outputs"`
 	// AuditSeq is the seq of the audit.jsonl entry that records this
 	// manifest (Request.AuditSeq), as in the analysis manifest; 0 when none.
 	AuditSeq  int64      `json:"audit_seq,omitempty"`
 	Kubeshark Provenance `json:"kubeshark"`
-}
-
-// ToolInfo names the program that wrote the manifest.
-type ToolInfo struct {
-	Name    string `json:"name"`
-	Version string `json:"version"`
-}
-
-// File is one file of the evidence directory.
-type File struct {
-	Name   string `json:"name"`
-	Size   int64  `json:"size"`
-	SHA256 string `json:"sha256"`
 }
 
 // Provenance says where the evidence came from and how.
@@ -170,12 +155,6 @@ type Call struct {
 	SavedAs      string         `json:"saved_as,omitempty"`
 }
 
-// timeLayout is RFC 3339 with nine fractional digits, as in the analysis
-// manifest.
-const timeLayout = "2006-01-02T15:04:05.000000000Z07:00"
-
-func formatTime(t time.Time) string { return t.UTC().Format(timeLayout) }
-
 // Evidence is an evidence directory opened for analysis.
 type Evidence struct {
 	Dir      string
@@ -269,84 +248,20 @@ func (e *Evidence) File(tool string) string {
 	return ""
 }
 
-// writeFileAtomic writes data to path through a temporary file in the same
-// directory and returns its description relative to root.
-func writeFileAtomic(root, rel string, data []byte) (File, error) {
-	path := filepath.Join(root, filepath.FromSlash(rel))
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return File{}, err
-	}
-	defer os.Remove(tmp.Name()) // no-op after the rename
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return File{}, err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return File{}, err
-	}
-	if err := tmp.Close(); err != nil {
-		return File{}, err
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		return File{}, err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return File{}, err
-	}
-	sum := sha256.Sum256(data)
-	return File{Name: rel, Size: int64(len(data)), SHA256: hex.EncodeToString(sum[:])}, nil
-}
-
-// hashFile returns the size and SHA-256 of a file.
-func hashFile(path string) (int64, string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return 0, "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	n, err := io.Copy(h, f)
-	if err != nil {
-		return 0, "", err
-	}
-	return n, hex.EncodeToString(h.Sum(nil)), nil
-}
-
 // marshalManifest returns the indented JSON of m, with [] and {} for empty
 // lists and maps so that the layout never varies.
 func marshalManifest(m *Manifest) ([]byte, error) {
 	c := *m
-	if c.Command == nil {
-		c.Command = []string{}
-	}
-	if c.Warnings == nil {
-		c.Warnings = []string{}
-	}
-	if c.Outputs == nil {
-		c.Outputs = []File{}
-	}
+	c.Command = provenance.NonNil(c.Command)
+	c.Warnings = provenance.NonNil(c.Warnings)
+	c.Outputs = provenance.NonNil(c.Outputs)
 	if c.Settings == nil {
 		c.Settings = map[string]string{}
 	}
-	if c.Kubeshark.Captures == nil {
-		c.Kubeshark.Captures = []CaptureInfo{}
-	}
-	if c.Kubeshark.Evidence == nil {
-		c.Kubeshark.Evidence = []EvidenceFile{}
-	}
-	if c.Kubeshark.Calls == nil {
-		c.Kubeshark.Calls = []Call{}
-	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(&c); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
+	c.Kubeshark.Captures = provenance.NonNil(c.Kubeshark.Captures)
+	c.Kubeshark.Evidence = provenance.NonNil(c.Kubeshark.Evidence)
+	c.Kubeshark.Calls = provenance.NonNil(c.Kubeshark.Calls)
+	return provenance.MarshalIndent(&c)
 }
 
 // safeName keeps a name usable as a file name.
@@ -368,4 +283,12 @@ func safeName(s string) string {
 		out = "capture"
 	}
 	return out
+}
+
+// writeRel writes data atomically to root/rel and returns its record named
+// by rel.
+func writeRel(root, rel string, data []byte) (provenance.File, error) {
+	f, err := provenance.WriteFile(filepath.Join(root, filepath.FromSlash(rel)), data, 0o644)
+	f.Name = rel
+	return f, err
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/flowproof/flowproof/ingest"
 	"github.com/flowproof/flowproof/ingest/kubeshark/kubesharktest"
+	"github.com/flowproof/flowproof/provenance"
 )
 
 var (
@@ -140,7 +141,8 @@ func checkEvidenceDir(t *testing.T, dir string, m *Manifest) {
 	listed := map[string]bool{ManifestFile: true}
 	for _, o := range m.Outputs {
 		listed[o.Name] = true
-		n, sum, err := hashFile(filepath.Join(dir, filepath.FromSlash(o.Name)))
+		got, err := provenance.HashFile(filepath.Join(dir, filepath.FromSlash(o.Name)))
+		n, sum := got.Size, got.SHA256
 		if err != nil {
 			t.Errorf("output %s: %v", o.Name, err)
 			continue

@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/flowproof/flowproof/provenance"
 )
 
 // Capture routes ("dialects"), chosen from tools/list.
@@ -78,18 +80,17 @@ type Request struct {
 var ErrPartial = errors.New("some Kubeshark evidence could not be collected")
 
 type puller struct {
-	req       Request
-	red       *Redactor
-	s         *Session
-	m         *Manifest
-	outputs   []File
-	partial   bool
-	kflUsed   bool
-	seq       int
-	snapshot  *SnapshotInfo
-	window    Window   // the window in effect; zero for a reused snapshot without one
-	lastSaved File     // the file save wrote last
-	created   []string // directories prepareDir created
+	req      Request
+	red      *Redactor
+	s        *Session
+	m        *Manifest
+	outputs  []provenance.File
+	partial  bool
+	kflUsed  bool
+	seq      int
+	snapshot *SnapshotInfo
+	window   Window   // the window in effect; zero for a reused snapshot without one
+	created  []string // directories prepareDir created
 }
 
 // Pull connects to the MCP server, chooses the capture route from its
@@ -179,7 +180,7 @@ func (p *puller) defaults() error {
 	if r.HubURL != "" {
 		r.HubURL = strings.TrimRight(r.HubURL, "/")
 		if !strings.HasPrefix(r.HubURL, "http://") && !strings.HasPrefix(r.HubURL, "https://") {
-			return newErr(KindUsage, "pull", fmt.Errorf("--hub-url %q is not an http(s) URL", redactURL(r.HubURL)), "give the Kubeshark front URL, e.g. http://127.0.0.1:8899")
+			return newErr(KindUsage, "pull", fmt.Errorf("--hub-url %q is not an http(s) URL", provenance.RedactURL(r.HubURL)), "give the Kubeshark front URL, e.g. http://127.0.0.1:8899")
 		}
 	}
 	return nil
@@ -194,9 +195,9 @@ func (p *puller) run(ctx context.Context) (*Manifest, error) {
 	p.m = &Manifest{
 		ManifestVersion: 1,
 		Kind:            EvidenceKind,
-		Tool:            ToolInfo{Name: r.ToolName, Version: r.ToolVersion},
-		Command:         redactArgs(r.Command),
-		Started:         formatTime(started),
+		Tool:            provenance.Tool{Name: r.ToolName, Version: r.ToolVersion},
+		Command:         provenance.RedactArgs(r.Command),
+		Started:         provenance.Time{Time: started},
 		Settings:        p.settings(),
 		AuditSeq:        r.AuditSeq,
 	}
@@ -217,7 +218,7 @@ func (p *puller) run(ctx context.Context) (*Manifest, error) {
 	}
 	prov := &p.m.Kubeshark
 	prov.Transport, prov.Endpoint = r.Endpoint.Transport(), p.red.String(r.Endpoint.Describe())
-	prov.HubURL, prov.TokenUsed = redactURL(r.HubURL), r.Endpoint.Token != ""
+	prov.HubURL, prov.TokenUsed = provenance.RedactURL(r.HubURL), r.Endpoint.Token != ""
 	prov.Window = winInfo
 	prov.Selection = SelectionInfo{NS: r.Selection.NS, Pod: r.Selection.Pod, Svc: r.Selection.Svc, BPF: r.Selection.BPF, KFL: r.Selection.KFL, Nodes: r.Selection.Nodes}
 
@@ -272,16 +273,16 @@ func (p *puller) run(ctx context.Context) (*Manifest, error) {
 	if c.note != "" {
 		p.warn("%s: %s", rel, c.note)
 	}
-	p.outputs = append([]File{{Name: rel, Size: c.size, SHA256: c.sha256}}, p.outputs...)
+	p.outputs = append([]provenance.File{{Name: rel, Size: c.size, SHA256: c.sha256}}, p.outputs...)
 	p.logf("capture %s: %s, %d packets, sha256 %s", rel, sizeText(c.size), c.packets, c.sha256)
 
 	p.m.Outputs = p.outputs
-	p.m.Finished = formatTime(p.now())
+	p.m.Finished = provenance.Time{Time: p.now()}
 	b, err := marshalManifest(p.m)
 	if err != nil {
 		return nil, newErr(KindIO, "write manifest.json", err, "")
 	}
-	if _, err := writeFileAtomic(r.Dir, ManifestFile, b); err != nil {
+	if _, err := provenance.WriteFile(filepath.Join(r.Dir, ManifestFile), b, 0o644); err != nil {
 		return nil, newErr(KindIO, "write manifest.json", err, "check the evidence directory")
 	}
 	if p.partial {
@@ -313,7 +314,7 @@ func transportText(t string) string {
 }
 
 func windowInfo(w Window, source string) *WindowInfo {
-	return &WindowInfo{From: formatTime(w.From), To: formatTime(w.To), FromMs: w.From.UnixMilli(), ToMs: w.To.UnixMilli(), Source: source}
+	return &WindowInfo{From: provenance.FormatTime(w.From), To: provenance.FormatTime(w.To), FromMs: w.From.UnixMilli(), ToMs: w.To.UnixMilli(), Source: source}
 }
 
 func (p *puller) settings() map[string]string {
@@ -373,13 +374,13 @@ func (p *puller) saveToolsList() error {
 			return newErr(KindIO, "save tools/list", err, "")
 		}
 	}
-	f, err := writeFileAtomic(p.req.Dir, KubesharkDir+"/tools.json", data)
+	f, err := writeRel(p.req.Dir, KubesharkDir+"/tools.json", data)
 	if err != nil {
 		return newErr(KindIO, "save tools/list", err, "check the evidence directory")
 	}
 	p.outputs = append(p.outputs, f)
 	p.seq++
-	p.m.Kubeshark.Calls = append(p.m.Kubeshark.Calls, Call{Seq: p.seq, Method: "tools/list", Started: formatTime(p.now()), ResultBytes: len(data), ResultSHA256: f.SHA256, SavedAs: f.Name})
+	p.m.Kubeshark.Calls = append(p.m.Kubeshark.Calls, Call{Seq: p.seq, Method: "tools/list", Started: provenance.FormatTime(p.now()), ResultBytes: len(data), ResultSHA256: f.SHA256, SavedAs: f.Name})
 	return nil
 }
 
@@ -442,18 +443,18 @@ func (p *puller) chooseDialect() (dialect, reason string, err error) {
 }
 
 // call runs a tool and records it; saveAs, when not empty, names the file
-// under kubeshark/ that keeps the answer.
-func (p *puller) call(ctx context.Context, tool string, args map[string]any, timeout time.Duration, saveAs string) (*Result, error) {
+// under kubeshark/ that keeps the answer, and call returns its record.
+func (p *puller) call(ctx context.Context, tool string, args map[string]any, timeout time.Duration, saveAs string) (*Result, provenance.File, error) {
 	if args == nil {
 		args = map[string]any{}
 	}
 	p.seq++
-	rec := Call{Seq: p.seq, Method: "tools/call", Tool: tool, Arguments: args, Started: formatTime(p.now())}
+	rec := Call{Seq: p.seq, Method: "tools/call", Tool: tool, Arguments: args, Started: provenance.FormatTime(p.now())}
 	res, err := p.s.Call(ctx, tool, args, timeout)
 	if err != nil {
 		rec.Error = p.red.String(err.Error())
 		p.m.Kubeshark.Calls = append(p.m.Kubeshark.Calls, rec)
-		return nil, err
+		return nil, provenance.File{}, err
 	}
 	rec.DurationMs = float64(res.Duration.Microseconds()) / 1000
 	rec.ResultBytes = len(res.Raw)
@@ -462,23 +463,25 @@ func (p *puller) call(ctx context.Context, tool string, args map[string]any, tim
 	rec.IsError = res.IsError
 	if res.IsError {
 		rec.Error = p.red.String(res.ErrorText())
-	} else if saveAs != "" {
-		f, err := p.save(saveAs, res)
+	}
+	var saved provenance.File
+	if !res.IsError && saveAs != "" {
+		saved, err = p.save(saveAs, res)
 		if err != nil {
 			p.m.Kubeshark.Calls = append(p.m.Kubeshark.Calls, rec)
-			return nil, err
+			return nil, provenance.File{}, err
 		}
-		rec.SavedAs = f.Name
+		rec.SavedAs = saved.Name
 	}
 	p.m.Kubeshark.Calls = append(p.m.Kubeshark.Calls, rec)
-	return res, nil
+	return res, saved, nil
 }
 
 // save keeps an answer byte-exact: the text item (the Hub's JSON, as the
 // server sent it) as NAME.json, or NAME.txt when it is not JSON; an answer
 // without text keeps its whole JSON-RPC result as NAME.result.json. A file
 // saved earlier under the same name (get_snapshot's polls) is replaced.
-func (p *puller) save(name string, res *Result) (File, error) {
+func (p *puller) save(name string, res *Result) (provenance.File, error) {
 	stem := strings.TrimSuffix(name, ".json")
 	var rel string
 	var data []byte
@@ -490,11 +493,11 @@ func (p *puller) save(name string, res *Result) (File, error) {
 	default:
 		rel, data = KubesharkDir+"/"+stem+".result.json", res.Raw
 	}
-	f, err := writeFileAtomic(p.req.Dir, rel, data)
+	f, err := writeRel(p.req.Dir, rel, data)
 	if err != nil {
-		return File{}, newErr(KindIO, "save "+rel, err, "check the evidence directory")
+		return provenance.File{}, newErr(KindIO, "save "+rel, err, "check the evidence directory")
 	}
-	p.lastSaved = f
+
 	for i := range p.outputs {
 		if p.outputs[i].Name == f.Name {
 			p.outputs[i] = f
@@ -533,7 +536,7 @@ func (p *puller) evidence(ctx context.Context, tool string, args map[string]any)
 		p.warn("the server does not offer %s: %s", tool, why)
 		return
 	}
-	res, err := p.call(ctx, tool, args, 0, tool+".json")
+	res, f, err := p.call(ctx, tool, args, 0, tool+".json")
 	if err != nil {
 		p.partial = true
 		p.warn("%s failed: %v", tool, err)
@@ -544,7 +547,6 @@ func (p *puller) evidence(ctx context.Context, tool string, args map[string]any)
 		p.warn("%s failed: %s", tool, res.ErrorText())
 		return
 	}
-	f := p.lastSaved
 	p.m.Kubeshark.Evidence = append(p.m.Kubeshark.Evidence, EvidenceFile{Tool: tool, Arguments: res.Args, File: f.Name, Size: f.Size, SHA256: f.SHA256})
 	if tr, ok := lookup(res.Data, "truncated"); ok && tr == true {
 		total, _ := lookupInt(res.Data, "total")
@@ -590,7 +592,7 @@ func (p *puller) boundaries(ctx context.Context) error {
 	if !p.s.Has("get_data_boundaries") {
 		return nil
 	}
-	res, err := p.call(ctx, "get_data_boundaries", nil, 0, "get_data_boundaries.json")
+	res, _, err := p.call(ctx, "get_data_boundaries", nil, 0, "get_data_boundaries.json")
 	if err != nil {
 		p.warn("get_data_boundaries failed: %v", err)
 		return nil
@@ -613,7 +615,7 @@ func (p *puller) boundaries(ctx context.Context) error {
 		return nil
 	}
 	from, to := p.window.From.UnixMilli(), p.window.To.UnixMilli()
-	rangeText := fmt.Sprintf("%s .. %s", formatTime(time.UnixMilli(oldest)), formatTime(time.UnixMilli(newest)))
+	rangeText := fmt.Sprintf("%s .. %s", provenance.FormatTime(time.UnixMilli(oldest)), provenance.FormatTime(time.UnixMilli(newest)))
 	if to < oldest || from > newest {
 		return newErr(KindEmptyCapture, "check the window", fmt.Errorf("the window %s is outside the raw capture Kubeshark holds (%s)", p.window, rangeText),
 			"check the window and retention: choose --from/--to inside that range (older traffic is gone: tap.capture.raw.storageSize bounds the retention)")

@@ -11,6 +11,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/flowproof/flowproof/provenance"
 )
 
 // snapshotRoute: create_snapshot (or --snapshot-id) -> poll get_snapshot ->
@@ -58,7 +60,7 @@ func (p *puller) snapshotRoute(ctx context.Context) (c *captured, via string, er
 			"its schema is in kubeshark/tools.json; please report it")
 	}
 	p.logf("exporting snapshot %s%s", id, filterNote(bpf))
-	res, err := p.call(ctx, "export_snapshot_pcap", a.m, 0, "export_snapshot_pcap.json")
+	res, _, err := p.call(ctx, "export_snapshot_pcap", a.m, 0, "export_snapshot_pcap.json")
 	if err != nil {
 		return nil, "", err
 	}
@@ -106,7 +108,7 @@ func (p *puller) createSnapshot(ctx context.Context) (string, error) {
 			"create the snapshot in the Kubeshark dashboard and pass its id with --snapshot-id")
 	}
 	p.logf("creating a snapshot of %s", p.window)
-	res, err := p.call(ctx, "create_snapshot", a.m, 0, "create_snapshot.json")
+	res, _, err := p.call(ctx, "create_snapshot", a.m, 0, "create_snapshot.json")
 	if err != nil {
 		return "", err
 	}
@@ -149,7 +151,7 @@ func (p *puller) waitSnapshot(ctx context.Context, id string, reused bool) error
 	last := ""
 	for {
 		info.Polls++
-		res, err := p.call(ctx, "get_snapshot", a.m, 0, "get_snapshot.json")
+		res, _, err := p.call(ctx, "get_snapshot", a.m, 0, "get_snapshot.json")
 		if err != nil {
 			return err
 		}
@@ -361,7 +363,7 @@ func (p *puller) viaListWorkloads(ctx context.Context, q workloadQuery) ([]Selec
 	if p.snapshot == nil && !p.window.IsZero() && t.Has("timestamp") {
 		a.m["timestamp"] = p.window.To.UnixMilli()
 	}
-	res, err := p.call(ctx, "list_workloads", a.m, 0, "selection-list_workloads-"+q.label+".json")
+	res, _, err := p.call(ctx, "list_workloads", a.m, 0, "selection-list_workloads-"+q.label+".json")
 	if err != nil {
 		return nil, err
 	}
@@ -404,7 +406,7 @@ func (p *puller) viaListIPs(ctx context.Context, q workloadQuery) ([]SelectedIP,
 	} else if q.name != "" {
 		a.set("^"+regexp.QuoteMeta(q.name)+"$", "name_regex")
 	}
-	res, err := p.call(ctx, "list_ips", a.m, 0, "selection-list_ips-"+q.label+".json")
+	res, _, err := p.call(ctx, "list_ips", a.m, 0, "selection-list_ips-"+q.label+".json")
 	if err != nil {
 		return nil, err
 	}
@@ -593,7 +595,7 @@ func (p *puller) exportRoute(ctx context.Context) (c *captured, via string, err 
 	if r.DownloadTimeout > timeout {
 		timeout = r.DownloadTimeout
 	}
-	res, err := p.call(ctx, "export_pcap", a.m, timeout, "")
+	res, _, err := p.call(ctx, "export_pcap", a.m, timeout, "")
 	if err != nil {
 		return nil, "", err
 	}
@@ -687,13 +689,13 @@ func (p *puller) fetchLocation(ctx context.Context, loc, base string) (*captured
 		if sameHost(loc, r.HubURL) || sameHost(loc, r.Endpoint.URL) {
 			send = token
 		}
-		p.logf("downloading %s", redactURL(loc))
+		p.logf("downloading %s", provenance.RedactURL(loc))
 		c, err := p.fetchHTTP(ctx, loc, send, base)
 		var e *Error
 		if token != "" && send == "" && errors.As(err, &e) && e.Kind == KindAuth {
 			e.Fix = "flowproof sends the token only to the --hub-url and --mcp-url hosts, and this URL is on another host; fetch it yourself, or give that host as --hub-url"
 		}
-		return c, "http GET " + redactURL(loc), err
+		return c, "http GET " + provenance.RedactURL(loc), err
 	}
 	if strings.HasPrefix(loc, "file://") {
 		if path := strings.TrimPrefix(loc, "file://"); localFile(path) {
@@ -721,7 +723,7 @@ func (p *puller) fetchLocation(ctx context.Context, loc, base string) (*captured
 		t, _ := p.s.Tool("get_file_url")
 		a := newArgs(t)
 		a.set(loc, "path")
-		res, err := p.call(ctx, "get_file_url", a.m, 0, "get_file_url.json")
+		res, _, err := p.call(ctx, "get_file_url", a.m, 0, "get_file_url.json")
 		if err == nil && !res.IsError {
 			u := strings.TrimSpace(lookupString(res.Data, "url"))
 			if u == "" {
@@ -744,16 +746,16 @@ func (p *puller) fetchLocation(ctx context.Context, loc, base string) (*captured
 			if i > 0 && !errors.Is(err, errNotFound) {
 				break
 			}
-			p.logf("downloading %s", redactURL(u))
+			p.logf("downloading %s", provenance.RedactURL(u))
 			var c *captured
 			if c, err = p.fetchHTTP(ctx, u, token, base); err == nil {
 				if i > 0 {
-					p.warn("%s answered 404 but %s worked: --hub-url seems to be the Hub itself rather than the Kubeshark front", redactURL(urls[0]), redactURL(u))
+					p.warn("%s answered 404 but %s worked: --hub-url seems to be the Hub itself rather than the Kubeshark front", provenance.RedactURL(urls[0]), provenance.RedactURL(u))
 				}
 				if derived {
-					p.warn("no --hub-url: the capture was fetched from the MCP server's host (%s)", redactURL(u))
+					p.warn("no --hub-url: the capture was fetched from the MCP server's host (%s)", provenance.RedactURL(u))
 				}
-				return c, "http GET " + redactURL(u), nil
+				return c, "http GET " + provenance.RedactURL(u), nil
 			}
 		}
 		if localFile(raw) {

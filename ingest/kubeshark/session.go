@@ -19,6 +19,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/flowproof/flowproof/provenance"
 	"github.com/mark3labs/mcp-go/client"
 	"github.com/mark3labs/mcp-go/client/transport"
 	"github.com/mark3labs/mcp-go/mcp"
@@ -61,9 +62,9 @@ func (e Endpoint) Transport() string {
 func (e Endpoint) Describe() string {
 	switch {
 	case e.URL != "":
-		return redactURL(e.URL)
+		return provenance.RedactURL(e.URL)
 	case len(e.Command) > 0:
-		return strings.Join(redactArgs(e.Command), " ")
+		return strings.Join(provenance.RedactArgs(e.Command), " ")
 	case e.Serve != nil:
 		return "built-in Kubeshark stand-in (in-process, stdio framing)"
 	}
@@ -183,7 +184,7 @@ func Dial(ctx context.Context, ep Endpoint, opts SessionOptions) (*Session, erro
 func (s *Session) httpTransport() (transport.Interface, error) {
 	u, err := url.Parse(s.ep.URL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, newErr(KindUsage, "MCP URL "+redactURL(s.ep.URL), errors.New("not an http(s) URL"),
+		return nil, newErr(KindUsage, "MCP URL "+provenance.RedactURL(s.ep.URL), errors.New("not an http(s) URL"),
 			"give the MCP endpoint as http://HOST:PORT/PATH")
 	}
 	s.caps = &capTransport{base: http.DefaultTransport, max: s.opts.MaxResponseBytes}
@@ -202,7 +203,7 @@ func (s *Session) httpTransport() (transport.Interface, error) {
 	}
 	t, err := transport.NewStreamableHTTP(s.ep.URL, opts...)
 	if err != nil {
-		return nil, newErr(KindUsage, "MCP URL "+redactURL(s.ep.URL), err, "give the MCP endpoint as http://HOST:PORT/PATH")
+		return nil, newErr(KindUsage, "MCP URL "+provenance.RedactURL(s.ep.URL), err, "give the MCP endpoint as http://HOST:PORT/PATH")
 	}
 	return t, nil
 }
@@ -373,10 +374,10 @@ func (s *Session) mapErr(ctx context.Context, op string, err error, timeout ...t
 		if s.ep.Token == "" {
 			fix = "no token was given; " + fixToken
 		}
-		return newErr(KindAuth, op+" at "+redactURL(s.ep.URL), errors.New("HTTP 401 Unauthorized"), fix)
+		return newErr(KindAuth, op+" at "+provenance.RedactURL(s.ep.URL), errors.New("HTTP 401 Unauthorized"), fix)
 	}
 	if errors.Is(err, transport.ErrLegacySSEServer) {
-		return newErr(KindConnect, op+" at "+redactURL(s.ep.URL), errors.New("the URL answered initialize with an HTTP 4xx error: it is not a streamable HTTP MCP endpoint"),
+		return newErr(KindConnect, op+" at "+provenance.RedactURL(s.ep.URL), errors.New("the URL answered initialize with an HTTP 4xx error: it is not a streamable HTTP MCP endpoint"),
 			"check --mcp-url (the real Kubeshark serves MCP only over stdio: use --mcp-command \"kubeshark mcp --url <front URL>\")")
 	}
 	if errors.Is(err, transport.ErrSessionTerminated) {
@@ -385,10 +386,10 @@ func (s *Session) mapErr(ctx context.Context, op string, err error, timeout ...t
 	var opErr *net.OpError
 	var dnsErr *net.DNSError
 	if errors.Is(err, syscall.ECONNREFUSED) || errors.As(err, &dnsErr) || (errors.As(err, &opErr) && opErr.Op == "dial") {
-		return newErr(KindConnect, op+" at "+redactURL(s.ep.URL), rootCause(err), fixRunning)
+		return newErr(KindConnect, op+" at "+provenance.RedactURL(s.ep.URL), rootCause(err), fixRunning)
 	}
 	if strings.Contains(err.Error(), "unexpected content type") {
-		return newErr(KindProtocol, op+" at "+redactURL(s.ep.URL), rootCause(err), "the URL did not answer as a streamable HTTP MCP endpoint; check --mcp-url")
+		return newErr(KindProtocol, op+" at "+provenance.RedactURL(s.ep.URL), rootCause(err), "the URL did not answer as a streamable HTTP MCP endpoint; check --mcp-url")
 	}
 	var synErr *json.SyntaxError
 	if errors.As(err, &synErr) || strings.Contains(err.Error(), "failed to decode response") || strings.Contains(err.Error(), "unmarshal") {
@@ -581,39 +582,6 @@ func sizeText(n int64) string {
 	return fmt.Sprintf("%d bytes", n)
 }
 
-// redactURL removes user information and token-like query parameters.
-func redactURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil {
-		return s
-	}
-	if u.User != nil {
-		u.User = url.User(Redacted)
-	}
-	q := u.Query()
-	changed := false
-	for k := range q {
-		if isSecretName(k) {
-			q.Set(k, Redacted)
-			changed = true
-		}
-	}
-	if changed {
-		u.RawQuery = q.Encode()
-	}
-	return u.String()
-}
-
-func isSecretName(name string) bool {
-	name = strings.ToLower(strings.TrimLeft(name, "-"))
-	for _, s := range []string{"token", "license", "password", "secret", "license-key"} {
-		if name == s || strings.HasSuffix(name, "-"+s) || strings.HasSuffix(name, "_"+s) {
-			return true
-		}
-	}
-	return false
-}
-
 // secretsIn returns the values of secret flags in argv (--token X,
 // --token=X, --license-key X, ...).
 func secretsIn(argv []string) []string {
@@ -623,39 +591,13 @@ func secretsIn(argv []string) []string {
 			continue
 		}
 		name, val, hasValue := strings.Cut(a, "=")
-		if !isSecretName(name) {
+		if !provenance.IsSecretName(name) {
 			continue
 		}
 		if hasValue {
 			out = append(out, val)
 		} else if i+1 < len(argv) {
 			out = append(out, argv[i+1])
-		}
-	}
-	return out
-}
-
-// redactArgs hides the values of secret flags (--token X, --token=X) and
-// secrets inside URLs.
-func redactArgs(args []string) []string {
-	out := make([]string, len(args))
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		out[i] = a
-		if strings.HasPrefix(a, "-") {
-			name, _, hasValue := strings.Cut(a, "=")
-			if isSecretName(name) {
-				if hasValue {
-					out[i] = name + "=" + Redacted
-				} else if i+1 < len(args) {
-					out[i+1] = Redacted
-					i++
-				}
-				continue
-			}
-		}
-		if strings.Contains(a, "://") {
-			out[i] = redactURL(a)
 		}
 	}
 	return out

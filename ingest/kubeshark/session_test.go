@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/flowproof/flowproof/ingest/kubeshark/kubesharktest"
+	"github.com/flowproof/flowproof/provenance"
 )
 
 // TestSessionCopesWithKubesharkQuirks: after a call times out, mcp-go sends
@@ -99,7 +100,7 @@ func TestSplitCommand(t *testing.T) {
 }
 
 func TestRedact(t *testing.T) {
-	got := strings.Join(redactArgs([]string{"kubeshark", "mcp", "--token", "abc", "--license-key=xyz", "--url", "https://u:p@h/x?token=q"}), " ")
+	got := strings.Join(provenance.RedactArgs([]string{"kubeshark", "mcp", "--token", "abc", "--license-key=xyz", "--url", "https://u:p@h/x?token=q"}), " ")
 	want := "kubeshark mcp --token REDACTED --license-key=REDACTED --url https://REDACTED@h/x?token=REDACTED"
 	if got != want {
 		t.Errorf("got  %s\nwant %s", got, want)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/flowproof/flowproof/analyze"
 	"github.com/flowproof/flowproof/ingest"
+	"github.com/flowproof/flowproof/provenance"
 	"github.com/flowproof/flowproof/report"
 )
 
@@ -162,9 +163,9 @@ func buildReport(t *testing.T, dir string, opts report.SummaryOptions, recs []an
 		s.Add(&recs[i])
 	}
 	m := &report.Manifest{
-		Tool:    report.Tool{Name: "flowproof", Version: "test"},
+		Tool:    provenance.Tool{Name: "flowproof", Version: "test"},
 		Command: []string{"flowproof", "analyze", "-o", dir, "in.pcap"},
-		Started: report.Time{Time: time.Unix(1_767_225_600, 0)}, Finished: report.Time{Time: time.Unix(1_767_225_601, 0)},
+		Started: provenance.Time{Time: time.Unix(1_767_225_600, 0)}, Finished: provenance.Time{Time: time.Unix(1_767_225_601, 0)},
 	}
 	files := report.RenderReport(s, m)
 	return path, string(files[report.ReportFile])

@@ -1,8 +1,6 @@
-package report_test
+package provenance_test
 
 import (
-	"bufio"
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -12,24 +10,24 @@ import (
 	"testing"
 	"time"
 
-	"github.com/flowproof/flowproof/report"
+	"github.com/flowproof/flowproof/provenance"
 )
 
-func auditEntry(step string) report.AuditEntry {
-	return report.AuditEntry{
-		Time:       report.Time{Time: time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC)},
+func auditEntry(step string) provenance.AuditEntry {
+	return provenance.AuditEntry{
+		Time:       provenance.Time{Time: time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC)},
 		Step:       step,
-		Tool:       report.Tool{Name: "flowproof", Version: "v1"},
+		Tool:       provenance.Tool{Name: "flowproof", Version: "v1"},
 		Command:    []string{"flowproof", step, "--hub-token=abc", "-o", "out"},
 		Parameters: map[string]string{"tcp_timeout": "5m0s"},
-		Inputs:     []report.AuditFile{{Path: "/captures/a.pcap", Size: 10, SHA256: strings.Repeat("0a", 32)}},
-		Outputs:    []report.AuditFile{{Path: "flows.parquet", InDir: true, Size: 20, SHA256: strings.Repeat("0b", 32)}},
+		Inputs:     []provenance.AuditFile{{Path: "/captures/a.pcap", Size: 10, SHA256: strings.Repeat("0a", 32)}},
+		Outputs:    []provenance.AuditFile{{Path: "flows.parquet", InDir: true, Size: 20, SHA256: strings.Repeat("0b", 32)}},
 	}
 }
 
 func auditLines(t *testing.T, dir string) []string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(dir, report.AuditFileName))
+	b, err := os.ReadFile(filepath.Join(dir, provenance.AuditFileName))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,11 +38,11 @@ func auditLines(t *testing.T, dir string) []string {
 // of the previous line, carry their own hash, and never hold a secret.
 func TestAuditChain(t *testing.T) {
 	dir := t.TempDir()
-	if seq, err := report.NextAuditSeq(dir); err != nil || seq != 1 {
+	if seq, err := provenance.NextAuditSeq(dir); err != nil || seq != 1 {
 		t.Fatalf("NextAuditSeq on a new directory = %d, %v", seq, err)
 	}
 	for i, step := range []string{"pull", "analyze", "analyze"} {
-		e, err := report.AppendAudit(dir, auditEntry(step))
+		e, err := provenance.AppendAudit(dir, auditEntry(step))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -56,9 +54,9 @@ func TestAuditChain(t *testing.T) {
 	if len(lines) != 3 {
 		t.Fatalf("%d lines, want 3", len(lines))
 	}
-	prev := report.GenesisSHA256
+	prev := provenance.GenesisSHA256
 	for i, l := range lines {
-		var e report.AuditEntry
+		var e provenance.AuditEntry
 		if err := json.Unmarshal([]byte(l), &e); err != nil {
 			t.Fatal(err)
 		}
@@ -76,10 +74,10 @@ func TestAuditChain(t *testing.T) {
 			t.Errorf("line %d does not redact the token: %s", i+1, l)
 		}
 	}
-	if seq, _ := report.NextAuditSeq(dir); seq != 4 {
+	if seq, _ := provenance.NextAuditSeq(dir); seq != 4 {
 		t.Errorf("NextAuditSeq = %d, want 4", seq)
 	}
-	entries, err := report.ReadAudit(dir)
+	entries, err := provenance.ReadAudit(dir)
 	if err != nil || len(entries) != 3 || entries[2].Step != "analyze" {
 		t.Errorf("ReadAudit: %d entries, %v", len(entries), err)
 	}
@@ -89,8 +87,8 @@ func TestAuditChain(t *testing.T) {
 // tools read.
 func TestAuditFormat(t *testing.T) {
 	e := auditEntry("analyze")
-	e.Seq, e.PrevSHA256 = 1, report.GenesisSHA256
-	line, err := report.MarshalAuditEntry(e)
+	e.Seq, e.PrevSHA256 = 1, provenance.GenesisSHA256
+	line, err := provenance.MarshalAuditEntry(e)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +96,7 @@ func TestAuditFormat(t *testing.T) {
 		`"command":["flowproof","analyze","--hub-token=REDACTED","-o","out"],"parameters":{"tcp_timeout":"5m0s"},` +
 		`"inputs":[{"path":"/captures/a.pcap","size":10,"sha256":"` + strings.Repeat("0a", 32) + `"}],` +
 		`"outputs":[{"path":"flows.parquet","in_dir":true,"size":20,"sha256":"` + strings.Repeat("0b", 32) + `"}],` +
-		`"prev_sha256":"` + report.GenesisSHA256 + `","sha256":"`
+		`"prev_sha256":"` + provenance.GenesisSHA256 + `","sha256":"`
 	if !strings.HasPrefix(string(line), want) || len(line) != len(want)+66 {
 		t.Errorf("audit line\n%s\nwant\n%s<64 hex>\"}", line, want)
 	}
@@ -106,19 +104,19 @@ func TestAuditFormat(t *testing.T) {
 
 func TestAuditRefusesBrokenTail(t *testing.T) {
 	dir := t.TempDir()
-	if _, err := report.AppendAudit(dir, auditEntry("analyze")); err != nil {
+	if _, err := provenance.AppendAudit(dir, auditEntry("analyze")); err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join(dir, report.AuditFileName)
+	path := filepath.Join(dir, provenance.AuditFileName)
 	b, _ := os.ReadFile(path)
 	os.WriteFile(path, b[:len(b)-10], 0o644) // an interrupted write
-	if _, err := report.AppendAudit(dir, auditEntry("analyze")); err == nil || !strings.Contains(err.Error(), "incomplete") {
+	if _, err := provenance.AppendAudit(dir, auditEntry("analyze")); err == nil || !strings.Contains(err.Error(), "incomplete") {
 		t.Errorf("append after a cut line: %v", err)
 	}
 	os.WriteFile(path, b, 0o644)
 	e := auditEntry("analyze")
 	e.Seq = 5
-	if _, err := report.AppendAudit(dir, e); err == nil || !strings.Contains(err.Error(), "another process") {
+	if _, err := provenance.AppendAudit(dir, e); err == nil || !strings.Contains(err.Error(), "another process") {
 		t.Errorf("append with a stale seq: %v", err)
 	}
 	if n := len(auditLines(t, dir)); n != 1 {
@@ -128,44 +126,16 @@ func TestAuditRefusesBrokenTail(t *testing.T) {
 
 func TestAuditFileOf(t *testing.T) {
 	dir := t.TempDir()
-	in := report.AuditFileOf(dir, filepath.Join(dir, "input", "a.pcap"), 1, "x")
+	in := provenance.AuditFileOf(dir, filepath.Join(dir, "input", "a.pcap"), 1, "x")
 	if !in.InDir || in.Path != "input/a.pcap" {
 		t.Errorf("inside: %+v", in)
 	}
-	out := report.AuditFileOf(dir, filepath.Join(dir, "..", "b.pcap"), 1, "x")
+	out := provenance.AuditFileOf(dir, filepath.Join(dir, "..", "b.pcap"), 1, "x")
 	if out.InDir || out.Path != filepath.Join(dir, "..", "b.pcap") {
 		t.Errorf("outside: %+v", out)
 	}
-	sib := report.AuditFileOf(dir, dir+"-other/c.pcap", 1, "x")
+	sib := provenance.AuditFileOf(dir, dir+"-other/c.pcap", 1, "x")
 	if sib.InDir {
 		t.Errorf("sibling directory counted as inside: %+v", sib)
-	}
-}
-
-// scanLines is used by the verify tests to edit one audit line.
-func rewriteLine(t *testing.T, dir string, n int, edit func(string) string) {
-	t.Helper()
-	path := filepath.Join(dir, report.AuditFileName)
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out bytes.Buffer
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	sc.Buffer(nil, 1<<20)
-	i := 0
-	for sc.Scan() {
-		i++
-		l := sc.Text()
-		if i == n {
-			l = edit(l)
-			if l == "" {
-				continue // dropped
-			}
-		}
-		out.WriteString(l + "\n")
-	}
-	if err := os.WriteFile(path, out.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
 	}
 }

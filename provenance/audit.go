@@ -1,4 +1,4 @@
-package report
+package provenance
 
 import (
 	"bytes"
@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 // AuditFileName is the audit trail in an output or evidence directory.
@@ -90,9 +91,9 @@ func readAuditTail(dir string) (all, last []byte, err error) {
 // computed: the SHA-256 of the line with an empty sha256 value.
 func MarshalAuditEntry(e AuditEntry) ([]byte, error) {
 	e.SHA256 = ""
-	e.Command = nonNil(RedactArgs(e.Command))
-	e.Inputs = nonNil(e.Inputs)
-	e.Outputs = nonNil(e.Outputs)
+	e.Command = NonNil(RedactArgs(e.Command))
+	e.Inputs = NonNil(e.Inputs)
+	e.Outputs = NonNil(e.Outputs)
 	if e.Parameters == nil {
 		e.Parameters = map[string]string{}
 	}
@@ -104,7 +105,7 @@ func MarshalAuditEntry(e AuditEntry) ([]byte, error) {
 	}
 	line := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 	if !bytes.HasSuffix(line, []byte(auditTail+`"}`)) {
-		return nil, errors.New("report: audit entry does not end in its sha256 field")
+		return nil, errors.New("provenance: audit entry does not end in its sha256 field")
 	}
 	sum := sha256.Sum256(line)
 	h := hex.EncodeToString(sum[:])
@@ -115,9 +116,9 @@ func MarshalAuditEntry(e AuditEntry) ([]byte, error) {
 	return out, nil
 }
 
-// auditLineHash checks a line's own sha256: it returns the value the line
+// LineHashOK checks a line's own sha256: it returns the value the line
 // states and whether it matches the line's content.
-func auditLineHash(line []byte) (stated string, ok bool) {
+func LineHashOK(line []byte) (stated string, ok bool) {
 	i := bytes.LastIndex(line, []byte(auditTail))
 	if i < 0 || !bytes.HasSuffix(line, []byte(`"}`)) || len(line)-2-(i+len(auditTail)) != 64 {
 		return "", false
@@ -128,11 +129,6 @@ func auditLineHash(line []byte) (stated string, ok bool) {
 	blank = append(blank, `"}`...)
 	sum := sha256.Sum256(blank)
 	return stated, hex.EncodeToString(sum[:]) == stated
-}
-
-func sha256Hex(b []byte) string {
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:])
 }
 
 // AppendAudit appends e to dir/audit.jsonl (creating it), after setting its
@@ -154,7 +150,7 @@ func AppendAudit(dir string, e AuditEntry) (AuditEntry, error) {
 		if err := json.Unmarshal(last, &l); err != nil || l.Seq <= 0 {
 			return e, fmt.Errorf("%s: the last entry is not readable: run flowproof verify on %s", filepath.Join(dir, AuditFileName), dir)
 		}
-		seq, prev = l.Seq+1, sha256Hex(last)
+		seq, prev = l.Seq+1, SHA256Hex(last)
 	}
 	if e.Seq != 0 && e.Seq != seq {
 		return e, fmt.Errorf("%s: expected to write entry %d but the trail is at %d: another process wrote to it", filepath.Join(dir, AuditFileName), e.Seq, seq-1)
@@ -219,4 +215,51 @@ func AuditFileOf(dir, path string, size int64, sum string) AuditFile {
 	}
 	f.Path, f.InDir = filepath.ToSlash(rel), true
 	return f
+}
+
+// Step is one pull or analyze step, as AppendStep records it.
+type Step struct {
+	// Seq is the seq the step's manifest names (NextAuditSeq before it was
+	// written); 0 takes whatever comes next.
+	Seq        int64
+	Name       string // "pull", "analyze"
+	Time       time.Time
+	Tool       Tool
+	Command    []string // redacted when written
+	Parameters map[string]string
+	Inputs     []AuditFile
+	Outputs    []File // files in dir, by relative name
+	// Manifest is the name in dir of the step's manifest, hashed now and
+	// recorded as its last output (a file cannot hold its own hash).
+	Manifest string
+}
+
+// AppendStep appends the audit entry of a step to dir/audit.jsonl.
+func AppendStep(dir string, s Step) (AuditEntry, error) {
+	e := AuditEntry{
+		Seq:        s.Seq,
+		Time:       Time{Time: s.Time},
+		Step:       s.Name,
+		Tool:       s.Tool,
+		Command:    s.Command,
+		Parameters: s.Parameters,
+		Inputs:     s.Inputs,
+	}
+	outs := s.Outputs
+	if s.Manifest != "" {
+		mo, err := HashFile(filepath.Join(dir, filepath.FromSlash(s.Manifest)))
+		if err != nil {
+			return e, err
+		}
+		mo.Name = s.Manifest
+		outs = append(outs[:len(outs):len(outs)], mo)
+	}
+	for _, o := range outs {
+		e.Outputs = append(e.Outputs, AuditFile{Path: o.Name, InDir: true, Size: o.Size, SHA256: o.SHA256})
+	}
+	e, err := AppendAudit(dir, e)
+	if err != nil {
+		return e, fmt.Errorf("append %s: %w", AuditFileName, err)
+	}
+	return e, nil
 }

@@ -1,0 +1,110 @@
+package provenance_test
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/flowproof/flowproof/provenance"
+)
+
+func TestAtomicCommit(t *testing.T) {
+	dir := t.TempDir()
+	a, err := provenance.CreateTemp(dir, "out.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"hello ", "world"} {
+		if _, err := a.Write([]byte(s)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	final := filepath.Join(dir, "out.bin")
+	if _, err := os.Stat(final); !os.IsNotExist(err) {
+		t.Fatalf("the final name exists before Commit: %v", err)
+	}
+	f, err := a.Commit(final)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := provenance.HashFile(final)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f != want || f.Size != 11 {
+		t.Errorf("Commit = %+v, HashFile = %+v", f, want)
+	}
+	a.Abort() // after Commit: must not remove the file
+	if _, err := os.Stat(final); err != nil {
+		t.Errorf("Abort after Commit removed the file: %v", err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Errorf("temporary files left: %v", entries)
+	}
+}
+
+func TestAtomicAbort(t *testing.T) {
+	dir := t.TempDir()
+	a, err := provenance.CreatePart(filepath.Join(dir, "cap"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.TempPath() != filepath.Join(dir, "cap.part") {
+		t.Errorf("TempPath = %s", a.TempPath())
+	}
+	a.Write([]byte("x"))
+	a.Abort()
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("Abort left %v", entries)
+	}
+	if _, err := a.Commit(filepath.Join(dir, "cap.pcap")); err == nil {
+		t.Error("Commit after Abort succeeded")
+	}
+}
+
+func TestWriteFileReplaces(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "manifest.json")
+	for _, s := range []string{"first, longer content", "second"} {
+		f, err := provenance.WriteFile(path, []byte(s), 0o600)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f.Name != "manifest.json" || f.Size != int64(len(s)) || f.SHA256 != provenance.SHA256Hex([]byte(s)) {
+			t.Errorf("WriteFile = %+v", f)
+		}
+	}
+	b, _ := os.ReadFile(path)
+	st, _ := os.Stat(path)
+	if string(b) != "second" || st.Mode().Perm() != 0o600 {
+		t.Errorf("content %q mode %v", b, st.Mode().Perm())
+	}
+}
+
+func TestRedactArgs(t *testing.T) {
+	tests := []struct {
+		name     string
+		in, want []string
+	}{
+		{"flag value", []string{"flowproof", "pull", "--token", "s3", "-o", "x"}, []string{"flowproof", "pull", "--token", "REDACTED", "-o", "x"}},
+		{"flag=value", []string{"--hub-token=s3", "--db_password=p"}, []string{"--hub-token=REDACTED", "--db_password=REDACTED"}},
+		{"license key", []string{"--license-key", "k"}, []string{"--license-key", "REDACTED"}},
+		{"url user and query", []string{"--hub-url", "https://u:p@h/x?token=q&a=1"}, []string{"--hub-url", "https://REDACTED@h/x?a=1&token=REDACTED"}},
+		{"command inside a flag", []string{"--mcp-command", "kubeshark mcp --token abc --url http://h"}, []string{"--mcp-command", "kubeshark mcp --token REDACTED --url http://h"}},
+		{"command inside flag=value", []string{"--mcp-command=kubeshark mcp --license-key=k"}, []string{"--mcp-command=kubeshark mcp --license-key=REDACTED"}},
+		{"positional after --", []string{"--", "--token", "t"}, []string{"--", "--token", "t"}},
+		{"nothing secret", []string{"analyze", "-o", "out", "a b.pcap"}, []string{"analyze", "-o", "out", "a b.pcap"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := slices.Clone(tt.in)
+			if got := provenance.RedactArgs(tt.in); !slices.Equal(got, tt.want) {
+				t.Errorf("RedactArgs(%q) = %q, want %q", tt.in, got, tt.want)
+			}
+			if !slices.Equal(in, tt.in) {
+				t.Error("RedactArgs modified its input")
+			}
+		})
+	}
+}
