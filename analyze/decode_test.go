@@ -260,8 +260,8 @@ func FuzzDecodeTable(f *testing.F) {
 		if counted != int64(decoded) {
 			t.Fatalf("counted %d layers, decoded %d", counted, decoded)
 		}
-		if emitted != tbl.Flows || tbl.live != 0 {
-			t.Fatalf("emitted %d, Flows %d, live %d after Flush", emitted, tbl.Flows, tbl.live)
+		if emitted != tbl.Flows() || tbl.live != 0 {
+			t.Fatalf("emitted %d, Flows %d, live %d after Flush", emitted, tbl.Flows(), tbl.live)
 		}
 	})
 }

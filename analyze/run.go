@@ -50,7 +50,7 @@ type layerDecoder struct {
 func newLayerDecoder(cfg Config) *layerDecoder {
 	dec := &layerDecoder{decap: !cfg.NoDecap}
 	if !cfg.NoReassembly {
-		dec.reasm = newReassembler(cfg.withDefaults())
+		dec.reasm = newReassembler(cfg.WithDefaults())
 	}
 	return dec
 }

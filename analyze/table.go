@@ -33,7 +33,8 @@ const (
 	DefaultMaxFlows           = 1_000_000
 )
 
-func (c Config) withDefaults() Config {
+// WithDefaults returns c with every zero setting replaced by its default.
+func (c Config) WithDefaults() Config {
 	if c.TCPTimeoutNs <= 0 {
 		c.TCPTimeoutNs = DefaultTCPTimeoutNs
 	}
@@ -162,26 +163,32 @@ type Table struct {
 	sweepNs   int64 // capture time of the last idle sweep
 
 	// Kinds counts packets by classification.
-	Kinds      [numKinds]int64
-	ipProtos   [256]int64       // KindOtherIP packets by IP protocol
-	etherTypes map[uint16]int64 // KindOtherEther packets by EtherType
-	unopened   int64            // GRE and IP-in-IP packets whose payload was not opened
-	frags      fragStats        // of the run's reassembler
-	// EvictedEarly counts flows ended before their idle timeout because the
-	// table was full (MaxFlows).
-	EvictedEarly int64
-	// Flows counts flows emitted.
-	Flows int64
-	// BadTCPHeaders counts TCP packets whose header length is impossible:
-	// counted in their flow, left out of the TCP analysis.
-	BadTCPHeaders int64
+	Kinds         [numKinds]int64
+	ipProtos      [256]int64       // KindOtherIP packets by IP protocol
+	etherTypes    map[uint16]int64 // KindOtherEther packets by EtherType
+	unopened      int64            // GRE and IP-in-IP packets whose payload was not opened
+	frags         fragStats        // of the run's reassembler
+	evictedEarly  int64            // flows ended before their idle timeout: the table was full
+	flows         int64            // flows emitted
+	badTCPHeaders int64            // TCP packets whose header length is impossible
 }
+
+// EvictedEarly counts flows ended before their idle timeout because the
+// table was full (MaxFlows).
+func (t *Table) EvictedEarly() int64 { return t.evictedEarly }
+
+// Flows counts the flows emitted so far.
+func (t *Table) Flows() int64 { return t.flows }
+
+// BadTCPHeaders counts TCP packets whose header length is impossible:
+// counted in their flow, left out of the TCP analysis.
+func (t *Table) BadTCPHeaders() int64 { return t.badTCPHeaders }
 
 // NewTable returns a table for the capture named capture; ordinal numbers
 // the capture within the run and prefixes every flow_id.
 func NewTable(cfg Config, capture string, ordinal int, emit func(*Record)) *Table {
 	return &Table{
-		cfg:        cfg.withDefaults(),
+		cfg:        cfg.WithDefaults(),
 		capture:    capture,
 		ordinal:    ordinal,
 		index:      newFlowIndex(),
@@ -271,7 +278,7 @@ func (t *Table) Add(d *Decoded, index int64) {
 	list := uint8(listUDP)
 	if d.Kind == KindTCP {
 		if d.BadHeader {
-			t.BadTCPHeaders++
+			t.badTCPHeaders++
 		} else {
 			f.tcp.add(dir, d)
 		}
@@ -553,7 +560,7 @@ func (t *Table) evictIdlest() {
 		}
 	}
 	if idlest != nil {
-		t.EvictedEarly++
+		t.evictedEarly++
 		t.end(idlest)
 	}
 }
@@ -576,7 +583,7 @@ func (t *Table) end(f *flow) {
 	if !t.cfg.DeferStrings {
 		t.rec.Complete(&t.strs)
 	}
-	t.Flows++
+	t.flows++
 	t.emit(&t.rec)
 	if f.tcp != nil {
 		t.freeTCP = append(t.freeTCP, f)

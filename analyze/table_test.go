@@ -105,8 +105,8 @@ func TestTableMaxFlows(t *testing.T) {
 	if live > 3 {
 		t.Errorf("table held %d flows, cap 3", live)
 	}
-	if tbl.EvictedEarly != 8 {
-		t.Errorf("EvictedEarly = %d, want 8", tbl.EvictedEarly)
+	if tbl.EvictedEarly() != 8 {
+		t.Errorf("EvictedEarly = %d, want 8", tbl.EvictedEarly())
 	}
 	tbl.Flush()
 	if len(recs) != 11 {

@@ -25,6 +25,7 @@ type Packet struct {
 // errors.Is(err, ErrRead) and, say, errors.Is(err, fs.ErrPermission) both hold.
 var (
 	ErrNotCapture  = errors.New("not a pcap or pcapng capture")
+	ErrText        = errors.New("the file is text") // with ErrNotCapture: an error page, a login page, a log
 	ErrTruncated   = errors.New("file ends in the middle of a record")
 	ErrCorrupt     = errors.New("corrupt record")
 	ErrTooLarge    = errors.New("length field exceeds the reader's cap")

@@ -115,6 +115,7 @@ type Summary struct {
 	crosscheck   map[string]int64
 	disagree     int64
 	disagreeList topK // earliest disagreeing flows
+	pending      map[int32]*pendingVerdict
 	xc           *CrossCheckReport
 }
 
@@ -265,19 +266,81 @@ func (s *Summary) Add(r *analyze.Record) {
 	s.timeline.add(r.TsNs, bytes)
 	s.addTalker(r, bytes)
 	if r.CrossCheck != "" {
-		v := r.CrossCheck
-		if _, ok := s.crosscheck[v]; !ok && len(s.crosscheck) >= maxLabels {
-			v = "other"
-		}
-		s.crosscheck[v]++
+		s.countVerdict(r.CrossCheck, 1)
 		if r.CrossCheck != CrossCheckMatch {
-			s.disagree++
 			s.disagreeList.add(r, -r.TsNs)
 		}
 	}
 	if r.Proto == "tcp" {
 		s.addTCP(r, pkts)
 	}
+}
+
+// countVerdict counts n flows with verdict v.
+func (s *Summary) countVerdict(v string, n int64) {
+	if v != CrossCheckMatch {
+		s.disagree += n
+	}
+	if _, ok := s.crosscheck[v]; !ok && len(s.crosscheck) >= maxLabels {
+		v = "other"
+	}
+	s.crosscheck[v] += n
+}
+
+// AddDeferred is Add for a flow whose cross-check verdict is known only once
+// every flow has been seen: ref names its Kubeshark aggregate, and
+// ResolveVerdicts counts it. Until then the summary keeps, per aggregate, its
+// number of flows and its earliest flows (the findings quote those).
+func (s *Summary) AddDeferred(r *analyze.Record, ref int32) {
+	v := r.CrossCheck
+	r.CrossCheck = ""
+	s.Add(r)
+	r.CrossCheck = v
+	if r.Synthetic {
+		return
+	}
+	p := s.pending[ref]
+	if p == nil {
+		if s.pending == nil {
+			s.pending = map[int32]*pendingVerdict{}
+		}
+		p = &pendingVerdict{examples: topK{k: findingExamples}}
+		s.pending[ref] = p
+	}
+	p.flows++
+	p.examples.add(r, -r.TsNs)
+}
+
+// pendingVerdict is what the summary holds of an aggregate's flows until
+// its verdict is known.
+type pendingVerdict struct {
+	flows    int64
+	examples topK
+}
+
+// ResolveVerdicts counts the flows given to AddDeferred under the verdicts
+// of their aggregates ("" leaves a flow uncounted, as Add does).
+func (s *Summary) ResolveVerdicts(verdict func(ref int32) string) {
+	refs := make([]int32, 0, len(s.pending))
+	for ref := range s.pending {
+		refs = append(refs, ref)
+	}
+	slices.Sort(refs)
+	for _, ref := range refs {
+		p := s.pending[ref]
+		v := verdict(ref)
+		if v == "" {
+			continue
+		}
+		s.countVerdict(v, p.flows)
+		if v != CrossCheckMatch {
+			for _, e := range p.examples.items {
+				e.CrossCheck = v
+				s.disagreeList.insert(e)
+			}
+		}
+	}
+	s.pending = nil
 }
 
 // CrossCheckMatch is the cross-check verdict of a flow whose numbers agree
@@ -473,11 +536,7 @@ func (t *topK) add(r *analyze.Record, key int64) {
 	if len(t.items) == t.k && !ranksBefore(key, r.FlowID, &t.items[len(t.items)-1]) {
 		return
 	}
-	i := len(t.items)
-	for i > 0 && ranksBefore(key, r.FlowID, &t.items[i-1]) {
-		i--
-	}
-	ref := flowRef{
+	t.insert(flowRef{
 		key: key, FlowID: r.FlowID, Capture: r.Capture, Proto: r.Proto,
 		Src: r.SrcIP.WithZone("").String(), Dst: r.DstIP.WithZone("").String(),
 		SrcPort: int32(r.SrcPort), DstPort: int32(r.DstPort), TsNs: r.TsNs, State: r.State,
@@ -486,6 +545,17 @@ func (t *topK) add(r *analyze.Record, key int64) {
 		ZeroWindows:  r.ZeroWindows, Missed: r.MissedBytes,
 		Handshake: r.RTTHandshake.V, SynSynAck: r.RTTSynSynAck, SynAckAck: r.RTTSynAckAck,
 		CrossCheck: r.CrossCheck,
+	})
+}
+
+// insert puts ref in its place, dropping the last item when full.
+func (t *topK) insert(ref flowRef) {
+	if len(t.items) == t.k && !ranksBefore(ref.key, ref.FlowID, &t.items[len(t.items)-1]) {
+		return
+	}
+	i := len(t.items)
+	for i > 0 && ranksBefore(ref.key, ref.FlowID, &t.items[i-1]) {
+		i--
 	}
 	if len(t.items) < t.k {
 		t.items = append(t.items, flowRef{})

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/flowproof/flowproof/analyze"
+	"github.com/flowproof/flowproof/ingest/kubeshark/l4"
 )
 
 // Verdicts.
@@ -61,39 +62,6 @@ func DefaultTolerances() Tolerances {
 	return Tolerances{BytesRel: DefaultBytesRel, BytesAbs: DefaultBytesAbs, RTTRel: DefaultRTTRel, RTTAbsNs: DefaultRTTAbsNs, WindowSlackNs: DefaultWindowSlackNs, MaxPcapOnly: DefaultMaxPcapOnly}
 }
 
-// Endpoint is a client or server of a Kubeshark record.
-type Endpoint struct {
-	IP                            netip.Addr
-	Pod, Namespace, Service, Node string
-}
-
-// Side holds one side's socket counters. HandshakeUs holds p50, p90, p99 in
-// µs (0: not reported).
-type Side struct {
-	Present                          bool
-	TxPkts, RxPkts, TxBytes, RxBytes int64
-	HandshakeUs                      [3]int64
-}
-
-// Aggregate is one Kubeshark L4 record.
-type Aggregate struct {
-	Proto                    string // tcp or udp
-	Client, Server           Endpoint
-	ServerPort               uint16
-	ClientStats, ServerStats Side
-	TimeNs                   int64 // the record's timestamp, 0 when unknown
-}
-
-// Assignment says that from FromNs on (0: since ever) IP belongs to a
-// workload of Kind "pod" or "service".
-type Assignment struct {
-	IP              netip.Addr
-	FromNs          int64
-	Kind            string
-	Name, Namespace string
-	Node, Service   string // optional: else taken from L4 records naming the pod
-}
-
 // Key identifies an aggregate.
 type Key struct {
 	Proto          string
@@ -139,7 +107,7 @@ func (c *Capture) RTT(which string) (p [3]int64, ok bool) {
 // Result is one compared aggregate.
 type Result struct {
 	Key       Key
-	Kubeshark *Aggregate // nil for pcap_only
+	Kubeshark *l4.Flow // nil for pcap_only
 	Capture   Capture
 	Verdict   string
 	Reason    string
@@ -174,35 +142,36 @@ type Checker struct {
 	pcapOrder       []Key
 	droppedPcapOnly int64
 	byIP            map[netip.Addr][]holder
-	podInfo         map[[2]string][2]string // ns/pod -> service, node ("" when ambiguous)
-	l4Names         map[netip.Addr]Endpoint // IP -> the single pod L4 records name (Pod "" when ambiguous)
+	podInfo         map[[2]string][2]string    // ns/pod -> service, node ("" when ambiguous)
+	l4Names         map[netip.Addr]l4.Endpoint // IP -> the single pod L4 records name (Pod "" when ambiguous)
 	verdicts        map[Key]string
 	ksMin, ksMax    int64 // range of Kubeshark's record times; 0 when any is unknown
 	finished        bool
 }
 
 type entry struct {
-	ks  *Aggregate
-	cap Capture
+	ks    *l4.Flow
+	cap   Capture
+	index int32 // in order
 }
 
 // New builds a checker from Kubeshark's records and workload assignments.
-func New(aggs []Aggregate, assigns []Assignment, tol Tolerances) *Checker {
+func New(aggs []l4.Flow, assigns []l4.Workload, tol Tolerances) *Checker {
 	c := &Checker{tol: tol, aggs: map[Key]*entry{}, pcapOnly: map[Key]*entry{}, byIP: map[netip.Addr][]holder{},
-		podInfo: map[[2]string][2]string{}, l4Names: map[netip.Addr]Endpoint{}}
+		podInfo: map[[2]string][2]string{}, l4Names: map[netip.Addr]l4.Endpoint{}}
 	for i := range aggs {
 		a := aggs[i]
 		a.Client.IP, a.Server.IP = a.Client.IP.Unmap(), a.Server.IP.Unmap()
-		k := Key{Proto: strings.ToLower(a.Proto), Client: a.Client.IP, Server: a.Server.IP, Port: a.ServerPort}
+		k := Key{Proto: strings.ToLower(a.Proto), Client: a.Client.IP, Server: a.Server.IP, Port: a.Server.Port}
 		if e, ok := c.aggs[k]; ok { // the same aggregate twice (several nodes): sum
 			addSide(&e.ks.ClientStats, a.ClientStats)
 			addSide(&e.ks.ServerStats, a.ServerStats)
 			e.ks.TimeNs = max(e.ks.TimeNs, a.TimeNs)
 		} else {
-			c.aggs[k] = &entry{ks: &a}
+			c.aggs[k] = &entry{ks: &a, index: int32(len(c.order))}
 			c.order = append(c.order, k)
 		}
-		for _, ep := range []Endpoint{a.Client, a.Server} {
+		for _, ep := range []l4.Endpoint{a.Client, a.Server} {
 			c.notePod(ep)
 		}
 	}
@@ -218,7 +187,7 @@ func New(aggs []Aggregate, assigns []Assignment, tol Tolerances) *Checker {
 	}
 	for _, as := range assigns {
 		ip := as.IP.Unmap()
-		c.byIP[ip] = append(c.byIP[ip], holder{fromNs: as.FromNs, kind: strings.ToLower(as.Kind), name: as.Name, namespace: as.Namespace, node: as.Node, service: as.Service})
+		c.byIP[ip] = append(c.byIP[ip], holder{fromNs: as.TimeNs, kind: strings.ToLower(as.Kind), name: as.Name, namespace: as.Namespace, node: as.Node, service: as.Service})
 	}
 	for ip, hs := range c.byIP {
 		sort.SliceStable(hs, func(i, j int) bool { return hs[i].fromNs < hs[j].fromNs })
@@ -227,7 +196,7 @@ func New(aggs []Aggregate, assigns []Assignment, tol Tolerances) *Checker {
 	return c
 }
 
-func addSide(s *Side, o Side) {
+func addSide(s *l4.Side, o l4.Side) {
 	s.Present = s.Present || o.Present
 	s.TxPkts += o.TxPkts
 	s.RxPkts += o.RxPkts
@@ -238,7 +207,7 @@ func addSide(s *Side, o Side) {
 	}
 }
 
-func (c *Checker) notePod(ep Endpoint) {
+func (c *Checker) notePod(ep l4.Endpoint) {
 	if !ep.IP.IsValid() || ep.Pod == "" {
 		return
 	}
@@ -253,7 +222,7 @@ func (c *Checker) notePod(ep Endpoint) {
 	}
 	c.podInfo[k] = v
 	if old, ok := c.l4Names[ep.IP]; ok && (old.Pod != ep.Pod || old.Namespace != ep.Namespace) {
-		c.l4Names[ep.IP] = Endpoint{IP: ep.IP} // named differently over time: no name
+		c.l4Names[ep.IP] = l4.Endpoint{IP: ep.IP} // named differently over time: no name
 		return
 	} else if ok {
 		if old.Service != ep.Service {
@@ -335,19 +304,31 @@ func (c *Checker) keyOf(r *analyze.Record) (k Key, reversed, ok bool) {
 	return k, false, true
 }
 
-// Add accumulates a finished flow into its aggregate.
-func (c *Checker) Add(r *analyze.Record) {
+// References Add returns besides the index of a Kubeshark aggregate.
+const (
+	NotCompared = -1 // a flow the cross-check leaves out (a synthetic twin): no verdict
+	NotListed   = -2 // a flow of no Kubeshark record: its verdict is PcapOnly, known at once
+)
+
+// Add accumulates a finished flow into its aggregate and returns the
+// aggregate's reference: the index of Kubeshark's record (its verdict is
+// known after Finish: VerdictOf), NotListed or NotCompared.
+func (c *Checker) Add(r *analyze.Record) int32 {
 	k, rev, ok := c.keyOf(r)
 	if !ok {
-		return
+		return NotCompared
 	}
 	e := c.aggs[k]
 	known := e != nil
+	ref := int32(NotListed)
+	if known {
+		ref = e.index
+	}
 	if e == nil {
 		if e = c.pcapOnly[k]; e == nil {
 			if len(c.pcapOnly) >= c.tol.MaxPcapOnly {
 				c.droppedPcapOnly++
-				return
+				return ref
 			}
 			e = &entry{}
 			c.pcapOnly[k] = e
@@ -380,6 +361,19 @@ func (c *Checker) Add(r *analyze.Record) {
 		appendSample(&cp.serverRTT, r.RTTSynAckAck)
 		appendSample(&cp.fullRTT, r.RTTHandshake)
 	}
+	return ref
+}
+
+// VerdictOf returns the verdict of a reference Add returned; valid after
+// Finish. It is "" for NotCompared.
+func (c *Checker) VerdictOf(ref int32) string {
+	switch {
+	case ref == NotListed:
+		return PcapOnly
+	case ref < 0 || int(ref) >= len(c.order):
+		return ""
+	}
+	return c.verdicts[c.order[ref]]
 }
 
 func appendSample(s *[]int64, o analyze.Opt) {
@@ -406,14 +400,15 @@ func (c *Checker) Verdict(r *analyze.Record) string {
 }
 
 // Finish judges every aggregate, given the capture's time range (first and
-// last packet of all inputs, ns; both 0 when unknown), and returns the results:
-// Kubeshark's records in input order, then the pcap_only aggregates.
-func (c *Checker) Finish(firstNs, lastNs int64) []Result {
+// last packet of all inputs, ns; known is false when no packet was read), and
+// returns the results: Kubeshark's records in input order, then the
+// pcap_only aggregates.
+func (c *Checker) Finish(firstNs, lastNs int64, known bool) []Result {
 	c.verdicts = map[Key]string{}
 	var out []Result
 	for _, k := range c.order {
 		e := c.aggs[k]
-		r := c.judge(k, e, firstNs, lastNs)
+		r := c.judge(k, e, firstNs, lastNs, known)
 		c.verdicts[k] = r.Verdict
 		out = append(out, r)
 	}
@@ -431,7 +426,7 @@ func (c *Checker) Finish(firstNs, lastNs int64) []Result {
 	return out
 }
 
-func (c *Checker) judge(k Key, e *entry, firstNs, lastNs int64) Result {
+func (c *Checker) judge(k Key, e *entry, firstNs, lastNs int64, known bool) Result {
 	a, cp := e.ks, e.cap
 	r := Result{Key: k, Kubeshark: a, Capture: cp}
 	// Bytes Kubeshark attributes to each direction.
@@ -450,7 +445,7 @@ func (c *Checker) judge(k Key, e *entry, firstNs, lastNs int64) Result {
 	r.fillRTT(a, c.tol)
 	slack := c.tol.WindowSlackNs
 	inWindow := func(t int64) bool {
-		return t == 0 || (firstNs == 0 && lastNs == 0) || (t >= firstNs-slack && t <= lastNs+slack)
+		return t == 0 || !known || (t >= firstNs-slack && t <= lastNs+slack)
 	}
 	if !inWindow(a.TimeNs) {
 		r.Verdict, r.WorstRel = OutsideWindow, 1
@@ -520,7 +515,7 @@ func (c *Checker) judge(k Key, e *entry, firstNs, lastNs int64) Result {
 }
 
 // fillRTT sets the RTT medians compared; a is nil for pcap_only.
-func (r *Result) fillRTT(a *Aggregate, tol Tolerances) {
+func (r *Result) fillRTT(a *l4.Flow, tol Tolerances) {
 	if p, ok := r.Capture.RTT("client"); ok {
 		r.CapClientRTT = analyze.Some(p[0])
 	}
@@ -543,7 +538,7 @@ func (r *Result) fillRTT(a *Aggregate, tol Tolerances) {
 	}
 }
 
-func sideBytes(a *Aggregate) int64 {
+func sideBytes(a *l4.Flow) int64 {
 	if a.ClientStats.Present {
 		return a.ClientStats.TxBytes + a.ClientStats.RxBytes
 	}
@@ -583,4 +578,38 @@ func SortWorst(rs []Result) {
 	slices.SortStableFunc(rs, func(a, b Result) int {
 		return cmp.Or(cmp.Compare(b.WorstRel, a.WorstRel), cmp.Compare(a.Key.String(), b.Key.String()))
 	})
+}
+
+// Worst returns up to n disagreements (any verdict but Match), worst first,
+// without reordering results.
+func Worst(results []Result, n int) []Result {
+	var out []Result
+	for i := range results {
+		if results[i].Verdict != Match {
+			out = append(out, results[i])
+		}
+	}
+	SortWorst(out)
+	return out[:min(n, len(out))]
+}
+
+// Identities names a result's endpoints: Kubeshark's own names when its
+// record has them, else the workloads over the capture's time of the
+// aggregate (the record's time for kubeshark_only).
+func (c *Checker) Identities(r *Result) (client, server Identity) {
+	from, to := r.Capture.FirstNs, r.Capture.LastNs
+	if r.Capture.Flows == 0 && r.Kubeshark != nil {
+		from, to = r.Kubeshark.TimeNs, r.Kubeshark.TimeNs
+	}
+	client = c.Identify(r.Key.Client, from, to)
+	server = c.Identify(r.Key.Server, from, to)
+	if a := r.Kubeshark; a != nil {
+		if a.Client.Pod != "" || a.Client.Service != "" {
+			client = Identity{Pod: a.Client.Pod, Namespace: a.Client.Namespace, Service: a.Client.Service, Node: a.Client.Node}
+		}
+		if a.Server.Pod != "" || a.Server.Service != "" {
+			server = Identity{Pod: a.Server.Pod, Namespace: a.Server.Namespace, Service: a.Server.Service, Node: a.Server.Node}
+		}
+	}
+	return client, server
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/flowproof/flowproof/analyze"
+	"github.com/flowproof/flowproof/ingest/kubeshark/l4"
 )
 
 var (
@@ -18,8 +19,8 @@ var (
 	t0    = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC).UnixNano()
 )
 
-func side(tx, rx int64, rttUs int64) Side {
-	return Side{Present: true, TxPkts: 3, RxPkts: 3, TxBytes: tx, RxBytes: rx, HandshakeUs: [3]int64{rttUs, rttUs, rttUs}}
+func side(tx, rx int64, rttUs int64) l4.Side {
+	return l4.Side{Present: true, TxPkts: 3, RxPkts: 3, TxBytes: tx, RxBytes: rx, HandshakeUs: [3]int64{rttUs, rttUs, rttUs}}
 }
 
 func flow(src, dst netip.Addr, sport, dport uint16, ob, rb int64, at int64) *analyze.Record {
@@ -30,16 +31,16 @@ func flow(src, dst netip.Addr, sport, dport uint16, ob, rb int64, at int64) *ana
 
 // TestVerdicts: every verdict as built.
 func TestVerdicts(t *testing.T) {
-	aggs := []Aggregate{
-		{Proto: "tcp", Client: Endpoint{IP: ipA, Pod: "a", Namespace: "ns", Service: "sa", Node: "n1"}, Server: Endpoint{IP: ipB, Pod: "b", Namespace: "ns", Service: "sb", Node: "n2"}, ServerPort: 80,
+	aggs := []l4.Flow{
+		{Proto: "tcp", Client: l4.Endpoint{IP: ipA, Pod: "a", Namespace: "ns", Service: "sa", Node: "n1"}, Server: l4.Endpoint{IP: ipB, Pod: "b", Namespace: "ns", Service: "sb", Node: "n2", Port: 80},
 			ClientStats: side(300, 1200, 400), ServerStats: side(1200, 300, 5000), TimeNs: t0 + 1e8}, // match (server view SYN->ACK)
-		{Proto: "tcp", Client: Endpoint{IP: ipA}, Server: Endpoint{IP: ipC}, ServerPort: 6379,
+		{Proto: "tcp", Client: l4.Endpoint{IP: ipA}, Server: l4.Endpoint{IP: ipC, Port: 6379},
 			ClientStats: side(100, 2600, 400), TimeNs: t0 + 1e8}, // bytes: the capture lost 1400
-		{Proto: "tcp", Client: Endpoint{IP: ipA}, Server: Endpoint{IP: ipD}, ServerPort: 443,
+		{Proto: "tcp", Client: l4.Endpoint{IP: ipA}, Server: l4.Endpoint{IP: ipD, Port: 443},
 			ClientStats: side(100, 100, 50_000), TimeNs: t0 + 1e8}, // RTT 50 ms vs 0.4 ms
-		{Proto: "tcp", Client: Endpoint{IP: ipB}, Server: Endpoint{IP: ipC}, ServerPort: 9000,
+		{Proto: "tcp", Client: l4.Endpoint{IP: ipB}, Server: l4.Endpoint{IP: ipC, Port: 9000},
 			ClientStats: side(10, 10, 0), TimeNs: t0 + 2e8}, // no capture flow: kubeshark_only
-		{Proto: "udp", Client: Endpoint{IP: ipB}, Server: Endpoint{IP: ipD}, ServerPort: 53,
+		{Proto: "udp", Client: l4.Endpoint{IP: ipB}, Server: l4.Endpoint{IP: ipD, Port: 53},
 			ClientStats: side(40, 56, 0), TimeNs: t0 + int64(time.Hour)}, // an hour later: outside_window
 	}
 	c := New(aggs, nil, DefaultTolerances())
@@ -55,7 +56,7 @@ func TestVerdicts(t *testing.T) {
 	for _, r := range append(recs, twin) {
 		c.Add(r)
 	}
-	res := c.Finish(t0, t0+5e8)
+	res := c.Finish(t0, t0+5e8, true)
 	want := []string{Match, BytesMismatch, RTTMismatch, KubesharkOnly, OutsideWindow, PcapOnly}
 	if len(res) != len(want) {
 		t.Fatalf("%d results, want %d", len(res), len(want))
@@ -86,7 +87,7 @@ func TestVerdicts(t *testing.T) {
 	for _, r := range recs[:3] {
 		c2.Add(r)
 	}
-	for _, r := range c2.Finish(t0, t0+5e8) {
+	for _, r := range c2.Finish(t0, t0+5e8, true) {
 		if r.Verdict != Match {
 			t.Errorf("loose tolerances: %s %s", r.Key, r.Verdict)
 		}
@@ -96,11 +97,11 @@ func TestVerdicts(t *testing.T) {
 // TestReversed: a flow whose originator is Kubeshark's server is counted
 // reversed.
 func TestReversed(t *testing.T) {
-	c := New([]Aggregate{{Proto: "tcp", Client: Endpoint{IP: ipA}, Server: Endpoint{IP: ipB}, ServerPort: 80, ClientStats: side(300, 1200, 0)}}, nil, DefaultTolerances())
+	c := New([]l4.Flow{{Proto: "tcp", Client: l4.Endpoint{IP: ipA}, Server: l4.Endpoint{IP: ipB, Port: 80}, ClientStats: side(300, 1200, 0)}}, nil, DefaultTolerances())
 	r := flow(ipB, ipA, 80, 40000, 1200, 300, t0)
 	r.DirectionInferred = true
 	c.Add(r)
-	if res := c.Finish(t0, t0+1e9); res[0].Verdict != Match {
+	if res := c.Finish(t0, t0+1e9, true); res[0].Verdict != Match {
 		t.Errorf("%+v", res[0])
 	}
 }
@@ -108,12 +109,12 @@ func TestReversed(t *testing.T) {
 // TestIdentityReuse: a pod IP reused over time is named by the flow's time,
 // and left empty when the flow spans the change.
 func TestIdentityReuse(t *testing.T) {
-	assigns := []Assignment{
-		{IP: ipA, FromNs: t0 - int64(time.Hour), Kind: "pod", Name: "old-pod", Namespace: "ns1"},
-		{IP: ipA, FromNs: t0 + 1e8, Kind: "pod", Name: "new-pod", Namespace: "ns2"},
-		{IP: ipB, FromNs: t0 - int64(time.Hour), Kind: "service", Name: "svc", Namespace: "ns1"},
+	assigns := []l4.Workload{
+		{IP: ipA, TimeNs: t0 - int64(time.Hour), Kind: "pod", Name: "old-pod", Namespace: "ns1"},
+		{IP: ipA, TimeNs: t0 + 1e8, Kind: "pod", Name: "new-pod", Namespace: "ns2"},
+		{IP: ipB, TimeNs: t0 - int64(time.Hour), Kind: "service", Name: "svc", Namespace: "ns1"},
 	}
-	aggs := []Aggregate{{Proto: "tcp", Client: Endpoint{IP: ipA, Pod: "new-pod", Namespace: "ns2", Service: "web", Node: "n9"}, Server: Endpoint{IP: ipB}, ServerPort: 80}}
+	aggs := []l4.Flow{{Proto: "tcp", Client: l4.Endpoint{IP: ipA, Pod: "new-pod", Namespace: "ns2", Service: "web", Node: "n9"}, Server: l4.Endpoint{IP: ipB, Port: 80}}}
 	c := New(aggs, assigns, DefaultTolerances())
 	cases := []struct {
 		from, to int64
@@ -133,9 +134,9 @@ func TestIdentityReuse(t *testing.T) {
 		t.Errorf("service: %+v", got)
 	}
 	// Without assignments, L4 records name an IP only when they agree.
-	c = New([]Aggregate{
-		{Proto: "tcp", Client: Endpoint{IP: ipC, Pod: "p1", Namespace: "n"}, Server: Endpoint{IP: ipD, Pod: "s", Namespace: "n", Node: "w"}, ServerPort: 1},
-		{Proto: "tcp", Client: Endpoint{IP: ipC, Pod: "p2", Namespace: "n"}, Server: Endpoint{IP: ipD, Pod: "s", Namespace: "n", Node: "w"}, ServerPort: 2},
+	c = New([]l4.Flow{
+		{Proto: "tcp", Client: l4.Endpoint{IP: ipC, Pod: "p1", Namespace: "n"}, Server: l4.Endpoint{IP: ipD, Pod: "s", Namespace: "n", Node: "w", Port: 1}},
+		{Proto: "tcp", Client: l4.Endpoint{IP: ipC, Pod: "p2", Namespace: "n"}, Server: l4.Endpoint{IP: ipD, Pod: "s", Namespace: "n", Node: "w", Port: 2}},
 	}, nil, DefaultTolerances())
 	if got := c.Identify(ipC, t0, t0); got != (Identity{}) {
 		t.Errorf("ambiguous: %+v", got)
@@ -149,11 +150,27 @@ func TestIdentityReuse(t *testing.T) {
 // the capture does not hold says the traffic may be there DNATed.
 func TestClusterIPReason(t *testing.T) {
 	svcIP := netip.MustParseAddr("10.96.0.10")
-	c := New([]Aggregate{{Proto: "udp", Client: Endpoint{IP: ipA}, Server: Endpoint{IP: svcIP}, ServerPort: 53, ClientStats: side(40, 56, 0), TimeNs: t0}},
-		[]Assignment{{IP: svcIP, FromNs: t0 - 1e9, Kind: "service", Name: "kube-dns", Namespace: "kube-system"}}, DefaultTolerances())
+	c := New([]l4.Flow{{Proto: "udp", Client: l4.Endpoint{IP: ipA}, Server: l4.Endpoint{IP: svcIP, Port: 53}, ClientStats: side(40, 56, 0), TimeNs: t0}},
+		[]l4.Workload{{IP: svcIP, TimeNs: t0 - 1e9, Kind: "service", Name: "kube-dns", Namespace: "kube-system"}}, DefaultTolerances())
 	c.Add(&analyze.Record{Proto: "udp", SrcIP: ipA, DstIP: ipD, SrcPort: 5000, DstPort: 53, TsNs: t0, EndNs: t0, OrigBytes: 40, RespBytes: 56})
-	res := c.Finish(t0, t0+1e9)
+	res := c.Finish(t0, t0+1e9, true)
 	if res[0].Verdict != KubesharkOnly || !strings.Contains(res[0].Reason, "kube-system/kube-dns's ClusterIP") || res[1].Verdict != PcapOnly {
 		t.Errorf("%+v", res)
+	}
+}
+
+// TestEpochZeroCapture: a capture that starts at the epoch (time 0) still
+// has a time range; a Kubeshark record dated far from it is outside_window.
+func TestEpochZeroCapture(t *testing.T) {
+	ipA, ipB := netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2")
+	c := New([]l4.Flow{{Proto: "tcp", Client: l4.Endpoint{IP: ipA}, Server: l4.Endpoint{IP: ipB, Port: 80}, TimeNs: 3600e9, ClientStats: side(100, 100, 0)}}, nil, DefaultTolerances())
+	ref := c.Add(flow(ipA, ipB, 40000, 80, 100, 100, 0))
+	res := c.Finish(0, 1e9, true)
+	if res[0].Verdict != OutsideWindow || c.VerdictOf(ref) != OutsideWindow {
+		t.Errorf("verdict %s (ref %d: %s), want outside_window", res[0].Verdict, ref, c.VerdictOf(ref))
+	}
+	c = New([]l4.Flow{{Proto: "tcp", Client: l4.Endpoint{IP: ipA}, Server: l4.Endpoint{IP: ipB, Port: 80}, TimeNs: 3600e9, ClientStats: side(100, 100, 0)}}, nil, DefaultTolerances())
+	if res := c.Finish(0, 0, false); res[0].Verdict == OutsideWindow {
+		t.Error("no time range known, yet outside_window")
 	}
 }

@@ -6,19 +6,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
-	"runtime"
-	"sort"
-	"strconv"
-	"sync/atomic"
 	"time"
 
 	"github.com/flowproof/flowproof/analyze"
-	"github.com/flowproof/flowproof/ingest"
-	"github.com/flowproof/flowproof/ingest/kubeshark"
-	"github.com/flowproof/flowproof/provenance"
-	"github.com/flowproof/flowproof/report"
+	"github.com/flowproof/flowproof/analyze/crosscheck"
+	"github.com/flowproof/flowproof/pipeline"
 )
 
 // analyzeOptions are the settings of one analyze run.
@@ -46,7 +38,7 @@ func (o *analyzeOptions) register(fs *flag.FlagSet) {
 	fs.BoolVar(&o.noDecap, "no-decap", false, "do not open tunnels (VXLAN, Geneve, GRE, IP-in-IP): count only their outer packets")
 	fs.BoolVar(&o.noReassembly, "no-reassembly", false, "do not reassemble IP fragments: count them only")
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress display on a terminal (warnings and errors are still shown)")
-	fs.IntVar(&o.jobs, "jobs", defaultJobs(), "captures analyzed at once, each with its own flow table (and its own live flows in memory); the output is the same for any value; the default is half the CPUs")
+	fs.IntVar(&o.jobs, "jobs", pipeline.DefaultJobs(), "captures analyzed at once, each with its own flow table (and its own live flows in memory); the output is the same for any value; the default is half the CPUs")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the run to `file` (go tool pprof)")
 	fs.StringVar(&o.memProfile, "memprofile", "", "write a heap profile at the end of the run to `file`")
 	o.xc.register(fs)
@@ -70,27 +62,25 @@ func (o *analyzeOptions) validate() error {
 	return o.xc.validate()
 }
 
-func (o *analyzeOptions) tableConfig() analyze.Config {
-	return analyze.Config{
-		TCPTimeoutNs:       int64(o.tcpTimeout),
-		UDPTimeoutNs:       int64(o.udpTimeout),
-		TCPClosedTimeoutNs: int64(o.tcpClosedTimeout),
-		MaxFlows:           o.maxFlows,
-		NoDecap:            o.noDecap,
-		NoReassembly:       o.noReassembly,
-		// The sink completes the records, beside the table (analyzeRun).
-		DeferStrings: true,
-	}
-}
-
-func (o *analyzeOptions) settings() map[string]string {
-	return map[string]string{
-		"tcp_timeout":        o.tcpTimeout.String(),
-		"udp_timeout":        o.udpTimeout.String(),
-		"tcp_closed_timeout": o.tcpClosedTimeout.String(),
-		"max_flows":          strconv.Itoa(o.maxFlows),
-		"decap":              strconv.FormatBool(!o.noDecap),
-		"reassembly":         strconv.FormatBool(!o.noReassembly),
+// options builds the pipeline's options from the flags.
+func (o *analyzeOptions) options(command []string, stderr io.Writer) pipeline.Options {
+	return pipeline.Options{
+		Out: o.out,
+		Table: analyze.Config{
+			TCPTimeoutNs:       int64(o.tcpTimeout),
+			UDPTimeoutNs:       int64(o.udpTimeout),
+			TCPClosedTimeoutNs: int64(o.tcpClosedTimeout),
+			MaxFlows:           o.maxFlows,
+			NoDecap:            o.noDecap,
+			NoReassembly:       o.noReassembly,
+		},
+		Jobs:       o.jobs,
+		Tolerances: o.xc.tolerances(),
+		L4Flows:    o.xc.l4Flows,
+		Workloads:  o.xc.workloads,
+		Version:    version(),
+		Command:    command,
+		Progress:   newProgress(stderr, o.quiet),
 	}
 }
 
@@ -158,67 +148,13 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
-// analyzeRun analyzes the inputs into o.out. It returns errPartial when some
-// input was bad but outputs were written.
+// analyzeRun analyzes the inputs into o.out with the process's memory
+// policy and profiles, and prints what it wrote. It returns errPartial when
+// some input was bad but outputs were written.
 func analyzeRun(ctx context.Context, o analyzeOptions, inputs []string, command []string, stdout, stderr io.Writer) error {
-	started := time.Now()
-	// Expand each argument on its own, so that a missing one is reported
-	// and the others are still analyzed.
-	var files []string
-	bad := 0
-	var missing []string
-	evidence := map[string]kubeshark.EvidenceCapture{} // captures of evidence directories
-	for _, in := range inputs {
-		f, err := expandInput(in, evidence)
-		if err != nil {
-			bad++
-			fmt.Fprintf(stderr, "flowproof analyze: %v (skipped)\n", err)
-			missing = append(missing, err.Error())
-			continue
-		}
-		files = append(files, f...)
-	}
-	if len(files) == 0 {
-		return fmt.Errorf("find inputs: no capture files in %q: point flowproof at pcap or pcapng files or directories holding them", inputs)
-	}
-	xc, err := loadCrossCheck(o.xc, inputs)
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(o.out, 0o755); err != nil {
-		return fmt.Errorf("create output directory: %w", err)
-	}
-	if xc != nil {
-		if err := xc.open(o.out); err != nil {
-			return err
-		}
-		defer xc.close()
-	}
-
-	flowsPath := filepath.Join(o.out, "flows.parquet")
-	tmp, err := os.CreateTemp(o.out, ".flows-*.parquet")
-	if err != nil {
-		return fmt.Errorf("create flows.parquet: %w", err)
-	}
-	defer os.Remove(tmp.Name()) // no-op after the rename
-	fw, err := report.NewFlowWriter(tmp, report.FlowWriterOptions{Version: version()})
-	if err != nil {
-		tmp.Close()
-		return fmt.Errorf("create flows.parquet: %w", err)
-	}
-
-	m := &report.Manifest{
-		Tool:     provenance.Tool{Name: "flowproof", Version: version()},
-		Command:  provenance.RedactArgs(command),
-		Started:  provenance.Time{Time: started},
-		Settings: o.settings(),
-		Decode:   map[string]int64{},
-		Warnings: missing,
-	}
 	defer startMemoryPolicy(readGCEnv(nil))()
 	stopProfiles, err := startProfiles(o.cpuProfile, o.memProfile)
 	if err != nil {
-		tmp.Close()
 		return err
 	}
 	defer func() { // the profiles cover the whole run, report included
@@ -226,211 +162,52 @@ func analyzeRun(ctx context.Context, o analyzeOptions, inputs []string, command 
 			fmt.Fprintf(stderr, "flowproof analyze: %v\n", err)
 		}
 	}()
-	sum := report.NewSummary(report.SummaryOptions{})
-	if xc != nil {
-		m.Warnings = append(m.Warnings, xc.warnings...)
-		o.xc.settings(m.Settings)
+	res, err := pipeline.Analyze(ctx, inputs, o.options(command, stderr))
+	if res != nil {
+		fmt.Fprintf(stdout, "flowproof: %d flows from %d captures (%d packets) -> %s\n", res.Flows, res.Captures, res.Packets, res.Dir)
 	}
-	var strs analyze.Completer
-	sink := newOrderedSink(len(files), func(r *analyze.Record) error {
-		r.Complete(&strs)
-		if xc != nil {
-			xc.observe(r) // identities; capture sums for the cross-check
-			if xc.compare {
-				return xc.spool(r) // written with its verdict on the second pass
-			}
-		}
-		sum.Add(r)
-		return fw.Write(r)
-	})
-	prog := newProgress(stderr, o.quiet)
-	prog.run(len(files))
-	results, ready := analyzeFiles(ctx, files, o.jobs, o.tableConfig(), sink, prog)
-	canceled := false
-	for i, path := range files {
-		<-ready[i] // in input order, whatever order they finish in
-		r := results[i]
-		results[i] = fileResult{} // its table is no longer needed
-		if r.canceled {
-			canceled = true
-			continue
-		}
-		in, tbl := r.in, r.tbl
-		err := withEvidence(&in, evidence, path, r.err)
-		if tbl != nil {
-			for k, n := range tbl.KindCounts() {
-				m.Decode[k] += n
-			}
-			if tbl.EvictedEarly > 0 {
-				m.Warnings = append(m.Warnings, fmt.Sprintf("%s: the flow table reached --max-flows=%d: %d flows were ended early, before their idle timeout (raise --max-flows)", in.Name, o.maxFlows, tbl.EvictedEarly))
-			}
-			if tbl.BadTCPHeaders > 0 {
-				m.Warnings = append(m.Warnings, fmt.Sprintf("%s: %d TCP packets have an impossible header length: counted in their flows, left out of the TCP analysis", in.Name, tbl.BadTCPHeaders))
-			}
-		}
-		if err != nil {
-			bad++
-			prog.warn(stderr, "flowproof analyze: %v\n", err)
-			m.Warnings = append(m.Warnings, err.Error())
-		}
-		m.Inputs = append(m.Inputs, in)
-	}
-	prog.stop()
-	if canceled {
-		sink.close()
-		tmp.Close()
-		return ctx.Err()
-	}
-	writeErr := sink.close()
-	if writeErr != nil {
-		tmp.Close()
-		return fmt.Errorf("write flows.parquet: %w", writeErr)
-	}
-	if err := fw.Close(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write flows.parquet: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write flows.parquet: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), flowsPath); err != nil {
-		return fmt.Errorf("write flows.parquet: %w", err)
-	}
-	out, err := provenance.HashFile(flowsPath)
-	if err != nil {
-		return err
-	}
-	m.Outputs = []provenance.File{out}
-	m.Flows = fw.Count()
-	if xc != nil && xc.compare {
-		outs, n, err := xc.finish(o.out, sum, m, o.xc.tolerances())
-		if err != nil {
-			return err
-		}
-		m.Outputs, m.Flows = outs, n
-	}
-	m.Finished = provenance.Time{Time: time.Now()}
-	if err := writeOutputs(o.out, "analyze", sum, m); err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "flowproof: %d flows from %d captures (%d packets) -> %s\n", m.Flows, len(files), totalPackets(m), o.out)
-	// Exit 1 only when nothing at all was read; a capture read in part still
-	// gave flows, so that is a partial result.
-	unread := len(missing)
-	for _, in := range m.Inputs {
-		if in.Status == report.StatusFailed {
-			unread++
-		}
-	}
-	if unread == len(files)+len(missing) {
-		return fmt.Errorf("no input could be read (see the errors above); the outputs in %s are empty", o.out)
-	}
-	if bad > 0 {
+	if errors.Is(err, pipeline.ErrPartial) {
 		return errPartial
+	}
+	return err
+}
+
+// xcOptions are the cross-check's settings.
+type xcOptions struct {
+	l4Flows     string
+	workloads   string
+	bytesPct    float64
+	bytesSlack  int64
+	rttPct      float64
+	rttSlack    time.Duration
+	windowSlack time.Duration
+	maxPcapOnly int
+}
+
+func (o *xcOptions) register(fs *flag.FlagSet) {
+	fs.StringVar(&o.l4Flows, "l4-flows", "", "Kubeshark list_l4_flows answer saved in `file` (JSON) to cross-check with; evidence directories bring their own")
+	fs.StringVar(&o.workloads, "workloads", "", "Kubeshark list_workloads or list_ips answer saved in `file` (JSON), for Kubernetes identities")
+	fs.Float64Var(&o.bytesPct, "xc-bytes-tolerance", crosscheck.DefaultBytesRel*100, "cross-check: bytes agree within this `percent` of the larger value (or --xc-bytes-slack)")
+	fs.Int64Var(&o.bytesSlack, "xc-bytes-slack", crosscheck.DefaultBytesAbs, "cross-check: bytes agree within this many `bytes` whatever the percentage")
+	fs.Float64Var(&o.rttPct, "xc-rtt-tolerance", crosscheck.DefaultRTTRel*100, "cross-check: handshake RTT medians agree within this `percent` (or --xc-rtt-slack)")
+	fs.DurationVar(&o.rttSlack, "xc-rtt-slack", time.Duration(crosscheck.DefaultRTTAbsNs), "cross-check: handshake RTT medians agree within this `duration` whatever the percentage")
+	fs.DurationVar(&o.windowSlack, "xc-window-slack", time.Duration(crosscheck.DefaultWindowSlackNs), "cross-check: a Kubeshark record dated more than this outside the capture's time range is outside_window")
+	fs.IntVar(&o.maxPcapOnly, "xc-max-pcap-only", crosscheck.DefaultMaxPcapOnly, "cross-check: pcap_only aggregates kept in crosscheck.parquet at most")
+}
+
+func (o *xcOptions) validate() error {
+	switch {
+	case o.bytesPct < 0 || o.rttPct < 0:
+		return &usageError{"--xc-bytes-tolerance and --xc-rtt-tolerance must not be negative"}
+	case o.bytesSlack < 0 || o.rttSlack < 0 || o.windowSlack < 0:
+		return &usageError{"--xc-bytes-slack, --xc-rtt-slack and --xc-window-slack must not be negative"}
+	case o.maxPcapOnly < 0:
+		return &usageError{"--xc-max-pcap-only must not be negative"}
 	}
 	return nil
 }
 
-func totalPackets(m *report.Manifest) int64 {
-	var n int64
-	for _, in := range m.Inputs {
-		n += in.Packets
-	}
-	return n
-}
-
-// defaultJobs is half the CPUs Go uses, at least 1: one capture keeps about
-// two cores busy (reading, hashing, the flow table, the writer), so more at
-// once only adds their live flows to memory. On 2 cores two large captures
-// at once took as long as one after the other (1.06 s against 1.05 s) and
-// 70 MiB instead of 62 MiB; small captures gain more (the 1,323 corpus
-// captures: 0.19 s against 0.21 s).
-func defaultJobs() int { return max(1, runtime.GOMAXPROCS(0)/2) }
-
-// fileResult is what analyzing one capture gave, for the manifest.
-type fileResult struct {
-	in       report.Input
-	tbl      *analyze.Table
-	err      error
-	canceled bool // never started: the run was canceled first
-}
-
-// analyzeFiles analyzes files, up to jobs at once (0: defaultJobs),
-// each with its own flow table, and sends their flows to sink in input
-// order. results[i] is set when ready[i] is closed.
-func analyzeFiles(ctx context.Context, files []string, jobs int, cfg analyze.Config, sink *orderedSink, prog *progress) (results []fileResult, ready []chan struct{}) {
-	results = make([]fileResult, len(files))
-	ready = make([]chan struct{}, len(files))
-	for i := range ready {
-		ready[i] = make(chan struct{})
-	}
-	if jobs <= 0 {
-		jobs = defaultJobs()
-	}
-	var next atomic.Int64
-	for range min(jobs, len(files)) {
-		go func() {
-			bufs := newSinkBuffers()
-			for i := int(next.Add(1) - 1); i < len(files); i = int(next.Add(1) - 1) {
-				if ctx.Err() != nil {
-					results[i].canceled = true
-					sink.skip(i)
-				} else {
-					cs := sink.capture(i, bufs)
-					r := &results[i]
-					r.in, r.tbl, r.err = analyzeFile(files[i], i, cfg, cs.emit, prog)
-					cs.end()
-				}
-				close(ready[i])
-			}
-		}()
-	}
-	return results, ready
-}
-
-// analyzeFile reads capture index (0-based) of the run into a fresh flow
-// table whose flows go to emit, and describes the input for the manifest. A
-// read error leaves the flows read before it emitted and comes back with a
-// hint on what to do.
-func analyzeFile(path string, index int, cfg analyze.Config, emit func(*analyze.Record), prog *progress) (report.Input, *analyze.Table, error) {
-	in := report.Input{Path: path, Name: filepath.Base(path), Source: "file", Status: report.StatusOK}
-	c, err := ingest.Open(path, ingest.Options{})
-	if err != nil {
-		in.Status = report.StatusFailed
-		in.Error = err.Error()
-		// Hash it anyway: the manifest proves what was offered, read or not.
-		if out, herr := provenance.HashFile(path); herr == nil {
-			in.Size, in.SHA256 = out.Size, out.SHA256
-		}
-		return in, nil, fmt.Errorf("%w (skipped: only pcap and pcapng captures, optionally gzip-compressed, can be analyzed)", err)
-	}
-	defer c.Close()
-	tbl := analyze.NewTable(cfg, in.Name, index+1, emit)
-	runErr := analyze.RunConcurrent(prog.start(index, in.Name, c), tbl)
-	tbl.Flush()
-	prog.finish(index)
-	info, finErr := c.Finish()
-	in.Size, in.SHA256, in.Format, in.Packets = info.Size, info.SHA256, info.Format, info.Packets
-	for _, lt := range info.LinkTypes {
-		in.LinkTypes = append(in.LinkTypes, report.LinkTypeCount{LinkType: uint32(lt.LinkType), Name: lt.Name, Packets: lt.Packets})
-	}
-	sort.Slice(in.LinkTypes, func(i, j int) bool { return in.LinkTypes[i].LinkType < in.LinkTypes[j].LinkType })
-	if info.Packets > 0 {
-		in.SetTimeRange(info.FirstNs, info.LastNs)
-	}
-	if runErr != nil {
-		in.Status = report.StatusPartial
-		in.Error = runErr.Error()
-		var fe *ingest.FormatError
-		if errors.As(runErr, &fe) {
-			return in, tbl, fmt.Errorf("%w (packets read before it: %d, all analyzed and written; the rest of the file was skipped: re-export or re-transfer the capture to recover it)", runErr, info.Packets)
-		}
-		return in, tbl, runErr
-	}
-	if finErr != nil {
-		in.Status = report.StatusPartial
-		in.Error = finErr.Error()
-		return in, tbl, fmt.Errorf("hash %s: %w", path, finErr)
-	}
-	return in, tbl, nil
+func (o *xcOptions) tolerances() crosscheck.Tolerances {
+	return crosscheck.Tolerances{BytesRel: o.bytesPct / 100, BytesAbs: o.bytesSlack, RTTRel: o.rttPct / 100, RTTAbsNs: int64(o.rttSlack),
+		WindowSlackNs: int64(o.windowSlack), MaxPcapOnly: o.maxPcapOnly}
 }

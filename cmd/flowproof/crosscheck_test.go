@@ -7,13 +7,13 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/flowproof/flowproof/ingest/kubeshark/kubesharktest"
+	"github.com/flowproof/flowproof/ingest/kubeshark/standin"
 	"github.com/flowproof/flowproof/report"
 )
 
 // checkDisagreements checks an analysis of the disagreeing scenario: every
 // verdict and identity as built.
-func checkDisagreements(t *testing.T, d *kubesharktest.Disagreements, out string) {
+func checkDisagreements(t *testing.T, d *standin.Disagreements, out string) {
 	t.Helper()
 	rows, err := report.ReadCrossCheck(filepath.Join(out, report.CrossCheckFile))
 	if err != nil {
@@ -39,7 +39,7 @@ func checkDisagreements(t *testing.T, d *kubesharktest.Disagreements, out string
 			t.Errorf("%s: verdict %s (%s), want %s", k, r.Verdict, r.Reason, w.Verdict)
 		}
 	}
-	lossy := got["tcp "+kubesharktest.Checkout.IP.String()+" "+kubesharktest.Redis.IP.String()+" 6379"]
+	lossy := got["tcp "+standin.Checkout.IP.String()+" "+standin.Redis.IP.String()+" 6379"]
 	if lossy.DeltaS2CBytes == nil || *lossy.DeltaS2CBytes != 1200 || lossy.CapMissedBytes != 1200 || !strings.Contains(lossy.Reason, "capture loss") {
 		t.Errorf("lossy aggregate %+v", lossy)
 	}
@@ -69,10 +69,10 @@ func checkDisagreements(t *testing.T, d *kubesharktest.Disagreements, out string
 				t.Errorf("reused IP, port %d: identity %q, want %q", f.SrcPort, got, want)
 			}
 		}
-		if f.SrcIP == kubesharktest.Frontend.IP.String() && (f.SrcPod != kubesharktest.Frontend.Name || f.SrcService != "frontend" || f.SrcNode != "worker-1" || f.SrcNamespace != "shop") {
+		if f.SrcIP == standin.Frontend.IP.String() && (f.SrcPod != standin.Frontend.Name || f.SrcService != "frontend" || f.SrcNode != "worker-1" || f.SrcNamespace != "shop") {
 			t.Errorf("frontend identity %q %q %q %q", f.SrcPod, f.SrcNamespace, f.SrcService, f.SrcNode)
 		}
-		if f.DstIP == kubesharktest.External.String() && f.DstPod != "" {
+		if f.DstIP == standin.External.String() && f.DstPod != "" {
 			t.Errorf("external address named %q", f.DstPod)
 		}
 	}
@@ -100,8 +100,8 @@ func itoa(n int) string { return strconv.Itoa(n) }
 // analyze the evidence directory.
 func TestCrossCheckEvidence(t *testing.T) {
 	clearKubesharkEnv(t)
-	d := kubesharktest.DisagreeingScenario()
-	hub := newHub(t, kubesharktest.Options{Capture: d.Capture, L4Flows: d.L4Flows, Workloads: d.Workloads})
+	d := standin.DisagreeingScenario()
+	hub := newHub(t, standin.Options{Capture: d.Capture, L4Flows: d.L4Flows, Workloads: d.Workloads})
 	ev := filepath.Join(t.TempDir(), "ev")
 	if code, _, stderr := run(t, append([]string{"pull", "--mcp-url", hub.MCPURL, "--hub-url", hub.URL, "-o", ev, "-q"}, hubWindow(hub)...)...); code != exitOK {
 		t.Fatalf("pull: %s", stderr)
@@ -115,7 +115,7 @@ func TestCrossCheckEvidence(t *testing.T) {
 
 // TestCrossCheckFlags: the same from files saved some other way.
 func TestCrossCheckFlags(t *testing.T) {
-	d := kubesharktest.DisagreeingScenario()
+	d := standin.DisagreeingScenario()
 	dir := t.TempDir()
 	files := map[string][]byte{"cap.pcap": d.Capture, "l4.json": d.L4Flows, "workloads.json": d.Workloads}
 	for name, b := range files {

@@ -4,14 +4,17 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/flowproof/flowproof/ingest/kubeshark"
-	"github.com/flowproof/flowproof/ingest/kubeshark/kubesharktest"
+	"github.com/flowproof/flowproof/ingest/kubeshark/evidence"
+	"github.com/flowproof/flowproof/ingest/kubeshark/standin"
 )
 
 const demoUsage = `Usage: flowproof demo [flags]
@@ -34,7 +37,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	o.register(fs)
 	fs.Lookup("o").DefValue = "flowproof-demo"
 	o.out = "flowproof-demo"
-	quiet := fs.Bool("q", false, "no progress lines on stderr")
+	fs.BoolVar(&o.quiet, "q", false, "short for --quiet")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, demoUsage)
 		fs.PrintDefaults()
@@ -57,7 +60,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	hub, err := kubesharktest.NewHub(kubesharktest.Options{Token: token})
+	hub, err := standin.NewHub(standin.Options{Token: token})
 	if err != nil {
 		return fmt.Errorf("start the Kubeshark stand-in: %w", err)
 	}
@@ -67,7 +70,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	req := kubeshark.Request{
 		Endpoint: kubeshark.Endpoint{
 			Serve: func(ctx context.Context, stdin io.Reader, stdout io.Writer) error {
-				return kubesharktest.ServeCLI(ctx, stdin, stdout, kubesharktest.CLIOptions{URL: hub.URL, Token: token})
+				return standin.ServeCLI(ctx, stdin, stdout, standin.CLIOptions{URL: hub.URL, Token: token})
 			},
 			Token: token,
 		},
@@ -82,7 +85,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		ToolVersion:     version(),
 		SnapshotTimeout: time.Minute,
 	}
-	if !*quiet && !o.quiet { // --quiet silences the whole pipeline
+	if !o.quiet { // --quiet silences the whole pipeline
 		req.Log = func(format string, args ...any) {
 			fmt.Fprintf(stderr, "flowproof demo: "+format+"\n", args...)
 		}
@@ -104,4 +107,18 @@ func demoToken() (string, error) {
 		return "", err
 	}
 	return "demo-" + hex.EncodeToString(b), nil
+}
+
+// removeDemoEvidence clears the evidence an earlier demo pulled from the
+// built-in stand-in, and refuses to touch anything else.
+func removeDemoEvidence(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) || (err == nil && len(entries) == 0) {
+		return nil
+	}
+	ev, err := evidence.Open(dir)
+	if err != nil || ev.Manifest.Kubeshark.Transport != "in-process" {
+		return fmt.Errorf("%s exists and is not the evidence of an earlier demo: remove it or choose another -o", dir)
+	}
+	return os.RemoveAll(dir)
 }

@@ -12,7 +12,8 @@ import (
 	"testing"
 
 	"github.com/flowproof/flowproof/ingest/kubeshark"
-	"github.com/flowproof/flowproof/ingest/kubeshark/kubesharktest"
+	"github.com/flowproof/flowproof/ingest/kubeshark/evidence"
+	"github.com/flowproof/flowproof/ingest/kubeshark/standin"
 	"github.com/flowproof/flowproof/report"
 )
 
@@ -20,16 +21,16 @@ import (
 func buildStandin(t *testing.T, dir string) string {
 	t.Helper()
 	bin := filepath.Join(dir, "kubeshark")
-	out, err := exec.Command("go", "build", "-o", bin, "github.com/flowproof/flowproof/ingest/kubeshark/kubesharktest/cmd/kubeshark-standin").CombinedOutput()
+	out, err := exec.Command("go", "build", "-o", bin, "github.com/flowproof/flowproof/ingest/kubeshark/standin/cmd/kubeshark-standin").CombinedOutput()
 	if err != nil {
 		t.Fatalf("go build kubeshark-standin: %v\n%s", err, out)
 	}
 	return bin
 }
 
-func newHub(t *testing.T, opts kubesharktest.Options) *kubesharktest.Hub {
+func newHub(t *testing.T, opts standin.Options) *standin.Hub {
 	t.Helper()
-	h, err := kubesharktest.NewHub(opts)
+	h, err := standin.NewHub(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +39,7 @@ func newHub(t *testing.T, opts kubesharktest.Options) *kubesharktest.Hub {
 }
 
 // hubWindow returns --from/--to flags covering the Hub's capture.
-func hubWindow(h *kubesharktest.Hub) []string {
+func hubWindow(h *standin.Hub) []string {
 	from, to := h.Window()
 	return []string{"--from", from.Format("2006-01-02T15:04:05.000Z07:00"), "--to", to.Format("2006-01-02T15:04:05.000Z07:00"), "--poll", "5ms"}
 }
@@ -87,7 +88,7 @@ func TestKubesharkStdio(t *testing.T) {
 	clearKubesharkEnv(t)
 	bin := buildStandin(t, t.TempDir())
 	const token = "tok-cli-SECRET-4711"
-	hub := newHub(t, kubesharktest.Options{Token: token})
+	hub := newHub(t, standin.Options{Token: token})
 	mcpCommand := bin + " mcp --url " + hub.URL
 
 	t.Run("pull then analyze", func(t *testing.T) {
@@ -109,7 +110,7 @@ func TestKubesharkStdio(t *testing.T) {
 		if len(m.Inputs) != 1 || !strings.HasPrefix(m.Inputs[0].Source, "kubeshark snapshot ") || !strings.Contains(m.Inputs[0].Source, `bpf "host 10.244.1.15"`) {
 			t.Errorf("inputs %+v", m.Inputs)
 		}
-		em, err := kubeshark.OpenEvidence(ev)
+		em, err := evidence.Open(ev)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -243,7 +244,7 @@ func TestPullUsage(t *testing.T) {
 // leaves no capture and no manifest.
 func TestPullHTTPFailure(t *testing.T) {
 	clearKubesharkEnv(t)
-	hub := newHub(t, kubesharktest.Options{Faults: kubesharktest.Faults{DownloadCut: true}})
+	hub := newHub(t, standin.Options{Faults: standin.Faults{DownloadCut: true}})
 	ev := filepath.Join(t.TempDir(), "ev")
 	code, _, stderr := run(t, append([]string{"pull", "--mcp-url", hub.MCPURL, "--hub-url", hub.URL, "-o", ev}, hubWindow(hub)...)...)
 	if code != exitFailed || !strings.Contains(stderr, "cut short") || !strings.Contains(stderr, "--snapshot-id") {
@@ -262,12 +263,12 @@ func TestPullHTTPFailure(t *testing.T) {
 // reported (exit 3), and still analyzed.
 func TestAnalyzeTamperedEvidence(t *testing.T) {
 	clearKubesharkEnv(t)
-	hub := newHub(t, kubesharktest.Options{})
+	hub := newHub(t, standin.Options{})
 	ev := filepath.Join(t.TempDir(), "ev")
 	if code, _, stderr := run(t, append([]string{"pull", "--mcp-url", hub.MCPURL, "--hub-url", hub.URL, "-o", ev, "-q"}, hubWindow(hub)...)...); code != exitOK {
 		t.Fatalf("pull: %s", stderr)
 	}
-	em, _ := kubeshark.OpenEvidence(ev)
+	em, _ := evidence.Open(ev)
 	capPath := em.Captures()[0].Path
 	b, _ := os.ReadFile(capPath)
 	b[len(b)-1] ^= 0xff
@@ -296,7 +297,7 @@ func TestDemoKubeshark(t *testing.T) {
 		}
 		assertNoToken(t, token, []string{out}, stdout, stderr)
 	}
-	em, err := kubeshark.OpenEvidence(filepath.Join(out, "evidence"))
+	em, err := evidence.Open(filepath.Join(out, "evidence"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -337,7 +338,7 @@ func TestTLSTwin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cl, sv := kubesharktest.TLSClient, kubesharktest.TLSServer
+	cl, sv := standin.TLSClient, standin.TLSServer
 	isTLS := func(r report.FlowRow) bool {
 		return r.SrcIP == cl.Addr().String() && r.SrcPort == int32(cl.Port()) && r.DstIP == sv.Addr().String() && r.DstPort == int32(sv.Port())
 	}
@@ -360,7 +361,7 @@ func TestTLSTwin(t *testing.T) {
 	// The referee: the same capture without the twin.
 	dir := t.TempDir()
 	wireOnly := filepath.Join(dir, "wire-only.pcap")
-	if err := os.WriteFile(wireOnly, kubesharktest.GenerateCapture(false), 0o644); err != nil {
+	if err := os.WriteFile(wireOnly, standin.GenerateCapture(false), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	refOut := filepath.Join(dir, "ref")

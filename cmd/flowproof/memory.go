@@ -9,21 +9,18 @@ import (
 
 // The memory policy of a run keeps the Go heap close to the live data.
 // flowproof's heap is mostly live flows, and Go's default (GOGC=100) lets it
-// grow to twice the live data between collections: on the bench capture
-// (37 MB live at peak) GOGC=100 took 69 MB of RSS, and 71-73 MB for the
-// same traffic twice as long, with no more flows live at once. So the
-// policy sets a soft memory limit (debug.SetMemoryLimit) of
+// grow to twice the live data between collections, and further on a longer
+// capture with no more flows live at once. So the policy sets a soft memory
+// limit (debug.SetMemoryLimit) of
 //
 //	max(memoryFloor, live + live/4 + memorySlack)
 //
 // and sets it again after every collection from the live heap that
 // collection measured: memory follows the live flows, not the length of
 // the capture. Below the limit nothing is collected (GOGC is off while the
-// policy runs), so small runs need no collection at all. On the bench
-// capture (37 MB live) this costs no time: 0.69 s and 62 MB of RSS against
-// 0.68 s and 68 MB with GOGC=100. Where live flows dominate it does: a
-// growing heap is marked at every quarter of growth (400,000 live flows:
-// 1.96 s and 356 MB instead of 1.57 s and 435 MB).
+// policy runs), so small runs need no collection at all. Where live flows
+// dominate it costs time: a growing heap is marked at every quarter of
+// growth (README: Speed and memory has both measurements).
 const (
 	memoryFloor = 48 << 20
 	memorySlack = 4 << 20 // the runtime's own memory: stacks, GC metadata, free spans

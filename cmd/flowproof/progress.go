@@ -10,6 +10,7 @@ import (
 
 	"github.com/flowproof/flowproof/analyze"
 	"github.com/flowproof/flowproof/ingest"
+	"github.com/flowproof/flowproof/pipeline"
 )
 
 // progress shows, on a terminal, how far the captures being analyzed have
@@ -45,8 +46,8 @@ func newProgress(stderr io.Writer, quiet bool) *progress {
 	return &progress{w: stderr, on: on, active: map[int]*captureProgress{}}
 }
 
-// run shows the progress of total captures until stop.
-func (p *progress) run(total int) {
+// Run shows the progress of total captures until Stop.
+func (p *progress) Run(total int) {
 	if !p.on {
 		return
 	}
@@ -110,9 +111,9 @@ func (p *progress) line() string {
 	return line
 }
 
-// start shows capture i (0-based) from now until finish; the packets src
+// Start shows capture i (0-based) from now until finish; the packets src
 // returns are counted. It returns the source to read from.
-func (p *progress) start(i int, name string, c *ingest.Capture) analyze.PacketSource {
+func (p *progress) Start(i int, name string, c *ingest.Capture) analyze.PacketSource {
 	if !p.on {
 		return c
 	}
@@ -123,8 +124,8 @@ func (p *progress) start(i int, name string, c *ingest.Capture) analyze.PacketSo
 	return countingSource{c, &cp.packets}
 }
 
-// finish stops showing capture i.
-func (p *progress) finish(i int) {
+// Finish stops showing capture i.
+func (p *progress) Finish(i int) {
 	if !p.on {
 		return
 	}
@@ -146,18 +147,19 @@ func (c countingSource) Next(pkt *ingest.Packet) error {
 	return err
 }
 
-// warn writes a message to w, on a line of its own when progress is shown.
-func (p *progress) warn(w io.Writer, format string, args ...any) {
+// Warn writes a warning about an input, on a line of its own when progress
+// is shown.
+func (p *progress) Warn(msg string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.on && p.stopped != nil {
 		fmt.Fprint(p.w, "\r\033[K") // the next tick draws the progress again
 	}
-	fmt.Fprintf(w, format, args...)
+	fmt.Fprintf(p.w, "flowproof analyze: %s\n", msg)
 }
 
-// stop ends the display and clears its line.
-func (p *progress) stop() {
+// Stop ends the display and clears its line.
+func (p *progress) Stop() {
 	if !p.on || p.stopped == nil {
 		return
 	}
@@ -167,3 +169,5 @@ func (p *progress) stop() {
 }
 
 func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
+
+var _ pipeline.Progress = (*progress)(nil)

@@ -65,13 +65,13 @@ func TestProgressLine(t *testing.T) {
 	if got := p.line(); got != "" {
 		t.Errorf("nothing running: %q", got)
 	}
-	p.start(3, "tcp-sf.pcap", open("tcp-sf.pcap"))
-	p.start(1, "tcp-port-reuse.pcap", open("tcp-port-reuse.pcap"))
+	p.Start(3, "tcp-sf.pcap", open("tcp-sf.pcap"))
+	p.Start(1, "tcp-port-reuse.pcap", open("tcp-port-reuse.pcap"))
 	got := p.line()
 	if !strings.HasPrefix(got, "[2/5] tcp-port-reuse.pcap: ") || !strings.HasSuffix(got, " (+1 more at once)") {
 		t.Errorf("two running: %q", got)
 	}
-	p.finish(1)
+	p.Finish(1)
 	if got := p.line(); !strings.HasPrefix(got, "[4/5] tcp-sf.pcap: ") || strings.Contains(got, "more at once") {
 		t.Errorf("one running: %q", got)
 	}

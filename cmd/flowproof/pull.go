@@ -6,16 +6,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/flowproof/flowproof/ingest"
 	"github.com/flowproof/flowproof/ingest/kubeshark"
-	"github.com/flowproof/flowproof/provenance"
-	"github.com/flowproof/flowproof/report"
+	"github.com/flowproof/flowproof/ingest/kubeshark/evidence"
 )
 
 // pullOptions are the flags of pull (and of run, without -o).
@@ -221,17 +217,9 @@ func runPull(ctx context.Context, args []string, stdout, stderr io.Writer) error
 
 // doPull runs the pull and prints its summary; it maps the pull's errors to
 // the exit codes.
-func doPull(ctx context.Context, req kubeshark.Request, stdout io.Writer) (*kubeshark.Manifest, error) {
-	seq, err := provenance.NextAuditSeq(req.Dir)
-	if err != nil {
-		return nil, err
-	}
-	req.AuditSeq = seq
+func doPull(ctx context.Context, req kubeshark.Request, stdout io.Writer) (*evidence.Manifest, error) {
 	m, err := kubeshark.Pull(ctx, req)
 	if m != nil {
-		if aerr := auditPull(req, m); aerr != nil {
-			return nil, aerr
-		}
 		for _, c := range m.Kubeshark.Captures {
 			fmt.Fprintf(stdout, "flowproof pull: %s (%d packets, %d bytes, sha256 %s) and %d Kubeshark answers -> %s\n",
 				c.File, c.Packets, c.Size, c.SHA256, len(m.Kubeshark.Evidence), req.Dir)
@@ -246,24 +234,6 @@ func doPull(ctx context.Context, req kubeshark.Request, stdout io.Writer) (*kube
 		return nil, &usageError{err.Error()}
 	}
 	return nil, err
-}
-
-// auditPull appends the pull step to DIR/audit.jsonl: the MCP server it
-// read from, and every file it wrote with the manifest's SHA-256, so that
-// "flowproof verify DIR" re-checks the evidence.
-func auditPull(req kubeshark.Request, m *kubeshark.Manifest) error {
-	_, err := provenance.AppendStep(req.Dir, provenance.Step{
-		Seq:        m.AuditSeq,
-		Name:       "pull",
-		Time:       m.Finished.Time,
-		Tool:       m.Tool,
-		Command:    m.Command,
-		Parameters: m.Settings,
-		Inputs:     []provenance.AuditFile{{Path: m.Kubeshark.Transport + ": " + m.Kubeshark.Endpoint}},
-		Outputs:    m.Outputs,
-		Manifest:   kubeshark.ManifestFile,
-	})
-	return err
 }
 
 // byteSize is a flag value in bytes, with an optional KiB/MiB/GiB (or
@@ -301,54 +271,4 @@ func (b *byteSize) Set(s string) error {
 	}
 	*b = byteSize(n * mult)
 	return nil
-}
-
-// Evidence directories as analyze input.
-
-// expandInput is ingest.Expand for one argument, except that an evidence
-// directory written by pull stands for its captures (listed in its
-// manifest), whose provenance it records in evidence.
-func expandInput(in string, evidence map[string]kubeshark.EvidenceCapture) ([]string, error) {
-	if ev, err := kubeshark.OpenEvidence(in); err == nil {
-		var files []string
-		for _, c := range ev.Captures() {
-			files = append(files, c.Path)
-			evidence[c.Path] = c
-		}
-		if len(files) == 0 {
-			return nil, fmt.Errorf("%s: the evidence manifest lists no capture", in)
-		}
-		return files, nil
-	} else if !errors.Is(err, kubeshark.ErrNotEvidence) {
-		return nil, err
-	}
-	return ingest.Expand([]string{in})
-}
-
-// withEvidence carries a pulled capture's provenance into its manifest
-// input, and turns a capture that changed since the pull into an error.
-func withEvidence(in *report.Input, evidence map[string]kubeshark.EvidenceCapture, path string, err error) error {
-	c, ok := evidence[path]
-	if !ok {
-		return err
-	}
-	in.Source = c.Source
-	if err == nil && c.SHA256 != "" && in.SHA256 != "" && in.SHA256 != c.SHA256 {
-		return fmt.Errorf("%s: its SHA-256 is %s, the evidence manifest recorded %s at pull time: the file changed after the pull; pull it again or find the original", filepath.ToSlash(path), in.SHA256, c.SHA256)
-	}
-	return err
-}
-
-// removeDemoEvidence clears the evidence an earlier demo pulled from the
-// built-in stand-in, and refuses to touch anything else.
-func removeDemoEvidence(dir string) error {
-	entries, err := os.ReadDir(dir)
-	if errors.Is(err, os.ErrNotExist) || (err == nil && len(entries) == 0) {
-		return nil
-	}
-	ev, err := kubeshark.OpenEvidence(dir)
-	if err != nil || ev.Manifest.Kubeshark.Transport != "in-process" {
-		return fmt.Errorf("%s exists and is not the evidence of an earlier demo: remove it or choose another -o", dir)
-	}
-	return os.RemoveAll(dir)
 }

@@ -1,7 +1,7 @@
 // Package kubeshark pulls captures and Kubeshark's own flow records out of a
 // cluster through Kubeshark's MCP server, into an evidence directory that
 // flowproof analyze reads. ../shared/docs/kubeshark-mcp.md is the reference
-// for the real server's behaviour; package kubesharktest stands in for it.
+// for the real server's behaviour; package standin stands in for it.
 //
 // # Connecting
 //
@@ -60,8 +60,8 @@
 //	kubeshark/      each answer byte-exact: the text the server sent (the
 //	                Hub's JSON) as TOOL.json, or TOOL.txt when it is not JSON
 //
-// [OpenEvidence] reads it back; [Evidence.Captures] gives the captures with
-// their provenance line and pull-time SHA-256, [Evidence.File] an answer.
+// [evidence.Open] reads it back; [evidence.Dir.Captures] gives the captures with
+// their provenance line and pull-time SHA-256, [evidence.Dir.File] an answer.
 //
 // # Errors
 //

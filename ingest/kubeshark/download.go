@@ -16,6 +16,7 @@ import (
 	"syscall"
 
 	"github.com/flowproof/flowproof/ingest"
+	"github.com/flowproof/flowproof/ingest/kubeshark/jsonv"
 	"github.com/flowproof/flowproof/provenance"
 )
 
@@ -83,7 +84,7 @@ func checkCapture(path, what string) (*captured, error) {
 	c, err := ingest.Open(path, ingest.Options{})
 	if err != nil {
 		fix := "the server sent something else than a capture"
-		if errors.Is(err, ingest.ErrNotCapture) && strings.Contains(err.Error(), "text") {
+		if errors.Is(err, ingest.ErrText) {
 			fix = "it looks like text (an error or a login page?): " + fixToken
 		}
 		return nil, newErr(KindNotCapture, what, err, fix)
@@ -348,7 +349,7 @@ func (p *puller) fetchWithTool(ctx context.Context, path, base string) (*capture
 	if err != nil {
 		// A server that does not take dest writes where it likes and says
 		// where; take the file from there when it is on this host.
-		written := lookupString(res.Data, "path", "dest", "file", "file_path")
+		written := jsonv.LookupString(res.Data, "path", "dest", "file", "file_path")
 		if written == "" || written == dest || os.Rename(written, dest) != nil {
 			return nil, newErr(KindDownload, op, fmt.Errorf("download_file reported success but %s does not exist here", orText(written, dest)),
 				"the MCP server wrote it on its own host; give --hub-url (the Kubeshark front URL) so flowproof fetches it over HTTP")
@@ -358,7 +359,7 @@ func (p *puller) fetchWithTool(ctx context.Context, path, base string) (*capture
 		}
 		p.warn("download_file wrote %s (it takes no destination); moved into the evidence directory", written)
 	}
-	if want, ok := lookupInt(res.Data, "size", "bytes", "size_bytes"); ok && want != st.Size() {
+	if want, ok := jsonv.LookupInt(res.Data, "size", "bytes", "size_bytes"); ok && want != st.Size() {
 		os.Remove(dest)
 		return nil, newErr(KindDownload, op, fmt.Errorf("cut short: the file has %d bytes, download_file reported %d", st.Size(), want), p.cutShortFix())
 	}

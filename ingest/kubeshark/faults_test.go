@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/flowproof/flowproof/ingest/kubeshark/kubesharktest"
+	"github.com/flowproof/flowproof/ingest/kubeshark/standin"
 )
 
 // TestPullFaults runs the pull against a stand-in that misbehaves, over both
@@ -19,7 +19,7 @@ func TestPullFaults(t *testing.T) {
 	cases := []struct {
 		name   string
 		trs    []string
-		opts   kubesharktest.Options
+		opts   standin.Options
 		token  string // the client's
 		mod    func(*Request)
 		kind   Kind
@@ -28,7 +28,7 @@ func TestPullFaults(t *testing.T) {
 	}{
 		{
 			name: "server exits mid-call",
-			opts: kubesharktest.Options{Faults: kubesharktest.Faults{MCP: kubesharktest.MCPFaults{ExitOn: "create_snapshot"}}},
+			opts: standin.Options{Faults: standin.Faults{MCP: standin.MCPFaults{ExitOn: "create_snapshot"}}},
 			kind: KindServerExited,
 			want: []string{"tools/call create_snapshot", "is Kubeshark running"},
 			wantTr: map[string][]string{
@@ -38,61 +38,61 @@ func TestPullFaults(t *testing.T) {
 		},
 		{
 			name: "slow server",
-			opts: kubesharktest.Options{Faults: kubesharktest.Faults{MCP: kubesharktest.MCPFaults{SlowOn: "get_snapshot", Slow: 3 * time.Second}}},
+			opts: standin.Options{Faults: standin.Faults{MCP: standin.MCPFaults{SlowOn: "get_snapshot", Slow: 3 * time.Second}}},
 			mod:  func(r *Request) { r.Session.CallTimeout = 300 * time.Millisecond },
 			kind: KindTimeout,
 			want: []string{"tools/call get_snapshot", "no answer within 300ms", "raise --timeout"},
 		},
 		{
 			name: "slow hub behind the server",
-			opts: kubesharktest.Options{Faults: kubesharktest.Faults{HubSlow: map[string]time.Duration{"export_snapshot_pcap": 3 * time.Second}}},
+			opts: standin.Options{Faults: standin.Faults{HubSlow: map[string]time.Duration{"export_snapshot_pcap": 3 * time.Second}}},
 			mod:  func(r *Request) { r.Session.CallTimeout = 300 * time.Millisecond },
 			kind: KindTimeout,
 			want: []string{"tools/call export_snapshot_pcap", "no answer within 300ms"},
 		},
 		{
 			name: "isError",
-			opts: kubesharktest.Options{Faults: kubesharktest.Faults{ToolError: map[string]string{"export_snapshot_pcap": `{"error":"merging pcap files: disk full"}`}}},
+			opts: standin.Options{Faults: standin.Faults{ToolError: map[string]string{"export_snapshot_pcap": `{"error":"merging pcap files: disk full"}`}}},
 			kind: KindToolError,
 			want: []string{"tools/call export_snapshot_pcap", "isError", "Hub API error (500)", "disk full", "kubeshark-hub"},
 		},
 		{
 			name:  "401 without a token",
-			opts:  kubesharktest.Options{Token: token},
+			opts:  standin.Options{Token: token},
 			kind:  KindAuth,
 			want:  []string{"kubectl create token kubeshark-cli", "KUBESHARK_HUB_TOKEN"},
 			token: "",
 		},
 		{
 			name:  "401 with a wrong token",
-			opts:  kubesharktest.Options{Token: token},
+			opts:  standin.Options{Token: token},
 			token: "wrong-token-123",
 			kind:  KindAuth,
 			want:  []string{"kubectl create token kubeshark-cli"},
 		},
 		{
 			name:  "401 on the download only",
-			opts:  kubesharktest.Options{Token: token, Faults: kubesharktest.Faults{DownloadUnauthorized: true}},
+			opts:  standin.Options{Token: token, Faults: standin.Faults{DownloadUnauthorized: true}},
 			token: token,
 			kind:  KindAuth,
 			want:  []string{"401", "kubectl create token kubeshark-cli"},
 		},
 		{
 			name: "snapshot stuck",
-			opts: kubesharktest.Options{Faults: kubesharktest.Faults{SnapshotStuck: true}},
+			opts: standin.Options{Faults: standin.Faults{SnapshotStuck: true}},
 			mod:  func(r *Request) { r.SnapshotTimeout = 100 * time.Millisecond },
 			kind: KindSnapshotStuck,
 			want: []string{"still in_progress after 100ms", "--snapshot-timeout", "--snapshot-id 9b0d4b2b"},
 		},
 		{
 			name: "snapshot failed",
-			opts: kubesharktest.Options{Faults: kubesharktest.Faults{SnapshotFailed: true}},
+			opts: standin.Options{Faults: standin.Faults{SnapshotFailed: true}},
 			kind: KindSnapshotFailed,
 			want: []string{"snapshot 9b0d4b2b", "failed: no raw capture files", "tap.capture.raw.enabled"},
 		},
 		{
 			name: "download cut short",
-			opts: kubesharktest.Options{Faults: kubesharktest.Faults{DownloadCut: true}},
+			opts: standin.Options{Faults: standin.Faults{DownloadCut: true}},
 			kind: KindDownload,
 			want: []string{"cut short after", "retry", "--snapshot-id 9b0d4b2b"},
 		},
@@ -104,20 +104,20 @@ func TestPullFaults(t *testing.T) {
 		},
 		{
 			name: "oversize download without length",
-			opts: kubesharktest.Options{Faults: kubesharktest.Faults{DownloadChunked: true}},
+			opts: standin.Options{Faults: standin.Faults{DownloadChunked: true}},
 			mod:  func(r *Request) { r.MaxCaptureBytes = 2000 },
 			kind: KindTooLarge,
 			want: []string{"larger than --max-capture (2.0 KiB)"},
 		},
 		{
 			name: "download HTTP 500",
-			opts: kubesharktest.Options{Faults: kubesharktest.Faults{DownloadStatus: 500}},
+			opts: standin.Options{Faults: standin.Faults{DownloadStatus: 500}},
 			kind: KindDownload,
 			want: []string{"HTTP 500", "injected failure"},
 		},
 		{
 			name: "malformed JSON-RPC",
-			opts: kubesharktest.Options{Faults: kubesharktest.Faults{MCP: kubesharktest.MCPFaults{MalformedOn: "get_snapshot"}}},
+			opts: standin.Options{Faults: standin.Faults{MCP: standin.MCPFaults{MalformedOn: "get_snapshot"}}},
 			kind: KindProtocol,
 			wantTr: map[string][]string{
 				"stdio": {"not a JSON-RPC object", "only newline-delimited JSON-RPC"},
@@ -126,20 +126,20 @@ func TestPullFaults(t *testing.T) {
 		},
 		{
 			name: "answer that is not JSON",
-			opts: kubesharktest.Options{Faults: kubesharktest.Faults{NotJSON: map[string]string{"create_snapshot": "Internal Server Error"}}},
+			opts: standin.Options{Faults: standin.Faults{NotJSON: map[string]string{"create_snapshot": "Internal evidence.Server Error"}}},
 			kind: KindProtocol,
-			want: []string{"create_snapshot", "no snapshot id in its answer", "Internal Server Error", "--snapshot-id"},
+			want: []string{"create_snapshot", "no snapshot id in its answer", "Internal evidence.Server Error", "--snapshot-id"},
 		},
 		{
 			name: "oversize answer",
-			opts: kubesharktest.Options{Faults: kubesharktest.Faults{MCP: kubesharktest.MCPFaults{OversizeOn: "create_snapshot", OversizeBytes: 300 << 10}}},
+			opts: standin.Options{Faults: standin.Faults{MCP: standin.MCPFaults{OversizeOn: "create_snapshot", OversizeBytes: 300 << 10}}},
 			mod:  func(r *Request) { r.Session.MaxResponseBytes = 256 << 10 },
 			kind: KindTooLarge,
 			want: []string{"262144-byte cap", "--max-response"},
 		},
 		{
 			name: "empty capture",
-			opts: kubesharktest.Options{Faults: kubesharktest.Faults{EmptyCapture: true}},
+			opts: standin.Options{Faults: standin.Faults{EmptyCapture: true}},
 			kind: KindEmptyCapture,
 			want: []string{"no packets", "check the window and retention"},
 		},
@@ -153,7 +153,7 @@ func TestPullFaults(t *testing.T) {
 		},
 		{
 			name: "tool missing",
-			opts: kubesharktest.Options{Dialect: kubesharktest.ExportPcap},
+			opts: standin.Options{Dialect: standin.ExportPcap},
 			mod:  func(r *Request) { r.Dialect = DialectSnapshot },
 			kind: KindToolMissing,
 			want: []string{"does not offer create_snapshot, get_snapshot and export_snapshot_pcap", "it offers: apply_filter, capture_traffic, ", "export_pcap"},
@@ -161,51 +161,51 @@ func TestPullFaults(t *testing.T) {
 		// The export_pcap dialect.
 		{
 			name: "export_pcap: server exits mid-call",
-			opts: kubesharktest.Options{Dialect: kubesharktest.ExportPcap, Faults: kubesharktest.Faults{MCP: kubesharktest.MCPFaults{ExitOn: "export_pcap"}}},
+			opts: standin.Options{Dialect: standin.ExportPcap, Faults: standin.Faults{MCP: standin.MCPFaults{ExitOn: "export_pcap"}}},
 			kind: KindServerExited,
 			want: []string{"tools/call export_pcap"},
 		},
 		{
 			name: "export_pcap: slow",
-			opts: kubesharktest.Options{Dialect: kubesharktest.ExportPcap, Faults: kubesharktest.Faults{MCP: kubesharktest.MCPFaults{SlowOn: "export_pcap", Slow: 3 * time.Second}}},
+			opts: standin.Options{Dialect: standin.ExportPcap, Faults: standin.Faults{MCP: standin.MCPFaults{SlowOn: "export_pcap", Slow: 3 * time.Second}}},
 			mod:  func(r *Request) { r.Session.CallTimeout = 300 * time.Millisecond },
 			kind: KindTimeout,
 			want: []string{"tools/call export_pcap", "no answer within 300ms"},
 		},
 		{
 			name: "export_pcap: isError",
-			opts: kubesharktest.Options{Dialect: kubesharktest.ExportPcap, Faults: kubesharktest.Faults{ToolError: map[string]string{"export_pcap": "capture buffer overflow"}}},
+			opts: standin.Options{Dialect: standin.ExportPcap, Faults: standin.Faults{ToolError: map[string]string{"export_pcap": "capture buffer overflow"}}},
 			kind: KindToolError,
 			want: []string{"tools/call export_pcap", "Hub API error (500): capture buffer overflow"},
 		},
 		{
 			name: "export_pcap: malformed JSON-RPC",
-			opts: kubesharktest.Options{Dialect: kubesharktest.ExportPcap, Faults: kubesharktest.Faults{MCP: kubesharktest.MCPFaults{MalformedOn: "export_pcap"}}},
+			opts: standin.Options{Dialect: standin.ExportPcap, Faults: standin.Faults{MCP: standin.MCPFaults{MalformedOn: "export_pcap"}}},
 			kind: KindProtocol,
 		},
 		{
 			name:  "export_pcap: 401",
-			opts:  kubesharktest.Options{Dialect: kubesharktest.ExportPcap, Token: token},
+			opts:  standin.Options{Dialect: standin.ExportPcap, Token: token},
 			token: "",
 			kind:  KindAuth,
 			want:  []string{"kubectl create token kubeshark-cli"},
 		},
 		{
 			name: "export_pcap: download cut short",
-			opts: kubesharktest.Options{Dialect: kubesharktest.ExportPcap, Faults: kubesharktest.Faults{DownloadCut: true}},
+			opts: standin.Options{Dialect: standin.ExportPcap, Faults: standin.Faults{DownloadCut: true}},
 			kind: KindDownload,
 			want: []string{"cut short after"},
 		},
 		{
 			name: "export_pcap: oversize base64",
-			opts: kubesharktest.Options{Dialect: kubesharktest.ExportPcap, ExportResult: kubesharktest.ExportBase64},
+			opts: standin.Options{Dialect: standin.ExportPcap, ExportResult: standin.ExportBase64},
 			mod:  func(r *Request) { r.MaxCaptureBytes = 2000 },
 			kind: KindTooLarge,
 			want: []string{"more than --max-capture (2.0 KiB)"},
 		},
 		{
 			name: "export_pcap: empty capture",
-			opts: kubesharktest.Options{Dialect: kubesharktest.ExportPcap, Faults: kubesharktest.Faults{EmptyCapture: true}},
+			opts: standin.Options{Dialect: standin.ExportPcap, Faults: standin.Faults{EmptyCapture: true}},
 			kind: KindEmptyCapture,
 			want: []string{"check the window and retention"},
 		},
@@ -266,7 +266,7 @@ func TestConnectErrors(t *testing.T) {
 	}{
 		"http refused":      {Endpoint{URL: closedURL(t) + "/mcp"}, []string{"connection refused", "is Kubeshark running", "port-forward"}},
 		"command not found": {Endpoint{Command: []string{"kubeshark-does-not-exist", "mcp"}}, []string{"executable file not found", "install the Kubeshark CLI"}},
-		"command fails":     {Endpoint{Command: []string{standin(t), "mcp", "--url", closedURL(t)}}, []string{"exited (exit status 1)", "cannot reach Kubeshark", "is Kubeshark running"}},
+		"command fails":     {Endpoint{Command: []string{standinBinary(t), "mcp", "--url", closedURL(t)}}, []string{"exited (exit status 1)", "cannot reach Kubeshark", "is Kubeshark running"}},
 		"nothing given":     {Endpoint{}, []string{"give --mcp-command"}},
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -283,7 +283,7 @@ func TestConnectErrors(t *testing.T) {
 
 // TestPullRefusesExistingEvidence: evidence is never mixed.
 func TestPullRefusesExistingEvidence(t *testing.T) {
-	f := newFixture(t, "http", kubesharktest.Options{}, "")
+	f := newFixture(t, "http", standin.Options{}, "")
 	req := f.request(t)
 	if _, err := Pull(bg(), req); err != nil {
 		t.Fatal(err)
@@ -297,7 +297,7 @@ func TestPullRefusesExistingEvidence(t *testing.T) {
 // TestPartialEvidence: a failing evidence tool leaves a complete directory
 // and ErrPartial.
 func TestPartialEvidence(t *testing.T) {
-	f := newFixture(t, "stdio", kubesharktest.Options{Faults: kubesharktest.Faults{ToolError: map[string]string{"list_l4_flows": "flowtracer unavailable"}}}, "")
+	f := newFixture(t, "stdio", standin.Options{Faults: standin.Faults{ToolError: map[string]string{"list_l4_flows": "flowtracer unavailable"}}}, "")
 	req := f.request(t)
 	m, err := Pull(bg(), req)
 	if !errors.Is(err, ErrPartial) || m == nil {

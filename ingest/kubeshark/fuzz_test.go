@@ -5,6 +5,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/flowproof/flowproof/ingest/kubeshark/evidence"
+	"github.com/flowproof/flowproof/ingest/kubeshark/l4"
 )
 
 // FuzzParseResult: any tools/call result bytes give a Result or an error,
@@ -29,19 +32,19 @@ func FuzzParseResult(f *testing.F) {
 // FuzzParseAnswers: saved list_l4_flows and list_workloads answers of any
 // shape parse or fail cleanly.
 func FuzzParseAnswers(f *testing.F) {
-	if b, err := os.ReadFile(filepath.Join("kubesharktest", "testdata", "l4flows.json")); err == nil {
+	if b, err := os.ReadFile(filepath.Join("standin", "testdata", "l4flows.json")); err == nil {
 		f.Add(b)
 	}
 	f.Add([]byte(`{"workloads":[{"name":"a","namespace":"n","ips":[{"ip":"10.0.0.1","timestamp":1}]}]}`))
 	f.Add([]byte(`{"ips":[{"ip":"10.0.0.1","records":[{"name":"a","namespace":"n","timestamp":"2024-01-01T00:00:00Z"}]}]}`))
 	f.Add([]byte(`[{"proto":"tcp","client":{"ip":"1.2.3.4"},"server":{"ip":"5.6.7.8","port":80}}]`))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		ParseL4Flows(b)
-		ParseWorkloads(b)
+		l4.ParseFlows(b)
+		l4.ParseWorkloads(b)
 	})
 }
 
-// FuzzOpenEvidence: any manifest.json in a directory gives an Evidence whose
+// FuzzOpenEvidence: any manifest.json in a directory gives an evidence.Dir whose
 // files all lie inside the directory, or an error.
 func FuzzOpenEvidence(f *testing.F) {
 	f.Add([]byte(`{"kind":"flowproof-evidence","kubeshark":{"captures":[{"file":"captures/a.pcap"}],"evidence":[{"tool":"list_l4_flows","file":"kubeshark/list_l4_flows.json"}]}}`))
@@ -49,10 +52,10 @@ func FuzzOpenEvidence(f *testing.F) {
 	f.Add([]byte(`{"kind":"flowproof-evidence","kubeshark":{"evidence":[{"tool":"x","file":"/abs/path"}]}}`))
 	f.Fuzz(func(t *testing.T, manifest []byte) {
 		dir := t.TempDir()
-		if err := os.WriteFile(filepath.Join(dir, ManifestFile), manifest, 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, evidence.ManifestFile), manifest, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		e, err := OpenEvidence(dir)
+		e, err := evidence.Open(dir)
 		if err != nil {
 			return
 		}
@@ -78,10 +81,10 @@ func TestOpenEvidenceRejectsEscapingPaths(t *testing.T) {
 	for _, file := range []string{"../../etc/passwd", "/etc/passwd", "captures/../../x"} {
 		dir := t.TempDir()
 		m := `{"kind":"flowproof-evidence","kubeshark":{"captures":[{"file":"` + file + `"}]}}`
-		if err := os.WriteFile(filepath.Join(dir, ManifestFile), []byte(m), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, evidence.ManifestFile), []byte(m), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := OpenEvidence(dir); err == nil || !strings.Contains(err.Error(), file) {
+		if _, err := evidence.Open(dir); err == nil || !strings.Contains(err.Error(), file) {
 			t.Errorf("%q: err = %v, want a refusal naming it", file, err)
 		}
 	}

@@ -13,7 +13,8 @@ import (
 	"time"
 
 	"github.com/flowproof/flowproof/ingest"
-	"github.com/flowproof/flowproof/ingest/kubeshark/kubesharktest"
+	"github.com/flowproof/flowproof/ingest/kubeshark/evidence"
+	"github.com/flowproof/flowproof/ingest/kubeshark/standin"
 	"github.com/flowproof/flowproof/provenance"
 )
 
@@ -32,8 +33,8 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// standin builds the stdio stand-in (kubeshark-standin) once per test run.
-func standin(t *testing.T) string {
+// standinBinary builds the stdio stand-in (kubeshark-standin) once per test run.
+func standinBinary(t *testing.T) string {
 	t.Helper()
 	standinOnce.Do(func() {
 		standinDir, standinErr = os.MkdirTemp("", "kubeshark-standin-")
@@ -41,7 +42,7 @@ func standin(t *testing.T) string {
 			return
 		}
 		standinPath = filepath.Join(standinDir, "kubeshark")
-		out, err := exec.Command("go", "build", "-o", standinPath, "./kubesharktest/cmd/kubeshark-standin").CombinedOutput()
+		out, err := exec.Command("go", "build", "-o", standinPath, "./standin/cmd/kubeshark-standin").CombinedOutput()
 		if err != nil {
 			standinErr = fmt.Errorf("go build kubeshark-standin: %v\n%s", err, out)
 		}
@@ -56,20 +57,20 @@ var transports = []string{"stdio", "http"}
 
 // fixture is a Hub and an MCP endpoint in front of it.
 type fixture struct {
-	hub *kubesharktest.Hub
+	hub *standin.Hub
 	ep  Endpoint
 }
 
 // newFixture starts a Hub and returns the endpoint for the transport:
 // "stdio" spawns the stand-in CLI (kubeshark mcp --url HUB) with the MCP
 // faults as flags; "http" uses the Hub's streamable HTTP endpoint.
-func newFixture(t *testing.T, transport string, opts kubesharktest.Options, token string) *fixture {
+func newFixture(t *testing.T, transport string, opts standin.Options, token string) *fixture {
 	t.Helper()
 	mcpFaults := opts.Faults.MCP
 	if transport == "stdio" {
-		opts.Faults.MCP = kubesharktest.MCPFaults{}
+		opts.Faults.MCP = standin.MCPFaults{}
 	}
-	hub, err := kubesharktest.NewHub(opts)
+	hub, err := standin.NewHub(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +78,7 @@ func newFixture(t *testing.T, transport string, opts kubesharktest.Options, toke
 	f := &fixture{hub: hub}
 	switch transport {
 	case "stdio":
-		argv := []string{standin(t), "mcp", "--url", hub.URL}
+		argv := []string{standinBinary(t), "mcp", "--url", hub.URL}
 		mf := mcpFaults
 		if mf.ExitOn != "" {
 			argv = append(argv, "--exit-on", mf.ExitOn)
@@ -134,11 +135,25 @@ func capturePackets(t *testing.T, path string) [][]byte {
 	return out
 }
 
-// checkEvidenceDir verifies every output's size and hash, and that nothing
-// else than the listed files and manifest.json is in the directory.
-func checkEvidenceDir(t *testing.T, dir string, m *Manifest) {
+// checkEvidenceDir verifies every output's size and hash, that nothing else
+// than the listed files, manifest.json and audit.jsonl is in the directory,
+// and that the audit trail's last entry is the pull's, recording the
+// manifest's SHA-256 under the seq the manifest names.
+func checkEvidenceDir(t *testing.T, dir string, m *evidence.Manifest) {
 	t.Helper()
-	listed := map[string]bool{ManifestFile: true}
+	listed := map[string]bool{evidence.ManifestFile: true, provenance.AuditFileName: true}
+	entries, err := provenance.ReadAudit(dir)
+	if err != nil || len(entries) == 0 {
+		t.Fatalf("audit trail: %d entries, %v", len(entries), err)
+	}
+	last := entries[len(entries)-1]
+	mf, err := provenance.HashFile(filepath.Join(dir, evidence.ManifestFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last.Step != "pull" || last.Seq != m.AuditSeq || len(last.Outputs) != len(m.Outputs)+1 || last.Outputs[len(last.Outputs)-1].SHA256 != mf.SHA256 {
+		t.Errorf("audit entry %+v does not record the pull (audit_seq %d, manifest sha256 %s)", last, m.AuditSeq, mf.SHA256)
+	}
 	for _, o := range m.Outputs {
 		listed[o.Name] = true
 		got, err := provenance.HashFile(filepath.Join(dir, filepath.FromSlash(o.Name)))
@@ -161,7 +176,7 @@ func checkEvidenceDir(t *testing.T, dir string, m *Manifest) {
 		}
 		return nil
 	})
-	ev, err := OpenEvidence(dir)
+	ev, err := evidence.Open(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,7 +189,7 @@ func checkEvidenceDir(t *testing.T, dir string, m *Manifest) {
 // complete and no manifest.
 func noCompleteFiles(t *testing.T, dir string) {
 	t.Helper()
-	if _, err := os.Stat(filepath.Join(dir, ManifestFile)); err == nil {
+	if _, err := os.Stat(filepath.Join(dir, evidence.ManifestFile)); err == nil {
 		t.Error("a failed pull wrote manifest.json")
 	}
 	filepath.Walk(dir, func(path string, info os.FileInfo, err error) error {

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/flowproof/flowproof/ingest/kubeshark/evidence"
+	"github.com/flowproof/flowproof/ingest/kubeshark/jsonv"
 	"github.com/flowproof/flowproof/provenance"
 )
 
@@ -62,10 +64,6 @@ type Request struct {
 	MaxCaptureBytes int64             // 0: DefaultMaxCaptureBytes
 	HTTPTransport   http.RoundTripper // for downloads; nil: http.DefaultTransport
 
-	// AuditSeq is written into the manifest as audit_seq: the seq of the
-	// audit entry the caller appends for this pull once it has succeeded.
-	AuditSeq int64
-
 	Command     []string // the command line, recorded (secrets redacted again)
 	ToolName    string   // "flowproof"
 	ToolVersion string
@@ -83,12 +81,12 @@ type puller struct {
 	req      Request
 	red      *Redactor
 	s        *Session
-	m        *Manifest
+	m        *evidence.Manifest
 	outputs  []provenance.File
 	partial  bool
 	kflUsed  bool
 	seq      int
-	snapshot *SnapshotInfo
+	snapshot *evidence.SnapshotInfo
 	window   Window   // the window in effect; zero for a reused snapshot without one
 	created  []string // directories prepareDir created
 }
@@ -99,7 +97,7 @@ type puller struct {
 // looks complete, no manifest is written, and the error says what to do.
 // When only evidence (not the capture) is missing, it returns the manifest and
 // an error wrapping ErrPartial.
-func Pull(ctx context.Context, req Request) (*Manifest, error) {
+func Pull(ctx context.Context, req Request) (*evidence.Manifest, error) {
 	p := &puller{req: req, red: NewRedactor(append(secretsIn(req.Endpoint.Command), req.Endpoint.Token)...)}
 	m, err := p.run(ctx)
 	if p.s != nil {
@@ -186,20 +184,25 @@ func (p *puller) defaults() error {
 	return nil
 }
 
-func (p *puller) run(ctx context.Context) (*Manifest, error) {
+func (p *puller) run(ctx context.Context) (*evidence.Manifest, error) {
 	started := p.now()
 	if err := p.defaults(); err != nil {
 		return nil, err
 	}
 	r := &p.req
-	p.m = &Manifest{
+	// The seq of the audit entry this pull appends: the manifest names it.
+	seq, err := provenance.NextAuditSeq(r.Dir)
+	if err != nil {
+		return nil, newErr(KindIO, "read "+provenance.AuditFileName, err, "run flowproof verify on the directory")
+	}
+	p.m = &evidence.Manifest{
 		ManifestVersion: 1,
-		Kind:            EvidenceKind,
+		Kind:            evidence.Kind,
 		Tool:            provenance.Tool{Name: r.ToolName, Version: r.ToolVersion},
 		Command:         provenance.RedactArgs(r.Command),
 		Started:         provenance.Time{Time: started},
 		Settings:        p.settings(),
-		AuditSeq:        r.AuditSeq,
+		AuditSeq:        seq,
 	}
 	for i, a := range p.m.Command {
 		p.m.Command[i] = p.red.String(a)
@@ -208,7 +211,7 @@ func (p *puller) run(ctx context.Context) (*Manifest, error) {
 		return nil, err
 	}
 	p.window = r.Window
-	var winInfo *WindowInfo
+	var winInfo *evidence.WindowInfo
 	switch {
 	case !r.Window.IsZero():
 		winInfo = windowInfo(r.Window, r.WindowText)
@@ -220,7 +223,7 @@ func (p *puller) run(ctx context.Context) (*Manifest, error) {
 	prov.Transport, prov.Endpoint = r.Endpoint.Transport(), p.red.String(r.Endpoint.Describe())
 	prov.HubURL, prov.TokenUsed = provenance.RedactURL(r.HubURL), r.Endpoint.Token != ""
 	prov.Window = winInfo
-	prov.Selection = SelectionInfo{NS: r.Selection.NS, Pod: r.Selection.Pod, Svc: r.Selection.Svc, BPF: r.Selection.BPF, KFL: r.Selection.KFL, Nodes: r.Selection.Nodes}
+	prov.Selection = evidence.SelectionInfo{NS: r.Selection.NS, Pod: r.Selection.Pod, Svc: r.Selection.Svc, BPF: r.Selection.BPF, KFL: r.Selection.KFL, Nodes: r.Selection.Nodes}
 
 	p.logf("connecting to %s", prov.Endpoint)
 	s, err := Dial(ctx, r.Endpoint, r.Session)
@@ -228,7 +231,7 @@ func (p *puller) run(ctx context.Context) (*Manifest, error) {
 		return nil, err
 	}
 	p.s = s
-	prov.Server = Server{Name: s.ServerName, Version: s.ServerVersion}
+	prov.Server = evidence.Server{Name: s.ServerName, Version: s.ServerVersion}
 	prov.ProtocolVersion = s.ProtocolVersion
 	if err := p.saveToolsList(); err != nil {
 		return nil, err
@@ -267,7 +270,7 @@ func (p *puller) run(ctx context.Context) (*Manifest, error) {
 
 	rel, _ := filepath.Rel(r.Dir, c.path)
 	rel = filepath.ToSlash(rel)
-	ci := CaptureInfo{File: rel, Size: c.size, SHA256: c.sha256, Format: c.format, Packets: c.packets, FirstNs: c.firstNs, LastNs: c.lastNs, Via: p.red.String(via), Note: c.note}
+	ci := evidence.CaptureInfo{File: rel, Size: c.size, SHA256: c.sha256, Format: c.format, Packets: c.packets, FirstNs: c.firstNs, LastNs: c.lastNs, Via: p.red.String(via), Note: c.note}
 	ci.Source = p.sourceLine()
 	prov.Captures = append(prov.Captures, ci)
 	if c.note != "" {
@@ -278,12 +281,25 @@ func (p *puller) run(ctx context.Context) (*Manifest, error) {
 
 	p.m.Outputs = p.outputs
 	p.m.Finished = provenance.Time{Time: p.now()}
-	b, err := marshalManifest(p.m)
+	b, err := evidence.Marshal(p.m)
 	if err != nil {
 		return nil, newErr(KindIO, "write manifest.json", err, "")
 	}
-	if _, err := provenance.WriteFile(filepath.Join(r.Dir, ManifestFile), b, 0o644); err != nil {
+	if _, err := provenance.WriteFile(filepath.Join(r.Dir, evidence.ManifestFile), b, 0o644); err != nil {
 		return nil, newErr(KindIO, "write manifest.json", err, "check the evidence directory")
+	}
+	if _, err := provenance.AppendStep(r.Dir, provenance.Step{
+		Seq:        seq,
+		Name:       "pull",
+		Time:       p.m.Finished.Time,
+		Tool:       p.m.Tool,
+		Command:    p.m.Command,
+		Parameters: p.m.Settings,
+		Inputs:     []provenance.AuditFile{{Path: prov.Transport + ": " + prov.Endpoint}},
+		Outputs:    p.m.Outputs,
+		Manifest:   evidence.ManifestFile,
+	}); err != nil {
+		return nil, newErr(KindIO, "append "+provenance.AuditFileName, err, "check the evidence directory")
 	}
 	if p.partial {
 		return p.m, ErrPartial
@@ -313,8 +329,8 @@ func transportText(t string) string {
 	return t
 }
 
-func windowInfo(w Window, source string) *WindowInfo {
-	return &WindowInfo{From: provenance.FormatTime(w.From), To: provenance.FormatTime(w.To), FromMs: w.From.UnixMilli(), ToMs: w.To.UnixMilli(), Source: source}
+func windowInfo(w Window, source string) *evidence.WindowInfo {
+	return &evidence.WindowInfo{From: provenance.FormatTime(w.From), To: provenance.FormatTime(w.To), FromMs: w.From.UnixMilli(), ToMs: w.To.UnixMilli(), Source: source}
 }
 
 func (p *puller) settings() map[string]string {
@@ -339,10 +355,10 @@ func (p *puller) settings() map[string]string {
 // already holds a manifest.json is refused: evidence is never mixed.
 func (p *puller) prepareDir() error {
 	dir := p.req.Dir
-	if _, err := os.Stat(filepath.Join(dir, ManifestFile)); err == nil {
+	if _, err := os.Stat(filepath.Join(dir, evidence.ManifestFile)); err == nil {
 		return newErr(KindUsage, "pull into "+dir, errors.New("it already holds a manifest.json"), "pull into a new directory (evidence is never overwritten), or remove it first")
 	}
-	for _, d := range []string{dir, filepath.Join(dir, CapturesDir), filepath.Join(dir, KubesharkDir)} {
+	for _, d := range []string{dir, filepath.Join(dir, evidence.CapturesDir), filepath.Join(dir, evidence.KubesharkDir)} {
 		if _, err := os.Stat(d); err == nil {
 			continue
 		}
@@ -352,7 +368,7 @@ func (p *puller) prepareDir() error {
 		p.created = append(p.created, d)
 	}
 	// .part files are partial downloads of an earlier, interrupted pull.
-	parts, _ := filepath.Glob(filepath.Join(dir, CapturesDir, "*.part"))
+	parts, _ := filepath.Glob(filepath.Join(dir, evidence.CapturesDir, "*.part"))
 	for _, f := range parts {
 		os.Remove(f)
 	}
@@ -374,13 +390,13 @@ func (p *puller) saveToolsList() error {
 			return newErr(KindIO, "save tools/list", err, "")
 		}
 	}
-	f, err := writeRel(p.req.Dir, KubesharkDir+"/tools.json", data)
+	f, err := writeRel(p.req.Dir, evidence.KubesharkDir+"/tools.json", data)
 	if err != nil {
 		return newErr(KindIO, "save tools/list", err, "check the evidence directory")
 	}
 	p.outputs = append(p.outputs, f)
 	p.seq++
-	p.m.Kubeshark.Calls = append(p.m.Kubeshark.Calls, Call{Seq: p.seq, Method: "tools/list", Started: provenance.FormatTime(p.now()), ResultBytes: len(data), ResultSHA256: f.SHA256, SavedAs: f.Name})
+	p.m.Kubeshark.Calls = append(p.m.Kubeshark.Calls, evidence.Call{Seq: p.seq, Method: "tools/list", Started: provenance.FormatTime(p.now()), ResultBytes: len(data), ResultSHA256: f.SHA256, SavedAs: f.Name})
 	return nil
 }
 
@@ -449,7 +465,7 @@ func (p *puller) call(ctx context.Context, tool string, args map[string]any, tim
 		args = map[string]any{}
 	}
 	p.seq++
-	rec := Call{Seq: p.seq, Method: "tools/call", Tool: tool, Arguments: args, Started: provenance.FormatTime(p.now())}
+	rec := evidence.Call{Seq: p.seq, Method: "tools/call", Tool: tool, Arguments: args, Started: provenance.FormatTime(p.now())}
 	res, err := p.s.Call(ctx, tool, args, timeout)
 	if err != nil {
 		rec.Error = p.red.String(err.Error())
@@ -486,12 +502,12 @@ func (p *puller) save(name string, res *Result) (provenance.File, error) {
 	var rel string
 	var data []byte
 	switch {
-	case res.Text != "" && parseJSON([]byte(res.Text)) != nil:
-		rel, data = KubesharkDir+"/"+stem+".json", []byte(res.Text)
+	case res.Text != "" && jsonv.Parse([]byte(res.Text)) != nil:
+		rel, data = evidence.KubesharkDir+"/"+stem+".json", []byte(res.Text)
 	case res.Text != "":
-		rel, data = KubesharkDir+"/"+stem+".txt", []byte(res.Text)
+		rel, data = evidence.KubesharkDir+"/"+stem+".txt", []byte(res.Text)
 	default:
-		rel, data = KubesharkDir+"/"+stem+".result.json", res.Raw
+		rel, data = evidence.KubesharkDir+"/"+stem+".result.json", res.Raw
 	}
 	f, err := writeRel(p.req.Dir, rel, data)
 	if err != nil {
@@ -547,9 +563,9 @@ func (p *puller) evidence(ctx context.Context, tool string, args map[string]any)
 		p.warn("%s failed: %s", tool, res.ErrorText())
 		return
 	}
-	p.m.Kubeshark.Evidence = append(p.m.Kubeshark.Evidence, EvidenceFile{Tool: tool, Arguments: res.Args, File: f.Name, Size: f.Size, SHA256: f.SHA256})
-	if tr, ok := lookup(res.Data, "truncated"); ok && tr == true {
-		total, _ := lookupInt(res.Data, "total")
+	p.m.Kubeshark.Evidence = append(p.m.Kubeshark.Evidence, evidence.Answer{Tool: tool, Arguments: res.Args, File: f.Name, Size: f.Size, SHA256: f.SHA256})
+	if tr, ok := jsonv.Lookup(res.Data, "truncated"); ok && tr == true {
+		total, _ := jsonv.LookupInt(res.Data, "total")
 		p.warn("%s's answer is truncated (total %d): the cross-check covers only the records it holds", tool, total)
 	}
 	p.logf("saved %s (%s)", f.Name, sizeText(f.Size))
@@ -601,16 +617,16 @@ func (p *puller) boundaries(ctx context.Context) error {
 		p.warn("get_data_boundaries failed: %s", res.ErrorText())
 		return nil
 	}
-	cluster, ok := lookup(res.Data, "cluster")
+	cluster, ok := jsonv.Lookup(res.Data, "cluster")
 	if !ok {
 		cluster = res.Data
 	}
-	oldest, ok1 := lookupInt(cluster, "oldest_ts", "oldest", "oldestTs")
-	newest, ok2 := lookupInt(cluster, "newest_ts", "newest", "newestTs")
+	oldest, ok1 := jsonv.LookupInt(cluster, "oldest_ts", "oldest", "oldestTs")
+	newest, ok2 := jsonv.LookupInt(cluster, "newest_ts", "newest", "newestTs")
 	if !ok1 || !ok2 || newest <= 0 {
 		return nil
 	}
-	p.m.Kubeshark.DataBoundaries = &Boundaries{OldestMs: oldest, NewestMs: newest}
+	p.m.Kubeshark.DataBoundaries = &evidence.Boundaries{OldestMs: oldest, NewestMs: newest}
 	if p.window.IsZero() {
 		return nil
 	}

@@ -9,7 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/flowproof/flowproof/ingest/kubeshark/kubesharktest"
+	"github.com/flowproof/flowproof/ingest/kubeshark/evidence"
+	"github.com/flowproof/flowproof/ingest/kubeshark/standin"
 )
 
 // ipOf returns the source and destination of a bare IPv4 packet.
@@ -23,7 +24,7 @@ func ipOf(p []byte) (string, string) {
 func TestPullSnapshot(t *testing.T) {
 	for _, tr := range transports {
 		t.Run(tr, func(t *testing.T) {
-			f := newFixture(t, tr, kubesharktest.Options{}, "")
+			f := newFixture(t, tr, standin.Options{}, "")
 			req := f.request(t)
 			req.Selection = Selection{NS: "shop", Pod: "^frontend-"}
 			var log bytes.Buffer
@@ -43,14 +44,14 @@ func TestPullSnapshot(t *testing.T) {
 			if tr == "stdio" && k.ProtocolVersion != "2024-11-05" {
 				t.Errorf("protocol %q: the stand-in answers 2024-11-05", k.ProtocolVersion)
 			}
-			if k.BPFFilter != "host 10.244.1.15" || len(k.SelectedIPs) != 1 || k.SelectedIPs[0].Name != kubesharktest.Frontend.Name {
+			if k.BPFFilter != "host 10.244.1.15" || len(k.SelectedIPs) != 1 || k.SelectedIPs[0].Name != standin.Frontend.Name {
 				t.Errorf("bpf %q, selected %+v", k.BPFFilter, k.SelectedIPs)
 			}
 			if k.Snapshot == nil || k.Snapshot.Status != "completed" || k.Snapshot.Polls != 2 {
 				t.Errorf("snapshot %+v", k.Snapshot)
 			}
 			for _, tool := range []string{"list_l4_flows", "get_l4_flow_summary", "list_workloads"} {
-				ev, _ := OpenEvidence(req.Dir)
+				ev, _ := evidence.Open(req.Dir)
 				path := ev.File(tool)
 				if path == "" {
 					t.Errorf("no %s evidence", tool)
@@ -109,15 +110,15 @@ func TestPullSnapshot(t *testing.T) {
 // TestPullWholeCapture: without a selection the capture is the Hub's, byte
 // for byte.
 func TestPullWholeCapture(t *testing.T) {
-	f := newFixture(t, "stdio", kubesharktest.Options{}, "")
+	f := newFixture(t, "stdio", standin.Options{}, "")
 	req := f.request(t)
 	m, err := Pull(bg(), req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	got, _ := os.ReadFile(filepath.Join(req.Dir, m.Kubeshark.Captures[0].File))
-	if !bytes.Equal(got, kubesharktest.Capture()) {
-		t.Errorf("capture differs from the Hub's (%d vs %d bytes)", len(got), len(kubesharktest.Capture()))
+	if !bytes.Equal(got, standin.Capture()) {
+		t.Errorf("capture differs from the Hub's (%d vs %d bytes)", len(got), len(standin.Capture()))
 	}
 	if m.Kubeshark.BPFFilter != "" {
 		t.Errorf("bpf %q", m.Kubeshark.BPFFilter)
@@ -126,7 +127,7 @@ func TestPullWholeCapture(t *testing.T) {
 
 // TestPullNodes: --nodes narrows the merged capture to those nodes.
 func TestPullNodes(t *testing.T) {
-	f := newFixture(t, "stdio", kubesharktest.Options{}, "")
+	f := newFixture(t, "stdio", standin.Options{}, "")
 	req := f.request(t)
 	req.Selection = Selection{Nodes: []string{"worker-3"}}
 	m, err := Pull(bg(), req)
@@ -134,7 +135,7 @@ func TestPullNodes(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, p := range capturePackets(t, filepath.Join(req.Dir, m.Kubeshark.Captures[0].File)) {
-		if s, d := ipOf(p); s != kubesharktest.Payments.IP.String() && d != kubesharktest.Payments.IP.String() {
+		if s, d := ipOf(p); s != standin.Payments.IP.String() && d != standin.Payments.IP.String() {
 			t.Fatalf("packet %s -> %s does not touch worker-3", s, d)
 		}
 	}
@@ -146,7 +147,7 @@ func TestPullNodes(t *testing.T) {
 }
 
 func TestPullServiceAndBPF(t *testing.T) {
-	f := newFixture(t, "http", kubesharktest.Options{}, "")
+	f := newFixture(t, "http", standin.Options{}, "")
 	req := f.request(t)
 	req.Selection = Selection{NS: "shop", Pod: "^checkout", Svc: "redis", BPF: "tcp"}
 	m, err := Pull(bg(), req)
@@ -164,17 +165,17 @@ func TestPullServiceAndBPF(t *testing.T) {
 // CLI proxy turns every answer into text).
 func TestPullExportPcap(t *testing.T) {
 	modes := map[string][]string{
-		kubesharktest.ExportPath:   {"stdio", "http"},
-		kubesharktest.ExportURL:    {"stdio", "http"},
-		kubesharktest.ExportBase64: {"stdio", "http"},
-		kubesharktest.ExportText:   {"stdio", "http"},
-		kubesharktest.ExportBlob:   {"http"},
-		kubesharktest.ExportLink:   {"http"},
+		standin.ExportPath:   {"stdio", "http"},
+		standin.ExportURL:    {"stdio", "http"},
+		standin.ExportBase64: {"stdio", "http"},
+		standin.ExportText:   {"stdio", "http"},
+		standin.ExportBlob:   {"http"},
+		standin.ExportLink:   {"http"},
 	}
 	for mode, trs := range modes {
 		for _, tr := range trs {
 			t.Run(mode+"/"+tr, func(t *testing.T) {
-				f := newFixture(t, tr, kubesharktest.Options{Dialect: kubesharktest.ExportPcap, ExportResult: mode}, "")
+				f := newFixture(t, tr, standin.Options{Dialect: standin.ExportPcap, ExportResult: mode}, "")
 				req := f.request(t)
 				req.Selection = Selection{NS: "payments", KFL: "tls"}
 				m, err := Pull(bg(), req)
@@ -218,7 +219,7 @@ func TestPullExportPcap(t *testing.T) {
 // file it wrote on its (this) host.
 func TestPullExportLocalFile(t *testing.T) {
 	for _, hubURL := range []bool{false, true} {
-		f := newFixture(t, "stdio", kubesharktest.Options{Dialect: kubesharktest.ExportPcap, ExportResult: kubesharktest.ExportFile, ExportDir: t.TempDir()}, "")
+		f := newFixture(t, "stdio", standin.Options{Dialect: standin.ExportPcap, ExportResult: standin.ExportFile, ExportDir: t.TempDir()}, "")
 		req := f.request(t)
 		if !hubURL {
 			req.HubURL = ""
@@ -238,7 +239,7 @@ func TestPullExportLocalFile(t *testing.T) {
 func TestPullSnapshotID(t *testing.T) {
 	for _, tr := range transports {
 		t.Run(tr, func(t *testing.T) {
-			f := newFixture(t, tr, kubesharktest.Options{Snapshots: []string{"incident-42"}}, "")
+			f := newFixture(t, tr, standin.Options{Snapshots: []string{"incident-42"}}, "")
 			req := f.request(t)
 			req.Window = Window{}
 			req.SnapshotID = "incident-42"
@@ -267,7 +268,7 @@ func TestPullSnapshotID(t *testing.T) {
 // URL get_file_url builds.
 func TestPullDownloadFallback(t *testing.T) {
 	t.Run("unreachable hub url", func(t *testing.T) {
-		f := newFixture(t, "stdio", kubesharktest.Options{}, "")
+		f := newFixture(t, "stdio", standin.Options{}, "")
 		req := f.request(t)
 		req.HubURL = closedURL(t)
 		m, err := Pull(bg(), req)
@@ -282,7 +283,7 @@ func TestPullDownloadFallback(t *testing.T) {
 		checkEvidenceDir(t, req.Dir, m)
 	})
 	t.Run("no hub url", func(t *testing.T) {
-		f := newFixture(t, "stdio", kubesharktest.Options{}, "")
+		f := newFixture(t, "stdio", standin.Options{}, "")
 		req := f.request(t)
 		req.HubURL = ""
 		m, err := Pull(bg(), req)
@@ -293,7 +294,7 @@ func TestPullDownloadFallback(t *testing.T) {
 	})
 	t.Run("hub url is the Hub itself", func(t *testing.T) {
 		// Port 8898 is the Hub: its paths lack the front's /api prefix.
-		f := newFixture(t, "http", kubesharktest.Options{}, "")
+		f := newFixture(t, "http", standin.Options{}, "")
 		req := f.request(t)
 		req.HubURL = f.hub.URL + "/api" // a URL under which /api/... 404s but /... works
 		m, err := Pull(bg(), req)
@@ -305,7 +306,7 @@ func TestPullDownloadFallback(t *testing.T) {
 	t.Run("no hub url over HTTP", func(t *testing.T) {
 		// A single export_pcap tool answering a relative path, no --hub-url:
 		// the MCP server's host is tried.
-		f := newFixture(t, "http", kubesharktest.Options{Dialect: kubesharktest.ExportPcap}, "")
+		f := newFixture(t, "http", standin.Options{Dialect: standin.ExportPcap}, "")
 		req := f.request(t)
 		req.HubURL = ""
 		m, err := Pull(bg(), req)
@@ -315,7 +316,7 @@ func TestPullDownloadFallback(t *testing.T) {
 		mustContain(t, strings.Join(m.Warnings, "\n"), "no --hub-url: the capture was fetched from the MCP server's host")
 	})
 	t.Run("prose path", func(t *testing.T) {
-		f := newFixture(t, "stdio", kubesharktest.Options{PathStyle: "prose"}, "")
+		f := newFixture(t, "stdio", standin.Options{PathStyle: "prose"}, "")
 		req := f.request(t)
 		req.Selection = Selection{Pod: "^redis"}
 		m, err := Pull(bg(), req)
@@ -346,7 +347,7 @@ func TestPullToken(t *testing.T) {
 	const token = "tok-3f9a1c-SECRET"
 	for _, tr := range transports {
 		t.Run(tr, func(t *testing.T) {
-			f := newFixture(t, tr, kubesharktest.Options{Token: token}, token)
+			f := newFixture(t, tr, standin.Options{Token: token}, token)
 			req := f.request(t)
 			req.Command = []string{"flowproof", "pull", "--token", token, "--mcp-command", "kubeshark mcp --token=" + token}
 			var log bytes.Buffer

@@ -1,12 +1,12 @@
 package kubeshark
 
 import (
-	"bytes"
 	"encoding/json"
 	"regexp"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/flowproof/flowproof/ingest/kubeshark/jsonv"
 )
 
 // Result is one tool call's answer.
@@ -90,27 +90,12 @@ func parseResult(raw []byte) (*Result, error) {
 		}
 	}
 	if textSeen {
-		r.Data = parseJSON([]byte(r.Text))
+		r.Data = jsonv.Parse([]byte(r.Text))
 	}
 	if r.Data == nil && len(w.StructuredContent) > 0 && string(w.StructuredContent) != "null" {
-		r.Data = parseJSON(w.StructuredContent)
+		r.Data = jsonv.Parse(w.StructuredContent)
 	}
 	return r, nil
-}
-
-// parseJSON returns b as JSON with json.Number numbers, or nil.
-func parseJSON(b []byte) any {
-	b = bytes.TrimSpace(b)
-	if len(b) == 0 || (b[0] != '{' && b[0] != '[') {
-		return nil
-	}
-	d := json.NewDecoder(bytes.NewReader(b))
-	d.UseNumber()
-	var v any
-	if d.Decode(&v) != nil {
-		return nil
-	}
-	return v
 }
 
 // ErrorText is the tool's error message for an isError result.
@@ -119,84 +104,6 @@ func (r *Result) ErrorText() string {
 		return excerpt(t, 500)
 	}
 	return "(no message)"
-}
-
-// lookup finds the first value under any of keys, searching m and then the
-// objects nested in it (breadth first, a few levels deep).
-func lookup(v any, keys ...string) (any, bool) {
-	level := []any{v}
-	for depth := 0; depth < 4 && len(level) > 0; depth++ {
-		var next []any
-		for _, x := range level {
-			m, ok := x.(map[string]any)
-			if !ok {
-				continue
-			}
-			for _, k := range keys {
-				if val, ok := m[k]; ok && val != nil {
-					return val, true
-				}
-			}
-			for _, k := range sortedKeys(m) {
-				switch m[k].(type) {
-				case map[string]any:
-					next = append(next, m[k])
-				}
-			}
-		}
-		level = next
-	}
-	return nil, false
-}
-
-func lookupString(v any, keys ...string) string {
-	x, ok := lookup(v, keys...)
-	if !ok {
-		return ""
-	}
-	switch t := x.(type) {
-	case string:
-		return t
-	case json.Number:
-		return t.String()
-	case bool:
-		return strconv.FormatBool(t)
-	}
-	return ""
-}
-
-func lookupInt(v any, keys ...string) (int64, bool) {
-	x, ok := lookup(v, keys...)
-	if !ok {
-		return 0, false
-	}
-	switch t := x.(type) {
-	case json.Number:
-		if n, err := t.Int64(); err == nil {
-			return n, true
-		}
-		if f, err := t.Float64(); err == nil {
-			return int64(f), true
-		}
-	case string:
-		if n, err := strconv.ParseInt(t, 10, 64); err == nil {
-			return n, true
-		}
-	}
-	return 0, false
-}
-
-func sortedKeys(m map[string]any) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	for i := 1; i < len(keys); i++ {
-		for j := i; j > 0 && keys[j] < keys[j-1]; j-- {
-			keys[j], keys[j-1] = keys[j-1], keys[j]
-		}
-	}
-	return keys
 }
 
 var (
@@ -211,10 +118,10 @@ func snapshotID(r *Result) string {
 	if r.Data != nil {
 		// An id at any depth first, then a name (the REST API identifies
 		// snapshots by name).
-		if s := lookupString(r.Data, "id", "snapshot_id", "snapshotId", "snapshotID", "snapshot_name", "snapshotName", "uuid", "uid"); s != "" {
+		if s := jsonv.LookupString(r.Data, "id", "snapshot_id", "snapshotId", "snapshotID", "snapshot_name", "snapshotName", "uuid", "uid"); s != "" {
 			return s
 		}
-		return lookupString(r.Data, "name")
+		return jsonv.LookupString(r.Data, "name")
 	}
 	if m := reProseID.FindStringSubmatch(r.Text); m != nil {
 		return m[1]
@@ -228,7 +135,7 @@ func capturePath(r *Result) string {
 	keys := []string{"path", "url", "download_url", "downloadUrl", "file_path", "filePath", "download_path", "downloadPath",
 		"relative_path", "pcap_path", "pcap_url", "file", "href", "uri", "location"}
 	if r.Data != nil {
-		if s := lookupString(r.Data, keys...); s != "" && (strings.HasPrefix(s, "/") || strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://")) {
+		if s := jsonv.LookupString(r.Data, keys...); s != "" && (strings.HasPrefix(s, "/") || strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://")) {
 			return s
 		}
 		return findPathValue(r.Data)
@@ -248,7 +155,7 @@ func findPathValue(v any) string {
 			return t
 		}
 	case map[string]any:
-		for _, k := range sortedKeys(t) {
+		for _, k := range jsonv.SortedKeys(t) {
 			if s := findPathValue(t[k]); s != "" {
 				return s
 			}
@@ -268,5 +175,5 @@ func captureBase64(r *Result) string {
 	if r.Data == nil {
 		return ""
 	}
-	return lookupString(r.Data, "pcap_base64", "pcapBase64", "pcap", "data", "content", "base64", "blob", "bytes", "capture")
+	return jsonv.LookupString(r.Data, "pcap_base64", "pcapBase64", "pcap", "data", "content", "base64", "blob", "bytes", "capture")
 }

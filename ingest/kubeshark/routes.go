@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/flowproof/flowproof/ingest/kubeshark/evidence"
+	"github.com/flowproof/flowproof/ingest/kubeshark/jsonv"
 	"github.com/flowproof/flowproof/provenance"
 )
 
@@ -72,7 +74,7 @@ func (p *puller) snapshotRoute(ctx context.Context) (c *captured, via string, er
 		return nil, "", newErr(KindProtocol, "export_snapshot_pcap", fmt.Errorf("no file path in its answer: %q", excerpt(res.Text, 300)),
 			"Kubeshark returns a relative path such as /mcp/snapshots/<id>/pcap?...; the answer is saved in kubeshark/")
 	}
-	return p.fetchLocation(ctx, loc, filepath.Join(r.Dir, CapturesDir, "snapshot-"+safeName(id)))
+	return p.fetchLocation(ctx, loc, filepath.Join(r.Dir, evidence.CapturesDir, "snapshot-"+safeName(id)))
 }
 
 func filterNote(bpf string) string {
@@ -132,7 +134,7 @@ var (
 // waitSnapshot polls get_snapshot until the snapshot is completed, failed,
 // or SnapshotTimeout has passed.
 func (p *puller) waitSnapshot(ctx context.Context, id string, reused bool) error {
-	info := &SnapshotInfo{ID: id, Reused: reused}
+	info := &evidence.SnapshotInfo{ID: id, Reused: reused}
 	p.snapshot = info
 	p.m.Kubeshark.Snapshot = info
 	if !p.s.Has("get_snapshot") {
@@ -170,10 +172,10 @@ func (p *puller) waitSnapshot(ctx context.Context, id string, reused bool) error
 		}
 		info.Status = status
 		info.WaitedMs = p.now().Sub(start).Milliseconds()
-		if n, ok := lookupInt(res.Data, "size_bytes", "size"); ok {
+		if n, ok := jsonv.LookupInt(res.Data, "size_bytes", "size"); ok {
 			info.SizeBytes = n
 		}
-		if n, ok := lookupInt(res.Data, "packet_count", "packets"); ok {
+		if n, ok := jsonv.LookupInt(res.Data, "packet_count", "packets"); ok {
 			info.PacketCount = n
 		}
 		if status != last {
@@ -187,7 +189,7 @@ func (p *puller) waitSnapshot(ctx context.Context, id string, reused bool) error
 			}
 			return nil
 		case failedStates[status]:
-			reason := lookupString(res.Data, "error", "message", "reason")
+			reason := jsonv.LookupString(res.Data, "error", "message", "reason")
 			if reason == "" {
 				reason = "no reason given"
 			}
@@ -213,12 +215,12 @@ func (p *puller) waitSnapshot(ctx context.Context, id string, reused bool) error
 func snapshotStatus(data any) string {
 	if m, ok := data.(map[string]any); ok {
 		if inner, ok := m["snapshot"].(map[string]any); ok {
-			if s := lookupString(inner, "status", "state", "phase"); s != "" {
+			if s := jsonv.LookupString(inner, "status", "state", "phase"); s != "" {
 				return strings.ToLower(strings.TrimSpace(s))
 			}
 		}
 	}
-	return strings.ToLower(strings.TrimSpace(lookupString(data, "status", "state", "phase")))
+	return strings.ToLower(strings.TrimSpace(jsonv.LookupString(data, "status", "state", "phase")))
 }
 
 func orUnknown(s string) string {
@@ -230,8 +232,8 @@ func orUnknown(s string) string {
 
 // snapshotWindow records a reused snapshot's own time range as the window.
 func (p *puller) snapshotWindow(res *Result) {
-	from, ok1 := lookupInt(res.Data, "start_ts", "start_time", "start")
-	to, ok2 := lookupInt(res.Data, "end_ts", "end_time", "end")
+	from, ok1 := jsonv.LookupInt(res.Data, "start_ts", "start_time", "start")
+	to, ok2 := jsonv.LookupInt(res.Data, "end_ts", "end_time", "end")
 	if ok1 && ok2 && to > from {
 		w := Window{From: time.UnixMilli(from).UTC(), To: time.UnixMilli(to).UTC()}
 		p.m.Kubeshark.Window = windowInfo(w, "snapshot")
@@ -316,10 +318,10 @@ func (q workloadQuery) match(name, ns, kind string) bool {
 // (kubeshark-mcp.md §5: list_workloads / list_ips -> IPs -> bpf_filter).
 // The server's answer is filtered again here, so a server that ignores a
 // filter argument does not widen the selection.
-func (p *puller) resolveWorkloads(ctx context.Context) ([]SelectedIP, error) {
-	var out []SelectedIP
+func (p *puller) resolveWorkloads(ctx context.Context) ([]evidence.SelectedIP, error) {
+	var out []evidence.SelectedIP
 	for _, q := range p.queries() {
-		var ips []SelectedIP
+		var ips []evidence.SelectedIP
 		var err error
 		switch {
 		case p.s.Has("list_workloads"):
@@ -342,7 +344,7 @@ func (p *puller) resolveWorkloads(ctx context.Context) ([]SelectedIP, error) {
 	return out, nil
 }
 
-func (p *puller) viaListWorkloads(ctx context.Context, q workloadQuery) ([]SelectedIP, error) {
+func (p *puller) viaListWorkloads(ctx context.Context, q workloadQuery) ([]evidence.SelectedIP, error) {
 	t, _ := p.s.Tool("list_workloads")
 	a := newArgs(t)
 	if p.snapshot != nil {
@@ -373,7 +375,7 @@ func (p *puller) viaListWorkloads(ctx context.Context, q workloadQuery) ([]Selec
 	if res.Data == nil {
 		return nil, newErr(KindProtocol, "list_workloads", fmt.Errorf("the answer is not JSON: %q", excerpt(res.Text, 200)), "expected {\"workloads\":[...]}")
 	}
-	var out []SelectedIP
+	var out []evidence.SelectedIP
 	for _, w := range objects(res.Data, "workloads", "items", "results") {
 		name, ns, kind := str(w["name"]), firstStr(w, "namespace", "ns"), firstStr(w, "kind", "type")
 		if !q.match(name, ns, kind) {
@@ -386,13 +388,13 @@ func (p *puller) viaListWorkloads(ctx context.Context, q workloadQuery) ([]Selec
 			if kind == "" {
 				kind = q.kind
 			}
-			out = append(out, SelectedIP{IP: ip.IP, Name: name, Namespace: ns, Kind: strings.ToLower(kind), Timestamp: ip.Timestamp, Via: "list_workloads"})
+			out = append(out, evidence.SelectedIP{IP: ip.IP, Name: name, Namespace: ns, Kind: strings.ToLower(kind), Timestamp: ip.Timestamp, Via: "list_workloads"})
 		}
 	}
 	return out, nil
 }
 
-func (p *puller) viaListIPs(ctx context.Context, q workloadQuery) ([]SelectedIP, error) {
+func (p *puller) viaListIPs(ctx context.Context, q workloadQuery) ([]evidence.SelectedIP, error) {
 	t, _ := p.s.Tool("list_ips")
 	a := newArgs(t)
 	if p.snapshot != nil {
@@ -413,7 +415,7 @@ func (p *puller) viaListIPs(ctx context.Context, q workloadQuery) ([]SelectedIP,
 	if res.IsError {
 		return nil, p.selectionFailed(res, q)
 	}
-	var out []SelectedIP
+	var out []evidence.SelectedIP
 	for _, e := range objects(res.Data, "ips", "items", "results") {
 		ip := str(e["ip"])
 		if _, err := netip.ParseAddr(ip); err != nil {
@@ -431,7 +433,7 @@ func (p *puller) viaListIPs(ctx context.Context, q workloadQuery) ([]SelectedIP,
 			if kind == "" {
 				kind = q.kind
 			}
-			out = append(out, SelectedIP{IP: ip, Name: name, Namespace: ns, Kind: strings.ToLower(kind), Timestamp: ts, Via: "list_ips"})
+			out = append(out, evidence.SelectedIP{IP: ip, Name: name, Namespace: ns, Kind: strings.ToLower(kind), Timestamp: ts, Via: "list_ips"})
 		}
 	}
 	return out, nil
@@ -602,9 +604,9 @@ func (p *puller) exportRoute(ctx context.Context) (c *captured, via string, err 
 	if res.IsError {
 		return nil, "", p.toolFailed(res)
 	}
-	base := filepath.Join(r.Dir, CapturesDir, "export-"+p.now().UTC().Format("20060102T150405Z"))
+	base := filepath.Join(r.Dir, evidence.CapturesDir, "export-"+p.now().UTC().Format("20060102T150405Z"))
 	if !p.window.IsZero() {
-		base = filepath.Join(r.Dir, CapturesDir, "export-"+p.window.From.UTC().Format("20060102T150405Z"))
+		base = filepath.Join(r.Dir, evidence.CapturesDir, "export-"+p.window.From.UTC().Format("20060102T150405Z"))
 	}
 	// Keep the answer unless it carries the capture itself.
 	carriesBytes := captureBase64(res) != "" && !strings.HasPrefix(captureBase64(res), "/") && !strings.HasPrefix(captureBase64(res), "http")
@@ -725,7 +727,7 @@ func (p *puller) fetchLocation(ctx context.Context, loc, base string) (*captured
 		a.set(loc, "path")
 		res, _, err := p.call(ctx, "get_file_url", a.m, 0, "get_file_url.json")
 		if err == nil && !res.IsError {
-			u := strings.TrimSpace(lookupString(res.Data, "url"))
+			u := strings.TrimSpace(jsonv.LookupString(res.Data, "url"))
 			if u == "" {
 				u = strings.TrimSpace(res.Text)
 			}

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/flowproof/flowproof/ingest/kubeshark/evidence"
 )
 
 // Window is the time range to pull, inclusive, at millisecond precision
@@ -120,21 +122,9 @@ func (s Selection) Validate() error {
 	return nil
 }
 
-// SelectedIP is one address a workload selection resolved to.
-type SelectedIP struct {
-	IP        string `json:"ip"`
-	Name      string `json:"name,omitempty"`
-	Namespace string `json:"namespace,omitempty"`
-	Kind      string `json:"kind,omitempty"`
-	// Timestamp is when Kubeshark saw the workload with this IP (Unix ms),
-	// when it said.
-	Timestamp int64  `json:"timestamp,omitempty"`
-	Via       string `json:"via"` // the tool that named it
-}
-
 // HostFilter returns a BPF expression matching any of the IPs
 // ("host A or host B"), sorted and deduplicated.
-func HostFilter(ips []SelectedIP) string {
+func HostFilter(ips []evidence.SelectedIP) string {
 	seen := map[string]bool{}
 	var hosts []string
 	for _, ip := range ips {

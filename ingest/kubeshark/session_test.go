@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/flowproof/flowproof/ingest/kubeshark/kubesharktest"
+	"github.com/flowproof/flowproof/ingest/kubeshark/standin"
 	"github.com/flowproof/flowproof/provenance"
 )
 
@@ -17,12 +17,12 @@ import (
 // time) answers the late call, then replies to the notification with an
 // error whose id is null. Both must be ignored, and the next call must work.
 func TestSessionCopesWithKubesharkQuirks(t *testing.T) {
-	hub, err := kubesharktest.NewHub(kubesharktest.Options{})
+	hub, err := standin.NewHub(standin.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer hub.Close()
-	ep := Endpoint{Command: []string{standin(t), "mcp", "--url", hub.URL, "--slow-on", "get_data_boundaries", "--slow", "300ms"}}
+	ep := Endpoint{Command: []string{standinBinary(t), "mcp", "--url", hub.URL, "--slow-on", "get_data_boundaries", "--slow", "300ms"}}
 	s, err := Dial(bg(), ep, SessionOptions{CallTimeout: 3 * time.Second})
 	if err != nil {
 		t.Fatal(err)
@@ -55,13 +55,13 @@ func TestSessionCopesWithKubesharkQuirks(t *testing.T) {
 
 // TestSessionInProcess: the demo's wiring, the CLI stand-in on pipes.
 func TestSessionInProcess(t *testing.T) {
-	hub, err := kubesharktest.NewHub(kubesharktest.Options{})
+	hub, err := standin.NewHub(standin.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer hub.Close()
 	ep := Endpoint{Serve: func(ctx context.Context, in io.Reader, out io.Writer) error {
-		return kubesharktest.ServeCLI(ctx, in, out, kubesharktest.CLIOptions{URL: hub.URL})
+		return standin.ServeCLI(ctx, in, out, standin.CLIOptions{URL: hub.URL})
 	}}
 	s, err := Dial(bg(), ep, SessionOptions{CallTimeout: 3 * time.Second})
 	if err != nil {
@@ -139,12 +139,12 @@ func TestParseWindow(t *testing.T) {
 // the server still works; garbage after the first message does not (see
 // TestPullFaults, malformed JSON-RPC).
 func TestSessionBanner(t *testing.T) {
-	hub, err := kubesharktest.NewHub(kubesharktest.Options{})
+	hub, err := standin.NewHub(standin.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer hub.Close()
-	ep := Endpoint{Command: []string{"sh", "-c", `echo "Kubeshark CLI wrapper v1"; exec "$0" mcp --url "$1"`, standin(t), hub.URL}}
+	ep := Endpoint{Command: []string{"sh", "-c", `echo "Kubeshark CLI wrapper v1"; exec "$0" mcp --url "$1"`, standinBinary(t), hub.URL}}
 	s, err := Dial(bg(), ep, SessionOptions{CallTimeout: 3 * time.Second})
 	if err != nil {
 		t.Fatal(err)
@@ -159,7 +159,7 @@ func TestSessionBanner(t *testing.T) {
 // with an error (as Kubeshark's stdio server answers most of them) does not
 // fail the session.
 func TestSessionNotificationRejected(t *testing.T) {
-	hub, err := kubesharktest.NewHub(kubesharktest.Options{Faults: kubesharktest.Faults{MCP: kubesharktest.MCPFaults{RejectNotifications: true}}})
+	hub, err := standin.NewHub(standin.Options{Faults: standin.Faults{MCP: standin.MCPFaults{RejectNotifications: true}}})
 	if err != nil {
 		t.Fatal(err)
 	}

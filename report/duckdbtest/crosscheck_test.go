@@ -9,6 +9,7 @@ import (
 
 	"github.com/flowproof/flowproof/analyze"
 	"github.com/flowproof/flowproof/analyze/crosscheck"
+	"github.com/flowproof/flowproof/ingest/kubeshark/l4"
 	"github.com/flowproof/flowproof/report"
 )
 
@@ -16,14 +17,14 @@ import (
 // types, values and nulls.
 func TestCrossCheckParquet(t *testing.T) {
 	a, b, c := netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2"), netip.MustParseAddr("203.0.113.1")
-	chk := crosscheck.New([]crosscheck.Aggregate{{
-		Proto: "tcp", Client: crosscheck.Endpoint{IP: a}, Server: crosscheck.Endpoint{IP: b}, ServerPort: 80, TimeNs: t0 + 1_000_000_000,
-		ClientStats: crosscheck.Side{Present: true, TxPkts: 2, RxPkts: 4, TxBytes: 300, RxBytes: 2_600, HandshakeUs: [3]int64{400, 500, 600}},
+	chk := crosscheck.New([]l4.Flow{{
+		Proto: "tcp", Client: l4.Endpoint{IP: a}, Server: l4.Endpoint{IP: b, Port: 80}, TimeNs: t0 + 1_000_000_000,
+		ClientStats: l4.Side{Present: true, TxPkts: 2, RxPkts: 4, TxBytes: 300, RxBytes: 2_600, HandshakeUs: [3]int64{400, 500, 600}},
 	}}, nil, crosscheck.DefaultTolerances())
 	chk.Add(&analyze.Record{Proto: "tcp", SrcIP: a, DstIP: b, SrcPort: 40000, DstPort: 80, TsNs: t0, EndNs: t0 + 1e7, History: "ShADadFf", State: "SF",
 		OrigPkts: 4, RespPkts: 2, OrigBytes: 300, RespBytes: 1_200, MissedBytes: 1_400, RTTSynSynAck: analyze.Some(400_000)})
 	chk.Add(&analyze.Record{Proto: "udp", SrcIP: a, DstIP: c, SrcPort: 5000, DstPort: 53, TsNs: t0, EndNs: t0, OrigPkts: 1, OrigBytes: 40})
-	res := chk.Finish(t0, t0+2e9)
+	res := chk.Finish(t0, t0+2e9, true)
 	var rows []report.CrossCheckRow
 	for i := range res {
 		rows = append(rows, report.CrossCheckRowOf(&res[i], crosscheck.Identity{Pod: "web-1", Namespace: "shop"}, crosscheck.Identity{}))
@@ -62,5 +63,48 @@ func TestCrossCheckParquet(t *testing.T) {
 	}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("rows\n got %q\nwant %q", got, want)
+	}
+}
+
+// TestDeferredVerdictsInDuckDB: a flows.parquet whose crosscheck column was
+// written after the row groups (FlowWriter.CloseWithVerdicts) reads in
+// DuckDB like any other: every row's verdict, over several row groups, with
+// the column's statistics usable in a filter.
+func TestDeferredVerdictsInDuckDB(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "flows.parquet")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fw, err := report.NewFlowWriter(f, report.FlowWriterOptions{RowGroupRows: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	verdicts := []string{crosscheck.Match, crosscheck.BytesMismatch, crosscheck.PcapOnly}
+	const n = 4_321
+	for i := range n {
+		r := analyze.Record{FlowID: fmt.Sprint(i), Proto: "tcp", IPVersion: 4, SrcIP: netip.MustParseAddr("10.0.0.1"), DstIP: netip.MustParseAddr("10.0.0.2"),
+			SrcPort: uint16(i), DstPort: 80, TsNs: t0 + int64(i), EndNs: t0 + int64(i), State: "SF", History: "ShADadFf"}
+		ref := int32(i % 4)
+		if ref == 3 {
+			ref = report.NoAggregate
+		}
+		if err := fw.WriteDeferred(&r, ref); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := fw.CloseWithVerdicts(func(ref int32) string { return verdicts[ref] }); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	db := openFlows(t, path)
+	got := queryStrings(t, db, `SELECT concat_ws('|', coalesce(crosscheck, 'NULL'), count(*), min(CAST(flow_id AS INTEGER)) % 4) FROM flows GROUP BY crosscheck ORDER BY 1`)
+	want := []string{"NULL|1080|3", "bytes_mismatch|1080|1", "match|1081|0", "pcap_only|1080|2"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("verdicts\n got %q\nwant %q", got, want)
+	}
+	got = queryStrings(t, db, `SELECT CAST(count(*) AS VARCHAR) FROM flows WHERE crosscheck = 'pcap_only' AND CAST(flow_id AS INTEGER) % 4 = 2`)
+	if fmt.Sprint(got) != "[1080]" {
+		t.Errorf("filtered count %q", got)
 	}
 }

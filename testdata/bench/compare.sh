@@ -22,6 +22,11 @@
 # Between the two it checks issue 3's bars (4x argus, 30x tshark, 64 MiB,
 # flat memory) against the run: each is "met" or "NOT met".
 #
+# flowproof also runs with a cross-check (--l4-flows: a list_l4_flows answer
+# made from the capture's own flows by testdata/bench/l4flows, next to the
+# capture), taking turns with the plain run, and the bar of issue 12 is
+# checked: at most 1.1x the plain run's wall time.
+#
 #   testdata/bench/compare.sh FLOWPROOF_BINARY CAPTURE
 set -euo pipefail
 bin=${1:?usage: compare.sh FLOWPROOF_BINARY CAPTURE}
@@ -58,8 +63,14 @@ summary() {
 
 (cd "$(dirname "$0")" && go build -o "$work/readfloor.bin" ./readfloor)
 cat /dev/null "$capture" >/dev/null # warm the page cache for everyone alike
+l4=${capture%.pcap}-l4.json
+if [ ! -s "$l4" ]; then
+	"$bin" analyze --quiet -o "$work/fp-l4" "$capture" >/dev/null
+	(cd "$(dirname "$0")" && go run ./l4flows "$work/fp-l4/flows.parquet") >"$l4.tmp" && mv "$l4.tmp" "$l4"
+fi
 for _ in $(seq "$repeat"); do
 	measure flowproof "$bin" analyze --quiet -o "$work/fp-out" "$capture"
+	measure flowproof-xc "$bin" analyze --quiet -o "$work/fp-out-xc" --l4-flows "$l4" "$capture"
 	measure readfloor "$work/readfloor.bin" "$capture"
 	measure argus argus -r "$capture" -w "$work/argus.out"
 	rm -f "$work/argus.out"
@@ -78,6 +89,9 @@ done
 read -r wall cpu rss < <(summary readfloor)
 printf '%-13s %8.2f %8.2f %13.1f   (read, hash and parse only: the floor; analysis adds %.2f s)\n' read+hash \
 	"$wall" "$cpu" "$(echo "$rss / 1024" | bc -l)" "$(echo "$fp_wall - $wall" | bc -l)"
+read -r xc_wall xc_cpu xc_rss < <(summary flowproof-xc)
+printf '%-13s %8.2f %8.2f %13.1f   (with --l4-flows: %sx the plain run)\n' flowproof-xc "$xc_wall" "$xc_cpu" \
+	"$(echo "$xc_rss / 1024" | bc -l)" "$(echo "scale=2; $xc_wall / $fp_wall" | bc -l)"
 echo "capture: $capture ($(du -h "$capture" | cut -f1))"
 
 double=${capture%.pcap}-2x.pcap
@@ -106,6 +120,7 @@ printf '  %-44s %s\n' "wall at most argus/4 ($(printf %.2f "$(echo "$argus_wall 
 printf '  %-44s %s\n' "wall at most tshark/30 ($(printf %.2f "$(echo "$tshark_wall / 30" | bc -l)") s):" \
 	"$fp_wall s, $(verdict "$fp_wall <= $tshark_wall / 30") (read+hash alone: $floor_wall s)"
 printf '  %-44s %s\n' "peak RSS at most 64 MiB:" "$(echo "scale=1; $fp_rss / 1024" | bc -l) MiB, $(verdict "$fp_rss <= 65536")"
+printf '  %-44s %s\n' "cross-check at most 1.1x the plain run:" "$(printf %.2f "$(echo "$xc_wall / $fp_wall" | bc -l)")x, $(verdict "$xc_wall <= $fp_wall * 1.1")"
 printf '  %-44s %s\n' "RSS flat when twice as long (at most 1.1x):" "$(printf %.2f "$(echo "$rss2 / $fp_rss" | bc -l)")x, $(verdict "$rss2 <= $fp_rss * 1.1")"
 
 many=$(cd "$(dirname "$capture")" && pwd)/manyflows.pcap

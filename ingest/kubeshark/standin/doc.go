@@ -1,4 +1,4 @@
-// Package kubesharktest is a stand-in for Kubeshark's MCP server and Hub,
+// Package standin is a stand-in for Kubeshark's MCP server and Hub,
 // following what ../shared/docs/kubeshark-mcp.md establishes about the real
 // ones, point by point, so that flowproof's pull can be tested and demonstrated
 // without a cluster.
@@ -50,4 +50,4 @@
 // Hub, a download cut short, without length, unauthorized or failing, an
 // empty capture, and in the MCP front ends a server dying mid-call, a slow
 // answer, malformed JSON and an oversize answer.
-package kubesharktest
+package standin

@@ -1,4 +1,4 @@
-package kubesharktest
+package standin
 
 import (
 	"bufio"
@@ -37,7 +37,7 @@ func TestTestdata(t *testing.T) {
 			t.Fatal(err)
 		}
 		if !bytes.Equal(got, want) {
-			t.Errorf("%s is out of date: run go test ./ingest/kubeshark/kubesharktest -run TestTestdata -update", path)
+			t.Errorf("%s is out of date: run go test ./ingest/kubeshark/standin -run TestTestdata -update", path)
 		}
 	}
 	if !bytes.Equal(Capture(), GenerateCapture(true)) && !*update {

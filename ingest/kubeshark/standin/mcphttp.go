@@ -1,4 +1,4 @@
-package kubesharktest
+package standin
 
 import (
 	"bytes"

@@ -1,9 +1,10 @@
-package kubeshark
+package l4_test
 
 import (
 	"testing"
 
-	"github.com/flowproof/flowproof/ingest/kubeshark/kubesharktest"
+	"github.com/flowproof/flowproof/ingest/kubeshark/l4"
+	"github.com/flowproof/flowproof/ingest/kubeshark/standin"
 )
 
 func TestParseL4Flows(t *testing.T) {
@@ -15,7 +16,7 @@ func TestParseL4Flows(t *testing.T) {
                  "tcp_handshake_p50_us":1250,"tcp_handshake_p90_us":2100,"tcp_handshake_p99_us":4500},
  "server_stats":{"tx_pkts":0,"rx_pkts":0,"tx_bytes":0,"rx_bytes":0},
  "totals":{"pkts":3600,"bytes":368640,"pps":100.5,"bps":8388608}}],"total":42,"truncated":true}`
-	f, err := ParseL4Flows([]byte(compact))
+	f, err := l4.ParseFlows([]byte(compact))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -28,48 +29,39 @@ func TestParseL4Flows(t *testing.T) {
 		t.Errorf("%+v", l)
 	}
 	// The stand-in's full records, as a bare array.
-	f, err = ParseL4Flows(kubesharktest.L4Flows())
+	f, err = l4.ParseFlows(standin.L4Flows())
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(f.Flows) != 5 || f.Flows[0].TimeNs == 0 || f.Flows[0].Proto != "udp" {
 		t.Errorf("%d flows, first %+v", len(f.Flows), f.Flows[0])
 	}
-	if f, err := ParseL4Flows([]byte(`{"flows":null,"total":0,"truncated":false}`)); err != nil || len(f.Flows) != 0 {
+	if f, err := l4.ParseFlows([]byte(`{"flows":null,"total":0,"truncated":false}`)); err != nil || len(f.Flows) != 0 {
 		t.Errorf("null flows: %+v %v", f, err)
 	}
-	if _, err := ParseL4Flows([]byte(`{"calls":[]}`)); err == nil {
+	if _, err := l4.ParseFlows([]byte(`{"calls":[]}`)); err == nil {
 		t.Error("an answer without flows parsed")
 	}
 }
 
 func TestParseWorkloads(t *testing.T) {
-	w, err := ParseWorkloads([]byte(`{"workloads":[{"name":"p","namespace":"n","kind":"Pod","labels":{},"ips":[{"ip":"10.1.1.1","timestamp":1706745000000}]}],"total":1}`))
+	w, err := l4.ParseWorkloads([]byte(`{"workloads":[{"name":"p","namespace":"n","kind":"Pod","labels":{},"ips":[{"ip":"10.1.1.1","timestamp":1706745000000}]}],"total":1}`))
 	if err != nil || len(w) != 1 || w[0].Kind != "pod" || w[0].TimeNs != 1706745000000*1e6 || w[0].IP.String() != "10.1.1.1" {
 		t.Errorf("%+v %v", w, err)
 	}
-	w, err = ParseWorkloads([]byte(`{"ips":[{"ip":"10.1.1.2","records":[{"name":"a","namespace":"n","timestamp":"2024-02-01T00:00:00Z"},{"name":"b","namespace":"n","timestamp":1706745600}]}],"total":1}`))
+	w, err = l4.ParseWorkloads([]byte(`{"ips":[{"ip":"10.1.1.2","records":[{"name":"a","namespace":"n","timestamp":"2024-02-01T00:00:00Z"},{"name":"b","namespace":"n","timestamp":1706745600}]}],"total":1}`))
 	if err != nil || len(w) != 2 || w[0].Name != "a" || w[0].TimeNs != 1706745600*1e9 || w[1].TimeNs != 1706745600*1e9 {
 		t.Errorf("%+v %v", w, err)
 	}
 }
 
-func TestL4TimeNs(t *testing.T) {
-	want := int64(1706745600_500000000)
-	for _, v := range []any{"2024-02-01T00:00:00.5Z", "2024-02-01T00:00:00.5", "2024-02-01 00:00:00.5", "2024-02-01T01:00:00.5+01:00"} {
-		if got, ok := l4TimeNs(v); !ok || got != want {
-			t.Errorf("%v: %d %v", v, got, ok)
-		}
-	}
-}
-
 func TestParseTolerant(t *testing.T) {
-	f, err := ParseL4Flows([]byte(`{"l4_flows":[{"proto":"udp","client":{"ip":"10.0.0.1"},"server":{"ip":"10.0.0.2","port":53},"client_stats":{"tx_bytes":40}},
+	f, err := l4.ParseFlows([]byte(`{"l4_flows":[{"proto":"udp","client":{"ip":"10.0.0.1"},"server":{"ip":"10.0.0.2","port":53},"client_stats":{"tx_bytes":40}},
 		{"proto":"tcp","client":{"ip":""},"server":{"ip":"10.0.0.2","port":80}}],"total":2}`))
 	if err != nil || len(f.Flows) != 1 || f.Skipped != 1 || f.FirstSkip == "" || f.Flows[0].ClientStats.TxBytes != 40 {
 		t.Errorf("%+v %v", f, err)
 	}
-	w, err := ParseWorkloads([]byte(`{"workloads":[{"name":"a","namespace":"n","kind":"pod","node":"w1","ips":["10.0.0.7"]},{"name":"s","namespace":"n","kind":"service","ip":"10.96.0.1"}]}`))
+	w, err := l4.ParseWorkloads([]byte(`{"workloads":[{"name":"a","namespace":"n","kind":"pod","node":"w1","ips":["10.0.0.7"]},{"name":"s","namespace":"n","kind":"service","ip":"10.96.0.1"}]}`))
 	if err != nil || len(w) != 2 || w[0].TimeNs != 0 || w[0].Node != "w1" || w[1].Kind != "service" {
 		t.Errorf("%+v %v", w, err)
 	}

@@ -17,7 +17,7 @@ import (
 	"os"
 	"os/signal"
 
-	"github.com/flowproof/flowproof/ingest/kubeshark/kubesharktest"
+	"github.com/flowproof/flowproof/ingest/kubeshark/standin"
 )
 
 func main() {
@@ -39,7 +39,7 @@ func main() {
 
 func runMCP(ctx context.Context, args []string) int {
 	fs := flag.NewFlagSet("mcp", flag.ContinueOnError)
-	var o kubesharktest.CLIOptions
+	var o standin.CLIOptions
 	fs.StringVar(&o.URL, "url", "", "Kubeshark front URL")
 	fs.StringVar(&o.Token, "token", os.Getenv("KUBESHARK_HUB_TOKEN"), "Hub token")
 	fs.StringVar(&o.Faults.ExitOn, "exit-on", "", "exit when this tool is called")
@@ -56,7 +56,7 @@ func runMCP(ctx context.Context, args []string) int {
 		return 1
 	}
 	o.Stderr = os.Stderr
-	if err := kubesharktest.ServeCLI(ctx, os.Stdin, os.Stdout, o); err != nil {
+	if err := standin.ServeCLI(ctx, os.Stdin, os.Stdout, o); err != nil {
 		return 1 // ServeCLI has logged why
 	}
 	return 0
@@ -64,13 +64,13 @@ func runMCP(ctx context.Context, args []string) int {
 
 func runHub(ctx context.Context, args []string) int {
 	fs := flag.NewFlagSet("hub", flag.ContinueOnError)
-	var o kubesharktest.Options
-	fs.StringVar(&o.Dialect, "dialect", kubesharktest.Snapshot, "snapshot or export_pcap")
+	var o standin.Options
+	fs.StringVar(&o.Dialect, "dialect", standin.Snapshot, "snapshot or export_pcap")
 	fs.StringVar(&o.Token, "token", os.Getenv("KUBESHARK_HUB_TOKEN"), "require this token")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	h, err := kubesharktest.NewHub(o)
+	h, err := standin.NewHub(o)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1

@@ -1,0 +1,251 @@
+// Package l4 parses the Kubeshark answers the cross-check reads:
+// list_l4_flows (socket-level flow counters per client, server and port) and
+// list_workloads or list_ips (which pod or service held an address when).
+// It has no MCP dependency: the answers come from an evidence directory or
+// from files named on the command line.
+package l4
+
+import (
+	"bytes"
+	"fmt"
+	"net/netip"
+	"strings"
+
+	"github.com/flowproof/flowproof/ingest/kubeshark/jsonv"
+)
+
+// Endpoint is the client or server of a list_l4_flows record.
+type Endpoint struct {
+	IP                            netip.Addr
+	Port                          uint16 // the server's only
+	Pod, Namespace, Service, Node string
+}
+
+// Side is one side's socket counters; HandshakeUs is p50, p90, p99 (µs,
+// 0 when absent). Present is false when the record has no such side, or
+// only zeros in it.
+type Side struct {
+	Present                          bool
+	TxPkts, RxPkts, TxBytes, RxBytes int64
+	HandshakeUs                      [3]int64
+}
+
+// Flow is one list_l4_flows record (compact or full format).
+type Flow struct {
+	Proto                    string
+	Client, Server           Endpoint
+	ClientStats, ServerStats Side
+	TimeNs                   int64 // format=full's timestamp; 0 when absent
+}
+
+// Flows is a parsed list_l4_flows answer.
+type Flows struct {
+	Flows     []Flow
+	Total     int64
+	Truncated bool
+	// Skipped counts records left out because an address does not parse
+	// (FirstSkip says why for the first one).
+	Skipped   int
+	FirstSkip string
+}
+
+// maxAnswerFile caps a saved Kubeshark answer read back (the pull itself caps
+// answers at --max-response, 64 MiB by default).
+const maxAnswerFile = 1 << 30
+
+// ReadFlows reads a saved list_l4_flows answer: {"flows":[...],"total",
+// "truncated"} as the tool answers, or a bare array of records.
+func ReadFlows(path string) (*Flows, error) {
+	b, err := jsonv.ReadFile(path, maxAnswerFile)
+	if err != nil {
+		return nil, err
+	}
+	out, err := ParseFlows(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return out, nil
+}
+
+// ParseFlows parses a list_l4_flows answer (see ReadFlows).
+func ParseFlows(b []byte) (*Flows, error) {
+	var raw []map[string]any
+	out := &Flows{}
+	b = bytes.TrimSpace(b)
+	if len(b) > 0 && b[0] == '[' {
+		if err := jsonv.Decode(b, &raw); err != nil {
+			return nil, fmt.Errorf("list_l4_flows answer: %w", err)
+		}
+	} else {
+		var obj map[string]any
+		if err := jsonv.Decode(b, &obj); err != nil {
+			return nil, fmt.Errorf("list_l4_flows answer: %w (expected {\"flows\":[...]})", err)
+		}
+		v, has := obj["flows"]
+		list, ok := v.([]any)
+		if has && v == nil {
+			ok = true // "flows": null is an empty list
+		}
+		if !has { // another key: the first list of records with a client and a server
+			for _, v := range obj {
+				if l, isList := v.([]any); isList && len(l) > 0 {
+					if m, isObj := l[0].(map[string]any); isObj && m["client"] != nil && m["server"] != nil {
+						list, ok = l, true
+						break
+					}
+				}
+			}
+		}
+		if !ok {
+			return nil, fmt.Errorf("list_l4_flows answer has no \"flows\" list")
+		}
+		for _, x := range list {
+			if m, ok := x.(map[string]any); ok {
+				raw = append(raw, m)
+			}
+		}
+		out.Total, _ = jsonv.Int(obj["total"])
+		out.Truncated, _ = obj["truncated"].(bool)
+	}
+	for i, m := range raw {
+		f, err := flowOf(m)
+		if err != nil {
+			out.Skipped++
+			if out.FirstSkip == "" {
+				out.FirstSkip = fmt.Sprintf("record %d: %v", i, err)
+			}
+			continue
+		}
+		out.Flows = append(out.Flows, f)
+	}
+	if out.Total == 0 {
+		out.Total = int64(len(out.Flows))
+	}
+	return out, nil
+}
+
+func flowOf(m map[string]any) (Flow, error) {
+	f := Flow{Proto: strings.ToLower(jsonv.String(m["proto"]))}
+	var err error
+	if f.Client, err = endpointOf(m["client"]); err != nil {
+		return f, fmt.Errorf("client: %w", err)
+	}
+	if f.Server, err = endpointOf(m["server"]); err != nil {
+		return f, fmt.Errorf("server: %w", err)
+	}
+	f.ClientStats = sideOf(m["client_stats"])
+	f.ServerStats = sideOf(m["server_stats"])
+	if ts, ok := jsonv.TimeNs(m["timestamp"]); ok {
+		f.TimeNs = ts
+	}
+	return f, nil
+}
+
+func endpointOf(v any) (Endpoint, error) {
+	m, _ := v.(map[string]any)
+	var e Endpoint
+	ip, err := netip.ParseAddr(jsonv.String(m["ip"]))
+	if err != nil {
+		return e, err
+	}
+	e.IP = ip.Unmap()
+	if p, ok := jsonv.Int(m["port"]); ok && p > 0 && p < 65536 {
+		e.Port = uint16(p)
+	}
+	e.Pod, e.Namespace, e.Service, e.Node = jsonv.String(m["pod"]), jsonv.First(jsonv.String(m["ns"]), jsonv.String(m["namespace"])), jsonv.First(jsonv.String(m["svc"]), jsonv.String(m["service"])), jsonv.String(m["node"])
+	return e, nil
+}
+
+func sideOf(v any) Side {
+	m, ok := v.(map[string]any)
+	if !ok || len(m) == 0 {
+		return Side{}
+	}
+	s := Side{Present: true}
+	s.TxPkts, _ = jsonv.Int(m["tx_pkts"])
+	s.RxPkts, _ = jsonv.Int(m["rx_pkts"])
+	s.TxBytes, _ = jsonv.Int(m["tx_bytes"])
+	s.RxBytes, _ = jsonv.Int(m["rx_bytes"])
+	for i, k := range []string{"tcp_handshake_p50_us", "tcp_handshake_p90_us", "tcp_handshake_p99_us"} {
+		s.HandshakeUs[i], _ = jsonv.Int(m[k])
+	}
+	// A side whose counters are all zero was not observed (an address
+	// outside the cluster has no socket Kubeshark traces).
+	s.Present = s.TxPkts != 0 || s.RxPkts != 0 || s.TxBytes != 0 || s.RxBytes != 0 || s.HandshakeUs != [3]int64{}
+	return s
+}
+
+// Workload says that from TimeNs on (0: unknown) IP belonged to the
+// workload Name (Kind "pod" or "service") in Namespace.
+type Workload struct {
+	IP              netip.Addr
+	TimeNs          int64
+	Kind            string
+	Name, Namespace string
+	Node, Service   string // when the answer carries them (list_workloads does not document them)
+}
+
+// ReadWorkloads reads a saved list_workloads answer ({"workloads":[{name,
+// namespace, kind, ips:[{ip, timestamp}]}]}) or list_ips answer ({"ips":[{ip,
+// records:[{name, namespace, kind, timestamp}]}]}).
+func ReadWorkloads(path string) ([]Workload, error) {
+	b, err := jsonv.ReadFile(path, maxAnswerFile)
+	if err != nil {
+		return nil, err
+	}
+	out, err := ParseWorkloads(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return out, nil
+}
+
+// ParseWorkloads parses a list_workloads or list_ips answer.
+func ParseWorkloads(b []byte) ([]Workload, error) {
+	var obj map[string]any
+	if err := jsonv.Decode(bytes.TrimSpace(b), &obj); err != nil {
+		return nil, fmt.Errorf("workloads answer: %w", err)
+	}
+	var out []Workload
+	add := func(ipText string, ts any, kind, name, ns string, m map[string]any) {
+		ip, err := netip.ParseAddr(ipText)
+		if err != nil || name == "" {
+			return
+		}
+		t, _ := jsonv.TimeNs(ts)
+		if kind == "" {
+			kind = "pod"
+		}
+		out = append(out, Workload{IP: ip.Unmap(), TimeNs: t, Kind: strings.ToLower(kind), Name: name, Namespace: ns,
+			Node:    jsonv.First(jsonv.String(m["node"]), jsonv.First(jsonv.String(m["node_name"]), jsonv.String(m["nodeName"]))),
+			Service: jsonv.First(jsonv.String(m["service"]), jsonv.String(m["svc"]))})
+	}
+	if ws, ok := obj["workloads"].([]any); ok {
+		for _, w := range ws {
+			m, _ := w.(map[string]any)
+			for _, x := range jsonv.List(m["ips"]) {
+				if ip, isText := x.(string); isText { // a bare address: held since ever
+					add(ip, nil, jsonv.String(m["kind"]), jsonv.String(m["name"]), jsonv.String(m["namespace"]), m)
+					continue
+				}
+				ipm, _ := x.(map[string]any)
+				add(jsonv.String(ipm["ip"]), ipm["timestamp"], jsonv.String(m["kind"]), jsonv.String(m["name"]), jsonv.String(m["namespace"]), m)
+			}
+			if ip := jsonv.String(m["ip"]); ip != "" { // one address on the workload itself
+				add(ip, m["timestamp"], jsonv.String(m["kind"]), jsonv.String(m["name"]), jsonv.String(m["namespace"]), m)
+			}
+		}
+		return out, nil
+	}
+	if ips, ok := obj["ips"].([]any); ok {
+		for _, x := range ips {
+			m, _ := x.(map[string]any)
+			for _, r := range jsonv.List(m["records"]) {
+				rm, _ := r.(map[string]any)
+				add(jsonv.String(m["ip"]), rm["timestamp"], jsonv.String(rm["kind"]), jsonv.String(rm["name"]), jsonv.String(rm["namespace"]), rm)
+			}
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("workloads answer has neither \"workloads\" nor \"ips\"")
+}

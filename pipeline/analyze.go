@@ -1,0 +1,329 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/flowproof/flowproof/analyze"
+	"github.com/flowproof/flowproof/analyze/crosscheck"
+	"github.com/flowproof/flowproof/ingest"
+	"github.com/flowproof/flowproof/provenance"
+	"github.com/flowproof/flowproof/report"
+)
+
+// Options are the settings of one analysis. The zero value, with Out set,
+// analyzes with the documented defaults.
+type Options struct {
+	Out   string         // output directory, created if missing
+	Table analyze.Config // flow table: timeouts, --max-flows, decapsulation, reassembly
+	// Jobs is how many captures are analyzed at once, each with its own flow
+	// table; 0 is DefaultJobs. The outputs do not depend on it.
+	Jobs int
+	// Tolerances of the cross-check; the zero value is
+	// crosscheck.DefaultTolerances.
+	Tolerances crosscheck.Tolerances
+	// L4Flows and Workloads name saved Kubeshark answers to cross-check with
+	// and name pods from; when set they replace the evidence directories'.
+	L4Flows, Workloads string
+
+	Version  string   // flowproof's version, for the manifest and the files
+	Command  []string // the command line, for the manifest (redacted there)
+	Progress Progress // nil: none
+}
+
+// Result is what a run wrote and found.
+type Result struct {
+	Dir      string
+	Manifest *report.Manifest // as written; Outputs lists every file
+	Captures int              // captures found in the inputs
+	Flows    int64            // rows in flows.parquet
+	Packets  int64
+	Bad      int // inputs or captures that could not be read completely
+}
+
+// ErrPartial marks a run that wrote its outputs but skipped bad input; the
+// Result is complete for what was read.
+var ErrPartial = errors.New("partial result: some input was bad (see the errors above and manifest.json)")
+
+// DefaultJobs is half the CPUs Go uses, at least 1: one capture keeps about
+// two cores busy (reading and hashing, the flow table, the writer), so more
+// at once only adds their live flows to memory (README: Performance).
+func DefaultJobs() int { return max(1, runtime.GOMAXPROCS(0)/2) }
+
+// Settings returns the analysis settings as the manifest records them.
+func (o Options) Settings() map[string]string {
+	c := o.Table.WithDefaults()
+	return map[string]string{
+		"tcp_timeout":        time.Duration(c.TCPTimeoutNs).String(),
+		"udp_timeout":        time.Duration(c.UDPTimeoutNs).String(),
+		"tcp_closed_timeout": time.Duration(c.TCPClosedTimeoutNs).String(),
+		"max_flows":          strconv.Itoa(c.MaxFlows),
+		"decap":              strconv.FormatBool(!c.NoDecap),
+		"reassembly":         strconv.FormatBool(!c.NoReassembly),
+	}
+}
+
+// Analyze reads the inputs (capture files, directories, evidence
+// directories; see Open) into o.Out: flows.parquet, crosscheck.parquet when
+// Kubeshark answers are present, report.md and its charts, manifest.json,
+// and an entry appended to audit.jsonl. It returns ErrPartial, with the
+// Result, when some input was bad but the outputs were written, and an error
+// without outputs when nothing could be read.
+func Analyze(ctx context.Context, args []string, o Options) (*Result, error) {
+	started := time.Now()
+	if o.Out == "" {
+		return nil, errors.New("no output directory")
+	}
+	if o.Tolerances == (crosscheck.Tolerances{}) {
+		o.Tolerances = crosscheck.DefaultTolerances()
+	}
+	prog := o.Progress
+	if prog == nil {
+		prog = noProgress{}
+	}
+	// Open each argument on its own, so that a missing one is reported and
+	// the others are still analyzed.
+	var inputs []Input
+	var captures []Capture
+	var missing []string
+	for _, arg := range args {
+		in, err := Open(arg)
+		if err != nil {
+			prog.Warn(fmt.Sprintf("%v (skipped)", err))
+			missing = append(missing, err.Error())
+			continue
+		}
+		inputs = append(inputs, in)
+		captures = append(captures, in.Captures...)
+	}
+	if len(captures) == 0 {
+		return nil, fmt.Errorf("find inputs: no capture files in %q: point flowproof at pcap or pcapng files or directories holding them", args)
+	}
+	xc, err := loadCrossCheck(o, inputs)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(o.Out, 0o755); err != nil {
+		return nil, fmt.Errorf("create output directory: %w", err)
+	}
+	flowsTmp, err := provenance.CreateTemp(o.Out, "flows.parquet")
+	if err != nil {
+		return nil, fmt.Errorf("create flows.parquet: %w", err)
+	}
+	defer flowsTmp.Abort() // no-op after the commit
+	fw, err := report.NewFlowWriter(flowsTmp, report.FlowWriterOptions{Version: o.Version})
+	if err != nil {
+		return nil, fmt.Errorf("create flows.parquet: %w", err)
+	}
+	m := &report.Manifest{
+		Tool:     provenance.Tool{Name: "flowproof", Version: o.Version},
+		Command:  provenance.RedactArgs(o.Command),
+		Started:  provenance.Time{Time: started},
+		Settings: o.Settings(),
+		Decode:   map[string]int64{},
+		Warnings: missing,
+	}
+	sum := report.NewSummary(report.SummaryOptions{})
+	if xc != nil {
+		m.Warnings = append(m.Warnings, xc.warnings...)
+		xcSettings(o, m.Settings)
+	}
+	var strs analyze.Completer
+	sink := newOrderedSink(len(captures), func(r *analyze.Record) error {
+		r.Complete(&strs)
+		if xc != nil {
+			return xc.add(r, fw, sum)
+		}
+		sum.Add(r)
+		return fw.Write(r)
+	})
+	prog.Run(len(captures))
+	cfg := o.Table
+	cfg.DeferStrings = true // the sink completes the records, beside the table
+	results, ready := analyzeCaptures(ctx, captures, o.Jobs, cfg, sink, prog)
+	res := &Result{Dir: o.Out, Manifest: m, Captures: len(captures), Bad: len(missing)}
+	canceled := false
+	var span timeSpan
+	for i, c := range captures {
+		<-ready[i] // in input order, whatever order they finish in
+		r := results[i]
+		results[i] = captureResult{} // its table is no longer needed
+		if r.canceled {
+			canceled = true
+			continue
+		}
+		in, tbl := r.in, r.tbl
+		in.Source = c.Source
+		err := r.err
+		if err == nil && c.SHA256 != "" && in.SHA256 != "" && in.SHA256 != c.SHA256 {
+			err = fmt.Errorf("%s: its SHA-256 is %s, the evidence manifest recorded %s at pull time: the file changed after the pull; pull it again or find the original", filepath.ToSlash(c.Path), in.SHA256, c.SHA256)
+		}
+		if tbl != nil {
+			for k, n := range tbl.KindCounts() {
+				m.Decode[k] += n
+			}
+			if n := tbl.EvictedEarly(); n > 0 {
+				m.Warnings = append(m.Warnings, fmt.Sprintf("%s: the flow table reached --max-flows=%d: %d flows were ended early, before their idle timeout (raise --max-flows)", in.Name, cfg.WithDefaults().MaxFlows, n))
+			}
+			if n := tbl.BadTCPHeaders(); n > 0 {
+				m.Warnings = append(m.Warnings, fmt.Sprintf("%s: %d TCP packets have an impossible header length: counted in their flows, left out of the TCP analysis", in.Name, n))
+			}
+		}
+		if err != nil {
+			res.Bad++
+			prog.Warn(err.Error())
+			m.Warnings = append(m.Warnings, err.Error())
+		}
+		if in.Packets > 0 {
+			span.add(in.FirstNs, in.LastNs)
+		}
+		m.Inputs = append(m.Inputs, in)
+		res.Packets += in.Packets
+	}
+	prog.Stop()
+	if canceled {
+		sink.close()
+		return nil, ctx.Err()
+	}
+	if err := sink.close(); err != nil {
+		return nil, fmt.Errorf("write flows.parquet: %w", err)
+	}
+	if xc != nil && xc.compare {
+		xc.judge(sum, span, o.Tolerances)
+		err = fw.CloseWithVerdicts(xc.chk.VerdictOf)
+	} else {
+		err = fw.Close()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("write flows.parquet: %w", err)
+	}
+	flows, err := flowsTmp.Commit(filepath.Join(o.Out, "flows.parquet"))
+	if err != nil {
+		return nil, fmt.Errorf("write flows.parquet: %w", err)
+	}
+	m.Outputs = []provenance.File{flows}
+	m.Flows = fw.Count()
+	res.Flows = m.Flows
+	if xc != nil && xc.compare {
+		f, err := xc.write(o.Out, o.Version)
+		if err != nil {
+			return nil, err
+		}
+		m.Outputs = append(m.Outputs, f)
+	}
+	m.Finished = provenance.Time{Time: time.Now()}
+	if err := writeOutputs(o.Out, "analyze", sum, m); err != nil {
+		return nil, err
+	}
+	// Fail only when nothing at all was read; a capture read in part still
+	// gave flows, so that is a partial result.
+	unread := len(missing)
+	for _, in := range m.Inputs {
+		if in.Status == report.StatusFailed {
+			unread++
+		}
+	}
+	if unread == len(captures)+len(missing) {
+		return res, fmt.Errorf("no input could be read (see the errors above); the outputs in %s are empty", o.Out)
+	}
+	if res.Bad > 0 {
+		return res, ErrPartial
+	}
+	return res, nil
+}
+
+// captureResult is what analyzing one capture gave, for the manifest.
+type captureResult struct {
+	in       report.Input
+	tbl      *analyze.Table
+	err      error
+	canceled bool // never started: the run was canceled first
+}
+
+// analyzeCaptures analyzes captures, up to jobs at once (0: DefaultJobs),
+// each with its own flow table, and sends their flows to sink in input
+// order. results[i] is set when ready[i] is closed.
+func analyzeCaptures(ctx context.Context, captures []Capture, jobs int, cfg analyze.Config, sink *orderedSink, prog Progress) (results []captureResult, ready []chan struct{}) {
+	results = make([]captureResult, len(captures))
+	ready = make([]chan struct{}, len(captures))
+	for i := range ready {
+		ready[i] = make(chan struct{})
+	}
+	if jobs <= 0 {
+		jobs = DefaultJobs()
+	}
+	var next atomic.Int64
+	for range min(jobs, len(captures)) {
+		go func() {
+			bufs := newSinkBuffers()
+			for i := int(next.Add(1) - 1); i < len(captures); i = int(next.Add(1) - 1) {
+				if ctx.Err() != nil {
+					results[i].canceled = true
+					sink.skip(i)
+				} else {
+					cs := sink.capture(i, bufs)
+					r := &results[i]
+					r.in, r.tbl, r.err = analyzeCapture(captures[i].Path, i, cfg, cs.emit, prog)
+					cs.end()
+				}
+				close(ready[i])
+			}
+		}()
+	}
+	return results, ready
+}
+
+// analyzeCapture reads capture index (0-based) of the run into a fresh flow
+// table whose flows go to emit, and describes the input for the manifest. A
+// read error leaves the flows read before it emitted and comes back with a
+// hint on what to do.
+func analyzeCapture(path string, index int, cfg analyze.Config, emit func(*analyze.Record), prog Progress) (report.Input, *analyze.Table, error) {
+	in := report.Input{Path: path, Name: filepath.Base(path), Source: "file", Status: report.StatusOK}
+	c, err := ingest.Open(path, ingest.Options{})
+	if err != nil {
+		in.Status = report.StatusFailed
+		in.Error = err.Error()
+		// Hash it anyway: the manifest proves what was offered, read or not.
+		if f, herr := provenance.HashFile(path); herr == nil {
+			in.Size, in.SHA256 = f.Size, f.SHA256
+		}
+		return in, nil, fmt.Errorf("%w (skipped: only pcap and pcapng captures, optionally gzip-compressed, can be analyzed)", err)
+	}
+	defer c.Close()
+	tbl := analyze.NewTable(cfg, in.Name, index+1, emit)
+	runErr := analyze.RunConcurrent(prog.Start(index, in.Name, c), tbl)
+	tbl.Flush()
+	prog.Finish(index)
+	info, finErr := c.Finish()
+	in.Size, in.SHA256, in.Format, in.Packets = info.Size, info.SHA256, info.Format, info.Packets
+	for _, lt := range info.LinkTypes {
+		in.LinkTypes = append(in.LinkTypes, report.LinkTypeCount{LinkType: uint32(lt.LinkType), Name: lt.Name, Packets: lt.Packets})
+	}
+	sort.Slice(in.LinkTypes, func(i, j int) bool { return in.LinkTypes[i].LinkType < in.LinkTypes[j].LinkType })
+	if info.Packets > 0 {
+		in.SetTimeRange(info.FirstNs, info.LastNs)
+	}
+	if runErr != nil {
+		in.Status = report.StatusPartial
+		in.Error = runErr.Error()
+		var fe *ingest.FormatError
+		if errors.As(runErr, &fe) {
+			return in, tbl, fmt.Errorf("%w (packets read before it: %d, all analyzed and written; the rest of the file was skipped: re-export or re-transfer the capture to recover it)", runErr, info.Packets)
+		}
+		return in, tbl, runErr
+	}
+	if finErr != nil {
+		in.Status = report.StatusPartial
+		in.Error = finErr.Error()
+		return in, tbl, fmt.Errorf("hash %s: %w", path, finErr)
+	}
+	return in, tbl, nil
+}

@@ -1,0 +1,49 @@
+// Package pipeline is flowproof as a library: one call runs what the
+// analyze, pull and run commands run. The CLI (cmd/flowproof) parses flags
+// into Options and calls Analyze or Pull; so can an MCP server, a batch job
+// or a test.
+//
+// # A run, step by step
+//
+//  1. Inputs. Each argument is opened with [Open]: a capture file, a
+//     directory (walked in sorted order) or an evidence directory written by
+//     Pull. Whatever it is, it becomes an [Input]: the captures to read, in
+//     order, with their provenance (and the SHA-256 recorded at pull time),
+//     and the Kubeshark answers that came with them (list_l4_flows,
+//     list_workloads). An argument that cannot be opened is a warning; the
+//     others are still read.
+//  2. Cross-check setup. The answers (or those Options.L4Flows and
+//     Options.Workloads name) are parsed (ingest/kubeshark/l4) into a
+//     crosscheck.Checker. Without answers there is no cross-check.
+//  3. Flows. Up to Options.Jobs captures are read at once (ingest), each
+//     into its own flow table (analyze.Table, fed by analyze.RunConcurrent on
+//     two goroutines). Finished flows travel in batches to one writer
+//     goroutine, which receives every flow of the first capture, then every
+//     flow of the second, and so on, so the outputs do not depend on Jobs.
+//     There each flow gets its Kubernetes identity, is added to its
+//     cross-check aggregate, to the report's summary (report.Summary), and is
+//     written once to flows.parquet (report.FlowWriter).
+//  4. Verdicts. A flow's cross-check verdict depends on every flow of its
+//     aggregate, so it is known only now: the checker judges every aggregate
+//     over the capture's time range, the summary learns the verdicts of the
+//     flows it was given, and the writer adds the crosscheck column after the
+//     row groups (FlowWriter.CloseWithVerdicts), without encoding any flow
+//     again. crosscheck.parquet gets one row per aggregate.
+//  5. Provenance. report.md and its charts are written from the summary,
+//     then manifest.json (every input with its SHA-256, packets, link types
+//     and time range; every output with its SHA-256; settings; warnings),
+//     then an entry is appended to audit.jsonl that records the manifest's
+//     own SHA-256 (provenance.AppendStep). Every file is written under a
+//     temporary name and renamed when complete.
+//
+// A bad capture (truncated, corrupt, not a capture) is reported through
+// Progress.Warn and in the manifest; what it held before the damage is used,
+// and Analyze returns [ErrPartial] with the Result. Analyze fails without
+// outputs only when nothing could be read.
+//
+// # What stays with the caller
+//
+// The process-wide settings are the caller's: the Go memory limit (the CLI
+// keeps the heap near the live flows), profiles, signal handling, and how
+// progress is shown (Options.Progress).
+package pipeline

@@ -1,0 +1,200 @@
+package pipeline_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/flowproof/flowproof/analyze"
+	"github.com/flowproof/flowproof/analyze/crosscheck"
+	"github.com/flowproof/flowproof/ingest"
+	"github.com/flowproof/flowproof/ingest/kubeshark"
+	"github.com/flowproof/flowproof/ingest/kubeshark/standin"
+	"github.com/flowproof/flowproof/pipeline"
+	"github.com/flowproof/flowproof/provenance"
+	"github.com/flowproof/flowproof/report"
+)
+
+const genDir = "../testdata/gen"
+
+// TestAnalyzeLibrary drives a whole run through the library: the outputs
+// are listed in the manifest with their hashes, the audit trail verifies,
+// and the flows are the same bytes for any Jobs.
+func TestAnalyzeLibrary(t *testing.T) {
+	var flows [][]byte
+	for _, jobs := range []int{1, 3} {
+		out := t.TempDir()
+		res, err := pipeline.Analyze(context.Background(), []string{genDir}, pipeline.Options{Out: out, Jobs: jobs, Version: "test", Command: []string{"test"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Captures != 21 || res.Flows != 22 || res.Packets == 0 || res.Bad != 0 {
+			t.Errorf("jobs %d: result %+v", jobs, res)
+		}
+		if res.Manifest.Flows != res.Flows || len(res.Manifest.Inputs) != res.Captures {
+			t.Errorf("jobs %d: manifest %d flows, %d inputs", jobs, res.Manifest.Flows, len(res.Manifest.Inputs))
+		}
+		names := map[string]bool{}
+		for _, o := range res.Manifest.Outputs {
+			got, err := provenance.HashFile(filepath.Join(out, o.Name))
+			if err != nil || got.SHA256 != o.SHA256 || got.Size != o.Size {
+				t.Errorf("output %s: %+v, manifest says %+v (%v)", o.Name, got, o, err)
+			}
+			names[o.Name] = true
+		}
+		if !names["flows.parquet"] || !names["report.md"] || names[report.CrossCheckFile] {
+			t.Errorf("outputs %v", names)
+		}
+		v, err := report.Verify(out)
+		if err != nil || !v.OK() {
+			t.Errorf("verify: %+v %v", v, err)
+		}
+		b, err := os.ReadFile(filepath.Join(out, "flows.parquet"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		flows = append(flows, b)
+	}
+	if !bytes.Equal(flows[0], flows[1]) {
+		t.Error("flows.parquet differs between Jobs 1 and 3")
+	}
+}
+
+// TestAnalyzeBadInput: a missing argument and a file that is not a capture
+// are reported, the rest is written, and the error is ErrPartial.
+func TestAnalyzeBadInput(t *testing.T) {
+	dir := t.TempDir()
+	notCapture := filepath.Join(dir, "notes.txt")
+	if err := os.WriteFile(notCapture, []byte("not a capture\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var warned []string
+	prog := &recorder{warn: func(s string) { warned = append(warned, s) }}
+	res, err := pipeline.Analyze(context.Background(), []string{filepath.Join(genDir, "tcp-sf.pcap"), filepath.Join(dir, "missing.pcap"), notCapture},
+		pipeline.Options{Out: filepath.Join(dir, "out"), Progress: prog})
+	if !errors.Is(err, pipeline.ErrPartial) || res == nil {
+		t.Fatalf("err %v, result %v", err, res)
+	}
+	if res.Bad != 2 || res.Flows != 1 || len(warned) != 2 || prog.runs != 1 || prog.stops != 1 {
+		t.Errorf("bad %d flows %d warnings %q runs %d stops %d", res.Bad, res.Flows, warned, prog.runs, prog.stops)
+	}
+	if _, err := pipeline.Analyze(context.Background(), []string{notCapture}, pipeline.Options{Out: filepath.Join(dir, "out2")}); err == nil || errors.Is(err, pipeline.ErrPartial) {
+		t.Errorf("nothing readable: err %v", err)
+	}
+}
+
+// TestPullAndAnalyzeEvidence pulls from the in-process stand-in and analyzes
+// the evidence directory: its captures and answers are one input, the
+// cross-check runs, its verdicts reach flows.parquet, the summary and
+// crosscheck.parquet alike, and both audit trails verify.
+func TestPullAndAnalyzeEvidence(t *testing.T) {
+	hub, err := standin.NewHub(standin.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hub.Close()
+	from, to := hub.Window()
+	ev := filepath.Join(t.TempDir(), "evidence")
+	req := kubeshark.Request{
+		Endpoint: kubeshark.Endpoint{
+			Serve: func(ctx context.Context, in io.Reader, out io.Writer) error {
+				return standin.ServeCLI(ctx, in, out, standin.CLIOptions{URL: hub.URL})
+			},
+		},
+		HubURL:          hub.URL,
+		Window:          kubeshark.Window{From: from, To: to},
+		Dir:             ev,
+		Session:         kubeshark.SessionOptions{CallTimeout: 30 * time.Second},
+		PollInterval:    10 * time.Millisecond,
+		SnapshotTimeout: time.Minute,
+		Command:         []string{"test", "pull"},
+		ToolName:        "flowproof",
+		ToolVersion:     "test",
+	}
+	m, err := kubeshark.Pull(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Kubeshark.Captures) != 1 {
+		t.Fatalf("captures %+v", m.Kubeshark.Captures)
+	}
+	in, err := pipeline.Open(ev)
+	if err != nil || len(in.Captures) != 1 || in.L4Flows == "" || in.Workloads == "" || in.Captures[0].SHA256 == "" || !strings.Contains(in.Captures[0].Source, "snapshot") {
+		t.Fatalf("Open(evidence) = %+v, %v", in, err)
+	}
+	out := filepath.Join(t.TempDir(), "out")
+	res, err := pipeline.Analyze(context.Background(), []string{ev}, pipeline.Options{Out: out, Version: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := report.ReadFlows(filepath.Join(out, "flows.parquet"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	xc, err := report.ReadCrossCheck(filepath.Join(out, report.CrossCheckFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Every compared flow carries the verdict of its aggregate.
+	verdictOf := map[string]string{}
+	for _, x := range xc {
+		verdictOf[x.ClientIP+" "+x.ServerIP+" "+itoa(x.ServerPort)] = x.Verdict
+	}
+	compared := 0
+	for _, r := range rows {
+		if r.Synthetic {
+			if r.CrossCheck != "" {
+				t.Errorf("synthetic flow %s has verdict %q", r.FlowID, r.CrossCheck)
+			}
+			continue
+		}
+		want, ok := verdictOf[r.SrcIP+" "+r.DstIP+" "+itoa(r.DstPort)]
+		if !ok {
+			want = verdictOf[r.DstIP+" "+r.SrcIP+" "+itoa(r.SrcPort)]
+		}
+		if want == "" {
+			want = crosscheck.PcapOnly
+		}
+		if r.CrossCheck != want {
+			t.Errorf("flow %s %s->%s:%d: verdict %q, crosscheck.parquet says %q", r.FlowID, r.SrcIP, r.DstIP, r.DstPort, r.CrossCheck, want)
+		}
+		compared++
+	}
+	if compared == 0 || int64(len(rows)) != res.Flows {
+		t.Errorf("%d rows, %d compared, result %d flows", len(rows), compared, res.Flows)
+	}
+	md, err := os.ReadFile(filepath.Join(out, report.ReportFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(md), "flows were compared with Kubeshark's own flow counters") {
+		t.Error("report.md has no Cross-check section")
+	}
+	for _, dir := range []string{ev, out} {
+		if v, err := report.Verify(dir); err != nil || !v.OK() {
+			t.Errorf("verify %s: %+v %v", dir, v, err)
+		}
+	}
+}
+
+type recorder struct {
+	runs, stops int
+	warn        func(string)
+}
+
+func (r *recorder) Run(int) { r.runs++ }
+func (r *recorder) Start(_ int, _ string, c *ingest.Capture) analyze.PacketSource {
+	return c
+}
+func (r *recorder) Finish(int)      {}
+func (r *recorder) Warn(msg string) { r.warn(msg) }
+func (r *recorder) Stop()           { r.stops++ }
+
+func itoa(n int32) string { return strconv.Itoa(int(n)) }
