@@ -114,7 +114,7 @@ func Analyze(ctx context.Context, args []string, o Options) (*Result, error) {
 	if err := os.MkdirAll(o.Out, 0o755); err != nil {
 		return nil, fmt.Errorf("create output directory: %w", err)
 	}
-	flowsTmp, err := provenance.CreateTemp(o.Out, "flows.parquet")
+	flowsTmp, err := provenance.CreateTemp(o.Out, "flows.parquet", 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("create flows.parquet: %w", err)
 	}

@@ -148,7 +148,7 @@ func (x *xcRun) judge(sum *report.Summary, span timeSpan, tol crosscheck.Toleran
 
 // write writes crosscheck.parquet into dir, after judge.
 func (x *xcRun) write(dir, version string) (provenance.File, error) {
-	a, err := provenance.CreateTemp(dir, report.CrossCheckFile)
+	a, err := provenance.CreateTemp(dir, report.CrossCheckFile, 0o644)
 	if err != nil {
 		return provenance.File{}, fmt.Errorf("create %s: %w", report.CrossCheckFile, err)
 	}

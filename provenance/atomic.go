@@ -1,6 +1,7 @@
 package provenance
 
 import (
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -10,18 +11,15 @@ import (
 	"path/filepath"
 )
 
-// WriteFile writes data to path atomically (see the package doc) with the
-// given permissions, and returns its record named by path's base name.
+// WriteFile writes data to path atomically (see the package doc), created
+// with perm (less the umask), and returns its record named by path's base
+// name.
 func WriteFile(path string, data []byte, perm os.FileMode) (File, error) {
-	a, err := CreateTemp(filepath.Dir(path), filepath.Base(path))
+	a, err := CreateTemp(filepath.Dir(path), filepath.Base(path), perm)
 	if err != nil {
 		return File{}, err
 	}
 	if _, err := a.Write(data); err != nil {
-		a.Abort()
-		return File{}, err
-	}
-	if err := a.f.Chmod(perm); err != nil {
 		a.Abort()
 		return File{}, err
 	}
@@ -39,21 +37,37 @@ type AtomicFile struct {
 	done   bool // committed or aborted
 }
 
-// CreateTemp creates a temporary file in dir for a file named base: its name
-// is "." + base + ".RANDOM.tmp", hidden from a plain ls.
-func CreateTemp(dir, base string) (*AtomicFile, error) {
-	f, err := os.CreateTemp(dir, "."+base+".*.tmp")
-	if err != nil {
-		return nil, err
+// CreateTemp creates a temporary file in dir for a file named base, with
+// perm (less the umask): its name is "." + base + ".RANDOM.tmp", hidden from
+// a plain ls. It is a new file: an existing name (a planted link) is never
+// opened.
+func CreateTemp(dir, base string, perm os.FileMode) (*AtomicFile, error) {
+	for range 100 {
+		path := filepath.Join(dir, "."+base+"."+randomSuffix()+".tmp")
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
+		if errors.Is(err, os.ErrExist) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		return &AtomicFile{f: f, tmp: path, h: sha256.New()}, nil
 	}
-	return &AtomicFile{f: f, tmp: f.Name(), h: sha256.New()}, nil
+	return nil, fmt.Errorf("create a temporary file in %s: every name tried exists", dir)
 }
 
-// CreatePart creates (or truncates) base + ".part", for a download whose
-// progress a user may watch.
-func CreatePart(base string) (*AtomicFile, error) {
+func randomSuffix() string {
+	var b [6]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// CreatePart creates base + ".part", for a download whose progress a user
+// may watch, with perm (less the umask). The name must not exist: a file or
+// link already there is neither followed nor overwritten.
+func CreatePart(base string, perm os.FileMode) (*AtomicFile, error) {
 	path := base + ".part"
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
 	if err != nil {
 		return nil, err
 	}

@@ -163,7 +163,7 @@ func AppendAudit(dir string, e AuditEntry) (AuditEntry, error) {
 	e.SHA256 = string(line[len(line)-66 : len(line)-2])
 	e.Command = RedactArgs(e.Command)
 	path := filepath.Join(dir, AuditFileName)
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE|oNoFollow, auditPerm(dir))
 	if err != nil {
 		return e, err
 	}
@@ -215,6 +215,17 @@ func AuditFileOf(dir, path string, size int64, sum string) AuditFile {
 	}
 	f.Path, f.InDir = filepath.ToSlash(rel), true
 	return f
+}
+
+// auditPerm is the mode a new audit trail gets: that of its directory's
+// files, readable by the group only when the directory is.
+func auditPerm(dir string) os.FileMode {
+	if st, err := os.Stat(dir); err == nil && st.Mode().Perm()&0o077 == 0 {
+		return 0o600
+	} else if err == nil && st.Mode().Perm()&0o007 == 0 {
+		return 0o640
+	}
+	return 0o644
 }
 
 // Step is one pull or analyze step, as AppendStep records it.

@@ -5,13 +5,14 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/flowproof/flowproof/provenance"
 )
 
 func TestAtomicCommit(t *testing.T) {
 	dir := t.TempDir()
-	a, err := provenance.CreateTemp(dir, "out.bin")
+	a, err := provenance.CreateTemp(dir, "out.bin", 0o644)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +47,7 @@ func TestAtomicCommit(t *testing.T) {
 
 func TestAtomicAbort(t *testing.T) {
 	dir := t.TempDir()
-	a, err := provenance.CreatePart(filepath.Join(dir, "cap"))
+	a, err := provenance.CreatePart(filepath.Join(dir, "cap"), 0o600)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,4 +108,39 @@ func TestRedactArgs(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestSafeText(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"plain pod-1", "plain pod-1"},
+		{"line\nnext\ttab", "line\nnext\ttab"},
+		{"\x1b[2K\rcapture OK", `\x1b[2K\rcapture OK`},
+		{"c1 \u009b31m", `c1 \u009b31m`},
+		{"del \x7f", `del \x7f`},
+		{"bad \xff utf8", `bad \xff utf8`},
+		{"sep \u2028", `sep \u2028`},
+		{"ünïcode ok", "ünïcode ok"},
+	}
+	for _, tt := range tests {
+		if got := provenance.SafeText(tt.in); got != tt.want {
+			t.Errorf("SafeText(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func FuzzSafeText(f *testing.F) {
+	for _, s := range []string{"x", "\x1b[31m", "\u009b", "\xff\xfe", "a\nb"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got := provenance.SafeText(s)
+		for _, r := range got {
+			if (r < 0x20 && r != '\n' && r != '\t') || (r >= 0x7f && r < 0xa0) {
+				t.Fatalf("SafeText(%q) = %q keeps control %U", s, got, r)
+			}
+		}
+		if !utf8.ValidString(got) {
+			t.Fatalf("SafeText(%q) = %q is not valid UTF-8", s, got)
+		}
+	})
 }

@@ -1,8 +1,11 @@
 package provenance
 
 import (
+	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // secretNames are the flag and query parameter names whose values are
@@ -104,4 +107,42 @@ func RedactURL(s string) string {
 	}
 	u.RawQuery = q.Encode()
 	return u.String()
+}
+
+// SafeText returns s with every control character (C0 but newline and tab,
+// DEL, C1) and invalid UTF-8 written as a Go escape (\x1b, \u009b), so that
+// text from a server cannot drive a terminal or forge a line when it is
+// printed, and reads the same in a manifest or report.
+func SafeText(s string) string {
+	clean := true
+	for _, r := range s {
+		if unsafeRune(r) {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case unsafeRune(r):
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+		default:
+			b.WriteString(s[i : i+size])
+		}
+		i += size
+	}
+	return b.String()
+}
+
+// unsafeRune reports a control character (but newline and tab), a line or
+// paragraph separator, or the replacement of invalid UTF-8.
+func unsafeRune(r rune) bool {
+	return (r < 0x20 && r != '\n' && r != '\t') || (r >= 0x7f && r < 0xa0) || r == utf8.RuneError || r == '\u2028' || r == '\u2029'
 }

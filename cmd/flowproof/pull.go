@@ -26,8 +26,10 @@ type pullOptions struct {
 	snapshotID, dialect    string
 
 	timeout, snapshotTimeout, downloadTimeout, pollInterval time.Duration
+	headerTimeout, idleTimeout                              time.Duration
+	trustOrigins                                            stringList
 	maxResponse, maxCapture                                 byteSize
-	quiet                                                   bool
+	quiet, groupReadable                                    bool
 
 	set map[string]bool // the flags given on the command line
 }
@@ -53,13 +55,17 @@ func (o *pullOptions) register(fs *flag.FlagSet, withOut bool) {
 	fs.StringVar(&o.dialect, "dialect", kubeshark.DialectAuto, "capture route: auto (chosen from tools/list), snapshot or export_pcap")
 	fs.DurationVar(&o.timeout, "timeout", 60*time.Second, "bound on each MCP call")
 	fs.DurationVar(&o.snapshotTimeout, "snapshot-timeout", kubeshark.DefaultSnapshotTimeout, "how long to wait for the snapshot to complete")
-	fs.DurationVar(&o.downloadTimeout, "download-timeout", 0, "bound on the capture download (0: none)")
+	fs.DurationVar(&o.downloadTimeout, "download-timeout", kubeshark.DefaultDownloadTimeout, "bound on the whole capture download")
+	fs.DurationVar(&o.headerTimeout, "header-timeout", kubeshark.DefaultHeaderTimeout, "bound on the wait for a download's response headers")
+	fs.DurationVar(&o.idleTimeout, "idle-timeout", kubeshark.DefaultIdleTimeout, "bound on a download's silence (no byte received)")
+	fs.Var(&o.trustOrigins, "trust-origin", "an `origin` (scheme://host:port) besides the Hub's that captures may be downloaded from, token included (repeatable)")
 	fs.DurationVar(&o.pollInterval, "poll", kubeshark.DefaultPollInterval, "interval between get_snapshot calls")
 	o.maxResponse = 64 << 20
 	o.maxCapture = byteSize(kubeshark.DefaultMaxCaptureBytes)
 	fs.Var(&o.maxResponse, "max-response", "cap on each MCP message (bytes, or with KiB/MiB/GiB)")
 	fs.Var(&o.maxCapture, "max-capture", "cap on the capture download (bytes, or with KiB/MiB/GiB)")
 	fs.BoolVar(&o.quiet, "q", false, "no progress lines on stderr")
+	fs.BoolVar(&o.groupReadable, "group-readable", false, "make the evidence readable by the directory's group (0750/0640) instead of the owner alone (0700/0600)")
 }
 
 // noteSet records which flags were given.
@@ -95,6 +101,7 @@ func (o *pullOptions) request(env kubesharkEnv, dir string, command []string, st
 	}
 	ep.Token = env.Token
 	if o.set["token"] {
+		fmt.Fprintf(stderr, "flowproof: warning: --token is visible to every user of this machine (ps) and in shell history; set %s instead\n", envHubToken)
 		ep.Token = o.token
 	}
 	hubURL := env.HubURL
@@ -134,8 +141,10 @@ func (o *pullOptions) request(env kubesharkEnv, dir string, command []string, st
 			return req, &usageError{fmt.Sprintf("--%s must be positive, got %v", name, d)}
 		}
 	}
-	if o.downloadTimeout < 0 {
-		return req, &usageError{"--download-timeout must not be negative"}
+	for name, d := range map[string]time.Duration{"download-timeout": o.downloadTimeout, "header-timeout": o.headerTimeout, "idle-timeout": o.idleTimeout} {
+		if d <= 0 {
+			return req, &usageError{fmt.Sprintf("--%s must be positive, got %v", name, d)}
+		}
 	}
 	if dir == "" {
 		return req, &usageError{"-o must name a directory"}
@@ -149,10 +158,14 @@ func (o *pullOptions) request(env kubesharkEnv, dir string, command []string, st
 		SnapshotID:      o.snapshotID,
 		Dialect:         o.dialect,
 		Dir:             dir,
+		GroupReadable:   o.groupReadable,
 		Session:         kubeshark.SessionOptions{CallTimeout: o.timeout, MaxResponseBytes: int64(o.maxResponse)},
 		SnapshotTimeout: o.snapshotTimeout,
 		PollInterval:    o.pollInterval,
 		DownloadTimeout: o.downloadTimeout,
+		HeaderTimeout:   o.headerTimeout,
+		IdleTimeout:     o.idleTimeout,
+		TrustOrigins:    o.trustOrigins,
 		MaxCaptureBytes: int64(o.maxCapture),
 		Command:         command,
 		ToolName:        "flowproof",
@@ -234,6 +247,21 @@ func doPull(ctx context.Context, req kubeshark.Request, stdout io.Writer) (*evid
 		return nil, &usageError{err.Error()}
 	}
 	return nil, err
+}
+
+// stringList is a repeatable flag; a value may also list several, comma
+// separated.
+type stringList []string
+
+func (l *stringList) String() string { return strings.Join(*l, ",") }
+
+func (l *stringList) Set(s string) error {
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			*l = append(*l, v)
+		}
+	}
+	return nil
 }
 
 // byteSize is a flag value in bytes, with an optional KiB/MiB/GiB (or

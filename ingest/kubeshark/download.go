@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/flowproof/flowproof/ingest"
 	"github.com/flowproof/flowproof/ingest/kubeshark/jsonv"
@@ -26,14 +27,15 @@ import (
 type partFile struct {
 	base string // path without extension
 	a    *provenance.AtomicFile
+	mode os.FileMode
 }
 
-func createPart(base string) (*partFile, error) {
-	a, err := provenance.CreatePart(base)
+func (p *puller) createPart(base string) (*partFile, error) {
+	a, err := provenance.CreatePart(base, p.fileMode())
 	if err != nil {
 		return nil, newErr(KindIO, "create "+base+".part", err, "check that the evidence directory is writable")
 	}
-	return &partFile{base: base, a: a}, nil
+	return &partFile{base: base, a: a, mode: p.fileMode()}, nil
 }
 
 func (p *partFile) Write(b []byte) (int, error) { return p.a.Write(b) }
@@ -73,6 +75,11 @@ func (p *partFile) commit(what string) (*captured, error) {
 	final := p.base + "." + c.format
 	if _, err := p.a.Commit(final); err != nil {
 		return nil, newErr(KindIO, "rename "+p.a.TempPath(), err, "check the evidence directory")
+	}
+	if p.mode&0o070 != 0 { // asked for: not narrowed by the umask
+		if err := os.Chmod(final, p.mode); err != nil {
+			return nil, newErr(KindIO, "chmod "+final, err, "")
+		}
 	}
 	c.path, c.sha256 = final, sum
 	return c, nil
@@ -120,14 +127,18 @@ func checkCapture(path, what string) (*captured, error) {
 }
 
 // fetchHTTP streams url into base.part and commits it. token, when not
-// empty, is sent as X-Kubeshark-Authorization.
+// empty, is sent as X-Kubeshark-Authorization. Redirects are never
+// followed. The download ends with an error when the response headers take
+// longer than HeaderTimeout, when no byte arrives for IdleTimeout, and after
+// DownloadTimeout in all.
 func (p *puller) fetchHTTP(ctx context.Context, rawURL, token, base string) (*captured, error) {
 	op := "download " + provenance.RedactURL(rawURL)
-	if p.req.DownloadTimeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, p.req.DownloadTimeout)
-		defer cancel()
-	}
+	ctx, cancelAll := context.WithTimeoutCause(ctx, p.req.DownloadTimeout, errDownloadTimeout)
+	defer cancelAll()
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	stall := time.AfterFunc(p.req.HeaderTimeout, func() { cancel(errHeaderTimeout) })
+	defer stall.Stop()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
 	if err != nil {
 		return nil, newErr(KindUsage, op, err, "check --hub-url")
@@ -136,6 +147,7 @@ func (p *puller) fetchHTTP(ctx context.Context, rawURL, token, base string) (*ca
 	req.Header.Set("User-Agent", "flowproof/"+p.req.ToolVersion)
 	if token != "" {
 		req.Header.Set("X-Kubeshark-Authorization", token)
+		p.warnExposure(req)
 	}
 	hc := &http.Client{
 		Transport:     p.req.HTTPTransport,
@@ -143,19 +155,19 @@ func (p *puller) fetchHTTP(ctx context.Context, rawURL, token, base string) (*ca
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
-		if isDialError(err) {
-			return nil, newErr(KindConnect, op, rootCause(err), fixRunning+" (or leave --hub-url out to let the MCP server's download_file fetch it)")
-		}
-		if errors.Is(err, context.DeadlineExceeded) {
-			return nil, newErr(KindTimeout, op, fmt.Errorf("no answer within %v", p.req.DownloadTimeout), "raise --download-timeout")
-		}
-		return nil, newErr(KindDownload, op, rootCause(err), fixRunning)
+		return nil, p.downloadErr(ctx, op, err, 0, -1)
 	}
 	defer resp.Body.Close()
+	stall.Reset(p.req.IdleTimeout) // from now on, the idle timer
 	switch {
 	case resp.StatusCode == http.StatusOK:
 	case resp.StatusCode >= 300 && resp.StatusCode < 400:
-		return nil, newErr(KindAuth, op, fmt.Errorf("HTTP %d redirect to %s: a gated Hub redirects to its login page", resp.StatusCode, provenance.RedactURL(resp.Header.Get("Location"))), tokenFix(token))
+		loc := resp.Header.Get("Location")
+		if target, err := req.URL.Parse(loc); err == nil && originOf(target.String()) != originOf(rawURL) {
+			return nil, newErr(KindDownload, op, fmt.Errorf("HTTP %d redirect to another origin (%s): %w", resp.StatusCode, provenance.RedactURL(target.String()), errCrossOrigin),
+				"flowproof follows no redirect and downloads only from the Hub's origin; if the capture really lives there, give that origin with --trust-origin and its URL as --hub-url")
+		}
+		return nil, newErr(KindAuth, op, fmt.Errorf("HTTP %d redirect to %s: a gated Hub redirects to its login page", resp.StatusCode, provenance.RedactURL(loc)), tokenFix(token))
 	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
 		return nil, newErr(KindAuth, op, fmt.Errorf("HTTP %d %s", resp.StatusCode, http.StatusText(resp.StatusCode)), tokenFix(token))
 	case resp.StatusCode == http.StatusNotFound:
@@ -172,17 +184,15 @@ func (p *puller) fetchHTTP(ctx context.Context, rawURL, token, base string) (*ca
 		return nil, newErr(KindTooLarge, op, fmt.Errorf("the capture is %s, more than --max-capture (%s)", sizeText(resp.ContentLength), sizeText(max)),
 			"narrow the window (--since/--from/--to) or the selection (--ns/--pod/--svc/--bpf), or raise --max-capture")
 	}
-	part, err := createPart(base)
+	part, err := p.createPart(base)
 	if err != nil {
 		return nil, err
 	}
-	n, err := io.Copy(part, io.LimitReader(resp.Body, max+1))
+	body := &idleReader{r: resp.Body, timer: stall, idle: p.req.IdleTimeout}
+	n, err := io.Copy(part, io.LimitReader(body, max+1))
 	if err != nil {
 		part.abort()
-		if errors.Is(err, context.DeadlineExceeded) {
-			return nil, newErr(KindTimeout, op, fmt.Errorf("not finished within --download-timeout %v (%s received)", p.req.DownloadTimeout, sizeText(n)), "raise --download-timeout")
-		}
-		return nil, newErr(KindDownload, op, fmt.Errorf("cut short after %s of %s: %v", sizeText(n), sizeText(resp.ContentLength), rootCause(err)), p.cutShortFix())
+		return nil, p.downloadErr(ctx, op, err, n, resp.ContentLength)
 	}
 	if n > max {
 		part.abort()
@@ -194,6 +204,85 @@ func (p *puller) fetchHTTP(ctx context.Context, rawURL, token, base string) (*ca
 		return nil, newErr(KindDownload, op, fmt.Errorf("cut short: got %d of %d bytes", n, resp.ContentLength), p.cutShortFix())
 	}
 	return part.commit(op)
+}
+
+// warnExposure warns, once per origin, when the token leaves this host in
+// the clear or through a proxy.
+func (p *puller) warnExposure(req *http.Request) {
+	why := tokenExposure(req)
+	if why == "" || p.warned[why] {
+		return
+	}
+	if p.warned == nil {
+		p.warned = map[string]bool{}
+	}
+	p.warned[why] = true
+	p.warn("the Hub token %s", why)
+}
+
+// tokenExposure says how a request carrying the token could be read on its
+// way: plain HTTP to a host that is not this one, or an HTTP(S)_PROXY from
+// the environment. "" when neither.
+func tokenExposure(req *http.Request) string {
+	if proxy, err := http.ProxyFromEnvironment(req); err == nil && proxy != nil {
+		return "goes through the proxy " + provenance.RedactURL(proxy.String()) + " (HTTP_PROXY/HTTPS_PROXY): the proxy can read it when the Hub URL is plain http; unset the proxy variables for this host (NO_PROXY) if that is not intended"
+	}
+	if req.URL.Scheme == "http" && !isLoopback(req.URL.Hostname()) {
+		return "travels in clear text (plain http) to " + req.URL.Host + ": anyone on the path can read it; use https or a port-forward to 127.0.0.1"
+	}
+	return ""
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// Why a download's context ended.
+var (
+	errDownloadTimeout = errors.New("the download took longer than --download-timeout")
+	errHeaderTimeout   = errors.New("no response headers within --header-timeout")
+	errIdleTimeout     = errors.New("no byte received for --idle-timeout")
+	errCrossOrigin     = errors.New("not followed")
+)
+
+// downloadErr explains a failed request or body read: n bytes of want (-1:
+// unknown) had arrived.
+func (p *puller) downloadErr(ctx context.Context, op string, err error, n, want int64) error {
+	switch cause := context.Cause(ctx); {
+	case errors.Is(cause, errDownloadTimeout):
+		return newErr(KindTimeout, op, fmt.Errorf("%w (%v; %s received)", cause, p.req.DownloadTimeout, sizeText(n)), "raise --download-timeout")
+	case errors.Is(cause, errHeaderTimeout):
+		return newErr(KindTimeout, op, fmt.Errorf("%w (%v)", cause, p.req.HeaderTimeout), "the Hub accepted the connection but does not answer: check it (kubectl logs deploy/kubeshark-hub), or raise --header-timeout")
+	case errors.Is(cause, errIdleTimeout):
+		return newErr(KindTimeout, op, fmt.Errorf("%w (%v; %s received)", cause, p.req.IdleTimeout, sizeText(n)), "the Hub stopped sending: retry, or raise --idle-timeout")
+	}
+	if n == 0 && want < 0 && isDialError(err) {
+		return newErr(KindConnect, op, rootCause(err), fixRunning+" (or leave --hub-url out to let the MCP server's download_file fetch it)")
+	}
+	if n == 0 && want < 0 {
+		return newErr(KindDownload, op, rootCause(err), fixRunning)
+	}
+	return newErr(KindDownload, op, fmt.Errorf("cut short after %s of %s: %v", sizeText(n), sizeText(want), rootCause(err)), p.cutShortFix())
+}
+
+// idleReader ends a download that goes silent: every read that returns
+// bytes pushes the timer back by idle.
+type idleReader struct {
+	r     io.Reader
+	timer *time.Timer
+	idle  time.Duration
+}
+
+func (r *idleReader) Read(b []byte) (int, error) {
+	n, err := r.r.Read(b)
+	if n > 0 {
+		r.timer.Reset(r.idle)
+	}
+	return n, err
 }
 
 func (p *puller) cutShortFix() string {
@@ -233,7 +322,7 @@ func (p *puller) writeBytes(data []byte, base, what string) (*captured, error) {
 		return nil, newErr(KindTooLarge, what, fmt.Errorf("the capture is %s, more than --max-capture (%s)", sizeText(int64(len(data))), sizeText(p.req.MaxCaptureBytes)),
 			"narrow the window or the selection, or raise --max-capture")
 	}
-	part, err := createPart(base)
+	part, err := p.createPart(base)
 	if err != nil {
 		return nil, err
 	}
@@ -257,22 +346,19 @@ func looksLikeCapture(data []byte) bool {
 	return data[0] == 0x1f && data[1] == 0x8b
 }
 
-// localFile reports whether path names a regular file on this host.
-func localFile(path string) bool {
-	st, err := os.Stat(path)
-	return err == nil && st.Mode().IsRegular()
-}
-
-// fetchLocal copies a capture a local server wrote into base.part, hashing
-// it, and commits it.
-func (p *puller) fetchLocal(path, base string) (*captured, error) {
-	op := "copy " + path
-	f, err := os.Open(path)
+// copyOwn copies the capture that download_file wrote where flowproof asked
+// (path, inside the evidence directory) into base.part, hashing it, and
+// commits it. path must be a regular file: a link is not followed.
+func (p *puller) copyOwn(path, base, op string) (*captured, error) {
+	f, err := openNoFollow(path)
 	if err != nil {
 		return nil, newErr(KindDownload, op, err, "")
 	}
 	defer f.Close()
-	part, err := createPart(base)
+	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+		return nil, newErr(KindDownload, op, fmt.Errorf("%s is not a regular file", path), "")
+	}
+	part, err := p.createPart(base)
 	if err != nil {
 		return nil, err
 	}
@@ -308,68 +394,97 @@ func decodeBase64(s string) ([]byte, error) {
 	return enc.DecodeString(s)
 }
 
-// sameHost reports whether two URLs name the same scheme, host and port.
-func sameHost(a, b string) bool {
-	ua, err1 := url.Parse(a)
-	ub, err2 := url.Parse(b)
-	if err1 != nil || err2 != nil || ua.Host == "" {
+// originOf returns an http(s) URL's origin, scheme://host:port with the
+// default port filled in and the host in lower case; "" for anything else.
+func originOf(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return ""
+	}
+	port := u.Port()
+	if port == "" {
+		port = map[string]string{"http": "80", "https": "443"}[u.Scheme]
+	}
+	return u.Scheme + "://" + net.JoinHostPort(strings.ToLower(u.Hostname()), port)
+}
+
+// trusted reports whether a capture may be downloaded from raw, with the
+// token: its origin is the Hub's (--hub-url), the MCP server's (--mcp-url,
+// or the --url of the MCP command, which is the Kubeshark front the CLI
+// talks to), or one the user named with --trust-origin. A server's answer
+// never adds an origin.
+func (p *puller) trusted(raw string) bool {
+	o := originOf(raw)
+	if o == "" {
 		return false
 	}
-	return ua.Scheme == ub.Scheme && strings.EqualFold(ua.Host, ub.Host)
+	r := p.req
+	for _, t := range append([]string{r.HubURL, r.Endpoint.URL, commandURL(r.Endpoint.Command)}, r.TrustOrigins...) {
+		if t != "" && originOf(t) == o {
+			return true
+		}
+	}
+	return false
+}
+
+// commandURL is the value of --url in an MCP command line ("" when none).
+func commandURL(argv []string) string {
+	for i, a := range argv {
+		switch {
+		case (a == "--url" || a == "-url") && i+1 < len(argv):
+			return argv[i+1]
+		case strings.HasPrefix(a, "--url="), strings.HasPrefix(a, "-url="):
+			return a[strings.IndexByte(a, '=')+1:]
+		}
+	}
+	return ""
 }
 
 // fetchWithTool asks the MCP server's download_file to fetch a relative Hub
-// path into base.part. That only works when the server runs on this machine
-// (a spawned kubeshark mcp): the file is written on the server's host.
+// path into the evidence directory. That only works when the server runs on
+// this machine (a spawned kubeshark mcp): the file is written on the
+// server's host. flowproof names the destination and reads only that: a
+// path the server answers with is never read, moved or deleted.
 func (p *puller) fetchWithTool(ctx context.Context, path, base string) (*captured, error) {
 	op := "download_file " + path
 	dest, err := filepath.Abs(base + ".download")
 	if err != nil {
 		return nil, newErr(KindIO, op, err, "")
 	}
+	if _, err := os.Lstat(dest); err == nil {
+		return nil, newErr(KindIO, op, fmt.Errorf("%s exists already", dest), "remove it; flowproof does not overwrite a file it did not create")
+	}
 	t, _ := p.s.Tool("download_file")
 	a := newArgs(t)
 	a.set(path, "path")
 	a.set(dest, "dest", "destination", "output")
-	os.Remove(dest)
-	timeout := p.req.DownloadTimeout
-	if timeout <= 0 {
-		timeout = defaultToolDownloadTimeout
-	}
-	res, _, err := p.call(ctx, "download_file", a.m, timeout, "download_file.json")
+	res, _, err := p.call(ctx, "download_file", a.m, p.req.DownloadTimeout, "download_file.json")
 	if err != nil {
-		os.Remove(dest)
 		return nil, err
 	}
 	if res.IsError {
-		os.Remove(dest)
 		return nil, p.toolFailed(res)
 	}
-	st, err := os.Stat(dest)
-	if err != nil {
-		// A server that does not take dest writes where it likes and says
-		// where; take the file from there when it is on this host.
-		written := jsonv.LookupString(res.Data, "path", "dest", "file", "file_path")
-		if written == "" || written == dest || os.Rename(written, dest) != nil {
-			return nil, newErr(KindDownload, op, fmt.Errorf("download_file reported success but %s does not exist here", orText(written, dest)),
-				"the MCP server wrote it on its own host; give --hub-url (the Kubeshark front URL) so flowproof fetches it over HTTP")
+	defer os.Remove(dest) // ours: flowproof named it
+	st, err := os.Lstat(dest)
+	if err != nil || !st.Mode().IsRegular() {
+		what := "does not exist here"
+		if err == nil {
+			what = "is not a regular file (a link?)"
 		}
-		if st, err = os.Stat(dest); err != nil {
-			return nil, newErr(KindIO, op, err, "")
+		msg := fmt.Sprintf("download_file reported success but %s %s", dest, what)
+		if written := jsonv.LookupString(res.Data, "path", "dest", "file", "file_path"); written != "" && written != dest {
+			msg += fmt.Sprintf("; it says it wrote %s, which flowproof does not read (a server cannot make flowproof read, move or delete a local file)", provenance.SafeText(written))
 		}
-		p.warn("download_file wrote %s (it takes no destination); moved into the evidence directory", written)
+		return nil, newErr(KindDownload, op, errors.New(msg),
+			"the MCP server wrote it on its own host or ignored dest; give --hub-url (the Kubeshark front URL) so flowproof fetches it over HTTP")
 	}
 	if want, ok := jsonv.LookupInt(res.Data, "size", "bytes", "size_bytes"); ok && want != st.Size() {
-		os.Remove(dest)
 		return nil, newErr(KindDownload, op, fmt.Errorf("cut short: the file has %d bytes, download_file reported %d", st.Size(), want), p.cutShortFix())
 	}
 	if st.Size() > p.req.MaxCaptureBytes {
-		os.Remove(dest)
 		return nil, newErr(KindTooLarge, op, fmt.Errorf("the capture is %s, more than --max-capture (%s)", sizeText(st.Size()), sizeText(p.req.MaxCaptureBytes)),
 			"narrow the window or the selection, or raise --max-capture")
 	}
-	// Copy it through a partFile, so that the hashing, the checks and the
-	// rename are those of an HTTP download.
-	defer os.Remove(dest)
-	return p.fetchLocal(dest, base)
+	return p.copyOwn(dest, base, op)
 }

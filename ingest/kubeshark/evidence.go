@@ -1,6 +1,7 @@
 package kubeshark
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -28,10 +29,30 @@ func safeName(s string) string {
 	return out
 }
 
-// writeRel writes data atomically to root/rel and returns its record named
+// writeRel writes data atomically to Dir/rel and returns its record named
 // by rel.
-func writeRel(root, rel string, data []byte) (provenance.File, error) {
-	f, err := provenance.WriteFile(filepath.Join(root, filepath.FromSlash(rel)), data, 0o644)
+func (p *puller) writeRel(rel string, data []byte) (provenance.File, error) {
+	f, err := provenance.WriteFile(filepath.Join(p.req.Dir, filepath.FromSlash(rel)), data, p.fileMode())
+	if err == nil && p.req.GroupReadable {
+		err = os.Chmod(filepath.Join(p.req.Dir, filepath.FromSlash(rel)), p.fileMode())
+	}
 	f.Name = rel
 	return f, err
+}
+
+// fileMode and dirMode are the modes of what a pull creates: the owner's
+// alone (a capture may hold credentials and personal data), or readable by
+// the group with Request.GroupReadable.
+func (p *puller) fileMode() os.FileMode {
+	if p.req.GroupReadable {
+		return 0o640
+	}
+	return 0o600
+}
+
+func (p *puller) dirMode() os.FileMode {
+	if p.req.GroupReadable {
+		return 0o750
+	}
+	return 0o700
 }

@@ -32,9 +32,12 @@ const (
 	DefaultSnapshotTimeout = 10 * time.Minute
 	DefaultPollInterval    = 2 * time.Second
 	DefaultMaxCaptureBytes = int64(16) << 30
-	// defaultToolDownloadTimeout bounds a download_file call when
-	// --download-timeout is 0: Kubeshark's CLI downloads without a timeout.
-	defaultToolDownloadTimeout = time.Hour
+	// A download (HTTP or download_file) ends with an error after an hour in
+	// all, 30 s without response headers, or a minute without a byte: a Hub
+	// that stalls cannot hold a pull forever.
+	DefaultDownloadTimeout = time.Hour
+	DefaultHeaderTimeout   = 30 * time.Second
+	DefaultIdleTimeout     = time.Minute
 )
 
 // staleCapture is how far the newest raw capture may lag the window's end
@@ -55,14 +58,23 @@ type Request struct {
 	SnapshotID string // reuse this snapshot instead of creating one
 	Dialect    string // DialectAuto (or ""), DialectSnapshot or DialectExportPcap
 
-	Dir string // the evidence directory; must not hold a manifest.json yet
+	// Dir is the evidence directory: it must not exist, or be empty. What
+	// the pull creates is the owner's alone (0700 directories, 0600 files),
+	// or readable by the group too with GroupReadable (0750, 0640).
+	Dir           string
+	GroupReadable bool
 
 	Session         SessionOptions
 	SnapshotTimeout time.Duration     // how long to wait for the snapshot; 0: DefaultSnapshotTimeout
 	PollInterval    time.Duration     // between get_snapshot calls; 0: DefaultPollInterval
-	DownloadTimeout time.Duration     // bounds a capture download; 0: none
+	DownloadTimeout time.Duration     // bounds a capture download; 0: DefaultDownloadTimeout
+	HeaderTimeout   time.Duration     // bounds the wait for a download's response headers; 0: DefaultHeaderTimeout
+	IdleTimeout     time.Duration     // bounds a download's silence (no byte received); 0: DefaultIdleTimeout
 	MaxCaptureBytes int64             // 0: DefaultMaxCaptureBytes
 	HTTPTransport   http.RoundTripper // for downloads; nil: http.DefaultTransport
+	// TrustOrigins are origins (scheme://host:port) besides the Hub's that
+	// captures may be downloaded from (see trusted).
+	TrustOrigins []string
 
 	Command     []string // the command line, recorded (secrets redacted again)
 	ToolName    string   // "flowproof"
@@ -89,6 +101,9 @@ type puller struct {
 	snapshot *evidence.SnapshotInfo
 	window   Window   // the window in effect; zero for a reused snapshot without one
 	created  []string // directories prepareDir created
+
+	downloadTimeoutGiven bool // Request.DownloadTimeout was set, not defaulted
+	warned               map[string]bool
 }
 
 // Pull connects to the MCP server, chooses the capture route from its
@@ -164,6 +179,21 @@ func (p *puller) defaults() error {
 	if r.MaxCaptureBytes <= 0 {
 		r.MaxCaptureBytes = DefaultMaxCaptureBytes
 	}
+	p.downloadTimeoutGiven = r.DownloadTimeout > 0
+	if r.DownloadTimeout <= 0 {
+		r.DownloadTimeout = DefaultDownloadTimeout
+	}
+	if r.HeaderTimeout <= 0 {
+		r.HeaderTimeout = DefaultHeaderTimeout
+	}
+	if r.IdleTimeout <= 0 {
+		r.IdleTimeout = DefaultIdleTimeout
+	}
+	for _, o := range r.TrustOrigins {
+		if originOf(o) == "" {
+			return newErr(KindUsage, "pull", fmt.Errorf("--trust-origin %q is not an http(s) origin", provenance.RedactURL(o)), "give scheme://host[:port], e.g. https://hub.example.com")
+		}
+	}
 	if r.HTTPTransport == nil {
 		r.HTTPTransport = http.DefaultTransport
 	}
@@ -225,6 +255,11 @@ func (p *puller) run(ctx context.Context) (*evidence.Manifest, error) {
 	prov.Window = winInfo
 	prov.Selection = evidence.SelectionInfo{NS: r.Selection.NS, Pod: r.Selection.Pod, Svc: r.Selection.Svc, BPF: r.Selection.BPF, KFL: r.Selection.KFL, Nodes: r.Selection.Nodes}
 
+	if r.Endpoint.URL != "" && r.Endpoint.Token != "" {
+		if req, err := http.NewRequest(http.MethodPost, r.Endpoint.URL, nil); err == nil {
+			p.warnExposure(req)
+		}
+	}
 	p.logf("connecting to %s", prov.Endpoint)
 	s, err := Dial(ctx, r.Endpoint, r.Session)
 	if err != nil {
@@ -285,7 +320,7 @@ func (p *puller) run(ctx context.Context) (*evidence.Manifest, error) {
 	if err != nil {
 		return nil, newErr(KindIO, "write manifest.json", err, "")
 	}
-	if _, err := provenance.WriteFile(filepath.Join(r.Dir, evidence.ManifestFile), b, 0o644); err != nil {
+	if _, err := p.writeRel(evidence.ManifestFile, b); err != nil {
 		return nil, newErr(KindIO, "write manifest.json", err, "check the evidence directory")
 	}
 	if _, err := provenance.AppendStep(r.Dir, provenance.Step{
@@ -355,22 +390,46 @@ func (p *puller) settings() map[string]string {
 // already holds a manifest.json is refused: evidence is never mixed.
 func (p *puller) prepareDir() error {
 	dir := p.req.Dir
-	if _, err := os.Stat(filepath.Join(dir, evidence.ManifestFile)); err == nil {
-		return newErr(KindUsage, "pull into "+dir, errors.New("it already holds a manifest.json"), "pull into a new directory (evidence is never overwritten), or remove it first")
-	}
-	for _, d := range []string{dir, filepath.Join(dir, evidence.CapturesDir), filepath.Join(dir, evidence.KubesharkDir)} {
-		if _, err := os.Stat(d); err == nil {
-			continue
+	fix := "pull into a new directory (evidence is never overwritten or mixed with other files)"
+	switch st, err := os.Lstat(dir); {
+	case errors.Is(err, os.ErrNotExist):
+		if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+			return newErr(KindIO, "create "+filepath.Dir(dir), err, "check the path and permissions")
 		}
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			return newErr(KindIO, "create "+d, err, "check the path and permissions")
+		if err := os.Mkdir(dir, p.dirMode()); err != nil {
+			return newErr(KindIO, "create "+dir, err, "check the path and permissions")
 		}
-		p.created = append(p.created, d)
+		p.created = append(p.created, dir)
+	case err != nil:
+		return newErr(KindIO, "pull into "+dir, err, "check the path and permissions")
+	case st.Mode()&os.ModeSymlink != 0:
+		return newErr(KindUsage, "pull into "+dir, errors.New("it is a symbolic link"), fix)
+	case !st.IsDir():
+		return newErr(KindUsage, "pull into "+dir, errors.New("it is not a directory"), fix)
+	default:
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			return newErr(KindIO, "pull into "+dir, err, "check the permissions")
+		}
+		if len(entries) > 0 {
+			what := "it is not empty"
+			if _, err := os.Lstat(filepath.Join(dir, evidence.ManifestFile)); err == nil {
+				what = "it already holds a manifest.json"
+			}
+			return newErr(KindUsage, "pull into "+dir, errors.New(what), fix+", or remove it first")
+		}
 	}
-	// .part files are partial downloads of an earlier, interrupted pull.
-	parts, _ := filepath.Glob(filepath.Join(dir, evidence.CapturesDir, "*.part"))
-	for _, f := range parts {
-		os.Remove(f)
+	if p.req.GroupReadable {
+		if err := os.Chmod(dir, p.dirMode()); err != nil {
+			return newErr(KindIO, "pull into "+dir, err, "check the permissions")
+		}
+	}
+	for _, d := range []string{evidence.CapturesDir, evidence.KubesharkDir} {
+		path := filepath.Join(dir, d)
+		if err := os.Mkdir(path, p.dirMode()); err != nil {
+			return newErr(KindIO, "create "+path, err, "check the path and permissions")
+		}
+		p.created = append(p.created, path)
 	}
 	return nil
 }
@@ -390,7 +449,7 @@ func (p *puller) saveToolsList() error {
 			return newErr(KindIO, "save tools/list", err, "")
 		}
 	}
-	f, err := writeRel(p.req.Dir, evidence.KubesharkDir+"/tools.json", data)
+	f, err := p.writeRel(evidence.KubesharkDir+"/tools.json", data)
 	if err != nil {
 		return newErr(KindIO, "save tools/list", err, "check the evidence directory")
 	}
@@ -509,7 +568,7 @@ func (p *puller) save(name string, res *Result) (provenance.File, error) {
 	default:
 		rel, data = evidence.KubesharkDir+"/"+stem+".result.json", res.Raw
 	}
-	f, err := writeRel(p.req.Dir, rel, data)
+	f, err := p.writeRel(rel, data)
 	if err != nil {
 		return provenance.File{}, newErr(KindIO, "save "+rel, err, "check the evidence directory")
 	}

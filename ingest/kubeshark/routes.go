@@ -593,8 +593,10 @@ func (p *puller) exportRoute(ctx context.Context) (c *captured, via string, err 
 			"its schema is in kubeshark/tools.json; please report it")
 	}
 	p.logf("calling export_pcap%s", filterNote(bpf))
+	// The answer may carry the capture itself: a --download-timeout given
+	// on the command line bounds it too.
 	timeout := r.Session.CallTimeout
-	if r.DownloadTimeout > timeout {
+	if p.downloadTimeoutGiven && r.DownloadTimeout > timeout {
 		timeout = r.DownloadTimeout
 	}
 	res, _, err := p.call(ctx, "export_pcap", a.m, timeout, "")
@@ -681,35 +683,24 @@ func (p *puller) captureFromAnswer(ctx context.Context, res *Result, base string
 // fetchLocation fetches a relative Hub path or a URL into base.part. A
 // relative path goes to --hub-url + "/api" + path; without --hub-url, to the
 // URL get_file_url builds; when no Hub URL is reachable (or the Hub refuses
-// our token), the MCP server's download_file tool fetches it instead.
+// our token), the MCP server's download_file tool fetches it instead. A URL
+// is fetched only from a trusted origin (trusted), and a local path a
+// server answers with is never read.
 func (p *puller) fetchLocation(ctx context.Context, loc, base string) (*captured, string, error) {
 	r := p.req
 	token := r.Endpoint.Token
 	if strings.HasPrefix(loc, "http://") || strings.HasPrefix(loc, "https://") {
-		// Send the token only to Kubeshark itself.
-		send := ""
-		if sameHost(loc, r.HubURL) || sameHost(loc, r.Endpoint.URL) {
-			send = token
+		if err := p.checkOrigin(loc, "the server's answer"); err != nil {
+			return nil, "", err
 		}
 		p.logf("downloading %s", provenance.RedactURL(loc))
-		c, err := p.fetchHTTP(ctx, loc, send, base)
-		var e *Error
-		if token != "" && send == "" && errors.As(err, &e) && e.Kind == KindAuth {
-			e.Fix = "flowproof sends the token only to the --hub-url and --mcp-url hosts, and this URL is on another host; fetch it yourself, or give that host as --hub-url"
-		}
+		c, err := p.fetchHTTP(ctx, loc, token, base)
 		return c, "http GET " + provenance.RedactURL(loc), err
 	}
-	if strings.HasPrefix(loc, "file://") {
-		if path := strings.TrimPrefix(loc, "file://"); localFile(path) {
-			c, err := p.fetchLocal(path, base)
-			return c, "local file " + path, err
-		}
-		return nil, "", newErr(KindDownload, "fetch "+loc, errors.New("the server returned a file URL that does not exist on this host"), "run flowproof where the MCP server runs, or give --hub-url")
+	if !strings.HasPrefix(loc, "/") || strings.HasPrefix(loc, "//") {
+		return nil, "", newErr(KindProtocol, "fetch the capture", fmt.Errorf("%q is neither a relative Hub path nor an http(s) URL: %w", excerpt(provenance.SafeText(loc), 200), errLocalPath),
+			"flowproof never reads a local file a server names; if the server wrote the capture on this host, copy it yourself and analyze it")
 	}
-	if !strings.HasPrefix(loc, "/") {
-		return nil, "", newErr(KindProtocol, "fetch the capture", fmt.Errorf("%q is neither a relative path nor a URL", excerpt(loc, 200)), "")
-	}
-	raw := loc
 	loc = strings.ReplaceAll(loc, " ", "%20") // a path whose query was not escaped
 	// The URLs to try, in order; a later one only after a 404.
 	var urls []string
@@ -732,6 +723,9 @@ func (p *puller) fetchLocation(ctx context.Context, loc, base string) (*captured
 				u = strings.TrimSpace(res.Text)
 			}
 			if strings.HasPrefix(u, "http://") || strings.HasPrefix(u, "https://") {
+				if err := p.checkOrigin(u, "get_file_url"); err != nil {
+					return nil, "", err
+				}
 				urls = []string{u}
 			}
 		}
@@ -760,27 +754,17 @@ func (p *puller) fetchLocation(ctx context.Context, loc, base string) (*captured
 				return c, "http GET " + provenance.RedactURL(u), nil
 			}
 		}
-		if localFile(raw) {
-			// Not a Hub path but a file the server wrote on this host.
-			p.warn("%v; the server's answer is the path of a local file: using it", err)
-			c, err := p.fetchLocal(raw, base)
-			return c, "local file " + raw, err
-		}
 		k := KindOf(err)
-		if (k != KindConnect && k != KindAuth && !derived) || !p.s.Has("download_file") {
+		if errors.Is(err, errCrossOrigin) || (k != KindConnect && k != KindAuth && !derived) || !p.s.Has("download_file") {
 			if derived {
 				var e *Error
-				if errors.As(err, &e) {
+				if errors.As(err, &e) && !errors.Is(err, errCrossOrigin) {
 					e.Fix = "no --hub-url was given and the MCP server's host does not serve the file: give --hub-url (the Kubeshark front URL, e.g. http://127.0.0.1:8899 after `kubeshark proxy`) or set KUBESHARK_HUB_URL"
 				}
 			}
 			return nil, "", err
 		}
 		p.warn("%v; falling back to the server's download_file", err)
-	} else if localFile(raw) && !p.s.Has("download_file") {
-		p.warn("no Hub URL: %s is a local file, using it", raw)
-		c, err := p.fetchLocal(raw, base)
-		return c, "local file " + raw, err
 	} else if !p.s.Has("download_file") {
 		return nil, "", newErr(KindUsage, "fetch "+loc, errors.New("the capture is a relative Hub path, no --hub-url was given and the server offers neither get_file_url nor download_file"),
 			"give --hub-url (the Kubeshark front URL, e.g. http://127.0.0.1:8899 after `kubeshark proxy`) or set KUBESHARK_HUB_URL")
@@ -788,4 +772,17 @@ func (p *puller) fetchLocation(ctx context.Context, loc, base string) (*captured
 	p.logf("fetching %s with download_file", loc)
 	c, err := p.fetchWithTool(ctx, loc, base)
 	return c, "download_file " + loc, err
+}
+
+// errLocalPath marks an answer that names a local file.
+var errLocalPath = errors.New("a local path")
+
+// checkOrigin refuses a download URL a server named on an untrusted origin:
+// neither the token nor a request goes there.
+func (p *puller) checkOrigin(u, from string) error {
+	if p.trusted(u) {
+		return nil
+	}
+	return newErr(KindDownload, "download "+provenance.RedactURL(provenance.SafeText(u)), fmt.Errorf("%s names a URL on another origin than the Hub's: %w", from, errCrossOrigin),
+		"flowproof downloads only from --hub-url, --mcp-url, the --url of --mcp-command, or an origin given with --trust-origin; if this origin is yours, give it with --trust-origin")
 }
