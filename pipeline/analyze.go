@@ -166,6 +166,10 @@ func Analyze(ctx context.Context, args []string, o Options) (*Result, error) {
 		if err == nil && c.SHA256 != "" && in.SHA256 != "" && in.SHA256 != c.SHA256 {
 			err = fmt.Errorf("%s: its SHA-256 is %s, the evidence manifest recorded %s at pull time: the file changed after the pull; pull it again or find the original", filepath.ToSlash(c.Path), in.SHA256, c.SHA256)
 		}
+		if err == nil && c.Incomplete != "" {
+			in.Status, in.Error = report.StatusPartial, "incomplete: "+c.Incomplete
+			err = fmt.Errorf("%s: incomplete when pulled (%s): its packets are analyzed, the missing ones are not; pull it again", filepath.ToSlash(c.Path), c.Incomplete)
+		}
 		if tbl != nil {
 			for k, n := range tbl.KindCounts() {
 				m.Decode[k] += n

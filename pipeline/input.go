@@ -30,6 +30,9 @@ type Capture struct {
 	// SHA256 is the hash recorded when it was pulled ("" for a plain file):
 	// a capture that no longer has it changed after the pull.
 	SHA256 string
+	// Incomplete is why the pull found the capture short of what the server
+	// stated ("" when it was not): it is analyzed, and marked partial.
+	Incomplete string
 }
 
 // Open resolves one argument. A directory with an evidence manifest stands
@@ -41,7 +44,7 @@ func Open(arg string) (Input, error) {
 	switch {
 	case err == nil:
 		for _, c := range ev.Captures() {
-			in.Captures = append(in.Captures, Capture{Path: c.Path, Source: c.Source, SHA256: c.SHA256})
+			in.Captures = append(in.Captures, Capture{Path: c.Path, Source: c.Source, SHA256: c.SHA256, Incomplete: c.Incomplete})
 		}
 		if len(in.Captures) == 0 {
 			return in, fmt.Errorf("%s: the evidence manifest lists no capture", arg)

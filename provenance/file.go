@@ -77,6 +77,8 @@ type Tool struct {
 
 // MarshalIndent returns the JSON of v as every manifest is written:
 // indented by two spaces, HTML characters unescaped, ending in a newline.
+// DEL and the C1 controls, which encoding/json leaves raw, are escaped too,
+// so that printing a manifest cannot drive a terminal.
 func MarshalIndent(v any) ([]byte, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
@@ -85,7 +87,29 @@ func MarshalIndent(v any) ([]byte, error) {
 	if err := enc.Encode(v); err != nil {
 		return nil, err
 	}
-	return buf.Bytes(), nil
+	return escapeControls(buf.Bytes()), nil
+}
+
+// escapeControls writes DEL (0x7f) and the C1 controls (U+0080..U+009F, in
+// UTF-8 0xc2 0x80..0x9f) as \u escapes; in JSON they can only be inside
+// strings, where the escape means the same character.
+func escapeControls(b []byte) []byte {
+	if !bytes.ContainsAny(b, "\x7f\u0080\u0081\u0082\u0083\u0084\u0085\u0086\u0087\u0088\u0089\u008a\u008b\u008c\u008d\u008e\u008f\u0090\u0091\u0092\u0093\u0094\u0095\u0096\u0097\u0098\u0099\u009a\u009b\u009c\u009d\u009e\u009f") {
+		return b
+	}
+	out := make([]byte, 0, len(b)+16)
+	for i := 0; i < len(b); i++ {
+		switch {
+		case b[i] == 0x7f:
+			out = append(out, `\u007f`...)
+		case b[i] == 0xc2 && i+1 < len(b) && b[i+1] >= 0x80 && b[i+1] <= 0x9f:
+			out = fmt.Appendf(out, `\u%04x`, b[i+1])
+			i++
+		default:
+			out = append(out, b[i])
+		}
+	}
+	return out
 }
 
 // NonNil returns s, or an empty slice when s is nil, so that JSON writes []

@@ -1,6 +1,8 @@
 package provenance_test
 
 import (
+	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"slices"
@@ -143,4 +145,20 @@ func FuzzSafeText(f *testing.F) {
 			t.Fatalf("SafeText(%q) = %q is not valid UTF-8", s, got)
 		}
 	})
+}
+
+func TestMarshalIndentControls(t *testing.T) {
+	b, err := provenance.MarshalIndent(map[string]string{"name": "kubeshark\x1b[2K\u009b31m\x7f", "ok": "ünï"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []string{"\x1b", "\u009b", "\x7f"} {
+		if bytes.Contains(b, []byte(c)) {
+			t.Errorf("raw %q in %s", c, b)
+		}
+	}
+	var back map[string]string
+	if err := json.Unmarshal(b, &back); err != nil || back["name"] != "kubeshark\x1b[2K\u009b31m\x7f" || back["ok"] != "ünï" {
+		t.Errorf("round trip: %q %v", back, err)
+	}
 }

@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/flowproof/flowproof/provenance"
 )
 
 // fmtInt writes n with comma thousands separators: 1,234,567.
@@ -120,7 +122,7 @@ func mdText(s string) string {
 		return ""
 	}
 	var b strings.Builder
-	for _, c := range s {
+	for _, c := range provenance.SafeText(s) {
 		switch c {
 		case '\\', '`', '*', '_', '[', ']', '<', '>', '|', '#', '~', '&':
 			b.WriteByte('\\')
@@ -137,7 +139,7 @@ func mdText(s string) string {
 // mdCode writes s as an inline code span. Backticks in s are replaced
 // (a code span cannot escape them) and | is escaped for tables.
 func mdCode(s string) string {
-	s = strings.NewReplacer("`", "'", "|", `\|`, "\n", " ", "\r", " ").Replace(s)
+	s = strings.NewReplacer("`", "'", "|", `\|`, "\n", " ", "\r", " ").Replace(provenance.SafeText(s))
 	return "`" + s + "`"
 }
 
@@ -151,7 +153,7 @@ func shellQuote(args []string) string {
 			out[i] = a
 			continue
 		}
-		out[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+		out[i] = "'" + strings.ReplaceAll(provenance.SafeText(a), "'", `'\''`) + "'"
 	}
 	return strings.Join(out, " ")
 }

@@ -21,10 +21,14 @@ const (
 	PcapOnly      = "pcap_only"
 	KubesharkOnly = "kubeshark_only"
 	OutsideWindow = "outside_window"
+	// InvalidCounters: a Kubeshark record holds a counter that is not an
+	// exact integer in 0 .. 2^53 (negative, fractional, or so large that a
+	// JSON number loses precision), or the records' sums overflow.
+	InvalidCounters = "invalid_counters"
 )
 
 // Verdicts lists every verdict, agreement first.
-var Verdicts = []string{Match, BytesMismatch, RTTMismatch, PcapOnly, KubesharkOnly, OutsideWindow}
+var Verdicts = []string{Match, BytesMismatch, RTTMismatch, PcapOnly, KubesharkOnly, OutsideWindow, InvalidCounters}
 
 // Meaning is a plain-language reading of each verdict.
 var Meaning = map[string]string{
@@ -34,6 +38,7 @@ var Meaning = map[string]string{
 	PcapOnly:      "the capture holds traffic Kubeshark never counted: host-network or short-lived sockets, traffic outside Kubeshark's selection or namespaces, or a record list that was truncated.",
 	KubesharkOnly: "Kubeshark counted traffic the capture lacks: capture loss, a capture filter (BPF, pod selection), or a node the capture did not cover.",
 	OutsideWindow: "Kubeshark's record is dated outside the capture's time range: the two witnesses looked at different times, so their numbers cannot be compared.",
+	InvalidCounters: "Kubeshark's record holds a counter that is not an exact non-negative integer (negative, fractional, above 2^53 where JSON numbers lose precision, or sums that overflow): it is not compared, and never counts as agreement.",
 }
 
 // Defaults of Tolerances.
@@ -150,9 +155,10 @@ type Checker struct {
 }
 
 type entry struct {
-	ks    *l4.Flow
-	cap   Capture
-	index int32 // in order
+	ks      *l4.Flow
+	cap     Capture
+	index   int32  // in order
+	invalid string // why Kubeshark's counters cannot be compared ("" when they can)
 }
 
 // New builds a checker from Kubeshark's records and workload assignments.
@@ -164,11 +170,13 @@ func New(aggs []l4.Flow, assigns []l4.Workload, tol Tolerances) *Checker {
 		a.Client.IP, a.Server.IP = a.Client.IP.Unmap(), a.Server.IP.Unmap()
 		k := Key{Proto: strings.ToLower(a.Proto), Client: a.Client.IP, Server: a.Server.IP, Port: a.Server.Port}
 		if e, ok := c.aggs[k]; ok { // the same aggregate twice (several nodes): sum
-			addSide(&e.ks.ClientStats, a.ClientStats)
-			addSide(&e.ks.ServerStats, a.ServerStats)
+			if !addSide(&e.ks.ClientStats, a.ClientStats) || !addSide(&e.ks.ServerStats, a.ServerStats) {
+				e.invalid = cmp.Or(e.invalid, "the records' counters sum beyond 2^63")
+			}
+			e.invalid = cmp.Or(e.invalid, a.Invalid)
 			e.ks.TimeNs = max(e.ks.TimeNs, a.TimeNs)
 		} else {
-			c.aggs[k] = &entry{ks: &a, index: int32(len(c.order))}
+			c.aggs[k] = &entry{ks: &a, index: int32(len(c.order)), invalid: a.Invalid}
 			c.order = append(c.order, k)
 		}
 		for _, ep := range []l4.Endpoint{a.Client, a.Server} {
@@ -196,15 +204,25 @@ func New(aggs []l4.Flow, assigns []l4.Workload, tol Tolerances) *Checker {
 	return c
 }
 
-func addSide(s *l4.Side, o l4.Side) {
+// addSide adds o's counters to s; false when a sum overflows.
+func addSide(s *l4.Side, o l4.Side) bool {
+	ok := true
+	add := func(dst *int64, v int64) {
+		if v > 0 && *dst > math.MaxInt64-v {
+			ok = false
+			return
+		}
+		*dst += v
+	}
 	s.Present = s.Present || o.Present
-	s.TxPkts += o.TxPkts
-	s.RxPkts += o.RxPkts
-	s.TxBytes += o.TxBytes
-	s.RxBytes += o.RxBytes
+	add(&s.TxPkts, o.TxPkts)
+	add(&s.RxPkts, o.RxPkts)
+	add(&s.TxBytes, o.TxBytes)
+	add(&s.RxBytes, o.RxBytes)
 	for i := range s.HandshakeUs {
 		s.HandshakeUs[i] = max(s.HandshakeUs[i], o.HandshakeUs[i])
 	}
+	return ok
 }
 
 func (c *Checker) notePod(ep l4.Endpoint) {
@@ -429,6 +447,11 @@ func (c *Checker) Finish(firstNs, lastNs int64, known bool) []Result {
 func (c *Checker) judge(k Key, e *entry, firstNs, lastNs int64, known bool) Result {
 	a, cp := e.ks, e.cap
 	r := Result{Key: k, Kubeshark: a, Capture: cp}
+	if e.invalid != "" {
+		r.Verdict, r.WorstRel = InvalidCounters, 1
+		r.Reason = "Kubeshark's record cannot be compared: " + e.invalid
+		return r
+	}
 	// Bytes Kubeshark attributes to each direction.
 	switch {
 	case a.ClientStats.Present:

@@ -1,6 +1,7 @@
 package crosscheck
 
 import (
+	"math"
 	"net/netip"
 	"strings"
 	"testing"
@@ -172,5 +173,32 @@ func TestEpochZeroCapture(t *testing.T) {
 	c = New([]l4.Flow{{Proto: "tcp", Client: l4.Endpoint{IP: ipA}, Server: l4.Endpoint{IP: ipB, Port: 80}, TimeNs: 3600e9, ClientStats: side(100, 100, 0)}}, nil, DefaultTolerances())
 	if res := c.Finish(0, 0, false); res[0].Verdict == OutsideWindow {
 		t.Error("no time range known, yet outside_window")
+	}
+}
+
+// TestInvalidCounters: a record whose counters are not exact integers, or
+// whose sums over several records overflow, is invalid_counters, never
+// match, even when the numbers would happen to agree.
+func TestInvalidCounters(t *testing.T) {
+	ipA, ipB := netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2")
+	rec := func(s l4.Side, invalid string) l4.Flow {
+		return l4.Flow{Proto: "tcp", Client: l4.Endpoint{IP: ipA}, Server: l4.Endpoint{IP: ipB, Port: 80}, ClientStats: s, Invalid: invalid}
+	}
+	tests := []struct {
+		name string
+		recs []l4.Flow
+	}{
+		{"negative counter", []l4.Flow{rec(side(100, 100, 0), "client_stats.tx_bytes: negative (-5)")}},
+		{"sums overflow", []l4.Flow{rec(side(math.MaxInt64, 50, 0), ""), rec(side(math.MaxInt64, 50, 0), "")}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := New(tt.recs, nil, DefaultTolerances())
+			ref := c.Add(flow(ipA, ipB, 40000, 80, 100, 100, 0))
+			res := c.Finish(0, 1e9, true)
+			if res[0].Verdict != InvalidCounters || c.VerdictOf(ref) != InvalidCounters || res[0].Reason == "" {
+				t.Errorf("verdict %s (%s)", res[0].Verdict, res[0].Reason)
+			}
+		})
 	}
 }

@@ -53,6 +53,9 @@ type captured struct {
 	firstNs int64
 	lastNs  int64
 	note    string // e.g. the capture ends mid-packet
+	// incomplete says why the capture lacks packets: it disagrees with a
+	// size the server stated (checkComplete).
+	incomplete string
 }
 
 // commit syncs the file, checks that it is a capture with packets, and

@@ -1,6 +1,7 @@
 package kubeshark
 
 import (
+	"bytes"
 	"errors"
 	"strings"
 
@@ -91,21 +92,39 @@ func NewRedactor(secrets ...string) *Redactor {
 	return r
 }
 
-// String returns s with every secret replaced by provenance.Redacted.
+// String returns s with every secret replaced by provenance.Redacted and
+// its control characters escaped (provenance.SafeText): text from a server
+// that reaches a terminal, a manifest or a report can neither leak the
+// token nor drive the terminal.
 func (r *Redactor) String(s string) string {
+	if r != nil {
+		for _, sec := range r.secrets {
+			s = strings.ReplaceAll(s, sec, provenance.Redacted)
+		}
+	}
+	return provenance.SafeText(s)
+}
+
+// Bytes returns b with every secret replaced by provenance.Redacted, and
+// how many were replaced (b itself when none).
+func (r *Redactor) Bytes(b []byte) ([]byte, int) {
 	if r == nil {
-		return s
+		return b, 0
 	}
+	n := 0
 	for _, sec := range r.secrets {
-		s = strings.ReplaceAll(s, sec, provenance.Redacted)
+		if c := bytes.Count(b, []byte(sec)); c > 0 {
+			n += c
+			b = bytes.ReplaceAll(b, []byte(sec), []byte(provenance.Redacted))
+		}
 	}
-	return s
+	return b, n
 }
 
 // Error returns err with its message redacted; errors.Is and errors.As still
 // see the original chain.
 func (r *Redactor) Error(err error) error {
-	if err == nil || r == nil || len(r.secrets) == 0 {
+	if err == nil {
 		return err
 	}
 	msg := err.Error()

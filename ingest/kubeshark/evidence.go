@@ -31,7 +31,16 @@ func safeName(s string) string {
 
 // writeRel writes data atomically to Dir/rel and returns its record named
 // by rel.
+//
+// A file that would hold a secret (a Hub that echoes the token in an
+// answer) is saved with it replaced: evidence is shared, the token must not
+// be. The pull goes on, with a warning: the rest of the answer is still
+// evidence, and the call's result_sha256 stays that of the bytes received.
 func (p *puller) writeRel(rel string, data []byte) (provenance.File, error) {
+	if red, n := p.red.Bytes(data); n > 0 {
+		data = red
+		p.warn("%s: the server's answer held the Hub token or another secret %d time(s); it was replaced by %s before saving, so this file differs from the answer received (whose SHA-256 the manifest's call records)", rel, n, provenance.Redacted)
+	}
 	f, err := provenance.WriteFile(filepath.Join(p.req.Dir, filepath.FromSlash(rel)), data, p.fileMode())
 	if err == nil && p.req.GroupReadable {
 		err = os.Chmod(filepath.Join(p.req.Dir, filepath.FromSlash(rel)), p.fileMode())

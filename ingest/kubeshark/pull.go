@@ -306,6 +306,11 @@ func (p *puller) run(ctx context.Context) (*evidence.Manifest, error) {
 	rel, _ := filepath.Rel(r.Dir, c.path)
 	rel = filepath.ToSlash(rel)
 	ci := evidence.CaptureInfo{File: rel, Size: c.size, SHA256: c.sha256, Format: c.format, Packets: c.packets, FirstNs: c.firstNs, LastNs: c.lastNs, Via: p.red.String(via), Note: c.note}
+	if c.incomplete != "" {
+		ci.Incomplete = c.incomplete
+		p.partial = true
+		p.warn("%s is incomplete: %s; it is kept as %s, and analysis marks it partial", rel, c.incomplete, filepath.Base(c.path))
+	}
 	ci.Source = p.sourceLine()
 	prov.Captures = append(prov.Captures, ci)
 	if c.note != "" {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/netip"
 	neturl "net/url"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -74,7 +75,64 @@ func (p *puller) snapshotRoute(ctx context.Context) (c *captured, via string, er
 		return nil, "", newErr(KindProtocol, "export_snapshot_pcap", fmt.Errorf("no file path in its answer: %q", excerpt(res.Text, 300)),
 			"Kubeshark returns a relative path such as /mcp/snapshots/<id>/pcap?...; the answer is saved in kubeshark/")
 	}
-	return p.fetchLocation(ctx, loc, filepath.Join(r.Dir, evidence.CapturesDir, "snapshot-"+safeName(id)))
+	c, via, err = p.fetchLocation(ctx, loc, filepath.Join(r.Dir, evidence.CapturesDir, "snapshot-"+safeName(id)))
+	if err != nil {
+		return nil, via, err
+	}
+	// Every size the server stated must hold: the export's own answer, and
+	// the snapshot's packet count when nothing narrowed the export.
+	stated := statedSizes(res.Data, "export_snapshot_pcap's answer")
+	if s := p.snapshot; s != nil && s.PacketCount > 0 && bpf == "" && len(r.Selection.Nodes) == 0 && (reused || !p.window.IsZero()) {
+		stated = append(stated, statedSize{what: "get_snapshot's packet_count", packets: s.PacketCount})
+	}
+	return p.checkComplete(c, stated), via, nil
+}
+
+// statedSize is a size a server stated for a capture: bytes or packets
+// (0: not stated).
+type statedSize struct {
+	what           string
+	bytes, packets int64
+}
+
+// statedSizes reads the sizes an answer states for the capture it names.
+func statedSizes(data any, what string) []statedSize {
+	var s statedSize
+	s.what = what
+	if n, ok := jsonv.LookupInt(data, "size_bytes", "size", "bytes"); ok && n > 0 {
+		s.bytes = n
+	}
+	if n, ok := jsonv.LookupInt(data, "packet_count", "packets"); ok && n > 0 {
+		s.packets = n
+	}
+	if s.bytes == 0 && s.packets == 0 {
+		return nil
+	}
+	return []statedSize{s}
+}
+
+// checkComplete compares a downloaded capture with the sizes the server
+// stated. On a mismatch the file is renamed to end in .partial (it holds
+// genuine packets, but not all of them) and an *incompleteError carries it.
+func (p *puller) checkComplete(c *captured, stated []statedSize) *captured {
+	for _, s := range stated {
+		var reason string
+		switch {
+		case s.bytes > 0 && s.bytes != c.size:
+			reason = fmt.Sprintf("the capture has %d bytes, %s says %d", c.size, s.what, s.bytes)
+		case s.packets > 0 && s.packets != c.packets:
+			reason = fmt.Sprintf("the capture has %d packets, %s says %d", c.packets, s.what, s.packets)
+		default:
+			continue
+		}
+		partial := c.path + ".partial"
+		if err := os.Rename(c.path, partial); err == nil {
+			c.path = partial
+		}
+		c.incomplete = reason
+		return c
+	}
+	return c
 }
 
 func filterNote(bpf string) string {
@@ -622,7 +680,11 @@ func (p *puller) exportRoute(ctx context.Context) (c *captured, via string, err 
 			p.m.Kubeshark.Calls[len(p.m.Kubeshark.Calls)-1].SavedAs = f.Name
 		}
 	}
-	return p.captureFromAnswer(ctx, res, base)
+	c, via, err = p.captureFromAnswer(ctx, res, base)
+	if err != nil {
+		return nil, via, err
+	}
+	return p.checkComplete(c, statedSizes(res.Data, "export_pcap's answer")), via, nil
 }
 
 // setByDescription sets v under a generic "filter" argument whose name or

@@ -134,6 +134,10 @@ type CaptureInfo struct {
 	// "base64 in export_pcap's answer", "embedded resource", ...
 	Via  string `json:"via"`
 	Note string `json:"note,omitempty"`
+	// Incomplete says why the capture is known to lack packets (it
+	// disagrees with a size the server stated); its file then ends in
+	// .partial, and analysis marks it partial.
+	Incomplete string `json:"incomplete,omitempty"`
 }
 
 // Answer is a Kubeshark answer kept for the cross-check.
@@ -212,17 +216,18 @@ const maxEvidenceManifest = 16 << 20
 func (e *Dir) Captures() []Capture {
 	var out []Capture
 	for _, c := range e.Manifest.Kubeshark.Captures {
-		out = append(out, Capture{Path: filepath.Join(e.Dir, filepath.FromSlash(c.File)), Source: c.Source, SHA256: c.SHA256, Size: c.Size})
+		out = append(out, Capture{Path: filepath.Join(e.Dir, filepath.FromSlash(c.File)), Source: c.Source, SHA256: c.SHA256, Size: c.Size, Incomplete: c.Incomplete})
 	}
 	return out
 }
 
 // Capture is one capture of an evidence directory.
 type Capture struct {
-	Path   string
-	Source string
-	SHA256 string // as pulled; analysis compares it with what it reads
-	Size   int64
+	Path       string
+	Source     string
+	SHA256     string // as pulled; analysis compares it with what it reads
+	Size       int64
+	Incomplete string // why it is known to lack packets; "" when it is not
 }
 
 // File returns the path of the answer saved for tool (for example

@@ -13,6 +13,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -180,4 +181,41 @@ func TimeNs(v any) (int64, bool) {
 		return n * 1e3, true
 	}
 	return n, true
+}
+
+// MaxExact is the largest integer a JSON number is sure to carry exactly
+// (2^53): producers that go through a float64 (JavaScript, Go's
+// encoding/json into interface{}) round anything larger.
+const MaxExact = 1 << 53
+
+// Count reads a counter strictly: a JSON number or decimal text that is an
+// exact integer (no fraction, no exponent) in 0 .. MaxExact. present is
+// false when v is absent (nil); bad says what is wrong with a value that is
+// there but not such an integer ("" when it is).
+func Count(v any) (n int64, present bool, bad string) {
+	var text string
+	switch x := v.(type) {
+	case nil:
+		return 0, false, ""
+	case json.Number:
+		text = x.String()
+	case string:
+		text = x
+	case float64: // decoded without UseNumber
+		text = strconv.FormatFloat(x, 'f', -1, 64)
+	default:
+		return 0, true, fmt.Sprintf("not a number (%T)", v)
+	}
+	digits := strings.TrimPrefix(text, "-")
+	if digits == "" || strings.TrimLeft(digits, "0123456789") != "" {
+		return 0, true, fmt.Sprintf("not an integer (%.40q)", text)
+	}
+	if strings.HasPrefix(text, "-") && strings.Trim(digits, "0") != "" {
+		return 0, true, fmt.Sprintf("negative (%.40s)", text)
+	}
+	n, err := strconv.ParseInt(digits, 10, 64)
+	if err != nil || n > MaxExact {
+		return 0, true, fmt.Sprintf("above 2^53, where JSON numbers lose precision (%.40s)", text)
+	}
+	return n, true, ""
 }

@@ -36,6 +36,10 @@ type Flow struct {
 	Client, Server           Endpoint
 	ClientStats, ServerStats Side
 	TimeNs                   int64 // format=full's timestamp; 0 when absent
+	// Invalid says which counter is not an exact integer in 0 .. 2^53 (a
+	// negative, fractional or too large value; jsonv.Count), "" when all
+	// are: such a record is kept but never compared.
+	Invalid string
 }
 
 // Flows is a parsed list_l4_flows answer.
@@ -133,8 +137,8 @@ func flowOf(m map[string]any) (Flow, error) {
 	if f.Server, err = endpointOf(m["server"]); err != nil {
 		return f, fmt.Errorf("server: %w", err)
 	}
-	f.ClientStats = sideOf(m["client_stats"])
-	f.ServerStats = sideOf(m["server_stats"])
+	f.ClientStats = sideOf(m["client_stats"], "client_stats", &f.Invalid)
+	f.ServerStats = sideOf(m["server_stats"], "server_stats", &f.Invalid)
 	if ts, ok := jsonv.TimeNs(m["timestamp"]); ok {
 		f.TimeNs = ts
 	}
@@ -156,18 +160,25 @@ func endpointOf(v any) (Endpoint, error) {
 	return e, nil
 }
 
-func sideOf(v any) Side {
+func sideOf(v any, name string, bad *string) Side {
 	m, ok := v.(map[string]any)
 	if !ok || len(m) == 0 {
 		return Side{}
 	}
 	s := Side{Present: true}
-	s.TxPkts, _ = jsonv.Int(m["tx_pkts"])
-	s.RxPkts, _ = jsonv.Int(m["rx_pkts"])
-	s.TxBytes, _ = jsonv.Int(m["tx_bytes"])
-	s.RxBytes, _ = jsonv.Int(m["rx_bytes"])
+	count := func(key string, dst *int64) {
+		n, _, why := jsonv.Count(m[key])
+		if why != "" && *bad == "" {
+			*bad = name + "." + key + ": " + why
+		}
+		*dst = n
+	}
+	count("tx_pkts", &s.TxPkts)
+	count("rx_pkts", &s.RxPkts)
+	count("tx_bytes", &s.TxBytes)
+	count("rx_bytes", &s.RxBytes)
 	for i, k := range []string{"tcp_handshake_p50_us", "tcp_handshake_p90_us", "tcp_handshake_p99_us"} {
-		s.HandshakeUs[i], _ = jsonv.Int(m[k])
+		count(k, &s.HandshakeUs[i])
 	}
 	// A side whose counters are all zero was not observed (an address
 	// outside the cluster has no socket Kubeshark traces).

@@ -1,6 +1,7 @@
 package l4_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/flowproof/flowproof/ingest/kubeshark/l4"
@@ -64,5 +65,23 @@ func TestParseTolerant(t *testing.T) {
 	w, err := l4.ParseWorkloads([]byte(`{"workloads":[{"name":"a","namespace":"n","kind":"pod","node":"w1","ips":["10.0.0.7"]},{"name":"s","namespace":"n","kind":"service","ip":"10.96.0.1"}]}`))
 	if err != nil || len(w) != 2 || w[0].TimeNs != 0 || w[0].Node != "w1" || w[1].Kind != "service" {
 		t.Errorf("%+v %v", w, err)
+	}
+}
+
+// TestParseInvalidCounters: counters that are not exact integers in
+// 0 .. 2^53 mark the record, with the first reason.
+func TestParseInvalidCounters(t *testing.T) {
+	f, err := l4.ParseFlows([]byte(`{"flows":[
+		{"proto":"tcp","client":{"ip":"10.0.0.1"},"server":{"ip":"10.0.0.2","port":80},"client_stats":{"tx_bytes":100,"rx_bytes":9223372036854775807}},
+		{"proto":"tcp","client":{"ip":"10.0.0.1"},"server":{"ip":"10.0.0.3","port":80},"client_stats":{"tx_bytes":-5}},
+		{"proto":"tcp","client":{"ip":"10.0.0.1"},"server":{"ip":"10.0.0.4","port":80},"server_stats":{"rx_pkts":1.5}},
+		{"proto":"tcp","client":{"ip":"10.0.0.1"},"server":{"ip":"10.0.0.5","port":80},"client_stats":{"tx_bytes":9007199254740992}}]}`))
+	if err != nil || len(f.Flows) != 4 {
+		t.Fatalf("%+v %v", f, err)
+	}
+	for i, want := range []string{"client_stats.rx_bytes: above 2^53", "client_stats.tx_bytes: negative", "server_stats.rx_pkts: not an integer", ""} {
+		if got := f.Flows[i].Invalid; !strings.HasPrefix(got, want) || (want == "" && got != "") {
+			t.Errorf("record %d: Invalid %q, want %q...", i, got, want)
+		}
 	}
 }
