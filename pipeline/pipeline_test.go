@@ -198,3 +198,77 @@ func (r *recorder) Warn(msg string) { r.warn(msg) }
 func (r *recorder) Stop()           { r.stops++ }
 
 func itoa(n int32) string { return strconv.Itoa(int(n)) }
+
+// TestHostileAnswersAnalyzed: Kubeshark records with lying counters (2^63-1
+// twice, whose sum wraps to the truth; a negative; a fraction) never give
+// match, and names with terminal escapes reach neither the report nor the
+// manifest raw.
+func TestHostileAnswersAnalyzed(t *testing.T) {
+	hub, err := standin.NewHub(standin.Options{Faults: standin.Faults{Hostile: standin.Hostile{HugeCounters: true}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hub.Close()
+	ev := pullStandin(t, hub)
+	out := filepath.Join(t.TempDir(), "out")
+	if _, err := pipeline.Analyze(context.Background(), []string{ev}, pipeline.Options{Out: out}); err != nil {
+		t.Fatal(err)
+	}
+	xc, err := report.ReadCrossCheck(filepath.Join(out, report.CrossCheckFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	invalid := 0
+	for _, x := range xc {
+		if x.Verdict == crosscheck.InvalidCounters {
+			invalid++
+		}
+	}
+	if invalid < 3 {
+		t.Errorf("%d invalid_counters aggregates, want at least 3: %+v", invalid, xc)
+	}
+
+	hub2, err := standin.NewHub(standin.Options{Faults: standin.Faults{Hostile: standin.Hostile{Escapes: true, HugeCounters: true}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hub2.Close()
+	ev2 := pullStandin(t, hub2)
+	out2 := filepath.Join(t.TempDir(), "out")
+	if _, err := pipeline.Analyze(context.Background(), []string{ev2}, pipeline.Options{Out: out2}); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{report.ReportFile, report.ManifestFile} {
+		b, err := os.ReadFile(filepath.Join(out2, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.ContainsAny(b, "\x1b\x07\u009b") {
+			t.Errorf("%s holds a raw control character", name)
+		}
+		if name == report.ReportFile && !bytes.Contains(b, []byte(`flowproof pull: capture OK`)) {
+			xc, _ := report.ReadCrossCheck(filepath.Join(out2, report.CrossCheckFile))
+			_ = xc
+			t.Errorf("%s does not show the hostile pod name at all: the check proves nothing:\n%s", name, b)
+		}
+	}
+}
+
+// pullStandin pulls the stand-in's whole window into a new evidence
+// directory, in process.
+func pullStandin(t *testing.T, hub *standin.Hub) string {
+	t.Helper()
+	from, to := hub.Window()
+	ev := filepath.Join(t.TempDir(), "evidence")
+	_, err := kubeshark.Pull(context.Background(), kubeshark.Request{
+		Endpoint: kubeshark.Endpoint{Serve: func(ctx context.Context, in io.Reader, out io.Writer) error {
+			return standin.ServeCLI(ctx, in, out, standin.CLIOptions{URL: hub.URL})
+		}},
+		HubURL: hub.URL, Window: kubeshark.Window{From: from, To: to}, Dir: ev,
+		Session: kubeshark.SessionOptions{CallTimeout: 30 * time.Second}, PollInterval: 10 * time.Millisecond, SnapshotTimeout: time.Minute,
+	})
+	if err != nil && !errors.Is(err, kubeshark.ErrPartial) {
+		t.Fatal(err)
+	}
+	return ev
+}

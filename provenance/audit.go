@@ -163,9 +163,13 @@ func AppendAudit(dir string, e AuditEntry) (AuditEntry, error) {
 	e.SHA256 = string(line[len(line)-66 : len(line)-2])
 	e.Command = RedactArgs(e.Command)
 	path := filepath.Join(dir, AuditFileName)
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE|oNoFollow, auditPerm(dir))
+	perm := auditPerm(dir)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE|oNoFollow, perm)
 	if err != nil {
 		return e, err
+	}
+	if st, err := f.Stat(); err == nil && st.Size() == 0 {
+		f.Chmod(perm) // a new trail is as open as its directory, whatever the umask
 	}
 	if _, err := f.Write(append(line, '\n')); err != nil {
 		f.Close()
@@ -217,8 +221,8 @@ func AuditFileOf(dir, path string, size int64, sum string) AuditFile {
 	return f
 }
 
-// auditPerm is the mode a new audit trail gets: that of its directory's
-// files, readable by the group only when the directory is.
+// auditPerm is the mode a new audit trail gets: readable by those who can
+// list its directory (the owner; the group; everyone).
 func auditPerm(dir string) os.FileMode {
 	if st, err := os.Stat(dir); err == nil && st.Mode().Perm()&0o077 == 0 {
 		return 0o600

@@ -57,7 +57,7 @@ func (o *pullOptions) register(fs *flag.FlagSet, withOut bool) {
 	fs.DurationVar(&o.snapshotTimeout, "snapshot-timeout", kubeshark.DefaultSnapshotTimeout, "how long to wait for the snapshot to complete")
 	fs.DurationVar(&o.downloadTimeout, "download-timeout", kubeshark.DefaultDownloadTimeout, "bound on the whole capture download")
 	fs.DurationVar(&o.headerTimeout, "header-timeout", kubeshark.DefaultHeaderTimeout, "bound on the wait for a download's response headers")
-	fs.DurationVar(&o.idleTimeout, "idle-timeout", kubeshark.DefaultIdleTimeout, "bound on a download's silence (no byte received)")
+	fs.DurationVar(&o.idleTimeout, "idle-timeout", kubeshark.DefaultIdleTimeout, "a download that receives less than 16 KiB in this `duration` is ended (a stalled or dripping server)")
 	fs.Var(&o.trustOrigins, "trust-origin", "an `origin` (scheme://host:port) besides the Hub's that captures may be downloaded from, token included (repeatable)")
 	fs.DurationVar(&o.pollInterval, "poll", kubeshark.DefaultPollInterval, "interval between get_snapshot calls")
 	o.maxResponse = 64 << 20

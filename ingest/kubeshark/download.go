@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -140,7 +141,14 @@ func (p *puller) fetchHTTP(ctx context.Context, rawURL, token, base string) (*ca
 	defer cancelAll()
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	stall := time.AfterFunc(p.req.HeaderTimeout, func() { cancel(errHeaderTimeout) })
+	var receiving atomic.Bool // past the headers: the timer is the idle one
+	stall := time.AfterFunc(p.req.HeaderTimeout, func() {
+		if receiving.Load() {
+			cancel(errIdleTimeout)
+		} else {
+			cancel(errHeaderTimeout)
+		}
+	})
 	defer stall.Stop()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
 	if err != nil {
@@ -161,7 +169,8 @@ func (p *puller) fetchHTTP(ctx context.Context, rawURL, token, base string) (*ca
 		return nil, p.downloadErr(ctx, op, err, 0, -1)
 	}
 	defer resp.Body.Close()
-	stall.Reset(p.req.IdleTimeout) // from now on, the idle timer
+	receiving.Store(true)
+	stall.Reset(p.req.IdleTimeout)
 	switch {
 	case resp.StatusCode == http.StatusOK:
 	case resp.StatusCode >= 300 && resp.StatusCode < 400:
@@ -248,7 +257,7 @@ func isLoopback(host string) bool {
 var (
 	errDownloadTimeout = errors.New("the download took longer than --download-timeout")
 	errHeaderTimeout   = errors.New("no response headers within --header-timeout")
-	errIdleTimeout     = errors.New("no byte received for --idle-timeout")
+	errIdleTimeout     = errors.New("less than 16 KiB received in --idle-timeout")
 	errCrossOrigin     = errors.New("not followed")
 )
 
@@ -272,17 +281,23 @@ func (p *puller) downloadErr(ctx context.Context, op string, err error, n, want 
 	return newErr(KindDownload, op, fmt.Errorf("cut short after %s of %s: %v", sizeText(n), sizeText(want), rootCause(err)), p.cutShortFix())
 }
 
-// idleReader ends a download that goes silent: every read that returns
-// bytes pushes the timer back by idle.
+// idleReader ends a download that stalls: the timer is pushed back by idle
+// each time another minProgress bytes have arrived, so a server that drips
+// a byte now and then is ended too (below 16 KiB per --idle-timeout, about
+// 270 bytes a second with the default minute).
 type idleReader struct {
-	r     io.Reader
-	timer *time.Timer
-	idle  time.Duration
+	r       io.Reader
+	timer   *time.Timer
+	idle    time.Duration
+	pending int64 // bytes since the last push
 }
+
+const minProgress = 16 << 10
 
 func (r *idleReader) Read(b []byte) (int, error) {
 	n, err := r.r.Read(b)
-	if n > 0 {
+	if r.pending += int64(n); r.pending >= minProgress {
+		r.pending = 0
 		r.timer.Reset(r.idle)
 	}
 	return n, err

@@ -92,6 +92,11 @@ func newFixture(t *testing.T, transport string, opts standin.Options, token stri
 		if mf.OversizeOn != "" {
 			argv = append(argv, "--oversize-on", mf.OversizeOn, "--oversize-bytes", fmt.Sprint(mf.OversizeBytes))
 		}
+		for flag, v := range map[string]string{"--file-url": mf.FileURL, "--download-claims": mf.DownloadClaims, "--download-link": mf.DownloadLink} {
+			if v != "" {
+				argv = append(argv, flag, v)
+			}
+		}
 		f.ep = Endpoint{Command: argv, Token: token}
 	case "http":
 		f.ep = Endpoint{URL: hub.MCPURL, Token: token}

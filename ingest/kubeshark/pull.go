@@ -33,8 +33,8 @@ const (
 	DefaultPollInterval    = 2 * time.Second
 	DefaultMaxCaptureBytes = int64(16) << 30
 	// A download (HTTP or download_file) ends with an error after an hour in
-	// all, 30 s without response headers, or a minute without a byte: a Hub
-	// that stalls cannot hold a pull forever.
+	// all, 30 s without response headers, or a minute in which less than
+	// 16 KiB arrived: a Hub that stalls or drips cannot hold a pull forever.
 	DefaultDownloadTimeout = time.Hour
 	DefaultHeaderTimeout   = 30 * time.Second
 	DefaultIdleTimeout     = time.Minute
@@ -69,7 +69,7 @@ type Request struct {
 	PollInterval    time.Duration     // between get_snapshot calls; 0: DefaultPollInterval
 	DownloadTimeout time.Duration     // bounds a capture download; 0: DefaultDownloadTimeout
 	HeaderTimeout   time.Duration     // bounds the wait for a download's response headers; 0: DefaultHeaderTimeout
-	IdleTimeout     time.Duration     // bounds a download's silence (no byte received); 0: DefaultIdleTimeout
+	IdleTimeout     time.Duration     // a download receiving less than 16 KiB in this time is ended; 0: DefaultIdleTimeout
 	MaxCaptureBytes int64             // 0: DefaultMaxCaptureBytes
 	HTTPTransport   http.RoundTripper // for downloads; nil: http.DefaultTransport
 	// TrustOrigins are origins (scheme://host:port) besides the Hub's that
@@ -220,11 +220,6 @@ func (p *puller) run(ctx context.Context) (*evidence.Manifest, error) {
 		return nil, err
 	}
 	r := &p.req
-	// The seq of the audit entry this pull appends: the manifest names it.
-	seq, err := provenance.NextAuditSeq(r.Dir)
-	if err != nil {
-		return nil, newErr(KindIO, "read "+provenance.AuditFileName, err, "run flowproof verify on the directory")
-	}
 	p.m = &evidence.Manifest{
 		ManifestVersion: 1,
 		Kind:            evidence.Kind,
@@ -232,7 +227,6 @@ func (p *puller) run(ctx context.Context) (*evidence.Manifest, error) {
 		Command:         provenance.RedactArgs(r.Command),
 		Started:         provenance.Time{Time: started},
 		Settings:        p.settings(),
-		AuditSeq:        seq,
 	}
 	for i, a := range p.m.Command {
 		p.m.Command[i] = p.red.String(a)
@@ -240,6 +234,12 @@ func (p *puller) run(ctx context.Context) (*evidence.Manifest, error) {
 	if err := p.prepareDir(); err != nil {
 		return nil, err
 	}
+	// The seq of the audit entry this pull appends: the manifest names it.
+	seq, err := provenance.NextAuditSeq(r.Dir)
+	if err != nil {
+		return nil, newErr(KindIO, "read "+provenance.AuditFileName, err, "run flowproof verify on the directory")
+	}
+	p.m.AuditSeq = seq
 	p.window = r.Window
 	var winInfo *evidence.WindowInfo
 	switch {
@@ -435,6 +435,11 @@ func (p *puller) prepareDir() error {
 			return newErr(KindIO, "create "+path, err, "check the path and permissions")
 		}
 		p.created = append(p.created, path)
+		if p.req.GroupReadable {
+			if err := os.Chmod(path, p.dirMode()); err != nil {
+				return newErr(KindIO, "create "+path, err, "check the permissions")
+			}
+		}
 	}
 	return nil
 }

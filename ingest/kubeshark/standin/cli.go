@@ -290,9 +290,12 @@ func (c *cli) callTool(ctx context.Context, id json.RawMessage, name string, arg
 		res = text(fmt.Sprintf("Kubeshark is accessible at %s (URL mode - externally managed)", c.o.URL))
 	case "get_file_url":
 		p, _ := args["path"].(string)
-		if p == "" {
+		switch {
+		case p == "":
 			res = errText("path is required")
-		} else {
+		case c.o.Faults.FileURL != "":
+			res = text(c.o.Faults.FileURL)
+		default:
 			res = text(c.o.URL + "/api" + p)
 		}
 	case "download_file":
@@ -341,6 +344,12 @@ func (c *cli) download(ctx context.Context, args map[string]any) textResult {
 	dest, _ := args["dest"].(string)
 	if dest == "" {
 		dest = path.Base(p)
+	}
+	if answer, ok, err := c.o.Faults.hostileDownload(dest); ok {
+		if err != nil {
+			return errText("download failed: " + err.Error())
+		}
+		return text(answer)
 	}
 	url := c.o.URL + "/api" + p
 	// The CLI's download has no overall timeout.

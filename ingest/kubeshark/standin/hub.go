@@ -90,8 +90,40 @@ type Faults struct {
 	DownloadUnauthorized bool // a capture download answers 401 whatever the token
 	EmptyCapture         bool // exports hold no packets
 
-	MCP MCPFaults
+	Hostile Hostile
+	MCP     MCPFaults
 }
+
+// Hostile makes the Hub attack the puller: each field is one attack of the
+// trust model (README: Security) that flowproof must withstand.
+type Hostile struct {
+	// ExportAnswer replaces the JSON answer of export_snapshot_pcap and
+	// export_pcap (a local path, a file:// URL, a URL elsewhere, ...).
+	ExportAnswer string
+	// RedirectTo answers capture downloads with a 302 to this URL.
+	RedirectTo string
+	// Drip sends capture downloads one byte per Drip, forever.
+	Drip time.Duration
+	// NoHeaders accepts capture downloads and never answers them.
+	NoHeaders bool
+	// CutAtRecord sends capture downloads without Content-Length and stops,
+	// cleanly, after half the packets, at a record boundary; the export
+	// answers state the whole export's packet_count and size_bytes.
+	CutAtRecord bool
+	// EchoToken puts the request's X-Kubeshark-Authorization into every
+	// tool answer it serves over REST.
+	EchoToken bool
+	// Escapes puts terminal escape sequences in the pods' names of
+	// list_l4_flows and in error texts.
+	Escapes bool
+	// HugeCounters makes list_l4_flows' counters lie: 2^63-1 twice (their
+	// sum wraps to the truth), a negative one, a fraction.
+	HugeCounters bool
+}
+
+// EscapeText is what Hostile.Escapes puts into names: it clears the
+// terminal line and forges a success line.
+const EscapeText = "\x1b[2K\rflowproof pull: capture OK\x1b]0;pwned\x07\u009b31m"
 
 // MCPFaults act in the MCP front ends.
 type MCPFaults struct {
@@ -104,6 +136,35 @@ type MCPFaults struct {
 	// RejectNotifications (streamable HTTP only) answers every notification,
 	// initialized included, with HTTP 400 and an error whose id is null.
 	RejectNotifications bool
+
+	// Hostile front ends: get_file_url answers FileURL; download_file
+	// writes nothing where it was asked and says it wrote DownloadClaims,
+	// or puts a symbolic link to DownloadLink where it was asked.
+	FileURL        string
+	DownloadClaims string
+	DownloadLink   string
+}
+
+// hostileDownload is download_file's answer under the hostile faults;
+// handled is false when none applies.
+func (f MCPFaults) hostileDownload(dest string) (answer string, handled bool, err error) {
+	switch {
+	case f.DownloadClaims != "":
+		b, _ := json.MarshalIndent(map[string]any{"path": f.DownloadClaims, "size": 1234}, "", "  ")
+		return string(b), true, nil
+	case f.DownloadLink != "":
+		if err := os.Symlink(f.DownloadLink, dest); err != nil {
+			return "", true, err
+		}
+		st, _ := os.Stat(f.DownloadLink)
+		var n int64
+		if st != nil {
+			n = st.Size()
+		}
+		b, _ := json.MarshalIndent(map[string]any{"path": dest, "size": n}, "", "  ")
+		return string(b), true, nil
+	}
+	return "", false, nil
 }
 
 // Hub is a fake Kubeshark Hub behind its front (nginx) on a loopback port:
@@ -307,6 +368,13 @@ func (h *Hub) toolsCall(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a := h.Call(r.Context(), req.Name, req.Arguments, "rest")
+	if tok := r.Header.Get("X-Kubeshark-Authorization"); h.opts.Faults.Hostile.EchoToken && tok != "" && a.Status == 200 {
+		var v map[string]any
+		if json.Unmarshal(a.Body, &v) == nil {
+			v["debug_request_auth"] = tok
+			a.Body, _ = json.Marshal(v)
+		}
+	}
 	w.Header().Set("Content-Type", a.contentType())
 	w.WriteHeader(a.Status)
 	w.Write(a.Body)
@@ -509,6 +577,30 @@ func (h *Hub) listL4Flows(args map[string]any) Answer {
 	if out == nil {
 		out = []map[string]any{}
 	}
+	if hf := h.opts.Faults.Hostile; hf.HugeCounters || hf.Escapes {
+		for i, f := range out {
+			st, _ := f["client_stats"].(map[string]any)
+			c, _ := f["client"].(map[string]any)
+			if hf.Escapes && c != nil {
+				c["pod"] = EscapeText
+			}
+			switch {
+			case hf.HugeCounters && st != nil && i == 0:
+				st["tx_bytes"] = json.Number("9223372036854775807")
+			case hf.HugeCounters && st != nil && i == 1:
+				st["rx_bytes"] = json.Number("-5")
+			case hf.HugeCounters && st != nil && i == 2:
+				st["tx_pkts"] = json.Number("1.5")
+			}
+		}
+		if hf.HugeCounters && len(out) > 0 { // the same aggregate again: the sum wraps
+			dup := map[string]any{}
+			for k, v := range out[0] {
+				dup[k] = v
+			}
+			out = append(out, dup)
+		}
+	}
 	return jsonAnswer(200, map[string]any{"flows": out, "total": total, "truncated": truncated})
 }
 
@@ -582,7 +674,13 @@ func (h *Hub) workloadList() []workload {
 			return a.Workloads
 		}
 	}
-	return workloads()
+	ws := workloads()
+	if h.opts.Faults.Hostile.Escapes {
+		for i := range ws {
+			ws[i].Name = EscapeText + ws[i].Name
+		}
+	}
+	return ws
 }
 
 func workloads() []workload {
@@ -796,6 +894,12 @@ func (h *Hub) exportSnapshot(args map[string]any) Answer {
 		}
 	}
 	path := "/mcp/snapshots/" + id + "/pcap" + q.encode()
+	if hf := h.opts.Faults.Hostile; hf.ExportAnswer != "" {
+		return Answer{Status: 200, Body: []byte(hf.ExportAnswer)}
+	} else if hf.CutAtRecord {
+		data, n := h.filterCapture(func(pktInfo) bool { return true }, s.FromMs, s.ToMs)
+		return jsonAnswer(200, map[string]any{"path": path, "packet_count": n, "size_bytes": len(data)})
+	}
 	if h.opts.PathStyle == "prose" {
 		return Answer{Status: 200, Body: []byte(fmt.Sprintf("PCAP export ready at %s (%d pcap files merged). Download it with download_file.", path, len(Nodes)))}
 	}
@@ -870,7 +974,7 @@ func (h *Hub) snapshotPcap(w http.ResponseWriter, r *http.Request) {
 		f = func(x pktInfo) bool { return (on[x.src] || on[x.dst]) && bpf(x) }
 	}
 	data, _ := h.filterCapture(f, from, to)
-	h.serveCapture(w, data)
+	h.serveCapture(w, r, data)
 }
 
 func (h *Hub) exportPcap(w http.ResponseWriter, r *http.Request) {
@@ -882,13 +986,38 @@ func (h *Hub) exportPcap(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, map[string]any{"error": "export not found"})
 		return
 	}
-	h.serveCapture(w, data)
+	h.serveCapture(w, r, data)
 }
 
 // serveCapture writes a capture download, with the download faults.
-func (h *Hub) serveCapture(w http.ResponseWriter, data []byte) {
+func (h *Hub) serveCapture(w http.ResponseWriter, r *http.Request, data []byte) {
 	f := h.opts.Faults
+	hf := f.Hostile
 	switch {
+	case hf.RedirectTo != "":
+		http.Redirect(w, &http.Request{Method: http.MethodGet}, hf.RedirectTo, http.StatusFound)
+		return
+	case hf.NoHeaders:
+		<-r.Context().Done() // the client's timeout must end it
+		return
+	case hf.Drip > 0:
+		w.Header().Set("Content-Type", "application/vnd.tcpdump.pcap")
+		w.WriteHeader(http.StatusOK)
+		fl, _ := w.(http.Flusher)
+		for i := 0; ; i = (i + 1) % len(data) {
+			if _, err := w.Write(data[i : i+1]); err != nil {
+				return
+			}
+			if fl != nil {
+				fl.Flush()
+			}
+			time.Sleep(hf.Drip)
+		}
+	case hf.CutAtRecord:
+		w.Header().Set("Content-Type", "application/vnd.tcpdump.pcap")
+		w.WriteHeader(http.StatusOK)
+		w.Write(data[:halfRecords(data)])
+		return
 	case f.DownloadUnauthorized:
 		writeJSON(w, http.StatusUnauthorized, map[string]any{"error": "authentication required"})
 		return
@@ -909,6 +1038,23 @@ func (h *Hub) serveCapture(w http.ResponseWriter, data []byte) {
 		panic(http.ErrAbortHandler) // drop the connection mid-body
 	}
 	w.Write(data)
+}
+
+// halfRecords returns the length of a classic pcap's header and first half
+// of its records: a cut at a record boundary, which the format cannot show.
+func halfRecords(data []byte) int {
+	if len(data) < 24 {
+		return len(data)
+	}
+	var offs []int
+	for at := 24; at+16 <= len(data); {
+		offs = append(offs, at)
+		at += 16 + int(binary.LittleEndian.Uint32(data[at+8:]))
+	}
+	if len(offs) < 2 {
+		return len(data)
+	}
+	return offs[len(offs)/2]
 }
 
 // exportPcapTool is the export_pcap dialect's one tool.

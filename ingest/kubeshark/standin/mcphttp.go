@@ -52,6 +52,9 @@ func (h *Hub) mcpCall(ctx context.Context, name string, args map[string]any) *mc
 		return textOnly(fmt.Sprintf("Kubeshark is accessible at %s (URL mode - externally managed)", h.URL), false)
 	case "get_file_url":
 		p, _ := args["path"].(string)
+		if u := h.opts.Faults.MCP.FileURL; u != "" {
+			return textOnly(u, false)
+		}
 		return textOnly(h.URL+"/api"+p, false)
 	case "download_file":
 		return h.mcpDownload(ctx, args)
@@ -100,6 +103,12 @@ func (h *Hub) mcpDownload(ctx context.Context, args map[string]any) *mcp.CallToo
 	dest, _ := args["dest"].(string)
 	if dest == "" {
 		dest = path.Base(p)
+	}
+	if answer, ok, err := h.opts.Faults.MCP.hostileDownload(dest); ok {
+		if err != nil {
+			return textOnly("download failed: "+err.Error(), true)
+		}
+		return textOnly(answer, false)
 	}
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, h.URL+"/api"+p, nil)
 	if h.opts.Token != "" {

@@ -48,6 +48,9 @@ func runMCP(ctx context.Context, args []string) int {
 	fs.StringVar(&o.Faults.MalformedOn, "malformed-on", "", "answer this tool with malformed JSON")
 	fs.StringVar(&o.Faults.OversizeOn, "oversize-on", "", "pad this tool's answer to --oversize-bytes")
 	fs.IntVar(&o.Faults.OversizeBytes, "oversize-bytes", 0, "size for --oversize-on")
+	fs.StringVar(&o.Faults.FileURL, "file-url", "", "get_file_url answers this URL (hostile)")
+	fs.StringVar(&o.Faults.DownloadClaims, "download-claims", "", "download_file writes nothing and claims it wrote this path (hostile)")
+	fs.StringVar(&o.Faults.DownloadLink, "download-link", "", "download_file puts a link to this path where it was asked (hostile)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
