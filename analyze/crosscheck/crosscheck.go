@@ -32,12 +32,12 @@ var Verdicts = []string{Match, BytesMismatch, RTTMismatch, PcapOnly, KubesharkOn
 
 // Meaning is a plain-language reading of each verdict.
 var Meaning = map[string]string{
-	Match:         "the capture and Kubeshark's socket counters agree within the tolerances: the numbers stand.",
-	BytesMismatch: "both saw the connection but count different application bytes: usually capture loss (the socket counted more; the capture's missed_bytes often says so), counters sampled at another moment (every 5 s), or a capture that began or ended mid-connection.",
-	RTTMismatch:   "the bytes agree but the handshake times do not: the capture was taken far from the socket (another node or a middlebox), or Kubeshark's percentiles cover other handshakes of its 2-minute window.",
-	PcapOnly:      "the capture holds traffic Kubeshark never counted: host-network or short-lived sockets, traffic outside Kubeshark's selection or namespaces, or a record list that was truncated.",
-	KubesharkOnly: "Kubeshark counted traffic the capture lacks: capture loss, a capture filter (BPF, pod selection), or a node the capture did not cover.",
-	OutsideWindow: "Kubeshark's record is dated outside the capture's time range: the two witnesses looked at different times, so their numbers cannot be compared.",
+	Match:           "the capture and Kubeshark's socket counters agree within the tolerances: the numbers stand.",
+	BytesMismatch:   "both saw the connection but count different application bytes: usually capture loss (the socket counted more; the capture's missed_bytes often says so), counters sampled at another moment (every 5 s), or a capture that began or ended mid-connection.",
+	RTTMismatch:     "the bytes agree but the handshake times do not: the capture was taken far from the socket (another node or a middlebox), or Kubeshark's percentiles cover other handshakes of its 2-minute window.",
+	PcapOnly:        "the capture holds traffic Kubeshark never counted: host-network or short-lived sockets, traffic outside Kubeshark's selection or namespaces, or a record list that was truncated.",
+	KubesharkOnly:   "Kubeshark counted traffic the capture lacks: capture loss, a capture filter (BPF, pod selection), or a node the capture did not cover.",
+	OutsideWindow:   "Kubeshark's record is dated outside the capture's time range: the two witnesses looked at different times, so their numbers cannot be compared.",
 	InvalidCounters: "Kubeshark's record holds a counter that is not an exact non-negative integer (negative, fractional, above 2^53 where JSON numbers lose precision, or sums that overflow): it is not compared, and never counts as agreement.",
 }
 
