@@ -40,6 +40,9 @@ fuzz: ## run every fuzz target briefly (a fixed number of executions each)
 	$(GO) test -run '^$$' -fuzz '^FuzzParseResult$$' -fuzztime $(FUZZTIME) ./ingest/kubeshark
 	$(GO) test -run '^$$' -fuzz '^FuzzParseAnswers$$' -fuzztime $(FUZZTIME) ./ingest/kubeshark
 	$(GO) test -run '^$$' -fuzz '^FuzzOpenEvidence$$' -fuzztime $(FUZZTIME_READER) ./ingest/kubeshark
+	$(GO) test -run '^$$' -fuzz '^FuzzOrigin$$' -fuzztime $(FUZZTIME) ./ingest/kubeshark
+	$(GO) test -run '^$$' -fuzz '^FuzzCount$$' -fuzztime $(FUZZTIME) ./ingest/kubeshark/jsonv
+	$(GO) test -run '^$$' -fuzz '^FuzzSafeText$$' -fuzztime $(FUZZTIME) ./provenance
 
 BENCH_DIR ?= $(or $(FLOWPROOF_BENCH_DIR),/var/tmp/flowproof-bench)
 

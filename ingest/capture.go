@@ -54,6 +54,9 @@ type Options struct {
 	// separate buffer that grows up to the caps above. Values below 64 are
 	// raised to 64.
 	ReadBufferBytes int
+	// MaxGunzipBytes caps what a gzip-compressed capture expands to (0: no
+	// cap): a small .gz can stand for a huge capture.
+	MaxGunzipBytes int64
 }
 
 func (o Options) withDefaults() Options {
@@ -242,7 +245,11 @@ func newCapture(path string, r io.Reader, size int64, opts Options) (c *Capture,
 		}
 		unzip = startGunzip(c.gz, opts.ReadBufferBytes)
 		c.unzip = unzip
-		c.r = bufio.NewReaderSize(unzip, opts.ReadBufferBytes)
+		var out io.Reader = unzip
+		if opts.MaxGunzipBytes > 0 {
+			out = &capReader{r: unzip, left: opts.MaxGunzipBytes, max: opts.MaxGunzipBytes}
+		}
+		c.r = bufio.NewReaderSize(out, opts.ReadBufferBytes)
 		magic, err = c.r.Peek(4)
 	}
 	if len(magic) < 4 {
@@ -436,6 +443,9 @@ func (c *Capture) shortRead(err error, what string, have, need int) error {
 }
 
 func (c *Capture) readErr(err error) error {
+	if errors.Is(err, ErrTooLarge) {
+		return err
+	}
 	var corrupt flate.CorruptInputError
 	if errors.Is(err, gzip.ErrChecksum) || errors.Is(err, gzip.ErrHeader) || errors.As(err, &corrupt) {
 		return fmt.Errorf("%w: gzip stream: %v", ErrCorrupt, err)
@@ -523,6 +533,29 @@ func isText(b []byte) bool {
 		}
 	}
 	return true
+}
+
+// capReader ends a decompressed stream that grows beyond its cap.
+type capReader struct {
+	r    io.Reader
+	left int64
+	max  int64
+}
+
+func (c *capReader) Read(p []byte) (int, error) {
+	if c.left <= 0 {
+		var one [1]byte
+		if n, err := c.r.Read(one[:]); n == 0 && err != nil {
+			return 0, err // the stream ends right at the cap
+		}
+		return 0, fmt.Errorf("%w: the gzip stream expands beyond %d bytes, the cap on a capture's size", ErrTooLarge, c.max)
+	}
+	if int64(len(p)) > c.left {
+		p = p[:c.left]
+	}
+	n, err := c.r.Read(p)
+	c.left -= int64(n)
+	return n, err
 }
 
 // gunzipAhead decompresses on a goroutine of its own, a buffer ahead of the

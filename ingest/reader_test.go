@@ -2,9 +2,13 @@ package ingest
 
 import (
 	"bytes"
+	"compress/gzip"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"io"
+	"os"
+	"path/filepath"
 	"reflect"
 	"testing"
 
@@ -319,5 +323,36 @@ func TestNextDoesNotAllocate(t *testing.T) {
 				t.Errorf("Next allocates %.1f times per packet, want 0", allocs)
 			}
 		})
+	}
+}
+
+// TestGunzipCap: a gzip capture that expands beyond MaxGunzipBytes ends with
+// ErrTooLarge at the cap, whatever its compressed size.
+func TestGunzipCap(t *testing.T) {
+	raw, err := os.ReadFile("../testdata/rec/http-v4.pcap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write(raw)
+	zw.Close()
+	path := filepath.Join(t.TempDir(), "c.pcap.gz")
+	os.WriteFile(path, gz.Bytes(), 0o644)
+	for _, tt := range []struct {
+		max     int64
+		tooLong bool
+	}{{0, false}, {int64(len(raw)), false}, {int64(len(raw)) - 1, true}, {1000, true}} {
+		c, err := Open(path, Options{MaxGunzipBytes: tt.max})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var p Packet
+		for err = c.Next(&p); err == nil; err = c.Next(&p) {
+		}
+		c.Close()
+		if got := errors.Is(err, ErrTooLarge); got != tt.tooLong || (!tt.tooLong && err != io.EOF) {
+			t.Errorf("cap %d: %v", tt.max, err)
+		}
 	}
 }

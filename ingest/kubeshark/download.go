@@ -26,9 +26,10 @@ import (
 // commit gives it its final name, after every check: a failed pull never
 // leaves a file that looks complete.
 type partFile struct {
-	base string // path without extension
-	a    *provenance.AtomicFile
-	mode os.FileMode
+	base     string // path without extension
+	a        *provenance.AtomicFile
+	mode     os.FileMode
+	maxBytes int64 // --max-capture, which a gzip capture's expansion counts against
 }
 
 func (p *puller) createPart(base string) (*partFile, error) {
@@ -36,7 +37,7 @@ func (p *puller) createPart(base string) (*partFile, error) {
 	if err != nil {
 		return nil, newErr(KindIO, "create "+base+".part", err, "check that the evidence directory is writable")
 	}
-	return &partFile{base: base, a: a, mode: p.fileMode()}, nil
+	return &partFile{base: base, a: a, mode: p.fileMode(), maxBytes: p.req.MaxCaptureBytes}, nil
 }
 
 func (p *partFile) Write(b []byte) (int, error) { return p.a.Write(b) }
@@ -66,7 +67,7 @@ func (p *partFile) commit(what string) (*captured, error) {
 		p.abort()
 		return nil, newErr(KindIO, "write "+p.a.TempPath(), err, "check free space in the evidence directory")
 	}
-	c, err := checkCapture(p.a.TempPath(), what)
+	c, err := checkCapture(p.a.TempPath(), what, p.maxBytes)
 	if err != nil {
 		p.abort()
 		return nil, err
@@ -91,8 +92,8 @@ func (p *partFile) commit(what string) (*captured, error) {
 
 // checkCapture reads the whole file as a capture: it must be pcap or pcapng
 // (optionally gzipped) and hold at least one packet.
-func checkCapture(path, what string) (*captured, error) {
-	c, err := ingest.Open(path, ingest.Options{})
+func checkCapture(path, what string, maxBytes int64) (*captured, error) {
+	c, err := ingest.Open(path, ingest.Options{MaxGunzipBytes: maxBytes})
 	if err != nil {
 		fix := "the server sent something else than a capture"
 		if errors.Is(err, ingest.ErrText) {
@@ -110,6 +111,9 @@ func checkCapture(path, what string) (*captured, error) {
 			}
 			break
 		}
+	}
+	if errors.Is(readErr, ingest.ErrTooLarge) && maxBytes > 0 {
+		return nil, newErr(KindTooLarge, what, readErr, "a compressed capture counts by what it expands to: narrow the window or the selection, or raise --max-capture")
 	}
 	info, err := c.Finish()
 	if err != nil {

@@ -1,6 +1,7 @@
 package kubeshark
 
 import (
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -88,4 +89,26 @@ func TestOpenEvidenceRejectsEscapingPaths(t *testing.T) {
 			t.Errorf("%q: err = %v, want a refusal naming it", file, err)
 		}
 	}
+}
+
+// FuzzOrigin: a URL is trusted only when its origin is exactly one the
+// user gave (the Hub's here); userinfo, odd ports, case and paths cannot
+// smuggle another host in.
+func FuzzOrigin(f *testing.F) {
+	for _, s := range []string{"http://127.0.0.1:8899/api/x", "http://127.0.0.1:8899@evil.example/x", "http://evil.example/http://127.0.0.1:8899", "HTTP://127.0.0.1:8899/", "http://127.0.0.1:88990/", "file:///etc/passwd", "//127.0.0.1:8899/x", "http://[::1]:8899/"} {
+		f.Add(s)
+	}
+	p := &puller{req: Request{HubURL: "http://127.0.0.1:8899"}}
+	f.Fuzz(func(t *testing.T, raw string) {
+		if !p.trusted(raw) {
+			return
+		}
+		u, err := url.Parse(raw)
+		if err != nil {
+			t.Fatalf("trusted %q, which does not parse: %v", raw, err)
+		}
+		if u.Hostname() != "127.0.0.1" || (u.Port() != "8899") || (u.Scheme != "http" && u.Scheme != "HTTP") {
+			t.Fatalf("trusted %q: host %q port %q scheme %q", raw, u.Hostname(), u.Port(), u.Scheme)
+		}
+	})
 }

@@ -41,6 +41,10 @@ type Resource struct {
 	Size     int64 // from a link's size; -1 when unknown
 }
 
+// maxTreeBytes is the largest answer text parsed into a whole tree (which
+// costs about ten times the text).
+const maxTreeBytes = 4 << 20
+
 func parseResult(raw []byte) (*Result, error) {
 	var w struct {
 		Content []struct {
@@ -90,7 +94,14 @@ func parseResult(raw []byte) (*Result, error) {
 		}
 	}
 	if textSeen {
-		r.Data = jsonv.Parse([]byte(r.Text))
+		if len(r.Text) > maxTreeBytes {
+			// A large answer (list_l4_flows of a big cluster) is saved as it
+			// came and parsed later, record by record; here only its
+			// top-level fields are needed (total, truncated, path, ...).
+			r.Data = jsonv.ParseShallow([]byte(r.Text))
+		} else {
+			r.Data = jsonv.Parse([]byte(r.Text))
+		}
 	}
 	if r.Data == nil && len(w.StructuredContent) > 0 && string(w.StructuredContent) != "null" {
 		r.Data = jsonv.Parse(w.StructuredContent)

@@ -16,6 +16,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -187,7 +188,8 @@ func (s *Session) httpTransport() (transport.Interface, error) {
 		return nil, newErr(KindUsage, "MCP URL "+provenance.RedactURL(s.ep.URL), errors.New("not an http(s) URL"),
 			"give the MCP endpoint as http://HOST:PORT/PATH")
 	}
-	s.caps = &capTransport{base: http.DefaultTransport, max: s.opts.MaxResponseBytes}
+	s.caps = &capTransport{base: http.DefaultTransport}
+	s.caps.max.Store(s.opts.MaxResponseBytes)
 	hc := &http.Client{
 		Transport: s.caps,
 		// A redirect from a gated Hub is a login page, not an answer
@@ -234,9 +236,28 @@ func (s *Session) initialize(ctx context.Context) error {
 	return nil
 }
 
+// limit lowers the cap on the server's messages until the returned
+// function puts it back.
+func (s *Session) limit(max int64) func() {
+	switch {
+	case s.guard != nil:
+		s.guard.max.Store(max)
+		return func() { s.guard.max.Store(s.opts.MaxResponseBytes) }
+	case s.caps != nil:
+		s.caps.max.Store(max)
+		return func() { s.caps.max.Store(s.opts.MaxResponseBytes) }
+	}
+	return func() {}
+}
+
+// maxToolsList caps the tools/list answer: a real catalogue is tens of KiB,
+// and its schemas decode into maps that cost many times their size.
+const maxToolsList = 4 << 20
+
 func (s *Session) listTools(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, s.opts.CallTimeout)
 	defer cancel()
+	defer s.limit(min(s.opts.MaxResponseBytes, maxToolsList))()
 	s.rec.start(true)
 	res, err := s.c.ListTools(ctx, mcp.ListToolsRequest{})
 	s.ToolsRaw = s.rec.all()
@@ -504,7 +525,7 @@ func (h *httpRecorder) SetProtocolVersion(v string) {
 // capTransport caps every HTTP response body.
 type capTransport struct {
 	base http.RoundTripper
-	max  int64
+	max  atomic.Int64
 	mu   sync.Mutex
 	err  error
 }
@@ -518,7 +539,7 @@ func (t *capTransport) Err() error {
 }
 
 func (t *capTransport) exceeded(n int64) error {
-	err := fmt.Errorf("%w: more than the %d-byte cap (%s)", errTooLarge, t.max, sizeText(n))
+	err := fmt.Errorf("%w: more than the %d-byte cap (%s)", errTooLarge, t.max.Load(), sizeText(n))
 	t.mu.Lock()
 	if t.err == nil {
 		t.err = err
@@ -532,11 +553,12 @@ func (t *capTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	if resp.ContentLength > t.max {
+	max := t.max.Load()
+	if resp.ContentLength > max {
 		resp.Body.Close()
 		return nil, t.exceeded(resp.ContentLength)
 	}
-	resp.Body = &capBody{rc: resp.Body, left: t.max, t: t}
+	resp.Body = &capBody{rc: resp.Body, left: max, t: t}
 	return resp, nil
 }
 

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -130,7 +131,7 @@ func (s *server) stop(grace time.Duration) {
 // script's banner) is skipped, up to maxBanner lines. Good lines pass through
 // a pipe unchanged.
 type frameGuard struct {
-	max int64
+	max atomic.Int64 // the cap on the next message; Session.limit lowers it for tools/list
 	r   *io.PipeReader
 	w   *io.PipeWriter
 
@@ -140,7 +141,8 @@ type frameGuard struct {
 
 func newFrameGuard(src io.Reader, max int64) *frameGuard {
 	r, w := io.Pipe()
-	g := &frameGuard{max: max, r: r, w: w}
+	g := &frameGuard{r: r, w: w}
+	g.max.Store(max)
 	go g.run(src)
 	return g
 }
@@ -169,10 +171,11 @@ func (g *frameGuard) run(src io.Reader) {
 	n := 0
 	seenJSON := false
 	for {
-		line, err := readLine(br, g.max)
+		max := g.max.Load()
+		line, err := readLine(br, max)
 		if err != nil {
 			if errors.Is(err, errLineTooLong) {
-				g.fail(newErr(KindTooLarge, fmt.Sprintf("stdio message %d", n+1), fmt.Errorf("longer than the %d-byte cap", g.max),
+				g.fail(newErr(KindTooLarge, fmt.Sprintf("stdio message %d", n+1), fmt.Errorf("longer than the %d-byte cap", max),
 					"ask for less (a narrower --since/--from/--to window or a filter), or raise --max-response"))
 				return
 			}

@@ -219,3 +219,55 @@ func Count(v any) (n int64, present bool, bad string) {
 	}
 	return n, true, ""
 }
+
+// ParseShallow is Parse for a document too large to hold as a tree: objects
+// are kept, but every array is left out (its key maps to nil), so a large
+// answer costs about its scalars, not ten times its size. nil when b is not
+// a JSON object or array.
+func ParseShallow(b []byte) any {
+	d := json.NewDecoder(bytes.NewReader(bytes.TrimSpace(b)))
+	d.UseNumber()
+	v, err := shallow(d)
+	if err != nil {
+		return nil
+	}
+	switch v.(type) {
+	case map[string]any, []any:
+		return v
+	}
+	return nil
+}
+
+func shallow(d *json.Decoder) (any, error) {
+	t, err := d.Token()
+	if err != nil {
+		return nil, err
+	}
+	switch t {
+	case json.Delim('{'):
+		m := map[string]any{}
+		for d.More() {
+			k, err := d.Token()
+			if err != nil {
+				return nil, err
+			}
+			v, err := shallow(d)
+			if err != nil {
+				return nil, err
+			}
+			m[k.(string)] = v
+		}
+		_, err := d.Token()
+		return m, err
+	case json.Delim('['):
+		for d.More() {
+			var skip json.RawMessage
+			if err := d.Decode(&skip); err != nil {
+				return nil, err
+			}
+		}
+		_, err := d.Token()
+		return []any(nil), err
+	}
+	return t, nil
+}

@@ -108,3 +108,22 @@ func FuzzCount(f *testing.F) {
 		}
 	})
 }
+
+func TestParseShallow(t *testing.T) {
+	v := jsonv.ParseShallow([]byte(`{"total": 3, "truncated": true, "flows": [{"a": 1}, {"b": [2, 3]}], "meta": {"path": "/x", "list": [1]}}`))
+	if n, ok := jsonv.LookupInt(v, "total"); !ok || n != 3 {
+		t.Errorf("total %d %v", n, ok)
+	}
+	if p := jsonv.LookupString(v, "path"); p != "/x" {
+		t.Errorf("path %q", p)
+	}
+	if tr, _ := jsonv.Lookup(v, "truncated"); tr != true {
+		t.Errorf("truncated %v", tr)
+	}
+	if l := jsonv.List(v.(map[string]any)["flows"]); l != nil {
+		t.Errorf("flows kept: %v", l)
+	}
+	if jsonv.ParseShallow([]byte(`"text"`)) != nil || jsonv.ParseShallow([]byte(`{"a":`)) != nil {
+		t.Error("not an object or array, or cut short: want nil")
+	}
+}

@@ -7,6 +7,7 @@ package l4
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -71,61 +72,139 @@ func ReadFlows(path string) (*Flows, error) {
 	return out, nil
 }
 
-// ParseFlows parses a list_l4_flows answer (see ReadFlows).
+// ParseFlows parses a list_l4_flows answer (see ReadFlows). It reads the
+// records one at a time: memory follows the records kept (a few hundred
+// bytes each), not the size of the answer's JSON tree.
 func ParseFlows(b []byte) (*Flows, error) {
-	var raw []map[string]any
 	out := &Flows{}
-	b = bytes.TrimSpace(b)
-	if len(b) > 0 && b[0] == '[' {
-		if err := jsonv.Decode(b, &raw); err != nil {
+	d := json.NewDecoder(bytes.NewReader(bytes.TrimSpace(b)))
+	d.UseNumber()
+	tok, err := d.Token()
+	if err != nil {
+		return nil, fmt.Errorf("list_l4_flows answer: %w (expected {\"flows\":[...]})", err)
+	}
+	switch tok {
+	case json.Delim('['):
+		var list recordList
+		if err := list.read(d, false); err != nil {
 			return nil, fmt.Errorf("list_l4_flows answer: %w", err)
 		}
-	} else {
-		var obj map[string]any
-		if err := jsonv.Decode(b, &obj); err != nil {
-			return nil, fmt.Errorf("list_l4_flows answer: %w (expected {\"flows\":[...]})", err)
-		}
-		v, has := obj["flows"]
-		list, ok := v.([]any)
-		if has && v == nil {
-			ok = true // "flows": null is an empty list
-		}
-		if !has { // another key: the first list of records with a client and a server
-			for _, v := range obj {
-				if l, isList := v.([]any); isList && len(l) > 0 {
-					if m, isObj := l[0].(map[string]any); isObj && m["client"] != nil && m["server"] != nil {
-						list, ok = l, true
-						break
-					}
+		list.into(out)
+	case json.Delim('{'):
+		var flows, alt recordList
+		hasFlows, hasAlt := false, false
+		for d.More() {
+			kt, err := d.Token()
+			if err != nil {
+				return nil, fmt.Errorf("list_l4_flows answer: %w", err)
+			}
+			key, _ := kt.(string)
+			var v any
+			switch {
+			case key == "flows":
+				hasFlows = true
+				err = flows.readList(d, false)
+			case key == "total":
+				if err = d.Decode(&v); err == nil {
+					out.Total, _ = jsonv.Int(v)
 				}
+			case key == "truncated":
+				if err = d.Decode(&v); err == nil {
+					out.Truncated, _ = v.(bool)
+				}
+			case !hasAlt && d.More() && peekDelim(d, b) == '[':
+				// Another key: the first list of records with a client and
+				// a server stands for "flows" when there is none.
+				err = alt.readList(d, true)
+				hasAlt = !alt.notFlows && len(alt.flows)+alt.skipped > 0
+			default:
+				var skip json.RawMessage
+				err = d.Decode(&skip)
+			}
+			if err != nil {
+				return nil, fmt.Errorf("list_l4_flows answer: %s: %w", key, err)
 			}
 		}
-		if !ok {
+		switch {
+		case hasFlows:
+			flows.into(out)
+		case hasAlt:
+			alt.into(out)
+		default:
 			return nil, fmt.Errorf("list_l4_flows answer has no \"flows\" list")
 		}
-		for _, x := range list {
-			if m, ok := x.(map[string]any); ok {
-				raw = append(raw, m)
-			}
-		}
-		out.Total, _ = jsonv.Int(obj["total"])
-		out.Truncated, _ = obj["truncated"].(bool)
-	}
-	for i, m := range raw {
-		f, err := flowOf(m)
-		if err != nil {
-			out.Skipped++
-			if out.FirstSkip == "" {
-				out.FirstSkip = fmt.Sprintf("record %d: %v", i, err)
-			}
-			continue
-		}
-		out.Flows = append(out.Flows, f)
+	default:
+		return nil, fmt.Errorf("list_l4_flows answer: expected {\"flows\":[...]}, got %v", tok)
 	}
 	if out.Total == 0 {
 		out.Total = int64(len(out.Flows))
 	}
 	return out, nil
+}
+
+// peekDelim returns the first byte of the value the decoder reads next.
+func peekDelim(d *json.Decoder, b []byte) byte {
+	for i := int(d.InputOffset()); i < len(b); i++ {
+		switch c := b[i]; c {
+		case ' ', '\t', '\n', '\r', ':':
+		default:
+			return c
+		}
+	}
+	return 0
+}
+
+// recordList collects the flow records of one JSON list.
+type recordList struct {
+	flows     []Flow
+	skipped   int
+	firstSkip string
+	notFlows  bool // its first element has no client and server
+}
+
+// readList reads a list value (null is empty); with requireFlow, a list
+// whose first element is not a flow record is skipped whole.
+func (l *recordList) readList(d *json.Decoder, requireFlow bool) error {
+	t, err := d.Token()
+	if err != nil || t == nil {
+		return err
+	}
+	if t != json.Delim('[') {
+		return fmt.Errorf("a list was expected, got %v", t)
+	}
+	return l.read(d, requireFlow)
+}
+
+// read reads the elements of a list whose '[' was read, and its ']'.
+func (l *recordList) read(d *json.Decoder, requireFlow bool) error {
+	for i := 0; d.More(); i++ {
+		var v any
+		if err := d.Decode(&v); err != nil {
+			return err
+		}
+		m, ok := v.(map[string]any)
+		if i == 0 && requireFlow && (!ok || m["client"] == nil || m["server"] == nil) {
+			l.notFlows = true
+		}
+		if !ok || l.notFlows {
+			continue
+		}
+		f, err := flowOf(m)
+		if err != nil {
+			l.skipped++
+			if l.firstSkip == "" {
+				l.firstSkip = fmt.Sprintf("record %d: %v", i, err)
+			}
+			continue
+		}
+		l.flows = append(l.flows, f)
+	}
+	_, err := d.Token() // ]
+	return err
+}
+
+func (l *recordList) into(out *Flows) {
+	out.Flows, out.Skipped, out.FirstSkip = l.flows, l.skipped, l.firstSkip
 }
 
 func flowOf(m map[string]any) (Flow, error) {
