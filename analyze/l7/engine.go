@@ -159,14 +159,17 @@ func (f *tcpFlow) Packet(dir int, d *analyze.Decoded, payload []byte) {
 	if d.Flags&flagSYN != 0 {
 		s.Start(d.Seq + 1)
 	}
+	// The ACK speaks of bytes received before this packet was sent: it
+	// goes first (a request held behind a hole it declares lost is then
+	// read before this packet's response).
+	if d.Flags&flagACK != 0 && d.Flags&flagRST == 0 {
+		f.dirs[1-dir].Ack(d.Ack, d.TsNs)
+	}
 	if d.Payload > 0 {
 		s.Segment(d.Seq, payload, int(d.Payload), d.TsNs)
 	}
 	if d.Flags&flagFIN != 0 {
 		s.Fin(d.Seq + uint32(d.Payload))
-	}
-	if d.Flags&flagACK != 0 && d.Flags&flagRST == 0 {
-		f.dirs[1-dir].Ack(d.Ack, d.TsNs)
 	}
 }
 

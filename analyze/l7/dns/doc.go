@@ -8,10 +8,13 @@
 //
 // A [Tracker] per flow pairs by transaction id and question: a response
 // answers every waiting query with its id, type and name (case folded), so
-// a retry is a row of its own with its own rtt_ns, and both are answered.
+// a retry is a row of its own (Retry set) with its own rtt_ns (from the
+// retry), and both are answered. tshark gives the response's dns.time to
+// the first query only. A response without question matches nothing.
 // A response that answers nothing is a row with a null rtt_ns
 // (Stats.Orphans). Over TCP ([TCPHalf]) messages carry a two-byte length
-// (RFC 1035 4.2.2), several per stream; a gap gives the direction up.
+// (RFC 1035 4.2.2), several per stream; after a gap the direction waits for a segment that
+// begins with a whole message.
 //
 // # Parsing untrusted messages
 //

@@ -14,6 +14,7 @@ type Query struct {
 	TsNs      int64  // capture time of the query (of the response without query)
 	Proto     string // "udp" or "tcp"
 	FromResp  bool   // the query went from the flow's responder to its originator
+	Retry     bool   // an earlier query with this id and question was still waiting: a retransmission
 	TransID   uint16
 	Query     string
 	QClass    uint16
@@ -84,17 +85,21 @@ func (t *Tracker) Message(msg []byte, dir int, tsNs int64) {
 			t.pending[0] = nil
 			t.pending = t.pending[1:]
 		}
-		t.pending = append(t.pending, &Query{
+		q := &Query{
 			Flow: t.flow, TsNs: tsNs, Proto: t.proto, FromResp: dir == 1, TransID: m.ID,
 			Query: m.QName, QClass: m.QClass, QType: m.QType, QTypeName: TypeName(m.QType), RD: m.RD,
-		})
+		}
+		for _, p := range t.pending {
+			q.Retry = q.Retry || p.matches(&m)
+		}
+		t.pending = append(t.pending, q)
 		return
 	}
 	t.stats.Responses++
 	matched := false
 	kept := t.pending[:0]
 	for _, q := range t.pending {
-		if q.TransID != m.ID || (m.Questions > 0 && (q.QType != m.QType || !strings.EqualFold(q.Query, m.QName))) {
+		if !q.matches(&m) {
 			kept = append(kept, q)
 			continue
 		}
@@ -112,6 +117,13 @@ func (t *Tracker) Message(msg []byte, dir int, tsNs int64) {
 		t.answer(q, &m, tsNs)
 		t.emit(q)
 	}
+}
+
+// matches reports whether m has q's id and question. A response without
+// question (mDNS answers, some errors) matches nothing: ids alone are too
+// weak (mDNS uses 0 for everything).
+func (q *Query) matches(m *Message) bool {
+	return q.TransID == m.ID && m.Questions > 0 && q.QType == m.QType && strings.EqualFold(q.Query, m.QName)
 }
 
 func (t *Tracker) answer(q *Query, m *Message, tsNs int64) {
@@ -132,8 +144,8 @@ func (t *Tracker) End() {
 
 // TCPHalf reads one direction of DNS over TCP: messages with a two-byte
 // length in front (RFC 1035 4.2.2), several per stream. It is a
-// stream.Sink; after a gap it gives the direction up (lengths cannot be
-// found again).
+// stream.Sink; after a gap it waits for a segment that begins with a
+// whole message.
 type TCPHalf struct {
 	t    *Tracker
 	dir  int
@@ -146,6 +158,9 @@ func NewTCPHalf(t *Tracker, dir int) *TCPHalf { return &TCPHalf{t: t, dir: dir} 
 
 // Data implements stream.Sink.
 func (h *TCPHalf) Data(b []byte, tsNs int64) {
+	if h.lost && startsMessage(b) {
+		h.lost = false // a segment that begins with a whole message
+	}
 	for len(b) > 0 && !h.lost {
 		if len(h.buf) < 2 {
 			n := min(2-len(h.buf), len(b))
@@ -165,6 +180,20 @@ func (h *TCPHalf) Data(b []byte, tsNs int64) {
 			h.buf = h.buf[:0]
 		}
 	}
+}
+
+// startsMessage reports whether b begins with a length prefix and a whole
+// message that parses: after a gap, the place to pick up again.
+func startsMessage(b []byte) bool {
+	if len(b) < 2+headerLen {
+		return false
+	}
+	n := int(binary.BigEndian.Uint16(b))
+	if n < headerLen || 2+n > len(b) {
+		return false
+	}
+	_, err := Parse(b[2 : 2+n])
+	return err == nil
 }
 
 // Gap implements stream.Sink.

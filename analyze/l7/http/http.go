@@ -57,6 +57,7 @@ type Transaction struct {
 	Tags            Tag
 
 	respDone bool // the response ended while the request body was still coming
+	stand    bool // stands in for a request lost in a gap: a row only if a response pairs with it
 }
 
 // Limits bound what a connection keeps. Zero fields mean defaults.
@@ -148,6 +149,9 @@ func (c *Conn) End() {
 		q.done(q.lastNs)
 	}
 	for i, t := range c.pending {
+		if t.stand {
+			continue // a lost request nothing answered: no row
+		}
 		t.Tags |= TagNoResponse
 		if i == 0 && len(c.resp.hdr) > 0 {
 			t.Tags |= TagPartial
@@ -330,14 +334,33 @@ func (h *half) gap(n int64, tsNs int64) {
 		}
 	case stLost:
 	default:
-		if h.state == stHead && len(h.hdr) == 0 && h.cur == nil {
-			// Between messages: the lost bytes held a whole message or more.
-			if t := h.c.firstPending(); h.isResp && t != nil {
-				t.Tags |= TagGap
-			}
+		if h.state == stHead && h.cur == nil {
+			h.headLost(tsNs)
 		}
 		h.lost(TagGap, false)
 	}
+}
+
+// headLost accounts a gap that cut a message's start. A lost response
+// head was the answer to the oldest waiting request: it is emitted without
+// status, so that the next response pairs with the next request. A lost
+// request head still gets its response: a row without request stands in
+// its place in the queue.
+func (h *half) headLost(tsNs int64) {
+	c := h.c
+	if h.isResp {
+		if t := c.firstPending(); t != nil && c.req.cur != t {
+			c.pending[0] = nil
+			c.pending = c.pending[1:]
+			if !t.stand {
+				t.Tags |= TagGap | TagNoResponse
+				c.emit(t)
+			}
+		}
+		return
+	}
+	c.depth++
+	c.push(&Transaction{Flow: c.flow, TsNs: tsNs, TransDepth: c.depth, Tags: TagGap, stand: true})
 }
 
 func (c *Conn) firstPending() *Transaction {

@@ -166,6 +166,13 @@ func (h *half) request(line, fields []byte, tsNs int64) {
 	if len(c.pending) > 0 || c.resp.cur != nil {
 		t.Tags |= TagPipelined
 	}
+	c.push(t)
+	h.cur = t
+	h.body0(m, false, tsNs)
+}
+
+// push queues a request for its response, within MaxPending.
+func (c *Conn) push(t *Transaction) {
 	if len(c.pending) >= c.lim.MaxPending {
 		// Give the oldest up, and skip the response that will answer it
 		// so that the rest still pair in order.
@@ -175,13 +182,13 @@ func (h *half) request(line, fields []byte, tsNs int64) {
 		old.Tags |= TagNoResponse | TagPartial
 		c.stats.PendingDropped++
 		c.skip++
-		if c.req.cur != old {
+		if c.req.cur != old && !old.stand {
 			c.emit(old)
+		} else {
+			old.respDone = true // emitted when its body ends
 		}
 	}
 	c.pending = append(c.pending, t)
-	h.cur = t
-	h.body0(m, false, tsNs)
 }
 
 func (h *half) response(line, fields []byte, tsNs int64) {

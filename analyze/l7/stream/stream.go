@@ -74,6 +74,7 @@ type segment struct {
 	seq     uint32
 	data    []byte // a copy
 	missing int    // bytes of the segment beyond data that the capture cut (snaplen)
+	tsNs    int64  // when it was captured
 }
 
 func (s *segment) end() uint32 { return s.seq + uint32(len(s.data)+s.missing) }
@@ -127,7 +128,7 @@ func (d *Dir) Segment(seq uint32, data []byte, segLen int, tsNs int64) {
 	}
 	d.budget.Stats.Segments++
 	d.Start(seq)
-	s := segment{seq: seq, data: data, missing: segLen - len(data)}
+	s := segment{seq: seq, data: data, missing: segLen - len(data), tsNs: tsNs}
 	ahead := int32(seq - d.next)
 	switch {
 	case ahead <= 0:
@@ -155,8 +156,8 @@ func (d *Dir) Ack(ack uint32, tsNs int64) {
 		d.maxAck, d.acked = ack, true
 	}
 	for len(d.held) > 0 && int32(d.held[0].seq-ack) < 0 {
-		d.gap(int64(int32(d.held[0].seq-d.next)), tsNs)
-		d.drain(tsNs)
+		d.gap(int64(int32(d.held[0].seq-d.next)), d.held[0].tsNs)
+		d.drain(0)
 	}
 }
 
@@ -204,20 +205,30 @@ func (d *Dir) hold(s segment, tsNs int64) {
 func (d *Dir) flush(tsNs int64) {
 	for len(d.held) > 0 {
 		if ahead := int32(d.held[0].seq - d.next); ahead > 0 {
-			d.gap(int64(ahead), tsNs)
+			// The bytes after the hole came at held[0].tsNs: the hole
+			// was there by then.
+			d.gap(int64(ahead), d.held[0].tsNs)
 		}
-		d.drain(tsNs)
+		d.drain(0)
 	}
 }
 
-// drain delivers the held segments that now start at or before next.
-func (d *Dir) drain(tsNs int64) {
+// drain delivers the held segments that now start at or before next. A
+// packet that filled the hole (at fillNs) completes them; after a hole
+// declared lost (fillNs 0) nothing did, and they are as complete as when
+// they arrived: each goes out at the latest capture time among it and
+// those before it, as a dissector that gave up on the hole would see it.
+func (d *Dir) drain(fillNs int64) {
+	tsNs := fillNs
 	for len(d.held) > 0 && int32(d.held[0].seq-d.next) <= 0 {
 		s := d.held[0]
 		d.held[0] = segment{}
 		d.held = d.held[1:]
 		d.heldLen -= len(s.data)
 		d.budget.held -= int64(len(s.data))
+		if fillNs == 0 {
+			tsNs = max(tsNs, s.tsNs)
+		}
 		d.deliver(s, tsNs)
 	}
 	if len(d.held) == 0 {
