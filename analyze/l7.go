@@ -18,8 +18,8 @@ type L7Factory interface {
 	// Open is offered a packet carrying payload of a flow with no L7 state
 	// yet; dir is 0 from the originator, 1 from the responder. It returns
 	// the flow's L7 state, or nil and whether to keep offering the flow's
-	// next payload packets (false: the flow is declined for good). The
-	// payload is only valid during the call.
+	// next payload packets (false: the flow is declined for good). info
+	// and payload are only valid during the call: copy what is kept.
 	Open(info *L7Info, dir int, d *Decoded, payload []byte) (f L7Flow, again bool)
 }
 
@@ -61,7 +61,8 @@ const l7Offers = 8
 type l7Hook struct {
 	factory L7Factory
 	ordinal int
-	flows   map[*flow]*l7State
+	flows   map[*flow]l7State
+	info    L7Info // given to Open; reused, so that it does not escape per call
 }
 
 type l7State struct {
@@ -74,26 +75,19 @@ func newL7Hook(f L7Factory, ordinal int) *l7Hook {
 	if f == nil {
 		return nil
 	}
-	return &l7Hook{factory: f, ordinal: ordinal, flows: make(map[*flow]*l7State)}
+	return &l7Hook{factory: f, ordinal: ordinal, flows: make(map[*flow]l7State)}
 }
 
 func (h *l7Hook) packet(f *flow, dir int, d *Decoded, payload []byte) {
 	s := h.flows[f]
-	if s == nil {
-		if len(payload) == 0 {
-			return // only payload decides
-		}
-		s = &l7State{}
-		h.flows[f] = s
-	}
 	if s.f != nil {
 		s.f.Packet(dir, d, payload)
 		return
 	}
 	if s.done || len(payload) == 0 {
-		return
+		return // only payload decides
 	}
-	info := L7Info{
+	h.info = L7Info{
 		Ordinal: h.ordinal, FirstIndex: f.firstIndex, IPProto: f.key.proto,
 		Orig:     netip.AddrPortFrom(f.endpointAddr(f.origIsLo), f.endpointPort(f.origIsLo)),
 		Resp:     netip.AddrPortFrom(f.endpointAddr(!f.origIsLo), f.endpointPort(!f.origIsLo)),
@@ -101,14 +95,17 @@ func (h *l7Hook) packet(f *flow, dir int, d *Decoded, payload []byte) {
 		Tunnel:   f.key.tunnel,
 		TunnelID: f.key.tunnelID,
 	}
-	lf, again := h.factory.Open(&info, dir, d, payload)
+	lf, again := h.factory.Open(&h.info, dir, d, payload)
 	s.offers++
 	switch {
 	case lf != nil:
 		s.f = lf
-		lf.Packet(dir, d, payload)
 	case !again || s.offers >= l7Offers:
 		s.done = true
+	}
+	h.flows[f] = s // a declined flow keeps its entry: it is not asked again
+	if lf != nil {
+		lf.Packet(dir, d, payload)
 	}
 }
 

@@ -86,3 +86,39 @@ func TestL7Hook(t *testing.T) {
 		}
 	}
 }
+
+// decliner declines every flow, asking again or not.
+type decliner struct {
+	again  bool
+	offers map[string]int
+}
+
+func (d *decliner) Open(info *analyze.L7Info, dir int, _ *analyze.Decoded, _ []byte) (analyze.L7Flow, bool) {
+	d.offers[info.FlowID()]++
+	return nil, d.again
+}
+
+// TestL7HookOffers: a declined flow is not offered again; an undecided one
+// at most eight times.
+func TestL7HookOffers(t *testing.T) {
+	for _, again := range []bool{false, true} {
+		c, err := ingest.Open(filepath.Join("..", "testdata", "rec", "http-v4.pcap"), ingest.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := &decliner{again: again, offers: map[string]int{}}
+		tbl := analyze.NewTable(analyze.Config{L7: d}, "http-v4.pcap", 1, func(*analyze.Record) {})
+		if err := analyze.Run(c, tbl); err != nil {
+			t.Fatal(err)
+		}
+		tbl.Flush()
+		c.Close()
+		most := 0
+		for _, n := range d.offers {
+			most = max(most, n)
+		}
+		if want := map[bool]int{false: 1, true: 8}[again]; most != want || len(d.offers) != 24 {
+			t.Errorf("again=%t: %d flows offered, at most %d times each; want 24 and %d", again, len(d.offers), most, want)
+		}
+	}
+}

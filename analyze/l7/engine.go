@@ -95,7 +95,7 @@ func (e *Engine) Open(info *analyze.L7Info, dir int, d *analyze.Decoded, payload
 	if info.IPProto != 6 {
 		return nil, false
 	}
-	f := &tcpFlow{info: *info}
+	var f *tcpFlow
 	switch {
 	case e.cfg.HTTP != nil && (http.LooksLikeRequest(payload) || http.LooksLikeResponse(payload)):
 		// The client is whoever sends requests, even when the table
@@ -105,19 +105,24 @@ func (e *Engine) Open(info *analyze.L7Info, dir int, d *analyze.Decoded, payload
 			client = 1 - dir
 		}
 		e.flows[KindHTTP]++
-		f.http = http.NewConn(&f.info, e.cfg.HTTPLimits, &e.http, e.cfg.HTTP)
-		f.dirs[client] = stream.NewDir(f.http.Requests(), e.budget)
-		f.dirs[1-client] = stream.NewDir(f.http.Responses(), e.budget)
+		h := &httpFlow{tcpFlow: tcpFlow{info: *info}} // one allocation for the flow's state
+		f = &h.tcpFlow
+		f.http = &h.conn
+		f.http.Init(&f.info, e.cfg.HTTPLimits, &e.http, e.cfg.HTTP)
+		f.dirs[client].Init(f.http.Requests(), e.budget)
+		f.dirs[1-client].Init(f.http.Responses(), e.budget)
 	case e.cfg.TLS != nil && tls.LooksLikeHello(payload):
 		e.flows[KindTLS]++
+		f = &tcpFlow{info: *info}
 		f.tls, f.onTLS = tls.NewConn(&f.info, &e.tls), e.cfg.TLS
-		f.dirs[0] = stream.NewDir(f.tls.Half(0), e.budget)
-		f.dirs[1] = stream.NewDir(f.tls.Half(1), e.budget)
+		f.dirs[0].Init(f.tls.Half(0), e.budget)
+		f.dirs[1].Init(f.tls.Half(1), e.budget)
 	case e.cfg.DNS != nil && dnsFlow && len(payload) >= 2:
 		e.flows[KindDNSTCP]++
+		f = &tcpFlow{info: *info}
 		f.dns = dns.NewTracker(&f.info, "tcp", e.cfg.DNSLimits, &e.dns, e.cfg.DNS)
-		f.dirs[0] = stream.NewDir(dns.NewTCPHalf(f.dns, 0), e.budget)
-		f.dirs[1] = stream.NewDir(dns.NewTCPHalf(f.dns, 1), e.budget)
+		f.dirs[0].Init(dns.NewTCPHalf(f.dns, 0), e.budget)
+		f.dirs[1].Init(dns.NewTCPHalf(f.dns, 1), e.budget)
 	default:
 		return nil, true
 	}
@@ -142,7 +147,7 @@ func (f *udpFlow) End() { f.t.End() }
 
 type tcpFlow struct {
 	info   analyze.L7Info
-	dirs   [2]*stream.Dir
+	dirs   [2]stream.Dir
 	http   *http.Conn
 	tls    *tls.Conn
 	onTLS  func(*tls.Hello)
@@ -155,7 +160,7 @@ func (f *tcpFlow) Packet(dir int, d *analyze.Decoded, payload []byte) {
 		return // both hellos read: the rest is ciphertext
 	}
 	f.lastNs = d.TsNs
-	s := f.dirs[dir]
+	s := &f.dirs[dir]
 	if d.Flags&flagSYN != 0 {
 		s.Start(d.Seq + 1)
 	}
@@ -171,6 +176,12 @@ func (f *tcpFlow) Packet(dir int, d *analyze.Decoded, payload []byte) {
 	if d.Flags&flagFIN != 0 {
 		s.Fin(d.Seq + uint32(d.Payload))
 	}
+}
+
+// httpFlow is an HTTP flow's state in one allocation.
+type httpFlow struct {
+	tcpFlow
+	conn http.Conn
 }
 
 func (f *tcpFlow) End() {

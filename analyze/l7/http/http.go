@@ -114,9 +114,16 @@ type Conn struct {
 // NewConn returns the parser of one connection; emit gets each transaction
 // once complete (or at End), and may keep it.
 func NewConn(flow *analyze.L7Info, lim Limits, stats *Stats, emit func(*Transaction)) *Conn {
-	c := &Conn{flow: flow, lim: lim.withDefaults(), stats: stats, emit: emit}
-	c.req.c, c.resp.c, c.resp.isResp = c, c, true
+	c := new(Conn)
+	c.Init(flow, lim, stats, emit)
 	return c
+}
+
+// Init makes c a new connection, as NewConn does, for a Conn held by value
+// (one allocation with its flow's other state).
+func (c *Conn) Init(flow *analyze.L7Info, lim Limits, stats *Stats, emit func(*Transaction)) {
+	*c = Conn{flow: flow, lim: lim.withDefaults(), stats: stats, emit: emit}
+	c.req.c, c.resp.c, c.resp.isResp = c, c, true
 }
 
 // Requests returns the sink of the originator's bytes.

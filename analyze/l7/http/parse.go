@@ -159,7 +159,7 @@ func (h *half) request(line, fields []byte, tsNs int64) {
 	c.depth++
 	t := &Transaction{
 		Flow: c.flow, TsNs: h.firstNs, TransDepth: c.depth,
-		Method: string(method), URI: cut(uri, maxURI), Version: string(version),
+		Method: intern(method, methods), URI: cut(uri, maxURI), Version: intern(version, versions),
 		Host: cut(m.host, maxField), UserAgent: cut(m.ua, maxField),
 		RequestNs: analyze.Some(tsNs),
 	}
@@ -218,12 +218,12 @@ func (h *half) response(line, fields []byte, tsNs int64) {
 	default:
 		c.stats.Orphans++
 		c.depth++
-		t = &Transaction{Flow: c.flow, TsNs: h.firstNs, TransDepth: c.depth, Version: string(version)}
+		t = &Transaction{Flow: c.flow, TsNs: h.firstNs, TransDepth: c.depth, Version: intern(version, versions)}
 	}
 	noBody, opaque := code == 204 || code == 304 || code == 101, code == 101
 	if t != nil {
 		t.StatusCode = analyze.Some(int64(code))
-		t.StatusMsg = cut(msg, maxField)
+		t.StatusMsg = intern(msg[:min(len(msg), maxField)], reasons)
 		if t.RequestNs.Valid {
 			t.LatencyNs = analyze.Some(tsNs - t.RequestNs.V)
 		}
@@ -402,6 +402,24 @@ func equalFold(b []byte, lower string) bool {
 }
 
 func cut(b []byte, n int) string { return string(b[:min(len(b), n)]) }
+
+// intern returns b as a string, without allocating when it is in common:
+// most methods, versions and reason phrases are a handful of values.
+func intern(b []byte, common []string) string {
+	for _, s := range common {
+		if string(b) == s {
+			return s
+		}
+	}
+	return string(b)
+}
+
+var (
+	versions = []string{"1.1", "1.0"}
+	reasons  = []string{"OK", "Not Found", "Found", "No Content", "Not Modified", "Moved Permanently", "Created",
+		"Bad Request", "Unauthorized", "Forbidden", "Internal Server Error", "Bad Gateway", "Service Unavailable",
+		"Gateway Timeout", "Switching Protocols", "Partial Content", "See Other", "Temporary Redirect", "Too Many Requests"}
+)
 
 // methods are the request methods LooksLikeRequest accepts on a first line
 // cut before its end.

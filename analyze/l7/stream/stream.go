@@ -80,7 +80,7 @@ type segment struct {
 func (s *segment) end() uint32 { return s.seq + uint32(len(s.data)+s.missing) }
 
 // Dir reassembles one direction of a TCP connection. Its zero value is not
-// usable: make it with NewDir.
+// usable: make it with NewDir or Init.
 type Dir struct {
 	sink    Sink
 	budget  *Budget
@@ -104,7 +104,14 @@ func (d *Dir) Fin(seq uint32) {
 }
 
 // NewDir returns a direction delivering to sink and holding bytes against b.
-func NewDir(sink Sink, b *Budget) *Dir { return &Dir{sink: sink, budget: b} }
+func NewDir(sink Sink, b *Budget) *Dir {
+	d := new(Dir)
+	d.Init(sink, b)
+	return d
+}
+
+// Init makes d a new direction, as NewDir does, for a Dir held by value.
+func (d *Dir) Init(sink Sink, b *Budget) { *d = Dir{sink: sink, budget: b} }
 
 // Start sets the sequence number of the direction's first byte, when known
 // (SYN+1, or the peer's ACK). Without it, the first segment sets it.
