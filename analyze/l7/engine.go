@@ -109,6 +109,7 @@ func (e *Engine) Open(info *analyze.L7Info, dir int, d *analyze.Decoded, payload
 		f = &h.tcpFlow
 		f.http = &h.conn
 		f.http.Init(&f.info, e.cfg.HTTPLimits, &e.http, e.cfg.HTTP)
+		f.http.ClientIsResp = client == 1
 		f.dirs[client].Init(f.http.Requests(), e.budget)
 		f.dirs[1-client].Init(f.http.Responses(), e.budget)
 	case e.cfg.TLS != nil && tls.LooksLikeHello(payload):

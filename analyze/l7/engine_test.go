@@ -1,6 +1,7 @@
 package l7_test
 
 import (
+	"cmp"
 	"encoding/binary"
 	"net"
 	"strconv"
@@ -22,9 +23,10 @@ import (
 // client 192.0.2.1:40000, server 192.0.2.2 on port. Sequence numbers are
 // relative to ISNs 1000 (client) and 5000 (server).
 type conv struct {
-	t    *testing.T
-	port uint16
-	pkts []ingest.Packet
+	t     *testing.T
+	port  uint16
+	cport uint16 // client port; 0 means 40000
+	pkts  []ingest.Packet
 }
 
 const (
@@ -36,7 +38,7 @@ const (
 // ts (ns), with relative seq and ack, flags and payload.
 func (c *conv) send(fromClient bool, ts int64, seq, ack uint32, flags string, payload string) {
 	src, dst := net.IP{192, 0, 2, 1}, net.IP{192, 0, 2, 2}
-	sp, dp := layers.TCPPort(40000), layers.TCPPort(c.port)
+	sp, dp := layers.TCPPort(cmp.Or(c.cport, 40000)), layers.TCPPort(c.port)
 	seq0, ack0 := uint32(cISN), uint32(sISN)
 	if !fromClient {
 		src, dst, sp, dp = dst, src, dp, sp
@@ -210,5 +212,18 @@ func TestEngineDeclines(t *testing.T) {
 	r := c.run()
 	if r.stats.Flows != [4]int64{} || len(r.http)+len(r.dns)+len(r.tls) != 0 {
 		t.Errorf("stats %+v", r.stats)
+	}
+}
+
+// TestEngineRolesGuessedWrong: without a SYN, a client on a likely server
+// port (8080) talking to a high port makes the table take the server for
+// the originator; the requests still pair, marked FromResp.
+func TestEngineRolesGuessedWrong(t *testing.T) {
+	c := &conv{t: t, port: 45000, cport: 8080}
+	c.send(true, 10, 1, 1, "A", "GET /r HTTP/1.1\r\n\r\n")
+	c.send(false, 20, 1, 20, "A", "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+	r := c.run()
+	if len(r.http) != 1 || !r.http[0].FromResp || r.http[0].LatencyNs.V != 10 || r.http[0].Flow.Resp.Port() != 8080 {
+		t.Fatalf("rows %+v", r.http)
 	}
 }

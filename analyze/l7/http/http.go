@@ -37,6 +37,7 @@ func (t Tag) String() string { return strings.Join(t.Strings(), ",") }
 // method, RequestNs null).
 type Transaction struct {
 	Flow       *analyze.L7Info // the connection (flow_id, endpoints); shared by its transactions
+	FromResp   bool            // the client is the flow's responder (the table guessed the roles the other way: no SYN seen)
 	TsNs       int64           // capture time of the request's first byte (the response's, without request)
 	TransDepth int             // 1-based position on the connection
 	Method     string
@@ -98,6 +99,10 @@ type Stats struct {
 // originator-to-responder bytes to Requests() and the others to
 // Responses() (both are stream.Sink), then call End.
 type Conn struct {
+	// ClientIsResp says the requests come from the flow's responder; it is
+	// copied to each Transaction's FromResp.
+	ClientIsResp bool
+
 	flow    *analyze.L7Info
 	lim     Limits
 	stats   *Stats
@@ -367,7 +372,7 @@ func (h *half) headLost(tsNs int64) {
 		return
 	}
 	c.depth++
-	c.push(&Transaction{Flow: c.flow, TsNs: tsNs, TransDepth: c.depth, Tags: TagGap, stand: true})
+	c.push(&Transaction{Flow: c.flow, FromResp: c.ClientIsResp, TsNs: tsNs, TransDepth: c.depth, Tags: TagGap, stand: true})
 }
 
 func (c *Conn) firstPending() *Transaction {

@@ -158,7 +158,7 @@ func (h *half) request(line, fields []byte, tsNs int64) {
 	c.stats.Requests++
 	c.depth++
 	t := &Transaction{
-		Flow: c.flow, TsNs: h.firstNs, TransDepth: c.depth,
+		Flow: c.flow, FromResp: c.ClientIsResp, TsNs: h.firstNs, TransDepth: c.depth,
 		Method: intern(method, methods), URI: cut(uri, maxURI), Version: intern(version, versions),
 		Host: cut(m.host, maxField), UserAgent: cut(m.ua, maxField),
 		RequestNs: analyze.Some(tsNs),
@@ -218,7 +218,7 @@ func (h *half) response(line, fields []byte, tsNs int64) {
 	default:
 		c.stats.Orphans++
 		c.depth++
-		t = &Transaction{Flow: c.flow, TsNs: h.firstNs, TransDepth: c.depth, Version: intern(version, versions)}
+		t = &Transaction{Flow: c.flow, FromResp: c.ClientIsResp, TsNs: h.firstNs, TransDepth: c.depth, Version: intern(version, versions)}
 	}
 	noBody, opaque := code == 204 || code == 304 || code == 101, code == 101
 	if t != nil {
