@@ -44,7 +44,9 @@ var kindNames = [numKinds]string{"http", "tls", "dns-udp", "dns-tcp"}
 // KindName names a kind of Stats.Flows.
 func KindName(k int) string { return kindNames[k] }
 
-// Engine is an analyze.L7Factory: set it as Config.L7 of a table.
+// Engine is an analyze.L7Factory: set it as Config.L7 of a table. It is
+// not safe for concurrent use: tables that run at the same time need an
+// engine each (their Stats add up).
 type Engine struct {
 	cfg    Config
 	budget *stream.Budget

@@ -100,7 +100,13 @@ func parseFields(lines []byte) message {
 		if colon <= 0 {
 			continue
 		}
-		name, value := line[:colon], bytes.TrimSpace(line[colon+1:])
+		name := line[:colon]
+		switch len(name) { // most fields are none of these: skip them cheaply
+		case len("content-length"), len("transfer-encoding"), len("host"), len("user-agent"):
+		default:
+			continue
+		}
+		value := bytes.TrimSpace(line[colon+1:])
 		switch {
 		case equalFold(name, "content-length"):
 			n, ok := parseDecimal(value)
