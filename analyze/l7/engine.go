@@ -159,8 +159,8 @@ type tcpFlow struct {
 }
 
 func (f *tcpFlow) Packet(dir int, d *analyze.Decoded, payload []byte) {
-	if f.tls != nil && f.tls.Done() {
-		return // both hellos read: the rest is ciphertext
+	if f.tls != nil && f.tls.Done() || f.http != nil && f.http.Done() {
+		return // both hellos read (the rest is ciphertext), or HTTP switched protocol
 	}
 	f.lastNs = d.TsNs
 	s := &f.dirs[dir]

@@ -93,6 +93,7 @@ type Stats struct {
 	PendingDropped int64 // requests given up because MaxPending were waiting
 	Resyncs        int64 // times parsing picked up again at a message start after losing its place
 	Opaque         int64 // connections that switched protocol (101, CONNECT)
+	PartialHeads   int64 // heads the capture ended in the middle of (no row: nothing of them was parsed)
 }
 
 // Conn parses both directions of one HTTP/1.x connection. Feed the
@@ -146,6 +147,10 @@ func (h *Half) Data(b []byte, tsNs int64) { (*half)(h).data(b, tsNs) }
 // Gap implements stream.Sink.
 func (h *Half) Gap(n int64, tsNs int64) { (*half)(h).gap(n, tsNs) }
 
+// Done reports whether the connection carries no more HTTP (it switched
+// protocol): its bytes need not be fed.
+func (c *Conn) Done() bool { return c.opaque }
+
 // End finishes the connection at the end of its flow: a close-delimited
 // response body ends with its last byte; every other unfinished
 // transaction is emitted as it is, tagged.
@@ -159,6 +164,11 @@ func (c *Conn) End() {
 	if q := &c.req; q.cur != nil {
 		q.cur.Tags |= TagPartial
 		q.done(q.lastNs)
+	}
+	for _, h := range []*half{&c.req, &c.resp} {
+		if h.state == stHead && len(h.hdr) > 0 {
+			c.stats.PartialHeads++
+		}
 	}
 	for i, t := range c.pending {
 		if t.stand {
