@@ -83,6 +83,10 @@ type Decoded struct {
 	Window    uint16 // raw, unscaled
 	BadHeader bool   // TCP data offset impossible: counted, not analysed
 
+	// Where the payload starts, for PayloadBytes: cap(frame) - payloadCap
+	// (0: none).
+	payloadCap int
+
 	// Tunnel and TunnelID name the tunnel a packet decoded by DecodeTunnel
 	// came out of (TunnelNone and -1 otherwise).
 	Tunnel   Tunnel
@@ -641,6 +645,9 @@ func decodeTransport(b []byte, segLen int64, d *Decoded) {
 		d.Flags = b[13]
 		d.Window = binary.BigEndian.Uint16(b[14:16])
 		d.Payload = segLen - hdr
+		if hdr <= int64(len(b)) {
+			d.payloadCap = cap(b) - int(hdr)
+		}
 		if hdr < 20 || hdr > segLen {
 			// The ports are sound but the header length is not: the packet
 			// still belongs to its flow (as in tshark), with no payload and
@@ -663,6 +670,7 @@ func decodeTransport(b []byte, segLen int64, d *Decoded) {
 		// The UDP length field is the datagram's own claim (tshark counts
 		// it); it is trusted only where the IP length backs it.
 		d.Payload = segLen - 8
+		d.payloadCap = cap(b) - 8
 		if udpLen := int64(binary.BigEndian.Uint16(b[4:6])); udpLen >= 8 && udpLen <= segLen {
 			d.Payload = udpLen - 8
 		}

@@ -186,6 +186,7 @@ func TestDecode(t *testing.T) {
 			Decode(&p, &got)
 			tt.want.TsNs, tt.want.WireLen, tt.want.TunnelID = 42, int64(orig), -1
 			got.frag = fragment{} // reassembly's bookkeeping: tested in reasm_test.go
+			got.payloadCap = 0    // PayloadBytes's: tested in l7_test.go
 			if got != tt.want {
 				t.Errorf("Decode:\n got %+v\nwant %+v", got, tt.want)
 			}

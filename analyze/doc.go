@@ -162,4 +162,11 @@
 // together, 256 flows at a time) plus its segments and samples; the state only
 // retransmissions, gaps, reordering, duplicate ACKs and zero windows touch
 // is allocated the first time one happens. Finished flows are reused.
+//
+// # Application layer
+//
+// Config.L7 takes an optional [L7Factory] (package analyze/l7 has one for
+// HTTP/1.x, DNS and TLS): the table offers it the first payload packets of
+// each flow and then feeds the flows it takes, payload included, until they
+// end. With L7 off the table pays one nil check per packet.
 package analyze

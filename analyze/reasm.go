@@ -142,6 +142,7 @@ func (r *reassembler) add(p *ingest.Packet, d *Decoded, out *Decoded) bool {
 	out.IPLen = int64(g.ipHdr) + int64(g.total)
 	hdrLen := bits.TrailingZeros64(^g.hdrHave) // captured bytes from the start
 	decodeTransport(g.hdr[:hdrLen], int64(g.total), out)
+	out.payloadCap = 0 // the payload bytes were not kept
 	r.reassembled++
 	r.remove(g)
 	return true

@@ -31,6 +31,10 @@ func Run(src PacketSource, t *Table) error {
 			return err
 		}
 		for i := range dec.decode(&p, ds[:]) {
+			if t.l7 != nil {
+				t.AddPayload(&ds[i], p.Index, ds[i].PayloadBytes(p.Data))
+				continue
+			}
 			t.Add(&ds[i], p.Index)
 		}
 	}
@@ -88,6 +92,8 @@ type decodedBatch struct {
 	d     [batchPackets]Decoded
 	index [batchPackets]int64
 	n     int
+	data  [batchPackets][]byte // Config.L7: copies of the payloads, in arena
+	arena []byte
 	err   error // set on the last batch: the source's error (io.EOF at a clean end)
 }
 
@@ -108,11 +114,12 @@ func RunConcurrent(src PacketSource, t *Table) error {
 		}
 	}()
 	dec := newLayerDecoder(t.cfg)
+	l7 := t.l7 != nil
 	go func() {
 		var p ingest.Packet
 		for {
 			b := <-free
-			b.n, b.err = 0, nil // a pooled batch may carry its last run's end
+			b.n, b.err, b.arena = 0, nil, b.arena[:0] // a pooled batch may carry its last run's end
 			for b.n+maxLayers <= batchPackets {
 				if err := src.Next(&p); err != nil {
 					b.err = err
@@ -122,6 +129,14 @@ func RunConcurrent(src PacketSource, t *Table) error {
 				k := dec.decode(&p, b.d[b.n:b.n+maxLayers])
 				for i := range k {
 					b.index[b.n+i] = p.Index
+					if l7 {
+						// The next read reuses the packet buffer: the table
+						// gets a copy. When the arena grows, earlier copies
+						// stay valid in the old array.
+						at := len(b.arena)
+						b.arena = append(b.arena, b.d[b.n+i].PayloadBytes(p.Data)...)
+						b.data[b.n+i] = b.arena[at:len(b.arena):len(b.arena)]
+					}
 				}
 				b.n += k
 			}
@@ -131,7 +146,7 @@ func RunConcurrent(src PacketSource, t *Table) error {
 	for {
 		b := <-full
 		for i := range b.n {
-			t.Add(&b.d[i], b.index[i])
+			t.AddPayload(&b.d[i], b.index[i], b.data[i])
 		}
 		if b.err != nil { // the reader has returned: its decoder is ours now
 			defer batchPool.Put(b)

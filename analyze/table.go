@@ -22,6 +22,9 @@ type Config struct {
 	// building them (a SHA-1 each for the Community ID) can then run beside
 	// the table instead of in it.
 	DeferStrings bool
+	// L7, when set, gets the payload of flows' packets (see L7Factory),
+	// given to Table.AddPayload (Run and RunConcurrent do).
+	L7 L7Factory
 }
 
 // Default limits, as Zeek's: tcp_inactivity_timeout, udp_inactivity_timeout
@@ -162,6 +165,8 @@ type Table struct {
 	nowNs     int64 // latest packet time seen
 	sweepNs   int64 // capture time of the last idle sweep
 
+	l7 *l7Hook // nil without Config.L7
+
 	// Kinds counts packets by classification.
 	Kinds         [numKinds]int64
 	ipProtos      [256]int64       // KindOtherIP packets by IP protocol
@@ -194,12 +199,20 @@ func NewTable(cfg Config, capture string, ordinal int, emit func(*Record)) *Tabl
 		index:      newFlowIndex(),
 		etherTypes: make(map[uint16]int64),
 		emit:       emit,
+		l7:         newL7Hook(cfg.L7, ordinal),
 	}
 }
 
 // Add accounts one decoded packet; index is its 0-based position in the
 // capture. Packets that are not TCP or UDP are only counted.
 func (t *Table) Add(d *Decoded, index int64) {
+	t.AddPayload(d, index, nil)
+}
+
+// AddPayload is Add for a table with Config.L7: payload is the packet's
+// captured transport payload (d.PayloadBytes of its frame), given to the
+// L7 hook; it needs to stay valid only during the call.
+func (t *Table) AddPayload(d *Decoded, index int64, payload []byte) {
 	t.Kinds[d.Kind]++
 	switch d.Kind {
 	case KindTCP, KindUDP:
@@ -294,6 +307,9 @@ func (t *Table) Add(d *Decoded, index int64) {
 		if dir == 1 && f.firstOrigNs != 0 && !f.firstReplySet && f.count[1].pkts == 1 {
 			f.firstReplyNs, f.firstReplySet = d.TsNs-f.firstOrigNs, true
 		}
+	}
+	if t.l7 != nil {
+		t.l7.packet(f, dir, d, payload)
 	}
 	// Move to the back of its list: lists stay ordered by last activity.
 	t.lists[f.list].remove(f)
@@ -578,6 +594,9 @@ func (t *Table) end(f *flow) {
 		f.twin = nil
 	} else {
 		t.index.remove(f)
+	}
+	if t.l7 != nil {
+		t.l7.end(f)
 	}
 	t.fill(&t.rec, f)
 	if !t.cfg.DeferStrings {

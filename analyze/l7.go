@@ -1,0 +1,139 @@
+package analyze
+
+import (
+	"net/netip"
+	"strconv"
+)
+
+// L7Factory is the optional application-layer hook of a Table
+// (Config.L7). The table offers it the payload packets of each flow until
+// it takes the flow (Open returns a non-nil L7Flow) or declines it for good;
+// from then on every packet of the flow goes to that L7Flow, and End is
+// called when the flow leaves the table. L7 state therefore lives only for
+// flows the factory recognised, and only as long as they do.
+//
+// The table is single-threaded: a factory and its flows are called from the
+// goroutine that calls Add.
+type L7Factory interface {
+	// Open is offered a packet carrying payload of a flow with no L7 state
+	// yet; dir is 0 from the originator, 1 from the responder. It returns
+	// the flow's L7 state, or nil and whether to keep offering the flow's
+	// next payload packets (false: the flow is declined for good). info
+	// and payload are only valid during the call: copy what is kept.
+	Open(info *L7Info, dir int, d *Decoded, payload []byte) (f L7Flow, again bool)
+}
+
+// L7Flow is the L7 state of one flow.
+type L7Flow interface {
+	// Packet receives every packet of the flow from the one Open accepted
+	// on (that one included); payload is its captured transport payload,
+	// only valid during the call.
+	Packet(dir int, d *Decoded, payload []byte)
+	// End is called once, when the flow leaves the table.
+	End()
+}
+
+// L7Info identifies the flow an L7Flow belongs to, as its flows.parquet
+// row will: Orig is the originator, Resp the responder.
+type L7Info struct {
+	Ordinal    int   // the capture's ordinal, as NewTable got it
+	FirstIndex int64 // 0-based capture index of the flow's first packet
+	IPProto    uint8 // 6 TCP, 17 UDP
+	Orig, Resp netip.AddrPort
+	VLAN       int32 // -1 untagged
+	Tunnel     Tunnel
+	TunnelID   int64
+}
+
+// FlowID returns the flow's flow_id, as its Record has it.
+func (i *L7Info) FlowID() string {
+	return strconv.Itoa(i.Ordinal) + "-" + strconv.FormatInt(i.FirstIndex+1, 10)
+}
+
+// l7Offers bounds how many payload packets of a flow are offered to the
+// factory before the flow is declined: a flow joined mid-stream gets a few
+// chances to show a message start, not the whole capture.
+const l7Offers = 8
+
+// l7Hook keeps the L7 state of live flows. A map keyed by flow, not a field
+// in flow: flows without L7 (the many, and every flow when L7 is off) pay
+// nothing in size.
+type l7Hook struct {
+	factory L7Factory
+	ordinal int
+	flows   map[*flow]l7State
+	info    L7Info // given to Open; reused, so that it does not escape per call
+}
+
+type l7State struct {
+	f      L7Flow // nil while undecided or declined
+	offers uint8
+	done   bool // declined
+}
+
+func newL7Hook(f L7Factory, ordinal int) *l7Hook {
+	if f == nil {
+		return nil
+	}
+	return &l7Hook{factory: f, ordinal: ordinal, flows: make(map[*flow]l7State)}
+}
+
+func (h *l7Hook) packet(f *flow, dir int, d *Decoded, payload []byte) {
+	s := h.flows[f]
+	if s.f != nil {
+		s.f.Packet(dir, d, payload)
+		return
+	}
+	if s.done || len(payload) == 0 {
+		return // only payload decides
+	}
+	h.info = L7Info{
+		Ordinal: h.ordinal, FirstIndex: f.firstIndex, IPProto: f.key.proto,
+		Orig:     netip.AddrPortFrom(f.endpointAddr(f.origIsLo), f.endpointPort(f.origIsLo)),
+		Resp:     netip.AddrPortFrom(f.endpointAddr(!f.origIsLo), f.endpointPort(!f.origIsLo)),
+		VLAN:     f.key.vlan,
+		Tunnel:   f.key.tunnel,
+		TunnelID: f.key.tunnelID,
+	}
+	lf, again := h.factory.Open(&h.info, dir, d, payload)
+	s.offers++
+	switch {
+	case lf != nil:
+		s.f = lf
+	case !again || s.offers >= l7Offers:
+		s.done = true
+	}
+	h.flows[f] = s // a declined flow keeps its entry: it is not asked again
+	if lf != nil {
+		lf.Packet(dir, d, payload)
+	}
+}
+
+func (h *l7Hook) end(f *flow) {
+	if s, ok := h.flows[f]; ok {
+		delete(h.flows, f)
+		if s.f != nil {
+			s.f.End()
+		}
+	}
+}
+
+// PayloadBytes returns the captured transport payload of a TCP or UDP
+// packet decoded from frame (the packet's Data), at most d.Payload bytes and
+// possibly fewer (snaplen); nil for other packets and for datagrams rebuilt
+// from fragments (their payload is not kept). It is what a caller feeding
+// a Table with Config.L7 passes to AddPayload.
+func (d *Decoded) PayloadBytes(frame []byte) []byte {
+	if d.payloadCap <= 0 || d.Payload <= 0 || (d.Kind != KindTCP && d.Kind != KindUDP) {
+		return nil
+	}
+	off := cap(frame) - d.payloadCap
+	if off < 0 || off > len(frame) {
+		return nil
+	}
+	b := frame[off:]
+	if int64(len(b)) > d.Payload {
+		b = b[:d.Payload]
+	}
+	return b
+}

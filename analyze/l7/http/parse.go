@@ -1,0 +1,462 @@
+package http
+
+import (
+	"bytes"
+
+	"github.com/flowproof/flowproof/analyze"
+)
+
+// Caps on the strings kept from a head: longer values are cut.
+const (
+	maxURI    = 8 << 10
+	maxField  = 1 << 10
+	maxMethod = 20
+)
+
+// head reads a start line and headers; when they are complete it parses
+// them and moves to the body.
+func (h *half) head(b []byte, tsNs int64) []byte {
+	old := len(h.hdr)
+	if old == 0 {
+		// Blank lines between messages are allowed (RFC 9112 2.2).
+		i := 0
+		for i < len(b) && (b[i] == '\r' || b[i] == '\n') {
+			i++
+		}
+		if b = b[i:]; len(b) == 0 {
+			return nil
+		}
+		h.firstNs = tsNs
+		if end := headEnd(b); end > 0 && end <= h.c.lim.MaxHeaderBytes {
+			// The whole head in one piece: parse it in place.
+			h.parseHead(b[:end], tsNs)
+			return b[end:]
+		}
+	}
+	take := b[:min(len(b), h.c.lim.MaxHeaderBytes-old)]
+	h.hdr = append(h.hdr, take...)
+	start := max(0, old-3)
+	end := headEnd(h.hdr[start:])
+	if end < 0 {
+		if len(h.hdr) >= h.c.lim.MaxHeaderBytes {
+			h.c.stats.HeaderTooLong++
+			if t := h.c.firstPending(); h.isResp && t != nil {
+				t.Tags |= TagPartial
+			}
+			return h.lost(TagPartial, false)
+		}
+		return nil
+	}
+	end += start
+	h.parseHead(h.hdr[:end], tsNs)
+	rest := b[end-old:]
+	if cap(h.hdr) > 4<<10 {
+		h.hdr = nil // a rare long head: do not keep its buffer
+	} else {
+		h.hdr = h.hdr[:0]
+	}
+	return rest
+}
+
+// headEnd returns the length of the head at the start of b (through the
+// blank line), or -1 when b does not hold it all.
+func headEnd(b []byte) int {
+	for i := 0; i < len(b); {
+		j := bytes.IndexByte(b[i:], '\n')
+		if j < 0 {
+			return -1
+		}
+		i += j + 1
+		if i < len(b) && b[i] == '\n' {
+			return i + 1
+		}
+		if i+1 < len(b) && b[i] == '\r' && b[i+1] == '\n' {
+			return i + 2
+		}
+	}
+	return -1
+}
+
+// message is what a head says about its body and identity.
+type message struct {
+	chunked    bool
+	length     int64 // Content-Length, -1 none
+	badLength  bool
+	host, ua   []byte
+	connection []byte
+}
+
+func parseFields(lines []byte) message {
+	m := message{length: -1}
+	for len(lines) > 0 {
+		var line []byte
+		if i := bytes.IndexByte(lines, '\n'); i >= 0 {
+			line, lines = lines[:i], lines[i+1:]
+		} else {
+			line, lines = lines, nil
+		}
+		line = bytes.TrimSuffix(line, []byte{'\r'})
+		colon := bytes.IndexByte(line, ':')
+		if colon <= 0 {
+			continue
+		}
+		name := line[:colon]
+		switch len(name) { // most fields are none of these: skip them cheaply
+		case len("content-length"), len("transfer-encoding"), len("host"), len("user-agent"):
+		default:
+			continue
+		}
+		value := bytes.TrimSpace(line[colon+1:])
+		switch {
+		case equalFold(name, "content-length"):
+			n, ok := parseDecimal(value)
+			switch {
+			case !ok:
+				m.badLength = true
+			case m.length >= 0 && m.length != n:
+				m.badLength = true // conflicting lengths (RFC 9112 6.3)
+			default:
+				m.length = n
+			}
+		case equalFold(name, "transfer-encoding"):
+			// chunked must be the final coding (RFC 9112 6.1).
+			v := bytes.TrimSpace(value[bytes.LastIndexByte(value, ',')+1:])
+			m.chunked = equalFold(v, "chunked")
+		case equalFold(name, "host"):
+			m.host = value
+		case equalFold(name, "user-agent"):
+			m.ua = value
+		}
+	}
+	if m.chunked {
+		m.length = -1 // Transfer-Encoding overrides Content-Length
+		m.badLength = false
+	}
+	return m
+}
+
+func (h *half) parseHead(head []byte, tsNs int64) {
+	line := head
+	var rest []byte
+	if i := bytes.IndexByte(head, '\n'); i >= 0 {
+		line, rest = head[:i], head[i+1:]
+	}
+	line = bytes.TrimSuffix(line, []byte{'\r'})
+	if h.isResp {
+		h.response(line, rest, tsNs)
+	} else {
+		h.request(line, rest, tsNs)
+	}
+}
+
+func (h *half) request(line, fields []byte, tsNs int64) {
+	c := h.c
+	method, uri, version, ok := requestLine(line)
+	if !ok {
+		h.lost(0, true)
+		return
+	}
+	m := parseFields(fields)
+	if m.badLength {
+		h.lost(0, true)
+		return
+	}
+	c.stats.Requests++
+	c.depth++
+	t := &Transaction{
+		Flow: c.flow, FromResp: c.ClientIsResp, TsNs: h.firstNs, TransDepth: c.depth,
+		Method: intern(method, methods), URI: cut(uri, maxURI), Version: intern(version, versions),
+		Host: cut(m.host, maxField), UserAgent: cut(m.ua, maxField),
+		RequestNs: analyze.Some(tsNs),
+	}
+	if len(c.pending) > 0 || c.resp.cur != nil {
+		t.Tags |= TagPipelined
+	}
+	c.push(t)
+	h.cur = t
+	h.body0(m, false, tsNs)
+}
+
+// push queues a request for its response, within MaxPending.
+func (c *Conn) push(t *Transaction) {
+	if len(c.pending) >= c.lim.MaxPending {
+		// Give the oldest up, and skip the response that will answer it
+		// so that the rest still pair in order.
+		old := c.pending[0]
+		c.pending[0] = nil
+		c.pending = c.pending[1:]
+		old.Tags |= TagNoResponse | TagPartial
+		c.stats.PendingDropped++
+		c.skip++
+		if c.req.cur != old && !old.stand {
+			c.emit(old)
+		} else {
+			old.respDone = true // emitted when its body ends
+		}
+	}
+	c.pending = append(c.pending, t)
+}
+
+func (h *half) response(line, fields []byte, tsNs int64) {
+	c := h.c
+	version, code, msg, ok := statusLine(line)
+	if !ok {
+		h.lost(0, true)
+		return
+	}
+	m := parseFields(fields)
+	if m.badLength {
+		h.lost(0, true)
+		return
+	}
+	c.stats.Responses++
+	if code >= 100 && code < 200 && code != 101 {
+		return // interim: the final response is still to come
+	}
+	var t *Transaction
+	switch {
+	case c.skip > 0:
+		c.skip-- // its request was given up: read it, make no row
+	case len(c.pending) > 0:
+		t = c.pending[0]
+		c.pending[0] = nil
+		c.pending = c.pending[1:]
+	default:
+		c.stats.Orphans++
+		c.depth++
+		t = &Transaction{Flow: c.flow, FromResp: c.ClientIsResp, TsNs: h.firstNs, TransDepth: c.depth, Version: intern(version, versions)}
+	}
+	noBody, opaque := code == 204 || code == 304 || code == 101, code == 101
+	if t != nil {
+		t.StatusCode = analyze.Some(int64(code))
+		t.StatusMsg = intern(msg[:min(len(msg), maxField)], reasons)
+		if t.RequestNs.Valid {
+			t.LatencyNs = analyze.Some(tsNs - t.RequestNs.V)
+		}
+		switch {
+		case t.Method == "HEAD":
+			noBody = true
+		case t.Method == "CONNECT" && code >= 200 && code < 300:
+			noBody, opaque = true, true
+		}
+	}
+	h.cur = t
+	h.body0(m, noBody, tsNs)
+	if opaque {
+		c.stats.Opaque++
+		c.opaque = true
+		// What follows is another protocol: the requests still waiting
+		// will never be answered in HTTP.
+	}
+}
+
+// body0 starts the body a head announced.
+func (h *half) body0(m message, noBody bool, tsNs int64) {
+	h.bodyLen, h.remain = 0, 0
+	switch {
+	case noBody:
+		h.done(tsNs)
+	case m.chunked:
+		h.state, h.lineLen = stChunkSize, 0
+	case m.length > 0:
+		h.state, h.remain = stBody, m.length
+	case m.length == 0 || !h.isResp:
+		h.done(tsNs) // a request without length has no body (RFC 9112 6.3)
+	default:
+		h.state = stUntilClose
+	}
+}
+
+// done ends the current message at tsNs (the capture time of its last byte).
+func (h *half) done(tsNs int64) {
+	t := h.cur
+	body := h.bodyLen
+	h.cur, h.state, h.bodyLen, h.remain = nil, stHead, 0, 0
+	if t == nil {
+		return
+	}
+	if !h.isResp {
+		t.RequestBodyLen = body
+		if t.respDone {
+			h.c.emit(t)
+		}
+		return
+	}
+	t.ResponseBodyLen = body
+	t.DurationNs = analyze.Some(tsNs - t.TsNs)
+	if h.c.req.cur == t {
+		t.respDone = true // emitted when its request body ends
+		return
+	}
+	h.c.emit(t)
+}
+
+// requestLine splits "METHOD SP target SP HTTP/x.y".
+func requestLine(line []byte) (method, uri, version []byte, ok bool) {
+	sp := bytes.IndexByte(line, ' ')
+	if sp <= 0 || sp > maxMethod || !isToken(line[:sp]) {
+		return nil, nil, nil, false
+	}
+	method, line = line[:sp], line[sp+1:]
+	sp = bytes.LastIndexByte(line, ' ')
+	if sp <= 0 {
+		return nil, nil, nil, false
+	}
+	uri, version = bytes.TrimSpace(line[:sp]), line[sp+1:]
+	version, ok = httpVersion(version)
+	return method, uri, version, ok && len(uri) > 0
+}
+
+// statusLine splits "HTTP/x.y SP 3DIGIT [SP reason]".
+func statusLine(line []byte) (version []byte, code int, msg []byte, ok bool) {
+	if len(line) < 12 || line[8] != ' ' {
+		return nil, 0, nil, false
+	}
+	if version, ok = httpVersion(line[:8]); !ok {
+		return nil, 0, nil, false
+	}
+	for _, ch := range line[9:12] {
+		if ch < '0' || ch > '9' {
+			return nil, 0, nil, false
+		}
+		code = code*10 + int(ch-'0')
+	}
+	if len(line) > 12 {
+		if line[12] != ' ' {
+			return nil, 0, nil, false
+		}
+		msg = line[13:]
+	}
+	return version, code, msg, true
+}
+
+// httpVersion returns "x.y" of "HTTP/x.y".
+func httpVersion(b []byte) ([]byte, bool) {
+	if len(b) != 8 || string(b[:5]) != "HTTP/" || b[6] != '.' || b[5] < '0' || b[5] > '9' || b[7] < '0' || b[7] > '9' {
+		return nil, false
+	}
+	return b[5:], true
+}
+
+func isToken(b []byte) bool {
+	for _, ch := range b {
+		if !(ch >= 'A' && ch <= 'Z' || ch >= 'a' && ch <= 'z' || ch >= '0' && ch <= '9' || ch == '-' || ch == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// parseDecimal parses a Content-Length: digits only, at most 18 of them
+// (no overflow; a larger length is absurd anyway).
+func parseDecimal(b []byte) (int64, bool) {
+	if len(b) == 0 || len(b) > 18 {
+		return 0, false
+	}
+	var n int64
+	for _, ch := range b {
+		if ch < '0' || ch > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(ch-'0')
+	}
+	return n, true
+}
+
+// chunkSize parses a chunk-size line: hex digits, then optional extensions
+// after ';'. cut says the line was longer than what was kept.
+func chunkSize(line []byte, cut bool) (int64, bool) {
+	if i := bytes.IndexByte(line, ';'); i >= 0 {
+		line, cut = line[:i], false
+	}
+	line = bytes.TrimSpace(line)
+	if cut || len(line) == 0 || len(line) > 15 {
+		return 0, false
+	}
+	var n int64
+	for _, ch := range line {
+		var v byte
+		switch {
+		case ch >= '0' && ch <= '9':
+			v = ch - '0'
+		case ch >= 'a' && ch <= 'f':
+			v = ch - 'a' + 10
+		case ch >= 'A' && ch <= 'F':
+			v = ch - 'A' + 10
+		default:
+			return 0, false
+		}
+		n = n<<4 | int64(v)
+	}
+	return n, true
+}
+
+func equalFold(b []byte, lower string) bool {
+	if len(b) != len(lower) {
+		return false
+	}
+	for i := range b {
+		ch := b[i]
+		if ch >= 'A' && ch <= 'Z' {
+			ch += 'a' - 'A'
+		}
+		if ch != lower[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func cut(b []byte, n int) string { return string(b[:min(len(b), n)]) }
+
+// intern returns b as a string, without allocating when it is in common:
+// most methods, versions and reason phrases are a handful of values.
+func intern(b []byte, common []string) string {
+	for _, s := range common {
+		if string(b) == s {
+			return s
+		}
+	}
+	return string(b)
+}
+
+var (
+	versions = []string{"1.1", "1.0"}
+	reasons  = []string{"OK", "Not Found", "Found", "No Content", "Not Modified", "Moved Permanently", "Created",
+		"Bad Request", "Unauthorized", "Forbidden", "Internal Server Error", "Bad Gateway", "Service Unavailable",
+		"Gateway Timeout", "Switching Protocols", "Partial Content", "See Other", "Temporary Redirect", "Too Many Requests"}
+)
+
+// methods are the request methods LooksLikeRequest accepts on a first line
+// cut before its end.
+var methods = []string{"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
+	"PROPFIND", "PROPPATCH", "MKCOL", "COPY", "MOVE", "LOCK", "UNLOCK", "SEARCH", "REPORT", "PURGE"}
+
+// LooksLikeRequest reports whether b starts like an HTTP/1.x request: a
+// request line ending in HTTP/x.y, or, when b ends before the line does, a
+// known method and a space.
+func LooksLikeRequest(b []byte) bool {
+	if i := bytes.IndexByte(b, '\n'); i >= 0 {
+		_, _, _, ok := requestLine(bytes.TrimSuffix(b[:i], []byte{'\r'}))
+		return ok
+	}
+	sp := bytes.IndexByte(b, ' ')
+	if sp <= 0 {
+		return false
+	}
+	for _, m := range methods {
+		if string(b[:sp]) == m {
+			return true
+		}
+	}
+	return false
+}
+
+// LooksLikeResponse reports whether b starts with an HTTP/1.x status line.
+func LooksLikeResponse(b []byte) bool {
+	if len(b) < 12 {
+		return false
+	}
+	_, _, _, ok := statusLine(b[:12])
+	return ok
+}
