@@ -58,6 +58,12 @@ type Record struct {
 
 	OrigRTT, RespRTT RTTStats
 
+	// What the TLS handshake's first messages say (package analyze/l7/tls):
+	// the ClientHello's server name and offered ALPN list ("h2,http/1.1"),
+	// the negotiated version ("TLS 1.3"); empty (null) without a TLS
+	// handshake or when L7 is off.
+	TLSSNI, TLSALPN, TLSVersion string
+
 	// Kubernetes identity and the verdict of the flow's Kubeshark aggregate:
 	// empty (null) unless Kubeshark data is given; see package analyze/crosscheck.
 	SrcPod, SrcNamespace, SrcService, SrcNode string

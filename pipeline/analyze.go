@@ -14,6 +14,7 @@ import (
 
 	"github.com/flowproof/flowproof/analyze"
 	"github.com/flowproof/flowproof/analyze/crosscheck"
+	"github.com/flowproof/flowproof/analyze/l7"
 	"github.com/flowproof/flowproof/ingest"
 	"github.com/flowproof/flowproof/provenance"
 	"github.com/flowproof/flowproof/report"
@@ -33,6 +34,11 @@ type Options struct {
 	// L4Flows and Workloads name saved Kubeshark answers to cross-check with
 	// and name pods from; when set they replace the evidence directories'.
 	L4Flows, Workloads string
+
+	// L7 turns the application layer on: http.parquet, dns.parquet and the
+	// TLS columns of flows.parquet (package analyze/l7). Off by default
+	// until it meets its cost bar (README: Application layer).
+	L7 bool
 
 	Version  string   // flowproof's version, for the manifest and the files
 	Command  []string // the command line, for the manifest (redacted there)
@@ -137,18 +143,27 @@ func Analyze(ctx context.Context, args []string, o Options) (*Result, error) {
 		xcSettings(o, m.Settings)
 	}
 	var strs analyze.Completer
-	sink := newOrderedSink(len(captures), func(r *analyze.Record) error {
+	writers := sinkWriters{flow: func(r *analyze.Record) error {
 		r.Complete(&strs)
 		if xc != nil {
 			return xc.add(r, fw, sum)
 		}
 		sum.Add(r)
 		return fw.Write(r)
-	})
+	}}
+	var l7out *l7Outputs
+	if o.L7 {
+		if l7out, err = createL7Outputs(o.Out, o.Version, xc); err != nil {
+			return nil, err
+		}
+		defer l7out.abort() // no-op after the commit
+		writers.http, writers.dns = l7out.http, l7out.dns
+	}
+	sink := newOrderedSink(len(captures), writers)
 	prog.Run(len(captures))
 	cfg := o.Table
 	cfg.DeferStrings = true // the sink completes the records, beside the table
-	results, ready := analyzeCaptures(ctx, captures, o.Jobs, cfg, sink, prog)
+	results, ready := analyzeCaptures(ctx, captures, o.Jobs, cfg, o.L7, sink, prog)
 	res := &Result{Dir: o.Out, Manifest: m, Captures: len(captures), Bad: len(missing)}
 	canceled := false
 	var span timeSpan
@@ -173,6 +188,9 @@ func Analyze(ctx context.Context, args []string, o Options) (*Result, error) {
 		if tbl != nil {
 			for k, n := range tbl.KindCounts() {
 				m.Decode[k] += n
+			}
+			if r.l7 != nil && l7out != nil {
+				l7out.addStats(r.l7.Stats())
 			}
 			if n := tbl.EvictedEarly(); n > 0 {
 				m.Warnings = append(m.Warnings, fmt.Sprintf("%s: the flow table reached --max-flows=%d: %d flows were ended early, before their idle timeout (raise --max-flows)", in.Name, cfg.WithDefaults().MaxFlows, n))
@@ -223,6 +241,14 @@ func Analyze(ctx context.Context, args []string, o Options) (*Result, error) {
 		}
 		m.Outputs = append(m.Outputs, f)
 	}
+	if l7out != nil {
+		files, err := l7out.commit(o.Out)
+		if err != nil {
+			return nil, err
+		}
+		m.Outputs = append(m.Outputs, files...)
+		l7out.settle(m)
+	}
 	m.Finished = provenance.Time{Time: time.Now()}
 	if err := writeOutputs(o.Out, "analyze", sum, m); err != nil {
 		return nil, err
@@ -248,6 +274,7 @@ func Analyze(ctx context.Context, args []string, o Options) (*Result, error) {
 type captureResult struct {
 	in       report.Input
 	tbl      *analyze.Table
+	l7       *l7.Engine // nil with L7 off
 	err      error
 	canceled bool // never started: the run was canceled first
 }
@@ -255,7 +282,7 @@ type captureResult struct {
 // analyzeCaptures analyzes captures, up to jobs at once (0: DefaultJobs),
 // each with its own flow table, and sends their flows to sink in input
 // order. results[i] is set when ready[i] is closed.
-func analyzeCaptures(ctx context.Context, captures []Capture, jobs int, cfg analyze.Config, sink *orderedSink, prog Progress) (results []captureResult, ready []chan struct{}) {
+func analyzeCaptures(ctx context.Context, captures []Capture, jobs int, cfg analyze.Config, withL7 bool, sink *orderedSink, prog Progress) (results []captureResult, ready []chan struct{}) {
 	results = make([]captureResult, len(captures))
 	ready = make([]chan struct{}, len(captures))
 	for i := range ready {
@@ -275,7 +302,12 @@ func analyzeCaptures(ctx context.Context, captures []Capture, jobs int, cfg anal
 				} else {
 					cs := sink.capture(i, bufs)
 					r := &results[i]
-					r.in, r.tbl, r.err = analyzeCapture(captures[i].Path, i, cfg, cs.emit, prog)
+					ccfg := cfg
+					if withL7 { // an engine per capture: tables run at once
+						r.l7 = l7.New(cs.l7())
+						ccfg.L7 = r.l7
+					}
+					r.in, r.tbl, r.err = analyzeCapture(captures[i].Path, i, ccfg, cs.emit, prog)
 					cs.end()
 				}
 				close(ready[i])

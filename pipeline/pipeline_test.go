@@ -31,7 +31,7 @@ func TestAnalyzeLibrary(t *testing.T) {
 	var flows [][]byte
 	for _, jobs := range []int{1, 3} {
 		out := t.TempDir()
-		res, err := pipeline.Analyze(context.Background(), []string{genDir}, pipeline.Options{Out: out, Jobs: jobs, Version: "test", Command: []string{"test"}})
+		res, err := pipeline.Analyze(context.Background(), []string{genDir}, pipeline.Options{Out: out, Jobs: jobs, L7: true, Version: "test", Command: []string{"test"}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -56,14 +56,18 @@ func TestAnalyzeLibrary(t *testing.T) {
 		if err != nil || !v.OK() {
 			t.Errorf("verify: %+v %v", v, err)
 		}
-		b, err := os.ReadFile(filepath.Join(out, "flows.parquet"))
-		if err != nil {
-			t.Fatal(err)
+		var all []byte
+		for _, name := range []string{"flows.parquet", report.HTTPFile, report.DNSFile} {
+			b, err := os.ReadFile(filepath.Join(out, name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			all = append(all, b...)
 		}
-		flows = append(flows, b)
+		flows = append(flows, all)
 	}
 	if !bytes.Equal(flows[0], flows[1]) {
-		t.Error("flows.parquet differs between Jobs 1 and 3")
+		t.Error("flows.parquet, http.parquet or dns.parquet differs between Jobs 1 and 3")
 	}
 }
 
@@ -271,4 +275,68 @@ func pullStandin(t *testing.T, hub *standin.Hub) string {
 		t.Fatal(err)
 	}
 	return ev
+}
+
+// TestAnalyzeL7: the recordings' HTTP requests and DNS queries reach
+// http.parquet and dns.parquet, each row joins its flow in flows.parquet by
+// flow_id, and without L7 neither table is written.
+func TestAnalyzeL7(t *testing.T) {
+	out := t.TempDir()
+	if _, err := pipeline.Analyze(context.Background(), []string{"../testdata/rec/http-v4.pcap", "../testdata/rec/dns-udp.pcap"}, pipeline.Options{Out: out, L7: true}); err != nil {
+		t.Fatal(err)
+	}
+	flows, err := report.ReadFlows(filepath.Join(out, "flows.parquet"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string]report.FlowRow{}
+	for _, f := range flows {
+		ids[f.FlowID] = f
+	}
+	hr, err := report.ReadTable[report.HTTPRow](filepath.Join(out, report.HTTPFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dr, err := report.ReadTable[report.DNSRow](filepath.Join(out, report.DNSFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// http-v4.pcap: curl (one request, two keep-alive ones, one closed by the
+	// server, the 200 KiB file) and ab -n 20: 25 requests, all answered 200.
+	ok := 0
+	for _, h := range hr {
+		f, found := ids[h.FlowID]
+		if !found || f.SrcIP != h.SrcIP || f.DstPort != h.DstPort || f.CommunityID != h.CommunityID {
+			t.Errorf("http row %+v does not join its flow %+v", h, f)
+		}
+		if h.Method == "GET" && h.StatusCode != nil && *h.StatusCode == 200 && h.LatencyNs != nil && *h.LatencyNs > 0 {
+			ok++
+		}
+	}
+	if len(hr) != 25 || ok != 25 {
+		t.Errorf("%d http rows, %d answered GETs with a latency; want 25", len(hr), ok)
+	}
+	// dns-udp.pcap: six queries, five answered (the one to port 5353 is not).
+	answered := 0
+	for _, d := range dr {
+		if _, found := ids[d.FlowID]; !found {
+			t.Errorf("dns row %+v joins no flow", d)
+		}
+		if d.Answered {
+			answered++
+		}
+	}
+	if len(dr) < 5 || answered != 5 {
+		t.Errorf("%d dns rows, %d answered: %+v", len(dr), answered, dr)
+	}
+	out2 := t.TempDir()
+	res, err := pipeline.Analyze(context.Background(), []string{"../testdata/rec/dns-udp.pcap"}, pipeline.Options{Out: out2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range res.Manifest.Outputs {
+		if o.Name == report.HTTPFile || o.Name == report.DNSFile {
+			t.Errorf("without L7, %s was written", o.Name)
+		}
+	}
 }

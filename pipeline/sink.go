@@ -4,6 +4,10 @@ import (
 	"sync"
 
 	"github.com/flowproof/flowproof/analyze"
+	"github.com/flowproof/flowproof/analyze/l7"
+	"github.com/flowproof/flowproof/analyze/l7/dns"
+	"github.com/flowproof/flowproof/analyze/l7/http"
+	"github.com/flowproof/flowproof/analyze/l7/tls"
 )
 
 // sinkBatch is how many finished flows travel together to the writer.
@@ -30,7 +34,14 @@ type orderedSink struct {
 	done     chan error
 }
 
-func newOrderedSink(captures int, write func(*analyze.Record) error) *orderedSink {
+// sinkWriters receive what the captures produce, on the sink's goroutine.
+type sinkWriters struct {
+	flow func(*analyze.Record) error
+	http func(*http.Transaction) error // nil: L7 off
+	dns  func(*dns.Query) error
+}
+
+func newOrderedSink(captures int, w sinkWriters) *orderedSink {
 	s := &orderedSink{
 		captures: make([]chan *recordBatch, captures),
 		done:     make(chan error, 1),
@@ -41,10 +52,23 @@ func newOrderedSink(captures int, write func(*analyze.Record) error) *orderedSin
 			for b := range s.queue(c) {
 				for i := range b.recs {
 					if err == nil {
-						err = write(&b.recs[i])
+						err = w.flow(&b.recs[i])
+					}
+				}
+				for _, t := range b.http {
+					if err == nil {
+						err = w.http(t)
+					}
+				}
+				for _, q := range b.dns {
+					if err == nil {
+						err = w.dns(q)
 					}
 				}
 				b.recs = b.recs[:0]
+				clear(b.http)
+				clear(b.dns)
+				b.http, b.dns = b.http[:0], b.dns[:0]
 				b.free <- b
 			}
 			s.mu.Lock()
@@ -72,6 +96,8 @@ type sinkBuffers chan *recordBatch
 
 type recordBatch struct {
 	recs []analyze.Record
+	http []*http.Transaction // L7 rows produced while these flows were read
+	dns  []*dns.Query
 	free sinkBuffers // where the writer puts it back
 }
 
@@ -88,6 +114,7 @@ type captureSink struct {
 	work  chan<- *recordBatch
 	free  sinkBuffers
 	batch *recordBatch
+	tls   *tls.Hello // of the flow that is ending: its record comes next
 }
 
 func (s *orderedSink) capture(i int, free sinkBuffers) *captureSink {
@@ -97,16 +124,35 @@ func (s *orderedSink) capture(i int, free sinkBuffers) *captureSink {
 // emit queues a copy of r; the table reuses r after emit returns.
 func (c *captureSink) emit(r *analyze.Record) {
 	c.batch.recs = append(c.batch.recs, *r)
-	if len(c.batch.recs) == sinkBatch {
+	if h := c.tls; h != nil { // the engine ends a flow's L7 state just before its record
+		rec := &c.batch.recs[len(c.batch.recs)-1]
+		rec.TLSSNI, rec.TLSALPN, rec.TLSVersion = h.SNI, h.ALPNList(), h.Version()
+		c.tls = nil
+	}
+	c.full()
+}
+
+// full hands the batch over once it holds sinkBatch items.
+func (c *captureSink) full() {
+	if len(c.batch.recs)+len(c.batch.http)+len(c.batch.dns) >= sinkBatch {
 		c.work <- c.batch
 		c.batch = <-c.free
+	}
+}
+
+// l7 returns the L7 engine's configuration that feeds this sink.
+func (c *captureSink) l7() l7.Config {
+	return l7.Config{
+		HTTP: func(t *http.Transaction) { c.batch.http = append(c.batch.http, t); c.full() },
+		DNS:  func(q *dns.Query) { c.batch.dns = append(c.batch.dns, q); c.full() },
+		TLS:  func(h *tls.Hello) { c.tls = h },
 	}
 }
 
 // end hands over the capture's last flows. After end, emit must not be
 // called.
 func (c *captureSink) end() {
-	if len(c.batch.recs) > 0 {
+	if len(c.batch.recs)+len(c.batch.http)+len(c.batch.dns) > 0 {
 		c.work <- c.batch
 	} else {
 		c.free <- c.batch

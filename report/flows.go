@@ -94,7 +94,12 @@ type FlowRow struct {
 	DstNamespace string `parquet:"dst_namespace,optional,dict"`
 	DstService   string `parquet:"dst_service,optional,dict"`
 	DstNode      string `parquet:"dst_node,optional,dict"`
-	CrossCheck   string `parquet:"crosscheck,optional,dict"`
+	TLSSNI       string `parquet:"tls_sni,optional,dict"`
+	TLSALPN      string `parquet:"tls_alpn,optional,dict"`
+	TLSVersion   string `parquet:"tls_version,optional,dict"`
+	// CrossCheck stays the last column: FlowWriter.CloseWithVerdicts
+	// rewrites it after the row groups.
+	CrossCheck string `parquet:"crosscheck,optional,dict"`
 }
 
 // rowNulls holds the values the optional pointers of one FlowRow point to,
@@ -159,6 +164,9 @@ func (r *FlowRow) fill(rec *analyze.Record, n *rowNulls, ips *addrStrings) error
 		DstNamespace:      rec.DstNamespace,
 		DstService:        rec.DstService,
 		DstNode:           rec.DstNode,
+		TLSSNI:            rec.TLSSNI,
+		TLSALPN:           rec.TLSALPN,
+		TLSVersion:        rec.TLSVersion,
 		CrossCheck:        rec.CrossCheck,
 	}
 	if rec.VLAN.Valid {
@@ -265,6 +273,9 @@ func (r *FlowRow) Record() (analyze.Record, error) {
 		DstNamespace:      r.DstNamespace,
 		DstService:        r.DstService,
 		DstNode:           r.DstNode,
+		TLSSNI:            r.TLSSNI,
+		TLSALPN:           r.TLSALPN,
+		TLSVersion:        r.TLSVersion,
 		CrossCheck:        r.CrossCheck,
 	}
 	if r.VLAN != nil {

@@ -22,6 +22,7 @@ type analyzeOptions struct {
 	maxFlows         int
 	noDecap          bool
 	noReassembly     bool
+	l7               bool
 	quiet            bool
 	jobs             int
 	cpuProfile       string
@@ -37,6 +38,7 @@ func (o *analyzeOptions) register(fs *flag.FlagSet) {
 	fs.IntVar(&o.maxFlows, "max-flows", analyze.DefaultMaxFlows, "live flows kept at most per capture; beyond it the idlest end early (with a warning)")
 	fs.BoolVar(&o.noDecap, "no-decap", false, "do not open tunnels (VXLAN, Geneve, GRE, IP-in-IP): count only their outer packets")
 	fs.BoolVar(&o.noReassembly, "no-reassembly", false, "do not reassemble IP fragments: count them only")
+	fs.BoolVar(&o.l7, "l7", false, "application layer too: http.parquet (HTTP/1.x requests), dns.parquet (DNS queries) and the TLS columns of flows.parquet (costs time: see the README)")
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress display on a terminal (warnings and errors are still shown)")
 	fs.IntVar(&o.jobs, "jobs", pipeline.DefaultJobs(), "captures analyzed at once, each with its own flow table (and its own live flows in memory); the output is the same for any value; the default is half the CPUs")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the run to `file` (go tool pprof)")
@@ -75,6 +77,7 @@ func (o *analyzeOptions) options(command []string, stderr io.Writer) pipeline.Op
 			NoReassembly:       o.noReassembly,
 		},
 		Jobs:       o.jobs,
+		L7:         o.l7,
 		Tolerances: o.xc.tolerances(),
 		L4Flows:    o.xc.l4Flows,
 		Workloads:  o.xc.workloads,

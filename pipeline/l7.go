@@ -1,0 +1,142 @@
+package pipeline
+
+import (
+	"fmt"
+	"net/netip"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"unicode"
+
+	"github.com/flowproof/flowproof/analyze/l7"
+	"github.com/flowproof/flowproof/analyze/l7/dns"
+	"github.com/flowproof/flowproof/analyze/l7/http"
+	"github.com/flowproof/flowproof/provenance"
+	"github.com/flowproof/flowproof/report"
+)
+
+// l7Outputs writes http.parquet and dns.parquet, on the sink's goroutine.
+type l7Outputs struct {
+	httpTmp, dnsTmp *provenance.AtomicFile
+	httpW           *report.TableWriter[report.HTTPRow]
+	dnsW            *report.TableWriter[report.DNSRow]
+	xc              *xcRun // names the endpoints; nil without Kubeshark data
+	counts          map[string]int64
+}
+
+func createL7Outputs(dir, version string, xc *xcRun) (*l7Outputs, error) {
+	o := &l7Outputs{xc: xc}
+	var err error
+	if o.httpTmp, err = provenance.CreateTemp(dir, report.HTTPFile, 0o644); err != nil {
+		return nil, fmt.Errorf("create %s: %w", report.HTTPFile, err)
+	}
+	if o.dnsTmp, err = provenance.CreateTemp(dir, report.DNSFile, 0o644); err != nil {
+		o.httpTmp.Abort()
+		return nil, fmt.Errorf("create %s: %w", report.DNSFile, err)
+	}
+	o.httpW = report.NewTableWriter[report.HTTPRow](o.httpTmp, version)
+	o.dnsW = report.NewTableWriter[report.DNSRow](o.dnsTmp, version)
+	return o, nil
+}
+
+// identity names a row's endpoints at its time, as flows are named.
+func (o *l7Outputs) identity(src, dst netip.AddrPort, tsNs int64) report.Identity {
+	if o.xc == nil {
+		return report.Identity{}
+	}
+	s := o.xc.chk.Identify(src.Addr(), tsNs, tsNs)
+	d := o.xc.chk.Identify(dst.Addr(), tsNs, tsNs)
+	return report.Identity{SrcPod: s.Pod, SrcNamespace: s.Namespace, SrcService: s.Service, SrcNode: s.Node,
+		DstPod: d.Pod, DstNamespace: d.Namespace, DstService: d.Service, DstNode: d.Node}
+}
+
+func (o *l7Outputs) http(t *http.Transaction) error {
+	src, dst := t.Flow.Orig, t.Flow.Resp
+	if t.FromResp {
+		src, dst = dst, src
+	}
+	return o.httpW.Write(report.HTTPRowOf(t, o.identity(src, dst, t.TsNs)))
+}
+
+func (o *l7Outputs) dns(q *dns.Query) error {
+	src, dst := q.Flow.Orig, q.Flow.Resp
+	if q.FromResp {
+		src, dst = dst, src
+	}
+	return o.dnsW.Write(report.DNSRowOf(q, o.identity(src, dst, q.TsNs)))
+}
+
+// addStats adds a capture's engine counts, named "http.requests",
+// "stream.gap_bytes", "flows.tls", ... for the manifest.
+func (o *l7Outputs) addStats(s l7.Stats) {
+	if o.counts == nil {
+		o.counts = map[string]int64{}
+	}
+	for k := range s.Flows {
+		o.counts["flows."+l7.KindName(k)] += s.Flows[k]
+	}
+	for _, part := range []struct {
+		name string
+		v    any
+	}{{"stream", s.Stream}, {"http", s.HTTP}, {"dns", s.DNS}, {"tls", s.TLS}} {
+		v := reflect.ValueOf(part.v)
+		for i := range v.NumField() {
+			if f := v.Field(i); f.Kind() == reflect.Int64 {
+				o.counts[part.name+"."+snake(v.Type().Field(i).Name)] += f.Int()
+			}
+		}
+	}
+}
+
+// snake turns a Go field name into the manifest's style: GapBytes, gap_bytes.
+func snake(s string) string {
+	var b strings.Builder
+	for i, r := range s {
+		if unicode.IsUpper(r) {
+			if i > 0 {
+				b.WriteByte('_')
+			}
+			r = unicode.ToLower(r)
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// commit closes both tables and gives them their names.
+func (o *l7Outputs) commit(dir string) ([]provenance.File, error) {
+	var out []provenance.File
+	for _, t := range []struct {
+		name  string
+		close func() error
+		tmp   *provenance.AtomicFile
+	}{{report.HTTPFile, o.httpW.Close, o.httpTmp}, {report.DNSFile, o.dnsW.Close, o.dnsTmp}} {
+		if err := t.close(); err != nil {
+			return nil, fmt.Errorf("write %s: %w", t.name, err)
+		}
+		f, err := t.tmp.Commit(filepath.Join(dir, t.name))
+		if err != nil {
+			return nil, fmt.Errorf("write %s: %w", t.name, err)
+		}
+		out = append(out, f)
+	}
+	return out, nil
+}
+
+// abort removes what was not committed.
+func (o *l7Outputs) abort() {
+	o.httpTmp.Abort()
+	o.dnsTmp.Abort()
+}
+
+// settle records in the manifest what the L7 engine did and where it was
+// bounded.
+func (o *l7Outputs) settle(m *report.Manifest) {
+	m.L7 = map[string]int64{}
+	for k, n := range o.counts {
+		if n != 0 {
+			m.L7[k] = n
+		}
+	}
+	m.Settings["l7"] = "http,dns,tls"
+}

@@ -1,0 +1,290 @@
+package report
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"strconv"
+
+	"github.com/flowproof/flowproof/analyze"
+	"github.com/flowproof/flowproof/analyze/communityid"
+	"github.com/flowproof/flowproof/analyze/l7/dns"
+	"github.com/flowproof/flowproof/analyze/l7/http"
+	"github.com/parquet-go/parquet-go"
+)
+
+// The L7 tables, beside flows.parquet.
+const (
+	HTTPFile = "http.parquet"
+	DNSFile  = "dns.parquet"
+)
+
+// Identity is a row's Kubernetes identity columns (src_* the client or
+// querier, dst_* the server), as on flows.parquet.
+type Identity struct {
+	SrcPod       string `parquet:"src_pod,optional"`
+	SrcNamespace string `parquet:"src_namespace,optional,dict"`
+	SrcService   string `parquet:"src_service,optional,dict"`
+	SrcNode      string `parquet:"src_node,optional,dict"`
+	DstPod       string `parquet:"dst_pod,optional"`
+	DstNamespace string `parquet:"dst_namespace,optional,dict"`
+	DstService   string `parquet:"dst_service,optional,dict"`
+	DstNode      string `parquet:"dst_node,optional,dict"`
+}
+
+// HTTPRow is one row of http.parquet: one HTTP/1.x request with its
+// response (or a response without its request), Zeek http.log meanings.
+// src is the client, dst the server. Times are epoch ns; ts is ts_ns in µs.
+type HTTPRow struct {
+	FlowID          string   `parquet:"flow_id"`
+	CommunityID     string   `parquet:"community_id"`
+	Ts              int64    `parquet:"ts,timestamp(microsecond:utc),delta"`
+	TsNs            int64    `parquet:"ts_ns,delta"`
+	SrcIP           string   `parquet:"src_ip,dict"`
+	SrcPort         int32    `parquet:"src_port"`
+	DstIP           string   `parquet:"dst_ip,dict"`
+	DstPort         int32    `parquet:"dst_port"`
+	TransDepth      int32    `parquet:"trans_depth"`
+	Method          string   `parquet:"method,optional,dict"`
+	Host            string   `parquet:"host,optional,dict"`
+	URI             string   `parquet:"uri,optional"`
+	Version         string   `parquet:"version,optional,dict"`
+	UserAgent       string   `parquet:"user_agent,optional,dict"`
+	StatusCode      *int32   `parquet:"status_code,optional"`
+	StatusMsg       string   `parquet:"status_msg,optional,dict"`
+	RequestBodyLen  int64    `parquet:"request_body_len"`
+	ResponseBodyLen int64    `parquet:"response_body_len"`
+	RequestNs       *int64   `parquet:"request_ns,optional"`
+	LatencyNs       *int64   `parquet:"latency_ns,optional"`
+	DurationNs      *int64   `parquet:"duration_ns,optional"`
+	Tags            []string `parquet:"tags,list"`
+	Identity
+}
+
+// DNSRow is one row of dns.parquet: one DNS query with its response (or a
+// response without its query), Zeek dns.log meanings. src is the querier.
+type DNSRow struct {
+	FlowID    string   `parquet:"flow_id"`
+	Ts        int64    `parquet:"ts,timestamp(microsecond:utc),delta"`
+	TsNs      int64    `parquet:"ts_ns,delta"`
+	SrcIP     string   `parquet:"src_ip,dict"`
+	SrcPort   int32    `parquet:"src_port"`
+	DstIP     string   `parquet:"dst_ip,dict"`
+	DstPort   int32    `parquet:"dst_port"`
+	Proto     string   `parquet:"proto,dict"`
+	TransID   int32    `parquet:"trans_id"`
+	Query     string   `parquet:"query,optional"`
+	QType     int32    `parquet:"qtype"`
+	QTypeName string   `parquet:"qtype_name,optional,dict"`
+	Rcode     *int32   `parquet:"rcode,optional"`
+	RcodeName string   `parquet:"rcode_name,optional,dict"`
+	RTTNs     *int64   `parquet:"rtt_ns,optional"`
+	Answered  bool     `parquet:"answered"`
+	AA        bool     `parquet:"aa"`
+	TC        bool     `parquet:"tc"`
+	RD        bool     `parquet:"rd"`
+	RA        bool     `parquet:"ra"`
+	Retry     bool     `parquet:"retry"`
+	Answers   []string `parquet:"answers,list"`
+	TTLs      []int64  `parquet:"ttls,list"`
+	Identity
+}
+
+// endpoints orients a flow's endpoints: client first, unless fromResp.
+func endpoints(f *analyze.L7Info, fromResp bool) (src, dst netip.AddrPort) {
+	if fromResp {
+		return f.Resp, f.Orig
+	}
+	return f.Orig, f.Resp
+}
+
+func optInt32(o analyze.Opt) *int32 {
+	if !o.Valid {
+		return nil
+	}
+	v := int32(o.V)
+	return &v
+}
+
+func optInt64(o analyze.Opt) *int64 {
+	if !o.Valid {
+		return nil
+	}
+	v := o.V
+	return &v
+}
+
+// HTTPRowOf converts a transaction; id names its endpoints.
+func HTTPRowOf(t *http.Transaction, id Identity) HTTPRow {
+	src, dst := endpoints(t.Flow, t.FromResp)
+	return HTTPRow{
+		FlowID:          t.Flow.FlowID(),
+		CommunityID:     communityid.ID(0, src.Addr(), dst.Addr(), t.Flow.IPProto, src.Port(), dst.Port()),
+		Ts:              floorDiv(t.TsNs, 1000),
+		TsNs:            t.TsNs,
+		SrcIP:           src.Addr().WithZone("").String(),
+		SrcPort:         int32(src.Port()),
+		DstIP:           dst.Addr().WithZone("").String(),
+		DstPort:         int32(dst.Port()),
+		TransDepth:      int32(t.TransDepth),
+		Method:          t.Method,
+		Host:            t.Host,
+		URI:             t.URI,
+		Version:         t.Version,
+		UserAgent:       t.UserAgent,
+		StatusCode:      optInt32(t.StatusCode),
+		StatusMsg:       t.StatusMsg,
+		RequestBodyLen:  t.RequestBodyLen,
+		ResponseBodyLen: t.ResponseBodyLen,
+		RequestNs:       optInt64(t.RequestNs),
+		LatencyNs:       optInt64(t.LatencyNs),
+		DurationNs:      optInt64(t.DurationNs),
+		Tags:            t.Tags.Strings(),
+		Identity:        id,
+	}
+}
+
+// DNSRowOf converts a query; id names its endpoints.
+func DNSRowOf(q *dns.Query, id Identity) DNSRow {
+	src, dst := endpoints(q.Flow, q.FromResp)
+	return DNSRow{
+		FlowID:    q.Flow.FlowID(),
+		Ts:        floorDiv(q.TsNs, 1000),
+		TsNs:      q.TsNs,
+		SrcIP:     src.Addr().WithZone("").String(),
+		SrcPort:   int32(src.Port()),
+		DstIP:     dst.Addr().WithZone("").String(),
+		DstPort:   int32(dst.Port()),
+		Proto:     q.Proto,
+		TransID:   int32(q.TransID),
+		Query:     q.Query,
+		QType:     int32(q.QType),
+		QTypeName: q.QTypeName,
+		Rcode:     optInt32(q.Rcode),
+		RcodeName: q.RcodeName,
+		RTTNs:     optInt64(q.RTTNs),
+		Answered:  q.Answered,
+		AA:        q.AA,
+		TC:        q.TC,
+		RD:        q.RD,
+		RA:        q.RA,
+		Retry:     q.Retry,
+		Answers:   q.Answers,
+		TTLs:      q.TTLs,
+		Identity:  id,
+	}
+}
+
+// TableWriter writes one of the L7 tables: zstd pages, row groups of at
+// most DefaultRowGroupRows rows, rows handed to parquet-go in batches, the
+// footer on Close. The same rows give the same bytes.
+type TableWriter[T any] struct {
+	pw      *parquet.GenericWriter[T]
+	codec   *zstdCodec
+	rows    []T
+	inGroup int
+	count   int64
+	err     error
+}
+
+// NewTableWriter returns a writer of an L7 table to w.
+func NewTableWriter[T any](w io.Writer, version string) *TableWriter[T] {
+	if version == "" {
+		version = "devel"
+	}
+	codec := new(zstdCodec)
+	return &TableWriter[T]{
+		codec: codec,
+		pw: parquet.NewGenericWriter[T](w,
+			parquet.Compression(codec),
+			parquet.DataPageVersion(1),
+			parquet.PageBufferSize(32*1024),
+			&parquet.WriterConfig{CreatedBy: "flowproof version " + version},
+			parquet.KeyValueMetadata(MetaSchema, strconv.Itoa(FlowSchemaVersion)),
+			parquet.KeyValueMetadata(MetaVersion, version),
+		),
+		rows: make([]T, 0, flowBatchRows),
+	}
+}
+
+// Write adds a row.
+func (t *TableWriter[T]) Write(row T) error {
+	if t.err != nil {
+		return t.err
+	}
+	t.rows = append(t.rows, row)
+	if len(t.rows) == cap(t.rows) {
+		return t.flush()
+	}
+	return nil
+}
+
+// Count is the rows written so far.
+func (t *TableWriter[T]) Count() int64 { return t.count + int64(len(t.rows)) }
+
+func (t *TableWriter[T]) flush() error {
+	rows := t.rows
+	for len(rows) > 0 && t.err == nil {
+		n := min(len(rows), DefaultRowGroupRows-t.inGroup)
+		if _, err := t.pw.Write(rows[:n]); err != nil {
+			t.err = fmt.Errorf("report: write rows: %w", err)
+			break
+		}
+		rows, t.inGroup, t.count = rows[n:], t.inGroup+n, t.count+int64(n)
+		if t.inGroup == DefaultRowGroupRows {
+			if err := t.pw.Flush(); err != nil {
+				t.err = fmt.Errorf("report: flush row group: %w", err)
+			}
+			t.inGroup = 0
+		}
+	}
+	clear(t.rows)
+	t.rows = t.rows[:0]
+	return t.err
+}
+
+// Close writes the rest and the footer; it does not close the io.Writer.
+func (t *TableWriter[T]) Close() error {
+	defer t.codec.close()
+	if err := t.flush(); err != nil {
+		return err
+	}
+	if err := t.pw.Close(); err != nil {
+		return fmt.Errorf("report: close writer: %w", err)
+	}
+	return nil
+}
+
+// ReadTable reads a whole L7 table (tests, small files).
+func ReadTable[T any](path string) ([]T, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	pf, err := parquet.OpenFile(f, st.Size())
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	r := parquet.NewGenericReader[T](pf)
+	defer r.Close()
+	rows := make([]T, pf.NumRows())
+	n := 0
+	for n < len(rows) {
+		k, err := r.Read(rows[n:])
+		n += k
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: read row %d: %w", path, n, err)
+		}
+	}
+	return rows[:n], nil
+}
