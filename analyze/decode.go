@@ -2,6 +2,7 @@ package analyze
 
 import (
 	"encoding/binary"
+	"hash/maphash"
 	"net/netip"
 
 	"github.com/gopacket/gopacket/layers"
@@ -82,6 +83,14 @@ type Decoded struct {
 	Flags     uint8
 	Window    uint16 // raw, unscaled
 	BadHeader bool   // TCP data offset impossible: counted, not analysed
+
+	// TTL is the IPv4 TTL or IPv6 hop limit. Fold is the packet's
+	// fingerprint for folding vantage copies (dedup.go): a hash of the IP
+	// header without TTL/hop limit and checksum, the transport header
+	// without checksum, and the captured payload; 0 when it has none (not
+	// TCP or UDP, a bad TCP header, a reassembled datagram).
+	TTL  uint8
+	Fold uint64
 
 	// Tunnel and TunnelID name the tunnel a packet decoded by DecodeTunnel
 	// came out of (TunnelNone and -1 otherwise).
@@ -437,6 +446,7 @@ func decodeIPv4(b []byte, l3Wire int64, d *Decoded) {
 		return
 	}
 	d.IPVersion = 4
+	d.TTL = b[8]
 	d.IPLen = total
 	d.IPProto = b[9]
 	d.Src = netip.AddrFrom4([4]byte(b[12:16]))
@@ -461,6 +471,7 @@ func decodeIPv4(b []byte, l3Wire int64, d *Decoded) {
 	}
 	end := min(int64(len(b)), carried)
 	decodeTransport(b[ihl:end], carried-int64(ihl), d)
+	d.fingerprint(b[:end], ihl, 8, 10)
 }
 
 // IPv6 extension headers that the decoder walks past.
@@ -555,6 +566,7 @@ func decodeIPv6(b []byte, l3Wire int64, d *Decoded) {
 		return
 	}
 	d.IPVersion = 6
+	d.TTL = b[7]
 	d.Src = netip.AddrFrom16([16]byte(b[8:24]))
 	d.Dst = netip.AddrFrom16([16]byte(b[24:40]))
 	payloadLen := int64(binary.BigEndian.Uint16(b[4:6]))
@@ -581,6 +593,8 @@ func decodeIPv6(b []byte, l3Wire int64, d *Decoded) {
 		default:
 			d.IPProto = next
 			decodeTransport(rest, remaining, d)
+			l4 := cap(b) - cap(rest)
+			d.fingerprint(b[:l4+len(rest)], l4, 7, -1)
 			return
 		}
 		if len(rest) < 8 {
@@ -680,4 +694,53 @@ func decodeTransport(b []byte, segLen int64, d *Decoded) {
 	default:
 		d.Kind = KindOtherIP
 	}
+}
+
+// foldSeed keys the fingerprints of one process. Fingerprints are compared
+// only within a capture, never stored: a per-process seed is enough.
+var foldSeed = maphash.MakeSeed()
+
+// fingerprint sets d.Fold for a TCP or UDP packet whose IP header starts ip
+// (captured bytes, cut to the IP length), whose transport header starts at
+// l4, whose TTL or hop limit is at ttlOff and whose IPv4 header checksum at
+// csumOff (-1 for IPv6). The bytes that differ between two vantage copies
+// of one packet (TTL, checksums) are left out; everything else is in.
+func (d *Decoded) fingerprint(ip []byte, l4, ttlOff, csumOff int) {
+	var csumL4 int
+	switch {
+	case d.Kind == KindTCP && !d.BadHeader:
+		csumL4 = l4 + 16
+	case d.Kind == KindUDP:
+		csumL4 = l4 + 6
+	default:
+		return
+	}
+	if csumL4+2 > len(ip) {
+		return
+	}
+	// Headers go through a stack buffer with the varying fields zeroed;
+	// longer headers (IPv6 extension chains) are hashed in place.
+	var buf [128]byte
+	hdrEnd := l4 + 20
+	if d.Kind == KindUDP {
+		hdrEnd = l4 + 8
+	} else {
+		hdrEnd = l4 + int(ip[l4+12]>>4)*4
+	}
+	hdrEnd = min(hdrEnd, len(ip))
+	var h uint64
+	if hdrEnd <= len(buf) {
+		n := copy(buf[:], ip[:hdrEnd])
+		buf[ttlOff] = 0
+		if csumOff >= 0 {
+			buf[csumOff], buf[csumOff+1] = 0, 0
+		}
+		buf[csumL4], buf[csumL4+1] = 0, 0
+		h = maphash.Bytes(foldSeed, buf[:n])
+	} else {
+		h = maphash.Bytes(foldSeed, ip[:ttlOff]) ^ maphash.Bytes(foldSeed, ip[ttlOff+1:csumL4])*0x9e3779b97f4a7c15 ^
+			maphash.Bytes(foldSeed, ip[csumL4+2:hdrEnd])*0xc2b2ae3d27d4eb4f
+	}
+	h ^= maphash.Bytes(foldSeed, ip[hdrEnd:]) * 0x165667b19e3779f9
+	d.Fold = h | 1 // never 0: 0 means no fingerprint
 }

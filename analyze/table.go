@@ -3,6 +3,7 @@ package analyze
 import (
 	"encoding/binary"
 	"fmt"
+	"math/bits"
 	"net/netip"
 )
 
@@ -22,6 +23,15 @@ type Config struct {
 	// building them (a SHA-1 each for the Community ID) can then run beside
 	// the table instead of in it.
 	DeferStrings bool
+	// NoDedup counts every record of a packet: copies of one packet from
+	// two vantage points are not folded (see "Vantage copies").
+	NoDedup bool
+	// DupWindowNs is how far apart in capture time two records of one
+	// packet may be to be folded (default DefaultDupWindowNs, 10 ms).
+	DupWindowNs int64
+	// MaxDupEntries caps the records remembered for folding, and the
+	// records held back waiting for their copy (default 65,536 each).
+	MaxDupEntries int
 }
 
 // Default limits, as Zeek's: tcp_inactivity_timeout, udp_inactivity_timeout
@@ -52,6 +62,13 @@ func (c Config) withDefaults() Config {
 	if c.MaxFragDatagrams <= 0 {
 		c.MaxFragDatagrams = DefaultMaxFragDatagrams
 	}
+	if c.DupWindowNs <= 0 {
+		c.DupWindowNs = DefaultDupWindowNs
+	}
+	if c.MaxDupEntries <= 0 {
+		c.MaxDupEntries = DefaultMaxDupEntries
+	}
+	c.MaxDupEntries = 1 << bits.Len(uint(c.MaxDupEntries-1)) // a power of two
 	return c
 }
 
@@ -104,6 +121,7 @@ type flow struct {
 	directionInferred bool
 	flipped           bool // the first packet's sender was judged the responder
 	firstReplySet     bool
+	vantages          uint8 // 2 once a copy of one of its packets was folded (its state is in Table.vant)
 }
 
 // tcpFlow is a TCP flow and its TCP state in one allocation.
@@ -175,12 +193,36 @@ type Table struct {
 	// BadTCPHeaders counts TCP packets whose header length is impossible:
 	// counted in their flow, left out of the TCP analysis.
 	BadTCPHeaders int64
+
+	// Folding vantage copies (nil fold with Config.NoDedup).
+	fold     *folder
+	vant     map[*flow]*vantage // state of the flows with two vantage points
+	freeVant []*vantage
+	// DupFolded counts records folded into another record of the same
+	// packet (not counted as packets of their own).
+	DupFolded int64
+	// GSOSplit counts GSO super-packets matched with the wire-sized
+	// segments of the other vantage point.
+	GSOSplit int64
+	// DupAmbiguous counts records identical to an earlier one within the
+	// window, TTL included: a repeat at one vantage point (a
+	// retransmission, a duplicate the network made) or a copy from a
+	// vantage point no router separates (a bridge) look the same. They are
+	// not folded: each stays counted.
+	DupAmbiguous int64
+	// DupCapped counts records the folding state could not keep (its
+	// entries, index buckets or hold queue were full): a copy of such a
+	// record may be counted as a packet of its own.
+	DupCapped int64
+	// GSOMismatch counts held super-packets whose segments at the other
+	// vantage point covered only part of them.
+	GSOMismatch int64
 }
 
 // NewTable returns a table for the capture named capture; ordinal numbers
 // the capture within the run and prefixes every flow_id.
 func NewTable(cfg Config, capture string, ordinal int, emit func(*Record)) *Table {
-	return &Table{
+	t := &Table{
 		cfg:        cfg.withDefaults(),
 		capture:    capture,
 		ordinal:    ordinal,
@@ -188,6 +230,10 @@ func NewTable(cfg Config, capture string, ordinal int, emit func(*Record)) *Tabl
 		etherTypes: make(map[uint16]int64),
 		emit:       emit,
 	}
+	if !cfg.NoDedup {
+		t.fold = newFolder(t.cfg)
+	}
+	return t
 }
 
 // Add accounts one decoded packet; index is its 0-based position in the
@@ -211,6 +257,17 @@ func (t *Table) Add(d *Decoded, index int64) {
 	if d.TsNs > t.nowNs {
 		t.nowNs = d.TsNs
 	}
+	fold := t.fold != nil && d.Fold != 0
+	if fold && t.fold.holdHead != t.fold.holdTail {
+		t.releaseExpired(false)
+	}
+	t.add(d, index, fold)
+}
+
+// add accounts one TCP or UDP record, after folding it (when fold) with
+// other records of the same packet. It returns the flow the record was
+// counted in and its direction, or nil when it was folded or held back.
+func (t *Table) add(d *Decoded, index int64, fold bool) (*flow, int) {
 	if t.nowNs-t.sweepNs >= 1e9 {
 		t.expire(t.nowNs)
 		t.sweepNs = t.nowNs
@@ -256,6 +313,9 @@ func (t *Table) Add(d *Decoded, index int64) {
 	}
 
 	dir := f.dirOf(srcIsLo)
+	if fold && !t.foldOrHold(f, dir, d, index) {
+		return nil, dir
+	}
 	c := &f.count[dir]
 	c.pkts++
 	c.bytes += d.Payload
@@ -292,6 +352,7 @@ func (t *Table) Add(d *Decoded, index int64) {
 	t.lists[f.list].remove(f)
 	f.list = list
 	t.lists[list].pushBack(f)
+	return f, dir
 }
 
 // endpointLE reports whether endpoint a sorts before or equal to endpoint b:
@@ -520,6 +581,9 @@ func likelyServerPort(p uint16) bool {
 // lets go of the finished flows kept for reuse: the rest of a run (the
 // report) does not need their memory.
 func (t *Table) Flush() {
+	if t.fold != nil {
+		t.releaseExpired(true)
+	}
 	for {
 		var oldest *flow
 		for i := range t.lists {
@@ -573,6 +637,9 @@ func (t *Table) end(f *flow) {
 		t.index.remove(f)
 	}
 	t.fill(&t.rec, f)
+	if f.vantages > 1 {
+		t.dropVantage(f)
+	}
 	if !t.cfg.DeferStrings {
 		t.rec.Complete(&t.strs)
 	}
@@ -613,6 +680,13 @@ func (t *Table) fill(r *Record, f *flow) {
 		if f.key.tunnelID >= 0 {
 			r.TunnelID = Some(f.key.tunnelID)
 		}
+	}
+	r.Vantages = 1
+	if v := t.vantageOf(f); v != nil {
+		r.Vantages = 2
+		r.DupPkts = v.dupPkts
+		r.OrigTransitP50Ns = v.dir[0].transit.p50()
+		r.RespTransitP50Ns = v.dir[1].transit.p50()
 	}
 	r.pending = pendingStrings{todo: true, ordinal: t.ordinal, firstIndex: f.firstIndex, ipProto: f.key.proto, flipped: f.flipped}
 	if f.tcp != nil {
@@ -664,6 +738,12 @@ func (t *Table) KindCounts() map[string]int64 {
 	for name, n := range map[string]int64{"fragments-reassembled": t.frags.reassembled,
 		"fragments-timed-out": t.frags.timedOut, "fragments-overlapping": t.frags.overlapping,
 		"fragments-dropped": t.frags.dropped} {
+		if n > 0 {
+			m[name] = n
+		}
+	}
+	for name, n := range map[string]int64{"duplicates-folded": t.DupFolded, "gso-super-packets-split": t.GSOSplit,
+		"duplicates-ambiguous": t.DupAmbiguous, "dedup-state-full": t.DupCapped, "gso-length-mismatch": t.GSOMismatch} {
 		if n > 0 {
 			m[name] = n
 		}
