@@ -37,22 +37,30 @@ const gsoSlots = 16
 type foldEntry struct {
 	key    uint64
 	ts     int64
-	held   uint32 // 1 + sequence number of the record in the hold queue while it waits there
+	buf    uint32 // 1 + the record's number in the delay line while it waits there
 	ttl    uint8
 	paired bool // its copy was seen: later matches are repeats
 }
 
-// heldPacket is a record waiting for its copy from the other vantage
-// point: the fields of a Decoded the table needs, without pointers.
-type heldPacket struct {
+// waiting is a record in the delay line: the fields of a Decoded the
+// table needs, without pointers, and what folding found about it.
+type waiting struct {
 	src, dst         [16]byte
-	ts, wireLen      int64
-	ipLen, payload   int64
+	ts               int64 // the time it is counted at: its preferred copy's
+	wireLen, ipLen   int64
+	payload          int64
 	tunnelID, index  int64
-	key              uint64
+	now              int64 // the latest time seen when it arrived: the table's clock when it is counted
+	transit          int64 // receiver copy's time minus sender copy's, when paired
+	extraIP          int64 // header bytes of GSO segments folded into it beyond the first
+	extraWire        int64
+	extraPkts        int32
+	dups             int32  // records folded into it
+	num              uint32 // its number in the delay line
+	order            uint32 // the arrival number of its preferred copy: the heap's order
+	heapPos          int32
 	seq, ack         uint32
 	vlan             int32
-	qseq             uint32 // its number in the hold queue
 	gsoCovered       uint32 // payload bytes of it seen as GSO segments at the other vantage point
 	srcPort, dstPort uint16
 	window           uint16
@@ -62,25 +70,26 @@ type heldPacket struct {
 	flags, ttl       uint8
 	tunnel           Tunnel
 	badHeader, done  bool
+	paired           bool
 }
 
-func (h *heldPacket) set(d *Decoded, index int64) {
-	*h = heldPacket{src: d.Src.As16(), dst: d.Dst.As16(), ts: d.TsNs, wireLen: d.WireLen, ipLen: d.IPLen,
-		payload: d.Payload, tunnelID: d.TunnelID, index: index, key: d.Fold, seq: d.Seq, ack: d.Ack,
+func (w *waiting) set(d *Decoded, index int64) {
+	*w = waiting{src: d.Src.As16(), dst: d.Dst.As16(), ts: d.TsNs, wireLen: d.WireLen, ipLen: d.IPLen,
+		payload: d.Payload, tunnelID: d.TunnelID, index: index, seq: d.Seq, ack: d.Ack,
 		vlan: d.VLAN, srcPort: d.SrcPort, dstPort: d.DstPort, window: d.Window, kind: d.Kind,
 		ipProto: d.IPProto, ipVersion: d.IPVersion, flags: d.Flags, ttl: d.TTL, tunnel: d.Tunnel,
 		badHeader: d.BadHeader}
 }
 
-func (h *heldPacket) decoded(d *Decoded) {
-	src, dst := netip.AddrFrom16(h.src), netip.AddrFrom16(h.dst)
-	if h.ipVersion == 4 {
+func (w *waiting) decoded(d *Decoded) {
+	src, dst := netip.AddrFrom16(w.src), netip.AddrFrom16(w.dst)
+	if w.ipVersion == 4 {
 		src, dst = src.Unmap(), dst.Unmap()
 	}
-	*d = Decoded{Kind: h.kind, IPProto: h.ipProto, TsNs: h.ts, WireLen: h.wireLen, VLAN: h.vlan,
-		IPVersion: h.ipVersion, Src: src, Dst: dst, SrcPort: h.srcPort, DstPort: h.dstPort, IPLen: h.ipLen,
-		Payload: h.payload, Seq: h.seq, Ack: h.ack, Flags: h.flags, Window: h.window, BadHeader: h.badHeader,
-		Tunnel: h.tunnel, TunnelID: h.tunnelID, TTL: h.ttl, Fold: h.key}
+	*d = Decoded{Kind: w.kind, IPProto: w.ipProto, TsNs: w.ts, WireLen: w.wireLen, VLAN: w.vlan,
+		IPVersion: w.ipVersion, Src: src, Dst: dst, SrcPort: w.srcPort, DstPort: w.dstPort, IPLen: w.ipLen,
+		Payload: w.payload, Seq: w.seq, Ack: w.ack, Flags: w.flags, Window: w.window, BadHeader: w.badHeader,
+		Tunnel: w.tunnel, TunnelID: w.tunnelID, TTL: w.ttl}
 }
 
 // folder is a table's folding state: a ring of recent records in arrival
@@ -90,11 +99,22 @@ type folder struct {
 	maxEntries int
 	ring       []foldEntry // len is a power of two
 	head, n    int
-	slots      []uint32     // 1 + ring position; buckets of foldBucket
-	hold       []heldPacket // len is a power of two
-	// Held records are numbered in arrival order: holdHead is the oldest
-	// still queued, holdTail the next; record s sits at s mod len(hold).
-	holdHead, holdTail uint32
+	slots      []uint32 // 1 + ring position; buckets of foldBucket
+	// The delay line: records numbered in arrival order, line[n mod
+	// len(line)] for lineHead <= n < lineTail, and a min-heap of their
+	// numbers by the time they are to be counted at.
+	line               []waiting
+	lineHead, lineTail uint32
+	heap               []uint32
+	arrivals           uint32 // records seen while buffering, numbering their arrival
+	now                int64  // the latest record time seen
+	// buffering: records go through the delay line. It is on for the
+	// first probeNs of a capture and stays on once a copy was folded.
+	buffering bool
+	started   bool
+	folded    bool
+	probeEnd  int64
+	gso       []gsoRange // gsoBuckets * gsoWays, made on first use
 }
 
 func newFolder(cfg Config) *folder {
@@ -104,21 +124,28 @@ func newFolder(cfg Config) *folder {
 	return f
 }
 
-// lookup returns the latest remembered record with fingerprint key within
-// the window of ts, or nil.
-func (f *folder) lookup(key uint64, ts int64) *foldEntry {
-	var best *foldEntry
+// lookup returns the record a new record (fingerprint key, time ts, TTL
+// ttl) is a copy of: among the unpaired records with that fingerprint and
+// another TTL within the window, the oldest (a path is first in, first
+// out: the n-th repeat of a packet at one vantage point pairs with the n-th
+// at the other). same reports an unpaired one with the same TTL.
+func (f *folder) lookup(key uint64, ts int64, ttl uint8) (copyOf *foldEntry, same bool) {
 	b := f.bucket(key)
 	for _, s := range f.slots[b : b+foldBucket] {
 		if s == 0 {
 			continue
 		}
 		e := &f.ring[s-1]
-		if e.key == key && abs(ts-e.ts) <= f.window && (best == nil || e.ts > best.ts) {
-			best = e
+		if e.key != key || e.paired || abs(ts-e.ts) > f.window {
+			continue
+		}
+		if e.ttl == ttl {
+			same = true
+		} else if copyOf == nil || e.ts < copyOf.ts {
+			copyOf = e
 		}
 	}
-	return best
+	return copyOf, same
 }
 
 func abs(v int64) int64 {
@@ -200,85 +227,355 @@ func (f *folder) grow() {
 	}
 }
 
-// holdPacket queues d and returns its sequence number + 1, or 0 when the
-// queue is full (the caller then counts the packet at once).
-func (f *folder) holdPacket(d *Decoded, index int64) uint32 {
-	if f.holdTail-f.holdHead == uint32(len(f.hold)) {
-		if len(f.hold) >= f.maxEntries {
-			return 0
-		}
-		old := f.hold
-		f.hold = make([]heldPacket, min(max(2*len(old), firstFoldEntries), f.maxEntries))
-		for s := f.holdHead; s != f.holdTail; s++ {
-			f.hold[s&uint32(len(f.hold)-1)] = old[s&uint32(len(old)-1)]
-		}
-	}
-	s := f.holdTail
-	f.holdTail++
-	h := &f.hold[s&uint32(len(f.hold)-1)]
-	h.set(d, index)
-	h.qseq = s
-	return s + 1
-}
+// gsoBuckets and gsoWays shape the table of recent data segments that GSO
+// matching looks in, by connection direction and sequence number.
+const (
+	gsoBuckets = 1024
+	gsoWays    = 4
+	// gsoMaxPieces bounds the segments one super-packet is matched with
+	// when they came first.
+	gsoMaxPieces = 64
+)
 
-// held returns the held record of sequence number + 1 ref, or nil when it
-// has left the queue or was settled.
-func (f *folder) held(ref uint32) *heldPacket {
-	if ref == 0 || ref-1-f.holdHead >= f.holdTail-f.holdHead {
-		return nil
-	}
-	h := &f.hold[(ref-1)&uint32(len(f.hold)-1)]
-	if h.done {
-		return nil
-	}
-	return h
-}
-
-// oldestHeld returns the queue's oldest record, or nil when it is empty.
-func (f *folder) oldestHeld() *heldPacket {
-	if f.holdHead == f.holdTail {
-		return nil
-	}
-	return &f.hold[f.holdHead&uint32(len(f.hold)-1)]
-}
-
-// vantage is what a flow seen from two vantage points keeps about them.
-type vantage struct {
-	dupPkts int64
-	dir     [2]vantageDir
-}
-
-type vantageDir struct {
-	sendTTL, recvTTL uint8
-	known            bool // sendTTL and recvTTL were learnt from a pair of copies with different TTLs
-	solo             bool // a held record found no copy: this direction has one vantage point
-	transit          rttAcc
-	recent           [gsoSlots]gsoRange
-	next             int
-}
-
-// gsoRange is a recent data segment of a flow with two vantage points, to
-// match a GSO super-packet at one vantage point with its wire-sized
-// segments at the other.
+// gsoRange is a recent TCP data record, to match a GSO super-packet at one
+// vantage point with its wire-sized segments at the other. It is filed
+// under the sequence number the next record to match it starts at: its
+// start, or for a super-packet partly covered the first byte not covered.
 type gsoRange struct {
+	dirHash    uint64 // the connection and direction
+	next       uint32 // the sequence number it is filed under
 	start, end uint32 // sequence range of the payload
 	ts         int64
-	held       uint32 // 1 + hold queue sequence number while held
+	buf        uint32 // 1 + its number in the delay line while it waits there
 	pieces     uint32 // segments of the other vantage point inside it
 	covered    uint32 // their payload bytes
 	ttl        uint8
-	counted    bool // it was counted (processed), so its pieces add packets beyond the first
 	used       bool
 }
 
-func (v *vantage) reset() {
-	for i := range v.dir {
-		d := &v.dir[i]
-		samples := d.transit.samples[:0]
-		*d = vantageDir{}
-		d.transit.samples = samples
+// line returns the waiting record numbered ref-1, or nil when it has been
+// counted or folded away.
+func (f *folder) waitingAt(ref uint32) *waiting {
+	if ref == 0 || ref-1-f.lineHead >= f.lineTail-f.lineHead {
+		return nil
 	}
-	v.dupPkts = 0
+	w := &f.line[(ref-1)&uint32(len(f.line)-1)]
+	if w.done {
+		return nil
+	}
+	return w
+}
+
+// less orders the heap: by the arrival of the copy each record is counted
+// as, so the flows see the packets in the order the preferred copies have
+// in the capture (its file order, not its time order, as everywhere else).
+func (f *folder) less(a, b uint32) bool {
+	wa, wb := &f.line[a&uint32(len(f.line)-1)], &f.line[b&uint32(len(f.line)-1)]
+	return int32(wa.order-wb.order) < 0
+}
+
+func (f *folder) swap(i, j int) {
+	f.heap[i], f.heap[j] = f.heap[j], f.heap[i]
+	f.line[f.heap[i]&uint32(len(f.line)-1)].heapPos = int32(i)
+	f.line[f.heap[j]&uint32(len(f.line)-1)].heapPos = int32(j)
+}
+
+func (f *folder) up(i int) {
+	for i > 0 {
+		p := (i - 1) / 2
+		if !f.less(f.heap[i], f.heap[p]) {
+			return
+		}
+		f.swap(i, p)
+		i = p
+	}
+}
+
+func (f *folder) down(i int) {
+	for {
+		l := 2*i + 1
+		if l >= len(f.heap) {
+			return
+		}
+		m := l
+		if r := l + 1; r < len(f.heap) && f.less(f.heap[r], f.heap[l]) {
+			m = r
+		}
+		if !f.less(f.heap[m], f.heap[i]) {
+			return
+		}
+		f.swap(i, m)
+		i = m
+	}
+}
+
+// removeAt takes heap element i out.
+func (f *folder) removeAt(i int) {
+	last := len(f.heap) - 1
+	if i != last {
+		f.swap(i, last)
+	}
+	f.heap = f.heap[:last]
+	if i != last {
+		f.down(i)
+		f.up(i)
+	}
+}
+
+// push puts d into the delay line and returns its number + 1. A full line
+// first counts its oldest record (t.countWaiting), before its time.
+func (t *Table) push(d *Decoded, index int64) uint32 {
+	f := t.fold
+	if f.lineTail-f.lineHead == uint32(len(f.line)) {
+		if len(f.line) < f.maxEntries {
+			old := f.line
+			f.line = make([]waiting, min(max(2*len(old), firstFoldEntries), f.maxEntries))
+			for n := f.lineHead; n != f.lineTail; n++ {
+				f.line[n&uint32(len(f.line)-1)] = old[n&uint32(len(old)-1)]
+			}
+		} else {
+			t.DupCapped++
+			w := &f.line[f.lineHead&uint32(len(f.line)-1)]
+			if !w.done {
+				f.removeAt(int(w.heapPos))
+				t.countWaiting(w)
+			}
+			f.advance()
+		}
+	}
+	n := f.lineTail
+	f.lineTail++
+	w := &f.line[n&uint32(len(f.line)-1)]
+	w.set(d, index)
+	w.num = n
+	w.order = f.arrivals
+	w.now = f.now
+	w.heapPos = int32(len(f.heap))
+	f.heap = append(f.heap, n)
+	f.up(len(f.heap) - 1)
+	return n + 1
+}
+
+// advance moves the line's head past the records already counted.
+func (f *folder) advance() {
+	for f.lineHead != f.lineTail && f.line[f.lineHead&uint32(len(f.line)-1)].done {
+		f.lineHead++
+	}
+}
+
+// retimeWaiting makes a waiting record count at its copy that just
+// arrived: that copy's time and place.
+func (f *folder) retimeWaiting(w *waiting, ts int64) {
+	w.ts, w.order = ts, f.arrivals
+	f.down(int(w.heapPos))
+	f.up(int(w.heapPos))
+}
+
+// drain counts the waiting records whose time is more than the window
+// behind the latest record seen (every one with all): no copy of them can
+// still come, nor a record to be counted before them.
+func (t *Table) drain(all bool) {
+	f := t.fold
+	for len(f.heap) > 0 {
+		w := &f.line[f.heap[0]&uint32(len(f.line)-1)]
+		if !all && !w.paired && f.now-w.ts <= f.window {
+			return // its copy may still come
+		}
+		f.removeAt(0)
+		t.countWaiting(w)
+		f.advance()
+	}
+}
+
+// countWaiting counts a record leaving the delay line, with what folding
+// found about it.
+func (t *Table) countWaiting(w *waiting) {
+	w.done = true
+	if w.gsoCovered > 0 {
+		// A super-packet whose segments at the other vantage point were
+		// counted: folded, and a disagreement if they did not cover it.
+		if w.gsoCovered != uint32(w.payload) {
+			t.GSOMismatch++
+		}
+		return
+	}
+	var d Decoded
+	w.decoded(&d)
+	// The table's clock (idle timeouts) runs as if the record had been
+	// counted when it arrived.
+	t.nowNs = max(t.nowNs, w.now)
+	f, dir := t.add(&d, w.index)
+	if !w.paired && w.dups == 0 && w.extraPkts == 0 {
+		return
+	}
+	v := t.newVantage(f)
+	v.dupPkts += int64(w.dups)
+	if w.paired {
+		v.transit[dir].add(w.transit)
+	}
+	c := &f.count[dir]
+	c.pkts += int64(w.extraPkts)
+	c.ipBytes += w.extraIP
+	c.wireBytes += w.extraWire
+}
+
+// probeNs is how long a capture's records go through the delay line before
+// the first copy is folded; without one by then, they stop doing so (the
+// delay line is not free) until a copy turns up.
+const probeNs = DefaultDupWindowNs
+
+// foldAdd accounts a TCP or UDP record of a table that folds copies.
+func (t *Table) foldAdd(d *Decoded, index int64) {
+	f := t.fold
+	if !f.started {
+		f.started, f.buffering, f.probeEnd = true, true, d.TsNs+max(probeNs, f.window)
+	}
+	f.now = max(f.now, d.TsNs)
+	if f.buffering && !f.folded && f.now > f.probeEnd {
+		t.drain(true)
+		f.buffering = false
+	}
+	f.arrivals++
+	if d.Fold == 0 {
+		t.addOrWait(d, index)
+		return
+	}
+	// The same bytes within the window: with another TTL, a copy from
+	// another vantage point. With the same TTL, a repeat at one vantage
+	// point (a retransmission, or a duplicate the network made), or a copy
+	// from a vantage point no router separates (a bridge): nothing tells,
+	// so it stays counted.
+	e, same := f.lookup(d.Fold, d.TsNs, d.TTL)
+	if e != nil {
+		f.folded = true
+		t.DupFolded++
+		e.paired = true
+		if w := f.waitingAt(e.buf); w != nil {
+			t.foldWaiting(w, e, d)
+		} else {
+			t.foldCounted(e, d)
+			f.buffering = true
+		}
+		if f.buffering {
+			t.drain(false)
+		}
+		return
+	}
+	if same {
+		t.DupAmbiguous++
+	}
+	e = f.insert(d.Fold, d.TsNs, d.TTL, f.now, &t.DupCapped)
+	if !f.buffering {
+		t.nowNs = max(t.nowNs, d.TsNs)
+		t.add(d, index)
+		return
+	}
+	var self gsoCredit
+	if d.Kind == KindTCP && d.Payload > 0 {
+		var folded bool
+		if folded, self = t.matchGSO(d); folded {
+			t.drain(false)
+			return
+		}
+	}
+	e.buf = t.push(d, index)
+	if self.r != nil {
+		self.r.buf = e.buf
+	}
+	if w := f.waitingAt(e.buf); w != nil {
+		w.dups += self.dups
+		w.extraPkts += self.pkts
+		w.extraIP += self.ip
+		w.extraWire += self.wire
+	}
+	t.drain(false)
+}
+
+// addOrWait counts a record without a fingerprint, through the delay line
+// while it is on (so that it keeps its place among the others).
+func (t *Table) addOrWait(d *Decoded, index int64) {
+	if !t.fold.buffering {
+		t.nowNs = max(t.nowNs, d.TsNs)
+		t.add(d, index)
+		return
+	}
+	t.push(d, index)
+	t.drain(false)
+}
+
+// senderFirst reports, for two records of one packet, whether the one with
+// TTL a (rather than b) is the sender's: the TTL drops on the way.
+func senderFirst(a, b uint8) bool { return a > b }
+
+// dirOfRecord returns the direction a packet goes in its flow: 0 from the
+// originator. With no flow yet it applies the rules a new flow would.
+func (t *Table) dirOfRecord(d *Decoded) (int, uint64) {
+	key, srcIsLo := keyOf(d)
+	h := t.index.hash(&key)
+	dh := h
+	if srcIsLo {
+		dh = ^h
+	}
+	if f := t.index.get(&key, h); f != nil {
+		if f.twin != nil && d.Kind == KindTCP {
+			f = route(f, srcIsLo, d)
+		}
+		return f.dirOf(srcIsLo), dh
+	}
+	if d.Kind == KindTCP {
+		switch d.Flags & (flagSYN | flagACK) {
+		case flagSYN:
+			return 0, dh
+		case flagSYN | flagACK:
+			return 1, dh
+		}
+	}
+	if serverSide(d.SrcPort, d.DstPort) {
+		return 1, dh
+	}
+	return 0, dh
+}
+
+// foldWaiting folds d into w, the waiting record of the same packet that
+// entry e remembers: the flow counts whichever of the two is its
+// originator's copy (the sender's for its own packets, the receiver's for
+// the responder's), at that copy's time.
+func (t *Table) foldWaiting(w *waiting, e *foldEntry, d *Decoded) {
+	dir, _ := t.dirOfRecord(d)
+	eSender := senderFirst(e.ttl, d.TTL)
+	send, recv := e.ts, d.TsNs
+	if !eSender {
+		send, recv = recv, send
+	}
+	w.paired, w.transit = true, recv-send
+	w.dups++
+	if dInstead := (dir == 0) != eSender; dInstead {
+		w.ttl = d.TTL
+		t.fold.retimeWaiting(w, d.TsNs)
+	}
+}
+
+// foldCounted folds d into the record entry e remembers, counted already
+// (the delay line was off): its flow takes d's time if d is the preferred
+// copy.
+func (t *Table) foldCounted(e *foldEntry, d *Decoded) {
+	key, srcIsLo := keyOf(d)
+	f := t.index.get(&key, t.index.hash(&key))
+	if f == nil {
+		return
+	}
+	dir := f.dirOf(srcIsLo)
+	eSender := senderFirst(e.ttl, d.TTL)
+	send, recv := e.ts, d.TsNs
+	if !eSender {
+		send, recv = recv, send
+	}
+	v := t.newVantage(f)
+	v.dupPkts++
+	v.transit[dir].add(recv - send)
+	if (dir == 0) != eSender {
+		t.retime(f, dir, e.ts, d.TsNs)
+	}
 }
 
 // vantageOf returns the vantage state of f, nil while f has one vantage point.
@@ -314,103 +611,6 @@ func (t *Table) dropVantage(f *flow) {
 		delete(t.vant, f)
 		v.reset()
 		t.freeVant = append(t.freeVant, v)
-	}
-}
-
-// preferred reports whether a record with ttl is the copy a flow's
-// numbers are taken from in direction dir: the originator's side, so its
-// sending (egress) copy for dir 0 and its receiving (ingress) copy for dir 1.
-func (vd *vantageDir) preferred(dir int, ttl uint8) bool {
-	if dir == 0 {
-		return ttl == vd.sendTTL
-	}
-	return ttl == vd.recvTTL
-}
-
-// foldOrHold decides what to do with a TCP or UDP record d of flow f sent
-// in direction dir: true means count it now; false means it was folded into
-// a copy, or is held back until its copy arrives or the window passes.
-func (t *Table) foldOrHold(f *flow, dir int, d *Decoded, index int64) bool {
-	fo := t.fold
-	v := t.vantageOf(f)
-	if e := fo.lookup(d.Fold, d.TsNs); e != nil && !e.paired {
-		// The same bytes within the window. With a different TTL it is a
-		// copy from another vantage point. With the same TTL it is a repeat
-		// at one vantage point (a retransmission, or a duplicate the
-		// network made), or a copy from a vantage point that no router
-		// separates (a bridge): nothing tells, so it stays counted.
-		if e.ttl != d.TTL {
-			t.foldCopy(f, dir, e, d, index)
-			return false
-		}
-		t.DupAmbiguous++
-	}
-	e := fo.insert(d.Fold, d.TsNs, d.TTL, t.nowNs, &t.DupCapped)
-	if v == nil {
-		return true
-	}
-	vd := &v.dir[dir]
-	var r *gsoRange
-	if vd.known && d.Kind == KindTCP && d.Payload > 0 {
-		var count bool
-		if r, count = t.matchGSO(f, v, dir, d); !count {
-			return false
-		}
-	}
-	if vd.solo || (vd.known && vd.preferred(dir, d.TTL)) {
-		return true
-	}
-	// The other vantage point's copy, or a direction whose TTLs are not
-	// known yet: wait for the copy that says which is which.
-	ref := fo.holdPacket(d, index)
-	if ref == 0 {
-		t.DupCapped++
-		return true
-	}
-	e.held = ref
-	if r != nil {
-		r.held = ref
-	}
-	return false
-}
-
-// foldCopy folds record d into e, a record of the same packet: d is not
-// counted, and of the two the copy the flow's numbers come from is counted
-// now if e was held back.
-func (t *Table) foldCopy(f *flow, dir int, e *foldEntry, d *Decoded, index int64) {
-	v := t.newVantage(f)
-	vd := &v.dir[dir]
-	e.paired = true
-	// The sender's copy carries the higher TTL.
-	eSender := e.ttl > d.TTL
-	if !vd.known {
-		vd.known = true
-		vd.sendTTL, vd.recvTTL = max(e.ttl, d.TTL), min(e.ttl, d.TTL)
-	}
-	send, recv := e.ts, d.TsNs
-	if !eSender {
-		send, recv = recv, send
-	}
-	vd.transit.add(recv - send)
-	v.dupPkts++
-	t.DupFolded++
-	preferE := (dir == 0) == eSender
-	if h := t.fold.held(e.held); h != nil {
-		h.done = true
-		e.held = 0
-		if preferE {
-			var hd Decoded
-			h.decoded(&hd)
-			t.add(&hd, h.index, false)
-		} else {
-			t.add(d, index, false)
-		}
-		return
-	}
-	if !preferE {
-		// e was counted before the flow was known to have two vantage
-		// points (its first packet): give it the preferred copy's time.
-		t.retime(f, dir, e.ts, d.TsNs)
 	}
 }
 
@@ -473,127 +673,192 @@ func (t *Table) retime(f *flow, dir int, old, now int64) {
 	}
 }
 
-// matchGSO matches TCP data record d of a flow with two vantage points
-// against the recent data records of the other vantage point: a GSO
-// super-packet at one and its wire-sized segments at the other cover the
-// same sequence range. It returns d's own range and whether d is to be
-// counted (false: it was folded).
-func (t *Table) matchGSO(f *flow, v *vantage, dir int, d *Decoded) (*gsoRange, bool) {
-	vd := &v.dir[dir]
+// vantage is what a flow seen from two vantage points keeps about them.
+type vantage struct {
+	dupPkts int64
+	transit [2]rttAcc
+}
+
+func (v *vantage) reset() {
+	for i := range v.transit {
+		v.transit[i] = rttAcc{samples: v.transit[i].samples[:0]}
+	}
+	v.dupPkts = 0
+}
+
+// gsoCredit is what GSO matching found for a record about to wait: its
+// range, and segments folded into it.
+type gsoCredit struct {
+	r        *gsoRange
+	dups     int32
+	pkts     int32
+	ip, wire int64
+}
+
+// gsoSlot returns the bucket for a direction and sequence number.
+func (f *folder) gsoBucket(dh uint64, seq uint32) []gsoRange {
+	if f.gso == nil {
+		f.gso = make([]gsoRange, gsoBuckets*gsoWays)
+	}
+	b := int(mum(dh, uint64(seq)+0x9e3779b97f4a7c15) % gsoBuckets)
+	return f.gso[b*gsoWays : (b+1)*gsoWays]
+}
+
+// gsoFind returns the range filed under (dh, seq) from the other vantage
+// point (another TTL than ttl) within the window of ts, or nil.
+func (f *folder) gsoFind(dh uint64, seq uint32, ttl uint8, ts int64) *gsoRange {
+	for i, b := 0, f.gsoBucket(dh, seq); i < len(b); i++ {
+		r := &b[i]
+		if r.used && r.dirHash == dh && r.next == seq && r.ttl != ttl && abs(ts-r.ts) <= f.window {
+			return r
+		}
+	}
+	return nil
+}
+
+// gsoFile files r under (r.dirHash, seq), over the oldest range of the bucket.
+func (f *folder) gsoFile(r gsoRange, seq uint32) *gsoRange {
+	r.next, r.used = seq, true
+	b := f.gsoBucket(r.dirHash, seq)
+	slot := &b[0]
+	for i := range b {
+		if !b[i].used {
+			slot = &b[i]
+			break
+		}
+		if b[i].ts < slot.ts {
+			slot = &b[i]
+		}
+	}
+	*slot = r
+	return slot
+}
+
+// matchGSO matches TCP data record d against the recent data records of
+// the same direction of its connection at the other vantage point (another
+// TTL): a GSO super-packet at one and its wire-sized segments at the other
+// cover the same sequence range, the segments one after the other. The
+// flow counts the originator's side: when that is the super-packet, its
+// segments count as its packets and its payload once; when it is the
+// segments, the super-packet is folded. It reports whether d was folded,
+// and else what d is credited with.
+func (t *Table) matchGSO(d *Decoded) (bool, gsoCredit) {
+	f := t.fold
+	dir, dh := t.dirOfRecord(d)
 	start, end := d.Seq, d.Seq+uint32(d.Payload)
 	size := end - start
-	pref := vd.preferred(dir, d.TTL)
-	count := true
-	var pieces, covered uint32
-	for i := range vd.recent {
-		r := &vd.recent[i]
-		if !r.used || r.ttl == d.TTL || abs(d.TsNs-r.ts) > t.fold.window {
-			continue
+	var cr gsoCredit
+	if r := f.gsoFind(dh, start, d.TTL, d.TsNs); r != nil && r.end-r.start > size && seqLEQ(end, r.end) {
+		// d is the next segment of the super-packet r.
+		dCounted := senderFirst(d.TTL, r.ttl) == (dir == 0)
+		r.pieces++
+		r.covered += size
+		w := f.waitingAt(r.buf)
+		done := r.covered == r.end-r.start
+		moved := *r
+		r.used = false
+		if done {
+			t.GSOSplit++
+		} else {
+			f.gsoFile(moved, end) // filed under the next segment's start
 		}
-		switch rsize := r.end - r.start; {
-		case seqLEQ(r.start, start) && seqLEQ(end, r.end) && rsize > size:
-			// d is a segment of the super-packet r.
-			r.pieces++
-			r.covered += size
-			if h := t.fold.held(r.held); h != nil {
-				// r waits at the other vantage point: d is counted, and r
-				// is folded once its segments cover it.
-				h.gsoCovered += size
-				if h.gsoCovered == uint32(h.payload) {
-					h.done = true
-					t.gsoFolded(v)
-				}
-				return nil, true
+		r = &moved
+		if !dCounted {
+			// Folded into r: the first segment stands for r's own packet,
+			// each further one adds a packet and its headers.
+			first := r.pieces == 1
+			if first {
+				t.DupFolded++
 			}
-			if !r.counted {
-				return nil, true
-			}
-			// r was counted as one packet: its segments count as the
-			// packets, its bytes once.
-			t.foldSegment(f, v, dir, r.pieces == 1, d.IPLen-d.Payload, d.WireLen-d.Payload)
-			if r.covered == rsize {
-				t.GSOSplit++
-			}
-			return nil, false
-		case seqLEQ(start, r.start) && seqLEQ(r.end, end) && size > rsize:
-			// r is a segment of the super-packet d.
-			pieces++
-			covered += rsize
-			h := t.fold.held(r.held)
 			switch {
-			case pref && h != nil:
-				// d is counted: r, held, is folded into it.
-				h.done = true
-				t.foldSegment(f, v, dir, pieces == 1, h.ipLen-h.payload, h.wireLen-h.payload)
-			case !pref && r.counted:
-				count = false
+			case w != nil && first:
+				w.dups++
+			case w != nil:
+				w.extraPkts++
+				w.extraIP += d.IPLen - d.Payload
+				w.extraWire += d.WireLen - d.Payload
+			default:
+				t.creditFlow(d, first)
 			}
-			r.used = false
+			return true, gsoCredit{}
+		}
+		if w != nil {
+			// r waits, and is folded once its segments cover it.
+			w.gsoCovered += size
+			if done {
+				f.removeAt(int(w.heapPos))
+				w.done = true
+				f.advance()
+				cr.dups++
+				t.DupFolded++
+			}
+		}
+		return false, cr
+	}
+	// d may be a super-packet whose segments came first: follow them.
+	var pieces, covered uint32
+	foldD, dupCredited, dCounted := false, false, false
+	for seq := start; pieces < gsoMaxPieces && seq != end; {
+		r := f.gsoFind(dh, seq, d.TTL, d.TsNs)
+		if r == nil || r.end-r.start >= size || !seqLEQ(r.end, end) || r.start != seq {
+			break
+		}
+		dCounted = senderFirst(d.TTL, r.ttl) == (dir == 0)
+		pieces++
+		covered += r.end - r.start
+		seq = r.end
+		r.used = false
+		w := f.waitingAt(r.buf)
+		switch {
+		case dCounted && w != nil:
+			f.removeAt(int(w.heapPos))
+			w.done = true
+			f.advance()
+			if pieces == 1 {
+				cr.dups++
+				t.DupFolded++
+			} else {
+				cr.pkts++
+				cr.ip += w.ipLen - w.payload
+				cr.wire += w.wireLen - w.payload
+			}
+		case !dCounted:
+			foldD = true
+			if w != nil && !dupCredited {
+				w.dups++
+				dupCredited = true
+			}
 		}
 	}
-	if !count {
-		v.dupPkts++
-		t.DupFolded++
-		if covered == size {
-			t.GSOSplit++
-		}
-	} else if pref && pieces > 0 && covered == size {
+	if covered == size && pieces > 0 {
 		t.GSOSplit++
 	}
-	r := &vd.recent[vd.next]
-	vd.next = (vd.next + 1) % gsoSlots
-	*r = gsoRange{start: start, end: end, ts: d.TsNs, ttl: d.TTL, used: true, counted: count && pref,
-		pieces: pieces, covered: covered}
-	return r, count
+	r := f.gsoFile(gsoRange{dirHash: dh, start: start, end: end, ts: d.TsNs, ttl: d.TTL, pieces: pieces, covered: covered}, start+covered)
+	if foldD {
+		t.DupFolded++
+		if !dupCredited {
+			t.creditFlow(d, true)
+		}
+		return true, gsoCredit{}
+	}
+	cr.r = r
+	return false, cr
 }
 
-// foldSegment folds a wire-sized segment into the super-packet counted for
-// it: the first stands for the super-packet's own packet; each further one
-// adds a packet and its headers (ipHdr, wireHdr bytes), not its payload.
-func (t *Table) foldSegment(f *flow, v *vantage, dir int, first bool, ipHdr, wireHdr int64) {
-	if first {
-		v.dupPkts++
-		t.DupFolded++
+// creditFlow credits the flow of a folded GSO record that nothing waiting
+// could take: as a folded record (first), or as a further segment's packet.
+func (t *Table) creditFlow(d *Decoded, first bool) {
+	key, srcIsLo := keyOf(d)
+	f := t.index.get(&key, t.index.hash(&key))
+	if f == nil {
 		return
 	}
-	c := &f.count[dir]
-	c.pkts++
-	c.ipBytes += ipHdr
-	c.wireBytes += wireHdr
-}
-
-// gsoFolded counts a held super-packet that its segments covered exactly.
-func (t *Table) gsoFolded(v *vantage) {
-	v.dupPkts++
-	t.DupFolded++
-	t.GSOSplit++
-}
-
-// releaseExpired counts the held records whose copy did not come within
-// the window (or all of them, at the end of the capture): each is then a
-// packet one vantage point saw.
-func (t *Table) releaseExpired(all bool) {
-	fo := t.fold
-	for h := fo.oldestHeld(); h != nil && (all || h.done || t.nowNs-h.ts > fo.window); h = fo.oldestHeld() {
-		fo.holdHead++
-		if h.done {
-			continue
-		}
-		h.done = true
-		if h.gsoCovered > 0 {
-			// A super-packet only partly covered by segments: its bytes were
-			// counted through them; the rest is a disagreement.
-			t.GSOMismatch++
-			continue
-		}
-		var hd Decoded
-		h.decoded(&hd)
-		if f, dir := t.add(&hd, h.index, false); f != nil {
-			if v := t.vantageOf(f); v != nil && !v.dir[dir].known {
-				// No copy came while its TTLs are unknown: this direction is
-				// seen from one vantage point; hold nothing more of it.
-				v.dir[dir].solo = true
-			}
-		}
+	if first {
+		t.newVantage(f).dupPkts++
+		return
 	}
+	c := &f.count[f.dirOf(srcIsLo)]
+	c.pkts++
+	c.ipBytes += d.IPLen - d.Payload
+	c.wireBytes += d.WireLen - d.Payload
 }

@@ -254,25 +254,17 @@ func (t *Table) Add(d *Decoded, index int64) {
 	default:
 		return
 	}
-	if d.TsNs > t.nowNs {
-		t.nowNs = d.TsNs
+	if t.fold != nil {
+		t.foldAdd(d, index)
+		return
 	}
-	fold := t.fold != nil && d.Fold != 0
-	if fold && t.fold.holdHead != t.fold.holdTail {
-		t.releaseExpired(false)
-	}
-	t.add(d, index, fold)
+	t.nowNs = max(t.nowNs, d.TsNs)
+	t.add(d, index)
 }
 
-// add accounts one TCP or UDP record, after folding it (when fold) with
-// other records of the same packet. It returns the flow the record was
-// counted in and its direction, or nil when it was folded or held back.
-func (t *Table) add(d *Decoded, index int64, fold bool) (*flow, int) {
-	if t.nowNs-t.sweepNs >= 1e9 {
-		t.expire(t.nowNs)
-		t.sweepNs = t.nowNs
-	}
-
+// keyOf returns the flow key of a TCP or UDP packet, and whether its sender
+// is the key's lo endpoint.
+func keyOf(d *Decoded) (flowKey, bool) {
 	key := flowKey{vlan: d.VLAN, proto: d.IPProto, tunnel: d.Tunnel, tunnelID: d.TunnelID}
 	src, dst := d.Src.As16(), d.Dst.As16()
 	srcIsLo := endpointLE(&src, d.SrcPort, &dst, d.DstPort)
@@ -281,6 +273,18 @@ func (t *Table) add(d *Decoded, index int64, fold bool) (*flow, int) {
 	} else {
 		key.lo, key.loPort, key.hi, key.hiPort = dst, d.DstPort, src, d.SrcPort
 	}
+	return key, srcIsLo
+}
+
+// add counts one TCP or UDP packet in its flow and returns the flow and the
+// packet's direction in it.
+func (t *Table) add(d *Decoded, index int64) (*flow, int) {
+	if t.nowNs-t.sweepNs >= 1e9 {
+		t.expire(t.nowNs)
+		t.sweepNs = t.nowNs
+	}
+
+	key, srcIsLo := keyOf(d)
 	h := t.index.hash(&key)
 
 	f := t.index.get(&key, h)
@@ -313,9 +317,6 @@ func (t *Table) add(d *Decoded, index int64, fold bool) (*flow, int) {
 	}
 
 	dir := f.dirOf(srcIsLo)
-	if fold && !t.foldOrHold(f, dir, d, index) {
-		return nil, dir
-	}
 	c := &f.count[dir]
 	c.pkts++
 	c.bytes += d.Payload
@@ -582,7 +583,7 @@ func likelyServerPort(p uint16) bool {
 // report) does not need their memory.
 func (t *Table) Flush() {
 	if t.fold != nil {
-		t.releaseExpired(true)
+		t.drain(true)
 	}
 	for {
 		var oldest *flow
@@ -685,8 +686,8 @@ func (t *Table) fill(r *Record, f *flow) {
 	if v := t.vantageOf(f); v != nil {
 		r.Vantages = 2
 		r.DupPkts = v.dupPkts
-		r.OrigTransitP50Ns = v.dir[0].transit.p50()
-		r.RespTransitP50Ns = v.dir[1].transit.p50()
+		r.OrigTransitP50Ns = v.transit[0].p50()
+		r.RespTransitP50Ns = v.transit[1].p50()
 	}
 	r.pending = pendingStrings{todo: true, ordinal: t.ordinal, firstIndex: f.firstIndex, ipProto: f.key.proto, flipped: f.flipped}
 	if f.tcp != nil {
