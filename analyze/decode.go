@@ -471,7 +471,7 @@ func decodeIPv4(b []byte, l3Wire int64, d *Decoded) {
 	}
 	end := min(int64(len(b)), carried)
 	decodeTransport(b[ihl:end], carried-int64(ihl), d)
-	d.fingerprint(b[:end], ihl, 8, 10)
+	d.fingerprint(b[:end], ihl)
 }
 
 // IPv6 extension headers that the decoder walks past.
@@ -594,7 +594,7 @@ func decodeIPv6(b []byte, l3Wire int64, d *Decoded) {
 			d.IPProto = next
 			decodeTransport(rest, remaining, d)
 			l4 := cap(b) - cap(rest)
-			d.fingerprint(b[:l4+len(rest)], l4, 7, -1)
+			d.fingerprint(b[:l4+len(rest)], l4)
 			return
 		}
 		if len(rest) < 8 {
@@ -696,51 +696,83 @@ func decodeTransport(b []byte, segLen int64, d *Decoded) {
 	}
 }
 
-// foldSeed keys the fingerprints of one process. Fingerprints are compared
-// only within a capture, never stored: a per-process seed is enough.
+// foldSeed keys the payload part of fingerprints. Fingerprints are
+// compared only within a capture, never stored: a per-process seed is enough.
 var foldSeed = maphash.MakeSeed()
 
+// Constants that spread header words before they are combined.
+const (
+	foldK0 = 0x9e3779b97f4a7c15
+	foldK1 = 0xc2b2ae3d27d4eb4f
+	foldK2 = 0x165667b19e3779f9
+	foldK3 = 0x27d4eb2f165667c5
+)
+
 // fingerprint sets d.Fold for a TCP or UDP packet whose IP header starts ip
-// (captured bytes, cut to the IP length), whose transport header starts at
-// l4, whose TTL or hop limit is at ttlOff and whose IPv4 header checksum at
-// csumOff (-1 for IPv6). The bytes that differ between two vantage copies
-// of one packet (TTL, checksums) are left out; everything else is in.
-func (d *Decoded) fingerprint(ip []byte, l4, ttlOff, csumOff int) {
-	var csumL4 int
-	switch {
-	case d.Kind == KindTCP && !d.BadHeader:
-		csumL4 = l4 + 16
-	case d.Kind == KindUDP:
-		csumL4 = l4 + 6
+// (captured bytes, cut to the IP length) and whose transport header starts
+// at l4. The bytes that differ between two vantage copies of one packet
+// (TTL or hop limit, checksums) are left out; everything else is in. The
+// fixed headers are read as words, in place: the payload is the only part
+// hashed as bytes.
+func (d *Decoded) fingerprint(ip []byte, l4 int) {
+	le := binary.LittleEndian
+	var h uint64
+	switch d.Kind {
+	case KindTCP:
+		if d.BadHeader || len(ip) < l4+20 {
+			return
+		}
+		t0, t1 := le.Uint64(ip[l4:]), le.Uint64(ip[l4+8:])
+		t2 := uint64(le.Uint32(ip[l4+16:])) &^ 0xffff // without the checksum
+		h = mum(t0^foldK0, t1^foldK1) ^ mum(t2^foldK2, uint64(len(ip)-l4)^foldK3)
+		h ^= payloadHash(ip[l4+20:]) // options and payload
+	case KindUDP:
+		if len(ip) < l4+8 {
+			return
+		}
+		t0 := uint64(le.Uint32(ip[l4:])) | uint64(le.Uint16(ip[l4+4:]))<<32 // ports, length
+		h = mum(t0^foldK0, uint64(len(ip)-l4)^foldK1)
+		h ^= payloadHash(ip[l4+8:])
 	default:
 		return
 	}
-	if csumL4+2 > len(ip) {
-		return
-	}
-	// Headers go through a stack buffer with the varying fields zeroed;
-	// longer headers (IPv6 extension chains) are hashed in place.
-	var buf [128]byte
-	hdrEnd := l4 + 20
-	if d.Kind == KindUDP {
-		hdrEnd = l4 + 8
+	fixed := 40
+	if d.IPVersion == 4 {
+		fixed = 20
+		a := le.Uint64(ip[0:])
+		b := le.Uint64(ip[8:]) &^ 0xffff00ff // without TTL and header checksum
+		c := uint64(le.Uint32(ip[16:]))
+		h ^= mum(a^foldK2, b^foldK3) ^ mum(c^foldK1, foldK0)
 	} else {
-		hdrEnd = l4 + int(ip[l4+12]>>4)*4
+		a := le.Uint64(ip[0:]) &^ (0xff << 56) // without the hop limit
+		h ^= mum(a^foldK2, le.Uint64(ip[8:])^foldK3) ^ mum(le.Uint64(ip[16:])^foldK1, le.Uint64(ip[24:])^foldK0) ^
+			mum(le.Uint64(ip[32:])^foldK3, foldK2)
 	}
-	hdrEnd = min(hdrEnd, len(ip))
-	var h uint64
-	if hdrEnd <= len(buf) {
-		n := copy(buf[:], ip[:hdrEnd])
-		buf[ttlOff] = 0
-		if csumOff >= 0 {
-			buf[csumOff], buf[csumOff+1] = 0, 0
-		}
-		buf[csumL4], buf[csumL4+1] = 0, 0
-		h = maphash.Bytes(foldSeed, buf[:n])
-	} else {
-		h = maphash.Bytes(foldSeed, ip[:ttlOff]) ^ maphash.Bytes(foldSeed, ip[ttlOff+1:csumL4])*0x9e3779b97f4a7c15 ^
-			maphash.Bytes(foldSeed, ip[csumL4+2:hdrEnd])*0xc2b2ae3d27d4eb4f
+	if l4 > fixed {
+		// IPv4 options or IPv6 extension headers: rare, hashed as bytes.
+		h ^= mum(maphash.Bytes(foldSeed, ip[fixed:l4]), foldK1)
 	}
-	h ^= maphash.Bytes(foldSeed, ip[hdrEnd:]) * 0x165667b19e3779f9
 	d.Fold = h | 1 // never 0: 0 means no fingerprint
+}
+
+// payloadSample is how many bytes at each end of a payload its hash reads.
+const payloadSample = 64
+
+// payloadHash hashes the bytes after the fixed transport header (options
+// and payload): all of them up to 2*payloadSample bytes, else the first and
+// last payloadSample. Hashing a full-sized payload whole would cost several
+// times the rest of decoding, on every packet of every capture; two copies
+// of one packet are equal throughout anyway, and two different packets
+// with equal headers (sequence and acknowledgement numbers, IPv4 ID,
+// lengths, TCP options) differ in their application headers at the start,
+// or not at all outside hostile input. Nothing hashes to 0.
+func payloadHash(b []byte) uint64 {
+	switch n := len(b); {
+	case n == 0:
+		return 0
+	case n <= 2*payloadSample:
+		return maphash.Bytes(foldSeed, b)
+	default:
+		return maphash.Bytes(foldSeed, b[:payloadSample]) ^ mum(maphash.Bytes(foldSeed, b[n-payloadSample:]), foldK2)
+	}
 }

@@ -25,8 +25,14 @@ const (
 // to MaxDupEntries while the window holds more records.
 const firstFoldEntries = 1 << 10
 
-// foldBucket is how many index slots one fingerprint may land in.
-const foldBucket = 4
+// foldBucket is how many index slots one fingerprint may land in (one
+// cache line), and foldSpread how many slots the index has per record: at
+// most one record per bucket on average, so that a full bucket, which
+// loses a record to folding, is rare.
+const (
+	foldBucket = 8
+	foldSpread = 8
+)
 
 // gsoSlots is how many recent data segments per direction of a flow with
 // two vantage points are kept to match super-packets with their segments.
@@ -99,7 +105,7 @@ type folder struct {
 	maxEntries int
 	ring       []foldEntry // len is a power of two
 	head, n    int
-	slots      []uint32 // 1 + ring position; buckets of foldBucket
+	slots      []uint64 // fingerprint tag << 32 | 1 + ring position; buckets of foldBucket
 	// The delay line: records numbered in arrival order, line[n mod
 	// len(line)] for lineHead <= n < lineTail, and a min-heap of their
 	// numbers by the time they are to be counted at.
@@ -114,14 +120,12 @@ type folder struct {
 	started   bool
 	folded    bool
 	probeEnd  int64
-	gso       []gsoRange // gsoBuckets * gsoWays, made on first use
+	gso       []gsoRange     // gsoBuckets * gsoWays, made on first use
+	recent    []recentRecord // while the delay line is off: detectEntries
 }
 
 func newFolder(cfg Config) *folder {
-	f := &folder{window: cfg.DupWindowNs, maxEntries: cfg.MaxDupEntries}
-	f.ring = make([]foldEntry, min(firstFoldEntries, f.maxEntries))
-	f.slots = make([]uint32, 2*len(f.ring))
-	return f
+	return &folder{window: cfg.DupWindowNs, maxEntries: cfg.MaxDupEntries}
 }
 
 // lookup returns the record a new record (fingerprint key, time ts, TTL
@@ -131,11 +135,12 @@ func newFolder(cfg Config) *folder {
 // at the other). same reports an unpaired one with the same TTL.
 func (f *folder) lookup(key uint64, ts int64, ttl uint8) (copyOf *foldEntry, same bool) {
 	b := f.bucket(key)
+	tag := key &^ 0xffffffff
 	for _, s := range f.slots[b : b+foldBucket] {
-		if s == 0 {
+		if s&^0xffffffff != tag || s == 0 {
 			continue
 		}
-		e := &f.ring[s-1]
+		e := &f.ring[uint32(s)-1]
 		if e.key != key || e.paired || abs(ts-e.ts) > f.window {
 			continue
 		}
@@ -156,7 +161,7 @@ func abs(v int64) int64 {
 }
 
 func (f *folder) bucket(key uint64) int {
-	return int(key>>32) & (len(f.slots) - 1) &^ (foldBucket - 1)
+	return int(key>>1) & (len(f.slots) - 1) &^ (foldBucket - 1)
 }
 
 // insert remembers a record and returns it. When the ring is full of
@@ -184,39 +189,38 @@ func (f *folder) insert(key uint64, ts int64, ttl uint8, now int64, capped *int6
 	return e
 }
 
-// index puts ring position pos into its bucket: in a free or stale slot,
-// else over the oldest record (which can then no longer be matched).
+// index puts ring position pos into its bucket: in a free or stale slot
+// (its record gone from the ring, out of the window, or paired), else over
+// the oldest record, which can then no longer be matched (capped counts it).
 func (f *folder) index(pos int, now int64, capped *int64) {
 	e := &f.ring[pos]
 	b := f.bucket(e.key)
-	victim, victimTs := -1, int64(0)
+	victim, victimTs, live := -1, int64(0), true
 	for i := b; i < b+foldBucket; i++ {
 		s := f.slots[i]
-		if s == 0 || int(s-1) == pos {
-			victim = i
+		if s == 0 || int(uint32(s)-1) == pos {
+			victim, live = i, false
 			break
 		}
-		o := &f.ring[s-1]
-		if f.bucket(o.key) != b || now-o.ts > f.window {
-			victim = i // stale: the ring position was reused or is out of the window
+		o := &f.ring[uint32(s)-1]
+		if o.key&^0xffffffff != s&^0xffffffff || f.bucket(o.key) != b || o.paired || now-o.ts > f.window {
+			victim, live = i, false
 			break
 		}
 		if victim < 0 || o.ts < victimTs {
 			victim, victimTs = i, o.ts
 		}
 	}
-	if s := f.slots[victim]; s != 0 && int(s-1) != pos {
-		if o := &f.ring[s-1]; f.bucket(o.key) == b && now-o.ts <= f.window {
-			*capped++
-		}
+	if live {
+		*capped++
 	}
-	f.slots[victim] = uint32(pos + 1)
+	f.slots[victim] = e.key&^0xffffffff | uint64(pos+1)
 }
 
 func (f *folder) grow() {
 	old, head, n := f.ring, f.head, f.n
 	f.ring = make([]foldEntry, 2*len(old))
-	f.slots = make([]uint32, 2*len(f.ring))
+	f.slots = make([]uint64, foldSpread*len(f.ring))
 	f.head, f.n = 0, n
 	for i := range n {
 		f.ring[i] = old[(head+i)&(len(old)-1)]
@@ -419,21 +423,30 @@ func (t *Table) countWaiting(w *waiting) {
 	c.wireBytes += w.extraWire
 }
 
-// probeNs is how long a capture's records go through the delay line before
-// the first copy is folded; without one by then, they stop doing so (the
-// delay line is not free) until a copy turns up.
-const probeNs = DefaultDupWindowNs
+// probeNs and probeRecords bound how long a capture's records go through
+// the delay line before a first copy is folded: without one by then (the
+// window, or this many records), they stop doing so (the delay line is not
+// free) until a copy turns up.
+const (
+	probeNs      = DefaultDupWindowNs
+	probeRecords = 1024
+)
 
 // foldAdd accounts a TCP or UDP record of a table that folds copies.
 func (t *Table) foldAdd(d *Decoded, index int64) {
 	f := t.fold
 	if !f.started {
-		f.started, f.buffering, f.probeEnd = true, true, d.TsNs+max(probeNs, f.window)
+		f.started, f.probeEnd = true, d.TsNs+max(probeNs, f.window)
+		f.startBuffering()
 	}
 	f.now = max(f.now, d.TsNs)
-	if f.buffering && !f.folded && f.now > f.probeEnd {
+	if f.buffering && !f.folded && (f.now > f.probeEnd || f.arrivals >= probeRecords) {
 		t.drain(true)
-		f.buffering = false
+		f.stopBuffering()
+	}
+	if !f.buffering {
+		t.detect(d, index)
+		return
 	}
 	f.arrivals++
 	if d.Fold == 0 {
@@ -453,23 +466,15 @@ func (t *Table) foldAdd(d *Decoded, index int64) {
 		if w := f.waitingAt(e.buf); w != nil {
 			t.foldWaiting(w, e, d)
 		} else {
-			t.foldCounted(e, d)
-			f.buffering = true
+			t.foldCounted(e, d) // it left the line before its copy came
 		}
-		if f.buffering {
-			t.drain(false)
-		}
+		t.drain(false)
 		return
 	}
 	if same {
 		t.DupAmbiguous++
 	}
 	e = f.insert(d.Fold, d.TsNs, d.TTL, f.now, &t.DupCapped)
-	if !f.buffering {
-		t.nowNs = max(t.nowNs, d.TsNs)
-		t.add(d, index)
-		return
-	}
 	var self gsoCredit
 	if d.Kind == KindTCP && d.Payload > 0 {
 		var folded bool
@@ -491,16 +496,68 @@ func (t *Table) foldAdd(d *Decoded, index int64) {
 	t.drain(false)
 }
 
-// addOrWait counts a record without a fingerprint, through the delay line
-// while it is on (so that it keeps its place among the others).
+// addOrWait counts a record without a fingerprint through the delay line,
+// so that it keeps its place among the others.
 func (t *Table) addOrWait(d *Decoded, index int64) {
-	if !t.fold.buffering {
-		t.nowNs = max(t.nowNs, d.TsNs)
-		t.add(d, index)
-		return
-	}
 	t.push(d, index)
 	t.drain(false)
+}
+
+// detectEntries is the size of the table that watches for a first copy
+// while the delay line is off: one record per slot, by fingerprint.
+const detectEntries = 1 << 12
+
+// recentRecord is a record the detect table remembers.
+type recentRecord struct {
+	key uint64
+	ts  int64
+	ttl uint8
+}
+
+// detect counts a record while the delay line is off, and watches for a
+// copy of an earlier one, as cheaply as one slot of a small table allows:
+// a colliding record can hide a copy from it, not add one. The first copy
+// turns the delay line on for the rest of the capture.
+func (t *Table) detect(d *Decoded, index int64) {
+	f := t.fold
+	if d.Fold != 0 {
+		r := &f.recent[(d.Fold>>1)&(detectEntries-1)]
+		if r.key == d.Fold && abs(d.TsNs-r.ts) <= f.window {
+			if r.ttl != d.TTL {
+				f.folded = true
+				t.DupFolded++
+				t.foldCounted(&foldEntry{key: r.key, ts: r.ts, ttl: r.ttl}, d)
+				r.key = 0
+				f.startBuffering()
+				return
+			}
+			t.DupAmbiguous++
+		}
+		*r = recentRecord{key: d.Fold, ts: d.TsNs, ttl: d.TTL}
+	}
+	t.nowNs = max(t.nowNs, d.TsNs)
+	t.add(d, index)
+}
+
+// stopBuffering turns the delay line off (it is empty) and lets go of its
+// memory.
+func (f *folder) stopBuffering() {
+	f.buffering = false
+	f.ring, f.slots, f.head, f.n = nil, nil, 0, 0
+	f.line, f.heap, f.gso = nil, nil, nil
+	f.lineHead, f.lineTail = 0, 0
+	if f.recent == nil {
+		f.recent = make([]recentRecord, detectEntries)
+	}
+}
+
+// startBuffering turns the delay line on.
+func (f *folder) startBuffering() {
+	f.buffering = true
+	if f.ring == nil {
+		f.ring = make([]foldEntry, min(firstFoldEntries, f.maxEntries))
+		f.slots = make([]uint64, foldSpread*len(f.ring))
+	}
 }
 
 // senderFirst reports, for two records of one packet, whether the one with
