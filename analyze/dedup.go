@@ -551,12 +551,21 @@ func (f *folder) stopBuffering() {
 	}
 }
 
-// startBuffering turns the delay line on.
+// startBuffering turns the delay line on. The records the detect table
+// still holds within the window are remembered, as counted: their copies
+// to come are folded.
 func (f *folder) startBuffering() {
 	f.buffering = true
 	if f.ring == nil {
 		f.ring = make([]foldEntry, min(firstFoldEntries, f.maxEntries))
 		f.slots = make([]uint64, foldSpread*len(f.ring))
+	}
+	var capped int64
+	for i := range f.recent {
+		if r := &f.recent[i]; r.key != 0 && f.now-r.ts <= f.window {
+			f.insert(r.key, r.ts, r.ttl, f.now, &capped)
+		}
+		f.recent[i] = recentRecord{}
 	}
 }
 

@@ -235,3 +235,38 @@ func TestFoldLeavesOtherCapturesAlone(t *testing.T) {
 	}
 	t.Logf("%d captures, %d with vantage copies", len(paths), folded)
 }
+
+// TestVantageCopiesStartLate: in a capture whose copies start after the
+// delay line has stopped (a long stretch of traffic seen once), the first
+// copy turns it back on. The flow in flight then may count its first
+// packets at the copy they came as; every flow after it is exact, and every
+// copy is folded.
+func TestVantageCopiesStartLate(t *testing.T) {
+	link, pkts := readRecording(t, "http-v4.pcap")
+	single, doubled, err := capgen.Double(link, pkts, capgen.Vantage{Local: recClient, Delay: 150 * time.Microsecond, Offset: 2 * time.Millisecond, Hops: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	udp := capgen.NewUDP(netip.MustParseAddrPort("192.0.2.1:5000"), netip.MustParseAddrPort("192.0.2.2:5001"), capgen.Options{Link: capgen.RawIP})
+	for i := range 3000 {
+		udp.Send(capgen.Orig, time.Duration(i)*10*time.Microsecond, 50)
+	}
+	prefix := udp.Packets()
+	shift := single[0].Time.Add(-100 * time.Millisecond).Sub(prefix[0].Time)
+	for i := range prefix {
+		prefix[i].Time = prefix[i].Time.Add(shift)
+	}
+	want, _ := analyzeRaw(analyze.Config{}, append(slices.Clone(prefix), single...))
+	got, tbl := analyzeRaw(analyze.Config{}, append(slices.Clone(prefix), doubled...))
+	if copies := int64(len(doubled) - len(single)); tbl.DupFolded != copies {
+		t.Errorf("folded %d, want %d", tbl.DupFolded, copies)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%d flows, want %d", len(got), len(want))
+	}
+	for i := 2; i < len(got); i++ { // the prefix's flow, then the flow in flight
+		if g, w := comparable(got[i], false), comparable(want[i], false); g != w {
+			t.Errorf("flow %d:\n got %+v\nwant %+v", i, g, w)
+		}
+	}
+}
