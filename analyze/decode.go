@@ -752,7 +752,7 @@ func (d *Decoded) fingerprint(ip []byte, l4 int) {
 		// IPv4 options or IPv6 extension headers: rare, hashed as bytes.
 		h ^= mum(maphash.Bytes(foldSeed, ip[fixed:l4]), foldK1)
 	}
-	d.Fold = h | 1 // never 0: 0 means no fingerprint
+	d.Fold = h&^0xff | 1 // 56 bits; never 0, which means no fingerprint
 }
 
 // payloadSample is how many bytes at each end of a payload its hash reads.

@@ -15,9 +15,10 @@ const (
 	// resend never falls inside it; faster repeats (fast retransmissions)
 	// are told apart by TTL.
 	DefaultDupWindowNs = 10_000_000
-	// DefaultMaxDupEntries caps the records remembered for folding (and
-	// the packets held back, each): 64 Ki records cover the window at
-	// 6.5 million packets a second. 24 bytes each, so 1.5 MiB at most.
+	// DefaultMaxDupEntries caps the records remembered for folding, and
+	// those waiting in the delay line: 64 Ki records cover the window at
+	// 6.5 million packets a second. A remembered record takes 88 bytes
+	// with its index slots, a waiting one 168: 16.5 MiB at most.
 	DefaultMaxDupEntries = 1 << 16
 )
 
@@ -33,10 +34,6 @@ const (
 	foldBucket = 8
 	foldSpread = 8
 )
-
-// gsoSlots is how many recent data segments per direction of a flow with
-// two vantage points are kept to match super-packets with their segments.
-const gsoSlots = 16
 
 // foldEntry is a record remembered for folding: no Go pointers, so the
 // collector never scans the ring.
@@ -62,7 +59,6 @@ type waiting struct {
 	extraWire        int64
 	extraPkts        int32
 	dups             int32  // records folded into it
-	num              uint32 // its number in the delay line
 	order            uint32 // the arrival number of its preferred copy: the heap's order
 	heapPos          int32
 	seq, ack         uint32
@@ -99,7 +95,8 @@ func (w *waiting) decoded(d *Decoded) {
 }
 
 // folder is a table's folding state: a ring of recent records in arrival
-// order, an index over it by fingerprint, and the queue of held records.
+// order, an index over it by fingerprint, the delay line, and the tables
+// GSO matching and first-copy detection look in.
 type folder struct {
 	window     int64
 	maxEntries int
@@ -108,14 +105,15 @@ type folder struct {
 	slots      []uint64 // fingerprint tag << 32 | 1 + ring position; buckets of foldBucket
 	// The delay line: records numbered in arrival order, line[n mod
 	// len(line)] for lineHead <= n < lineTail, and a min-heap of their
-	// numbers by the time they are to be counted at.
+	// numbers by the arrival of the copy each is counted as.
 	line               []waiting
 	lineHead, lineTail uint32
 	heap               []uint32
 	arrivals           uint32 // records seen while buffering, numbering their arrival
 	now                int64  // the latest record time seen
 	// buffering: records go through the delay line. It is on for the
-	// first probeNs of a capture and stays on once a copy was folded.
+	// first probeNs or probeRecords of a capture and stays on once a copy
+	// was folded.
 	buffering bool
 	started   bool
 	folded    bool
@@ -161,7 +159,7 @@ func abs(v int64) int64 {
 }
 
 func (f *folder) bucket(key uint64) int {
-	return int(key>>1) & (len(f.slots) - 1) &^ (foldBucket - 1)
+	return int(key>>8) & (len(f.slots) - 1) &^ (foldBucket - 1) // the low byte is constant
 }
 
 // insert remembers a record and returns it. When the ring is full of
@@ -257,7 +255,7 @@ type gsoRange struct {
 	used       bool
 }
 
-// line returns the waiting record numbered ref-1, or nil when it has been
+// waitingAt returns the waiting record numbered ref-1, or nil when it has been
 // counted or folded away.
 func (f *folder) waitingAt(ref uint32) *waiting {
 	if ref == 0 || ref-1-f.lineHead >= f.lineTail-f.lineHead {
@@ -351,7 +349,6 @@ func (t *Table) push(d *Decoded, index int64) uint32 {
 	f.lineTail++
 	w := &f.line[n&uint32(len(f.line)-1)]
 	w.set(d, index)
-	w.num = n
 	w.order = f.arrivals
 	w.now = f.now
 	w.heapPos = int32(len(f.heap))
@@ -507,12 +504,16 @@ func (t *Table) addOrWait(d *Decoded, index int64) {
 // while the delay line is off: one record per slot, by fingerprint.
 const detectEntries = 1 << 12
 
-// recentRecord is a record the detect table remembers.
+// recentRecord is a record the detect table remembers: its fingerprint
+// with the TTL in the low byte (a fingerprint's low byte is always 1), and
+// its time.
 type recentRecord struct {
-	key uint64
-	ts  int64
-	ttl uint8
+	keyTTL uint64
+	ts     int64
 }
+
+// recentKey is what a recentRecord keeps of a fingerprint.
+func recentKey(key uint64, ttl uint8) uint64 { return key&^0xff | uint64(ttl) }
 
 // detect counts a record while the delay line is off, and watches for a
 // copy of an earlier one, as cheaply as one slot of a small table allows:
@@ -521,19 +522,19 @@ type recentRecord struct {
 func (t *Table) detect(d *Decoded, index int64) {
 	f := t.fold
 	if d.Fold != 0 {
-		r := &f.recent[(d.Fold>>1)&(detectEntries-1)]
-		if r.key == d.Fold && abs(d.TsNs-r.ts) <= f.window {
-			if r.ttl != d.TTL {
+		r := &f.recent[(d.Fold>>8)&(detectEntries-1)]
+		if r.keyTTL&^0xff == d.Fold&^0xff && abs(d.TsNs-r.ts) <= f.window {
+			if ttl := uint8(r.keyTTL); ttl != d.TTL {
 				f.folded = true
 				t.DupFolded++
-				t.foldCounted(&foldEntry{key: r.key, ts: r.ts, ttl: r.ttl}, d)
-				r.key = 0
+				t.foldCounted(&foldEntry{key: d.Fold, ts: r.ts, ttl: ttl}, d)
+				r.keyTTL = 0
 				f.startBuffering()
 				return
 			}
 			t.DupAmbiguous++
 		}
-		*r = recentRecord{key: d.Fold, ts: d.TsNs, ttl: d.TTL}
+		*r = recentRecord{keyTTL: recentKey(d.Fold, d.TTL), ts: d.TsNs}
 	}
 	t.nowNs = max(t.nowNs, d.TsNs)
 	t.add(d, index)
@@ -562,8 +563,8 @@ func (f *folder) startBuffering() {
 	}
 	var capped int64
 	for i := range f.recent {
-		if r := &f.recent[i]; r.key != 0 && f.now-r.ts <= f.window {
-			f.insert(r.key, r.ts, r.ttl, f.now, &capped)
+		if r := &f.recent[i]; r.keyTTL != 0 && f.now-r.ts <= f.window {
+			f.insert(r.keyTTL&^0xff|1, r.ts, uint8(r.keyTTL), f.now, &capped)
 		}
 		f.recent[i] = recentRecord{}
 	}
@@ -576,7 +577,8 @@ func senderFirst(a, b uint8) bool { return a > b }
 // dirOfRecord returns the direction a packet goes in its flow: 0 from the
 // originator. With no flow yet it applies the rules a new flow would.
 func (t *Table) dirOfRecord(d *Decoded) (int, uint64) {
-	key, srcIsLo := keyOf(d)
+	var key flowKey
+	srcIsLo := keyOf(d, &key)
 	h := t.index.hash(&key)
 	dh := h
 	if srcIsLo {
@@ -625,7 +627,8 @@ func (t *Table) foldWaiting(w *waiting, e *foldEntry, d *Decoded) {
 // (the delay line was off): its flow takes d's time if d is the preferred
 // copy.
 func (t *Table) foldCounted(e *foldEntry, d *Decoded) {
-	key, srcIsLo := keyOf(d)
+	var key flowKey
+	srcIsLo := keyOf(d, &key)
 	f := t.index.get(&key, t.index.hash(&key))
 	if f == nil {
 		return
@@ -761,7 +764,7 @@ type gsoCredit struct {
 	ip, wire int64
 }
 
-// gsoSlot returns the bucket for a direction and sequence number.
+// gsoBucket returns the bucket for a direction and sequence number.
 func (f *folder) gsoBucket(dh uint64, seq uint32) []gsoRange {
 	if f.gso == nil {
 		f.gso = make([]gsoRange, gsoBuckets*gsoWays)
@@ -914,7 +917,8 @@ func (t *Table) matchGSO(d *Decoded) (bool, gsoCredit) {
 // creditFlow credits the flow of a folded GSO record that nothing waiting
 // could take: as a folded record (first), or as a further segment's packet.
 func (t *Table) creditFlow(d *Decoded, first bool) {
-	key, srcIsLo := keyOf(d)
+	var key flowKey
+	srcIsLo := keyOf(d, &key)
 	f := t.index.get(&key, t.index.hash(&key))
 	if f == nil {
 		return

@@ -262,10 +262,10 @@ func (t *Table) Add(d *Decoded, index int64) {
 	t.add(d, index)
 }
 
-// keyOf returns the flow key of a TCP or UDP packet, and whether its sender
-// is the key's lo endpoint.
-func keyOf(d *Decoded) (flowKey, bool) {
-	key := flowKey{vlan: d.VLAN, proto: d.IPProto, tunnel: d.Tunnel, tunnelID: d.TunnelID}
+// keyOf sets *key to the flow key of a TCP or UDP packet and reports
+// whether its sender is the key's lo endpoint.
+func keyOf(d *Decoded, key *flowKey) bool {
+	*key = flowKey{vlan: d.VLAN, proto: d.IPProto, tunnel: d.Tunnel, tunnelID: d.TunnelID}
 	src, dst := d.Src.As16(), d.Dst.As16()
 	srcIsLo := endpointLE(&src, d.SrcPort, &dst, d.DstPort)
 	if srcIsLo {
@@ -273,7 +273,7 @@ func keyOf(d *Decoded) (flowKey, bool) {
 	} else {
 		key.lo, key.loPort, key.hi, key.hiPort = dst, d.DstPort, src, d.SrcPort
 	}
-	return key, srcIsLo
+	return srcIsLo
 }
 
 // add counts one TCP or UDP packet in its flow and returns the flow and the
@@ -284,7 +284,8 @@ func (t *Table) add(d *Decoded, index int64) (*flow, int) {
 		t.sweepNs = t.nowNs
 	}
 
-	key, srcIsLo := keyOf(d)
+	var key flowKey
+	srcIsLo := keyOf(d, &key)
 	h := t.index.hash(&key)
 
 	f := t.index.get(&key, h)
