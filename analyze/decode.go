@@ -2,7 +2,6 @@ package analyze
 
 import (
 	"encoding/binary"
-	"hash/maphash"
 	"net/netip"
 
 	"github.com/gopacket/gopacket/layers"
@@ -696,10 +695,6 @@ func decodeTransport(b []byte, segLen int64, d *Decoded) {
 	}
 }
 
-// foldSeed keys the payload part of fingerprints. Fingerprints are
-// compared only within a capture, never stored: a per-process seed is enough.
-var foldSeed = maphash.MakeSeed()
-
 // Constants that spread header words before they are combined.
 const (
 	foldK0 = 0x9e3779b97f4a7c15
@@ -712,8 +707,8 @@ const (
 // (captured bytes, cut to the IP length) and whose transport header starts
 // at l4. The bytes that differ between two vantage copies of one packet
 // (TTL or hop limit, checksums) are left out; everything else is in. The
-// fixed headers are read as words, in place: the payload is the only part
-// hashed as bytes.
+// fixed headers are read as words, in place, and the rest sampled
+// (payloadHash).
 func (d *Decoded) fingerprint(ip []byte, l4 int) {
 	le := binary.LittleEndian
 	var h uint64
@@ -749,30 +744,37 @@ func (d *Decoded) fingerprint(ip []byte, l4 int) {
 			mum(le.Uint64(ip[32:])^foldK3, foldK2)
 	}
 	if l4 > fixed {
-		// IPv4 options or IPv6 extension headers: rare, hashed as bytes.
-		h ^= mum(maphash.Bytes(foldSeed, ip[fixed:l4]), foldK1)
+		// IPv4 options or IPv6 extension headers: rare.
+		h ^= mum(payloadHash(ip[fixed:l4]), foldK1)
 	}
 	d.Fold = h&^0xff | 1 // 56 bits; never 0, which means no fingerprint
 }
 
 // payloadSample is how many bytes at each end of a payload its hash reads.
-const payloadSample = 64
+const payloadSample = 16
 
-// payloadHash hashes the bytes after the fixed transport header (options
-// and payload): all of them up to 2*payloadSample bytes, else the first and
-// last payloadSample. Hashing a full-sized payload whole would cost several
-// times the rest of decoding, on every packet of every capture; two copies
-// of one packet are equal throughout anyway, and two different packets
-// with equal headers (sequence and acknowledgement numbers, IPv4 ID,
-// lengths, TCP options) differ in their application headers at the start,
-// or not at all outside hostile input. Nothing hashes to 0.
+// payloadHash hashes the bytes after the fixed transport header (TCP
+// options and payload): their length and their first and last
+// payloadSample bytes, read as words in place. Two copies of one packet are
+// equal throughout; two different packets of one flow with equal headers
+// (sequence and acknowledgement numbers, IPv4 ID, lengths, TCP timestamps)
+// differ where application headers put their ids and counters, at the
+// start (DNS, QUIC, RTP), or not at all outside hostile input. Hashing whole
+// payloads would cost more than the rest of decoding.
 func payloadHash(b []byte) uint64 {
-	switch n := len(b); {
-	case n == 0:
+	n := len(b)
+	if n == 0 {
 		return 0
-	case n <= 2*payloadSample:
-		return maphash.Bytes(foldSeed, b)
-	default:
-		return maphash.Bytes(foldSeed, b[:payloadSample]) ^ mum(maphash.Bytes(foldSeed, b[n-payloadSample:]), foldK2)
 	}
+	le := binary.LittleEndian
+	var head, tail [2]uint64
+	if n >= payloadSample {
+		head = [2]uint64{le.Uint64(b), le.Uint64(b[8:])}
+		tail = [2]uint64{le.Uint64(b[n-16:]), le.Uint64(b[n-8:])}
+	} else {
+		var w [payloadSample]byte
+		copy(w[:], b)
+		head = [2]uint64{le.Uint64(w[:]), le.Uint64(w[8:])}
+	}
+	return mum(head[0]^foldK1, head[1]^foldK0) ^ mum(tail[0]^foldK3, tail[1]^foldK2^uint64(n))
 }

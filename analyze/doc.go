@@ -102,9 +102,12 @@
 // offset, a few milliseconds at most; a timed-out resend comes after at
 // least Linux's minimum RTO, 200 ms), their TTLs (hop limits) differ, and
 // their fingerprints are equal: the IP header but for TTL and checksum, the
-// TCP or UDP header but for checksum, TCP options and the payload's length,
-// first 64 and last 64 bytes (a 64-bit hash, keyed per process; hashing
-// whole payloads would cost more than the rest of decoding). The TTL tells
+// TCP or UDP header but for checksum, and the length, first 16 and last 16
+// bytes of what follows (TCP options and payload), in a 56-bit hash of
+// words read in place (hashing whole payloads would cost more than the rest
+// of decoding; packets of one flow that agree on all this differ, if at
+// all, where application headers put ids and counters, at the start). The
+// TTL tells
 // the vantage points apart: it drops on the way, so the higher one is the
 // sender's copy. Records with the same TTL are never folded: a repeat at
 // one vantage point (a retransmission; a duplicate the network made) and a
