@@ -24,7 +24,7 @@ const (
 
 // firstFoldEntries is the size the folding state starts at; it doubles up
 // to MaxDupEntries while the window holds more records.
-const firstFoldEntries = 1 << 10
+const firstFoldEntries = 1 << 8
 
 // foldBucket is how many index slots one fingerprint may land in (one
 // cache line), and foldSpread how many slots the index has per record: at
@@ -473,7 +473,7 @@ func (t *Table) foldAdd(d *Decoded, index int64) {
 	}
 	e = f.insert(d.Fold, d.TsNs, d.TTL, f.now, &t.DupCapped)
 	var self gsoCredit
-	if d.Kind == KindTCP && d.Payload > 0 {
+	if d.Kind == KindTCP && d.Payload > 0 && f.folded { // no GSO table before a first copy
 		var folded bool
 		if folded, self = t.matchGSO(d); folded {
 			t.drain(false)

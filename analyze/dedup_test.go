@@ -2,6 +2,7 @@ package analyze
 
 import (
 	"net/netip"
+	"slices"
 	"testing"
 	"time"
 
@@ -36,6 +37,20 @@ func feed(t *Table, recs [][]byte, ts []int64) int64 {
 		t.Add(&d, p.Index)
 	}
 	return n
+}
+
+// analyzeGenerated analyzes raw IP packets with the default Config.
+func analyzeGenerated(pkts []capgen.Packet) ([]Record, *Table) {
+	var recs []Record
+	tbl := NewTable(Config{}, "generated", 1, func(r *Record) { recs = append(recs, *r) })
+	var data [][]byte
+	var ts []int64
+	for _, p := range pkts {
+		data, ts = append(data, p.Data), append(ts, p.Time.UnixNano())
+	}
+	feed(tbl, data, ts)
+	tbl.Flush()
+	return recs, tbl
 }
 
 // flowTotals sums the packets and folded records of every flow.
@@ -181,20 +196,8 @@ func TestFoldLargest(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			run := func(pkts []capgen.Packet) ([]Record, *Table) {
-				var recs []Record
-				tbl := NewTable(Config{}, "big", 1, func(r *Record) { recs = append(recs, *r) })
-				var data [][]byte
-				var ts []int64
-				for _, p := range pkts {
-					data, ts = append(data, p.Data), append(ts, p.Time.UnixNano())
-				}
-				feed(tbl, data, ts)
-				tbl.Flush()
-				return recs, tbl
-			}
-			want, _ := run(single)
-			got, tbl := run(doubled)
+			want, _ := analyzeGenerated(single)
+			got, tbl := analyzeGenerated(doubled)
 			if len(got) != 1 || got[0].RespPkts != want[0].RespPkts || got[0].RespBytes != want[0].RespBytes || got[0].RespIPBytes != want[0].RespIPBytes {
 				t.Fatalf("got %+v\nwant %+v", got, want)
 			}
@@ -272,4 +275,47 @@ func FuzzFold(f *testing.F) {
 			t.Fatalf("%d packets + %d folded of %d records, %d flows live", pkts, dups, fed, tbl.live)
 		}
 	})
+}
+
+// TestFoldOneSideOnly: a segment the responder sent that never reached the
+// originator (only the responder's record of it exists) still counts, once,
+// as it came; its resend is then a retransmission. The originator's host
+// alone saw neither the loss nor a retransmission: the flow is the union of
+// what the two vantage points saw, each packet counted once.
+func TestFoldOneSideOnly(t *testing.T) {
+	c := capgen.NewTCP(netip.MustParseAddrPort("10.1.0.1:40000"), netip.MustParseAddrPort("10.1.0.2:80"), capgen.Options{Link: capgen.RawIP})
+	c.SYN(0)
+	c.SYNACK(100 * time.Microsecond)
+	c.ACK(capgen.Orig, 200*time.Microsecond)
+	c.Lost(capgen.Resp, 300*time.Microsecond, 500)
+	c.Retransmit(capgen.Resp, 200*time.Millisecond, 1, 500)
+	c.ACK(capgen.Orig, 201*time.Millisecond)
+	single, doubled, err := capgen.Double(capgen.RawIP, c.Packets(), capgen.Vantage{Local: []netip.Addr{netip.MustParseAddr("10.1.0.1")}, Delay: 20 * time.Microsecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The originator's records of the lost segment go: it never arrived.
+	lost := func(p capgen.Packet, ttl uint8) bool {
+		var d Decoded
+		pkt := ingest.Packet{Data: p.Data, OrigLen: p.Length, LinkType: layers.LinkTypeRaw}
+		Decode(&pkt, &d)
+		return d.SrcPort == 80 && d.Payload == 500 && d.TTL == ttl && p.Time.Sub(capgen.Epoch) == 300*time.Microsecond
+	}
+	single = slices.DeleteFunc(single, func(p capgen.Packet) bool { return lost(p, 64) })
+	doubled = slices.DeleteFunc(doubled, func(p capgen.Packet) bool { return lost(p, 63) })
+	run := func(pkts []capgen.Packet) Record {
+		recs, _ := analyzeGenerated(pkts)
+		if len(recs) != 1 {
+			t.Fatalf("%d flows, want 1", len(recs))
+		}
+		return recs[0]
+	}
+	want, got := run(single), run(doubled)
+	if got.RespPkts != want.RespPkts+1 || got.RespBytes != want.RespBytes+500 || got.RespRetransPkts != 1 || want.RespRetransPkts != 0 {
+		t.Errorf("responder: %d packets, %d bytes, %d retransmissions; the originator's side alone: %d, %d, %d",
+			got.RespPkts, got.RespBytes, got.RespRetransPkts, want.RespPkts, want.RespBytes, want.RespRetransPkts)
+	}
+	if got.RTTHandshake != want.RTTHandshake || got.Vantages != 2 || got.DupPkts != int64(len(doubled)-len(single)-1) {
+		t.Errorf("iRTT %v (want %v), vantages %d, dup %d", got.RTTHandshake, want.RTTHandshake, got.Vantages, got.DupPkts)
+	}
 }
