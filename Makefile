@@ -40,6 +40,7 @@ duckdb: ## read flows.parquet back with real DuckDB (own module: cgo stays out o
 fuzz: ## run every fuzz target briefly (a fixed number of executions each)
 	$(GO) test -run '^$$' -fuzz '^FuzzReader$$' -fuzztime $(FUZZTIME_READER) ./ingest
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeTable$$' -fuzztime $(FUZZTIME) ./analyze
+	$(GO) test -run '^$$' -fuzz '^FuzzFold$$' -fuzztime $(FUZZTIME) ./analyze
 	$(GO) test -run '^$$' -fuzz '^FuzzIDSymmetric$$' -fuzztime $(FUZZTIME) ./analyze/communityid
 	$(GO) test -run '^$$' -fuzz '^FuzzParseResult$$' -fuzztime $(FUZZTIME) ./ingest/kubeshark
 	$(GO) test -run '^$$' -fuzz '^FuzzParseAnswers$$' -fuzztime $(FUZZTIME) ./ingest/kubeshark

@@ -86,6 +86,13 @@ type Decoded struct {
 	// Where the payload starts, for PayloadBytes: cap(frame) - payloadCap
 	// (0: none).
 	payloadCap int
+	// TTL is the IPv4 TTL or IPv6 hop limit. Fold is the packet's
+	// fingerprint for folding vantage copies (dedup.go): a hash of the IP
+	// header without TTL/hop limit and checksum, the transport header
+	// without checksum, and the captured payload; 0 when it has none (not
+	// TCP or UDP, a bad TCP header, a reassembled datagram).
+	TTL  uint8
+	Fold uint64
 
 	// Tunnel and TunnelID name the tunnel a packet decoded by DecodeTunnel
 	// came out of (TunnelNone and -1 otherwise).
@@ -441,6 +448,7 @@ func decodeIPv4(b []byte, l3Wire int64, d *Decoded) {
 		return
 	}
 	d.IPVersion = 4
+	d.TTL = b[8]
 	d.IPLen = total
 	d.IPProto = b[9]
 	d.Src = netip.AddrFrom4([4]byte(b[12:16]))
@@ -465,6 +473,7 @@ func decodeIPv4(b []byte, l3Wire int64, d *Decoded) {
 	}
 	end := min(int64(len(b)), carried)
 	decodeTransport(b[ihl:end], carried-int64(ihl), d)
+	d.fingerprint(b[:end], ihl)
 }
 
 // IPv6 extension headers that the decoder walks past.
@@ -559,6 +568,7 @@ func decodeIPv6(b []byte, l3Wire int64, d *Decoded) {
 		return
 	}
 	d.IPVersion = 6
+	d.TTL = b[7]
 	d.Src = netip.AddrFrom16([16]byte(b[8:24]))
 	d.Dst = netip.AddrFrom16([16]byte(b[24:40]))
 	payloadLen := int64(binary.BigEndian.Uint16(b[4:6]))
@@ -585,6 +595,8 @@ func decodeIPv6(b []byte, l3Wire int64, d *Decoded) {
 		default:
 			d.IPProto = next
 			decodeTransport(rest, remaining, d)
+			l4 := cap(b) - cap(rest)
+			d.fingerprint(b[:l4+len(rest)], l4)
 			return
 		}
 		if len(rest) < 8 {
@@ -688,4 +700,88 @@ func decodeTransport(b []byte, segLen int64, d *Decoded) {
 	default:
 		d.Kind = KindOtherIP
 	}
+}
+
+// Constants that spread header words before they are combined.
+const (
+	foldK0 = 0x9e3779b97f4a7c15
+	foldK1 = 0xc2b2ae3d27d4eb4f
+	foldK2 = 0x165667b19e3779f9
+	foldK3 = 0x27d4eb2f165667c5
+)
+
+// fingerprint sets d.Fold for a TCP or UDP packet whose IP header starts ip
+// (captured bytes, cut to the IP length) and whose transport header starts
+// at l4. The bytes that differ between two vantage copies of one packet
+// (TTL or hop limit, checksums) are left out; everything else is in. The
+// fixed headers are read as words, in place, and the rest sampled
+// (payloadHash).
+func (d *Decoded) fingerprint(ip []byte, l4 int) {
+	le := binary.LittleEndian
+	var h uint64
+	switch d.Kind {
+	case KindTCP:
+		if d.BadHeader || len(ip) < l4+20 {
+			return
+		}
+		t0, t1 := le.Uint64(ip[l4:]), le.Uint64(ip[l4+8:])
+		t2 := uint64(le.Uint32(ip[l4+16:])) &^ 0xffff // without the checksum
+		h = mum(t0^foldK0, t1^foldK1) ^ mum(t2^foldK2, uint64(len(ip)-l4)^foldK3)
+		h ^= payloadHash(ip[l4+20:]) // options and payload
+	case KindUDP:
+		if len(ip) < l4+8 {
+			return
+		}
+		t0 := uint64(le.Uint32(ip[l4:])) | uint64(le.Uint16(ip[l4+4:]))<<32 // ports, length
+		h = mum(t0^foldK0, uint64(len(ip)-l4)^foldK1)
+		h ^= payloadHash(ip[l4+8:])
+	default:
+		return
+	}
+	fixed := 40
+	if d.IPVersion == 4 {
+		fixed = 20
+		a := le.Uint64(ip[0:])
+		b := le.Uint64(ip[8:]) &^ 0xffff00ff // without TTL and header checksum
+		c := uint64(le.Uint32(ip[16:]))
+		h ^= mum(a^foldK2, b^foldK3) ^ mum(c^foldK1, foldK0)
+	} else {
+		a := le.Uint64(ip[0:]) &^ (0xff << 56) // without the hop limit
+		h ^= mum(a^foldK2, le.Uint64(ip[8:])^foldK3) ^ mum(le.Uint64(ip[16:])^foldK1, le.Uint64(ip[24:])^foldK0) ^
+			mum(le.Uint64(ip[32:])^foldK3, foldK2)
+	}
+	if l4 > fixed {
+		// IPv4 options or IPv6 extension headers: rare.
+		h ^= mum(payloadHash(ip[fixed:l4]), foldK1)
+	}
+	d.Fold = h&^0xff | 1 // 56 bits; never 0, which means no fingerprint
+}
+
+// payloadSample is how many bytes at each end of a payload its hash reads.
+const payloadSample = 16
+
+// payloadHash hashes the bytes after the fixed transport header (TCP
+// options and payload): their length and their first and last
+// payloadSample bytes, read as words in place. Two copies of one packet are
+// equal throughout; two different packets of one flow with equal headers
+// (sequence and acknowledgement numbers, IPv4 ID, lengths, TCP timestamps)
+// differ where application headers put their ids and counters, at the
+// start (DNS, QUIC, RTP), or not at all outside hostile input. Hashing whole
+// payloads would cost more than the rest of decoding.
+func payloadHash(b []byte) uint64 {
+	n := len(b)
+	if n == 0 {
+		return 0
+	}
+	le := binary.LittleEndian
+	var head, tail [2]uint64
+	if n >= payloadSample {
+		head = [2]uint64{le.Uint64(b), le.Uint64(b[8:])}
+		tail = [2]uint64{le.Uint64(b[n-16:]), le.Uint64(b[n-8:])}
+	} else {
+		var w [payloadSample]byte
+		copy(w[:], b)
+		head = [2]uint64{le.Uint64(w[:]), le.Uint64(w[8:])}
+	}
+	return mum(head[0]^foldK1, head[1]^foldK0) ^ mum(tail[0]^foldK3, tail[1]^foldK2^uint64(n))
 }

@@ -187,6 +187,13 @@ func TestDecode(t *testing.T) {
 			tt.want.TsNs, tt.want.WireLen, tt.want.TunnelID = 42, int64(orig), -1
 			got.frag = fragment{} // reassembly's bookkeeping: tested in reasm_test.go
 			got.payloadCap = 0    // PayloadBytes's: tested in l7_test.go
+			if (got.Fold != 0) != (got.Kind == KindTCP && !got.BadHeader || got.Kind == KindUDP) {
+				t.Errorf("Fold = %#x for a %v packet", got.Fold, got.Kind)
+			}
+			if got.IPVersion != 0 && got.TTL != 64 {
+				t.Errorf("TTL = %d, want 64", got.TTL)
+			}
+			got.Fold, got.TTL = 0, 0 // tested in dedup_test.go
 			if got != tt.want {
 				t.Errorf("Decode:\n got %+v\nwant %+v", got, tt.want)
 			}

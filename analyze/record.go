@@ -64,6 +64,18 @@ type Record struct {
 	// handshake or when L7 is off.
 	TLSSNI, TLSALPN, TLSVersion string
 
+	// Vantage copies (see the package documentation): DupPkts counts the
+	// flow's records folded into another record of the same packet;
+	// Vantages is 2 when any was, else 1. OrigTransitP50Ns
+	// (RespTransitP50Ns) is the lower median, over the originator's
+	// (responder's) packets recorded at both vantage points, of the
+	// receiver's record time minus the sender's: the one-way transit between
+	// the two points plus the clock offset between their nodes (the sum of
+	// the two directions cancels the offset). Null without such pairs.
+	DupPkts                            int64
+	Vantages                           int32
+	OrigTransitP50Ns, RespTransitP50Ns Opt
+
 	// Kubernetes identity and the verdict of the flow's Kubeshark aggregate:
 	// empty (null) unless Kubeshark data is given; see package analyze/crosscheck.
 	SrcPod, SrcNamespace, SrcService, SrcNode string

@@ -3,6 +3,7 @@ package analyze
 import (
 	"encoding/binary"
 	"fmt"
+	"math/bits"
 	"net/netip"
 )
 
@@ -25,6 +26,15 @@ type Config struct {
 	// L7, when set, gets the payload of flows' packets (see L7Factory),
 	// given to Table.AddPayload (Run and RunConcurrent do).
 	L7 L7Factory
+	// NoDedup counts every record of a packet: copies of one packet from
+	// two vantage points are not folded (see "Vantage copies").
+	NoDedup bool
+	// DupWindowNs is how far apart in capture time two records of one
+	// packet may be to be folded (default DefaultDupWindowNs, 10 ms).
+	DupWindowNs int64
+	// MaxDupEntries caps the records remembered for folding, and the
+	// records held back waiting for their copy (default 65,536 each).
+	MaxDupEntries int
 }
 
 // Default limits, as Zeek's: tcp_inactivity_timeout, udp_inactivity_timeout
@@ -56,6 +66,13 @@ func (c Config) WithDefaults() Config {
 	if c.MaxFragDatagrams <= 0 {
 		c.MaxFragDatagrams = DefaultMaxFragDatagrams
 	}
+	if c.DupWindowNs <= 0 {
+		c.DupWindowNs = DefaultDupWindowNs
+	}
+	if c.MaxDupEntries <= 0 {
+		c.MaxDupEntries = DefaultMaxDupEntries
+	}
+	c.MaxDupEntries = 1 << bits.Len(uint(c.MaxDupEntries-1)) // a power of two
 	return c
 }
 
@@ -108,6 +125,7 @@ type flow struct {
 	directionInferred bool
 	flipped           bool // the first packet's sender was judged the responder
 	firstReplySet     bool
+	vantages          uint8 // 2 once a copy of one of its packets was folded (its state is in Table.vant)
 }
 
 // tcpFlow is a TCP flow and its TCP state in one allocation.
@@ -176,6 +194,30 @@ type Table struct {
 	evictedEarly  int64            // flows ended before their idle timeout: the table was full
 	flows         int64            // flows emitted
 	badTCPHeaders int64            // TCP packets whose header length is impossible
+
+	// Folding vantage copies (nil fold with Config.NoDedup).
+	fold     *folder
+	vant     map[*flow]*vantage // state of the flows with two vantage points
+	freeVant []*vantage
+	// DupFolded counts records folded into another record of the same
+	// packet (not counted as packets of their own).
+	DupFolded int64
+	// GSOSplit counts GSO super-packets matched with the wire-sized
+	// segments of the other vantage point.
+	GSOSplit int64
+	// DupAmbiguous counts records identical to an earlier one within the
+	// window, TTL included: a repeat at one vantage point (a
+	// retransmission, a duplicate the network made) or a copy from a
+	// vantage point no router separates (a bridge) look the same. They are
+	// not folded: each stays counted.
+	DupAmbiguous int64
+	// DupCapped counts records the folding state could not keep (its
+	// entries, index buckets or hold queue were full): a copy of such a
+	// record may be counted as a packet of its own.
+	DupCapped int64
+	// GSOMismatch counts held super-packets whose segments at the other
+	// vantage point covered only part of them.
+	GSOMismatch int64
 }
 
 // EvictedEarly counts flows ended before their idle timeout because the
@@ -192,7 +234,7 @@ func (t *Table) BadTCPHeaders() int64 { return t.badTCPHeaders }
 // NewTable returns a table for the capture named capture; ordinal numbers
 // the capture within the run and prefixes every flow_id.
 func NewTable(cfg Config, capture string, ordinal int, emit func(*Record)) *Table {
-	return &Table{
+	t := &Table{
 		cfg:        cfg.WithDefaults(),
 		capture:    capture,
 		ordinal:    ordinal,
@@ -201,6 +243,10 @@ func NewTable(cfg Config, capture string, ordinal int, emit func(*Record)) *Tabl
 		emit:       emit,
 		l7:         newL7Hook(cfg.L7, ordinal),
 	}
+	if !cfg.NoDedup {
+		t.fold = newFolder(t.cfg)
+	}
+	return t
 }
 
 // Add accounts one decoded packet; index is its 0-based position in the
@@ -228,15 +274,18 @@ func (t *Table) AddPayload(d *Decoded, index int64, payload []byte) {
 	default:
 		return
 	}
-	if d.TsNs > t.nowNs {
-		t.nowNs = d.TsNs
+	if t.fold != nil {
+		t.foldAdd(d, index, payload)
+		return
 	}
-	if t.nowNs-t.sweepNs >= 1e9 {
-		t.expire(t.nowNs)
-		t.sweepNs = t.nowNs
-	}
+	t.nowNs = max(t.nowNs, d.TsNs)
+	t.add(d, index, payload)
+}
 
-	key := flowKey{vlan: d.VLAN, proto: d.IPProto, tunnel: d.Tunnel, tunnelID: d.TunnelID}
+// keyOf sets *key to the flow key of a TCP or UDP packet and reports
+// whether its sender is the key's lo endpoint.
+func keyOf(d *Decoded, key *flowKey) bool {
+	*key = flowKey{vlan: d.VLAN, proto: d.IPProto, tunnel: d.Tunnel, tunnelID: d.TunnelID}
 	src, dst := d.Src.As16(), d.Dst.As16()
 	srcIsLo := endpointLE(&src, d.SrcPort, &dst, d.DstPort)
 	if srcIsLo {
@@ -244,6 +293,19 @@ func (t *Table) AddPayload(d *Decoded, index int64, payload []byte) {
 	} else {
 		key.lo, key.loPort, key.hi, key.hiPort = dst, d.DstPort, src, d.SrcPort
 	}
+	return srcIsLo
+}
+
+// add counts one TCP or UDP packet in its flow and returns the flow and the
+// packet's direction in it.
+func (t *Table) add(d *Decoded, index int64, payload []byte) (*flow, int) {
+	if t.nowNs-t.sweepNs >= 1e9 {
+		t.expire(t.nowNs)
+		t.sweepNs = t.nowNs
+	}
+
+	var key flowKey
+	srcIsLo := keyOf(d, &key)
 	h := t.index.hash(&key)
 
 	f := t.index.get(&key, h)
@@ -315,6 +377,7 @@ func (t *Table) AddPayload(d *Decoded, index int64, payload []byte) {
 	t.lists[f.list].remove(f)
 	f.list = list
 	t.lists[list].pushBack(f)
+	return f, dir
 }
 
 // endpointLE reports whether endpoint a sorts before or equal to endpoint b:
@@ -543,6 +606,9 @@ func likelyServerPort(p uint16) bool {
 // lets go of the finished flows kept for reuse: the rest of a run (the
 // report) does not need their memory.
 func (t *Table) Flush() {
+	if t.fold != nil {
+		t.drain(true)
+	}
 	for {
 		var oldest *flow
 		for i := range t.lists {
@@ -599,6 +665,9 @@ func (t *Table) end(f *flow) {
 		t.l7.end(f)
 	}
 	t.fill(&t.rec, f)
+	if f.vantages > 1 {
+		t.dropVantage(f)
+	}
 	if !t.cfg.DeferStrings {
 		t.rec.Complete(&t.strs)
 	}
@@ -639,6 +708,13 @@ func (t *Table) fill(r *Record, f *flow) {
 		if f.key.tunnelID >= 0 {
 			r.TunnelID = Some(f.key.tunnelID)
 		}
+	}
+	r.Vantages = 1
+	if v := t.vantageOf(f); v != nil {
+		r.Vantages = 2
+		r.DupPkts = v.dupPkts
+		r.OrigTransitP50Ns = v.transit[0].p50()
+		r.RespTransitP50Ns = v.transit[1].p50()
 	}
 	r.pending = pendingStrings{todo: true, ordinal: t.ordinal, firstIndex: f.firstIndex, ipProto: f.key.proto, flipped: f.flipped}
 	if f.tcp != nil {
@@ -690,6 +766,12 @@ func (t *Table) KindCounts() map[string]int64 {
 	for name, n := range map[string]int64{"fragments-reassembled": t.frags.reassembled,
 		"fragments-timed-out": t.frags.timedOut, "fragments-overlapping": t.frags.overlapping,
 		"fragments-dropped": t.frags.dropped} {
+		if n > 0 {
+			m[name] = n
+		}
+	}
+	for name, n := range map[string]int64{"duplicates-folded": t.DupFolded, "gso-super-packets-split": t.GSOSplit,
+		"duplicates-ambiguous": t.DupAmbiguous, "dedup-state-full": t.DupCapped, "gso-length-mismatch": t.GSOMismatch} {
 		if n > 0 {
 			m[name] = n
 		}

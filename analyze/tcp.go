@@ -184,6 +184,17 @@ func (a *rttAcc) add(v int64) {
 	}
 }
 
+// p50 returns the lower median of the samples, null without any.
+func (a *rttAcc) p50() Opt {
+	switch a.n {
+	case 0:
+		return Opt{}
+	case 1:
+		return Some(a.min)
+	}
+	return Some(a.stats().P50Ns)
+}
+
 func (a *rttAcc) stats() RTTStats {
 	switch a.n {
 	case 0:

@@ -74,6 +74,8 @@ func (o Options) Settings() map[string]string {
 		"max_flows":          strconv.Itoa(c.MaxFlows),
 		"decap":              strconv.FormatBool(!c.NoDecap),
 		"reassembly":         strconv.FormatBool(!c.NoReassembly),
+		"dedup":              strconv.FormatBool(!c.NoDedup),
+		"dup_window":         time.Duration(c.DupWindowNs).String(),
 	}
 }
 
@@ -191,6 +193,13 @@ func Analyze(ctx context.Context, args []string, o Options) (*Result, error) {
 			}
 			if r.l7 != nil && l7out != nil {
 				l7out.addStats(r.l7.Stats())
+			}
+			if v := (report.VantageCounts{DuplicatesFolded: tbl.DupFolded, GSOSplit: tbl.GSOSplit, Ambiguous: tbl.DupAmbiguous,
+				Capped: tbl.DupCapped, GSOMismatch: tbl.GSOMismatch}); v != (report.VantageCounts{}) {
+				in.Vantage = &v
+			}
+			if tbl.DupCapped > 0 {
+				m.Warnings = append(m.Warnings, fmt.Sprintf("%s: the state that folds vantage copies was full %d times: a copy of those records may be counted as a packet of its own", in.Name, tbl.DupCapped))
 			}
 			if n := tbl.EvictedEarly(); n > 0 {
 				m.Warnings = append(m.Warnings, fmt.Sprintf("%s: the flow table reached --max-flows=%d: %d flows were ended early, before their idle timeout (raise --max-flows)", in.Name, cfg.WithDefaults().MaxFlows, n))

@@ -154,7 +154,7 @@ func CrossCheckRowOf(r *crosscheck.Result, client, server crosscheck.Identity) C
 	return row
 }
 
-// WriteCrossCheck writes crosscheck.parquet (zstd, flowproof.schema=1) to w.
+// WriteCrossCheck writes crosscheck.parquet (zstd, flowproof.schema=2) to w.
 func WriteCrossCheck(w io.Writer, rows []CrossCheckRow, version string) error {
 	if version == "" {
 		version = "devel"

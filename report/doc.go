@@ -3,9 +3,9 @@
 //
 // # flows.parquet
 //
-// [FlowWriter] writes one row per flow with the schema v1 columns of
+// [FlowWriter] writes one row per flow with the schema v2 columns of
 // design.md, in that order ([FlowRow] lists them). The footer carries the
-// key-value metadata flowproof.schema=1 and flowproof.version=<version>.
+// key-value metadata flowproof.schema=2 and flowproof.version=<version>.
 //
 // Layout:
 //   - Compression: zstd (its fastest level, 1 MiB window) on every column.

@@ -18,8 +18,11 @@ const (
 	MetaVersion = "flowproof.version" // flowproof version that wrote the file
 
 	// FlowSchemaVersion is the flows.parquet schema version. Adding a column
-	// keeps it; renaming or re-typing one bumps it.
-	FlowSchemaVersion = 1
+	// keeps it; renaming or re-typing one bumps it, and so does a change of
+	// what a column counts. 2: packets, bytes and retransmissions count each
+	// packet once when a capture recorded it at two vantage points (and
+	// dup_pkts, vantages, the transit and TLS columns were added).
+	FlowSchemaVersion = 2
 )
 
 // Defaults for FlowWriterOptions.
@@ -28,7 +31,7 @@ const (
 	flowBatchRows       = 1024 // rows handed to parquet-go per Write call
 )
 
-// FlowRow is one row of flows.parquet schema v1. The field order is the column
+// FlowRow is one row of flows.parquet schema v2. The field order is the column
 // order. Optional integers are pointers (nil is null, a valid 0 stays 0);
 // optional strings are null when empty.
 type FlowRow struct {
@@ -86,17 +89,21 @@ type FlowRow struct {
 	RespRTTP50Ns   *int64 `parquet:"resp_rtt_p50_ns,optional"`
 	RespRTTMaxNs   *int64 `parquet:"resp_rtt_max_ns,optional"`
 
-	SrcPod       string `parquet:"src_pod,optional"`
-	SrcNamespace string `parquet:"src_namespace,optional,dict"`
-	SrcService   string `parquet:"src_service,optional,dict"`
-	SrcNode      string `parquet:"src_node,optional,dict"`
-	DstPod       string `parquet:"dst_pod,optional"`
-	DstNamespace string `parquet:"dst_namespace,optional,dict"`
-	DstService   string `parquet:"dst_service,optional,dict"`
-	DstNode      string `parquet:"dst_node,optional,dict"`
-	TLSSNI       string `parquet:"tls_sni,optional,dict"`
-	TLSALPN      string `parquet:"tls_alpn,optional,dict"`
-	TLSVersion   string `parquet:"tls_version,optional,dict"`
+	SrcPod           string `parquet:"src_pod,optional"`
+	SrcNamespace     string `parquet:"src_namespace,optional,dict"`
+	SrcService       string `parquet:"src_service,optional,dict"`
+	SrcNode          string `parquet:"src_node,optional,dict"`
+	DstPod           string `parquet:"dst_pod,optional"`
+	DstNamespace     string `parquet:"dst_namespace,optional,dict"`
+	DstService       string `parquet:"dst_service,optional,dict"`
+	DstNode          string `parquet:"dst_node,optional,dict"`
+	DupPkts          int64  `parquet:"dup_pkts,delta"`
+	Vantages         int32  `parquet:"vantages"`
+	OrigTransitP50Ns *int64 `parquet:"orig_transit_p50_ns,optional"`
+	RespTransitP50Ns *int64 `parquet:"resp_transit_p50_ns,optional"`
+	TLSSNI           string `parquet:"tls_sni,optional,dict"`
+	TLSALPN          string `parquet:"tls_alpn,optional,dict"`
+	TLSVersion       string `parquet:"tls_version,optional,dict"`
 	// CrossCheck stays the last column: FlowWriter.CloseWithVerdicts
 	// rewrites it after the row groups.
 	CrossCheck string `parquet:"crosscheck,optional,dict"`
@@ -106,7 +113,7 @@ type FlowRow struct {
 // so a batch of rows is filled without allocating.
 type rowNulls struct {
 	vlan int32
-	i64  [14]int64
+	i64  [16]int64
 }
 
 // FlowRowOf converts a record to its row. The optional columns point into
@@ -164,6 +171,8 @@ func (r *FlowRow) fill(rec *analyze.Record, n *rowNulls, ips *addrStrings) error
 		DstNamespace:      rec.DstNamespace,
 		DstService:        rec.DstService,
 		DstNode:           rec.DstNode,
+		DupPkts:           rec.DupPkts,
+		Vantages:          rec.Vantages,
 		TLSSNI:            rec.TLSSNI,
 		TLSALPN:           rec.TLSALPN,
 		TLSVersion:        rec.TLSVersion,
@@ -199,6 +208,8 @@ func (r *FlowRow) fill(rec *analyze.Record, n *rowNulls, ips *addrStrings) error
 		opt(s.p50, analyze.Opt{V: s.st.P50Ns, Valid: valid})
 		opt(s.max, analyze.Opt{V: s.st.MaxNs, Valid: valid})
 	}
+	opt(&r.OrigTransitP50Ns, rec.OrigTransitP50Ns)
+	opt(&r.RespTransitP50Ns, rec.RespTransitP50Ns)
 	return nil
 }
 
@@ -273,6 +284,10 @@ func (r *FlowRow) Record() (analyze.Record, error) {
 		DstNamespace:      r.DstNamespace,
 		DstService:        r.DstService,
 		DstNode:           r.DstNode,
+		DupPkts:           r.DupPkts,
+		Vantages:          r.Vantages,
+		OrigTransitP50Ns:  opt(r.OrigTransitP50Ns),
+		RespTransitP50Ns:  opt(r.RespTransitP50Ns),
 		TLSSNI:            r.TLSSNI,
 		TLSALPN:           r.TLSALPN,
 		TLSVersion:        r.TLSVersion,
@@ -309,7 +324,7 @@ type FlowWriterOptions struct {
 	Metadata map[string]string
 }
 
-// FlowWriter writes flows.parquet (schema v1) to an io.Writer: zstd pages,
+// FlowWriter writes flows.parquet (schema v2) to an io.Writer: zstd pages,
 // row groups of at most RowGroupRows rows, and the footer on Close.
 // A FlowWriter is not safe for concurrent use.
 type FlowWriter struct {
@@ -495,7 +510,7 @@ func (fw *FlowWriter) Close() error {
 }
 
 // ReadFlows reads a whole flows.parquet file. It checks that the file says
-// flowproof.schema=1 and returns the rows in file order. It loads every row
+// flowproof.schema=2 (FlowSchemaVersion) and returns the rows in file order. It loads every row
 // into memory: use it in tests and for small files.
 func ReadFlows(path string) ([]FlowRow, error) {
 	f, err := os.Open(path)

@@ -58,6 +58,19 @@ type Input struct {
 	Last      string          `json:"last,omitempty"`     // LastNs in RFC 3339 (UTC, ns)
 	Status    string          `json:"status"`             // StatusOK, StatusPartial or StatusFailed
 	Error     string          `json:"error,omitempty"`
+	// Vantage counts the copies of packets folded because the capture
+	// recorded them at two vantage points (absent when none was).
+	Vantage *VantageCounts `json:"vantage,omitempty"`
+}
+
+// VantageCounts is what folding vantage copies did in one input (package
+// analyze: "Vantage copies").
+type VantageCounts struct {
+	DuplicatesFolded int64 `json:"duplicates_folded"` // records folded into another record of the same packet
+	GSOSplit         int64 `json:"gso_split"`         // super-packets matched with the other side's wire-sized segments
+	Ambiguous        int64 `json:"ambiguous"`         // repeats with the same TTL: kept, each counted (a retransmission or a copy no router separates)
+	Capped           int64 `json:"capped"`            // records the folding state could not keep: a copy of them may be counted twice
+	GSOMismatch      int64 `json:"gso_mismatch"`      // super-packets the other side's segments covered only in part
 }
 
 // SetTimeRange records the first and last packet times, in epoch ns and in

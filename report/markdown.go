@@ -223,6 +223,18 @@ func (r *renderer) evidence() {
 			r.p("The first %d of %s inputs read are listed; manifest.json lists every input with its SHA-256.", shown, fmtInt(n))
 		}
 	}
+	var doubled []string
+	var folded int64
+	for i, in := range m.Inputs {
+		if v := in.Vantage; v != nil && v.DuplicatesFolded > 0 {
+			doubled = append(doubled, "#"+strconv.Itoa(i+1))
+			folded += v.DuplicatesFolded
+		}
+	}
+	if len(doubled) > 0 {
+		r.p("%s recorded packets at two vantage points (a Kubeshark capture records a packet at the sender's egress and again at the receiver's ingress): %s records were copies of another and were folded, so packets, bytes and retransmissions count each packet once, as the originator's side saw it, and RTTs are the client's; `dup_pkts`, `vantages` and the `*_transit_p50_ns` columns say per flow what the second vantage point added (manifest.json: each input's `vantage`).",
+			ifElse(len(doubled) == 1, "Input "+doubled[0], "Inputs "+strings.Join(doubled, ", ")), fmtInt(folded))
+	}
 	if partial+failed > 0 {
 		r.p("### Inputs not read completely")
 		// Inputs read in part first: their flows are in the report, cut short.

@@ -23,6 +23,8 @@ type analyzeOptions struct {
 	noDecap          bool
 	noReassembly     bool
 	l7               bool
+	noDedup          bool
+	dupWindow        time.Duration
 	quiet            bool
 	jobs             int
 	cpuProfile       string
@@ -38,6 +40,8 @@ func (o *analyzeOptions) register(fs *flag.FlagSet) {
 	fs.IntVar(&o.maxFlows, "max-flows", analyze.DefaultMaxFlows, "live flows kept at most per capture; beyond it the idlest end early (with a warning)")
 	fs.BoolVar(&o.noDecap, "no-decap", false, "do not open tunnels (VXLAN, Geneve, GRE, IP-in-IP): count only their outer packets")
 	fs.BoolVar(&o.noReassembly, "no-reassembly", false, "do not reassemble IP fragments: count them only")
+	fs.BoolVar(&o.noDedup, "no-dedup", false, "count every record of a packet: do not fold copies of one packet recorded at two vantage points (Kubeshark)")
+	fs.DurationVar(&o.dupWindow, "dup-window", time.Duration(analyze.DefaultDupWindowNs), "how far apart in capture time two records of one packet may be to be folded as vantage copies")
 	fs.BoolVar(&o.l7, "l7", false, "application layer too: http.parquet (HTTP/1.x requests), dns.parquet (DNS queries) and the TLS columns of flows.parquet (costs time: see the README)")
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress display on a terminal (warnings and errors are still shown)")
 	fs.IntVar(&o.jobs, "jobs", pipeline.DefaultJobs(), "captures analyzed at once, each with its own flow table (and its own live flows in memory); the output is the same for any value; the default is half the CPUs")
@@ -47,7 +51,7 @@ func (o *analyzeOptions) register(fs *flag.FlagSet) {
 }
 
 func (o *analyzeOptions) validate() error {
-	for name, d := range map[string]time.Duration{"tcp-timeout": o.tcpTimeout, "udp-timeout": o.udpTimeout, "tcp-closed-timeout": o.tcpClosedTimeout} {
+	for name, d := range map[string]time.Duration{"tcp-timeout": o.tcpTimeout, "udp-timeout": o.udpTimeout, "tcp-closed-timeout": o.tcpClosedTimeout, "dup-window": o.dupWindow} {
 		if d <= 0 {
 			return &usageError{fmt.Sprintf("--%s must be positive, got %v", name, d)}
 		}
@@ -75,6 +79,8 @@ func (o *analyzeOptions) options(command []string, stderr io.Writer) pipeline.Op
 			MaxFlows:           o.maxFlows,
 			NoDecap:            o.noDecap,
 			NoReassembly:       o.noReassembly,
+			NoDedup:            o.noDedup,
+			DupWindowNs:        int64(o.dupWindow),
 		},
 		Jobs:       o.jobs,
 		L7:         o.l7,

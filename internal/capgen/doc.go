@@ -107,6 +107,24 @@
 //     segments sent before a retransmission of an earlier one give none
 //     (tcptrace's rules); piggybacked ACKs (on data or FIN) give samples.
 //
+// # Vantage copies
+//
+// [Double] takes a capture (for the tests, the recordings in testdata/rec)
+// and records every TCP and UDP packet a second time, as Kubeshark's eBPF
+// capture does when both ends are targeted pods: the capture's host is
+// [Vantage].Local, its records are its own egress and ingress copies, and
+// each packet gets a copy at the other end, with the TTL lower at the
+// receiver (and the IPv4 checksum fixed), stamped the path delay later for
+// the packets the host sent and earlier for those it received, shifted by
+// the other node's clock offset (ahead or behind). Bursts of data segments
+// a host sent can be merged into GSO super-packets at its egress; chosen
+// packets can be retransmitted byte for byte, and chosen copies lost. The
+// result is raw IP (LINKTYPE_RAW, as Kubeshark exports), merged by time,
+// together with the single-vantage capture it must analyse as: the
+// originator's transit is Delay+Offset, the responder's Delay-Offset. The
+// tests build these in memory (analyze/vantage_test.go); nothing is written
+// to testdata.
+//
 // # Determinism
 //
 // MACs, ISNs, IP IDs, payload bytes and timestamps are fixed; the pcapng section

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -215,7 +216,7 @@ func queryStrings(t *testing.T, db *sql.DB, q string) []string {
 	return out
 }
 
-// wantTypes is schema v1 as DuckDB must see it, in column order.
+// wantTypes is the schema as DuckDB must see it, in column order.
 var wantTypes = func() [][2]string {
 	var cols [][2]string
 	add := func(typ string, names ...string) {
@@ -240,7 +241,11 @@ var wantTypes = func() [][2]string {
 		"orig_rtt_samples", "orig_rtt_min_ns", "orig_rtt_p50_ns", "orig_rtt_max_ns",
 		"resp_rtt_samples", "resp_rtt_min_ns", "resp_rtt_p50_ns", "resp_rtt_max_ns")
 	add("VARCHAR", "src_pod", "src_namespace", "src_service", "src_node",
-		"dst_pod", "dst_namespace", "dst_service", "dst_node", "crosscheck")
+		"dst_pod", "dst_namespace", "dst_service", "dst_node")
+	add("BIGINT", "dup_pkts")
+	add("INTEGER", "vantages")
+	add("BIGINT", "orig_transit_p50_ns", "resp_transit_p50_ns")
+	add("VARCHAR", "tls_sni", "tls_alpn", "tls_version", "crosscheck")
 	return cols
 }()
 
@@ -271,11 +276,17 @@ func checkTypes(t *testing.T, db *sql.DB) {
 	}
 }
 
+// laterColumns were added after schema v1; checkValues checks them apart.
+var laterColumns = []string{"dup_pkts", "vantages", "orig_transit_p50_ns", "resp_transit_p50_ns", "tls_sni", "tls_alpn", "tls_version"}
+
 func checkValues(t *testing.T, db *sql.DB, recs []analyze.Record) {
-	cols := make([]string, len(wantTypes))
-	for i, c := range wantTypes {
-		cols[i] = c[0]
+	var cols []string
+	for _, c := range wantTypes {
+		if !slices.Contains(laterColumns, c[0]) {
+			cols = append(cols, c[0])
+		}
 	}
+	checkLaterValues(t, db, recs)
 	rows, err := db.Query(`SELECT ` + strings.Join(cols, ", ") + ` FROM flows ORDER BY flow_id`)
 	if err != nil {
 		t.Fatal(err)
@@ -393,8 +404,8 @@ func checkMetadata(t *testing.T, db *sql.DB, path string) {
 	if err := rows.Err(); err != nil {
 		t.Fatal(err)
 	}
-	if got[report.MetaSchema] != "1" || got[report.MetaVersion] != "9.9.9" {
-		t.Errorf("key-value metadata %v, want flowproof.schema=1 and flowproof.version=9.9.9", got)
+	if got[report.MetaSchema] != "2" || got[report.MetaVersion] != "9.9.9" {
+		t.Errorf("key-value metadata %v, want flowproof.schema=2 and flowproof.version=9.9.9", got)
 	}
 }
 
@@ -455,4 +466,29 @@ func TestDuckDBEmptyFile(t *testing.T) {
 		t.Errorf("count(*) = %d, want 0", n)
 	}
 	checkTypes(t, db)
+}
+
+// checkLaterValues compares the columns added after schema v1 with the
+// rows the writer was given.
+func checkLaterValues(t *testing.T, db *sql.DB, recs []analyze.Record) {
+	rows, err := db.Query(`SELECT flow_id, dup_pkts, vantages, orig_transit_p50_ns, resp_transit_p50_ns,
+		coalesce(tls_sni, ''), coalesce(tls_alpn, ''), coalesce(tls_version, '') FROM flows ORDER BY flow_id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for i := 0; rows.Next(); i++ {
+		var id, sni, alpn, ver string
+		var dups int64
+		var vant int32
+		var ot, rt sql.NullInt64
+		if err := rows.Scan(&id, &dups, &vant, &ot, &rt, &sni, &alpn, &ver); err != nil {
+			t.Fatal(err)
+		}
+		w := recs[i]
+		if id != w.FlowID || dups != w.DupPkts || vant != w.Vantages || ot.Valid != w.OrigTransitP50Ns.Valid || ot.Int64 != w.OrigTransitP50Ns.V ||
+			rt.Valid != w.RespTransitP50Ns.Valid || rt.Int64 != w.RespTransitP50Ns.V || sni != w.TLSSNI || alpn != w.TLSALPN || ver != w.TLSVersion {
+			t.Errorf("row %d (%s): %d %d %v %v %q %q %q, want %+v", i, id, dups, vant, ot, rt, sni, alpn, ver, w)
+		}
+	}
 }

@@ -1,0 +1,321 @@
+package analyze
+
+import (
+	"net/netip"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+
+	"github.com/flowproof/flowproof/ingest"
+	"github.com/flowproof/flowproof/internal/capgen"
+)
+
+// withTTL returns a copy of a raw IP packet with its TTL (hop limit) set.
+func withTTL(ip []byte, ttl uint8) []byte {
+	b := append([]byte(nil), ip...)
+	if b[0]>>4 == 4 {
+		b[8] = ttl
+	} else {
+		b[7] = ttl
+	}
+	return b
+}
+
+// feed decodes raw IP records into t; it returns the TCP and UDP records fed.
+func feed(t *Table, recs [][]byte, ts []int64) int64 {
+	var d Decoded
+	var n int64
+	for i, b := range recs {
+		p := ingest.Packet{Data: b, OrigLen: len(b), Timestamp: ts[i], LinkType: layers.LinkTypeRaw, Index: int64(i)}
+		Decode(&p, &d)
+		if d.Kind == KindTCP || d.Kind == KindUDP {
+			n++
+		}
+		t.Add(&d, p.Index)
+	}
+	return n
+}
+
+// analyzeGenerated analyzes raw IP packets with the default Config.
+func analyzeGenerated(pkts []capgen.Packet) ([]Record, *Table) {
+	var recs []Record
+	tbl := NewTable(Config{}, "generated", 1, func(r *Record) { recs = append(recs, *r) })
+	var data [][]byte
+	var ts []int64
+	for _, p := range pkts {
+		data, ts = append(data, p.Data), append(ts, p.Time.UnixNano())
+	}
+	feed(tbl, data, ts)
+	tbl.Flush()
+	return recs, tbl
+}
+
+// flowTotals sums the packets and folded records of every flow.
+func flowTotals(recs []Record) (pkts, dups int64) {
+	for _, r := range recs {
+		pkts += r.OrigPkts + r.RespPkts
+		dups += r.DupPkts
+	}
+	return pkts, dups
+}
+
+func scriptedData(t *testing.T, payload ...int) []capgen.Packet {
+	t.Helper()
+	c := capgen.NewTCP(netip.MustParseAddrPort("10.1.0.1:40000"), netip.MustParseAddrPort("10.1.0.2:80"), capgen.Options{Link: capgen.RawIP})
+	c.SYN(0)
+	c.SYNACK(100 * time.Microsecond)
+	c.ACK(capgen.Orig, 200*time.Microsecond)
+	at := 300 * time.Microsecond
+	for _, n := range payload {
+		c.Data(capgen.Resp, at, n)
+		at += 10 * time.Microsecond
+	}
+	c.ACK(capgen.Orig, at+100*time.Microsecond)
+	c.FIN(capgen.Orig, at+200*time.Microsecond)
+	c.FIN(capgen.Resp, at+300*time.Microsecond)
+	c.ACK(capgen.Orig, at+400*time.Microsecond)
+	return c.Packets()
+}
+
+// TestFoldHostile: inputs made to break folding end with every record
+// accounted for (a packet of a flow, or folded into one), clear counts, and
+// the state within its bounds.
+func TestFoldHostile(t *testing.T) {
+	udp := capgen.NewUDP(netip.MustParseAddrPort("10.1.0.1:5000"), netip.MustParseAddrPort("10.1.0.2:5001"), capgen.Options{Link: capgen.RawIP})
+	udp.Send(capgen.Orig, 0, 100)
+	one := udp.Packets()[0].Data
+	const n = 10000
+	tests := []struct {
+		name    string
+		cfg     Config
+		ttl     func(i int) uint8
+		folded  int64 // DupFolded
+		ambig   bool  // DupAmbiguous > 0
+		capped  bool  // DupCapped > 0
+		perFlow int64 // packets of the one flow
+	}{
+		// One packet 10,000 times, 1 µs apart, TTLs 64 and 63 by turns:
+		// first in, first out, every 63 pairs with the 64 before it.
+		{name: "only copies", ttl: func(i int) uint8 { return 64 - uint8(i%2) }, folded: n / 2, perFlow: n / 2},
+		{name: "only copies, small state", cfg: Config{MaxDupEntries: 64}, ttl: func(i int) uint8 { return 64 - uint8(i%2) },
+			folded: n / 2, perFlow: n / 2, capped: true},
+		// The same TTL every time: repeats at one vantage point, or copies
+		// across a bridge: nothing folded, every one counted, said so; the
+		// identical records overflow their index bucket.
+		{name: "one TTL", ttl: func(int) uint8 { return 64 }, ambig: true, capped: true, perFlow: n},
+		// Two records at one vantage point first, then their copies: each
+		// second one is a repeat (ambiguous), and the copies pair in order.
+		{name: "copies out of order", ttl: func(i int) uint8 { return 64 - uint8(i/2%2) }, folded: n / 2, ambig: true, perFlow: n / 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var recs []Record
+			tbl := NewTable(tt.cfg, "hostile", 1, func(r *Record) { recs = append(recs, *r) })
+			var data [][]byte
+			var ts []int64
+			for i := range n {
+				data = append(data, withTTL(one, tt.ttl(i)))
+				ts = append(ts, int64(i)*1000)
+			}
+			fed := feed(tbl, data, ts)
+			if max := tbl.cfg.MaxDupEntries; len(tbl.fold.ring) > max || len(tbl.fold.line) > max {
+				t.Errorf("state %d entries, %d waiting: more than %d", len(tbl.fold.ring), len(tbl.fold.line), max)
+			}
+			tbl.Flush()
+			pkts, dups := flowTotals(recs)
+			if pkts+dups != fed {
+				t.Errorf("%d packets + %d folded, want %d records", pkts, dups, fed)
+			}
+			if tbl.DupFolded != tt.folded || len(recs) != 1 || pkts != tt.perFlow {
+				t.Errorf("folded %d in %d flows of %d packets, want %d in 1 of %d", tbl.DupFolded, len(recs), pkts, tt.folded, tt.perFlow)
+			}
+			if (tbl.DupAmbiguous > 0) != tt.ambig || (tbl.DupCapped > 0) != tt.capped {
+				t.Errorf("ambiguous %d, capped %d", tbl.DupAmbiguous, tbl.DupCapped)
+			}
+		})
+	}
+}
+
+// TestFoldGSOMismatch: a GSO super-packet whose segments at the other
+// vantage point do not add up to it (one is missing) is not counted on top
+// of them, and is counted as a mismatch.
+func TestFoldGSOMismatch(t *testing.T) {
+	single := scriptedData(t, 1000, 1000, 1000)
+	_, doubled, err := capgen.Double(capgen.RawIP, single, capgen.Vantage{Local: []netip.Addr{netip.MustParseAddr("10.1.0.1")}, Delay: 20 * time.Microsecond, GSO: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Drop the client's record of the middle segment (seq 1001 of the server).
+	var kept [][]byte
+	var ts []int64
+	var d Decoded
+	for _, p := range doubled {
+		pkt := ingest.Packet{Data: p.Data, OrigLen: p.Length, LinkType: layers.LinkTypeRaw}
+		Decode(&pkt, &d)
+		if d.SrcPort == 80 && d.Payload == 1000 && d.TTL == 63 && d.Seq == capgen.DefaultServerISN+1001 {
+			continue
+		}
+		kept = append(kept, p.Data)
+		ts = append(ts, p.Time.UnixNano())
+	}
+	if len(kept) != len(doubled)-1 {
+		t.Fatalf("dropped %d records, want 1", len(doubled)-len(kept))
+	}
+	var recs []Record
+	tbl := NewTable(Config{}, "gso", 1, func(r *Record) { recs = append(recs, *r) })
+	feed(tbl, kept, ts)
+	tbl.Flush()
+	if tbl.GSOMismatch != 1 || len(recs) != 1 {
+		t.Fatalf("%d mismatches, %d flows; want 1, 1", tbl.GSOMismatch, len(recs))
+	}
+	if r := recs[0]; r.RespPkts != 2+2 || r.RespBytes != 2000 {
+		t.Errorf("responder %d packets, %d bytes; want 4 (SYN/ACK, two segments, FIN), 2000", r.RespPkts, r.RespBytes)
+	}
+}
+
+// TestFoldLargest: 65,535-byte IP packets fold, and GSO super-packets up to
+// that size match their segments.
+func TestFoldLargest(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		payload []int
+		gso     int
+	}{
+		{"one 65,535-byte packet", []int{65535 - 40}, 0},
+		{"segments merged up to 64 KiB", []int{1400, 1400, 1400, 1400, 1400, 1400, 1400, 1400, 1400, 1400,
+			1400, 1400, 1400, 1400, 1400, 1400, 1400, 1400, 1400, 1400, 1400, 1400, 1400, 1400, 1400, 1400,
+			1400, 1400, 1400, 1400, 1400, 1400, 1400, 1400, 1400, 1400, 1400, 1400, 1400, 1400, 1400, 1400,
+			1400, 1400, 1400, 1400, 1400, 1400, 1400, 1400}, 64},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			single := scriptedData(t, tt.payload...)
+			_, doubled, err := capgen.Double(capgen.RawIP, single, capgen.Vantage{Local: []netip.Addr{netip.MustParseAddr("10.1.0.1")}, Delay: 20 * time.Microsecond, GSO: tt.gso})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, _ := analyzeGenerated(single)
+			got, tbl := analyzeGenerated(doubled)
+			if len(got) != 1 || got[0].RespPkts != want[0].RespPkts || got[0].RespBytes != want[0].RespBytes || got[0].RespIPBytes != want[0].RespIPBytes {
+				t.Fatalf("got %+v\nwant %+v", got, want)
+			}
+			if tt.gso > 0 && tbl.GSOSplit == 0 {
+				t.Error("no super-packet split")
+			}
+		})
+	}
+}
+
+// TestFoldAllocs: a flow recorded at two vantage points allocates nothing
+// per packet once it runs.
+func TestFoldAllocs(t *testing.T) {
+	pkts := scriptedData(t, 100)
+	data := pkts[3].Data // the server's data segment
+	tbl := NewTable(Config{}, "x", 1, func(*Record) {})
+	var d Decoded
+	ts := int64(0)
+	copies := [2][]byte{withTTL(data, 64), withTTL(data, 63)}
+	pair := func() {
+		ts += 1_000_000
+		for i := range copies {
+			p := ingest.Packet{Data: copies[i], OrigLen: len(data), Timestamp: ts + int64(i)*20_000, LinkType: layers.LinkTypeRaw}
+			Decode(&p, &d)
+			tbl.Add(&d, 0)
+		}
+	}
+	// Past the growth of the delay line and of the transit samples.
+	for range 5000 {
+		pair()
+	}
+	if n := testing.AllocsPerRun(1000, pair); n != 0 {
+		t.Errorf("a folded pair allocates %.1f times, want 0", n)
+	}
+	if tbl.DupFolded < 5000 {
+		t.Errorf("folded %d, want every pair", tbl.DupFolded)
+	}
+}
+
+// FuzzFold feeds one raw IP packet many times with TTLs and time steps the
+// fuzzer picks: nothing may panic, and every TCP or UDP record ends as a
+// packet of a flow or folded into one.
+func FuzzFold(f *testing.F) {
+	v4 := ip4(layers.IPProtocolTCP)
+	f.Add(serialize(f, v4, tcpLayer(v4), gopacket.Payload(make([]byte, 10))), []byte{0, 1, 4, 5, 0, 0, 1, 1, 255, 3})
+	v6 := ip6(layers.IPProtocolUDP)
+	f.Add(serialize(f, v6, udpLayer(v6), gopacket.Payload(make([]byte, 3))), []byte{1, 0, 2, 3, 1, 0})
+	f.Fuzz(func(t *testing.T, data []byte, ops []byte) {
+		if len(data) == 0 || len(ops) > 4096 {
+			return
+		}
+		var recs []Record
+		tbl := NewTable(Config{MaxDupEntries: 16}, "fuzz", 1, func(r *Record) { recs = append(recs, *r) })
+		var d Decoded
+		var fed, ts int64
+		for i, op := range ops {
+			b := append([]byte(nil), data...)
+			switch {
+			case b[0]>>4 == 4 && len(b) > 8:
+				b[8] = 62 + op&3
+			case b[0]>>4 == 6 && len(b) > 7:
+				b[7] = 62 + op&3
+			}
+			ts += int64(op>>2) * 1000
+			p := ingest.Packet{Data: b, OrigLen: len(b), Timestamp: ts, LinkType: layers.LinkTypeRaw, Index: int64(i)}
+			Decode(&p, &d)
+			if d.Kind == KindTCP || d.Kind == KindUDP {
+				fed++
+			}
+			tbl.Add(&d, p.Index)
+		}
+		tbl.Flush()
+		pkts, dups := flowTotals(recs)
+		if pkts+dups != fed || tbl.live != 0 {
+			t.Fatalf("%d packets + %d folded of %d records, %d flows live", pkts, dups, fed, tbl.live)
+		}
+	})
+}
+
+// TestFoldOneSideOnly: a segment the responder sent that never reached the
+// originator (only the responder's record of it exists) still counts, once,
+// as it came; its resend is then a retransmission. The originator's host
+// alone saw neither the loss nor a retransmission: the flow is the union of
+// what the two vantage points saw, each packet counted once.
+func TestFoldOneSideOnly(t *testing.T) {
+	c := capgen.NewTCP(netip.MustParseAddrPort("10.1.0.1:40000"), netip.MustParseAddrPort("10.1.0.2:80"), capgen.Options{Link: capgen.RawIP})
+	c.SYN(0)
+	c.SYNACK(100 * time.Microsecond)
+	c.ACK(capgen.Orig, 200*time.Microsecond)
+	c.Lost(capgen.Resp, 300*time.Microsecond, 500)
+	c.Retransmit(capgen.Resp, 200*time.Millisecond, 1, 500)
+	c.ACK(capgen.Orig, 201*time.Millisecond)
+	single, doubled, err := capgen.Double(capgen.RawIP, c.Packets(), capgen.Vantage{Local: []netip.Addr{netip.MustParseAddr("10.1.0.1")}, Delay: 20 * time.Microsecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The originator's records of the lost segment go: it never arrived.
+	lost := func(p capgen.Packet, ttl uint8) bool {
+		var d Decoded
+		pkt := ingest.Packet{Data: p.Data, OrigLen: p.Length, LinkType: layers.LinkTypeRaw}
+		Decode(&pkt, &d)
+		return d.SrcPort == 80 && d.Payload == 500 && d.TTL == ttl && p.Time.Sub(capgen.Epoch) == 300*time.Microsecond
+	}
+	single = slices.DeleteFunc(single, func(p capgen.Packet) bool { return lost(p, 64) })
+	doubled = slices.DeleteFunc(doubled, func(p capgen.Packet) bool { return lost(p, 63) })
+	run := func(pkts []capgen.Packet) Record {
+		recs, _ := analyzeGenerated(pkts)
+		if len(recs) != 1 {
+			t.Fatalf("%d flows, want 1", len(recs))
+		}
+		return recs[0]
+	}
+	want, got := run(single), run(doubled)
+	if got.RespPkts != want.RespPkts+1 || got.RespBytes != want.RespBytes+500 || got.RespRetransPkts != 1 || want.RespRetransPkts != 0 {
+		t.Errorf("responder: %d packets, %d bytes, %d retransmissions; the originator's side alone: %d, %d, %d",
+			got.RespPkts, got.RespBytes, got.RespRetransPkts, want.RespPkts, want.RespBytes, want.RespRetransPkts)
+	}
+	if got.RTTHandshake != want.RTTHandshake || got.Vantages != 2 || got.DupPkts != int64(len(doubled)-len(single)-1) {
+		t.Errorf("iRTT %v (want %v), vantages %d, dup %d", got.RTTHandshake, want.RTTHandshake, got.Vantages, got.DupPkts)
+	}
+}
