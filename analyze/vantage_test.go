@@ -1,6 +1,7 @@
 package analyze_test
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"io/fs"
@@ -266,6 +267,58 @@ func TestVantageCopiesStartLate(t *testing.T) {
 	}
 	for i := 2; i < len(got); i++ { // the prefix's flow, then the flow in flight
 		if g, w := comparable(got[i], false), comparable(want[i], false); g != w {
+			t.Errorf("flow %d:\n got %+v\nwant %+v", i, g, w)
+		}
+	}
+}
+
+// TestVantageThroughFiles: a doubled capture written as Kubeshark exports it
+// (classic pcap, LINKTYPE_RAW, microseconds: stamps are cut to the
+// microsecond, both copies alike) and read back folds the same through
+// Run and RunConcurrent, as the single capture written the same way.
+func TestVantageThroughFiles(t *testing.T) {
+	link, pkts := readRecording(t, "http-v6.pcapng")
+	single, doubled, err := capgen.Double(link, pkts, capgen.Vantage{Local: recClient, Delay: 150 * time.Microsecond, Offset: -3 * time.Millisecond, GSO: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	micro := func(pkts []capgen.Packet) []byte {
+		var b bytes.Buffer
+		cut := slices.Clone(pkts)
+		for i := range cut {
+			cut[i].Time = cut[i].Time.Truncate(time.Microsecond)
+		}
+		if err := capgen.WritePcap(&b, capgen.RawIP.LinkType(), cut); err != nil {
+			t.Fatal(err)
+		}
+		return b.Bytes()
+	}
+	run := func(data []byte, f func(analyze.PacketSource, *analyze.Table) error) ([]analyze.Record, *analyze.Table) {
+		c, err := ingest.NewReader("vantage.pcap", bytes.NewReader(data), ingest.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		var recs []analyze.Record
+		tbl := analyze.NewTable(analyze.Config{}, "vantage.pcap", 1, func(r *analyze.Record) { recs = append(recs, *r) })
+		if err := f(c, tbl); err != nil {
+			t.Fatal(err)
+		}
+		tbl.Flush()
+		sort.SliceStable(recs, func(i, j int) bool { return recs[i].TsNs < recs[j].TsNs })
+		return recs, tbl
+	}
+	want, _ := run(micro(single), analyze.Run)
+	seq, tbl := run(micro(doubled), analyze.Run)
+	conc, _ := run(micro(doubled), analyze.RunConcurrent)
+	if !reflect.DeepEqual(seq, conc) {
+		t.Errorf("RunConcurrent differs from Run")
+	}
+	if len(seq) != len(want) || tbl.DupFolded == 0 || tbl.GSOSplit == 0 {
+		t.Fatalf("%d flows (want %d), folded %d, GSO split %d", len(seq), len(want), tbl.DupFolded, tbl.GSOSplit)
+	}
+	for i := range seq {
+		if g, w := comparable(seq[i], true), comparable(want[i], true); g != w {
 			t.Errorf("flow %d:\n got %+v\nwant %+v", i, g, w)
 		}
 	}
