@@ -108,7 +108,8 @@
 // decoding; packets of one flow that agree on all this differ, if at all,
 // where application headers put ids and counters, at the start). The TTL
 // tells the vantage points apart: it drops on the way, so the higher one is
-// the sender's copy. Records with the same TTL are never folded: a repeat at
+// the sender's copy (out of a tunnel, the outermost TTL counts: routers lower
+// only that one). Records with the same TTL are never folded: a repeat at
 // one vantage point (a retransmission; a duplicate the network made) and a
 // copy taken where no router separates the two points (a bridge, or one
 // host's two interfaces) look alike; the DupAmbiguous counter says how many
