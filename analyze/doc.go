@@ -109,11 +109,13 @@
 // where application headers put ids and counters, at the start). The TTL
 // tells the vantage points apart: it drops on the way, so the higher one is
 // the sender's copy (out of a tunnel, the outermost TTL counts: routers lower
-// only that one). Records with the same TTL are never folded: a repeat at
-// one vantage point (a retransmission; a duplicate the network made) and a
-// copy taken where no router separates the two points (a bridge, or one
-// host's two interfaces) look alike; the DupAmbiguous counter says how many
-// there were. Copies pair first in, first out (the n-th record of a packet
+// only that one). Records with the same TTL are not folded: a repeat at one
+// vantage point (a retransmission; a duplicate the network made) and a copy
+// taken where no router separates the two points (a bridge, or one host's
+// two interfaces) look alike; the DupAmbiguous counter says how many there
+// were. Config.DupSameTTL folds them too, the earlier taken as the
+// sender's, for captures known to hold such copies (Kubeshark on a CNI that
+// bridges the pods of one node). Copies pair first in, first out (the n-th record of a packet
 // at one vantage point pairs with the n-th at the other), so a
 // retransmission at one vantage point stays a retransmission.
 //

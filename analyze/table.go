@@ -29,6 +29,13 @@ type Config struct {
 	// DupWindowNs is how far apart in capture time two records of one
 	// packet may be to be folded (default DefaultDupWindowNs, 10 ms).
 	DupWindowNs int64
+	// DupSameTTL also folds copies whose TTLs are equal, the earlier taken
+	// as the sender's: for captures whose two vantage points no router
+	// separates (Kubeshark on a CNI that bridges pods of one node). A
+	// repeat at one vantage point within the window (an IPv6
+	// retransmission with unchanged headers, a duplicate the network made)
+	// is then folded too.
+	DupSameTTL bool
 	// MaxDupEntries caps the records remembered for folding, and the
 	// records held back waiting for their copy (default 65,536 each).
 	MaxDupEntries int

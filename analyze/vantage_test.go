@@ -109,6 +109,7 @@ func TestVantageKnownAnswers(t *testing.T) {
 	const us = time.Microsecond
 	variants := []struct {
 		name string
+		cfg  analyze.Config
 		v    capgen.Vantage
 		// retransmit and lose pick TCP data packets: retransmit some, lose
 		// the remote copy of others.
@@ -121,6 +122,9 @@ func TestVantageKnownAnswers(t *testing.T) {
 		{name: "cross node, clock behind, GSO", v: capgen.Vantage{Delay: 150 * us, Offset: -3 * time.Millisecond, GSO: 3}},
 		{name: "same node, retransmissions, lost copies", v: capgen.Vantage{Delay: 20 * us, RetransmitAfter: 1 * time.Millisecond}, retransmit: true, lose: true},
 		{name: "cross node, clock behind, retransmissions, lost copies", v: capgen.Vantage{Delay: 150 * us, Offset: -3 * time.Millisecond, RetransmitAfter: 2 * time.Millisecond}, retransmit: true, lose: true},
+		// Pods of one node on a bridge: equal TTLs, folded only on request.
+		{name: "same node, bridged", cfg: analyze.Config{DupSameTTL: true}, v: capgen.Vantage{Delay: 20 * us, Bridged: true}},
+		{name: "same node, bridged, GSO", cfg: analyze.Config{DupSameTTL: true}, v: capgen.Vantage{Delay: 20 * us, Bridged: true, GSO: 4}},
 	}
 	for _, rec := range []string{"http-v4.pcap", "http-v6.pcapng", "dns-udp.pcap"} {
 		link, pkts := readRecording(t, rec)
@@ -138,8 +142,8 @@ func TestVantageKnownAnswers(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				want, _ := analyzeRaw(analyze.Config{}, single)
-				got, tbl := analyzeRaw(analyze.Config{}, doubled)
+				want, _ := analyzeRaw(tt.cfg, single)
+				got, tbl := analyzeRaw(tt.cfg, doubled)
 				if len(got) != len(want) {
 					for _, r := range got {
 						t.Logf("got  %s %v:%d %d pkts %d/%d hist %s dup %d", r.Proto, r.SrcIP, r.SrcPort, r.TsNs, r.OrigPkts, r.RespPkts, r.History, r.DupPkts)
@@ -321,5 +325,24 @@ func TestVantageThroughFiles(t *testing.T) {
 		if g, w := comparable(seq[i], true), comparable(want[i], true); g != w {
 			t.Errorf("flow %d:\n got %+v\nwant %+v", i, g, w)
 		}
+	}
+}
+
+// TestVantageBridgedNeedsOptIn: copies with equal TTLs (no router between
+// the two points) are not folded by default, and the ambiguous count says
+// there were that many.
+func TestVantageBridgedNeedsOptIn(t *testing.T) {
+	link, pkts := readRecording(t, "dns-udp.pcap")
+	single, doubled, err := capgen.Double(link, pkts, capgen.Vantage{Local: recClient, Delay: 20 * time.Microsecond, Bridged: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, tbl := analyzeRaw(analyze.Config{}, doubled)
+	copies := int64(len(doubled) - len(single))
+	if tbl.DupFolded != 0 || tbl.DupAmbiguous != copies {
+		t.Errorf("folded %d, ambiguous %d; want 0, %d", tbl.DupFolded, tbl.DupAmbiguous, copies)
+	}
+	if want, _ := analyzeRaw(analyze.Config{}, single); len(got) != len(want) {
+		t.Errorf("%d flows, want %d", len(got), len(want))
 	}
 }
