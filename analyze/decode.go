@@ -86,7 +86,8 @@ type Decoded struct {
 	// Where the payload starts, for PayloadBytes: cap(frame) - payloadCap
 	// (0: none).
 	payloadCap int
-	// TTL is the IPv4 TTL or IPv6 hop limit. Fold is the packet's
+	// TTL is the IPv4 TTL or IPv6 hop limit (of the outermost header for a
+	// packet out of a tunnel: routers lower only that one). Fold is the packet's
 	// fingerprint for folding vantage copies (dedup.go): a hash of the IP
 	// header without TTL/hop limit and checksum, the transport header
 	// without checksum, and the captured payload; 0 when it has none (not
@@ -148,6 +149,9 @@ func DecodeTunnel(p *ingest.Packet, outer, inner *Decoded) bool {
 	sub := ingest.Packet{Data: p.Data[off:], OrigLen: p.OrigLen - off, Timestamp: p.Timestamp, LinkType: outer.innerLink, Index: p.Index}
 	Decode(&sub, inner)
 	inner.WireLen = outer.WireLen
+	// Routers between two vantage points lower the outer TTL only: it is
+	// the one that tells copies of the inner packet apart (dedup.go).
+	inner.TTL = outer.TTL
 	inner.Tunnel, inner.TunnelID = outer.carries, outer.carriesID
 	if outer.VLAN >= 0 {
 		inner.VLAN = outer.VLAN

@@ -106,6 +106,7 @@ type folder struct {
 	scratch    Decoded // countWaiting's record
 	window     int64
 	maxEntries int
+	sameTTL    bool        // Config.DupSameTTL
 	ring       []foldEntry // len is a power of two
 	head, n    int
 	slots      []uint64 // fingerprint tag << 32 | 1 + ring position; buckets of foldBucket
@@ -129,14 +130,15 @@ type folder struct {
 }
 
 func newFolder(cfg Config) *folder {
-	return &folder{window: cfg.DupWindowNs, maxEntries: cfg.MaxDupEntries}
+	return &folder{window: cfg.DupWindowNs, maxEntries: cfg.MaxDupEntries, sameTTL: cfg.DupSameTTL}
 }
 
 // lookup returns the record a new record (fingerprint key, time ts, TTL
 // ttl) is a copy of: among the unpaired records with that fingerprint and
-// another TTL within the window, the oldest (a path is first in, first
-// out: the n-th repeat of a packet at one vantage point pairs with the n-th
-// at the other). same reports an unpaired one with the same TTL.
+// another TTL (any TTL with Config.DupSameTTL) within the window, the
+// oldest (a path is first in, first out: the n-th repeat of a packet at one
+// vantage point pairs with the n-th at the other). same reports an
+// unpaired one with the same TTL, not taken.
 func (f *folder) lookup(key uint64, ts int64, ttl uint8) (copyOf *foldEntry, same bool) {
 	b := f.bucket(key)
 	tag := key &^ 0xffffffff
@@ -148,7 +150,7 @@ func (f *folder) lookup(key uint64, ts int64, ttl uint8) (copyOf *foldEntry, sam
 		if e.key != key || e.paired || abs(ts-e.ts) > f.window {
 			continue
 		}
-		if e.ttl == ttl {
+		if e.ttl == ttl && !f.sameTTL {
 			same = true
 		} else if copyOf == nil || e.ts < copyOf.ts {
 			copyOf = e
@@ -535,7 +537,7 @@ func (t *Table) detect(d *Decoded, index int64, payload []byte) {
 	if d.Fold != 0 {
 		r := &f.recent[(d.Fold>>8)&(detectEntries-1)]
 		if r.keyTTL&^0xff == d.Fold&^0xff && abs(d.TsNs-r.ts) <= f.window {
-			if ttl := uint8(r.keyTTL); ttl != d.TTL {
+			if ttl := uint8(r.keyTTL); ttl != d.TTL || f.sameTTL {
 				f.folded = true
 				t.DupFolded++
 				t.foldCounted(&foldEntry{key: d.Fold, ts: r.ts, ttl: ttl}, d)
@@ -582,8 +584,9 @@ func (f *folder) startBuffering() {
 }
 
 // senderFirst reports, for two records of one packet, whether the one with
-// TTL a (rather than b) is the sender's: the TTL drops on the way.
-func senderFirst(a, b uint8) bool { return a > b }
+// TTL a at time ta (rather than b at tb) is the sender's: the TTL drops on
+// the way; with equal TTLs (Config.DupSameTTL) the earlier one is taken.
+func senderFirst(a, b uint8, ta, tb int64) bool { return a > b || a == b && ta <= tb }
 
 // dirOfRecord returns the direction a packet goes in its flow: 0 from the
 // originator. With no flow yet it applies the rules a new flow would.
@@ -621,7 +624,7 @@ func (t *Table) dirOfRecord(d *Decoded) (int, uint64) {
 // the responder's), at that copy's time.
 func (t *Table) foldWaiting(w *waiting, e *foldEntry, d *Decoded) {
 	dir, _ := t.dirOfRecord(d)
-	eSender := senderFirst(e.ttl, d.TTL)
+	eSender := senderFirst(e.ttl, d.TTL, e.ts, d.TsNs)
 	send, recv := e.ts, d.TsNs
 	if !eSender {
 		send, recv = recv, send
@@ -645,7 +648,7 @@ func (t *Table) foldCounted(e *foldEntry, d *Decoded) {
 		return
 	}
 	dir := f.dirOf(srcIsLo)
-	eSender := senderFirst(e.ttl, d.TTL)
+	eSender := senderFirst(e.ttl, d.TTL, e.ts, d.TsNs)
 	send, recv := e.ts, d.TsNs
 	if !eSender {
 		send, recv = recv, send
@@ -785,11 +788,12 @@ func (f *folder) gsoBucket(dh uint64, seq uint32) []gsoRange {
 }
 
 // gsoFind returns the range filed under (dh, seq) from the other vantage
-// point (another TTL than ttl) within the window of ts, or nil.
+// point (another TTL than ttl, or any with Config.DupSameTTL) within the
+// window of ts, or nil.
 func (f *folder) gsoFind(dh uint64, seq uint32, ttl uint8, ts int64) *gsoRange {
 	for i, b := 0, f.gsoBucket(dh, seq); i < len(b); i++ {
 		r := &b[i]
-		if r.used && r.dirHash == dh && r.next == seq && r.ttl != ttl && abs(ts-r.ts) <= f.window {
+		if r.used && r.dirHash == dh && r.next == seq && (r.ttl != ttl || f.sameTTL) && abs(ts-r.ts) <= f.window {
 			return r
 		}
 	}
@@ -830,7 +834,7 @@ func (t *Table) matchGSO(d *Decoded) (bool, gsoCredit) {
 	var cr gsoCredit
 	if r := f.gsoFind(dh, start, d.TTL, d.TsNs); r != nil && r.end-r.start > size && seqLEQ(end, r.end) {
 		// d is the next segment of the super-packet r.
-		dCounted := senderFirst(d.TTL, r.ttl) == (dir == 0)
+		dCounted := senderFirst(d.TTL, r.ttl, d.TsNs, r.ts) == (dir == 0)
 		r.pieces++
 		r.covered += size
 		w := f.waitingAt(r.buf)
@@ -883,7 +887,7 @@ func (t *Table) matchGSO(d *Decoded) (bool, gsoCredit) {
 		if r == nil || r.end-r.start >= size || !seqLEQ(r.end, end) || r.start != seq {
 			break
 		}
-		dCounted = senderFirst(d.TTL, r.ttl) == (dir == 0)
+		dCounted = senderFirst(d.TTL, r.ttl, d.TsNs, r.ts) == (dir == 0)
 		pieces++
 		covered += r.end - r.start
 		seq = r.end

@@ -319,3 +319,32 @@ func TestFoldOneSideOnly(t *testing.T) {
 		t.Errorf("iRTT %v (want %v), vantages %d, dup %d", got.RTTHandshake, want.RTTHandshake, got.Vantages, got.DupPkts)
 	}
 }
+
+// TestFoldTunnel: a VXLAN packet recorded on both sides of a router differs
+// in the outer TTL only; the outer flow and the inner one both fold it.
+func TestFoldTunnel(t *testing.T) {
+	v4 := ip4(layers.IPProtocolTCP)
+	inner := serialize(t, eth(layers.EthernetTypeIPv4), v4, tcpLayer(v4), gopacket.Payload(make([]byte, 100)))
+	frame := outerUDP(t, 4789, append([]byte{0x08, 0, 0, 0, 0, 0, 7, 0}, inner...))
+	var recs []Record
+	tbl := NewTable(Config{}, "vxlan", 1, func(r *Record) { recs = append(recs, *r) })
+	dec := newLayerDecoder(Config{})
+	var ds [maxLayers]Decoded
+	for i, ttl := range []uint8{64, 63} {
+		b := append([]byte(nil), frame...)
+		b[14+8] = ttl // the outer IPv4 TTL
+		p := ingest.Packet{Data: b, OrigLen: len(b), Timestamp: int64(i) * 50_000, LinkType: layers.LinkTypeEthernet, Index: int64(i)}
+		for j := range dec.decode(&p, ds[:]) {
+			tbl.Add(&ds[j], p.Index)
+		}
+	}
+	tbl.Flush()
+	if len(recs) != 2 || tbl.DupFolded != 2 {
+		t.Fatalf("%d flows, %d folded; want 2 (carrier, inner), 2", len(recs), tbl.DupFolded)
+	}
+	for _, r := range recs {
+		if r.OrigPkts+r.RespPkts != 1 || r.DupPkts != 1 || r.OrigTransitP50Ns != Some(50_000) {
+			t.Errorf("%s flow: %d packets, %d folded, transit %+v; want 1, 1, 50 µs", r.Proto, r.OrigPkts+r.RespPkts, r.DupPkts, r.OrigTransitP50Ns)
+		}
+	}
+}

@@ -103,73 +103,75 @@
 // least Linux's minimum RTO, 200 ms), their TTLs (hop limits) differ, and
 // their fingerprints are equal: the IP header but for TTL and checksum, the
 // TCP or UDP header but for checksum, and the length, first 16 and last 16
-// bytes of what follows (TCP options and payload), in a 56-bit hash of
-// words read in place (hashing whole payloads would cost more than the rest
-// of decoding; packets of one flow that agree on all this differ, if at
-// all, where application headers put ids and counters, at the start). The
-// TTL tells
-// the vantage points apart: it drops on the way, so the higher one is the
-// sender's copy. Records with the same TTL are never folded: a repeat at
-// one vantage point (a retransmission; a duplicate the network made) and a
-// copy taken where no router separates the two points (a bridge, or one
-// host's two interfaces) look alike; the DupAmbiguous counter says how many
-// there were. Copies pair first in, first out (the n-th record of a packet
+// bytes of what follows (TCP options and payload), in a 56-bit hash of words
+// read in place (hashing whole payloads would cost more than the rest of
+// decoding; packets of one flow that agree on all this differ, if at all,
+// where application headers put ids and counters, at the start). The TTL
+// tells the vantage points apart: it drops on the way, so the higher one is
+// the sender's copy (out of a tunnel, the outermost TTL counts: routers lower
+// only that one). Records with the same TTL are not folded: a repeat at one
+// vantage point (a retransmission; a duplicate the network made) and a copy
+// taken where no router separates the two points (a bridge, or one host's
+// two interfaces) look alike; the DupAmbiguous counter says how many there
+// were. Config.DupSameTTL folds them too, the earlier taken as the
+// sender's, for captures known to hold such copies (Kubeshark on a CNI that
+// bridges the pods of one node). Copies pair first in, first out (the n-th record of a packet
 // at one vantage point pairs with the n-th at the other), so a
 // retransmission at one vantage point stays a retransmission.
 //
 // The numbers are those of the originator's side: of two copies the flow
-// counts the originator's (the sender's copy of its packets, the
-// receiver's copy of the responder's), with that copy's time and in that
-// copy's place in the capture. For this every TCP and UDP record waits in
-// a delay line until its copy comes or the window has passed, and leaves
-// it in the capture order of the copies counted. Packets, bytes,
-// retransmissions, the handshake and data RTTs are then what the
-// originator's host saw, on its clock alone. A packet one vantage point
-// alone saw (lost between the two, or missed by one capture) counts once,
-// as it came. The delay line runs for the first 1,024 records or the first
-// window of a capture, and to its end once a copy was folded; a capture
-// without copies by then goes on without it, watching for a first copy
-// through a table of 4,096 recent records (a record landing in the slot of
-// an earlier one hides that one's copy). A first copy found that way turns
-// the delay line back on; packets of the flows in flight that were counted
-// before may keep the other vantage point's time and place (the packet
-// whose copy was found takes the preferred copy's time).
+// counts the originator's (the sender's copy of its packets, the receiver's
+// copy of the responder's), with that copy's time and in that copy's place
+// in the capture. For this every TCP and UDP record waits in a delay line
+// until its copy comes or the window has passed, and leaves it in the
+// capture order of the copies counted. Packets, bytes, retransmissions, the
+// handshake and data RTTs are then what the originator's host saw, on its
+// clock alone. A packet one vantage point alone saw (lost between the two,
+// or missed by one capture) counts once, as it came. The delay line runs for
+// the first 1,024 records or the first window of a capture, and to its end
+// once a copy was folded; a capture without copies by then goes on without
+// it, watching for a first copy through a table of 4,096 recent records (a
+// record landing in the slot of an earlier one hides that one's copy). A
+// first copy found that way turns the delay line back on; packets of the
+// flows in flight that were counted before may keep the other vantage
+// point's time and place (the packet whose copy was found takes the
+// preferred copy's time).
 //
 // GSO: the sender's copy can be a GSO super-packet, one IP packet standing
 // for several wire segments that the receiver's copies are. A TCP data
 // record and records of the same connection direction at the other TTL
-// within the window whose sequence ranges tile it, one after the other
-// (up to 64), are one transmission (GSOSplit counts them): when the side
-// counted is the super-packet, its segments count as its packets (each
-// adds its headers to ip_bytes and wire_bytes) and its payload once; when
-// it is the segments, the super-packet is folded. A waiting super-packet
-// that its segments cover only in part is not counted (GSOMismatch). The
-// TCP analysis sees a counted super-packet as one segment: ACKs inside it
-// give no RTT sample.
+// within the window whose sequence ranges tile it, one after the other (up
+// to 64 when the segments come first), are one transmission (GSOSplit counts
+// them): when the side counted is the super-packet, its segments count as
+// its packets (each adds its headers to ip_bytes and wire_bytes) and its
+// payload once; when it is the segments, the super-packet is folded. A
+// waiting super-packet that its segments cover only in part is not counted
+// (GSOMismatch). The TCP analysis sees a counted super-packet as one
+// segment: ACKs inside it give no RTT sample.
 //
-// Bounds: a flow seen from two vantage points keeps what they add (120
-// bytes and its transit samples) apart from the flow. At most MaxDupEntries
-// (default 65,536) records are remembered for
-// folding and as many wait in the delay line; the index keeps up to 8 per
-// bucket of one cache line; the GSO table 4,096 recent data records. Beyond
-// them the oldest record is forgotten, or counted at once, and DupCapped
-// counts it (its copy may then count as a packet of its own). None of this
-// state holds Go pointers. Datagrams rebuilt from IP fragments and TCP
-// headers of impossible length have no fingerprint and are never folded.
+// Bounds: a flow seen from two vantage points keeps what they add (120 bytes
+// and its transit samples) apart from the flow. At most MaxDupEntries
+// (default 65,536) records are remembered for folding and as many wait in
+// the delay line; the index keeps up to 8 per bucket of one cache line; the
+// GSO table 4,096 recent data records. Beyond them the oldest record is
+// forgotten, or counted at once, and DupCapped counts it (its copy may then
+// count as a packet of its own). None of this state holds Go pointers.
+// Datagrams rebuilt from IP fragments and TCP headers of impossible length
+// have no fingerprint and are never folded.
 //
 // Columns: dup_pkts counts the flow's records folded into another record
 // (not counted as packets); vantages is 2 when it has any, else 1.
 // orig_transit_p50_ns (resp_transit_p50_ns) is the lower median, over the
-// originator's (responder's) packets whose two copies were both seen, of
-// the receiver's copy's time minus the sender's (up to 4096 samples, then a
+// originator's (responder's) packets whose two copies were both seen, of the
+// receiver's copy's time minus the sender's (up to 4096 samples, then a
 // reservoir, as for RTTs), null without such a pair. It is the one-way
-// transit between the two vantage points plus the clock offset between
-// their nodes, so it can be negative; the offset enters the two
-// directions with opposite signs, and their sum is the network round trip
-// between the two points without either host's stack or application time.
-// The manifest's decode counts carry duplicates-folded,
-// gso-super-packets-split, duplicates-ambiguous, dedup-state-full and
-// gso-length-mismatch (KindCounts).
+// transit between the two vantage points plus the clock offset between their
+// nodes, so it can be negative; the offset enters the two directions with
+// opposite signs, and their sum is the network round trip between the two
+// points without either host's stack or application time. The Table's
+// counters DupFolded, GSOSplit, DupAmbiguous, DupCapped and GSOMismatch
+// become each input's vantage counts in the manifest (duplicates_folded,
+// gso_split, ambiguous, capped, gso_mismatch).
 //
 // # Column definitions
 //

@@ -32,6 +32,13 @@ type Config struct {
 	// DupWindowNs is how far apart in capture time two records of one
 	// packet may be to be folded (default DefaultDupWindowNs, 10 ms).
 	DupWindowNs int64
+	// DupSameTTL also folds copies whose TTLs are equal, the earlier taken
+	// as the sender's: for captures whose two vantage points no router
+	// separates (Kubeshark on a CNI that bridges pods of one node). A
+	// repeat at one vantage point within the window (an IPv6
+	// retransmission with unchanged headers, a duplicate the network made)
+	// is then folded too.
+	DupSameTTL bool
 	// MaxDupEntries caps the records remembered for folding, and the
 	// records held back waiting for their copy (default 65,536 each).
 	MaxDupEntries int
@@ -766,12 +773,6 @@ func (t *Table) KindCounts() map[string]int64 {
 	for name, n := range map[string]int64{"fragments-reassembled": t.frags.reassembled,
 		"fragments-timed-out": t.frags.timedOut, "fragments-overlapping": t.frags.overlapping,
 		"fragments-dropped": t.frags.dropped} {
-		if n > 0 {
-			m[name] = n
-		}
-	}
-	for name, n := range map[string]int64{"duplicates-folded": t.DupFolded, "gso-super-packets-split": t.GSOSplit,
-		"duplicates-ambiguous": t.DupAmbiguous, "dedup-state-full": t.DupCapped, "gso-length-mismatch": t.GSOMismatch} {
 		if n > 0 {
 			m[name] = n
 		}

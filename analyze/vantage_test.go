@@ -1,6 +1,7 @@
 package analyze_test
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"io/fs"
@@ -108,6 +109,7 @@ func TestVantageKnownAnswers(t *testing.T) {
 	const us = time.Microsecond
 	variants := []struct {
 		name string
+		cfg  analyze.Config
 		v    capgen.Vantage
 		// retransmit and lose pick TCP data packets: retransmit some, lose
 		// the remote copy of others.
@@ -120,6 +122,9 @@ func TestVantageKnownAnswers(t *testing.T) {
 		{name: "cross node, clock behind, GSO", v: capgen.Vantage{Delay: 150 * us, Offset: -3 * time.Millisecond, GSO: 3}},
 		{name: "same node, retransmissions, lost copies", v: capgen.Vantage{Delay: 20 * us, RetransmitAfter: 1 * time.Millisecond}, retransmit: true, lose: true},
 		{name: "cross node, clock behind, retransmissions, lost copies", v: capgen.Vantage{Delay: 150 * us, Offset: -3 * time.Millisecond, RetransmitAfter: 2 * time.Millisecond}, retransmit: true, lose: true},
+		// Pods of one node on a bridge: equal TTLs, folded only on request.
+		{name: "same node, bridged", cfg: analyze.Config{DupSameTTL: true}, v: capgen.Vantage{Delay: 20 * us, Bridged: true}},
+		{name: "same node, bridged, GSO", cfg: analyze.Config{DupSameTTL: true}, v: capgen.Vantage{Delay: 20 * us, Bridged: true, GSO: 4}},
 	}
 	for _, rec := range []string{"http-v4.pcap", "http-v6.pcapng", "dns-udp.pcap"} {
 		link, pkts := readRecording(t, rec)
@@ -137,8 +142,8 @@ func TestVantageKnownAnswers(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				want, _ := analyzeRaw(analyze.Config{}, single)
-				got, tbl := analyzeRaw(analyze.Config{}, doubled)
+				want, _ := analyzeRaw(tt.cfg, single)
+				got, tbl := analyzeRaw(tt.cfg, doubled)
 				if len(got) != len(want) {
 					for _, r := range got {
 						t.Logf("got  %s %v:%d %d pkts %d/%d hist %s dup %d", r.Proto, r.SrcIP, r.SrcPort, r.TsNs, r.OrigPkts, r.RespPkts, r.History, r.DupPkts)
@@ -268,5 +273,76 @@ func TestVantageCopiesStartLate(t *testing.T) {
 		if g, w := comparable(got[i], false), comparable(want[i], false); g != w {
 			t.Errorf("flow %d:\n got %+v\nwant %+v", i, g, w)
 		}
+	}
+}
+
+// TestVantageThroughFiles: a doubled capture written as Kubeshark exports it
+// (classic pcap, LINKTYPE_RAW, microseconds: stamps are cut to the
+// microsecond, both copies alike) and read back folds the same through
+// Run and RunConcurrent, as the single capture written the same way.
+func TestVantageThroughFiles(t *testing.T) {
+	link, pkts := readRecording(t, "http-v6.pcapng")
+	single, doubled, err := capgen.Double(link, pkts, capgen.Vantage{Local: recClient, Delay: 150 * time.Microsecond, Offset: -3 * time.Millisecond, GSO: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	micro := func(pkts []capgen.Packet) []byte {
+		var b bytes.Buffer
+		cut := slices.Clone(pkts)
+		for i := range cut {
+			cut[i].Time = cut[i].Time.Truncate(time.Microsecond)
+		}
+		if err := capgen.WritePcap(&b, capgen.RawIP.LinkType(), cut); err != nil {
+			t.Fatal(err)
+		}
+		return b.Bytes()
+	}
+	run := func(data []byte, f func(analyze.PacketSource, *analyze.Table) error) ([]analyze.Record, *analyze.Table) {
+		c, err := ingest.NewReader("vantage.pcap", bytes.NewReader(data), ingest.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		var recs []analyze.Record
+		tbl := analyze.NewTable(analyze.Config{}, "vantage.pcap", 1, func(r *analyze.Record) { recs = append(recs, *r) })
+		if err := f(c, tbl); err != nil {
+			t.Fatal(err)
+		}
+		tbl.Flush()
+		sort.SliceStable(recs, func(i, j int) bool { return recs[i].TsNs < recs[j].TsNs })
+		return recs, tbl
+	}
+	want, _ := run(micro(single), analyze.Run)
+	seq, tbl := run(micro(doubled), analyze.Run)
+	conc, _ := run(micro(doubled), analyze.RunConcurrent)
+	if !reflect.DeepEqual(seq, conc) {
+		t.Errorf("RunConcurrent differs from Run")
+	}
+	if len(seq) != len(want) || tbl.DupFolded == 0 || tbl.GSOSplit == 0 {
+		t.Fatalf("%d flows (want %d), folded %d, GSO split %d", len(seq), len(want), tbl.DupFolded, tbl.GSOSplit)
+	}
+	for i := range seq {
+		if g, w := comparable(seq[i], true), comparable(want[i], true); g != w {
+			t.Errorf("flow %d:\n got %+v\nwant %+v", i, g, w)
+		}
+	}
+}
+
+// TestVantageBridgedNeedsOptIn: copies with equal TTLs (no router between
+// the two points) are not folded by default, and the ambiguous count says
+// there were that many.
+func TestVantageBridgedNeedsOptIn(t *testing.T) {
+	link, pkts := readRecording(t, "dns-udp.pcap")
+	single, doubled, err := capgen.Double(link, pkts, capgen.Vantage{Local: recClient, Delay: 20 * time.Microsecond, Bridged: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, tbl := analyzeRaw(analyze.Config{}, doubled)
+	copies := int64(len(doubled) - len(single))
+	if tbl.DupFolded != 0 || tbl.DupAmbiguous != copies {
+		t.Errorf("folded %d, ambiguous %d; want 0, %d", tbl.DupFolded, tbl.DupAmbiguous, copies)
+	}
+	if want, _ := analyzeRaw(analyze.Config{}, single); len(got) != len(want) {
+		t.Errorf("%d flows, want %d", len(got), len(want))
 	}
 }

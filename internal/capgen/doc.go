@@ -114,7 +114,7 @@
 // capture does when both ends are targeted pods: the capture's host is
 // [Vantage].Local, its records are its own egress and ingress copies, and
 // each packet gets a copy at the other end, with the TTL lower at the
-// receiver (and the IPv4 checksum fixed), stamped the path delay later for
+// receiver (equal with Bridged; the IPv4 checksum fixed), stamped the path delay later for
 // the packets the host sent and earlier for those it received, shifted by
 // the other node's clock offset (ahead or behind). Bursts of data segments
 // a host sent can be merged into GSO super-packets at its egress; chosen

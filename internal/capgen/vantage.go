@@ -23,8 +23,9 @@ type Vantage struct {
 	// sent is stamped t+Delay+Offset, of one it received t-Delay+Offset.
 	Offset time.Duration
 	// Hops is how much the TTL (hop limit) drops between the two copies
-	// (default 1).
-	Hops uint8
+	// (default 1). Bridged keeps it: no router between the two points.
+	Hops    uint8
+	Bridged bool
 	// GSO merges up to this many consecutive data segments a host sent in
 	// one burst into one super-packet at that host's egress copy (0 or 1:
 	// none). A burst: same connection, contiguous sequence numbers, and TCP
@@ -48,7 +49,10 @@ type Vantage struct {
 // appear once. The delays put in are the transit times a fold must find.
 func Double(link Link, pkts []Packet, v Vantage) (single, doubled []Packet, err error) {
 	hops := v.Hops
-	if hops == 0 {
+	switch {
+	case v.Bridged:
+		hops = 0
+	case hops == 0:
 		hops = 1
 	}
 	lose := map[int]bool{}
