@@ -83,10 +83,6 @@ type Decoded struct {
 	Window    uint16 // raw, unscaled
 	BadHeader bool   // TCP data offset impossible: counted, not analysed
 
-	// Where the payload starts, for PayloadBytes: cap(frame) - payloadCap
-	// (0: none).
-	payloadCap int
-
 	// Tunnel and TunnelID name the tunnel a packet decoded by DecodeTunnel
 	// came out of (TunnelNone and -1 otherwise).
 	Tunnel   Tunnel
@@ -99,6 +95,10 @@ type Decoded struct {
 	carriesID int64
 	innerCap  int             // cap of the payload slice: its offset is cap(frame) - innerCap
 	innerLink layers.LinkType // how the payload starts: Ethernet or raw IP
+
+	// Where the transport payload starts, for PayloadBytes: cap(frame) -
+	// payloadCap (0: none).
+	payloadCap int
 }
 
 // Tunnel is an encapsulation flowproof opens.
