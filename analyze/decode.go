@@ -83,9 +83,6 @@ type Decoded struct {
 	Window    uint16 // raw, unscaled
 	BadHeader bool   // TCP data offset impossible: counted, not analysed
 
-	// Where the payload starts, for PayloadBytes: cap(frame) - payloadCap
-	// (0: none).
-	payloadCap int
 	// TTL is the IPv4 TTL or IPv6 hop limit (of the outermost header for a
 	// packet out of a tunnel: routers lower only that one). Fold is the packet's
 	// fingerprint for folding vantage copies (dedup.go): a hash of the IP
@@ -107,6 +104,10 @@ type Decoded struct {
 	carriesID int64
 	innerCap  int             // cap of the payload slice: its offset is cap(frame) - innerCap
 	innerLink layers.LinkType // how the payload starts: Ethernet or raw IP
+
+	// Where the transport payload starts, for PayloadBytes: cap(frame) -
+	// payloadCap (0: none).
+	payloadCap int
 }
 
 // Tunnel is an encapsulation flowproof opens.

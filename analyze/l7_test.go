@@ -3,6 +3,7 @@ package analyze_test
 import (
 	"bytes"
 	"hash/fnv"
+	"net/netip"
 	"path/filepath"
 	"testing"
 
@@ -19,10 +20,12 @@ type recordingL7 struct {
 }
 
 type recordingFlow struct {
-	r     *recordingL7
-	id    string
-	sum   [2]uint64
-	bytes [2]int
+	r       *recordingL7
+	id      string
+	info    analyze.L7Info
+	sum     [2]uint64
+	bytes   [2]int
+	matched bool // its flow's record came, with the same flow_id and endpoints
 }
 
 func (r *recordingL7) Open(info *analyze.L7Info, dir int, d *analyze.Decoded, payload []byte) (analyze.L7Flow, bool) {
@@ -30,7 +33,7 @@ func (r *recordingL7) Open(info *analyze.L7Info, dir int, d *analyze.Decoded, pa
 	if !bytes.HasPrefix(payload, []byte("GET ")) && !bytes.HasPrefix(payload, []byte("HTTP/1.")) {
 		return nil, false
 	}
-	f := &recordingFlow{r: r, id: info.FlowID()}
+	f := &recordingFlow{r: r, id: info.FlowID(), info: *info}
 	r.flows[f.id] = f
 	return f, false
 }
@@ -54,7 +57,15 @@ func TestL7Hook(t *testing.T) {
 		}
 		defer c.Close()
 		r := &recordingL7{flows: map[string]*recordingFlow{}}
-		tbl := analyze.NewTable(analyze.Config{L7: r}, "http-v4.pcap", 1, func(*analyze.Record) {})
+		tbl := analyze.NewTable(analyze.Config{L7: r}, "http-v4.pcap", 1, func(rec *analyze.Record) {
+			// The flow's rows name it as its record does.
+			if f := r.flows[rec.FlowID]; f != nil {
+				if f.info.Orig != netip.AddrPortFrom(rec.SrcIP, rec.SrcPort) || f.info.Resp != netip.AddrPortFrom(rec.DstIP, rec.DstPort) {
+					t.Errorf("flow %s: L7Info %v -> %v, record %v:%d -> %v:%d", rec.FlowID, f.info.Orig, f.info.Resp, rec.SrcIP, rec.SrcPort, rec.DstIP, rec.DstPort)
+				}
+				f.matched = true
+			}
+		})
 		if concurrent {
 			err = analyze.RunConcurrent(c, tbl)
 		} else {
@@ -80,6 +91,9 @@ func TestL7Hook(t *testing.T) {
 		g := conc.flows[id]
 		if g == nil || g.sum != f.sum || g.bytes != f.bytes {
 			t.Errorf("flow %s: Run delivered %v bytes, RunConcurrent %+v", id, f.bytes, g)
+		}
+		if !f.matched {
+			t.Errorf("flow %s: no record with its flow_id", id)
 		}
 		if f.bytes[0] == 0 || f.bytes[1] == 0 {
 			t.Errorf("flow %s: bytes %v, want both directions", id, f.bytes)

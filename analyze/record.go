@@ -60,7 +60,7 @@ type Record struct {
 
 	// What the TLS handshake's first messages say (package analyze/l7/tls):
 	// the ClientHello's server name and offered ALPN list ("h2,http/1.1"),
-	// the negotiated version ("TLS 1.3"); empty (null) without a TLS
+	// the negotiated version ("TLSv13", Zeek's ssl.log names); empty (null) without a TLS
 	// handshake or when L7 is off.
 	TLSSNI, TLSALPN, TLSVersion string
 

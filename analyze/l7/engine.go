@@ -54,6 +54,8 @@ type Engine struct {
 	dns    dns.Stats
 	tls    tls.Stats
 	flows  [numKinds]int64
+
+	strings http.Interner
 }
 
 var _ analyze.L7Factory = (*Engine)(nil)
@@ -112,6 +114,7 @@ func (e *Engine) Open(info *analyze.L7Info, dir int, d *analyze.Decoded, payload
 		f.http = &h.conn
 		f.http.Init(&f.info, e.cfg.HTTPLimits, &e.http, e.cfg.HTTP)
 		f.http.ClientIsResp = client == 1
+		f.http.Strings = &e.strings
 		f.dirs[client].Init(f.http.Requests(), e.budget)
 		f.dirs[1-client].Init(f.http.Responses(), e.budget)
 	case e.cfg.TLS != nil && tls.LooksLikeHello(payload):

@@ -227,3 +227,46 @@ func TestEngineRolesGuessedWrong(t *testing.T) {
 		t.Fatalf("rows %+v", r.http)
 	}
 }
+
+// TestEngineBodyAllocs: once a response head is read, its body segments
+// and the ACKs cost no allocation: memory follows transactions, not bytes.
+func TestEngineBodyAllocs(t *testing.T) {
+	c := &conv{t: t, port: 80}
+	c.handshake()
+	c.send(true, 10, 1, 1, "A", "GET /big HTTP/1.1\r\n\r\n")
+	head := "HTTP/1.1 200 OK\r\nContent-Length: 100000000\r\n\r\n"
+	c.send(false, 20, 1, 20, "A", head)
+	body := strings.Repeat("x", 1400)
+	seq := uint32(1 + len(head))
+	c.send(false, 30, seq, 20, "A", body)
+	c.send(true, 31, 20, seq+1400, "A", "")
+	eng := l7.New(l7.Config{HTTP: func(*http.Transaction) {}})
+	tbl := analyze.NewTable(analyze.Config{L7: eng}, "t", 1, func(*analyze.Record) {})
+	var d analyze.Decoded
+	add := func(i int) {
+		analyze.Decode(&c.pkts[i], &d)
+		tbl.AddPayload(&d, c.pkts[i].Index, d.PayloadBytes(c.pkts[i].Data))
+	}
+	for i := range c.pkts {
+		add(i)
+	}
+	// Replay the body segment and its ACK with the sequence numbers moved on.
+	bodyPkt, ackPkt := c.pkts[len(c.pkts)-2], c.pkts[len(c.pkts)-1]
+	n := testing.AllocsPerRun(1000, func() {
+		seq += 1400
+		binary.BigEndian.PutUint32(bodyPkt.Data[24:], sISN+seq)
+		binary.BigEndian.PutUint32(ackPkt.Data[28:], sISN+seq+1400)
+		bodyPkt.Timestamp += 10
+		ackPkt.Timestamp += 10
+		analyze.Decode(&bodyPkt, &d)
+		tbl.AddPayload(&d, 5, d.PayloadBytes(bodyPkt.Data))
+		analyze.Decode(&ackPkt, &d)
+		tbl.AddPayload(&d, 6, d.PayloadBytes(ackPkt.Data))
+	})
+	if n != 0 {
+		t.Errorf("%.1f allocations per body segment and ACK, want 0", n)
+	}
+	if st := eng.Stats(); st.Stream.Bytes < 1000*1400 || st.Stream.Retransmitted != 0 || st.Stream.Gaps != 0 {
+		t.Errorf("stream stats %+v: the replayed segments were not taken in order", st.Stream)
+	}
+}

@@ -103,6 +103,9 @@ type Conn struct {
 	// ClientIsResp says the requests come from the flow's responder; it is
 	// copied to each Transaction's FromResp.
 	ClientIsResp bool
+	// Strings, when set, shares URI, Host and User-Agent strings between
+	// transactions (of every connection using it).
+	Strings *Interner
 
 	flow    *analyze.L7Info
 	lim     Limits
@@ -110,7 +113,8 @@ type Conn struct {
 	emit    func(*Transaction)
 	req     half
 	resp    half
-	pending []*Transaction // requests in order, waiting for their responses
+	pending []*Transaction  // requests in order, waiting for their responses
+	pend0   [2]*Transaction // pending's first backing array: most connections need no other
 	depth   int
 	skip    int // responses to consume without a row: their requests were dropped
 	opaque  bool
@@ -130,6 +134,7 @@ func NewConn(flow *analyze.L7Info, lim Limits, stats *Stats, emit func(*Transact
 func (c *Conn) Init(flow *analyze.L7Info, lim Limits, stats *Stats, emit func(*Transaction)) {
 	*c = Conn{flow: flow, lim: lim.withDefaults(), stats: stats, emit: emit}
 	c.req.c, c.resp.c, c.resp.isResp = c, c, true
+	c.pending = c.pend0[:0]
 }
 
 // Requests returns the sink of the originator's bytes.

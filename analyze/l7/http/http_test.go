@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/flowproof/flowproof/analyze"
 )
@@ -212,5 +213,32 @@ func BenchmarkConn(b *testing.B) {
 		c.Requests().Data(reqs, 1)
 		c.Responses().Data(resps, 2)
 		c.End()
+	}
+}
+
+// TestInterner: equal values share one string; the table starts over when
+// full and never keeps long values.
+func TestInterner(t *testing.T) {
+	var in Interner
+	a, b := in.get([]byte("curl/7.88.1"), 100), in.get([]byte("curl/7.88.1"), 100)
+	if a != b || unsafe.StringData(a) != unsafe.StringData(b) {
+		t.Errorf("not shared")
+	}
+	if got := in.get([]byte("abcdef"), 3); got != "abc" {
+		t.Errorf("cut: %q", got)
+	}
+	for i := range maxInterned + 10 {
+		in.get([]byte(fmt.Sprint(i)), 100)
+	}
+	if len(in.m) > maxInterned {
+		t.Errorf("%d strings kept, limit %d", len(in.m), maxInterned)
+	}
+	in.get([]byte(strings.Repeat("u", maxInternedLen+1)), 1<<20)
+	if _, ok := in.m[strings.Repeat("u", maxInternedLen+1)]; ok {
+		t.Errorf("a long value was kept")
+	}
+	var none *Interner
+	if none.get([]byte("x"), 1) != "x" {
+		t.Errorf("nil interner")
 	}
 }

@@ -165,8 +165,8 @@ func (h *half) request(line, fields []byte, tsNs int64) {
 	c.depth++
 	t := &Transaction{
 		Flow: c.flow, FromResp: c.ClientIsResp, TsNs: h.firstNs, TransDepth: c.depth,
-		Method: intern(method, methods), URI: cut(uri, maxURI), Version: intern(version, versions),
-		Host: cut(m.host, maxField), UserAgent: cut(m.ua, maxField),
+		Method: intern(method, methods), URI: c.Strings.get(uri, maxURI), Version: intern(version, versions),
+		Host: c.Strings.get(m.host, maxField), UserAgent: c.Strings.get(m.ua, maxField),
 		RequestNs: analyze.Some(tsNs),
 	}
 	if len(c.pending) > 0 || c.resp.cur != nil {
@@ -408,6 +408,34 @@ func equalFold(b []byte, lower string) bool {
 }
 
 func cut(b []byte, n int) string { return string(b[:min(len(b), n)]) }
+
+// Interner shares the strings that repeat from transaction to transaction
+// (a client's User-Agent, a server's Host, popular URIs), so that each is
+// allocated once. It holds at most maxInterned strings, and starts over
+// when full. Its zero value is ready; it is not safe for concurrent use.
+type Interner struct{ m map[string]string }
+
+const (
+	maxInterned    = 4096
+	maxInternedLen = 256 // longer strings are not kept
+)
+
+// get returns b (cut to n bytes) as a string, interned when in is not nil.
+func (in *Interner) get(b []byte, n int) string {
+	b = b[:min(len(b), n)]
+	if in == nil || len(b) > maxInternedLen {
+		return string(b)
+	}
+	if s, ok := in.m[string(b)]; ok {
+		return s
+	}
+	if in.m == nil || len(in.m) >= maxInterned {
+		in.m = make(map[string]string)
+	}
+	s := string(b)
+	in.m[s] = s
+	return s
+}
 
 // intern returns b as a string, without allocating when it is in common:
 // most methods, versions and reason phrases are a handful of values.

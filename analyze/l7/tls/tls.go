@@ -14,6 +14,7 @@ type Hello struct {
 	Flow          *analyze.L7Info
 	ClientHello   bool     // a ClientHello was parsed
 	ServerHello   bool     // a ServerHello was parsed
+	FromResp      bool     // the ClientHello came from the flow's responder (roles guessed the other way: no SYN seen)
 	SNI           string   // server_name (host_name) of the ClientHello
 	ALPN          []string // protocols the client offered, in its order
 	ServerALPN    string   // the protocol the server chose (TLS 1.2: in the ServerHello; TLS 1.3 hides it)
@@ -167,6 +168,7 @@ func (h *half) hello(msg []byte) {
 	case 1:
 		if err = ParseClientHello(msg[4:], hl); err == nil {
 			hl.ClientHello = true
+			hl.FromResp = h == &h.c.dirs[1]
 			h.c.stats.ClientHellos++
 		}
 	case 2:
