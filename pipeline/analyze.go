@@ -75,6 +75,7 @@ func (o Options) Settings() map[string]string {
 		"decap":              strconv.FormatBool(!c.NoDecap),
 		"reassembly":         strconv.FormatBool(!c.NoReassembly),
 		"dedup":              strconv.FormatBool(!c.NoDedup),
+		"dup_same_ttl":       strconv.FormatBool(c.DupSameTTL),
 		"dup_window":         time.Duration(c.DupWindowNs).String(),
 	}
 }

@@ -2,6 +2,7 @@ package pipeline_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/netip"
 	"os"
@@ -122,4 +123,92 @@ func recording(t *testing.T, path string) (capgen.Link, []capgen.Packet) {
 		out = append(out, capgen.Packet{Time: time.Unix(0, p.Timestamp).UTC(), Data: slices.Clone(p.Data), Length: p.OrigLen})
 	}
 	return capgen.Ethernet, out
+}
+
+// TestCrossCheckDoubled: Kubeshark's socket counters agree with a doubled
+// capture exactly as they do with the single one: the cross-check compares
+// the folded numbers, so every aggregate gets the same verdict.
+func TestCrossCheckDoubled(t *testing.T) {
+	link, pkts := recording(t, "../testdata/rec/http-v4.pcap")
+	single, doubled, err := capgen.Double(link, pkts, capgen.Vantage{Local: []netip.Addr{netip.MustParseAddr("10.77.0.1")}, Delay: 20 * time.Microsecond, GSO: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	paths := map[string]string{}
+	for name, p := range map[string][]capgen.Packet{"single.pcap": single, "doubled.pcap": doubled} {
+		paths[name] = filepath.Join(dir, name)
+		f, err := os.Create(paths[name])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := capgen.WritePcap(f, capgen.RawIP.LinkType(), p); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+	}
+	// Kubeshark's records: the single capture's own sums per (client,
+	// server, port), as a socket counts them (payload minus retransmissions),
+	// one of them 10% off so that both verdicts occur.
+	if _, err := pipeline.Analyze(context.Background(), []string{paths["single.pcap"]}, pipeline.Options{Out: filepath.Join(dir, "plain")}); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := report.ReadFlows(filepath.Join(dir, "plain", "flows.parquet"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	type agg struct{ tx, rx int64 }
+	sums := map[[3]string]*agg{}
+	var order [][3]string
+	for _, r := range rows {
+		k := [3]string{r.SrcIP, r.DstIP, itoa(r.DstPort)}
+		if sums[k] == nil {
+			sums[k] = &agg{}
+			order = append(order, k)
+		}
+		sums[k].tx += r.OrigBytes - r.OrigRetransBytes
+		sums[k].rx += r.RespBytes - r.RespRetransBytes
+	}
+	var b strings.Builder
+	b.WriteString(`{"flows":[`)
+	for i, k := range order {
+		s := sums[k]
+		if i == 0 {
+			s.tx += s.tx/10 + 100
+		}
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `{"proto":"tcp","client":{"ip":%q},"server":{"ip":%q,"port":%s},"client_stats":{"tx_bytes":%d,"rx_bytes":%d,"tx_pkts":1}}`, k[0], k[1], k[2], s.tx, s.rx)
+	}
+	b.WriteString(`]}`)
+	l4 := filepath.Join(dir, "l4.json")
+	if err := os.WriteFile(l4, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	verdicts := map[string]map[string]string{}
+	for _, name := range []string{"single.pcap", "doubled.pcap"} {
+		out := filepath.Join(dir, "xc-"+name)
+		if _, err := pipeline.Analyze(context.Background(), []string{paths[name]}, pipeline.Options{Out: out, L4Flows: l4}); err != nil {
+			t.Fatal(err)
+		}
+		xc, err := report.ReadCrossCheck(filepath.Join(out, report.CrossCheckFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		verdicts[name] = map[string]string{}
+		for _, x := range xc {
+			verdicts[name][x.ClientIP+" "+x.ServerIP+" "+itoa(x.ServerPort)] = x.Verdict
+		}
+	}
+	if fmt.Sprint(verdicts["single.pcap"]) != fmt.Sprint(verdicts["doubled.pcap"]) {
+		t.Errorf("verdicts differ:\nsingle  %v\ndoubled %v", verdicts["single.pcap"], verdicts["doubled.pcap"])
+	}
+	kinds := map[string]int{}
+	for _, v := range verdicts["doubled.pcap"] {
+		kinds[v]++
+	}
+	if kinds["match"] == 0 || kinds["bytes_mismatch"] != 1 {
+		t.Errorf("verdicts %v: want matches and one bytes_mismatch", kinds)
+	}
 }

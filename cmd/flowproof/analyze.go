@@ -24,6 +24,7 @@ type analyzeOptions struct {
 	noReassembly     bool
 	l7               bool
 	noDedup          bool
+	dupSameTTL       bool
 	dupWindow        time.Duration
 	quiet            bool
 	jobs             int
@@ -41,6 +42,7 @@ func (o *analyzeOptions) register(fs *flag.FlagSet) {
 	fs.BoolVar(&o.noDecap, "no-decap", false, "do not open tunnels (VXLAN, Geneve, GRE, IP-in-IP): count only their outer packets")
 	fs.BoolVar(&o.noReassembly, "no-reassembly", false, "do not reassemble IP fragments: count them only")
 	fs.BoolVar(&o.noDedup, "no-dedup", false, "count every record of a packet: do not fold copies of one packet recorded at two vantage points (Kubeshark)")
+	fs.BoolVar(&o.dupSameTTL, "dup-same-ttl", false, "also fold two records of one packet with the same TTL (pods bridged on one node, where no router lowers it); a retransmission within --dup-window is then folded too")
 	fs.DurationVar(&o.dupWindow, "dup-window", time.Duration(analyze.DefaultDupWindowNs), "how far apart in capture time two records of one packet may be to be folded as vantage copies")
 	fs.BoolVar(&o.l7, "l7", false, "application layer too: http.parquet (HTTP/1.x requests), dns.parquet (DNS queries) and the TLS columns of flows.parquet (costs time: see the README)")
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress display on a terminal (warnings and errors are still shown)")
@@ -80,6 +82,7 @@ func (o *analyzeOptions) options(command []string, stderr io.Writer) pipeline.Op
 			NoDecap:            o.noDecap,
 			NoReassembly:       o.noReassembly,
 			NoDedup:            o.noDedup,
+			DupSameTTL:         o.dupSameTTL,
 			DupWindowNs:        int64(o.dupWindow),
 		},
 		Jobs:       o.jobs,
