@@ -5,18 +5,23 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/gopacket/gopacket/layers"
 
 	"github.com/flowproof/flowproof/analyze"
 	"github.com/flowproof/flowproof/analyze/crosscheck"
 	"github.com/flowproof/flowproof/ingest"
 	"github.com/flowproof/flowproof/ingest/kubeshark"
 	"github.com/flowproof/flowproof/ingest/kubeshark/standin"
+	"github.com/flowproof/flowproof/internal/capgen"
 	"github.com/flowproof/flowproof/pipeline"
 	"github.com/flowproof/flowproof/provenance"
 	"github.com/flowproof/flowproof/report"
@@ -271,4 +276,69 @@ func pullStandin(t *testing.T, hub *standin.Hub) string {
 		t.Fatal(err)
 	}
 	return ev
+}
+
+// cancelProgress cancels the run once its capture has given after packets.
+type cancelProgress struct {
+	cancel func()
+	after  int
+	read   *atomic.Int64 // packets read in all
+}
+
+func (cancelProgress) Run(int) {}
+func (p cancelProgress) Start(_ int, _ string, c *ingest.Capture) analyze.PacketSource {
+	return &cancelSource{src: c, p: p}
+}
+func (cancelProgress) Finish(int)  {}
+func (cancelProgress) Warn(string) {}
+func (cancelProgress) Stop()       {}
+
+type cancelSource struct {
+	src analyze.PacketSource
+	p   cancelProgress
+	n   int
+}
+
+func (s *cancelSource) Next(p *ingest.Packet) error {
+	if s.n++; s.n == s.p.after {
+		s.p.cancel()
+	}
+	s.p.read.Add(1)
+	return s.src.Next(p)
+}
+
+// TestAnalyzeCanceledMidCapture cancels a run in the middle of its only
+// capture: Analyze stops reading soon after (not at the end of the file),
+// returns the context's error, and leaves no output behind, not even a
+// temporary file.
+func TestAnalyzeCanceledMidCapture(t *testing.T) {
+	in := t.TempDir()
+	u := capgen.NewUDP(netip.MustParseAddrPort("192.0.2.1:4000"), netip.MustParseAddrPort("192.0.2.2:53"), capgen.Options{})
+	const packets = 50_000
+	for i := range packets {
+		u.Send(capgen.Dir(i%2), time.Duration(i)*time.Microsecond, 20)
+	}
+	var b bytes.Buffer
+	if err := capgen.WritePcap(&b, layers.LinkTypeEthernet, u.Packets()); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(in, "big.pcap"), b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "out")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var read atomic.Int64
+	res, err := pipeline.Analyze(ctx, []string{in}, pipeline.Options{Out: out, Jobs: 1,
+		Progress: cancelProgress{cancel: cancel, after: 1000, read: &read}})
+	if !errors.Is(err, context.Canceled) || res != nil {
+		t.Fatalf("Analyze = %v, %v; want context.Canceled and no result", res, err)
+	}
+	if n := read.Load(); n > 10_000 {
+		t.Errorf("%d of %d packets read after the cancel at 1,000", n, packets)
+	}
+	entries, _ := os.ReadDir(out)
+	for _, e := range entries {
+		t.Errorf("left behind: %s", e.Name())
+	}
 }
