@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -13,8 +12,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/gopacket/gopacket/layers"
 
 	"github.com/flowproof/flowproof/analyze"
 	"github.com/flowproof/flowproof/analyze/crosscheck"
@@ -313,16 +310,12 @@ func (s *cancelSource) Next(p *ingest.Packet) error {
 // temporary file.
 func TestAnalyzeCanceledMidCapture(t *testing.T) {
 	in := t.TempDir()
-	u := capgen.NewUDP(netip.MustParseAddrPort("192.0.2.1:4000"), netip.MustParseAddrPort("192.0.2.2:53"), capgen.Options{})
 	const packets = 50_000
-	for i := range packets {
-		u.Send(capgen.Dir(i%2), time.Duration(i)*time.Microsecond, 20)
-	}
-	var b bytes.Buffer
-	if err := capgen.WritePcap(&b, layers.LinkTypeEthernet, u.Packets()); err != nil {
+	b, err := capgen.Bulk(packets)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(in, "big.pcap"), b.Bytes(), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(in, "big.pcap"), b, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	out := filepath.Join(t.TempDir(), "out")
