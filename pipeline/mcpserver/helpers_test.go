@@ -16,6 +16,7 @@ import (
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/flowproof/flowproof/internal/capgen"
+	"github.com/flowproof/flowproof/pipeline"
 	"github.com/flowproof/flowproof/pipeline/mcpserver"
 )
 
@@ -158,8 +159,17 @@ const testToken = "s3cret-token-for-tests"
 // httptest server and connects c with the go-sdk's streamable transport.
 func connectHTTP(t *testing.T, s *mcpserver.Server, c *sdk.Client, version string) *sdk.ClientSession {
 	t.Helper()
+	return dialHTTP(t, serveHTTP(t, s), c, version)
+}
+
+func serveHTTP(t *testing.T, s *mcpserver.Server) *httptest.Server {
 	ts := httptest.NewServer(s.HTTPHandler(testToken))
 	t.Cleanup(ts.Close)
+	return ts
+}
+
+func dialHTTP(t *testing.T, ts *httptest.Server, c *sdk.Client, version string) *sdk.ClientSession {
+	t.Helper()
 	tr := &sdk.StreamableClientTransport{Endpoint: ts.URL + "/mcp", HTTPClient: &http.Client{Transport: bearer{testToken, http.DefaultTransport}}, MaxRetries: -1}
 	cs, err := c.Connect(context.Background(), tr, &sdk.ClientSessionOptions{ProtocolVersion: version})
 	if err != nil {
@@ -209,4 +219,9 @@ func decodeAnswer[T any](t *testing.T, text string) T {
 		t.Fatalf("answer is not JSON: %v\n%s", err, text)
 	}
 	return v
+}
+
+// pipelineOptions is an analysis template with a Progress of the test's.
+func pipelineOptions(p pipeline.Progress) pipeline.Options {
+	return pipeline.Options{Progress: p, Jobs: 1}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/flowproof/flowproof/analyze"
 	"github.com/flowproof/flowproof/ingest"
+	"github.com/flowproof/flowproof/pipeline"
 )
 
 // progressEvery is the shortest interval between two progress
@@ -62,30 +63,49 @@ func (n *notifier) add(delta float64, msg string, force bool) {
 // are the progress value.
 type progress struct {
 	n        *notifier
+	inner    pipeline.Progress // Options.Analysis.Progress, or nil
 	captures int
 	done     atomic.Int64
 }
 
 func (p *progress) Run(captures int) {
+	if p.inner != nil {
+		p.inner.Run(captures)
+	}
 	p.captures = captures
 	p.n.add(0, fmt.Sprintf("analyzing %d captures", captures), true)
 }
 
 func (p *progress) Start(i int, name string, c *ingest.Capture) analyze.PacketSource {
-	if p.n.token == nil {
-		return c
+	var src analyze.PacketSource = c
+	if p.inner != nil {
+		src = p.inner.Start(i, name, c)
 	}
-	return &countingSource{src: c, p: p, name: name, i: i}
+	if p.n.token == nil {
+		return src
+	}
+	return &countingSource{src: src, p: p, name: name, i: i}
 }
 
 func (p *progress) Finish(i int) {
+	if p.inner != nil {
+		p.inner.Finish(i)
+	}
 	d := p.done.Add(1)
 	p.n.add(1, fmt.Sprintf("%d of %d captures read", d, p.captures), true)
 }
 
-func (p *progress) Warn(msg string) { p.n.add(0, "warning: "+msg, true) }
+func (p *progress) Warn(msg string) {
+	if p.inner != nil {
+		p.inner.Warn(msg)
+	}
+	p.n.add(0, "warning: "+msg, true)
+}
 
 func (p *progress) Stop() {
+	if p.inner != nil {
+		p.inner.Stop()
+	}
 	p.n.add(1, "writing flows.parquet, report.md, manifest.json", true)
 }
 

@@ -42,7 +42,9 @@ type Options struct {
 	// a tool receives must resolve inside one. At least one is required.
 	Roots []string
 	// Analysis is the template of every analysis: flow table, Jobs,
-	// cross-check tolerances. Out, Command and Progress are set per call.
+	// cross-check tolerances. Out and Command are set per call; a Progress
+	// given here is told of every analysis too (beside the client's
+	// progress notifications), from several goroutines at once.
 	Analysis pipeline.Options
 	// Pull builds the Kubeshark request of pull_and_analyze from the
 	// server's own configuration and the selection the agent asked for. The
@@ -76,8 +78,9 @@ type Server struct {
 	mcp      *server.MCPServer
 	analyses chan struct{}
 
-	mu   sync.Mutex
-	dirs map[string]*sync.Mutex // per output directory: one writer of its files and audit trail at a time
+	mu    sync.Mutex
+	dirs  map[string]*sync.Mutex                  // per output directory: one writer of its files and audit trail at a time
+	calls map[string]map[*call]context.CancelFunc // per session ID: the calls running
 }
 
 // New checks the options and builds the server with its tools and resources.
@@ -98,8 +101,14 @@ func New(o Options) (*Server, error) {
 	if o.Version == "" {
 		o.Version = "dev"
 	}
-	s := &Server{o: o, roots: rs, analyses: make(chan struct{}, o.MaxAnalyses), dirs: map[string]*sync.Mutex{}}
+	s := &Server{o: o, roots: rs, analyses: make(chan struct{}, o.MaxAnalyses), dirs: map[string]*sync.Mutex{},
+		calls: map[string]map[*call]context.CancelFunc{}}
+	hooks := &server.Hooks{}
+	// mcp-go does not cancel the calls of a session that ends (an HTTP
+	// client's DELETE, an idle session swept): they are canceled here.
+	hooks.AddOnUnregisterSession(func(_ context.Context, sess server.ClientSession) { s.endSession(sess.SessionID()) })
 	s.mcp = server.NewMCPServer("flowproof", o.Version,
+		server.WithHooks(hooks),
 		server.WithToolCapabilities(false),
 		server.WithResourceCapabilities(false, true),
 		server.WithInstructions(instructions),
@@ -158,6 +167,34 @@ func (s *Server) HTTPHandler(token string) http.Handler {
 	})
 }
 
+// track records a running call of a session until the returned func is
+// called.
+func (s *Server) track(session string, c *call, cancel context.CancelFunc) func() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.calls[session] == nil {
+		s.calls[session] = map[*call]context.CancelFunc{}
+	}
+	s.calls[session][c] = cancel
+	return func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		delete(s.calls[session], c)
+		if len(s.calls[session]) == 0 {
+			delete(s.calls, session)
+		}
+	}
+}
+
+// endSession cancels the calls of a session that ended.
+func (s *Server) endSession(session string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, cancel := range s.calls[session] {
+		cancel()
+	}
+}
+
 // dirLock is the lock of one output directory.
 func (s *Server) dirLock(dir string) *sync.Mutex {
 	s.mu.Lock()
@@ -190,7 +227,14 @@ type call struct {
 // call to the output directory's audit trail.
 func (s *Server) handler(name string, run func(c *call) (any, error)) server.ToolHandlerFunc {
 	return func(ctx context.Context, req mcp.CallToolRequest) (res *mcp.CallToolResult, err error) {
-		c := &call{ctx: ctx, req: req}
+		c := &call{req: req}
+		var cancel context.CancelFunc
+		c.ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		if sess := server.ClientSessionFromContext(ctx); sess != nil && sess.SessionID() != "" {
+			defer s.track(sess.SessionID(), c, cancel)()
+		}
+		ctx = c.ctx
 		var answer any
 		func() {
 			defer func() {

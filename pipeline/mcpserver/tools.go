@@ -169,7 +169,7 @@ func (s *Server) analyze(c *call, inputs []string, out string, command []string,
 		o.Version = s.o.Version
 	}
 	n := s.notifier(c)
-	o.Progress = &progress{n: n}
+	o.Progress = &progress{n: n, inner: s.o.Analysis.Progress}
 	res, err := pipeline.Analyze(c.ctx, inputs, o)
 	partial := errors.Is(err, pipeline.ErrPartial)
 	if err != nil && !partial {
