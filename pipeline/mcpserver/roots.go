@@ -59,6 +59,22 @@ func (e *errOutside) Error() string {
 	return fmt.Sprintf("%s %q is outside the directories this server may use (its --root): give a path inside one of them", e.arg, e.name)
 }
 
+// maxPath is the longest path a tool may give (PATH_MAX on Linux).
+const maxPath = 4096
+
+// checkPath refuses what no path is.
+func checkPath(arg, p string) error {
+	switch {
+	case p == "":
+		return fmt.Errorf("%s is empty: give a path inside a root", arg)
+	case len(p) > maxPath:
+		return fmt.Errorf("%s is %d bytes long, over %d: give a shorter path", arg, len(p), maxPath)
+	case strings.ContainsRune(p, 0):
+		return fmt.Errorf("%s holds a NUL byte", arg)
+	}
+	return nil
+}
+
 // abs makes a tool's path absolute: a relative one is taken relative to the
 // first root, and ".." elements are cleaned away.
 func (rs roots) abs(p string) string {
@@ -71,11 +87,8 @@ func (rs roots) abs(p string) string {
 // existing resolves a path that must exist (an input): its symbolic links
 // are evaluated, and the result must lie in a root.
 func (rs roots) existing(arg, p string) (string, error) {
-	if p == "" {
-		return "", fmt.Errorf("%s is empty: give a path inside a root", arg)
-	}
-	if strings.ContainsRune(p, 0) {
-		return "", fmt.Errorf("%s holds a NUL byte", arg)
+	if err := checkPath(arg, p); err != nil {
+		return "", err
 	}
 	real, err := filepath.EvalSymlinks(rs.abs(p))
 	if err != nil {
@@ -94,11 +107,8 @@ func (rs roots) existing(arg, p string) (string, error) {
 // ancestor, symbolic links evaluated, must lie in a root, and so must the
 // whole path built on it. An existing path must be a directory.
 func (rs roots) output(arg, p string) (string, error) {
-	if p == "" {
-		return "", fmt.Errorf("%s is empty: give a directory inside a root", arg)
-	}
-	if strings.ContainsRune(p, 0) {
-		return "", fmt.Errorf("%s holds a NUL byte", arg)
+	if err := checkPath(arg, p); err != nil {
+		return "", err
 	}
 	cur := rs.abs(p)
 	var rest []string
