@@ -96,7 +96,7 @@ func TestCancel(t *testing.T) {
 		for _, version := range []string{"2025-11-25", ""} {
 			t.Run(tr.name+"-"+cmpOr(version, "latest"), func(t *testing.T) {
 				root := newRoot(t)
-				writeBulk(t, filepath.Join(root, "big"), bulkPackets)
+				writeBulk(t, filepath.Join(root, "big"))
 				slow := &slowProgress{}
 				s := newServer(t, mcpserver.Options{Roots: []string{root}, MaxAnalyses: 1, Analysis: pipelineOptions(slow)})
 				prog := newProgressLog()
@@ -149,7 +149,7 @@ func cmpOr(a, b string) string {
 func TestDisconnect(t *testing.T) {
 	t.Run("stdio", func(t *testing.T) {
 		root := newRoot(t)
-		writeBulk(t, filepath.Join(root, "big"), bulkPackets)
+		writeBulk(t, filepath.Join(root, "big"))
 		slow := &slowProgress{}
 		s := newServer(t, mcpserver.Options{Roots: []string{root}, MaxAnalyses: 1, Analysis: pipelineOptions(slow)})
 		cr, sw := io.Pipe()
@@ -207,7 +207,7 @@ func TestDisconnect(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			root := newRoot(t)
-			writeBulk(t, filepath.Join(root, "big"), bulkPackets)
+			writeBulk(t, filepath.Join(root, "big"))
 			slow := &slowProgress{}
 			s := newServer(t, mcpserver.Options{Roots: []string{root}, MaxAnalyses: 1, Analysis: pipelineOptions(slow)})
 			prog := newProgressLog()

@@ -51,10 +51,12 @@ func newRoot(t *testing.T) string {
 	return root
 }
 
-// writeBulk writes a capture of n packets into dir/big.pcap.
-func writeBulk(t *testing.T, dir string, n int) {
+var bulk = sync.OnceValues(func() ([]byte, error) { return capgen.Bulk(bulkPackets) })
+
+// writeBulk writes a capture of bulkPackets packets into dir/big.pcap.
+func writeBulk(t *testing.T, dir string) {
 	t.Helper()
-	b, err := capgen.Bulk(n)
+	b, err := bulk()
 	if err != nil {
 		t.Fatal(err)
 	}
