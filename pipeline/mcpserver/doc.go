@@ -44,6 +44,8 @@
 // directory that does not exist yet, its nearest existing ancestor must. An
 // input that is a directory or an evidence directory is opened first and
 // refused when any capture or answer it stands for leads outside the roots.
+// An evidence directory is never an output_dir (its manifest would be
+// replaced). Paths over 4096 bytes are refused before any look-up.
 // Anything else is an isError result that says what to do, never a crash:
 // handlers recover from panics. Arguments are decoded strictly (an unknown
 // argument or a wrong type is an error naming it). pull_and_analyze takes no
@@ -55,7 +57,8 @@
 // Over HTTP, a bearer token (compared in constant time, through SHA-256 so
 // its length does not show) guards every request when one is configured;
 // mcp-go's loopback protection refuses requests to a loopback listener that
-// name another Host (DNS rebinding).
+// name another Host (DNS rebinding). Request bodies over 4 MiB are refused
+// (mcp-go reads a body whole).
 //
 // # Audit
 //

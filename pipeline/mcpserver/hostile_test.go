@@ -3,6 +3,8 @@ package mcpserver_test
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -123,6 +125,27 @@ func TestHostile(t *testing.T) {
 	q := decodeAnswer[queryAnswer](t, text)
 	if isErr || q.Returned != 5 || q.More != 17 || !strings.Contains(q.Note, "lowered to the cap of 5") || !strings.Contains(q.Note, "17 more rows") {
 		t.Errorf("huge limit: %s", text)
+	}
+
+	// A request body over 4 MiB is refused before mcp-go reads it.
+	ts := serveHTTP(t, s)
+	for _, chunked := range []bool{false, true} {
+		var body io.Reader = strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"ping","params":{"x":"` + strings.Repeat("x", 5<<20) + `"}}`)
+		if chunked {
+			body = io.MultiReader(body) // no length: chunked
+		}
+		req, _ := http.NewRequest(http.MethodPost, ts.URL+"/mcp", body)
+		req.Header.Set("Authorization", "Bearer "+testToken)
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "application/json, text/event-stream")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode < 400 {
+			t.Errorf("a 5 MiB body (chunked %v): status %d", chunked, resp.StatusCode)
+		}
 	}
 
 	// Nothing was written outside the roots, nor any output but out/.

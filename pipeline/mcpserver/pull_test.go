@@ -101,6 +101,11 @@ func TestPullAndAnalyze(t *testing.T) {
 			if q := decodeAnswer[queryAnswer](t, text); isErr || q.Matched == 0 || q.Rows[0].DstPod == "" {
 				t.Errorf("query_flows on the pull: %s", text)
 			}
+			// The evidence is an input, never an output: its manifest stays.
+			text, isErr = callTool(t, context.Background(), cs, "analyze", map[string]any{"inputs": []string{"incident/evidence"}, "output_dir": "incident/evidence"}, nil)
+			if !isErr || !strings.Contains(text, "is an evidence directory") {
+				t.Errorf("analyze into the evidence: %v %s", isErr, text)
+			}
 			// A second pull into the same output refuses: its evidence exists.
 			text, isErr = callTool(t, context.Background(), cs, "pull_and_analyze", map[string]any{"since": "5m", "output_dir": "incident"}, nil)
 			if !isErr || !strings.Contains(text, "already holds evidence") {

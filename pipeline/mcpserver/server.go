@@ -146,23 +146,31 @@ func (s *Server) errorLog() *log.Logger {
 	return log.Default()
 }
 
+// maxRequestBody caps an HTTP request's body: mcp-go reads it whole.
+const maxRequestBody = 4 << 20
+
 // HTTPHandler serves streamable HTTP MCP at every path. With a token,
 // every request must carry "Authorization: Bearer TOKEN" (compared in
-// constant time); without one, none is asked.
+// constant time); without one, none is asked. Request bodies over 4 MiB
+// are refused.
 func (s *Server) HTTPHandler(token string) http.Handler {
 	h := server.NewStreamableHTTPServer(s.mcp)
-	if token == "" {
-		return h
-	}
 	want := sha256.Sum256([]byte(token))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		sum := sha256.Sum256([]byte(got))
-		if !ok || subtle.ConstantTimeCompare(sum[:], want[:]) != 1 {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="flowproof"`)
-			http.Error(w, "flowproof mcp: missing or wrong bearer token", http.StatusUnauthorized)
+		if token != "" {
+			got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+			sum := sha256.Sum256([]byte(got))
+			if !ok || subtle.ConstantTimeCompare(sum[:], want[:]) != 1 {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="flowproof"`)
+				http.Error(w, "flowproof mcp: missing or wrong bearer token", http.StatusUnauthorized)
+				return
+			}
+		}
+		if r.ContentLength > maxRequestBody {
+			http.Error(w, "flowproof mcp: request body over 4 MiB", http.StatusRequestEntityTooLarge)
 			return
 		}
+		r.Body = http.MaxBytesReader(w, r.Body, maxRequestBody)
 		h.ServeHTTP(w, r)
 	})
 }

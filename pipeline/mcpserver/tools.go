@@ -10,6 +10,7 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/flowproof/flowproof/ingest/kubeshark"
+	"github.com/flowproof/flowproof/ingest/kubeshark/evidence"
 	"github.com/flowproof/flowproof/pipeline"
 	"github.com/flowproof/flowproof/report"
 )
@@ -118,9 +119,21 @@ func (s *Server) analyzeTool(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := notEvidence(a.OutputDir, out); err != nil {
+		return nil, err
+	}
 	c.dir = out
 	command := append([]string{"flowproof", "mcp", "analyze"}, a.Inputs...)
 	return s.analyze(c, ins, out, append(command, "-o", a.OutputDir), nil)
+}
+
+// notEvidence refuses to write an analysis into an evidence directory: its
+// manifest.json would be replaced and the pull's proof lost.
+func notEvidence(arg, out string) error {
+	if _, err := evidence.Open(out); err == nil || !errors.Is(err, evidence.ErrNotEvidence) {
+		return errorf("output_dir %q is an evidence directory written by a pull: analyze it into another directory (give it as an input)", arg)
+	}
+	return nil
 }
 
 // checkInput opens an input as analyze will and refuses it when a capture
@@ -212,6 +225,9 @@ func (s *Server) pullTool(c *call) (any, error) {
 	}
 	out, err := s.roots.output("output_dir", a.OutputDir)
 	if err != nil {
+		return nil, err
+	}
+	if err := notEvidence(a.OutputDir, out); err != nil {
 		return nil, err
 	}
 	evDir := filepath.Join(out, "evidence")
