@@ -205,6 +205,13 @@ func TestSession(t *testing.T) {
 			if err != nil || !v.OK() {
 				t.Errorf("verify after the session: %+v %v", v, err)
 			}
+
+			// A server started later lists the output found under its root.
+			cs2 := connectHTTP(t, newServer(t, mcpserver.Options{Roots: []string{root}}), newClient(nil), "")
+			rl, err = cs2.ListResources(ctx, nil)
+			if err != nil || len(rl.Resources) != 2 || rl.Resources[0].URI != a.Resources[0] && rl.Resources[1].URI != a.Resources[0] {
+				t.Errorf("resources at start: %v %+v", err, rl)
+			}
 		})
 	}
 }
