@@ -26,15 +26,20 @@ type notifier struct {
 
 	mu       sync.Mutex
 	progress float64
+	sent     float64 // the progress last sent
 	last     time.Time
 }
 
+// notifier is the call's notifier, one for the whole call (a pull then an
+// analysis), so that its progress only grows.
 func (s *Server) notifier(c *call) *notifier {
-	n := &notifier{s: s, c: c}
-	if m := c.req.Params.Meta; m != nil {
-		n.token = m.ProgressToken
+	if c.n == nil {
+		c.n = &notifier{s: s, c: c}
+		if m := c.req.Params.Meta; m != nil {
+			c.n.token = m.ProgressToken
+		}
 	}
-	return n
+	return c.n
 }
 
 // add advances the progress by delta and sends it with msg, unless one was
@@ -51,6 +56,10 @@ func (n *notifier) add(delta float64, msg string, force bool) {
 		return
 	}
 	n.last = now
+	if n.progress <= n.sent {
+		n.progress = n.sent + 1 // every notification a step further
+	}
+	n.sent = n.progress
 	// A client that went away, or a full channel: progress is best effort.
 	_ = n.s.mcp.SendNotificationToClient(n.c.ctx, string(mcp.MethodNotificationProgress), map[string]any{
 		"progressToken": n.token,
@@ -59,8 +68,9 @@ func (n *notifier) add(delta float64, msg string, force bool) {
 	})
 }
 
-// progress is pipeline.Progress for an MCP call: the packets read so far
-// are the progress value.
+// progress is pipeline.Progress for an MCP call: the progress value is the
+// packets read so far plus the steps taken (a capture started or read, a
+// warning, the pull's steps).
 type progress struct {
 	n        *notifier
 	inner    pipeline.Progress // Options.Analysis.Progress, or nil

@@ -81,8 +81,12 @@ func TestPullAndAnalyze(t *testing.T) {
 				t.Errorf("cross-check verdicts %v, want matches", a.CrossCheck)
 			}
 			pulled := false
-			for _, p := range prog.all() {
+			ps := prog.all()
+			for i, p := range ps {
 				pulled = pulled || strings.HasPrefix(p.Message, "pull: ")
+				if i > 0 && p.Progress <= ps[i-1].Progress {
+					t.Errorf("progress %d: %v after %v", i, p.Progress, ps[i-1].Progress)
+				}
 			}
 			if !pulled {
 				t.Errorf("no progress from the pull in %d notifications", len(prog.all()))

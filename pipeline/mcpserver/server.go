@@ -228,6 +228,7 @@ type call struct {
 	req  mcp.CallToolRequest
 	args map[string]any
 	dir  string // the output directory the call is about (resolved), for the audit trail
+	n    *notifier
 }
 
 // handler runs a tool: it decodes nothing itself but recovers panics,

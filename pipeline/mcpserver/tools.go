@@ -29,7 +29,6 @@ func (s *Server) addTools() {
 		mcp.WithArray("inputs", mcp.Required(), mcp.MinItems(1), mcp.MaxItems(maxInputs), mcp.WithStringItems(mcp.MaxLength(4096)),
 			mcp.Description("Capture files, directories or evidence directories, inside the server's roots.")),
 		outDir,
-		mcp.WithDestructiveHintAnnotation(false),
 	), s.handler("analyze", s.analyzeTool))
 	s.mcp.AddTool(mcp.NewTool("pull_and_analyze",
 		mcp.WithDescription("Pull a capture and Kubeshark's own flow records from the cluster the server is configured for (the connection is the server's, not an argument), into output_dir/evidence, then analyze it into output_dir, as `flowproof run` does. "+
