@@ -45,7 +45,8 @@
 // input that is a directory or an evidence directory is opened first and
 // refused when any capture or answer it stands for leads outside the roots.
 // An evidence directory is never an output_dir (its manifest would be
-// replaced). Paths over 4096 bytes are refused before any look-up.
+// replaced), nor is a directory inside an input directory (its outputs
+// would be read as captures). Paths over 4096 bytes are refused before any look-up.
 // Anything else is an isError result that says what to do, never a crash:
 // handlers recover from panics. Arguments are decoded strictly (an unknown
 // argument or a wrong type is an error naming it). pull_and_analyze takes no

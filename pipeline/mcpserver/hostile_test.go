@@ -92,6 +92,8 @@ func TestHostile(t *testing.T) {
 		{"analyze", map[string]any{"inputs": []any{1, 2}, "output_dir": "x"}, "inputs"},
 		{"analyze", map[string]any{"output_dir": "x"}, "inputs is empty"},
 		{"analyze", map[string]any{"inputs": []string{"missing.pcap"}, "output_dir": "x"}, "does not exist"},
+		{"analyze", map[string]any{"inputs": []string{"gen"}, "output_dir": "gen/sub"}, "lies inside input"},
+		{"analyze", map[string]any{"inputs": []string{"gen"}, "output_dir": "gen"}, "lies inside input"},
 		{"query_flows", map[string]any{"output_dir": outside}, "outside"},
 		{"query_flows", map[string]any{"output_dir": "link-out"}, "outside"},
 		{"query_flows", map[string]any{"output_dir": "gen"}, "holds no manifest.json"},

@@ -121,6 +121,11 @@ func (s *Server) analyzeTool(c *call) (any, error) {
 	if err := notEvidence(a.OutputDir, out); err != nil {
 		return nil, err
 	}
+	for i, in := range ins {
+		if st, err := os.Stat(in); err == nil && st.IsDir() && (roots{in}).within(out) {
+			return nil, errorf("output_dir %q lies inside input %q: its files would be read as captures; choose an output_dir outside the inputs", a.OutputDir, a.Inputs[i])
+		}
+	}
 	c.dir = out
 	command := append([]string{"flowproof", "mcp", "analyze"}, a.Inputs...)
 	return s.analyze(c, ins, out, append(command, "-o", a.OutputDir), nil)
