@@ -2,6 +2,7 @@ package mcpserver_test
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -213,5 +214,30 @@ func TestSession(t *testing.T) {
 				t.Errorf("resources at start: %v %+v", err, rl)
 			}
 		})
+	}
+}
+
+// TestPartial: an input that is not a capture makes a partial result, not
+// an error: the answer says partial, counts the bad input and carries the
+// warning, and the outputs verify.
+func TestPartial(t *testing.T) {
+	root := newRoot(t)
+	if err := os.WriteFile(filepath.Join(root, "notes.txt"), []byte("not a capture\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := newServer(t, mcpserver.Options{Roots: []string{root}})
+	cs := connectHTTP(t, s, newClient(nil), "")
+	text, isErr := callTool(t, context.Background(), cs, "analyze", map[string]any{"inputs": []string{"gen/tcp-sf.pcap", "notes.txt"}, "output_dir": "out"}, nil)
+	a := decodeAnswer[struct {
+		Partial   bool
+		BadInputs int `json:"bad_inputs"`
+		Flows     int64
+		Warnings  []string
+	}](t, text)
+	if isErr || !a.Partial || a.BadInputs != 1 || a.Flows != 1 || len(a.Warnings) != 1 || !strings.Contains(a.Warnings[0], "notes.txt") {
+		t.Errorf("answer %s", text)
+	}
+	if v, err := report.Verify(filepath.Join(root, "out")); err != nil || !v.OK() {
+		t.Errorf("verify: %+v %v", v, err)
 	}
 }
