@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
+
 	"github.com/flowproof/flowproof/ingest/kubeshark"
 	"github.com/flowproof/flowproof/ingest/kubeshark/standin"
 	"github.com/flowproof/flowproof/pipeline/mcpserver"
@@ -18,10 +20,10 @@ import (
 
 // standinPull configures pull_and_analyze with the in-repo Kubeshark
 // stand-in, as "flowproof demo" does: the connection is the server's.
-func standinPull(t *testing.T) (func(mcpserver.PullParams) (kubeshark.Request, error), *standin.Hub, string) {
+func standinPull(t *testing.T, faults standin.Faults) (func(mcpserver.PullParams) (kubeshark.Request, error), *standin.Hub, string) {
 	t.Helper()
 	const token = "hub-token-never-written"
-	hub, err := standin.NewHub(standin.Options{Token: token})
+	hub, err := standin.NewHub(standin.Options{Token: token, Faults: faults})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +61,7 @@ func standinPull(t *testing.T) (func(mcpserver.PullParams) (kubeshark.Request, e
 func TestPullAndAnalyze(t *testing.T) {
 	for _, tr := range transports {
 		t.Run(tr.name, func(t *testing.T) {
-			pull, hub, token := standinPull(t)
+			pull, hub, token := standinPull(t, standin.Faults{})
 			root := t.TempDir()
 			s := newServer(t, mcpserver.Options{Roots: []string{root}, Pull: pull})
 			prog := newProgressLog()
@@ -141,4 +143,60 @@ func TestPullNotConfigured(t *testing.T) {
 	if !isErr || !strings.Contains(text, "unknown field") {
 		t.Errorf("an mcp_command argument: %v %s", isErr, text)
 	}
+}
+
+// TestPullCanceled cancels pull_and_analyze while the snapshot is being
+// waited for: the call ends with an error, and no capture and no manifest
+// are left that look complete.
+func TestPullCanceled(t *testing.T) {
+	pull, hub, _ := standinPull(t, standin.Faults{SnapshotStuck: true})
+	from, to := hub.Window()
+	root := t.TempDir()
+	s := newServer(t, mcpserver.Options{Roots: []string{root}, Pull: pull})
+	prog := newProgressLog()
+	cs := connectHTTP(t, s, newClient(prog), "2025-11-25")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		p := &sdk.CallToolParams{Name: "pull_and_analyze", Arguments: map[string]any{"output_dir": "stuck",
+			"from": from.UTC().Format(time.RFC3339Nano), "to": to.Add(time.Second).UTC().Format(time.RFC3339Nano)}}
+		p.SetProgressToken("p")
+		res, err := cs.CallTool(ctx, p)
+		if err == nil {
+			t.Logf("answer: %s", resultText(res))
+		}
+		done <- err
+	}()
+	deadline := time.Now().Add(20 * time.Second)
+	waiting := func() bool { // the pull waits for the snapshot
+		for _, p := range prog.all() {
+			if strings.Contains(p.Message, "snapshot") {
+				return true
+			}
+		}
+		return false
+	}
+	for !waiting() && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	time.Sleep(50 * time.Millisecond)
+	if ps := prog.all(); len(ps) > 0 {
+		t.Logf("canceled after %q", ps[len(ps)-1].Message)
+	}
+	cancel()
+	if err := <-done; err == nil {
+		t.Fatal("the canceled pull succeeded")
+	}
+	// The server ends the call: the next one runs (the same directory,
+	// now free, is refused only if evidence was left).
+	text, isErr := callTool(t, context.Background(), cs, "findings", map[string]any{"output_dir": "stuck"}, nil)
+	if !isErr || !strings.Contains(text, "no manifest.json") {
+		t.Errorf("findings after the canceled pull: %s", text)
+	}
+	filepath.Walk(filepath.Join(root, "stuck"), func(p string, info os.FileInfo, err error) error {
+		if err == nil && !info.IsDir() && (strings.HasSuffix(p, ".pcap") || filepath.Base(p) == "manifest.json") {
+			t.Errorf("%s left by the canceled pull", p)
+		}
+		return nil
+	})
 }
