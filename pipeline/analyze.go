@@ -221,7 +221,9 @@ func Analyze(ctx context.Context, args []string, o Options) (*Result, error) {
 		res.Packets += in.Packets
 	}
 	prog.Stop()
-	if canceled {
+	if canceled || ctx.Err() != nil {
+		// A capture cut short by the cancel is no partial result: nothing is
+		// committed (flows.parquet's temporary file is removed).
 		sink.close()
 		return nil, ctx.Err()
 	}
@@ -280,6 +282,26 @@ func Analyze(ctx context.Context, args []string, o Options) (*Result, error) {
 	return res, nil
 }
 
+// ctxSource ends a capture's read when the run is canceled: Analyze then
+// commits nothing.
+type ctxSource struct {
+	ctx context.Context
+	src analyze.PacketSource
+	n   uint32
+}
+
+// ctxCheckEvery is how many packets are read between looks at the context.
+const ctxCheckEvery = 4096
+
+func (s *ctxSource) Next(p *ingest.Packet) error {
+	if s.n++; s.n%ctxCheckEvery == 0 {
+		if err := s.ctx.Err(); err != nil {
+			return err
+		}
+	}
+	return s.src.Next(p)
+}
+
 // captureResult is what analyzing one capture gave, for the manifest.
 type captureResult struct {
 	in       report.Input
@@ -317,7 +339,7 @@ func analyzeCaptures(ctx context.Context, captures []Capture, jobs int, cfg anal
 						r.l7 = l7.New(cs.l7())
 						ccfg.L7 = r.l7
 					}
-					r.in, r.tbl, r.err = analyzeCapture(captures[i].Path, i, ccfg, cs.emit, prog)
+					r.in, r.tbl, r.err = analyzeCapture(ctx, captures[i].Path, i, ccfg, cs.emit, prog)
 					cs.end()
 				}
 				close(ready[i])
@@ -331,7 +353,7 @@ func analyzeCaptures(ctx context.Context, captures []Capture, jobs int, cfg anal
 // table whose flows go to emit, and describes the input for the manifest. A
 // read error leaves the flows read before it emitted and comes back with a
 // hint on what to do.
-func analyzeCapture(path string, index int, cfg analyze.Config, emit func(*analyze.Record), prog Progress) (report.Input, *analyze.Table, error) {
+func analyzeCapture(ctx context.Context, path string, index int, cfg analyze.Config, emit func(*analyze.Record), prog Progress) (report.Input, *analyze.Table, error) {
 	in := report.Input{Path: path, Name: filepath.Base(path), Source: "file", Status: report.StatusOK}
 	c, err := ingest.Open(path, ingest.Options{})
 	if err != nil {
@@ -345,7 +367,7 @@ func analyzeCapture(path string, index int, cfg analyze.Config, emit func(*analy
 	}
 	defer c.Close()
 	tbl := analyze.NewTable(cfg, in.Name, index+1, emit)
-	runErr := analyze.RunConcurrent(prog.Start(index, in.Name, c), tbl)
+	runErr := analyze.RunConcurrent(&ctxSource{ctx: ctx, src: prog.Start(index, in.Name, c)}, tbl)
 	tbl.Flush()
 	prog.Finish(index)
 	info, finErr := c.Finish()

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/flowproof/flowproof/ingest"
 	"github.com/flowproof/flowproof/ingest/kubeshark"
 	"github.com/flowproof/flowproof/ingest/kubeshark/standin"
+	"github.com/flowproof/flowproof/internal/capgen"
 	"github.com/flowproof/flowproof/pipeline"
 	"github.com/flowproof/flowproof/provenance"
 	"github.com/flowproof/flowproof/report"
@@ -338,5 +340,66 @@ func TestAnalyzeL7(t *testing.T) {
 		if o.Name == report.HTTPFile || o.Name == report.DNSFile {
 			t.Errorf("without L7, %s was written", o.Name)
 		}
+	}
+}
+
+// cancelProgress cancels the run once its capture has given after packets.
+type cancelProgress struct {
+	cancel func()
+	after  int
+	read   *atomic.Int64 // packets read in all
+}
+
+func (cancelProgress) Run(int) {}
+func (p cancelProgress) Start(_ int, _ string, c *ingest.Capture) analyze.PacketSource {
+	return &cancelSource{src: c, p: p}
+}
+func (cancelProgress) Finish(int)  {}
+func (cancelProgress) Warn(string) {}
+func (cancelProgress) Stop()       {}
+
+type cancelSource struct {
+	src analyze.PacketSource
+	p   cancelProgress
+	n   int
+}
+
+func (s *cancelSource) Next(p *ingest.Packet) error {
+	if s.n++; s.n == s.p.after {
+		s.p.cancel()
+	}
+	s.p.read.Add(1)
+	return s.src.Next(p)
+}
+
+// TestAnalyzeCanceledMidCapture cancels a run in the middle of its only
+// capture: Analyze stops reading soon after (not at the end of the file),
+// returns the context's error, and leaves no output behind, not even a
+// temporary file.
+func TestAnalyzeCanceledMidCapture(t *testing.T) {
+	in := t.TempDir()
+	const packets = 50_000
+	b, err := capgen.Bulk(packets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(in, "big.pcap"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "out")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var read atomic.Int64
+	res, err := pipeline.Analyze(ctx, []string{in}, pipeline.Options{Out: out, Jobs: 1,
+		Progress: cancelProgress{cancel: cancel, after: 1000, read: &read}})
+	if !errors.Is(err, context.Canceled) || res != nil {
+		t.Fatalf("Analyze = %v, %v; want context.Canceled and no result", res, err)
+	}
+	if n := read.Load(); n > 10_000 {
+		t.Errorf("%d of %d packets read after the cancel at 1,000", n, packets)
+	}
+	entries, _ := os.ReadDir(out)
+	for _, e := range entries {
+		t.Errorf("left behind: %s", e.Name())
 	}
 }

@@ -46,6 +46,7 @@ Usage:
   flowproof pull    [flags]                   pull a capture and Kubeshark's flow records into an evidence directory
   flowproof run     [flags]                   pull then analyze: OUT/evidence and the analysis in OUT
   flowproof demo    [flags]                   the whole pipeline against the built-in Kubeshark stand-in
+  flowproof mcp     --root DIR [flags]        serve the tools to an agent over MCP (stdio, or HTTP with --listen)
   flowproof verify  DIR                       re-hash an output directory against its manifest and audit trail
   flowproof version                           print the version
 
@@ -65,6 +66,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runAnalyze(ctx, args[1:], stdout, stderr)
 	case "demo":
 		err = runDemo(ctx, args[1:], stdout, stderr)
+	case "mcp":
+		err = runMCP(ctx, args[1:], stdout, stderr)
 	case "pull":
 		err = runPull(ctx, args[1:], stdout, stderr)
 	case "run":

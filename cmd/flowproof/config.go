@@ -10,6 +10,10 @@ const (
 	envHubURL     = "KUBESHARK_HUB_URL"     // the Kubeshark front URL, for downloads
 	envHubToken   = "KUBESHARK_HUB_TOKEN"   // sent as X-Kubeshark-Authorization; never logged or written
 
+	// The bearer token "flowproof mcp --listen" asks of every HTTP request;
+	// required when it listens on an address other than loopback.
+	envMCPToken = "FLOWPROOF_MCP_TOKEN"
+
 	// Read by the Go runtime itself; flowproof only looks whether they are
 	// set, to leave the memory policy to the user (memory.go).
 	envGOGC       = "GOGC"
@@ -45,4 +49,17 @@ func readGCEnv(getenv func(string) string) gcEnv {
 		getenv = os.Getenv
 	}
 	return gcEnv{userTuned: getenv(envGOGC) != "" || getenv(envGOMEMLIMIT) != ""}
+}
+
+// mcpEnv is what the environment gives the MCP server.
+type mcpEnv struct {
+	Token string // FLOWPROOF_MCP_TOKEN
+}
+
+// readMCPEnv reads the environment; getenv is os.Getenv outside tests.
+func readMCPEnv(getenv func(string) string) mcpEnv {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	return mcpEnv{Token: getenv(envMCPToken)}
 }

@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
+	"time"
 
 	"github.com/gopacket/gopacket/layers"
 )
@@ -166,4 +168,19 @@ func WriteAll(dir string) ([]string, error) {
 		}
 	}
 	return names, nil
+}
+
+// Bulk returns a pcap of one UDP conversation of n 20-byte datagrams, one
+// every microsecond, alternating directions: a capture that takes a while
+// to read, for tests that cancel a run in the middle of one file.
+func Bulk(n int) ([]byte, error) {
+	u := NewUDP(netip.MustParseAddrPort("192.0.2.1:4000"), netip.MustParseAddrPort("192.0.2.2:53"), Options{})
+	for i := range n {
+		u.Send(Dir(i%2), time.Duration(i)*time.Microsecond, 20)
+	}
+	var b bytes.Buffer
+	if err := WritePcap(&b, layers.LinkTypeEthernet, u.Packets()); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
 }
