@@ -22,6 +22,12 @@
 # Between the two it checks issue 3's bars (4x argus, 30x tshark, 64 MiB,
 # flat memory) against the run: each is "met" or "NOT met".
 #
+# Last, the SYN flood of issue 16 (testdata/bench/flood: 2,000,000 spoofed
+# sources, one SYN each, to one server over 20 s, every tenth answered, and
+# 200 normal connections), plain and with --max-flows 500000; its bars
+# (CPU per packet at most 3x the bench capture's, peak RSS at most 320 MiB)
+# are checked against this run.
+#
 # flowproof also runs with a cross-check (--l4-flows: a list_l4_flows answer
 # made from the capture's own flows by testdata/bench/l4flows, next to the
 # capture), taking turns with the plain run, and the bar of issue 12 is
@@ -134,3 +140,26 @@ for t in flowproof-many flowproof-many-gogc100; do
 	printf '%-23s %8.2f %8.2f %13.1f\n' "$t" "$wall" "$cpu" "$(echo "$rss / 1024" | bc -l)"
 done
 echo "400,000 live flows: $many ($(du -h "$many" | cut -f1))"
+
+flood=$(cd "$(dirname "$capture")" && pwd)/flood.pcap
+[ -s "$flood" ] || (cd "$(dirname "$0")" && go run ./flood "$flood")
+for _ in $(seq "$repeat"); do
+	measure flowproof-flood "$bin" analyze --quiet -o "$work/fp-out-flood" "$flood"
+	measure flowproof-flood-cap "$bin" analyze --quiet --max-flows 500000 -o "$work/fp-out-flood-cap" "$flood"
+done
+pkts() { capinfos -c -M "$1" | awk -F': *' '/Number of packets/ {print $2}'; }
+bench_pkts=$(pkts "$capture")
+flood_pkts=$(pkts "$flood")
+read -r fl_wall fl_cpu fl_rss < <(summary flowproof-flood)
+read -r flc_wall flc_cpu flc_rss < <(summary flowproof-flood-cap)
+for t in flowproof-flood flowproof-flood-cap; do
+	read -r wall cpu rss < <(summary "$t")
+	printf '%-23s %8.2f %8.2f %13.1f\n' "$t" "$wall" "$cpu" "$(echo "$rss / 1024" | bc -l)"
+done
+bench_ns=$(echo "$fp_cpu * 1000000000 / $bench_pkts" | bc -l)
+flood_ns=$(echo "$fl_cpu * 1000000000 / $flood_pkts" | bc -l)
+echo "SYN flood: $flood ($(du -h "$flood" | cut -f1), $flood_pkts packets; bench capture $bench_pkts packets)"
+echo "flood bars (issue 16):"
+printf '  %-44s %s\n' "CPU per packet at most 3x the bench's:" "$(printf %.0f "$flood_ns") ns against $(printf %.0f "$bench_ns") ns, $(printf %.1f "$(echo "$flood_ns / $bench_ns" | bc -l)")x, $(verdict "$flood_ns <= 3 * $bench_ns")"
+printf '  %-44s %s\n' "peak RSS at most 320 MiB:" "$(echo "scale=1; $fl_rss / 1024" | bc -l) MiB, $(verdict "$fl_rss <= 327680")"
+printf '  %-44s %s\n' "with --max-flows 500000:" "$(echo "scale=1; $flc_rss / 1024" | bc -l) MiB peak RSS"
