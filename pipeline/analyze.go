@@ -35,6 +35,11 @@ type Options struct {
 	// and name pods from; when set they replace the evidence directories'.
 	L4Flows, Workloads string
 
+	// FloodMinHalfOpen is how many half-open connections to one server (from
+	// at least 100 sources) the report calls a SYN flood; 0 is
+	// report.DefaultFloodMinHalfOpen.
+	FloodMinHalfOpen int64
+
 	// L7 turns the application layer on: http.parquet, dns.parquet and the
 	// TLS columns of flows.parquet (package analyze/l7). Off by default
 	// until it meets its cost bar (README: Application layer).
@@ -140,7 +145,7 @@ func Analyze(ctx context.Context, args []string, o Options) (*Result, error) {
 		Decode:   map[string]int64{},
 		Warnings: missing,
 	}
-	sum := report.NewSummary(report.SummaryOptions{})
+	sum := report.NewSummary(report.SummaryOptions{FloodMinHalfOpen: o.FloodMinHalfOpen})
 	if xc != nil {
 		m.Warnings = append(m.Warnings, xc.warnings...)
 		xcSettings(o, m.Settings)

@@ -126,6 +126,7 @@ func (r *renderer) findings() {
 		fs = append(fs, finding{order: 7, affected: s.disagree, base: compared, text: text})
 	}
 
+	fs = append(fs, s.floodFindings()...)
 	slices.SortStableFunc(fs, func(a, b finding) int {
 		if a.evidence != b.evidence {
 			return ifElse(a.evidence, -1, 1)

@@ -46,6 +46,9 @@ type SummaryOptions struct {
 	// histograms (the largest server first), and their percentiles are
 	// marked approximate.
 	MaxExactRTT int
+	// FloodMinHalfOpen is how many half-open connections (from at least
+	// 100 distinct sources) make a server's SYN flood a finding.
+	FloodMinHalfOpen int64
 	// SlowHandshakeNs is the handshake RTT from which a handshake is
 	// reported as slow (default 200 ms).
 	SlowHandshakeNs int64
@@ -63,6 +66,9 @@ func (o SummaryOptions) withDefaults() SummaryOptions {
 	}
 	if o.MaxExactRTT <= 0 {
 		o.MaxExactRTT = DefaultMaxExactRTT
+	}
+	if o.FloodMinHalfOpen <= 0 {
+		o.FloodMinHalfOpen = DefaultFloodMinHalfOpen
 	}
 	if o.SlowHandshakeNs <= 0 {
 		o.SlowHandshakeNs = DefaultSlowHandshakeNs
@@ -143,7 +149,9 @@ type serverKey struct {
 type serverAgg struct {
 	flows      int64
 	handshakes dist
-	fail       [3]int64 // rejected, unanswered, reset
+	fail       [3]int64  // rejected, unanswered, reset
+	completed  int64     // connections whose handshake completed
+	flood      *floodAgg // from its first half-open connection on
 }
 
 func (a *serverAgg) failed() int64 { return a.fail[0] + a.fail[1] + a.fail[2] }
@@ -450,6 +458,15 @@ func (s *Summary) addTCP(r *analyze.Record, pkts int64) {
 	srv.flows++
 	if fc >= 0 {
 		srv.fail[fc]++
+	}
+	if srv.flood == nil && srv != &s.srvUntracked && isHalfOpen(r) {
+		srv.flood = &floodAgg{}
+	}
+	if srv.flood != nil {
+		srv.flood.add(r)
+	}
+	if r.RTTHandshake.Valid {
+		srv.completed++
 	}
 
 	if !r.RTTHandshake.Valid {

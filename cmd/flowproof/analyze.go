@@ -11,6 +11,7 @@ import (
 	"github.com/flowproof/flowproof/analyze"
 	"github.com/flowproof/flowproof/analyze/crosscheck"
 	"github.com/flowproof/flowproof/pipeline"
+	"github.com/flowproof/flowproof/report"
 )
 
 // analyzeOptions are the settings of one analyze run.
@@ -25,6 +26,7 @@ type analyzeOptions struct {
 	l7               bool
 	noDedup          bool
 	dupSameTTL       bool
+	floodMin         int64
 	dupWindow        time.Duration
 	quiet            bool
 	jobs             int
@@ -44,6 +46,7 @@ func (o *analyzeOptions) register(fs *flag.FlagSet) {
 	fs.BoolVar(&o.noDedup, "no-dedup", false, "count every record of a packet: do not fold copies of one packet recorded at two vantage points (Kubeshark)")
 	fs.BoolVar(&o.dupSameTTL, "dup-same-ttl", false, "also fold two records of one packet with the same TTL (pods bridged on one node, where no router lowers it); a retransmission within --dup-window is then folded too")
 	fs.DurationVar(&o.dupWindow, "dup-window", time.Duration(analyze.DefaultDupWindowNs), "how far apart in capture time two records of one packet may be to be folded as vantage copies")
+	fs.Int64Var(&o.floodMin, "flood-min", report.DefaultFloodMinHalfOpen, "half-open connections to one server (from at least 100 sources) that the report calls a SYN flood")
 	fs.BoolVar(&o.l7, "l7", false, "application layer too: http.parquet (HTTP/1.x requests), dns.parquet (DNS queries) and the TLS columns of flows.parquet (costs time: see the README)")
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress display on a terminal (warnings and errors are still shown)")
 	fs.IntVar(&o.jobs, "jobs", pipeline.DefaultJobs(), "captures analyzed at once, each with its own flow table (and its own live flows in memory); the output is the same for any value; the default is half the CPUs")
@@ -85,14 +88,15 @@ func (o *analyzeOptions) options(command []string, stderr io.Writer) pipeline.Op
 			DupSameTTL:         o.dupSameTTL,
 			DupWindowNs:        int64(o.dupWindow),
 		},
-		Jobs:       o.jobs,
-		L7:         o.l7,
-		Tolerances: o.xc.tolerances(),
-		L4Flows:    o.xc.l4Flows,
-		Workloads:  o.xc.workloads,
-		Version:    version(),
-		Command:    command,
-		Progress:   newProgress(stderr, o.quiet),
+		Jobs:             o.jobs,
+		L7:               o.l7,
+		FloodMinHalfOpen: o.floodMin,
+		Tolerances:       o.xc.tolerances(),
+		L4Flows:          o.xc.l4Flows,
+		Workloads:        o.xc.workloads,
+		Version:          version(),
+		Command:          command,
+		Progress:         newProgress(stderr, o.quiet),
 	}
 }
 

@@ -1,0 +1,163 @@
+package report
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"math/bits"
+	"net/netip"
+	"slices"
+	"strings"
+
+	"github.com/flowproof/flowproof/analyze"
+)
+
+// DefaultFloodMinHalfOpen is how many half-open connections one server must
+// get, from at least floodMinSources distinct sources, to be reported as
+// under a SYN flood.
+const DefaultFloodMinHalfOpen = 1000
+
+// floodMinSources keeps a busy server whose one client retries from being
+// called flooded: a flood comes from many sources (spoofed or a botnet).
+const floodMinSources = 100
+
+// floodAgg is what a tracked server keeps of its half-open connections
+// (flows whose originator never completed the handshake: Zeek S0, or S1
+// without the originator's final ACK), in bounded memory: their count, the
+// distinct sources estimated by a HyperLogLog, their time range, and their
+// starts per interval for the peak rate.
+type floodAgg struct {
+	halfOpen        int64
+	firstNs, lastNs int64
+	hll             [hllRegisters]uint8
+	rate            rateLadder
+}
+
+// isHalfOpen reports a TCP flow whose originator never completed the
+// handshake.
+func isHalfOpen(r *analyze.Record) bool {
+	return r.State == "S0" || (r.State == "S1" && !r.RTTHandshake.Valid)
+}
+
+func (f *floodAgg) add(r *analyze.Record) {
+	if !isHalfOpen(r) {
+		return
+	}
+	if f.halfOpen == 0 || r.TsNs < f.firstNs {
+		f.firstNs = r.TsNs
+	}
+	f.lastNs = max(f.lastNs, r.TsNs)
+	f.halfOpen++
+	f.hllAdd(r.SrcIP)
+	f.rate.add(r.TsNs)
+}
+
+// hllRegisters is the HyperLogLog's size: a standard error of
+// 1.04/sqrt(2048), about 2.3%, for 2 KiB per flooded server.
+const (
+	hllBits      = 11
+	hllRegisters = 1 << hllBits
+)
+
+// hllAdd adds an address (a 64-bit mix of its bytes, with no per-process
+// seed, so that the report is the same on every run).
+func (f *floodAgg) hllAdd(ip netip.Addr) {
+	b := ip.As16()
+	h := binary.LittleEndian.Uint64(b[:8])*0x9e3779b97f4a7c15 ^ binary.LittleEndian.Uint64(b[8:])
+	h = (h ^ h>>30) * 0xbf58476d1ce4e5b9 // splitmix64's finalizer
+	h = (h ^ h>>27) * 0x94d049bb133111eb
+	h ^= h >> 31
+	reg := h >> (64 - hllBits)
+	rank := uint8(bits.LeadingZeros64(h<<hllBits|1<<(hllBits-1)) + 1)
+	f.hll[reg] = max(f.hll[reg], rank)
+}
+
+// sources estimates the distinct sources (linear counting while registers
+// are empty, the HyperLogLog estimate above).
+func (f *floodAgg) sources() int64 {
+	var sum float64
+	zeros := 0
+	for _, r := range f.hll {
+		sum += math.Ldexp(1, -int(r))
+		if r == 0 {
+			zeros++
+		}
+	}
+	m := float64(hllRegisters)
+	e := 0.7213 / (1 + 1.079/m) * m * m / sum
+	if e <= 2.5*m && zeros > 0 {
+		e = m * math.Log(m/float64(zeros))
+	}
+	return int64(math.Round(e))
+}
+
+// rateLadder counts events per interval of a width that doubles (from 1 s)
+// whenever more than rateMaxBuckets intervals would be kept: the peak rate
+// is exact per second for captures up to rateMaxBuckets seconds.
+type rateLadder struct {
+	width   int64
+	buckets map[int64]int64
+}
+
+const rateMaxBuckets = 4096
+
+func (l *rateLadder) add(tsNs int64) {
+	if l.buckets == nil {
+		l.width, l.buckets = 1e9, map[int64]int64{}
+	}
+	l.buckets[floorDiv(tsNs, l.width)]++
+	for len(l.buckets) > rateMaxBuckets {
+		l.width *= 2
+		merged := make(map[int64]int64, len(l.buckets)/2+1)
+		for k, n := range l.buckets {
+			merged[floorDiv(k, 2)] += n
+		}
+		l.buckets = merged
+	}
+}
+
+// peak returns the largest count in one interval and the interval's width.
+func (l *rateLadder) peak() (n int64, widthNs int64) {
+	for _, c := range l.buckets {
+		n = max(n, c)
+	}
+	return n, l.width
+}
+
+// floodFindings returns the findings of servers under a SYN flood, worst
+// first.
+func (s *Summary) floodFindings() []finding {
+	type hit struct {
+		key serverKey
+		agg *floodAgg
+		srv *serverAgg
+	}
+	var hits []hit
+	for k, a := range s.servers {
+		if f := a.flood; f != nil && f.halfOpen >= s.opts.FloodMinHalfOpen && f.sources() >= floodMinSources {
+			hits = append(hits, hit{k, f, a})
+		}
+	}
+	slices.SortFunc(hits, func(a, b hit) int {
+		if a.agg.halfOpen != b.agg.halfOpen {
+			return int(b.agg.halfOpen - a.agg.halfOpen)
+		}
+		return strings.Compare(netip.AddrPortFrom(a.key.addr, a.key.port).String(), netip.AddrPortFrom(b.key.addr, b.key.port).String())
+	})
+	var out []finding
+	for i, h := range hits {
+		if i == maxFloodFindings {
+			break
+		}
+		f := h.agg
+		peak, width := f.rate.peak()
+		text := fmt.Sprintf("**SYN flood**: %s half-open connections to %s from about %s distinct sources (a HyperLogLog estimate, standard error 2.3%%) between %s and %s, at most %s in %s; %s completed the handshake in the whole capture. Half-open: the originator never completed the handshake (state S0, or S1 without its ACK). → [Failed connections](#failed-connections)",
+			fmtInt(f.halfOpen), mdCode(netip.AddrPortFrom(h.key.addr, h.key.port).String()), fmtInt(f.sources()), fmtTime(f.firstNs), fmtTime(f.lastNs),
+			fmtInt(peak), ifElse(width == 1e9, "one second", fmtDuration(width)), plural(h.srv.completed, "connection to it", "connections to it"))
+		out = append(out, finding{order: -1, affected: f.halfOpen, base: s.tcp.flows, text: text})
+	}
+	return out
+}
+
+// maxFloodFindings bounds the flood findings listed.
+const maxFloodFindings = 3
