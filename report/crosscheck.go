@@ -3,7 +3,6 @@ package report
 import (
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 
 	"github.com/flowproof/flowproof/analyze"
@@ -180,36 +179,7 @@ func WriteCrossCheck(w io.Writer, rows []CrossCheckRow, version string) error {
 }
 
 // ReadCrossCheck reads a whole crosscheck.parquet (tests, small files).
-func ReadCrossCheck(path string) ([]CrossCheckRow, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	pf, err := parquet.OpenFile(f, st.Size())
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	r := parquet.NewGenericReader[CrossCheckRow](pf)
-	defer r.Close()
-	rows := make([]CrossCheckRow, pf.NumRows())
-	n := 0
-	for n < len(rows) {
-		k, err := r.Read(rows[n:])
-		n += k
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, fmt.Errorf("%s: read row %d: %w", path, n, err)
-		}
-	}
-	return rows[:n], nil
-}
+func ReadCrossCheck(path string) ([]CrossCheckRow, error) { return readAll[CrossCheckRow](path, nil) }
 
 // CrossCheckReport is what the report's Cross-check section says about the
 // aggregates (the flow counts come from the flows themselves).

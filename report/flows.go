@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
-	"os"
 	"strconv"
 
 	"github.com/flowproof/flowproof/analyze"
@@ -513,38 +512,10 @@ func (fw *FlowWriter) Close() error {
 // flowproof.schema=2 (FlowSchemaVersion) and returns the rows in file order. It loads every row
 // into memory: use it in tests and for small files.
 func ReadFlows(path string) ([]FlowRow, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	pf, err := parquet.OpenFile(f, st.Size())
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	if v, ok := pf.Lookup(MetaSchema); !ok || v != strconv.Itoa(FlowSchemaVersion) {
-		return nil, fmt.Errorf("%s: %s is %q, want %d", path, MetaSchema, v, FlowSchemaVersion)
-	}
-	r := parquet.NewGenericReader[FlowRow](pf)
-	defer r.Close()
-	rows := make([]FlowRow, pf.NumRows())
-	n := 0
-	for n < len(rows) {
-		k, err := r.Read(rows[n:])
-		n += k
-		if err == io.EOF {
-			break
+	return readAll[FlowRow](path, func(pf *parquet.File) error {
+		if v, ok := pf.Lookup(MetaSchema); !ok || v != strconv.Itoa(FlowSchemaVersion) {
+			return fmt.Errorf("%s is %q, want %d", MetaSchema, v, FlowSchemaVersion)
 		}
-		if err != nil {
-			return nil, fmt.Errorf("%s: read row %d: %w", path, n, err)
-		}
-	}
-	if n != len(rows) {
-		return nil, fmt.Errorf("%s: read %d rows, footer says %d", path, n, len(rows))
-	}
-	return rows, nil
+		return nil
+	})
 }

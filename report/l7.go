@@ -258,7 +258,12 @@ func (t *TableWriter[T]) Close() error {
 }
 
 // ReadTable reads a whole L7 table (tests, small files).
-func ReadTable[T any](path string) ([]T, error) {
+func ReadTable[T any](path string) ([]T, error) { return readAll[T](path, nil) }
+
+// readAll reads every row of a Parquet file written by this package, after
+// check (when not nil) has accepted the file. It loads every row into
+// memory: tests and small files.
+func readAll[T any](path string, check func(*parquet.File) error) ([]T, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -271,6 +276,11 @@ func ReadTable[T any](path string) ([]T, error) {
 	pf, err := parquet.OpenFile(f, st.Size())
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if check != nil {
+		if err := check(pf); err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
 	}
 	r := parquet.NewGenericReader[T](pf)
 	defer r.Close()
