@@ -30,6 +30,7 @@ check: ## gofmt, go vet (the bench tools in testdata too), go mod tidy must leav
 	$(GO) vet ./... ./testdata/bench/...
 	CGO_ENABLED=0 $(GO) build -tags nodemo -o /dev/null ./cmd/flowproof
 	$(GO) mod tidy -diff
+	cd report/duckdbtest && $(GO) mod tidy -diff
 
 unit: ## unit, conformance and CLI tests with the race detector
 	$(GO) test -race -count=1 ./...
