@@ -10,7 +10,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -48,7 +47,12 @@ type Options struct {
 	// Token, when set, gates the Hub: every request must carry it in
 	// X-Kubeshark-Authorization (kubeshark-mcp.md §1.3).
 	Token   string
-	Capture []byte // default: Capture()
+	Capture []byte // default: Capture(), or DoubledCapture() with Doubled
+	// Doubled serves the capture as Kubeshark records it when both ends of
+	// a connection are targeted pods (DoubledCapture): most packets twice.
+	// Per-node exports (the nodes argument) hold the records taken on those
+	// nodes (RecordNode), doubled or not.
+	Doubled bool
 	L4Flows []byte // default: L4Flows()
 	// Workloads, when set, is list_workloads' answer ({"workloads":[...]}),
 	// also behind list_ips and the selection (default: the cluster's pods
@@ -211,6 +215,9 @@ type snapshot struct {
 func NewHub(opts Options) (*Hub, error) {
 	if opts.Dialect == "" {
 		opts.Dialect = Snapshot
+	}
+	if opts.Capture == nil && opts.Doubled {
+		opts.Capture = DoubledCapture()
 	}
 	if opts.Capture == nil {
 		opts.Capture = Capture()
@@ -963,15 +970,12 @@ func (h *Hub) snapshotPcap(w http.ResponseWriter, r *http.Request) {
 		to = v
 	}
 	if nodes := q.Get("nodes"); nodes != "" {
-		// The merged capture of some nodes: packets to or from their pods.
-		on := map[netip.Addr]bool{}
-		for _, p := range Pods {
-			if contains(strings.Split(nodes, ","), p.Node) {
-				on[p.IP] = true
-			}
-		}
+		// The merged capture of some nodes: the records taken on them
+		// (RecordNode), so that the nodes' exports together hold each
+		// record of the merged capture once.
+		on := strings.Split(nodes, ",")
 		bpf := f
-		f = func(x pktInfo) bool { return (on[x.src] || on[x.dst]) && bpf(x) }
+		f = func(x pktInfo) bool { return contains(on, RecordNode(x.src, x.dst, x.ttl)) && bpf(x) }
 	}
 	data, _ := h.filterCapture(f, from, to)
 	h.serveCapture(w, r, data)
