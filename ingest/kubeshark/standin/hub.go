@@ -123,6 +123,9 @@ type Hostile struct {
 	// HugeCounters makes list_l4_flows' counters lie: 2^63-1 twice (their
 	// sum wraps to the truth), a negative one, a fraction.
 	HugeCounters bool
+	// NodeNames replaces the node names get_data_boundaries lists (paths,
+	// escapes, one name many times, thousands of names).
+	NodeNames []string
 }
 
 // EscapeText is what Hostile.Escapes puts into names: it clears the
@@ -448,7 +451,11 @@ func (h *Hub) Call(ctx context.Context, name string, args map[string]any, via st
 	case "get_data_boundaries":
 		first, last := captureRange(h.opts.Capture)
 		var nodes []map[string]any
-		for _, n := range Nodes {
+		names := Nodes
+		if hn := h.opts.Faults.Hostile.NodeNames; hn != nil {
+			names = hn
+		}
+		for _, n := range names {
 			nodes = append(nodes, map[string]any{"name": n, "oldest_ts": first, "newest_ts": last})
 		}
 		return jsonAnswer(200, map[string]any{"cluster": map[string]any{"oldest_ts": first, "newest_ts": last}, "nodes": nodes})
