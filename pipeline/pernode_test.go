@@ -28,7 +28,6 @@ type standinRun struct {
 // runStandin pulls the stand-in's whole window (per node with perNode) into
 // a new evidence directory and analyzes it, in process.
 func runStandin(t *testing.T, opts standin.Options, perNode bool) standinRun {
-	_ = perNode
 	t.Helper()
 	hub, err := standin.NewHub(opts)
 	if err != nil {
@@ -44,6 +43,7 @@ func runStandin(t *testing.T, opts standin.Options, perNode bool) standinRun {
 		}},
 		HubURL: hub.URL, Window: kubeshark.Window{From: from, To: to}, Dir: ev,
 		Session: kubeshark.SessionOptions{CallTimeout: 30 * time.Second}, PollInterval: 10 * time.Millisecond, SnapshotTimeout: time.Minute,
+		PerNode: perNode,
 	})
 	if err != nil && !errors.Is(err, kubeshark.ErrPartial) {
 		t.Fatal(err)
@@ -122,5 +122,49 @@ func TestStandinDoubled(t *testing.T) {
 	}
 	if twice < 3 { // dns, http, tls, redis: both ends are pods
 		t.Errorf("%d flows seen from two vantage points", twice)
+	}
+}
+
+// TestStandinPerNode: `pull --per-node` then analyze merges the nodes'
+// captures by time into one stream: the flows (rows, packets, bytes,
+// retransmissions, iRTT) and the cross-check verdicts are those of the
+// merged export, for the plain and the doubled capture alike; each node's
+// capture is an input of the manifest, hashed, its packets counted once.
+func TestStandinPerNode(t *testing.T) {
+	for _, doubled := range []bool{false, true} {
+		t.Run(fmt.Sprintf("doubled=%v", doubled), func(t *testing.T) {
+			merged := runStandin(t, standin.Options{Doubled: doubled}, false)
+			perNode := runStandin(t, standin.Options{Doubled: doubled}, true)
+			sameFlows(t, "per node", merged.rows, perNode.rows)
+			if fmt.Sprint(merged.verdicts) != fmt.Sprint(perNode.verdicts) || len(merged.verdicts) == 0 {
+				t.Errorf("verdicts differ:\nmerged   %v\nper node %v", merged.verdicts, perNode.verdicts)
+			}
+			for i := range merged.rows {
+				if x, y := merged.rows[i], perNode.rows[i]; x.Vantages != y.Vantages || x.DupPkts != y.DupPkts || !eqPtr(x.OrigTransitP50Ns, y.OrigTransitP50Ns) || !eqPtr(x.RespTransitP50Ns, y.RespTransitP50Ns) {
+					t.Errorf("flow %s: vantage columns differ:\nmerged   %+v\nper node %+v", flowKey(x), x, y)
+				}
+			}
+			ids := map[string]bool{}
+			for _, r := range perNode.rows {
+				if ids[r.FlowID] {
+					t.Errorf("flow_id %s twice", r.FlowID)
+				}
+				ids[r.FlowID] = true
+			}
+			ins := perNode.manifest.Inputs
+			if len(ins) != len(standin.Nodes) {
+				t.Fatalf("%d inputs, want one per node", len(ins))
+			}
+			var pkts int64
+			for i, in := range ins {
+				if !strings.HasPrefix(in.Name, standin.Nodes[i]+"-snapshot-") || in.SHA256 == "" || in.Packets == 0 || in.Status != report.StatusOK {
+					t.Errorf("input %d: %+v", i, in)
+				}
+				pkts += in.Packets
+			}
+			if want := merged.manifest.Inputs[0].Packets; pkts != want {
+				t.Errorf("the nodes' inputs count %d packets, the merged capture %d", pkts, want)
+			}
+		})
 	}
 }
