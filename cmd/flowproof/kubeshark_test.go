@@ -148,6 +148,28 @@ func TestKubesharkStdio(t *testing.T) {
 		}
 	})
 
+	t.Run("run --per-node", func(t *testing.T) {
+		t.Setenv(envHubToken, token)
+		out := filepath.Join(t.TempDir(), "out")
+		code, stdout, stderr := run(t, append([]string{"run", "-o", out, "-q", "--per-node", "--mcp-command", mcpCommand, "--hub-url", hub.URL}, hubWindow(hub)...)...)
+		if code != exitOK {
+			t.Fatalf("exit %d\n%s", code, stderr)
+		}
+		for _, n := range standin.Nodes {
+			if !strings.Contains(stdout, "captures/"+n+"-snapshot-") {
+				t.Errorf("stdout does not name %s's capture:\n%s", n, stdout)
+			}
+		}
+		m := readManifest(t, out)
+		if len(m.Inputs) != len(standin.Nodes) || !strings.Contains(m.Inputs[0].Source, "node worker-1") {
+			t.Errorf("inputs %+v", m.Inputs)
+		}
+		if code, stdout, stderr := run(t, "verify", out); code != exitOK {
+			t.Errorf("verify: exit %d\n%s%s", code, stdout, stderr)
+		}
+		assertNoToken(t, token, []string{out}, stdout, stderr)
+	})
+
 	t.Run("service IPs are not in the capture", func(t *testing.T) {
 		// Captures at the pods see pod IPs (after DNAT), so a service's
 		// ClusterIP selects nothing: the error says so.
@@ -223,6 +245,7 @@ func TestPullUsage(t *testing.T) {
 		{"since and from", nil, []string{"pull", "--mcp-url", "http://x/mcp", "--since", "1h", "--from", "2026-01-01T00:00:00Z"}, "not both"},
 		{"bad pod", nil, []string{"pull", "--mcp-url", "http://x/mcp", "--pod", "(("}, "RE2"},
 		{"bad dialect", nil, []string{"pull", "--mcp-url", "http://x/mcp", "--dialect", "grpc"}, "--dialect"},
+		{"per node and export", nil, []string{"pull", "--mcp-url", "http://x/mcp", "--per-node", "--dialect", "export_pcap"}, "--per-node"},
 		{"snapshot id and export", nil, []string{"pull", "--mcp-url", "http://x/mcp", "--snapshot-id", "x", "--dialect", "export_pcap"}, "--snapshot-id"},
 		{"bad size", nil, []string{"pull", "--mcp-url", "http://x/mcp", "--max-capture", "lots"}, "max-capture"},
 		{"unbalanced quote", nil, []string{"pull", "--mcp-command", "kubeshark 'mcp"}, "quote"},
