@@ -489,3 +489,16 @@ func TestPullPerNodeHostileNames(t *testing.T) {
 	}
 	noCompleteFiles(t, req.Dir)
 }
+
+// TestPullPerNodeFails: when a node's download fails after other nodes'
+// captures were fetched, the pull fails and leaves nothing: no capture
+// that looks complete, no manifest.
+func TestPullPerNodeFails(t *testing.T) {
+	f := newFixture(t, "http", standin.Options{Faults: standin.Faults{FailNode: standin.Nodes[len(standin.Nodes)-1]}}, "")
+	req := f.request(t)
+	req.PerNode = true
+	if _, err := Pull(bg(), req); err == nil || errors.Is(err, ErrPartial) {
+		t.Fatalf("err %v, want a failure", err)
+	}
+	noCompleteFiles(t, req.Dir)
+}

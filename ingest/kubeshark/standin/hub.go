@@ -93,6 +93,9 @@ type Faults struct {
 	DownloadStatus       int  // a capture download answers this HTTP status
 	DownloadUnauthorized bool // a capture download answers 401 whatever the token
 	EmptyCapture         bool // exports hold no packets
+	// FailNode makes the download of this node's export (nodes=FailNode)
+	// answer HTTP 500: a per-node pull that fails after other nodes'.
+	FailNode string
 
 	Hostile Hostile
 	MCP     MCPFaults
@@ -975,6 +978,10 @@ func (h *Hub) snapshotPcap(w http.ResponseWriter, r *http.Request) {
 	}
 	if v, err := strconv.ParseInt(q.Get("end_time"), 10, 64); err == nil && v < to {
 		to = v
+	}
+	if fn := h.opts.Faults.FailNode; fn != "" && q.Get("nodes") == fn {
+		writeJSON(w, http.StatusInternalServerError, map[string]any{"error": "injected failure on node " + fn})
+		return
 	}
 	if nodes := q.Get("nodes"); nodes != "" {
 		// The merged capture of some nodes: the records taken on them
