@@ -66,3 +66,17 @@ func TestMergeSource(t *testing.T) {
 		t.Errorf("errors %v %v %v", m.Err(0), m.Err(1), m.Err(2))
 	}
 }
+
+// TestMergeSourceAllocs: merging allocates nothing per packet.
+func TestMergeSourceAllocs(t *testing.T) {
+	times := make([]int64, 1000)
+	for i := range times {
+		times[i] = int64(i)
+	}
+	var p ingest.Packet
+	srcs := []*fakeSource{{times: times, tag: 'a'}, {times: times, tag: 'b'}, {times: times, tag: 'c'}}
+	m := newMergeSource([]analyze.PacketSource{srcs[0], srcs[1], srcs[2]})
+	if n := testing.AllocsPerRun(2000, func() { m.Next(&p) }); n != 0 {
+		t.Errorf("%v allocations per packet", n)
+	}
+}
