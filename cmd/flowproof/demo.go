@@ -42,6 +42,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.Lookup("o").DefValue = "flowproof-demo"
 	o.out = "flowproof-demo"
 	fs.BoolVar(&o.quiet, "q", false, "short for --quiet")
+	perNode := fs.Bool("per-node", false, "pull one capture per node (pull --per-node), which the analysis merges by time")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, demoUsage)
 		fs.PrintDefaults()
@@ -90,6 +91,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		ToolName:        "flowproof",
 		ToolVersion:     version(),
 		SnapshotTimeout: time.Minute,
+		PerNode:         *perNode,
 	}
 	if !o.quiet { // --quiet silences the whole pipeline
 		req.Log = func(format string, args ...any) {

@@ -3,11 +3,13 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"sort"
 	"strings"
 	"testing"
 
@@ -352,6 +354,45 @@ func TestDemoKubeshark(t *testing.T) {
 	os.WriteFile(em.Captures()[0].Path, b, 0o644)
 	if code, stdout, _ := run(t, "verify", filepath.Join(out, "evidence")); code != exitFailed || !strings.Contains(stdout+"", "captures/snapshot-") {
 		t.Errorf("verify after a byte flip: exit %d, %q", code, stdout)
+	}
+}
+
+// TestDemoPerNode: demo --per-node pulls a capture per node; the analysis
+// merges them and gives the flows of the merged demo, folded alike.
+func TestDemoPerNode(t *testing.T) {
+	clearKubesharkEnv(t)
+	rows := map[bool][]report.FlowRow{}
+	for _, perNode := range []bool{false, true} {
+		out := filepath.Join(t.TempDir(), "demo")
+		args := []string{"demo", "-o", out, "-q"}
+		if perNode {
+			args = append(args, "--per-node")
+		}
+		if code, _, stderr := run(t, args...); code != exitOK {
+			t.Fatalf("demo %v: %s", args, stderr)
+		}
+		m := readManifest(t, out)
+		var folded int64
+		for _, in := range m.Inputs {
+			if in.Vantage != nil {
+				folded += in.Vantage.DuplicatesFolded
+			}
+		}
+		if want := map[bool]int{false: 1, true: len(standin.Nodes)}[perNode]; len(m.Inputs) != want || folded != 38 {
+			t.Errorf("per node %v: %d inputs, %d folded", perNode, len(m.Inputs), folded)
+		}
+		r, err := report.ReadFlows(filepath.Join(out, "flows.parquet"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range r {
+			r[i] = wireNumbers(r[i])
+		}
+		sort.Slice(r, func(i, j int) bool { return fmt.Sprint(r[i]) < fmt.Sprint(r[j]) })
+		rows[perNode] = r
+	}
+	if !reflect.DeepEqual(rows[false], rows[true]) {
+		t.Errorf("per-node demo flows differ from the merged demo's:\n%+v\n%+v", rows[false], rows[true])
 	}
 }
 
