@@ -94,7 +94,10 @@
 // two targeted pods at the sender's egress and again at the receiver's
 // ingress, in one merged file; a capture on both sides of a router sees it
 // before and after. The table folds such copies (Config.NoDedup keeps every
-// record).
+// record). Captures kept per node (flowproof pull --per-node) are the same
+// records split by where they were taken: package pipeline reads an evidence
+// directory's per-node captures as one stream merged by time into one table,
+// which then sees and folds what the merged export holds.
 //
 // Two records are copies of one packet when they are at most
 // Config.DupWindowNs apart (default 10 ms: copies on one node are

@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"sort"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -167,63 +168,71 @@ func Analyze(ctx context.Context, args []string, o Options) (*Result, error) {
 		defer l7out.abort() // no-op after the commit
 		writers.http, writers.dns = l7out.http, l7out.dns
 	}
-	sink := newOrderedSink(len(captures), writers)
+	units := groupCaptures(captures)
+	sink := newOrderedSink(len(units), writers)
 	prog.Run(len(captures))
 	cfg := o.Table
 	cfg.DeferStrings = true // the sink completes the records, beside the table
-	results, ready := analyzeCaptures(ctx, captures, o.Jobs, cfg, o.L7, sink, prog)
+	results, ready := analyzeUnits(ctx, captures, units, o.Jobs, cfg, o.L7, sink, prog)
 	res := &Result{Dir: o.Out, Manifest: m, Captures: len(captures), Bad: len(missing)}
 	canceled := false
 	var span timeSpan
-	for i, c := range captures {
-		<-ready[i] // in input order, whatever order they finish in
-		r := results[i]
-		results[i] = captureResult{} // its table is no longer needed
-		if r.canceled {
+	for u, unit := range units {
+		<-ready[u] // in input order, whatever order they finish in
+		ur := results[u]
+		results[u] = unitResult{} // its table is no longer needed
+		if ur.canceled {
 			canceled = true
 			continue
 		}
-		in, tbl := r.in, r.tbl
-		in.Source = c.Source
-		err := r.err
-		if err == nil && c.SHA256 != "" && in.SHA256 != "" && in.SHA256 != c.SHA256 {
-			err = fmt.Errorf("%s: its SHA-256 is %s, the evidence manifest recorded %s at pull time: the file changed after the pull; pull it again or find the original", filepath.ToSlash(c.Path), in.SHA256, c.SHA256)
+		for k, i := range unit {
+			c := captures[i]
+			r := captureResult{in: ur.ins[k], err: ur.errs[k]}
+			if k == 0 { // the unit's table counts once, with its first capture
+				r.tbl, r.l7 = ur.tbl, ur.l7
+			}
+			in, tbl := r.in, r.tbl
+			in.Source = c.Source
+			err := r.err
+			if err == nil && c.SHA256 != "" && in.SHA256 != "" && in.SHA256 != c.SHA256 {
+				err = fmt.Errorf("%s: its SHA-256 is %s, the evidence manifest recorded %s at pull time: the file changed after the pull; pull it again or find the original", filepath.ToSlash(c.Path), in.SHA256, c.SHA256)
+			}
+			if err == nil && c.Incomplete != "" {
+				in.Status, in.Error = report.StatusPartial, "incomplete: "+c.Incomplete
+				err = fmt.Errorf("%s: incomplete when pulled (%s): its packets are analyzed, the missing ones are not; pull it again", filepath.ToSlash(c.Path), c.Incomplete)
+			}
+			if tbl != nil {
+				for k, n := range tbl.KindCounts() {
+					m.Decode[k] += n
+				}
+				if r.l7 != nil && l7out != nil {
+					l7out.addStats(r.l7.Stats())
+				}
+				if v := (report.VantageCounts{DuplicatesFolded: tbl.DupFolded, GSOSplit: tbl.GSOSplit, Ambiguous: tbl.DupAmbiguous,
+					Capped: tbl.DupCapped, GSOMismatch: tbl.GSOMismatch}); v != (report.VantageCounts{}) {
+					in.Vantage = &v
+				}
+				if tbl.DupCapped > 0 {
+					m.Warnings = append(m.Warnings, fmt.Sprintf("%s: the state that folds vantage copies was full %d times: a copy of those records may be counted as a packet of its own", in.Name, tbl.DupCapped))
+				}
+				if n := tbl.EvictedEarly(); n > 0 {
+					m.Warnings = append(m.Warnings, fmt.Sprintf("%s: the flow table reached --max-flows=%d: %d flows were ended early, before their idle timeout (raise --max-flows)", in.Name, cfg.WithDefaults().MaxFlows, n))
+				}
+				if n := tbl.BadTCPHeaders(); n > 0 {
+					m.Warnings = append(m.Warnings, fmt.Sprintf("%s: %d TCP packets have an impossible header length: counted in their flows, left out of the TCP analysis", in.Name, n))
+				}
+			}
+			if err != nil {
+				res.Bad++
+				prog.Warn(err.Error())
+				m.Warnings = append(m.Warnings, err.Error())
+			}
+			if in.Packets > 0 {
+				span.add(in.FirstNs, in.LastNs)
+			}
+			m.Inputs = append(m.Inputs, in)
+			res.Packets += in.Packets
 		}
-		if err == nil && c.Incomplete != "" {
-			in.Status, in.Error = report.StatusPartial, "incomplete: "+c.Incomplete
-			err = fmt.Errorf("%s: incomplete when pulled (%s): its packets are analyzed, the missing ones are not; pull it again", filepath.ToSlash(c.Path), c.Incomplete)
-		}
-		if tbl != nil {
-			for k, n := range tbl.KindCounts() {
-				m.Decode[k] += n
-			}
-			if r.l7 != nil && l7out != nil {
-				l7out.addStats(r.l7.Stats())
-			}
-			if v := (report.VantageCounts{DuplicatesFolded: tbl.DupFolded, GSOSplit: tbl.GSOSplit, Ambiguous: tbl.DupAmbiguous,
-				Capped: tbl.DupCapped, GSOMismatch: tbl.GSOMismatch}); v != (report.VantageCounts{}) {
-				in.Vantage = &v
-			}
-			if tbl.DupCapped > 0 {
-				m.Warnings = append(m.Warnings, fmt.Sprintf("%s: the state that folds vantage copies was full %d times: a copy of those records may be counted as a packet of its own", in.Name, tbl.DupCapped))
-			}
-			if n := tbl.EvictedEarly(); n > 0 {
-				m.Warnings = append(m.Warnings, fmt.Sprintf("%s: the flow table reached --max-flows=%d: %d flows were ended early, before their idle timeout (raise --max-flows)", in.Name, cfg.WithDefaults().MaxFlows, n))
-			}
-			if n := tbl.BadTCPHeaders(); n > 0 {
-				m.Warnings = append(m.Warnings, fmt.Sprintf("%s: %d TCP packets have an impossible header length: counted in their flows, left out of the TCP analysis", in.Name, n))
-			}
-		}
-		if err != nil {
-			res.Bad++
-			prog.Warn(err.Error())
-			m.Warnings = append(m.Warnings, err.Error())
-		}
-		if in.Packets > 0 {
-			span.add(in.FirstNs, in.LastNs)
-		}
-		m.Inputs = append(m.Inputs, in)
-		res.Packets += in.Packets
 	}
 	prog.Stop()
 	if canceled || ctx.Err() != nil {
@@ -309,19 +318,48 @@ func (s *ctxSource) Next(p *ingest.Packet) error {
 
 // captureResult is what analyzing one capture gave, for the manifest.
 type captureResult struct {
-	in       report.Input
-	tbl      *analyze.Table
-	l7       *l7.Engine // nil with L7 off
-	err      error
-	canceled bool // never started: the run was canceled first
+	in  report.Input
+	tbl *analyze.Table
+	l7  *l7.Engine // nil with L7 off
+	err error
 }
 
-// analyzeCaptures analyzes captures, up to jobs at once (0: DefaultJobs),
-// each with its own flow table, and sends their flows to sink in input
-// order. results[i] is set when ready[i] is closed.
-func analyzeCaptures(ctx context.Context, captures []Capture, jobs int, cfg analyze.Config, withL7 bool, sink *orderedSink, prog Progress) (results []captureResult, ready []chan struct{}) {
-	results = make([]captureResult, len(captures))
-	ready = make([]chan struct{}, len(captures))
+// unitResult is what one flow table's read gave: a capture alone, or the
+// per-node captures of one evidence directory (groupCaptures); ins and errs
+// are its captures', in order.
+type unitResult struct {
+	ins      []report.Input
+	errs     []error
+	tbl      *analyze.Table
+	l7       *l7.Engine // nil with L7 off
+	canceled bool       // never started: the run was canceled first
+}
+
+// groupCaptures returns what each flow table reads, as indices into
+// captures, in order: a capture alone, or the per-node captures (Node set)
+// of one evidence directory together: they are vantage points of the same
+// traffic, merged by time into one stream (mergeSource).
+func groupCaptures(captures []Capture) [][]int {
+	var units [][]int
+	for i, c := range captures {
+		if n := len(units); n > 0 && c.Node != "" {
+			prev := captures[units[n-1][0]]
+			if prev.Node != "" && filepath.Dir(prev.Path) == filepath.Dir(c.Path) {
+				units[n-1] = append(units[n-1], i)
+				continue
+			}
+		}
+		units = append(units, []int{i})
+	}
+	return units
+}
+
+// analyzeUnits analyzes the units (groupCaptures), up to jobs at once (0:
+// DefaultJobs), each with its own flow table, and sends their flows to sink
+// in input order. results[u] is set when ready[u] is closed.
+func analyzeUnits(ctx context.Context, captures []Capture, units [][]int, jobs int, cfg analyze.Config, withL7 bool, sink *orderedSink, prog Progress) (results []unitResult, ready []chan struct{}) {
+	results = make([]unitResult, len(units))
+	ready = make([]chan struct{}, len(units))
 	for i := range ready {
 		ready[i] = make(chan struct{})
 	}
@@ -329,29 +367,102 @@ func analyzeCaptures(ctx context.Context, captures []Capture, jobs int, cfg anal
 		jobs = DefaultJobs()
 	}
 	var next atomic.Int64
-	for range min(jobs, len(captures)) {
+	for range min(jobs, len(units)) {
 		go func() {
 			bufs := newSinkBuffers()
-			for i := int(next.Add(1) - 1); i < len(captures); i = int(next.Add(1) - 1) {
+			for u := int(next.Add(1) - 1); u < len(units); u = int(next.Add(1) - 1) {
 				if ctx.Err() != nil {
-					results[i].canceled = true
-					sink.skip(i)
+					results[u].canceled = true
+					sink.skip(u)
 				} else {
-					cs := sink.capture(i, bufs)
-					r := &results[i]
+					cs := sink.capture(u, bufs)
+					r := &results[u]
 					ccfg := cfg
-					if withL7 { // an engine per capture: tables run at once
+					if withL7 { // an engine per table: tables run at once
 						r.l7 = l7.New(cs.l7())
 						ccfg.L7 = r.l7
 					}
-					r.in, r.tbl, r.err = analyzeCapture(ctx, captures[i].Path, i, ccfg, cs.emit, prog)
+					unit := units[u]
+					if len(unit) == 1 {
+						in, tbl, err := analyzeCapture(ctx, captures[unit[0]].Path, unit[0], ccfg, cs.emit, prog)
+						r.ins, r.errs, r.tbl = []report.Input{in}, []error{err}, tbl
+					} else {
+						r.ins, r.errs, r.tbl = analyzeMerged(ctx, captures, unit, ccfg, cs.emit, prog)
+					}
 					cs.end()
 				}
-				close(ready[i])
+				close(ready[u])
 			}
 		}()
 	}
 	return results, ready
+}
+
+// analyzeMerged reads the captures of unit (indices into captures) as one
+// stream merged by time (mergeSource) into one flow table, named after
+// them all and numbered as the first; each capture is still read whole,
+// hashed and described for the manifest. A capture that cannot be opened,
+// or fails partway, leaves the others' packets analyzed.
+func analyzeMerged(ctx context.Context, captures []Capture, unit []int, cfg analyze.Config, emit func(*analyze.Record), prog Progress) ([]report.Input, []error, *analyze.Table) {
+	ins := make([]report.Input, len(unit))
+	errs := make([]error, len(unit))
+	opened := make([]*ingest.Capture, len(unit))
+	var srcs []analyze.PacketSource
+	var which []int // srcs[j] is unit[which[j]]
+	var names []string
+	for k, i := range unit {
+		path := captures[i].Path
+		ins[k] = report.Input{Path: path, Name: filepath.Base(path), Source: "file", Status: report.StatusOK}
+		names = append(names, ins[k].Name)
+		c, err := ingest.Open(path, ingest.Options{})
+		if err != nil {
+			ins[k].Status, ins[k].Error = report.StatusFailed, err.Error()
+			if f, herr := provenance.HashFile(path); herr == nil {
+				ins[k].Size, ins[k].SHA256 = f.Size, f.SHA256
+			}
+			errs[k] = fmt.Errorf("%w (skipped: only pcap and pcapng captures, optionally gzip-compressed, can be analyzed)", err)
+			continue
+		}
+		defer c.Close()
+		opened[k] = c
+		srcs = append(srcs, prog.Start(i, ins[k].Name, c))
+		which = append(which, k)
+	}
+	tbl := analyze.NewTable(cfg, strings.Join(names, "+"), unit[0]+1, emit)
+	ms := newMergeSource(srcs)
+	runErr := analyze.RunConcurrent(&ctxSource{ctx: ctx, src: ms}, tbl)
+	tbl.Flush()
+	for j, k := range which {
+		c := opened[k]
+		prog.Finish(unit[k])
+		info, finErr := c.Finish()
+		in := &ins[k]
+		in.Size, in.SHA256, in.Format, in.Packets = info.Size, info.SHA256, info.Format, info.Packets
+		for _, lt := range info.LinkTypes {
+			in.LinkTypes = append(in.LinkTypes, report.LinkTypeCount{LinkType: uint32(lt.LinkType), Name: lt.Name, Packets: lt.Packets})
+		}
+		sort.Slice(in.LinkTypes, func(a, b int) bool { return in.LinkTypes[a].LinkType < in.LinkTypes[b].LinkType })
+		if info.Packets > 0 {
+			in.SetTimeRange(info.FirstNs, info.LastNs)
+		}
+		err := ms.Err(j)
+		if err == nil && j == 0 {
+			err = runErr // a cancel: the run commits nothing
+		}
+		switch {
+		case err != nil:
+			in.Status, in.Error = report.StatusPartial, err.Error()
+			var fe *ingest.FormatError
+			if errors.As(err, &fe) {
+				err = fmt.Errorf("%w (packets read before it: %d, all analyzed and written; the rest of the file was skipped: re-export or re-transfer the capture to recover it)", err, info.Packets)
+			}
+			errs[k] = err
+		case finErr != nil:
+			in.Status, in.Error = report.StatusPartial, finErr.Error()
+			errs[k] = fmt.Errorf("hash %s: %w", in.Path, finErr)
+		}
+	}
+	return ins, errs, tbl
 }
 
 // analyzeCapture reads capture index (0-based) of the run into a fresh flow

@@ -24,6 +24,11 @@ type Input struct {
 // Capture is one capture file of an input.
 type Capture struct {
 	Path string
+	// Node is the node whose records it holds, for a capture of `pull
+	// --per-node` ("" otherwise): the per-node captures of one evidence
+	// directory are vantage points of the same traffic, read as one stream
+	// merged by time into one flow table.
+	Node string
 	// Source is its provenance for the manifest: "file", or the pull's line
 	// naming the Kubeshark snapshot.
 	Source string
@@ -44,7 +49,7 @@ func Open(arg string) (Input, error) {
 	switch {
 	case err == nil:
 		for _, c := range ev.Captures() {
-			in.Captures = append(in.Captures, Capture{Path: c.Path, Source: c.Source, SHA256: c.SHA256, Incomplete: c.Incomplete})
+			in.Captures = append(in.Captures, Capture{Path: c.Path, Node: c.Node, Source: c.Source, SHA256: c.SHA256, Incomplete: c.Incomplete})
 		}
 		if len(in.Captures) == 0 {
 			return in, fmt.Errorf("%s: the evidence manifest lists no capture", arg)

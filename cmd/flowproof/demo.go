@@ -23,8 +23,10 @@ const demoUsage = `Usage: flowproof demo [flags]
 
 Runs the whole pipeline against the built-in Kubeshark stand-in, in this
 process: a fake Hub (gated by a one-off token) on a loopback port serving a
-cluster capture (five pods, a TLS connection with Kubeshark's synthetic
-plaintext twin) and the matching list_l4_flows records, behind an emulation
+cluster capture (five pods on three nodes, a TLS connection with Kubeshark's
+synthetic plaintext twin; recorded as Kubeshark's eBPF capture records it,
+the packets between two pods once at each end) and the matching
+list_l4_flows records, behind an emulation
 of "kubeshark mcp" spoken to over stdio framing. It pulls into OUT/evidence
 (snapshot, list_workloads, export_snapshot_pcap, HTTP download), then
 analyzes that into OUT, exactly as "flowproof run" does against a cluster.
@@ -40,6 +42,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.Lookup("o").DefValue = "flowproof-demo"
 	o.out = "flowproof-demo"
 	fs.BoolVar(&o.quiet, "q", false, "short for --quiet")
+	perNode := fs.Bool("per-node", false, "pull one capture per node (pull --per-node), which the analysis merges by time")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, demoUsage)
 		fs.PrintDefaults()
@@ -62,7 +65,9 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	hub, err := standin.NewHub(standin.Options{Token: token})
+	// The capture as Kubeshark records it with every pod targeted: the
+	// packets between two pods twice, which the analysis folds.
+	hub, err := standin.NewHub(standin.Options{Token: token, Doubled: true})
 	if err != nil {
 		return fmt.Errorf("start the Kubeshark stand-in: %w", err)
 	}
@@ -86,6 +91,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		ToolName:        "flowproof",
 		ToolVersion:     version(),
 		SnapshotTimeout: time.Minute,
+		PerNode:         *perNode,
 	}
 	if !o.quiet { // --quiet silences the whole pipeline
 		req.Log = func(format string, args ...any) {

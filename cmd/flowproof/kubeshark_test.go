@@ -3,11 +3,13 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"sort"
 	"strings"
 	"testing"
 
@@ -148,6 +150,28 @@ func TestKubesharkStdio(t *testing.T) {
 		}
 	})
 
+	t.Run("run --per-node", func(t *testing.T) {
+		t.Setenv(envHubToken, token)
+		out := filepath.Join(t.TempDir(), "out")
+		code, stdout, stderr := run(t, append([]string{"run", "-o", out, "-q", "--per-node", "--mcp-command", mcpCommand, "--hub-url", hub.URL}, hubWindow(hub)...)...)
+		if code != exitOK {
+			t.Fatalf("exit %d\n%s", code, stderr)
+		}
+		for _, n := range standin.Nodes {
+			if !strings.Contains(stdout, "captures/"+n+"-snapshot-") {
+				t.Errorf("stdout does not name %s's capture:\n%s", n, stdout)
+			}
+		}
+		m := readManifest(t, out)
+		if len(m.Inputs) != len(standin.Nodes) || !strings.Contains(m.Inputs[0].Source, "node worker-1") {
+			t.Errorf("inputs %+v", m.Inputs)
+		}
+		if code, stdout, stderr := run(t, "verify", out); code != exitOK {
+			t.Errorf("verify: exit %d\n%s%s", code, stdout, stderr)
+		}
+		assertNoToken(t, token, []string{out}, stdout, stderr)
+	})
+
 	t.Run("service IPs are not in the capture", func(t *testing.T) {
 		// Captures at the pods see pod IPs (after DNAT), so a service's
 		// ClusterIP selects nothing: the error says so.
@@ -223,6 +247,7 @@ func TestPullUsage(t *testing.T) {
 		{"since and from", nil, []string{"pull", "--mcp-url", "http://x/mcp", "--since", "1h", "--from", "2026-01-01T00:00:00Z"}, "not both"},
 		{"bad pod", nil, []string{"pull", "--mcp-url", "http://x/mcp", "--pod", "(("}, "RE2"},
 		{"bad dialect", nil, []string{"pull", "--mcp-url", "http://x/mcp", "--dialect", "grpc"}, "--dialect"},
+		{"per node and export", nil, []string{"pull", "--mcp-url", "http://x/mcp", "--per-node", "--dialect", "export_pcap"}, "--per-node"},
 		{"snapshot id and export", nil, []string{"pull", "--mcp-url", "http://x/mcp", "--snapshot-id", "x", "--dialect", "export_pcap"}, "--snapshot-id"},
 		{"bad size", nil, []string{"pull", "--mcp-url", "http://x/mcp", "--max-capture", "lots"}, "max-capture"},
 		{"unbalanced quote", nil, []string{"pull", "--mcp-command", "kubeshark 'mcp"}, "quote"},
@@ -306,8 +331,16 @@ func TestDemoKubeshark(t *testing.T) {
 		t.Errorf("provenance %+v", k)
 	}
 	m := readManifest(t, out)
-	if len(m.Inputs) != 1 || m.Inputs[0].Packets != 54 || m.Inputs[0].LinkTypes[0].LinkType != 101 {
+	// The stand-in records the packets between two pods twice, as
+	// Kubeshark does: 54 packets, 38 of them recorded at both ends.
+	if len(m.Inputs) != 1 || m.Inputs[0].Packets != 92 || m.Inputs[0].LinkTypes[0].LinkType != 101 {
 		t.Errorf("inputs %+v", m.Inputs)
+	}
+	if v := m.Inputs[0].Vantage; v == nil || v.DuplicatesFolded != 38 {
+		t.Errorf("vantage counts %+v", v)
+	}
+	if md, _ := os.ReadFile(filepath.Join(out, "report.md")); !strings.Contains(string(md), "recorded packets at two vantage points") {
+		t.Error("report.md does not say the capture held two vantage points")
 	}
 	// Both directories verify: the evidence against its pull step, the
 	// output against its analyze step (which re-hashes the evidence capture).
@@ -321,6 +354,45 @@ func TestDemoKubeshark(t *testing.T) {
 	os.WriteFile(em.Captures()[0].Path, b, 0o644)
 	if code, stdout, _ := run(t, "verify", filepath.Join(out, "evidence")); code != exitFailed || !strings.Contains(stdout+"", "captures/snapshot-") {
 		t.Errorf("verify after a byte flip: exit %d, %q", code, stdout)
+	}
+}
+
+// TestDemoPerNode: demo --per-node pulls a capture per node; the analysis
+// merges them and gives the flows of the merged demo, folded alike.
+func TestDemoPerNode(t *testing.T) {
+	clearKubesharkEnv(t)
+	rows := map[bool][]report.FlowRow{}
+	for _, perNode := range []bool{false, true} {
+		out := filepath.Join(t.TempDir(), "demo")
+		args := []string{"demo", "-o", out, "-q"}
+		if perNode {
+			args = append(args, "--per-node")
+		}
+		if code, _, stderr := run(t, args...); code != exitOK {
+			t.Fatalf("demo %v: %s", args, stderr)
+		}
+		m := readManifest(t, out)
+		var folded int64
+		for _, in := range m.Inputs {
+			if in.Vantage != nil {
+				folded += in.Vantage.DuplicatesFolded
+			}
+		}
+		if want := map[bool]int{false: 1, true: len(standin.Nodes)}[perNode]; len(m.Inputs) != want || folded != 38 {
+			t.Errorf("per node %v: %d inputs, %d folded", perNode, len(m.Inputs), folded)
+		}
+		r, err := report.ReadFlows(filepath.Join(out, "flows.parquet"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range r {
+			r[i] = wireNumbers(r[i])
+		}
+		sort.Slice(r, func(i, j int) bool { return fmt.Sprint(r[i]) < fmt.Sprint(r[j]) })
+		rows[perNode] = r
+	}
+	if !reflect.DeepEqual(rows[false], rows[true]) {
+		t.Errorf("per-node demo flows differ from the merged demo's:\n%+v\n%+v", rows[false], rows[true])
 	}
 }
 
@@ -391,6 +463,9 @@ func TestTLSTwin(t *testing.T) {
 	// the client, 5 and 1400+1173 from the server, SYN -> SYN/ACK 0.9 ms,
 	// SYN/ACK -> ACK 0.1 ms.
 	w := wire[0]
+	if w.Vantages != 2 || w.DupPkts != 13 || twin[0].Vantages != 1 {
+		t.Errorf("wire flow: vantages %d dup_pkts %d; twin vantages %d", w.Vantages, w.DupPkts, twin[0].Vantages)
+	}
 	if w.OrigPkts != 8 || w.RespPkts != 5 || w.OrigBytes != 1009 || w.RespBytes != 2573 || w.State != "SF" {
 		t.Errorf("wire flow: pkts %d/%d bytes %d/%d state %s", w.OrigPkts, w.RespPkts, w.OrigBytes, w.RespBytes, w.State)
 	}
@@ -412,6 +487,9 @@ func wireNumbers(r report.FlowRow) report.FlowRow {
 	r.SrcPod, r.SrcNamespace, r.SrcService, r.SrcNode = "", "", "", ""
 	r.DstPod, r.DstNamespace, r.DstService, r.DstNode = "", "", "", ""
 	r.CrossCheck = ""
+	// The demo's capture recorded the wire packets at both ends (the
+	// twin's once): what the second vantage point adds is checked apart.
+	r.DupPkts, r.Vantages, r.OrigTransitP50Ns, r.RespTransitP50Ns = 0, 0, nil, nil
 	return r
 }
 

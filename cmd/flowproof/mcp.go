@@ -39,7 +39,7 @@ Flags:
 
 // mcpPullFlags are pull's flags that configure the server's own Kubeshark
 // connection and limits; the selection and window are the agent's.
-var mcpPullFlags = []string{"mcp-url", "mcp-command", "hub-url", "token", "kfl", "nodes", "dialect", "timeout", "snapshot-timeout",
+var mcpPullFlags = []string{"mcp-url", "mcp-command", "hub-url", "token", "kfl", "nodes", "per-node", "dialect", "timeout", "snapshot-timeout",
 	"download-timeout", "header-timeout", "idle-timeout", "trust-origin", "poll", "max-response", "max-capture", "group-readable"}
 
 // mcpStdin is the stdio transport's input; tests replace it.

@@ -29,7 +29,7 @@ type pullOptions struct {
 	headerTimeout, idleTimeout                              time.Duration
 	trustOrigins                                            stringList
 	maxResponse, maxCapture                                 byteSize
-	quiet, groupReadable                                    bool
+	quiet, groupReadable, perNode                           bool
 
 	set map[string]bool // the flags given on the command line
 }
@@ -51,6 +51,7 @@ func (o *pullOptions) register(fs *flag.FlagSet, withOut bool) {
 	fs.StringVar(&o.bpf, "bpf", "", "BPF capture `filter`, ANDed with the selected workloads' hosts")
 	fs.StringVar(&o.kfl, "kfl", "", "KFL2 `filter`, passed to tools that take one")
 	fs.StringVar(&o.nodes, "nodes", "", "comma-separated `nodes` whose captures to merge (default all)")
+	fs.BoolVar(&o.perNode, "per-node", false, "export the snapshot one node at a time (captures/NODE-snapshot-ID.pcap, the node in the manifest); analyze merges them by time")
 	fs.StringVar(&o.snapshotID, "snapshot-id", "", "reuse this Kubeshark snapshot instead of creating one")
 	fs.StringVar(&o.dialect, "dialect", kubeshark.DialectAuto, "capture route: auto (chosen from tools/list), snapshot or export_pcap")
 	fs.DurationVar(&o.timeout, "timeout", 60*time.Second, "bound on each MCP call")
@@ -128,6 +129,9 @@ func (o *pullOptions) request(env kubesharkEnv, dir string, command []string, st
 	if err := sel.Validate(); err != nil {
 		return req, &usageError{err.Error()}
 	}
+	if o.perNode && o.dialect == kubeshark.DialectExportPcap {
+		return req, &usageError{"--per-node needs the snapshot route, not --dialect export_pcap"}
+	}
 	if o.snapshotID != "" && o.dialect == kubeshark.DialectExportPcap {
 		return req, &usageError{"--snapshot-id needs the snapshot route, not --dialect export_pcap"}
 	}
@@ -156,6 +160,7 @@ func (o *pullOptions) request(env kubesharkEnv, dir string, command []string, st
 		WindowText:      windowText,
 		Selection:       sel,
 		SnapshotID:      o.snapshotID,
+		PerNode:         o.perNode,
 		Dialect:         o.dialect,
 		Dir:             dir,
 		GroupReadable:   o.groupReadable,

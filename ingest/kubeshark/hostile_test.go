@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -221,16 +222,23 @@ func TestHostileServer(t *testing.T) {
 	for _, tc := range cases {
 		trs := tc.trs
 		if trs == nil {
-			trs = transports
+			// Each attack again on a per-node pull (over HTTP): one
+			// export and download per node, the same rules for each.
+			trs = append(slices.Clone(transports), "per-node")
 		}
-		for _, tr := range trs {
-			t.Run(tc.name+"/"+tr, func(t *testing.T) {
+		for _, run := range trs {
+			tr, perNode := run, false
+			if run == "per-node" {
+				tr, perNode = "http", true
+			}
+			t.Run(tc.name+"/"+run, func(t *testing.T) {
 				s := setup{s: newSentinel(t), w: newWitness(t), closed: closedURL(t)}
 				opts := tc.opts(s)
 				opts.Token = hostileToken
 				f := newFixture(t, tr, opts, hostileToken)
 				req := f.request(t)
 				req.IdleTimeout, req.HeaderTimeout, req.DownloadTimeout = 5*time.Second, 5*time.Second, 20*time.Second
+				req.PerNode = perNode
 				var logs bytes.Buffer
 				req.Log = func(format string, args ...any) { logs.WriteString(sprintf(format, args...) + "\n") }
 				s.dir = req.Dir
@@ -265,6 +273,9 @@ func TestHostileServer(t *testing.T) {
 				if err != nil && !errors.Is(err, ErrPartial) {
 					if _, serr := os.Stat(filepath.Join(req.Dir, evidence.ManifestFile)); serr == nil {
 						t.Error("a failed pull wrote a manifest")
+					}
+					if perNode { // the nodes' captures fetched before the failure are gone
+						noCompleteFiles(t, req.Dir)
 					}
 				}
 			})

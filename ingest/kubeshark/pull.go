@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -57,6 +58,12 @@ type Request struct {
 	Selection  Selection
 	SnapshotID string // reuse this snapshot instead of creating one
 	Dialect    string // DialectAuto (or ""), DialectSnapshot or DialectExportPcap
+	// PerNode exports the snapshot one node at a time (export_snapshot_pcap's
+	// nodes argument), the nodes being Selection.Nodes or else those
+	// get_data_boundaries names: captures/NODE-snapshot-ID.pcap, each with
+	// its node in the manifest. Analysis merges them by time. Snapshot
+	// route only.
+	PerNode bool
 
 	// Dir is the evidence directory: it must not exist, or be empty. What
 	// the pull creates is the owner's alone (0700 directories, 0600 files),
@@ -99,8 +106,10 @@ type puller struct {
 	kflUsed  bool
 	seq      int
 	snapshot *evidence.SnapshotInfo
-	window   Window   // the window in effect; zero for a reused snapshot without one
-	created  []string // directories prepareDir created
+	// boundaryNodes are the nodes get_data_boundaries named, in its order.
+	boundaryNodes []string
+	window        Window   // the window in effect; zero for a reused snapshot without one
+	created       []string // directories prepareDir created
 
 	downloadTimeoutGiven bool // Request.DownloadTimeout was set, not defaulted
 	warned               map[string]bool
@@ -286,13 +295,16 @@ func (p *puller) run(ctx context.Context) (*evidence.Manifest, error) {
 	p.evidence(ctx, "list_l4_flows", p.l4FlowsArgs())
 	p.evidence(ctx, "get_l4_flow_summary", nil)
 
-	var c *captured
-	var via string
+	var caps []nodeCapture
 	switch dialect {
 	case DialectSnapshot:
-		c, via, err = p.snapshotRoute(ctx)
+		caps, err = p.snapshotRoute(ctx)
 	default:
-		c, via, err = p.exportRoute(ctx)
+		var c *captured
+		var via string
+		if c, via, err = p.exportRoute(ctx); err == nil {
+			caps = []nodeCapture{{c: c, via: via}}
+		}
 	}
 	if err != nil {
 		return nil, p.explain(err)
@@ -303,21 +315,28 @@ func (p *puller) run(ctx context.Context) (*evidence.Manifest, error) {
 	}
 	prov.Selection.KFLUsed = p.kflUsed
 
-	rel, _ := filepath.Rel(r.Dir, c.path)
-	rel = filepath.ToSlash(rel)
-	ci := evidence.CaptureInfo{File: rel, Size: c.size, SHA256: c.sha256, Format: c.format, Packets: c.packets, FirstNs: c.firstNs, LastNs: c.lastNs, Via: p.red.String(via), Note: c.note}
-	if c.incomplete != "" {
-		ci.Incomplete = c.incomplete
-		p.partial = true
-		p.warn("%s is incomplete: %s; it is kept as %s, and analysis marks it partial", rel, c.incomplete, filepath.Base(c.path))
+	var captureFiles []provenance.File
+	for _, nc := range caps {
+		c := nc.c
+		rel, _ := filepath.Rel(r.Dir, c.path)
+		rel = filepath.ToSlash(rel)
+		ci := evidence.CaptureInfo{File: rel, Node: provenance.SafeText(nc.node), Size: c.size, SHA256: c.sha256, Format: c.format, Packets: c.packets, FirstNs: c.firstNs, LastNs: c.lastNs, Via: p.red.String(nc.via), Note: c.note}
+		if c.incomplete != "" {
+			ci.Incomplete = c.incomplete
+			p.partial = true
+			p.warn("%s is incomplete: %s; it is kept as %s, and analysis marks it partial", rel, c.incomplete, filepath.Base(c.path))
+		}
+		ci.Source = p.sourceLine(nc.node)
+		prov.Captures = append(prov.Captures, ci)
+		if c.note != "" {
+			p.warn("%s: %s", rel, c.note)
+		}
+		f := provenance.File{Name: rel, Size: c.size, SHA256: c.sha256}
+		captureFiles = append(captureFiles, f)
+		p.outputs = slices.DeleteFunc(p.outputs, func(o provenance.File) bool { return o.Name == f.Name || o.Name+".partial" == f.Name })
+		p.logf("capture %s: %s, %d packets, sha256 %s", rel, sizeText(c.size), c.packets, c.sha256)
 	}
-	ci.Source = p.sourceLine()
-	prov.Captures = append(prov.Captures, ci)
-	if c.note != "" {
-		p.warn("%s: %s", rel, c.note)
-	}
-	p.outputs = append([]provenance.File{{Name: rel, Size: c.size, SHA256: c.sha256}}, p.outputs...)
-	p.logf("capture %s: %s, %d packets, sha256 %s", rel, sizeText(c.size), c.packets, c.sha256)
+	p.outputs = append(captureFiles, p.outputs...)
 
 	p.m.Outputs = p.outputs
 	p.m.Finished = provenance.Time{Time: p.now()}
@@ -487,6 +506,9 @@ func (p *puller) chooseDialect() (dialect, reason string, err error) {
 		}
 	case DialectExportPcap:
 		if exportOK {
+			if r.PerNode {
+				return "", "", newErr(KindUsage, "pull", errors.New("--per-node needs the snapshot route"), "drop --dialect export_pcap or --per-node")
+			}
 			if r.SnapshotID != "" {
 				return "", "", newErr(KindUsage, "pull", errors.New("--snapshot-id needs the snapshot route"), "drop --dialect export_pcap or --snapshot-id")
 			}
@@ -498,7 +520,7 @@ func (p *puller) chooseDialect() (dialect, reason string, err error) {
 			return DialectSnapshot, "--snapshot-id given and the server offers export_snapshot_pcap", nil
 		case snapshotOK:
 			return DialectSnapshot, "the server offers create_snapshot, get_snapshot and export_snapshot_pcap", nil
-		case exportOK && r.SnapshotID == "":
+		case exportOK && r.SnapshotID == "" && !r.PerNode:
 			return DialectExportPcap, "the server offers export_pcap and not the snapshot tools", nil
 		}
 	}
@@ -507,6 +529,8 @@ func (p *puller) chooseDialect() (dialect, reason string, err error) {
 	switch {
 	case r.SnapshotID != "":
 		want = "export_snapshot_pcap (needed by --snapshot-id)"
+	case r.PerNode:
+		want = "create_snapshot, get_snapshot and export_snapshot_pcap (needed by --per-node)"
 	case r.Dialect == DialectSnapshot:
 		want = "create_snapshot, get_snapshot and export_snapshot_pcap (--dialect snapshot)"
 	case r.Dialect == DialectExportPcap:
@@ -686,6 +710,15 @@ func (p *puller) boundaries(ctx context.Context) error {
 		p.warn("get_data_boundaries failed: %s", res.ErrorText())
 		return nil
 	}
+	if nodes, ok := jsonv.Lookup(res.Data, "nodes"); ok {
+		seen := map[string]bool{}
+		for _, n := range objects(nodes) {
+			if name := str(n["name"]); name != "" && !seen[name] {
+				seen[name] = true
+				p.boundaryNodes = append(p.boundaryNodes, name)
+			}
+		}
+	}
 	cluster, ok := jsonv.Lookup(res.Data, "cluster")
 	if !ok {
 		cluster = res.Data
@@ -715,12 +748,15 @@ func (p *puller) boundaries(ctx context.Context) error {
 }
 
 // sourceLine is the capture's one-line provenance for analyze.
-func (p *puller) sourceLine() string {
+func (p *puller) sourceLine(node string) string {
 	prov := p.m.Kubeshark
 	var b strings.Builder
 	b.WriteString("kubeshark ")
 	if p.snapshot != nil {
 		b.WriteString("snapshot " + p.snapshot.ID)
+		if node != "" {
+			b.WriteString(" node " + p.red.String(provenance.SafeText(node)))
+		}
 	} else {
 		b.WriteString("export_pcap")
 	}

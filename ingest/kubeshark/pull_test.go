@@ -3,6 +3,7 @@ package kubeshark
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"net"
 	"os"
 	"path/filepath"
@@ -390,4 +391,114 @@ func assertNoSecret(t *testing.T, secret, dir string, texts ...string) {
 		}
 		return nil
 	})
+}
+
+// TestPullPerNode: --per-node exports the snapshot once per node that
+// get_data_boundaries names (its nodes argument), saves each as
+// captures/NODE-snapshot-ID.pcap with the node in the manifest, owner-only
+// like every capture, and the nodes' captures hold the merged capture's
+// records, each once; the doubled capture's too.
+func TestPullPerNode(t *testing.T) {
+	for _, tr := range transports {
+		for _, doubled := range []bool{false, true} {
+			t.Run(sprintf("%s/doubled=%v", tr, doubled), func(t *testing.T) {
+				f := newFixture(t, tr, standin.Options{Doubled: doubled}, "")
+				req := f.request(t)
+				req.PerNode = true
+				m, err := Pull(bg(), req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				checkEvidenceDir(t, req.Dir, m)
+				caps := m.Kubeshark.Captures
+				if len(caps) != len(standin.Nodes) {
+					t.Fatalf("captures %+v", caps)
+				}
+				total := 0
+				for i, c := range caps {
+					n := standin.Nodes[i]
+					if c.Node != n || c.File != "captures/"+n+"-snapshot-"+m.Kubeshark.Snapshot.ID+".pcap" || !strings.Contains(c.Source, "node "+n) {
+						t.Errorf("capture %d: %+v", i, c)
+					}
+					st, err := os.Stat(filepath.Join(req.Dir, c.File))
+					if err != nil || st.Mode().Perm() != 0o600 {
+						t.Errorf("%s: %v %v", c.File, st.Mode(), err)
+					}
+					total += len(capturePackets(t, filepath.Join(req.Dir, c.File)))
+				}
+				data := standin.Capture()
+				if doubled {
+					data = standin.DoubledCapture()
+				}
+				merged := filepath.Join(t.TempDir(), "merged.pcap")
+				os.WriteFile(merged, data, 0o600)
+				if want := len(capturePackets(t, merged)); total != want {
+					t.Errorf("the nodes' captures hold %d packets, the merged capture %d", total, want)
+				}
+				exports := 0
+				for _, c := range f.hub.Calls() {
+					if c.Tool == "export_snapshot_pcap" {
+						if sprintf("%v", c.Arguments["nodes"]) != "["+standin.Nodes[exports]+"]" {
+							t.Errorf("export %d arguments %v", exports, c.Arguments)
+						}
+						exports++
+					}
+				}
+				if exports != len(standin.Nodes) {
+					t.Errorf("%d exports", exports)
+				}
+			})
+		}
+	}
+}
+
+// TestPullPerNodeHostileNames: node names are the server's words: a path,
+// escapes, a name twice, too many names. Captures stay under captures/ with
+// names flowproof chose, none overwrites another, escapes are neutralised,
+// and a list of thousands is refused, leaving nothing.
+func TestPullPerNodeHostileNames(t *testing.T) {
+	names := []string{"../../../tmp/pwned", "worker-1", "worker-1", "\x1b[2Kworker-2", "worker/2"}
+	f := newFixture(t, "http", standin.Options{Faults: standin.Faults{Hostile: standin.Hostile{NodeNames: names}}}, "")
+	req := f.request(t)
+	req.PerNode = true
+	m, err := Pull(bg(), req)
+	if !errors.Is(err, ErrPartial) { // the nodes' packets do not add up to the snapshot's
+		t.Fatal(err)
+	}
+	checkEvidenceDir(t, req.Dir, m)
+	if len(m.Kubeshark.Captures) != 1 || m.Kubeshark.Captures[0].Node != "worker-1" {
+		t.Errorf("captures %+v", m.Kubeshark.Captures)
+	}
+	b, _ := os.ReadFile(filepath.Join(req.Dir, evidence.ManifestFile))
+	if bytes.ContainsAny(b, "\x1b\x07\u009b") { // JSON escapes them in the calls' arguments
+		t.Errorf("manifest.json holds a raw escape:\n%s", b)
+	}
+	if _, err := os.Stat("/tmp/pwned-snapshot-" + m.Kubeshark.Snapshot.ID + ".pcap"); err == nil {
+		t.Error("a capture was written outside the evidence directory")
+	}
+
+	many := make([]string, maxPerNode+1)
+	for i := range many {
+		many[i] = sprintf("node-%d", i)
+	}
+	f = newFixture(t, "http", standin.Options{Faults: standin.Faults{Hostile: standin.Hostile{NodeNames: many}}}, "")
+	req = f.request(t)
+	req.PerNode = true
+	if _, err := Pull(bg(), req); err == nil || !strings.Contains(err.Error(), "nodes") {
+		t.Errorf("%d nodes: err %v", len(many), err)
+	}
+	noCompleteFiles(t, req.Dir)
+}
+
+// TestPullPerNodeFails: when a node's download fails after other nodes'
+// captures were fetched, the pull fails and leaves nothing: no capture
+// that looks complete, no manifest.
+func TestPullPerNodeFails(t *testing.T) {
+	f := newFixture(t, "http", standin.Options{Faults: standin.Faults{FailNode: standin.Nodes[len(standin.Nodes)-1]}}, "")
+	req := f.request(t)
+	req.PerNode = true
+	if _, err := Pull(bg(), req); err == nil || errors.Is(err, ErrPartial) {
+		t.Fatalf("err %v, want a failure", err)
+	}
+	noCompleteFiles(t, req.Dir)
 }

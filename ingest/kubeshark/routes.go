@@ -18,26 +18,116 @@ import (
 	"github.com/flowproof/flowproof/provenance"
 )
 
+// nodeCapture is one capture a route fetched: the merged capture (node
+// "") or one node's (Request.PerNode).
+type nodeCapture struct {
+	c    *captured
+	via  string
+	node string
+}
+
+// maxPerNode bounds how many per-node exports a pull makes: a server
+// cannot make it fetch without end.
+const maxPerNode = 256
+
 // snapshotRoute: create_snapshot (or --snapshot-id) -> poll get_snapshot ->
 // resolve the workloads to a BPF host list -> export_snapshot_pcap -> fetch
-// the relative path it returns.
-func (p *puller) snapshotRoute(ctx context.Context) (c *captured, via string, err error) {
+// the relative path it returns; with PerNode, one export per node.
+func (p *puller) snapshotRoute(ctx context.Context) ([]nodeCapture, error) {
 	r := p.req
 	id := r.SnapshotID
 	reused := id != ""
+	var err error
 	if !reused {
 		if id, err = p.createSnapshot(ctx); err != nil {
-			return nil, "", err
+			return nil, err
 		}
 	}
 	if err := p.waitSnapshot(ctx, id, reused); err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	bpf, err := p.selectionBPF(ctx)
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
+	if !r.PerNode {
+		c, via, err := p.exportSnapshot(ctx, id, bpf, r.Selection.Nodes, "snapshot-"+safeName(id), "export_snapshot_pcap.json")
+		if err != nil {
+			return nil, err
+		}
+		// Every size the server stated must hold: the export's own answer
+		// (checked in exportSnapshot), and the snapshot's packet count
+		// when nothing narrowed the export.
+		if s := p.snapshot; s != nil && s.PacketCount > 0 && bpf == "" && len(r.Selection.Nodes) == 0 && (reused || !p.window.IsZero()) && c.incomplete == "" {
+			c = p.checkComplete(c, []statedSize{{what: "get_snapshot's packet_count", packets: s.PacketCount}})
+		}
+		return []nodeCapture{{c: c, via: via}}, nil
+	}
+	nodes, err := p.perNodeList()
+	if err != nil {
+		return nil, err
+	}
+	var out []nodeCapture
+	var total int64
+	used := map[string]bool{}
+	for _, node := range nodes {
+		name := safeName(node)
+		for i := 2; used[name]; i++ { // two names that read alike keep apart
+			name = fmt.Sprintf("%s-%d", safeName(node), i)
+		}
+		used[name] = true
+		p.logf("exporting node %s", provenance.SafeText(node))
+		c, via, err := p.exportSnapshot(ctx, id, bpf, []string{node}, name+"-snapshot-"+safeName(id), "export_snapshot_pcap-"+name+".json")
+		if errors.Is(err, errNodeEmpty) {
+			p.warn("node %s: its export of snapshot %s holds no packet", provenance.SafeText(node), id)
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		// Listed at once, so that a later failure removes it too.
+		rel, _ := filepath.Rel(r.Dir, c.path)
+		p.outputs = append(p.outputs, provenance.File{Name: filepath.ToSlash(rel), Size: c.size, SHA256: c.sha256})
+		total += c.packets
+		out = append(out, nodeCapture{c: c, via: via, node: node})
+	}
+	if len(out) == 0 {
+		return nil, newErr(KindEmptyCapture, "export_snapshot_pcap", fmt.Errorf("no node's export of snapshot %s holds a packet", id), "check the window and retention, and the selection")
+	}
+	// The nodes' captures together are the merged one: their packets must
+	// add up to the snapshot's count when nothing narrowed the exports.
+	if s := p.snapshot; s != nil && s.PacketCount > 0 && bpf == "" && len(r.Selection.Nodes) == 0 && (reused || !p.window.IsZero()) && total != s.PacketCount {
+		p.partial = true
+		p.warn("the nodes' captures hold %d packets, get_snapshot's packet_count says %d: some node's capture may be missing or incomplete", total, s.PacketCount)
+	}
+	return out, nil
+}
 
+// errNodeEmpty marks a node's export without packets: that node recorded
+// nothing in the window, which is no error when other nodes did.
+var errNodeEmpty = errors.New("empty node export")
+
+// perNodeList returns the nodes to export one by one: --nodes, else the
+// nodes get_data_boundaries named.
+func (p *puller) perNodeList() ([]string, error) {
+	nodes := p.req.Selection.Nodes
+	if len(nodes) == 0 {
+		nodes = p.boundaryNodes
+	}
+	if len(nodes) == 0 {
+		return nil, newErr(KindUsage, "pull --per-node", errors.New("the server named no nodes (get_data_boundaries gave none)"), "give the nodes with --nodes N1,N2")
+	}
+	if len(nodes) > maxPerNode {
+		return nil, newErr(KindProtocol, "pull --per-node", fmt.Errorf("%d nodes, more than the %d a pull exports one by one", len(nodes), maxPerNode), "give the nodes with --nodes N1,N2")
+	}
+	return nodes, nil
+}
+
+// exportSnapshot exports snapshot id (narrowed by bpf and nodes) and
+// fetches it into captures/NAME.pcap (base NAME), keeping the answer as
+// saveAs; the sizes the answer states must hold.
+func (p *puller) exportSnapshot(ctx context.Context, id, bpf string, nodes []string, base, saveAs string) (*captured, string, error) {
+	r := p.req
 	t, _ := p.s.Tool("export_snapshot_pcap")
 	a := newArgs(t)
 	a.set(id, "id", "snapshot_id", "snapshotId", "name")
@@ -55,7 +145,10 @@ func (p *puller) snapshotRoute(ctx context.Context) (c *captured, via string, er
 	if r.Selection.KFL != "" && t.Has("kfl") {
 		a.m["kfl"], p.kflUsed = r.Selection.KFL, true
 	}
-	if len(r.Selection.Nodes) > 0 && !a.setList(r.Selection.Nodes, "nodes", "node") {
+	if len(nodes) > 0 && !a.setList(nodes, "nodes", "node") {
+		if r.PerNode {
+			return nil, "", newErr(KindToolMissing, "export_snapshot_pcap", errors.New("its schema declares no nodes argument"), "pull without --per-node: the server exports only the merged capture")
+		}
 		p.warn("export_snapshot_pcap takes no nodes argument: --nodes was not applied to the export")
 	}
 	if miss := a.missing(); len(miss) > 0 {
@@ -63,7 +156,7 @@ func (p *puller) snapshotRoute(ctx context.Context) (c *captured, via string, er
 			"its schema is in kubeshark/tools.json; please report it")
 	}
 	p.logf("exporting snapshot %s%s", id, filterNote(bpf))
-	res, _, err := p.call(ctx, "export_snapshot_pcap", a.m, 0, "export_snapshot_pcap.json")
+	res, _, err := p.call(ctx, "export_snapshot_pcap", a.m, 0, saveAs)
 	if err != nil {
 		return nil, "", err
 	}
@@ -75,17 +168,14 @@ func (p *puller) snapshotRoute(ctx context.Context) (c *captured, via string, er
 		return nil, "", newErr(KindProtocol, "export_snapshot_pcap", fmt.Errorf("no file path in its answer: %q", excerpt(res.Text, 300)),
 			"Kubeshark returns a relative path such as /mcp/snapshots/<id>/pcap?...; the answer is saved in kubeshark/")
 	}
-	c, via, err = p.fetchLocation(ctx, loc, filepath.Join(r.Dir, evidence.CapturesDir, "snapshot-"+safeName(id)))
+	c, via, err := p.fetchLocation(ctx, loc, filepath.Join(r.Dir, evidence.CapturesDir, base))
 	if err != nil {
+		if r.PerNode && KindOf(err) == KindEmptyCapture {
+			return nil, via, fmt.Errorf("%w: %w", errNodeEmpty, err)
+		}
 		return nil, via, err
 	}
-	// Every size the server stated must hold: the export's own answer, and
-	// the snapshot's packet count when nothing narrowed the export.
-	stated := statedSizes(res.Data, "export_snapshot_pcap's answer")
-	if s := p.snapshot; s != nil && s.PacketCount > 0 && bpf == "" && len(r.Selection.Nodes) == 0 && (reused || !p.window.IsZero()) {
-		stated = append(stated, statedSize{what: "get_snapshot's packet_count", packets: s.PacketCount})
-	}
-	return p.checkComplete(c, stated), via, nil
+	return p.checkComplete(c, statedSizes(res.Data, "export_snapshot_pcap's answer")), via, nil
 }
 
 // statedSize is a size a server stated for a capture: bytes or packets

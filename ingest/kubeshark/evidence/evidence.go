@@ -121,7 +121,10 @@ type SnapshotInfo struct {
 
 // CaptureInfo describes one pulled capture.
 type CaptureInfo struct {
-	File    string `json:"file"` // relative path, e.g. captures/snapshot-ab12.pcap
+	File string `json:"file"` // relative path, e.g. captures/snapshot-ab12.pcap
+	// Node is the node whose records the capture holds (pull --per-node:
+	// captures/NODE-snapshot-ID.pcap); "" for a merged capture.
+	Node    string `json:"node,omitempty"`
 	Size    int64  `json:"size"`
 	SHA256  string `json:"sha256"`
 	Format  string `json:"format"`
@@ -216,7 +219,7 @@ const maxEvidenceManifest = 16 << 20
 func (e *Dir) Captures() []Capture {
 	var out []Capture
 	for _, c := range e.Manifest.Kubeshark.Captures {
-		out = append(out, Capture{Path: filepath.Join(e.Dir, filepath.FromSlash(c.File)), Source: c.Source, SHA256: c.SHA256, Size: c.Size, Incomplete: c.Incomplete})
+		out = append(out, Capture{Path: filepath.Join(e.Dir, filepath.FromSlash(c.File)), Node: c.Node, Source: c.Source, SHA256: c.SHA256, Size: c.Size, Incomplete: c.Incomplete})
 	}
 	return out
 }
@@ -224,6 +227,7 @@ func (e *Dir) Captures() []Capture {
 // Capture is one capture of an evidence directory.
 type Capture struct {
 	Path       string
+	Node       string // the node whose records it holds (a per-node pull); "" when merged
 	Source     string
 	SHA256     string // as pulled; analysis compares it with what it reads
 	Size       int64

@@ -17,6 +17,7 @@ type pktInfo struct {
 	src, dst     netip.Addr
 	sport, dport uint16
 	proto        byte // 6 tcp, 17 udp
+	ttl          uint8
 	v6           bool
 }
 
@@ -34,7 +35,7 @@ func parseRawIP(b []byte) (pktInfo, bool) {
 		}
 		ihl := int(b[0]&0x0f) * 4
 		p.src, p.dst = netip.AddrFrom4([4]byte(b[12:16])), netip.AddrFrom4([4]byte(b[16:20]))
-		p.proto = b[9]
+		p.proto, p.ttl = b[9], b[8]
 		if len(b) >= ihl {
 			l4 = b[ihl:]
 		}
@@ -44,7 +45,7 @@ func parseRawIP(b []byte) (pktInfo, bool) {
 		}
 		p.v6 = true
 		p.src, p.dst = netip.AddrFrom16([16]byte(b[8:24])), netip.AddrFrom16([16]byte(b[24:40]))
-		p.proto = b[6]
+		p.proto, p.ttl = b[6], b[7]
 		l4 = b[40:]
 	default:
 		return p, false

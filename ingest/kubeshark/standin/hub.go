@@ -10,7 +10,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -48,7 +47,12 @@ type Options struct {
 	// Token, when set, gates the Hub: every request must carry it in
 	// X-Kubeshark-Authorization (kubeshark-mcp.md §1.3).
 	Token   string
-	Capture []byte // default: Capture()
+	Capture []byte // default: Capture(), or DoubledCapture() with Doubled
+	// Doubled serves the capture as Kubeshark records it when both ends of
+	// a connection are targeted pods (DoubledCapture): most packets twice.
+	// Per-node exports (the nodes argument) hold the records taken on those
+	// nodes (RecordNode), doubled or not.
+	Doubled bool
 	L4Flows []byte // default: L4Flows()
 	// Workloads, when set, is list_workloads' answer ({"workloads":[...]}),
 	// also behind list_ips and the selection (default: the cluster's pods
@@ -89,6 +93,9 @@ type Faults struct {
 	DownloadStatus       int  // a capture download answers this HTTP status
 	DownloadUnauthorized bool // a capture download answers 401 whatever the token
 	EmptyCapture         bool // exports hold no packets
+	// FailNode makes the download of this node's export (nodes=FailNode)
+	// answer HTTP 500: a per-node pull that fails after other nodes'.
+	FailNode string
 
 	Hostile Hostile
 	MCP     MCPFaults
@@ -119,6 +126,9 @@ type Hostile struct {
 	// HugeCounters makes list_l4_flows' counters lie: 2^63-1 twice (their
 	// sum wraps to the truth), a negative one, a fraction.
 	HugeCounters bool
+	// NodeNames replaces the node names get_data_boundaries lists (paths,
+	// escapes, one name many times, thousands of names).
+	NodeNames []string
 }
 
 // EscapeText is what Hostile.Escapes puts into names: it clears the
@@ -211,6 +221,9 @@ type snapshot struct {
 func NewHub(opts Options) (*Hub, error) {
 	if opts.Dialect == "" {
 		opts.Dialect = Snapshot
+	}
+	if opts.Capture == nil && opts.Doubled {
+		opts.Capture = DoubledCapture()
 	}
 	if opts.Capture == nil {
 		opts.Capture = Capture()
@@ -441,7 +454,11 @@ func (h *Hub) Call(ctx context.Context, name string, args map[string]any, via st
 	case "get_data_boundaries":
 		first, last := captureRange(h.opts.Capture)
 		var nodes []map[string]any
-		for _, n := range Nodes {
+		names := Nodes
+		if hn := h.opts.Faults.Hostile.NodeNames; hn != nil {
+			names = hn
+		}
+		for _, n := range names {
 			nodes = append(nodes, map[string]any{"name": n, "oldest_ts": first, "newest_ts": last})
 		}
 		return jsonAnswer(200, map[string]any{"cluster": map[string]any{"oldest_ts": first, "newest_ts": last}, "nodes": nodes})
@@ -962,16 +979,17 @@ func (h *Hub) snapshotPcap(w http.ResponseWriter, r *http.Request) {
 	if v, err := strconv.ParseInt(q.Get("end_time"), 10, 64); err == nil && v < to {
 		to = v
 	}
+	if fn := h.opts.Faults.FailNode; fn != "" && q.Get("nodes") == fn {
+		writeJSON(w, http.StatusInternalServerError, map[string]any{"error": "injected failure on node " + fn})
+		return
+	}
 	if nodes := q.Get("nodes"); nodes != "" {
-		// The merged capture of some nodes: packets to or from their pods.
-		on := map[netip.Addr]bool{}
-		for _, p := range Pods {
-			if contains(strings.Split(nodes, ","), p.Node) {
-				on[p.IP] = true
-			}
-		}
+		// The merged capture of some nodes: the records taken on them
+		// (RecordNode), so that the nodes' exports together hold each
+		// record of the merged capture once.
+		on := strings.Split(nodes, ",")
 		bpf := f
-		f = func(x pktInfo) bool { return (on[x.src] || on[x.dst]) && bpf(x) }
+		f = func(x pktInfo) bool { return contains(on, RecordNode(x.src, x.dst, x.ttl)) && bpf(x) }
 	}
 	data, _ := h.filterCapture(f, from, to)
 	h.serveCapture(w, r, data)

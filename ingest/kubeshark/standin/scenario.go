@@ -433,3 +433,82 @@ func decodeRaw(b []byte) (src netip.Addr, payload int, flags string) {
 	}
 	return src, 0, ""
 }
+
+// The doubled capture (Options.Doubled): Kubeshark's eBPF capture records a
+// packet between two targeted pods twice, at the sender's egress and at the
+// receiver's ingress (kubeshark-mcp.md, "Every packet can be in the capture
+// twice"). Every pod of the stand-in is targeted, so each conversation
+// between two pods is recorded twice: same-node pairs SameNodeDelay apart on
+// one clock, cross-node pairs CrossNodeDelay apart plus the difference of
+// the two nodes' clocks (NodeClock), the receiver's copy with the TTL one
+// lower. The external conversation (one pod) and the synthetic TLS twin
+// (rebuilt by the client's tracer) are recorded once.
+const (
+	SameNodeDelay  = 3 * us
+	CrossNodeDelay = 150 * us
+)
+
+// NodeClock is each node's clock minus worker-1's, in the doubled capture.
+var NodeClock = map[string]time.Duration{"worker-1": 0, "worker-2": 40 * us, "worker-3": -70 * us}
+
+// baseTTL is the TTL capgen gives every packet: the sender's copy has it.
+const baseTTL = 64
+
+// PodOf returns the pod with the address, if any.
+func PodOf(ip netip.Addr) (Pod, bool) {
+	for _, p := range Pods {
+		if p.IP == ip {
+			return p, true
+		}
+	}
+	return Pod{}, false
+}
+
+// DoubledCapture returns the stand-in's merged capture as Kubeshark records
+// it with every pod targeted (see SameNodeDelay): the cluster capture's
+// packets, those between two pods twice.
+func DoubledCapture() []byte {
+	var all [][]capgen.Packet
+	for _, c := range conversations() {
+		cl, okc := PodOf(c.client.Addr())
+		sv, oks := PodOf(c.server.Addr())
+		if c.synthetic || !okc || !oks {
+			all = append(all, c.pkts)
+			continue
+		}
+		v := capgen.Vantage{Local: []netip.Addr{cl.IP}, Delay: SameNodeDelay}
+		if cl.Node != sv.Node {
+			v.Delay, v.Offset = CrossNodeDelay, NodeClock[sv.Node]-NodeClock[cl.Node]
+		}
+		_, doubled, err := capgen.Double(capgen.RawIP, c.pkts, v)
+		if err != nil {
+			panic(err)
+		}
+		all = append(all, doubled)
+	}
+	var b bytes.Buffer
+	if err := WritePcapMicro(&b, layers.LinkTypeRaw, capgen.Merge(all...)); err != nil {
+		panic(err)
+	}
+	return b.Bytes()
+}
+
+// RecordNode is the node whose capture holds a record of the stand-in's
+// captures: the sender's copy (the TTL as sent) was recorded at the
+// sender's egress, the receiver's copy (a lower TTL) at the receiver's
+// ingress; a record whose recording end is no pod was recorded at the
+// other end. A per-node export holds the records of its node, so that the
+// nodes' exports merged by time are the merged capture, each record once.
+func RecordNode(src, dst netip.Addr, ttl uint8) string {
+	first, second := src, dst
+	if ttl < baseTTL {
+		first, second = dst, src
+	}
+	if p, ok := PodOf(first); ok {
+		return p.Node
+	}
+	if p, ok := PodOf(second); ok {
+		return p.Node
+	}
+	return ""
+}

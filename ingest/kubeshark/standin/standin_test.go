@@ -290,3 +290,32 @@ func TestCLIGatedHub(t *testing.T) {
 		t.Errorf("err %v, stderr %q", err, stderr.String())
 	}
 }
+
+// TestNodeExportsPartition: the doubled capture holds the packets between
+// two pods twice, and the nodes' exports (RecordNode) hold each record of
+// the merged capture exactly once, the sender's copy on the sender's node.
+func TestNodeExportsPartition(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		data []byte
+	}{{"plain", Capture()}, {"doubled", DoubledCapture()}} {
+		_, total := filterCapture(c.data, nil, 0, 1<<62)
+		sum := 0
+		for _, n := range Nodes {
+			_, k := filterCapture(c.data, func(x pktInfo) bool { return RecordNode(x.src, x.dst, x.ttl) == n }, 0, 1<<62)
+			if k == 0 {
+				t.Errorf("%s: node %s records nothing", c.name, n)
+			}
+			sum += k
+		}
+		if sum != total {
+			t.Errorf("%s: the nodes' exports hold %d records, the merged capture %d", c.name, sum, total)
+		}
+	}
+	_, plain := filterCapture(Capture(), nil, 0, 1<<62)
+	_, doubled := filterCapture(DoubledCapture(), nil, 0, 1<<62)
+	// The external conversation and the TLS twin are recorded once.
+	if doubled <= plain*3/2 || doubled >= plain*2 {
+		t.Errorf("doubled capture: %d records, plain %d", doubled, plain)
+	}
+}

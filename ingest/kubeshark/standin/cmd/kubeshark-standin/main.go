@@ -70,6 +70,7 @@ func runHub(ctx context.Context, args []string) int {
 	var o standin.Options
 	fs.StringVar(&o.Dialect, "dialect", standin.Snapshot, "snapshot or export_pcap")
 	fs.StringVar(&o.Token, "token", os.Getenv("KUBESHARK_HUB_TOKEN"), "require this token")
+	fs.BoolVar(&o.Doubled, "doubled", false, "serve the capture as Kubeshark records it with every pod targeted: packets between pods twice")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
