@@ -21,6 +21,7 @@ type l7Outputs struct {
 	httpW           *report.TableWriter[report.HTTPRow]
 	dnsW            *report.TableWriter[report.DNSRow]
 	xc              *xcRun // names the endpoints; nil without Kubeshark data
+	httpRows        report.HTTPRows
 	counts          map[string]int64
 }
 
@@ -55,7 +56,7 @@ func (o *l7Outputs) http(t *http.Transaction) error {
 	if t.FromResp {
 		src, dst = dst, src
 	}
-	return o.httpW.Write(report.HTTPRowOf(t, o.identity(src, dst, t.TsNs)))
+	return o.httpW.Write(o.httpRows.Row(t, o.identity(src, dst, t.TsNs)))
 }
 
 func (o *l7Outputs) dns(q *dns.Query) error {
