@@ -190,6 +190,14 @@ type httpFlow struct {
 	conn http.Conn
 }
 
+// Finished says an HTTP connection has delivered both directions up to
+// their FINs: End can run now (the table then frees the state) and gives
+// the same transactions as at the flow's end. TLS and DNS flows wait for
+// the flow's end (a TLS hello goes with its flow's record).
+func (f *tcpFlow) Finished() bool {
+	return f.http != nil && f.dirs[0].Finished() && f.dirs[1].Finished()
+}
+
 func (f *tcpFlow) End() {
 	f.dirs[0].Close(f.lastNs)
 	f.dirs[1].Close(f.lastNs)
