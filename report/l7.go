@@ -185,8 +185,10 @@ func (c *HTTPRows) strings(f *analyze.L7Info, fromResp bool) *flowStrings {
 	if s, ok := c.flows[f]; ok && s.fromResp == fromResp {
 		return s
 	}
-	if c.flows == nil || len(c.flows) >= httpRowsFlows {
+	if c.flows == nil {
 		c.flows = make(map[*analyze.L7Info]*flowStrings, httpRowsFlows)
+	} else if len(c.flows) >= httpRowsFlows {
+		clear(c.flows) // keeps its buckets
 	}
 	src, dst := endpoints(f, fromResp)
 	s := &flowStrings{
