@@ -134,6 +134,7 @@ func (r *renderer) render() {
 	r.overview()
 	r.line("Contents: [Evidence](#evidence) · [Findings](#findings) · [Summary](#summary) · " +
 		"[Top talkers](#top-talkers) · [Handshake RTT](#handshake-rtt) · [TCP health](#tcp-health) · " +
+		ifElse(s.l7 != nil, "[HTTP](#http) · [DNS](#dns) · ", "") +
 		ifElse(len(s.crosscheck) > 0 || s.xc != nil, "[Cross-check](#cross-check) · ", "") +
 		"[Method](#method) · [Reproduce](#reproduce)")
 	r.b.WriteString("\n")
@@ -143,6 +144,10 @@ func (r *renderer) render() {
 	r.talkers()
 	r.handshakes()
 	r.tcpHealth()
+	if s.l7 != nil {
+		r.httpSection()
+		r.dnsSection()
+	}
 	if len(s.crosscheck) > 0 || s.xc != nil {
 		r.crossCheck()
 	}
