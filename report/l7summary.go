@@ -465,7 +465,7 @@ func (r *renderer) httpSection() {
 	r.p("### Slowest requests")
 	rows = nil
 	for _, h := range l.slowest {
-		rows = append(rows, []string{h.flowID, strconv.Itoa(int(h.depth)), h.client, h.server, strconv.Itoa(int(h.port)),
+		rows = append(rows, []string{h.flowID, fmtInt(int64(h.depth)), h.client, h.server, strconv.Itoa(int(h.port)),
 			dash(h.method), mdCell(dash(h.uri)), h.status, fmtMs(h.latencyNs), h.durationNs})
 	}
 	if len(rows) == 0 {
