@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 )
@@ -126,13 +127,34 @@ func serverWorkload(id *Identity, ip string) string {
 // more hex digits replaced. /orders/1234?x=1 gives /orders/{id}.
 func PathTemplate(uri string) string {
 	path, _, _ := strings.Cut(uri, "?")
-	segs := strings.Split(path, "/")
-	for i, s := range segs {
-		if isIDSegment(s) {
-			segs[i] = "{id}"
+	// Most paths have no id: they are returned without a copy.
+	found, start := false, 0
+	for i := 0; i <= len(path) && !found; i++ {
+		if i == len(path) || path[i] == '/' {
+			found = isIDSegment(path[start:i])
+			start = i + 1
 		}
 	}
-	return strings.Join(segs, "/")
+	if !found {
+		return path
+	}
+	b := make([]byte, 0, len(path)+8)
+	start = 0
+	for i := 0; i <= len(path); i++ {
+		if i < len(path) && path[i] != '/' {
+			continue
+		}
+		if seg := path[start:i]; isIDSegment(seg) {
+			b = append(b, "{id}"...)
+		} else {
+			b = append(b, seg...)
+		}
+		if i < len(path) {
+			b = append(b, '/')
+		}
+		start = i + 1
+	}
+	return string(b)
 }
 
 func isIDSegment(s string) bool {
@@ -180,6 +202,8 @@ func (l *L7Summary) AddHTTP(r *HTTPRow) {
 		if *r.LatencyNs >= l.slowNs {
 			l.slowCount++
 		}
+	}
+	if r.LatencyNs != nil && (len(l.slowest) < l.topN || *r.LatencyNs >= l.slowest[len(l.slowest)-1].latencyNs) {
 		ref := httpRef{flowID: r.FlowID, depth: r.TransDepth, client: r.SrcIP, server: r.DstIP, port: r.DstPort,
 			method: r.Method, uri: r.URI, status: "-", latencyNs: *r.LatencyNs, durationNs: "-"}
 		l.slowest = insertTop(l.slowest, ref, l.topN, func(a, b *httpRef) int {
@@ -280,9 +304,13 @@ func (l *L7Summary) AddDNS(r *DNSRow) {
 	}
 }
 
-// insertTop keeps the k first of items plus v in the order of less.
+// insertTop keeps the k first of items plus v in the order of compare.
+// Most values rank after the k kept: one comparison rejects them.
 func insertTop[T any](items []T, v T, k int, compare func(a, b *T) int) []T {
-	i, _ := slices.BinarySearchFunc(items, v, func(e T, t T) int { return compare(&e, &t) })
+	if len(items) >= k && compare(&v, &items[len(items)-1]) >= 0 {
+		return items
+	}
+	i := sort.Search(len(items), func(j int) bool { return compare(&items[j], &v) > 0 })
 	if i >= k {
 		return items
 	}
