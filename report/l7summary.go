@@ -486,7 +486,7 @@ func (r *renderer) httpSection() {
 		}
 		rows = append(rows, row)
 	}
-	r.table("http-status", true, []string{"start", "requests", "1xx", "2xx", "3xx", "4xx", "5xx", "other", "no response"}, rows)
+	r.table("http-status", true, []string{h("start", "m-interval"), "requests", h("1xx", "m-http-status"), "2xx", "3xx", "4xx", "5xx", "other", "no response"}, rows)
 	r.p("%s in intervals of %s (by the time of the request's first byte). %s.",
 		plural(l.httpRows, "request", "requests"), fmtDuration(l.status.width), queryLink("http-status"))
 
@@ -499,7 +499,7 @@ func (r *renderer) httpSection() {
 	if len(rows) == 0 {
 		r.p("No request with a response.")
 	} else {
-		r.table("http-slowest", true, []string{"flow", "depth", "client", "server", "port", "method", "uri", "status", "latency ms", "duration ms"}, rows)
+		r.table("http-slowest", true, []string{"flow", "depth", "client", "server", "port", "method", "uri", "status", h("latency ms", "m-http-latency"), h("duration ms", "m-http-latency")}, rows)
 		r.p("Top %d by latency (request headers complete to response headers complete, tshark's http.time); %s at or over %s. %s.",
 			len(rows), plural(l.slowCount, "request is", "requests are"), fmtDuration(l.slowNs), queryLink("http-slowest"))
 	}
@@ -516,7 +516,7 @@ func (r *renderer) httpSection() {
 		rows = append(rows, []string{k.client, k.server, k.method, mdCell(k.path), fmtInt(g.requests), fmtInt(g.s4xx), fmtInt(g.s5xx),
 			fmtInt(g.none), fmtInt(100 * (g.s4xx + g.s5xx) / g.requests)})
 	}
-	r.table("http-errors", l.groupsLost == 0, []string{"client", "server", "method", "path", "requests", "4xx", "5xx", "no response", "error %"}, rows)
+	r.table("http-errors", l.groupsLost == 0, []string{h("client", "m-http-path"), h("server", "m-http-path"), "method", h("path", "m-http-path"), "requests", "4xx", "5xx", "no response", h("error %", "m-http-path")}, rows)
 	r.p("Top %d of %s (client, server, method, path) groups with 4xx or 5xx answers; the path is the URI's with ids (digits, UUIDs, long hex) replaced by {id}. %s.",
 		len(rows), fmtInt(int64(total)), queryLink("http-errors"))
 }
@@ -551,7 +551,7 @@ func (r *renderer) dnsSection() {
 			n := l.names[name]
 			rows = append(rows, []string{mdCell(name), fmtInt(n.queries), fmtInt(n.nx), fmtInt(n.servfail), fmtInt(n.refused), fmtInt(n.unanswered)})
 		}
-		r.table("dns-failing", l.namesLost == 0, []string{"name", "queries", "NXDOMAIN", "SERVFAIL", "REFUSED", "unanswered"}, rows)
+		r.table("dns-failing", l.namesLost == 0, []string{"name", "queries", h("NXDOMAIN", "m-dns"), "SERVFAIL", "REFUSED", h("unanswered", "m-dns")}, rows)
 		r.p("Top %d of %s names by failed queries. %s.", len(rows), fmtInt(int64(total)), queryLink("dns-failing"))
 	}
 
@@ -564,7 +564,7 @@ func (r *renderer) dnsSection() {
 	for _, d := range l.slowestDNS {
 		rows = append(rows, []string{d.flowID, fmtTime(d.tsNs), d.client, d.server, mdCell(d.name), dash(d.qtype), dash(d.rcode), fmtMs(d.rttNs)})
 	}
-	r.table("dns-slowest", true, []string{"flow", "query time", "client", "server", "name", "qtype", "rcode", "rtt ms"}, rows)
+	r.table("dns-slowest", true, []string{"flow", "query time", "client", "server", "name", "qtype", "rcode", h("rtt ms", "m-dns")}, rows)
 	r.p("Top %d by the time from the query to its response. %s.", len(rows), queryLink("dns-slowest"))
 }
 
