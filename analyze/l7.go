@@ -29,8 +29,17 @@ type L7Flow interface {
 	// on (that one included); payload is its captured transport payload,
 	// only valid during the call.
 	Packet(dir int, d *Decoded, payload []byte)
-	// End is called once, when the flow leaves the table.
+	// End is called once, when the flow leaves the table, or earlier
+	// when the flow is an L7Finisher that says it is finished.
 	End()
+}
+
+// L7Finisher is an L7Flow that can tell, after a packet with FIN,
+// that no later packet can change what it emits: the table ends its state
+// then (End) instead of keeping it until the flow leaves the table, so
+// that closed connections lingering in the table hold no L7 memory.
+type L7Finisher interface {
+	Finished() bool
 }
 
 // L7Info identifies the flow an L7Flow belongs to, as its flows.parquet
@@ -82,6 +91,12 @@ func (h *l7Hook) packet(f *flow, dir int, d *Decoded, payload []byte) {
 	s := h.flows[f]
 	if s.f != nil {
 		s.f.Packet(dir, d, payload)
+		if d.Flags&flagFIN != 0 {
+			if fin, ok := s.f.(L7Finisher); ok && fin.Finished() {
+				s.f.End()
+				h.flows[f] = l7State{done: true}
+			}
+		}
 		return
 	}
 	if s.done || len(payload) == 0 {

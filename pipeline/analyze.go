@@ -166,6 +166,7 @@ func Analyze(ctx context.Context, args []string, o Options) (*Result, error) {
 			return nil, err
 		}
 		defer l7out.abort() // no-op after the commit
+		l7out.sum = sum.L7()
 		writers.http, writers.dns = l7out.http, l7out.dns
 	}
 	units := groupCaptures(captures)

@@ -21,6 +21,8 @@ type l7Outputs struct {
 	httpW           *report.TableWriter[report.HTTPRow]
 	dnsW            *report.TableWriter[report.DNSRow]
 	xc              *xcRun // names the endpoints; nil without Kubeshark data
+	httpRows        report.HTTPRows
+	sum             *report.L7Summary // the report's HTTP and DNS sections
 	counts          map[string]int64
 }
 
@@ -55,7 +57,9 @@ func (o *l7Outputs) http(t *http.Transaction) error {
 	if t.FromResp {
 		src, dst = dst, src
 	}
-	return o.httpW.Write(report.HTTPRowOf(t, o.identity(src, dst, t.TsNs)))
+	row := o.httpRows.Row(t, o.identity(src, dst, t.TsNs))
+	o.sum.AddHTTP(&row)
+	return o.httpW.Write(row)
 }
 
 func (o *l7Outputs) dns(q *dns.Query) error {
@@ -63,7 +67,9 @@ func (o *l7Outputs) dns(q *dns.Query) error {
 	if q.FromResp {
 		src, dst = dst, src
 	}
-	return o.dnsW.Write(report.DNSRowOf(q, o.identity(src, dst, q.TsNs)))
+	row := report.DNSRowOf(q, o.identity(src, dst, q.TsNs))
+	o.sum.AddDNS(&row)
+	return o.dnsW.Write(row)
 }
 
 // addStats adds a capture's engine counts, named "http.requests",

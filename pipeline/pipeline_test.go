@@ -403,3 +403,31 @@ func TestAnalyzeCanceledMidCapture(t *testing.T) {
 		t.Errorf("left behind: %s", e.Name())
 	}
 }
+
+// TestAnalyzeL7ReportJobs: the report's findings and its HTTP and DNS
+// sections, fed from the sink, are the same for any Jobs.
+func TestAnalyzeL7ReportJobs(t *testing.T) {
+	in := []string{"../testdata/rec/http-v4.pcap", "../testdata/rec/http-v6.pcapng", "../testdata/rec/dns-udp.pcap", "../testdata/rec/any-sll2.pcap"}
+	var got []string
+	for _, jobs := range []int{1, 2, 4} {
+		out := t.TempDir()
+		if _, err := pipeline.Analyze(context.Background(), in, pipeline.Options{Out: out, Jobs: jobs, L7: true, Version: "test"}); err != nil {
+			t.Fatal(err)
+		}
+		md, err := os.ReadFile(filepath.Join(out, report.ReportFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := string(md)
+		f, h, m := strings.Index(s, "## Findings"), strings.Index(s, "## HTTP"), strings.Index(s, "## Method")
+		if f < 0 || h < 0 || m < h || !strings.Contains(s[h:m], "## DNS") || !strings.Contains(s[h:m], "<!-- table: http-slowest -->") {
+			t.Fatalf("jobs %d: no HTTP and DNS sections in report.md", jobs)
+		}
+		got = append(got, s[f:strings.Index(s, "## Summary")]+s[h:m])
+	}
+	for i := 1; i < len(got); i++ {
+		if got[i] != got[0] {
+			t.Errorf("report's L7 sections differ between runs %d and %d", 0, i)
+		}
+	}
+}

@@ -37,7 +37,7 @@ type orderedSink struct {
 // sinkWriters receive what the captures produce, on the sink's goroutine.
 type sinkWriters struct {
 	flow func(*analyze.Record) error
-	http func(*http.Transaction) error // nil: L7 off
+	http func(*http.Transaction) error // nil: L7 off; must not keep t (it is released for reuse)
 	dns  func(*dns.Query) error
 }
 
@@ -59,6 +59,7 @@ func newOrderedSink(captures int, w sinkWriters) *orderedSink {
 					if err == nil {
 						err = w.http(t)
 					}
+					http.Release(t) // converted into a row: nothing keeps it
 				}
 				for _, q := range b.dns {
 					if err == nil {

@@ -127,6 +127,10 @@ func (r *renderer) findings() {
 	}
 
 	fs = append(fs, s.floodFindings()...)
+	if l := s.l7; l != nil {
+		fs = append(fs, l.findings()...)
+	}
+
 	slices.SortStableFunc(fs, func(a, b finding) int {
 		if a.evidence != b.evidence {
 			return ifElse(a.evidence, -1, 1)

@@ -146,6 +146,115 @@ func HTTPRowOf(t *http.Transaction, id Identity) HTTPRow {
 	}
 }
 
+// HTTPRows converts transactions into rows without allocating per row in
+// the common case: a connection's flow_id, community_id and address
+// strings are made once and kept for its next transactions (a bounded
+// cache, keyed by the flow's L7Info), the optional integers point into a
+// shared slab, and the tags LIST of each tag set is one shared slice. The
+// rows it returns are for reading only (the writer copies them).
+type HTTPRows struct {
+	flows  map[*analyze.L7Info]*flowStrings
+	slab   []int64
+	slab32 []int32
+}
+
+// flowStrings are one connection's strings, oriented client first.
+type flowStrings struct {
+	flowID, communityID, srcIP, dstIP string
+	fromResp                          bool
+}
+
+// httpRowsFlows bounds the cache: it is emptied when full. A connection's
+// transactions arrive close together, so a small cache catches most.
+const httpRowsFlows = 4096
+
+// httpRowsSlab is how many optional integers one slab holds.
+const httpRowsSlab = 4096
+
+// tagLists is the tags LIST of each tag set.
+var tagLists = func() (l [256][]string) {
+	for i := range l {
+		if s := http.Tag(i).Strings(); s != nil {
+			l[i] = s
+		}
+	}
+	return l
+}()
+
+func (c *HTTPRows) strings(f *analyze.L7Info, fromResp bool) *flowStrings {
+	if s, ok := c.flows[f]; ok && s.fromResp == fromResp {
+		return s
+	}
+	if c.flows == nil {
+		c.flows = make(map[*analyze.L7Info]*flowStrings, httpRowsFlows)
+	} else if len(c.flows) >= httpRowsFlows {
+		clear(c.flows) // keeps its buckets
+	}
+	src, dst := endpoints(f, fromResp)
+	s := &flowStrings{
+		flowID:      f.FlowID(),
+		communityID: communityid.ID(0, src.Addr(), dst.Addr(), f.IPProto, src.Port(), dst.Port()),
+		srcIP:       src.Addr().WithZone("").String(),
+		dstIP:       dst.Addr().WithZone("").String(),
+		fromResp:    fromResp,
+	}
+	c.flows[f] = s
+	return s
+}
+
+func (c *HTTPRows) opt32(o analyze.Opt) *int32 {
+	if !o.Valid {
+		return nil
+	}
+	if len(c.slab32) == cap(c.slab32) {
+		c.slab32 = make([]int32, 0, httpRowsSlab)
+	}
+	c.slab32 = append(c.slab32, int32(o.V))
+	return &c.slab32[len(c.slab32)-1]
+}
+
+func (c *HTTPRows) opt64(o analyze.Opt) *int64 {
+	if !o.Valid {
+		return nil
+	}
+	if len(c.slab) == cap(c.slab) {
+		c.slab = make([]int64, 0, httpRowsSlab)
+	}
+	c.slab = append(c.slab, o.V)
+	return &c.slab[len(c.slab)-1]
+}
+
+// Row converts a transaction, as HTTPRowOf does; id names its endpoints.
+func (c *HTTPRows) Row(t *http.Transaction, id Identity) HTTPRow {
+	fs := c.strings(t.Flow, t.FromResp)
+	src, dst := endpoints(t.Flow, t.FromResp)
+	return HTTPRow{
+		FlowID:          fs.flowID,
+		CommunityID:     fs.communityID,
+		Ts:              floorDiv(t.TsNs, 1000),
+		TsNs:            t.TsNs,
+		SrcIP:           fs.srcIP,
+		SrcPort:         int32(src.Port()),
+		DstIP:           fs.dstIP,
+		DstPort:         int32(dst.Port()),
+		TransDepth:      int32(t.TransDepth),
+		Method:          t.Method,
+		Host:            t.Host,
+		URI:             t.URI,
+		Version:         t.Version,
+		UserAgent:       t.UserAgent,
+		StatusCode:      c.opt32(t.StatusCode),
+		StatusMsg:       t.StatusMsg,
+		RequestBodyLen:  t.RequestBodyLen,
+		ResponseBodyLen: t.ResponseBodyLen,
+		RequestNs:       c.opt64(t.RequestNs),
+		LatencyNs:       c.opt64(t.LatencyNs),
+		DurationNs:      c.opt64(t.DurationNs),
+		Tags:            tagLists[t.Tags],
+		Identity:        id,
+	}
+}
+
 // DNSRowOf converts a query; id names its endpoints.
 func DNSRowOf(q *dns.Query, id Identity) DNSRow {
 	src, dst := endpoints(q.Flow, q.FromResp)

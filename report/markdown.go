@@ -134,6 +134,7 @@ func (r *renderer) render() {
 	r.overview()
 	r.line("Contents: [Evidence](#evidence) · [Findings](#findings) · [Summary](#summary) · " +
 		"[Top talkers](#top-talkers) · [Handshake RTT](#handshake-rtt) · [TCP health](#tcp-health) · " +
+		ifElse(s.l7 != nil, "[HTTP](#http) · [DNS](#dns) · ", "") +
 		ifElse(len(s.crosscheck) > 0 || s.xc != nil, "[Cross-check](#cross-check) · ", "") +
 		"[Method](#method) · [Reproduce](#reproduce)")
 	r.b.WriteString("\n")
@@ -143,6 +144,10 @@ func (r *renderer) render() {
 	r.talkers()
 	r.handshakes()
 	r.tcpHealth()
+	if s.l7 != nil {
+		r.httpSection()
+		r.dnsSection()
+	}
 	if len(s.crosscheck) > 0 || s.xc != nil {
 		r.crossCheck()
 	}
@@ -175,8 +180,16 @@ func (r *renderer) overview() {
 		r.p("%s analysed by %s %s: **%s** from %s to %s (%s).", what, mdText(m.Tool.Name), mdText(m.Tool.Version),
 			plural(s.flows, "flow", "flows"), fmtTime(s.firstNs), fmtTime(s.lastNs), fmtDuration(s.lastNs-s.firstNs))
 	}
-	r.p("Analysis started %s and finished %s. Every number below is regenerated from flows.parquet by the DuckDB query linked beside it ([Reproduce](#reproduce)); every term is defined in [Method](#method).",
-		provenance.FormatTime(m.Started.Time), provenance.FormatTime(m.Finished.Time))
+	r.p("Analysis started %s and finished %s. Every number below is regenerated from %s by the DuckDB query linked beside it ([Reproduce](#reproduce)); every term is defined in [Method](#method).",
+		provenance.FormatTime(m.Started.Time), provenance.FormatTime(m.Finished.Time), r.tables())
+}
+
+// tables names the Parquet files the report's numbers come from.
+func (r *renderer) tables() string {
+	if r.s.l7 != nil {
+		return "flows.parquet, http.parquet and dns.parquet"
+	}
+	return "flows.parquet"
 }
 
 // ---- Evidence ----
@@ -833,7 +846,7 @@ func (r *renderer) reproduce() {
 	r.line("flowproof verify .")
 	r.line("```")
 	r.b.WriteString("\n")
-	r.p("Every table above comes from one DuckDB statement over flows.parquet; run them in the output directory (`duckdb` then paste, or `duckdb -c \"...\"`). Times are epoch ns and durations ns; the report shows them as RFC 3339 and ms.")
+	r.p("Every table above comes from one DuckDB statement over %s; run them in the output directory (`duckdb` then paste, or `duckdb -c \"...\"`). Times are epoch ns and durations ns; the report shows them as RFC 3339 and ms.", r.tables())
 	for _, id := range r.usedTables() {
 		q := queryByID(r.qs, id)
 		r.line(fmt.Sprintf(`<a id="q-%s" name="q-%s"></a>`, q.id, q.id))

@@ -39,7 +39,7 @@ func (r *renderer) method() {
 		{"m-tls", "TLS names", "with `--l7`: `tls_sni` the ClientHello's server name, `tls_alpn` the protocols the client offered, `tls_version` the version the ServerHello negotiated."},
 		{"m-flood", "SYN flood", "a TCP server that got at least %d half-open connections (the originator never completed the handshake: state S0, or S1 without its ACK) from at least %d distinct sources; the sources are a HyperLogLog estimate (2,048 registers, standard error 2.3%%), the peak is the most half-open connections started in one second (in wider intervals for captures over %d seconds)."},
 		{"m-crosscheck", "verdict", "`crosscheck`: the result of comparing the flow with Kubeshark's own L4 flow counters; `match` agrees, every other verdict is a disagreement (crosscheck.parquet has the numbers)."},
-		{"m-findings", "findings", "flagged when at least one flow shows it: inputs not read completely; rejected, unanswered or reset TCP connections; handshakes of %s or more; retransmission-heavy flows; zero windows; missed bytes; cross-check disagreements; SYN floods (see [SYN flood](#m-flood)). Ranked by the share of their base (TCP flows, handshakes, or compared flows) they affect; input problems first. Each quotes up to %d flow ids, in the order of its table."},
+		{"m-findings", "findings", "flagged when at least one flow shows it: inputs not read completely; rejected, unanswered or reset TCP connections; handshakes of %s or more; retransmission-heavy flows; zero windows; missed bytes; cross-check disagreements; SYN floods (see [SYN flood](#m-flood)); with `--l7`, 5xx bursts, slow requests and DNS failures. Ranked by the share of their base (TCP flows, handshakes, or compared flows) they affect; input problems first. Each quotes up to %d flow ids, in the order of its table."},
 		{"m-bounds", "bounds", "the report is built while the flows are written, in bounded memory, so its length does not depend on the number of flows: top-N tables show N = %d rows; the first %s TCP servers and the first %s conversations (and workload pairs) seen are tracked, and a table that the untracked rest could change is marked **Incomplete** (its query gives the full answer); handshake RTTs are kept exactly up to %s values for all flows and %s across servers, past which the busiest distributions become log histograms (16 buckets per power of two) and their percentiles are marked ≈, within 1/32 of the exact value. This run: %s."},
 	}
 	args := map[string][]any{
@@ -49,6 +49,19 @@ func (r *renderer) method() {
 		"m-retrans-heavy": {retransHeavyMinPkts, retransHeavyRatio},
 		"m-findings":      {fmtDuration(o.SlowHandshakeNs), findingExamples},
 		"m-bounds":        {o.TopN, fmtInt(int64(o.MaxServers)), fmtInt(int64(o.MaxTalkers)), fmtInt(int64(o.MaxExactRTT)), fmtInt(int64(o.MaxExactRTT)), r.boundsHit()},
+	}
+	if l := s.l7; l != nil {
+		defs = append(defs, []struct{ id, term, text string }{
+			{"m-http-latency", "HTTP latency, duration", "`latency_ns`: from the packet completing the request headers to the packet completing the response headers (tshark's `http.time`); `duration_ns`: from the request's first byte to the response's last. Requests at or over %s are **slow**."},
+			{"m-http-status", "status class", "`status_code // 100` for codes 100 to 599 (1xx to 5xx); other codes are \"other\", a request without response (`status_code` null) \"no response\"; counted in the interval of the request's `ts_ns`, with the traffic chart's widths."},
+			{"m-http-path", "path template", "the URI's path (before `?`) with every segment made of digits, a UUID, or 16 or more hex digits replaced by `{id}`. Error rates group requests (not responses without their request) by client (`namespace/pod`, else `src_ip`), server (`namespace/service` or `namespace/pod`, else `dst_ip`), method and path template; error %% is (4xx + 5xx) × 100 // requests. At most %s groups are tracked."},
+			{"m-http-burst", "5xx burst", "an interval of the status timeline with at least %d 5xx answers making at least 1 in %d of its requests."},
+			{"m-dns", "DNS failures", "queries answered NXDOMAIN, SERVFAIL or REFUSED, or unanswered (`rcode` null: no response matched by transaction id and endpoints); `rtt_ns` is the query packet to its response. At most %s names are tracked."},
+		}...)
+		args["m-http-latency"] = []any{fmtDuration(l.slowNs)}
+		args["m-http-path"] = []any{fmtInt(maxL7Groups)}
+		args["m-http-burst"] = []any{burstMin5xx, burstShare}
+		args["m-dns"] = []any{fmtInt(maxL7Groups)}
 	}
 	for _, d := range defs {
 		text := d.text

@@ -42,7 +42,7 @@ func reportQueries(s *Summary) []query {
 	heavyRatio := strconv.Itoa(retransHeavyRatio)
 	hs := `FROM 'flows.parquet' WHERE NOT synthetic AND proto = 'tcp' AND rtt_handshake_ns IS NOT NULL`
 	tcp := `FROM 'flows.parquet' WHERE NOT synthetic AND proto = 'tcp'`
-	return []query{
+	qs := []query{
 		{"summary", "Summary", `SELECT count(*) AS flows, sum(orig_pkts + resp_pkts) AS packets,
        sum(orig_bytes + resp_bytes) AS payload_bytes,
        sum(orig_wire_bytes + resp_wire_bytes) AS wire_bytes,
@@ -136,6 +136,10 @@ ORDER BY ts_ns, flow_id LIMIT ` + n + `;`},
 ` + wire + ` AND crosscheck IS NOT NULL
 GROUP BY crosscheck ORDER BY flows DESC, verdict;`},
 	}
+	if s.l7 != nil {
+		qs = append(qs, l7Queries(s.l7)...)
+	}
+	return qs
 }
 
 // queryByID returns the statement of table id; it panics on an unknown id

@@ -32,6 +32,9 @@ const (
 type SummaryOptions struct {
 	// TopN is the number of rows of every top-N table (default 10).
 	TopN int
+	// SlowRequestNs is the HTTP latency from which a request is flagged
+	// slow (default DefaultSlowRequestNs).
+	SlowRequestNs int64
 	// MaxServers is the number of TCP servers (dst_ip, dst_port) tracked;
 	// the first MaxServers seen are kept, later ones are counted together
 	// as untracked (default 4096).
@@ -123,6 +126,17 @@ type Summary struct {
 	disagreeList topK // earliest disagreeing flows
 	pending      map[int32]*pendingVerdict
 	xc           *CrossCheckReport
+
+	l7 *L7Summary // nil: no L7 tables
+}
+
+// L7 returns the summary of the L7 tables, made on first use: a report
+// whose Summary had L7 called has the HTTP and DNS sections.
+func (s *Summary) L7() *L7Summary {
+	if s.l7 == nil {
+		s.l7 = NewL7Summary(s.opts.TopN, s.opts.SlowRequestNs)
+	}
+	return s.l7
 }
 
 type protoAgg struct{ flows, pkts, bytes int64 }

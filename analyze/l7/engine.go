@@ -56,7 +56,11 @@ type Engine struct {
 	flows  [numKinds]int64
 
 	strings http.Interner
+	free    []*httpFlow // ended HTTP flows' state, for the next ones
 }
+
+// maxFreeHTTP bounds the ended HTTP flows' state kept for reuse.
+const maxFreeHTTP = 1024
 
 var _ analyze.L7Factory = (*Engine)(nil)
 
@@ -109,10 +113,21 @@ func (e *Engine) Open(info *analyze.L7Info, dir int, d *analyze.Decoded, payload
 			client = 1 - dir
 		}
 		e.flows[KindHTTP]++
-		h := &httpFlow{tcpFlow: tcpFlow{info: *info}} // one allocation for the flow's state
+		// The flow's state is reused from an ended flow; its L7Info is
+		// not (transactions point to it, after the flow has ended).
+		var h *httpFlow
+		if n := len(e.free); n > 0 {
+			h, e.free = e.free[n-1], e.free[:n-1]
+			*h = httpFlow{}
+		} else {
+			h = new(httpFlow)
+		}
+		fl := new(analyze.L7Info)
+		*fl = *info
+		h.info, h.eng, h.self = *info, e, h
 		f = &h.tcpFlow
 		f.http = &h.conn
-		f.http.Init(&f.info, e.cfg.HTTPLimits, &e.http, e.cfg.HTTP)
+		f.http.Init(fl, e.cfg.HTTPLimits, &e.http, e.cfg.HTTP)
 		f.http.ClientIsResp = client == 1
 		f.http.Strings = &e.strings
 		f.dirs[client].Init(f.http.Requests(), e.budget)
@@ -159,6 +174,8 @@ type tcpFlow struct {
 	onTLS  func(*tls.Hello)
 	dns    *dns.Tracker
 	lastNs int64
+	eng    *Engine   // of an HTTP flow: takes self back at End
+	self   *httpFlow // the httpFlow holding this tcpFlow, nil for others
 }
 
 func (f *tcpFlow) Packet(dir int, d *analyze.Decoded, payload []byte) {
@@ -190,12 +207,23 @@ type httpFlow struct {
 	conn http.Conn
 }
 
+// Finished says an HTTP connection has delivered both directions up to
+// their FINs: End can run now (the table then frees the state) and gives
+// the same transactions as at the flow's end. TLS and DNS flows wait for
+// the flow's end (a TLS hello goes with its flow's record).
+func (f *tcpFlow) Finished() bool {
+	return f.http != nil && f.dirs[0].Finished() && f.dirs[1].Finished()
+}
+
 func (f *tcpFlow) End() {
 	f.dirs[0].Close(f.lastNs)
 	f.dirs[1].Close(f.lastNs)
 	switch {
 	case f.http != nil:
 		f.http.End()
+		if f.self != nil && len(f.eng.free) < maxFreeHTTP {
+			f.eng.free = append(f.eng.free, f.self)
+		}
 	case f.dns != nil:
 		f.dns.End()
 	case f.tls != nil:

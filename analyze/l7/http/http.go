@@ -2,6 +2,7 @@ package http
 
 import (
 	"strings"
+	"sync"
 
 	"github.com/flowproof/flowproof/analyze"
 )
@@ -31,6 +32,24 @@ func (t Tag) Strings() []string {
 }
 
 func (t Tag) String() string { return strings.Join(t.Strings(), ",") }
+
+// transactions recycles Transactions a consumer gave back (Release).
+var transactions sync.Pool
+
+func newTransaction() *Transaction {
+	if t, ok := transactions.Get().(*Transaction); ok {
+		return t
+	}
+	return new(Transaction)
+}
+
+// Release gives t back for reuse by a later request. Call it only once done
+// with t and holding no reference to it; a transaction never released is
+// simply collected. Its Flow and strings are not reused: they may be kept.
+func Release(t *Transaction) {
+	*t = Transaction{}
+	transactions.Put(t)
+}
 
 // Transaction is one request and its response, with Zeek http.log
 // meanings. A response seen without its request is a transaction too (no

@@ -163,7 +163,8 @@ func (h *half) request(line, fields []byte, tsNs int64) {
 	}
 	c.stats.Requests++
 	c.depth++
-	t := &Transaction{
+	t := newTransaction()
+	*t = Transaction{
 		Flow: c.flow, FromResp: c.ClientIsResp, TsNs: h.firstNs, TransDepth: c.depth,
 		Method: intern(method, methods), URI: c.Strings.get(uri, maxURI), Version: intern(version, versions),
 		Host: c.Strings.get(m.host, maxField), UserAgent: c.Strings.get(m.ua, maxField),

@@ -103,6 +103,12 @@ func (d *Dir) Fin(seq uint32) {
 	}
 }
 
+// Finished reports whether every byte up to the direction's FIN has been
+// delivered: nothing is held and nothing more can come.
+func (d *Dir) Finished() bool {
+	return d.finSet && d.started && d.next == d.finAt && len(d.held) == 0
+}
+
 // NewDir returns a direction delivering to sink and holding bytes against b.
 func NewDir(sink Sink, b *Budget) *Dir {
 	d := new(Dir)

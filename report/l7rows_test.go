@@ -1,0 +1,38 @@
+package report_test
+
+import (
+	"net/netip"
+	"reflect"
+	"testing"
+
+	"github.com/flowproof/flowproof/analyze"
+	"github.com/flowproof/flowproof/analyze/l7/http"
+	"github.com/flowproof/flowproof/report"
+)
+
+// TestHTTPRowsRow: the converter that caches a connection's strings and
+// shares slabs gives the rows HTTPRowOf gives, for transactions of one
+// connection in either orientation, across slab and cache refills.
+func TestHTTPRowsRow(t *testing.T) {
+	flows := []*analyze.L7Info{
+		{Ordinal: 1, FirstIndex: 4, IPProto: 6, Orig: netip.MustParseAddrPort("10.0.0.1:40000"), Resp: netip.MustParseAddrPort("10.0.0.2:80")},
+		{Ordinal: 1, FirstIndex: 9, IPProto: 6, Orig: netip.MustParseAddrPort("[fd00::1]:40001"), Resp: netip.MustParseAddrPort("[fd00::2]:8080")},
+	}
+	var c report.HTTPRows
+	var got, want []report.HTTPRow
+	for i := range 20000 {
+		tr := &http.Transaction{
+			Flow: flows[i%2], FromResp: i%7 == 0, TsNs: int64(i) * 1000, TransDepth: i%3 + 1,
+			Method: "GET", URI: "/a", Version: "1.1", Tags: http.Tag(i % 16),
+			StatusCode: analyze.Opt{V: 200, Valid: i%5 != 0}, LatencyNs: analyze.Opt{V: int64(i), Valid: i%3 != 0},
+			RequestNs: analyze.Opt{V: int64(i) + 1, Valid: true}, DurationNs: analyze.Opt{V: 7, Valid: i%2 == 0},
+		}
+		got = append(got, c.Row(tr, report.Identity{SrcPod: "p"}))
+		want = append(want, report.HTTPRowOf(tr, report.Identity{SrcPod: "p"}))
+	}
+	for i := range got {
+		if !reflect.DeepEqual(got[i], want[i]) {
+			t.Fatalf("row %d: got %+v, want %+v", i, got[i], want[i])
+		}
+	}
+}
