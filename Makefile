@@ -17,7 +17,7 @@ help: ## list the targets
 build: ## build bin/flowproof (static, no cgo)
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/flowproof ./cmd/flowproof
 
-release: ## build bin/flowproof without the demo (-tags nodemo: no Kubeshark stand-in linked, 2.7 MB smaller)
+release: ## build bin/flowproof without the demo (-tags nodemo: no Kubeshark stand-in linked)
 	CGO_ENABLED=0 $(GO) build -trimpath -tags nodemo -ldflags "$(LDFLAGS)" -o bin/flowproof ./cmd/flowproof
 
 demo: build ## run the whole pipeline on the built-in sample captures into flowproof-demo/
