@@ -8,11 +8,11 @@
 package main
 
 import (
-	"bufio"
-	"encoding/binary"
 	"flag"
 	"fmt"
 	"os"
+
+	"github.com/flowproof/flowproof/testdata/bench/rawpcap"
 )
 
 func main() {
@@ -29,49 +29,26 @@ func main() {
 }
 
 func write(path string, n int) error {
-	f, err := os.Create(path)
+	w, err := rawpcap.Create(path)
 	if err != nil {
 		return err
 	}
-	w := bufio.NewWriterSize(f, 1<<20)
-	var hdr [24]byte // pcap, microseconds, Ethernet
-	binary.LittleEndian.PutUint32(hdr[0:], 0xa1b2c3d4)
-	binary.LittleEndian.PutUint16(hdr[4:], 2)
-	binary.LittleEndian.PutUint16(hdr[6:], 4)
-	binary.LittleEndian.PutUint32(hdr[16:], 65535)
-	binary.LittleEndian.PutUint32(hdr[20:], 1)
-	w.Write(hdr[:])
-	var rec [16 + 54]byte
 	for round, flags := range []byte{0x02, 0x10} { // SYN, then ACK
 		for i := range n {
-			us := int64(round)*1_000_000 + int64(i)*1_000_000/int64(n)
-			binary.LittleEndian.PutUint32(rec[0:], uint32(1_700_000_000+us/1_000_000))
-			binary.LittleEndian.PutUint32(rec[4:], uint32(us%1_000_000))
-			binary.LittleEndian.PutUint32(rec[8:], 54)
-			binary.LittleEndian.PutUint32(rec[12:], 54)
-			frame := rec[16:]
-			clear(frame)
-			binary.BigEndian.PutUint16(frame[12:], 0x0800)
-			ip := frame[14:]
-			ip[0], ip[8], ip[9] = 0x45, 64, 6
-			binary.BigEndian.PutUint16(ip[2:], 40)
-			copy(ip[12:16], []byte{10, byte(i >> 16), byte(i >> 8), byte(i)})
-			copy(ip[16:20], []byte{192, 168, 0, 1})
-			tcp := ip[20:]
-			binary.BigEndian.PutUint16(tcp[0:], uint16(1024+i%60000))
-			binary.BigEndian.PutUint16(tcp[2:], 443)
-			binary.BigEndian.PutUint32(tcp[4:], uint32(i)*7919+1000+uint32(round))
-			tcp[12], tcp[13] = 5<<4, flags
-			binary.BigEndian.PutUint16(tcp[14:], 65535)
-			if _, err := w.Write(rec[:]); err != nil {
-				f.Close()
+			err := w.Write(rawpcap.Segment{
+				Us:      1_700_000_000_000_000 + int64(round)*1_000_000 + int64(i)*1_000_000/int64(n),
+				Src:     0x0a000000 | uint32(i), // 10.x.y.z
+				Dst:     0xc0a80001,             // 192.168.0.1
+				SrcPort: uint16(1024 + i%60000),
+				DstPort: 443,
+				Flags:   flags,
+				Seq:     uint32(i)*7919 + 1000 + uint32(round),
+			})
+			if err != nil {
+				w.Close()
 				return err
 			}
 		}
 	}
-	if err := w.Flush(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
+	return w.Close()
 }
