@@ -116,36 +116,6 @@ func optInt64(o analyze.Opt) *int64 {
 	return &v
 }
 
-// HTTPRowOf converts a transaction; id names its endpoints.
-func HTTPRowOf(t *http.Transaction, id Identity) HTTPRow {
-	src, dst := endpoints(t.Flow, t.FromResp)
-	return HTTPRow{
-		FlowID:          t.Flow.FlowID(),
-		CommunityID:     communityid.ID(0, src.Addr(), dst.Addr(), t.Flow.IPProto, src.Port(), dst.Port()),
-		Ts:              floorDiv(t.TsNs, 1000),
-		TsNs:            t.TsNs,
-		SrcIP:           src.Addr().WithZone("").String(),
-		SrcPort:         int32(src.Port()),
-		DstIP:           dst.Addr().WithZone("").String(),
-		DstPort:         int32(dst.Port()),
-		TransDepth:      int32(t.TransDepth),
-		Method:          t.Method,
-		Host:            t.Host,
-		URI:             t.URI,
-		Version:         t.Version,
-		UserAgent:       t.UserAgent,
-		StatusCode:      optInt32(t.StatusCode),
-		StatusMsg:       t.StatusMsg,
-		RequestBodyLen:  t.RequestBodyLen,
-		ResponseBodyLen: t.ResponseBodyLen,
-		RequestNs:       optInt64(t.RequestNs),
-		LatencyNs:       optInt64(t.LatencyNs),
-		DurationNs:      optInt64(t.DurationNs),
-		Tags:            t.Tags.Strings(),
-		Identity:        id,
-	}
-}
-
 // HTTPRows converts transactions into rows without allocating per row in
 // the common case: a connection's flow_id, community_id and address
 // strings are made once and kept for its next transactions (a bounded
@@ -224,7 +194,7 @@ func (c *HTTPRows) opt64(o analyze.Opt) *int64 {
 	return &c.slab[len(c.slab)-1]
 }
 
-// Row converts a transaction, as HTTPRowOf does; id names its endpoints.
+// Row converts a transaction; id names its endpoints.
 func (c *HTTPRows) Row(t *http.Transaction, id Identity) HTTPRow {
 	fs := c.strings(t.Flow, t.FromResp)
 	src, dst := endpoints(t.Flow, t.FromResp)
