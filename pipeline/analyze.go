@@ -40,6 +40,10 @@ type Options struct {
 	// at least 100 sources) the report calls a SYN flood; 0 is
 	// report.DefaultFloodMinHalfOpen.
 	FloodMinHalfOpen int64
+	// ScanMinHosts and ScanMinPorts are how many distinct hosts or ports
+	// one source must probe in vain for the report to call it a scan; 0 is
+	// report.DefaultScanMinHosts and report.DefaultScanMinPorts.
+	ScanMinHosts, ScanMinPorts int
 
 	// L7 turns the application layer on: http.parquet, dns.parquet and the
 	// TLS columns of flows.parquet (package analyze/l7). Off by default
@@ -146,7 +150,7 @@ func Analyze(ctx context.Context, args []string, o Options) (*Result, error) {
 		Decode:   map[string]int64{},
 		Warnings: missing,
 	}
-	sum := report.NewSummary(report.SummaryOptions{FloodMinHalfOpen: o.FloodMinHalfOpen})
+	sum := report.NewSummary(report.SummaryOptions{FloodMinHalfOpen: o.FloodMinHalfOpen, ScanMinHosts: o.ScanMinHosts, ScanMinPorts: o.ScanMinPorts})
 	if xc != nil {
 		m.Warnings = append(m.Warnings, xc.warnings...)
 		xcSettings(o, m.Settings)

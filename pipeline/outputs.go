@@ -14,6 +14,7 @@ import (
 // output with the manifest's SHA-256. step names the step in the audit trail
 // ("analyze").
 func writeOutputs(dir, step string, sum *report.Summary, m *report.Manifest) error {
+	m.Attacks = sum.Attacks()
 	outs, err := report.WriteReport(dir, sum, m)
 	if err != nil {
 		return fmt.Errorf("write report: %w", err)

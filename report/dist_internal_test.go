@@ -115,24 +115,25 @@ func TestTimelineWidth(t *testing.T) {
 			if order == "backward" {
 				slices.Reverse(ts)
 			}
-			for _, x := range ts {
-				tl.add(x, 1)
+			for i, x := range ts {
+				tl.add(x, 1, i != 1)
 			}
 			if tl.width != c.width {
 				t.Errorf("span %d %s: width %d, want %d", c.span, order, tl.width, c.width)
 			}
-			var flows int64
+			var flows, half int64
 			for _, v := range tl.buckets {
 				flows += v.flows
+				half += v.halfOpen
 			}
-			if flows != 3 || tl.hi-tl.lo >= maxIntervals {
-				t.Errorf("span %d: %d flows in %d intervals", c.span, flows, tl.hi-tl.lo+1)
+			if flows != 3 || half != 2 || tl.halfOpen != 2 || tl.hi-tl.lo >= maxIntervals {
+				t.Errorf("span %d: %d flows (%d half-open) in %d intervals", c.span, flows, half, tl.hi-tl.lo+1)
 			}
 		}
 	}
 	var tl timeline // a bogus epoch-0 timestamp next to a real one
-	tl.add(0, 1)
-	tl.add(t0, 1)
+	tl.add(0, 1, false)
+	tl.add(t0, 1, false)
 	if tl.hi-tl.lo >= maxIntervals {
 		t.Errorf("%d intervals", tl.hi-tl.lo+1)
 	}

@@ -65,6 +65,8 @@
 //   - flows: rows in flows.parquet
 //   - audit_seq: the seq of the audit.jsonl entry that records this
 //     manifest's own SHA-256 (a file cannot contain its own hash)
+//   - attacks: the SYN floods ([FloodInfo]) and scans ([ScanInfo]) the
+//     findings' rules found (absent when none)
 //
 // # report.md
 //
@@ -81,6 +83,16 @@
 // held; past that the largest distributions turn into log-linear histograms
 // (16 buckets per power of two) and their percentiles are printed with ≈,
 // within 1/32.
+//
+// Attacks are found in bounded memory too. A SYN flood is tracked per TCP
+// server (the first MaxServers): its half-open connections, a 2 KiB
+// HyperLogLog of their sources and a per-second rate. Scans are tracked per
+// source with the Space-Saving algorithm over the MaxScanSources sources
+// with the most failed attempts; a source enters at its second attempt (a
+// 32,768-slot filter without Go pointers remembers first attempts), so a
+// spoofed flood of one-attempt sources costs one slot write per flow and
+// never churns the table. Distinct targets are exact up to 32, then
+// HyperLogLog estimates.
 //
 // [WriteReport] renders report.md (sections Evidence, Findings, Summary, Top
 // talkers, Handshake RTT, TCP health, Cross-check when there is any,

@@ -127,6 +127,7 @@ func (r *renderer) findings() {
 	}
 
 	fs = append(fs, s.floodFindings()...)
+	fs = append(fs, s.scanFindings()...)
 	if l := s.l7; l != nil {
 		fs = append(fs, l.findings()...)
 	}

@@ -59,31 +59,46 @@ const (
 	hllRegisters = 1 << hllBits
 )
 
-// hllAdd adds an address (a 64-bit mix of its bytes, with no per-process
-// seed, so that the report is the same on every run).
-func (f *floodAgg) hllAdd(ip netip.Addr) {
+// addrHash mixes an address's bytes into 64 bits, with no per-process
+// seed, so that the report is the same on every run.
+func addrHash(ip netip.Addr) uint64 {
 	b := ip.As16()
-	h := binary.LittleEndian.Uint64(b[:8])*0x9e3779b97f4a7c15 ^ binary.LittleEndian.Uint64(b[8:])
-	h = (h ^ h>>30) * 0xbf58476d1ce4e5b9 // splitmix64's finalizer
-	h = (h ^ h>>27) * 0x94d049bb133111eb
-	h ^= h >> 31
-	reg := h >> (64 - hllBits)
-	rank := uint8(bits.LeadingZeros64(h<<hllBits|1<<(hllBits-1)) + 1)
-	f.hll[reg] = max(f.hll[reg], rank)
+	return mix64(binary.LittleEndian.Uint64(b[:8])*0x9e3779b97f4a7c15 ^ binary.LittleEndian.Uint64(b[8:]))
 }
 
-// sources estimates the distinct sources (linear counting while registers
-// are empty, the HyperLogLog estimate above).
-func (f *floodAgg) sources() int64 {
+func portHash(p uint16) uint64 { return mix64(uint64(p)*0x9e3779b97f4a7c15 + 1) }
+
+// mix64 is splitmix64's finalizer.
+func mix64(h uint64) uint64 {
+	h = (h ^ h>>30) * 0xbf58476d1ce4e5b9
+	h = (h ^ h>>27) * 0x94d049bb133111eb
+	return h ^ h>>31
+}
+
+// hllAddTo adds a hashed item to a HyperLogLog of 1<<b registers.
+func hllAddTo(regs []uint8, b uint, h uint64) {
+	reg := h >> (64 - b)
+	rank := uint8(bits.LeadingZeros64(h<<b|1<<(b-1)) + 1)
+	regs[reg] = max(regs[reg], rank)
+}
+
+func (f *floodAgg) hllAdd(ip netip.Addr) { hllAddTo(f.hll[:], hllBits, addrHash(ip)) }
+
+// sources estimates the distinct sources.
+func (f *floodAgg) sources() int64 { return hllEstimate(f.hll[:]) }
+
+// hllEstimate is the HyperLogLog estimate, with linear counting while
+// registers are empty.
+func hllEstimate(regs []uint8) int64 {
 	var sum float64
 	zeros := 0
-	for _, r := range f.hll {
+	for _, r := range regs {
 		sum += math.Ldexp(1, -int(r))
 		if r == 0 {
 			zeros++
 		}
 	}
-	m := float64(hllRegisters)
+	m := float64(len(regs))
 	e := 0.7213 / (1 + 1.079/m) * m * m / sum
 	if e <= 2.5*m && zeros > 0 {
 		e = m * math.Log(m/float64(zeros))
@@ -124,9 +139,22 @@ func (l *rateLadder) peak() (n int64, widthNs int64) {
 	return n, l.width
 }
 
-// floodFindings returns the findings of servers under a SYN flood, worst
-// first.
-func (s *Summary) floodFindings() []finding {
+// FloodInfo is a server the report calls under a SYN flood (the manifest's
+// attacks.floods).
+type FloodInfo struct {
+	Server    string `json:"server"`    // ip:port
+	HalfOpen  int64  `json:"half_open"` // half-open connections to it
+	Sources   int64  `json:"sources"`   // their distinct sources, a HyperLogLog estimate
+	Completed int64  `json:"completed"` // connections to it that completed the handshake
+	FirstNs   int64  `json:"first_ns"`
+	LastNs    int64  `json:"last_ns"`
+	Peak      int64  `json:"peak"`          // most half-open connections started in one interval
+	PeakNs    int64  `json:"peak_width_ns"` // that interval's width (1 s unless the flood lasted longer than 4,096 s)
+}
+
+// floods returns the servers under a SYN flood, most half-open connections
+// first (ties: by address and port).
+func (s *Summary) floods() []FloodInfo {
 	type hit struct {
 		key serverKey
 		agg *floodAgg
@@ -144,19 +172,47 @@ func (s *Summary) floodFindings() []finding {
 		}
 		return strings.Compare(netip.AddrPortFrom(a.key.addr, a.key.port).String(), netip.AddrPortFrom(b.key.addr, b.key.port).String())
 	})
+	out := make([]FloodInfo, 0, len(hits))
+	for _, h := range hits {
+		f := h.agg
+		peak, width := f.rate.peak()
+		out = append(out, FloodInfo{Server: netip.AddrPortFrom(h.key.addr, h.key.port).String(), HalfOpen: f.halfOpen, Sources: f.sources(),
+			Completed: h.srv.completed, FirstNs: f.firstNs, LastNs: f.lastNs, Peak: peak, PeakNs: width})
+	}
+	return out
+}
+
+// floodFindings returns the findings of servers under a SYN flood, worst
+// first.
+func (s *Summary) floodFindings() []finding {
 	var out []finding
-	for i, h := range hits {
+	for i, f := range s.floods() {
 		if i == maxFloodFindings {
 			break
 		}
-		f := h.agg
-		peak, width := f.rate.peak()
 		text := fmt.Sprintf("**SYN flood**: %s half-open connections to %s from about %s distinct sources (a HyperLogLog estimate, standard error 2.3%%) between %s and %s, at most %s in %s; %s completed the handshake in the whole capture. Half-open: the originator never completed the handshake (state S0, or S1 without its ACK). → [Failed connections](#failed-connections)",
-			fmtInt(f.halfOpen), mdCode(netip.AddrPortFrom(h.key.addr, h.key.port).String()), fmtInt(f.sources()), fmtTime(f.firstNs), fmtTime(f.lastNs),
-			fmtInt(peak), ifElse(width == 1e9, "one second", fmtDuration(width)), plural(h.srv.completed, "connection to it", "connections to it"))
-		out = append(out, finding{order: -1, affected: f.halfOpen, base: s.tcp.flows, text: text})
+			fmtInt(f.HalfOpen), mdCode(f.Server), fmtInt(f.Sources), fmtTime(f.FirstNs), fmtTime(f.LastNs),
+			fmtInt(f.Peak), ifElse(f.PeakNs == 1e9, "one second", fmtDuration(f.PeakNs)), plural(f.Completed, "connection to it", "connections to it"))
+		out = append(out, finding{order: -1, affected: f.HalfOpen, base: s.tcp.flows, text: text})
 	}
 	return out
+}
+
+// Attacks are the SYN floods and scans the report found, for the manifest
+// (nil when none): a batch job can act on them without parsing report.md.
+type Attacks struct {
+	Floods []FloodInfo `json:"floods,omitempty"`
+	Scans  []ScanInfo  `json:"scans,omitempty"`
+}
+
+// Attacks returns what the findings' flood and scan rules found, every
+// one of them (the report lists the first few).
+func (s *Summary) Attacks() *Attacks {
+	a := &Attacks{Floods: s.floods(), Scans: s.scans()}
+	if len(a.Floods) == 0 && len(a.Scans) == 0 {
+		return nil
+	}
+	return a
 }
 
 // maxFloodFindings bounds the flood findings listed.

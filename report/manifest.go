@@ -33,10 +33,13 @@ type Manifest struct {
 	// L7 counts what the application layer did and where it was bounded:
 	// "flows.http", "http.requests", "stream.gap_bytes", "http.header_too_long", ...
 	// (absent with --no-l7).
-	L7       map[string]int64  `json:"l7,omitempty"`
-	Warnings []string          `json:"warnings"`
-	Outputs  []provenance.File `json:"outputs"`
-	Flows    int64             `json:"flows"` // rows in flows.parquet
+	L7       map[string]int64 `json:"l7,omitempty"`
+	Warnings []string         `json:"warnings"`
+	// Attacks lists the SYN floods and scans of the report's findings
+	// (absent when there are none).
+	Attacks *Attacks          `json:"attacks,omitempty"`
+	Outputs []provenance.File `json:"outputs"`
+	Flows   int64             `json:"flows"` // rows in flows.parquet
 	// AuditSeq is the seq of the audit.jsonl entry that records this
 	// manifest's SHA-256 (a file cannot hold its own hash); 0 when none.
 	AuditSeq int64 `json:"audit_seq,omitempty"`

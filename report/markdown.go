@@ -432,17 +432,17 @@ func (r *renderer) summary() {
 
 	r.p("### Traffic over time")
 	tl := r.timelineRows()
-	r.files[TimeChart] = trafficChart(tl, s.timeline.width)
-	r.p("![Payload bytes and flows by the interval their flow started in, %s intervals](%s)", fmtDuration(s.timeline.width), TimeChart)
+	r.files[TimeChart] = trafficChart(tl, s.timeline.width, s.timeline.halfOpen > 0)
+	r.p("![Payload bytes, flows%s by the interval their flow started in, %s intervals](%s)", ifElse(s.timeline.halfOpen > 0, " and half-open TCP connections", ""), fmtDuration(s.timeline.width), TimeChart)
 	r.line("<details><summary>Numbers behind the chart</summary>")
 	r.b.WriteString("\n")
 	var trow [][]string
 	for _, b := range tl {
 		if b.v.flows > 0 {
-			trow = append(trow, []string{fmtTime(b.start), fmtInt(b.v.flows), fmtInt(b.v.bytes)})
+			trow = append(trow, []string{fmtTime(b.start), fmtInt(b.v.flows), fmtInt(b.v.bytes), fmtInt(b.v.halfOpen)})
 		}
 	}
-	r.table("traffic", true, []string{h("interval start", "m-interval"), h("flows started", "m-flow"), h("payload bytes", "m-bytes")}, trow)
+	r.table("traffic", true, []string{h("interval start", "m-interval"), h("flows started", "m-flow"), h("payload bytes", "m-bytes"), h("half-open TCP", "m-flood")}, trow)
 	r.line("</details>")
 	r.b.WriteString("\n")
 	r.p("Intervals of %s (%s of them, empty ones left out of the table); a flow's bytes count in the interval it started in. %s.",
@@ -451,7 +451,7 @@ func (r *renderer) summary() {
 
 type interval struct {
 	start int64
-	v     volume
+	v     tlBucket
 }
 
 // timelineRows returns every interval from the first to the last, empty

@@ -59,7 +59,9 @@ GROUP BY proto, state ORDER BY flows DESC, proto, state;`},
 ` + wire + `
 GROUP BY proto, dst_port ORDER BY flows DESC, payload_bytes DESC, proto, port LIMIT ` + n + `;`},
 		{"traffic", "Traffic over time", `SELECT ts_ns // ` + tl + ` * ` + tl + ` AS start_time, count(*) AS flows,
-       sum(orig_bytes + resp_bytes) AS payload_bytes
+       sum(orig_bytes + resp_bytes) AS payload_bytes,
+       count(*) FILTER (WHERE proto = 'tcp' AND (state = 'S0'
+           OR (state = 'S1' AND rtt_handshake_ns IS NULL))) AS half_open
 ` + wire + `
 GROUP BY start_time ORDER BY start_time;`},
 		{"talkers-bytes", "Top conversations by payload bytes", `SELECT proto, src_ip AS client, dst_ip AS server, dst_port AS port,

@@ -55,6 +55,13 @@ type SummaryOptions struct {
 	// SlowHandshakeNs is the handshake RTT from which a handshake is
 	// reported as slow (default 200 ms).
 	SlowHandshakeNs int64
+	// ScanMinHosts and ScanMinPorts are how many distinct hosts, or
+	// ports, one source must probe in vain to be reported as scanning
+	// (defaults DefaultScanMinHosts and DefaultScanMinPorts).
+	ScanMinHosts, ScanMinPorts int
+	// MaxScanSources is how many probing sources are tracked at once
+	// (default DefaultMaxScanSources).
+	MaxScanSources int
 }
 
 func (o SummaryOptions) withDefaults() SummaryOptions {
@@ -75,6 +82,15 @@ func (o SummaryOptions) withDefaults() SummaryOptions {
 	}
 	if o.SlowHandshakeNs <= 0 {
 		o.SlowHandshakeNs = DefaultSlowHandshakeNs
+	}
+	if o.ScanMinHosts <= 0 {
+		o.ScanMinHosts = DefaultScanMinHosts
+	}
+	if o.ScanMinPorts <= 0 {
+		o.ScanMinPorts = DefaultScanMinPorts
+	}
+	if o.MaxScanSources <= 0 {
+		o.MaxScanSources = DefaultMaxScanSources
 	}
 	return o
 }
@@ -120,6 +136,7 @@ type Summary struct {
 	failed    topK    // earliest failed connections
 	failedBy  [3]topK // earliest per failure class (findings)
 	failCount [3]int64
+	scan      scanTable // probing sources, for the scan findings
 
 	crosscheck   map[string]int64
 	disagree     int64
@@ -229,6 +246,7 @@ func NewSummary(opts SummaryOptions) *Summary {
 		s.failedBy[i] = topK{k: findingExamples}
 	}
 	s.disagreeList = topK{k: findingExamples}
+	s.scan.k = opts.MaxScanSources
 	return s
 }
 
@@ -285,7 +303,8 @@ func (s *Summary) Add(r *analyze.Record) {
 		pa.flows++
 		pa.bytes += bytes
 	}
-	s.timeline.add(r.TsNs, bytes)
+	s.timeline.add(r.TsNs, bytes, r.Proto == "tcp" && isHalfOpen(r))
+	s.scan.add(r)
 	s.addTalker(r, bytes)
 	if r.CrossCheck != "" {
 		s.countVerdict(r.CrossCheck, 1)
@@ -607,14 +626,22 @@ var timelineLadder = []int64{
 // this many intervals.
 const maxIntervals = 60
 
-// timeline counts flows and bytes by the interval of their start time:
-// interval i covers [i*width, (i+1)*width) epoch ns (i = ts_ns / width,
-// truncated, as DuckDB's // divides).
+// timeline counts flows, bytes and half-open TCP connections by the
+// interval of their start time: interval i covers [i*width, (i+1)*width)
+// epoch ns (i = ts_ns / width, truncated, as DuckDB's // divides).
 type timeline struct {
 	step    int
 	width   int64
 	lo, hi  int64 // interval range seen
-	buckets map[int64]*volume
+	buckets map[int64]*tlBucket
+	// halfOpen counts every half-open connection, for the chart's third
+	// panel (shown only when there are some).
+	halfOpen int64
+}
+
+type tlBucket struct {
+	volume
+	halfOpen int64
 }
 
 func ladderWidth(step int) int64 {
@@ -628,10 +655,10 @@ func ladderWidth(step int) int64 {
 	return w
 }
 
-func (t *timeline) add(ts, bytes int64) {
+func (t *timeline) add(ts, bytes int64, halfOpen bool) {
 	if t.buckets == nil {
 		t.width = ladderWidth(0)
-		t.buckets = map[int64]*volume{}
+		t.buckets = map[int64]*tlBucket{}
 		t.lo, t.hi = ts/t.width, ts/t.width
 	}
 	i := ts / t.width
@@ -641,11 +668,15 @@ func (t *timeline) add(ts, bytes int64) {
 	}
 	v := t.buckets[i]
 	if v == nil {
-		v = &volume{}
+		v = &tlBucket{}
 		t.buckets[i] = v
 	}
 	v.flows++
 	v.bytes += bytes
+	if halfOpen {
+		v.halfOpen++
+		t.halfOpen++
+	}
 }
 
 // grow moves to the next width of the ladder, merging intervals; it
@@ -658,12 +689,13 @@ func (t *timeline) grow() bool {
 	t.step++
 	f := w / t.width
 	t.width = w
-	merged := make(map[int64]*volume, len(t.buckets)/int(min(f, 64))+1)
+	merged := make(map[int64]*tlBucket, len(t.buckets)/int(min(f, 64))+1)
 	for i, v := range t.buckets {
 		j := i / f
 		if m := merged[j]; m != nil {
 			m.flows += v.flows
 			m.bytes += v.bytes
+			m.halfOpen += v.halfOpen
 		} else {
 			merged[j] = v
 		}

@@ -16,6 +16,7 @@ import (
 const (
 	barColor  = "#4477aa"
 	bar2Color = "#ee7733"
+	badColor  = "#cc3311" // half-open connections: trouble
 	gridColor = "#dddddd"
 	textColor = "#222222"
 )
@@ -198,12 +199,15 @@ func durLabel(ns int64) string {
 	return strconv.FormatInt(ns, 10) + "ns"
 }
 
-// trafficChart draws payload bytes and flows per interval.
-func trafficChart(iv []interval, width int64) []byte {
+// trafficChart draws payload bytes and flows per interval, and half-open
+// TCP connections when there are any (a SYN flood shows there, while its
+// bytes are too few to see).
+func trafficChart(iv []interval, width int64, halfOpen bool) []byte {
 	labels := make([]string, len(iv))
 	tips := make([]string, len(iv))
 	flows := make([]int64, len(iv))
 	bytes := make([]int64, len(iv))
+	half := make([]int64, len(iv))
 	every := max(1, (len(iv)+11)/12)
 	layout := "15:04:05"
 	switch {
@@ -222,16 +226,21 @@ func trafficChart(iv []interval, width int64) []byte {
 		tips[i] = fmtTime(v.start)
 		flows[i] = v.v.flows
 		bytes[i] = v.v.bytes
+		half[i] = v.v.halfOpen
 	}
 	caption := "UTC. Intervals of " + fmtDuration(width)
 	if len(iv) > 0 {
 		caption += " from " + fmtTime(iv[0].start)
 	}
 	caption += "; a flow counts in the interval it started in."
-	return columns("Traffic over time", labels, tips, caption, []panel{
+	panels := []panel{
 		{name: "payload bytes", values: bytes, color: barColor, unit: func(n int64) string { return compact(n) + "B" }},
 		{name: "flows started", values: flows, color: bar2Color, unit: compact},
-	})
+	}
+	if halfOpen {
+		panels = append(panels, panel{name: "half-open TCP connections started", values: half, color: badColor, unit: compact})
+	}
+	return columns("Traffic over time", labels, tips, caption, panels)
 }
 
 // talkerChart draws horizontal bars of the top conversations by bytes.

@@ -27,6 +27,8 @@ type analyzeOptions struct {
 	noDedup          bool
 	dupSameTTL       bool
 	floodMin         int64
+	scanMinHosts     int
+	scanMinPorts     int
 	dupWindow        time.Duration
 	quiet            bool
 	jobs             int
@@ -47,6 +49,8 @@ func (o *analyzeOptions) register(fs *flag.FlagSet) {
 	fs.BoolVar(&o.dupSameTTL, "dup-same-ttl", false, "also fold two records of one packet with the same TTL (pods bridged on one node, where no router lowers it); a retransmission within --dup-window is then folded too")
 	fs.DurationVar(&o.dupWindow, "dup-window", time.Duration(analyze.DefaultDupWindowNs), "how far apart in capture time two records of one packet may be to be folded as vantage copies")
 	fs.Int64Var(&o.floodMin, "flood-min", report.DefaultFloodMinHalfOpen, "half-open connections to one server (from at least 100 sources) that the report calls a SYN flood")
+	fs.IntVar(&o.scanMinHosts, "scan-min-hosts", report.DefaultScanMinHosts, "distinct hosts one source must probe in vain (failed TCP handshakes, unanswered UDP) for the report to call it an address scan")
+	fs.IntVar(&o.scanMinPorts, "scan-min-ports", report.DefaultScanMinPorts, "distinct ports one source must probe in vain for the report to call it a port scan")
 	fs.BoolVar(&o.l7, "l7", false, "application layer too: http.parquet (HTTP/1.x requests), dns.parquet (DNS queries) and the TLS columns of flows.parquet (costs time: see the README)")
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress display on a terminal (warnings and errors are still shown)")
 	fs.IntVar(&o.jobs, "jobs", pipeline.DefaultJobs(), "captures analyzed at once, each with its own flow table (and its own live flows in memory); the output is the same for any value; the default is half the CPUs")
@@ -66,6 +70,11 @@ func (o *analyzeOptions) validate() error {
 	}
 	if o.maxFlows <= 0 {
 		return &usageError{fmt.Sprintf("--max-flows must be positive, got %d", o.maxFlows)}
+	}
+	for name, n := range map[string]int64{"flood-min": o.floodMin, "scan-min-hosts": int64(o.scanMinHosts), "scan-min-ports": int64(o.scanMinPorts)} {
+		if n <= 0 {
+			return &usageError{fmt.Sprintf("--%s must be positive, got %d", name, n)}
+		}
 	}
 	if o.out == "" {
 		return &usageError{"-o must name a directory"}
@@ -91,6 +100,8 @@ func (o *analyzeOptions) options(command []string, stderr io.Writer) pipeline.Op
 		Jobs:             o.jobs,
 		L7:               o.l7,
 		FloodMinHalfOpen: o.floodMin,
+		ScanMinHosts:     o.scanMinHosts,
+		ScanMinPorts:     o.scanMinPorts,
 		Tolerances:       o.xc.tolerances(),
 		L4Flows:          o.xc.l4Flows,
 		Workloads:        o.xc.workloads,
