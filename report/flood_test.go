@@ -77,3 +77,32 @@ func TestRateLadderBounded(t *testing.T) {
 }
 
 func itoaTest(i int) string { return strconv.Itoa(i) }
+
+// TestTalkersFullFilter: once the conversations map is full, the filter in
+// front of it changes no number: tracked conversations still count, others
+// go to untracked.
+func TestTalkersFullFilter(t *testing.T) {
+	s := NewSummary(SummaryOptions{MaxTalkers: 100})
+	srv := netip.MustParseAddr("10.0.0.1")
+	add := func(i int, bytes int64) {
+		r := analyze.Record{FlowID: "1-x", Proto: "udp", IPVersion: 4, SrcIP: netip.AddrFrom4([4]byte{11, 0, byte(i >> 8), byte(i)}), DstIP: srv, DstPort: 53, OrigBytes: bytes, OrigPkts: 1}
+		s.Add(&r)
+	}
+	for i := range 100 {
+		add(i, 1)
+	}
+	if s.talkersFull == nil {
+		t.Fatal("no filter once the map is full")
+	}
+	for i := range 1000 { // 100 tracked again, 900 new
+		add(i, 10)
+	}
+	var tracked volume
+	for _, v := range s.talkers {
+		tracked.flows += v.flows
+		tracked.bytes += v.bytes
+	}
+	if len(s.talkers) != 100 || tracked != (volume{200, 1100}) || s.talkersUntracked != (volume{900, 9000}) {
+		t.Errorf("%d tracked holding %+v, untracked %+v", len(s.talkers), tracked, s.talkersUntracked)
+	}
+}

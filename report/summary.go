@@ -115,7 +115,12 @@ type Summary struct {
 	ports                         [2]*[65536]portAgg // tcp, udp by dst_port
 	timeline                      timeline
 
-	talkers          map[talkerKey]*volume
+	talkers map[talkerKey]*volume
+	// talkersFull is a Bloom filter of the tracked conversations, made when
+	// the map fills up: from then on a conversation it does not hold is
+	// counted as untracked without a map lookup, which at a full map's load
+	// is the summary's largest cost on a SYN flood (a miss per flow).
+	talkersFull      []uint64
 	talkersUntracked volume
 	workloads        map[workloadKey]*volume
 	workUntracked    volume
@@ -408,13 +413,49 @@ func flowOrdinal(id string) (int, bool) {
 	return n, err == nil
 }
 
+// talkerFilterBits sizes the Bloom filter of a full talkers map: 1 Mi bits
+// (128 KiB), two probes, so at the default 65,536 conversations about 1.4%
+// of other ones still look the map up.
+const talkerFilterBits = 1 << 20
+
+// talkerHash mixes a conversation's key into 64 bits for the filter.
+func talkerHash(k *talkerKey) uint64 {
+	h := addrHash(k.src) ^ mix64(addrHash(k.dst)+uint64(k.port)<<8+uint64(len(k.proto)))
+	for i := 0; i < len(k.proto); i++ {
+		h = mix64(h + uint64(k.proto[i]))
+	}
+	return h
+}
+
+func (s *Summary) talkerMaybeTracked(k *talkerKey) bool {
+	h := talkerHash(k)
+	a, b := h%talkerFilterBits, (h>>32)%talkerFilterBits
+	return s.talkersFull[a/64]&(1<<(a%64)) != 0 && s.talkersFull[b/64]&(1<<(b%64)) != 0
+}
+
+func (s *Summary) fillTalkerFilter() {
+	s.talkersFull = make([]uint64, talkerFilterBits/64)
+	for k := range s.talkers {
+		h := talkerHash(&k)
+		a, b := h%talkerFilterBits, (h>>32)%talkerFilterBits
+		s.talkersFull[a/64] |= 1 << (a % 64)
+		s.talkersFull[b/64] |= 1 << (b % 64)
+	}
+}
+
 func (s *Summary) addTalker(r *analyze.Record, bytes int64) {
 	k := talkerKey{r.Proto, r.SrcIP.WithZone(""), r.DstIP.WithZone(""), r.DstPort}
-	if v := s.talkers[k]; v != nil {
+	if s.talkersFull != nil && !s.talkerMaybeTracked(&k) {
+		s.talkersUntracked.flows++
+		s.talkersUntracked.bytes += bytes
+	} else if v := s.talkers[k]; v != nil {
 		v.flows++
 		v.bytes += bytes
 	} else if len(s.talkers) < s.opts.MaxTalkers {
 		s.talkers[k] = &volume{1, bytes}
+		if len(s.talkers) == s.opts.MaxTalkers {
+			s.fillTalkerFilter()
+		}
 	} else {
 		s.talkersUntracked.flows++
 		s.talkersUntracked.bytes += bytes
