@@ -200,7 +200,19 @@ func TestSlabStore(t *testing.T) {
 	if id, reused := s.alloc(); id != 9 || !reused {
 		t.Errorf("after releasing 7 and 9: alloc gave %d (reused %v), want 9", id, reused)
 	}
-	if len(s.slabs) != 3 {
-		t.Errorf("%d slabs for %d flows", len(s.slabs), 3*storeSlab-1)
+	if want := smallSlabs + 2; len(s.slabs) != want {
+		t.Errorf("%d slabs for %d flows, want %d", len(s.slabs), 3*storeSlab-1, want)
+	}
+	for k, slab := range s.slabs {
+		first := flowID(0)
+		if k > 0 {
+			first = flowID(1) << (k + 2)
+		}
+		if k >= smallSlabs {
+			first = flowID(k-smallSlabs+1) << storeShift
+		}
+		if s.at(first) != &slab[0] || s.at(first+flowID(len(slab)-1)) != &slab[len(slab)-1] {
+			t.Errorf("slab %d (%d values) does not start at id %d", k, len(slab), first)
+		}
 	}
 }
