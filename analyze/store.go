@@ -8,7 +8,7 @@ import "math/bits"
 // live; the links between flows (expiry lists, index chains, twins) are
 // ids. What only some flows need lives apart and is allocated for those
 // alone: the TCP state (tcpConn, from a TCP flow's second packet, see
-// pendingPacket), vantage state (Table.vant), L7 state (l7Hook), and
+// setPending), vantage state (Table.vant), L7 state (l7Hook), and
 // counters past 2^32 (Table.wide).
 
 // flowID addresses a flow in a flowStore; noFlow is none.

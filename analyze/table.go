@@ -53,6 +53,9 @@ const (
 	DefaultMaxFlows           = 1_000_000
 )
 
+// maxStoreFlows bounds MaxFlows: live flows have 32-bit ids, 0 meaning none.
+const maxStoreFlows = 1<<32 - 2
+
 // WithDefaults returns c with every zero setting replaced by its default.
 func (c Config) WithDefaults() Config {
 	if c.TCPTimeoutNs <= 0 {
@@ -66,6 +69,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.MaxFlows <= 0 {
 		c.MaxFlows = DefaultMaxFlows
+	}
+	if uint64(c.MaxFlows) > maxStoreFlows {
+		c.MaxFlows = maxStoreFlows // flow ids are 32 bits
 	}
 	if c.FragTimeoutNs <= 0 {
 		c.FragTimeoutNs = DefaultFragTimeoutNs
@@ -134,7 +140,7 @@ type flow struct {
 	count           [2]dirCount
 	// aux: for UDP, the first packet from the originator (0 when none
 	// yet) and rtt_first_reply (when flFirstReplySet); for a TCP flow
-	// without its tcpConn, the first packet (pendingPacket).
+	// without its tcpConn, the first packet (setPending).
 	aux          [2]int64
 	prev, next   flowID // in the list of lists[list]
 	nextInBucket flowID // flowIndex chain
@@ -164,7 +170,7 @@ const (
 	auxFirstReply = 1
 )
 
-// A TCP flow's state (tcpConn, 416 bytes) is allocated at its second
+// A TCP flow's state (tcpConn, 424 bytes) is allocated at its second
 // packet: until then the flow keeps its first packet in aux, and the table
 // replays it into the state when the state is needed. Most flows of a SYN
 // flood or a scan never get a second packet. A first packet that does not
@@ -181,6 +187,10 @@ func (f *flow) setPending(dir int, d *Decoded) bool {
 	f.aux[1] = int64(uint64(d.Payload)<<32 | uint64(d.Window)<<16 | uint64(d.Flags)<<8 | uint64(dir)<<1 | 1)
 	return true
 }
+
+// eagerTCPState gives every TCP flow its state at the first packet: the
+// tests' referee for the waiting first packet (export_test.go).
+var eagerTCPState = false
 
 // pending returns the waiting first packet into d and its direction, or
 // false when none waits.
@@ -435,8 +445,8 @@ func (t *Table) add(d *Decoded, index int64, payload []byte) (flowID, *flow, int
 			c := t.conns.at(f.tcp)
 			c.add(dir, d)
 			closed = c.closed()
-		case f.setPending(dir, d):
-			// A new flow: its first packet waits (pendingPacket).
+		case !eagerTCPState && f.setPending(dir, d):
+			// A new flow: its first packet waits (see setPending).
 			closed = d.Flags&flagRST != 0
 		default:
 			c := t.conn(f)
