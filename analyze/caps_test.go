@@ -216,3 +216,59 @@ func TestSlabStore(t *testing.T) {
 		}
 	}
 }
+
+// TestWideCounters: counters past 32 bits move beside the flow and keep
+// counting exactly, for TCP (with a first packet waiting for its TCP state)
+// and UDP, in both directions; a flow that never passes them stays narrow.
+func TestWideCounters(t *testing.T) {
+	const big = 1<<31 + 12345 // two of these pass 2^32
+	tests := []struct {
+		name string
+		pkts []Decoded
+	}{
+		{"tcp", []Decoded{
+			pkt(KindTCP, 0, true, flagSYN, 100, 0, big),
+			pkt(KindTCP, 1e6, false, flagSYN|flagACK, 500, 101, 7),
+			pkt(KindTCP, 2e6, true, flagACK, 101, 508, big),
+			pkt(KindTCP, 3e6, true, flagACK, 101+big, 508, 1),
+		}},
+		{"udp", []Decoded{
+			pkt(KindUDP, 0, true, 0, 0, 0, big),
+			pkt(KindUDP, 1e6, false, 0, 0, 0, big),
+			pkt(KindUDP, 2e6, false, 0, 0, 0, big),
+			pkt(KindUDP, 3e6, true, 0, 0, 0, 3),
+		}},
+		{"narrow", []Decoded{
+			pkt(KindUDP, 0, true, 0, 0, 0, 1<<31),
+			pkt(KindUDP, 1e6, true, 0, 0, 0, 1<<31-200),
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var want [2]wideCount
+			for _, d := range tc.pkts {
+				dir := 0
+				if d.Src != tc.pkts[0].Src {
+					dir = 1
+				}
+				want[dir].pkts++
+				want[dir].bytes += d.Payload
+				want[dir].ipBytes += d.IPLen
+				want[dir].wireBytes += d.WireLen
+			}
+			recs, tbl := collect(Config{}, tc.pkts)
+			if len(recs) != 1 {
+				t.Fatalf("%d flows, want 1", len(recs))
+			}
+			r := recs[0]
+			got := [2]wideCount{{r.OrigPkts, r.OrigBytes, r.OrigIPBytes, r.OrigWireBytes},
+				{r.RespPkts, r.RespBytes, r.RespIPBytes, r.RespWireBytes}}
+			if got != want {
+				t.Errorf("counts %+v, want %+v", got, want)
+			}
+			if len(tbl.wide) != 0 {
+				t.Errorf("%d wide counters left after the flow ended", len(tbl.wide))
+			}
+		})
+	}
+}

@@ -389,8 +389,10 @@ func (t *Table) add(d *Decoded, index int64, payload []byte) (flowID, *flow, int
 	if id != noFlow {
 		f = t.store.at(id)
 		if d.Kind == KindTCP {
-			// The flow's second packet: its TCP state is needed now.
-			if c := t.conn(f); c.twin != noFlow {
+			if f.tcp == noFlow {
+				t.conn(f) // the flow's second packet: its TCP state is needed now
+			}
+			if t.conns.at(f.tcp).twin != noFlow {
 				id = t.route(id, srcIsLo, d)
 				f = t.store.at(id)
 			}
@@ -424,7 +426,9 @@ func (t *Table) add(d *Decoded, index int64, payload []byte) (flowID, *flow, int
 	}
 
 	dir := f.dirOf(srcIsLo)
-	t.count(id, f, dir, 1, d.Payload, d.IPLen, d.WireLen)
+	if c := &f.count[dir]; !c.add(f, d) {
+		t.count(id, f, dir, 1, d.Payload, d.IPLen, d.WireLen)
+	}
 	if d.TsNs > f.lastNs {
 		f.lastNs = d.TsNs
 	}
@@ -505,7 +509,20 @@ func (t *Table) twin(f *flow) flowID {
 	return t.conns.at(f.tcp).twin
 }
 
-// count adds a packet's counts to direction dir of flow id.
+// add counts packet d in c, a direction of f, and reports whether it
+// could: false when f's counters are wide or would pass 32 bits (then
+// Table.count does it). The per-packet path, small enough to be inlined.
+func (c *dirCount) add(f *flow, d *Decoded) bool {
+	b, i, w := uint64(c.bytes)+uint64(d.Payload), uint64(c.ipBytes)+uint64(d.IPLen), uint64(c.wireBytes)+uint64(d.WireLen)
+	if f.fl&flWide != 0 || c.pkts == 1<<32-1 || (b|i|w) > 1<<32-1 {
+		return false
+	}
+	c.pkts++
+	c.bytes, c.ipBytes, c.wireBytes = uint32(b), uint32(i), uint32(w)
+	return true
+}
+
+// count adds counts to direction dir of flow id.
 func (t *Table) count(id flowID, f *flow, dir int, pkts, bytes, ipBytes, wireBytes int64) {
 	c := &f.count[dir]
 	p, b := int64(c.pkts)+pkts, int64(c.bytes)+bytes
