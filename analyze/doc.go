@@ -255,12 +255,12 @@
 // every packet touches is the flow's hot part, 144 bytes: the key (48),
 // first and last times and the first packet's index, 32-bit counters per
 // direction, 16 bytes of UDP timing or of a waiting TCP packet, the expiry
-// list and index links, the id of its TCP state, state bits, and 2 bytes
-// kept for a mask of the capture nodes that saw the flow. It holds no Go
-// pointers, and neither do the index (a chained hash table of ids, which
-// does not store hashes: it hashes a key again to grow or remove) nor the
-// expiry lists (linked by id): the collector never scans them, however many
-// flows are live.
+// list links, the id of its TCP state, state bits, and 2 bytes kept for a
+// mask of the capture nodes that saw the flow (5 bytes are free). It holds
+// no Go pointers, and neither do the index (open addressing, 8-byte slots of
+// an id and a hash tag, at most 3/4 full: a lookup touches only flows whose
+// tag matches) nor the expiry lists (linked by id): the collector never
+// scans them, however many flows are live.
 //
 // The rest is allocated for the flows that need it. A TCP flow's state
 // (tcpConn, 424 bytes, in slabs of its own, plus its segments and samples;

@@ -6,28 +6,29 @@ import (
 	"math/bits"
 )
 
-// flowIndex finds live flows by key: a chained hash table of flow ids sized
-// by the number of live flows, chained through flow.nextInBucket. It
-// replaces a Go map because the key is hashed once per packet and a map's
-// generic hashing of the key was the largest single cost of the hot path;
-// and it holds no pointers, so the collector skips it. The hash folds the
-// key's words with three independent 128-bit multiplications (wyhash's
-// mixer), each operand XORed with a seed word that is random per table,
-// since keys come from untrusted packets: colliding keys cannot be chosen
-// without the seed. Flows do not keep their hash: growing the index and
-// removing a flow hash its key again, which costs less than 8 bytes in
-// every flow.
+// flowIndex finds live flows by key: an open-addressing hash table with
+// linear probing, sized by the number of live flows (at most 3/4 full). A
+// slot holds a flow id and the hash's upper 32 bits (the tag), which also
+// choose the slot, so that a lookup touches a flow only when its tag
+// matches, and growing or removing touches no flow: with a million flows
+// live, every flow touched is a cache (and TLB) miss. It replaces a Go map
+// because the key is hashed once per packet and a map's generic hashing of
+// the key was the largest single cost of the hot path; and it holds no
+// pointers, so the collector skips it. The hash folds the key's words with
+// three independent 128-bit multiplications (wyhash's mixer), each operand
+// XORed with a seed word that is random per table, since keys come from
+// untrusted packets: colliding keys cannot be chosen without the seed.
 type flowIndex struct {
-	seed    [6]uint64
-	store   *flowStore
-	buckets []flowID // length a power of two; noFlow ends a chain
-	n       int
+	seed  [6]uint64
+	store *flowStore
+	slots []uint64 // tag<<32 | id; 0 is empty. Length a power of two, at most 2^32.
+	n     int
 }
 
 func newFlowIndex(s *flowStore) *flowIndex {
 	var b [8 * 6]byte
 	rand.Read(b[:]) // never fails (crypto/rand panics instead)
-	x := &flowIndex{store: s, buckets: make([]flowID, 1024)}
+	x := &flowIndex{store: s, slots: make([]uint64, 1024)}
 	for i := range x.seed {
 		x.seed[i] = binary.LittleEndian.Uint64(b[8*i:])
 	}
@@ -51,60 +52,81 @@ func (x *flowIndex) hash(k *flowKey) uint64 {
 	return mum(a^s[1], b^c^s[2])
 }
 
+// tagOf returns the slot tag of hash h.
+func tagOf(h uint64) uint32 { return uint32(h >> 32) }
+
 func (x *flowIndex) get(k *flowKey, h uint64) flowID {
-	for id := x.buckets[h&uint64(len(x.buckets)-1)]; id != noFlow; {
-		f := x.store.at(id)
-		if f.key == *k {
-			return id
+	tag, mask := tagOf(h), uint64(len(x.slots)-1)
+	for i := uint64(tag) & mask; ; i = (i + 1) & mask {
+		s := x.slots[i]
+		if s == 0 {
+			return noFlow
 		}
-		id = f.nextInBucket
+		if uint32(s>>32) == tag {
+			if id := flowID(s); x.store.at(id).key == *k {
+				return id
+			}
+		}
 	}
-	return noFlow
 }
 
 // put adds flow id, whose key hashes to h and which is not in the index.
 func (x *flowIndex) put(id flowID, h uint64) {
-	if x.n >= len(x.buckets) {
+	if 4*(x.n+1) > 3*len(x.slots) {
 		x.grow()
 	}
-	b := &x.buckets[h&uint64(len(x.buckets)-1)]
-	x.store.at(id).nextInBucket, *b = *b, id
+	x.insert(uint64(tagOf(h))<<32 | uint64(id))
 	x.n++
+}
+
+func (x *flowIndex) insert(slot uint64) {
+	mask := uint64(len(x.slots) - 1)
+	i := slot >> 32 & mask
+	for x.slots[i] != 0 {
+		i = (i + 1) & mask
+	}
+	x.slots[i] = slot
+}
+
+// find returns the slot of flow id, in the index.
+func (x *flowIndex) find(id flowID) uint64 {
+	f := x.store.at(id)
+	mask := uint64(len(x.slots) - 1)
+	i := uint64(tagOf(x.hash(&f.key))) & mask
+	for flowID(x.slots[i]) != id {
+		i = (i + 1) & mask
+	}
+	return i
 }
 
 // replace puts flow g, of the same key, where flow f is.
 func (x *flowIndex) replace(f, g flowID) {
-	ff, gf := x.store.at(f), x.store.at(g)
-	for p := &x.buckets[x.hash(&ff.key)&uint64(len(x.buckets)-1)]; *p != noFlow; p = &x.store.at(*p).nextInBucket {
-		if *p == f {
-			gf.nextInBucket, *p, ff.nextInBucket = ff.nextInBucket, g, noFlow
-			return
-		}
-	}
+	i := x.find(f)
+	x.slots[i] = x.slots[i]&^(1<<32-1) | uint64(g)
 }
 
+// remove takes flow id out, moving back the slots after it that may go
+// closer to their home slot (deletion without tombstones).
 func (x *flowIndex) remove(id flowID) {
-	f := x.store.at(id)
-	for p := &x.buckets[x.hash(&f.key)&uint64(len(x.buckets)-1)]; *p != noFlow; p = &x.store.at(*p).nextInBucket {
-		if *p == id {
-			*p, f.nextInBucket = f.nextInBucket, noFlow
-			x.n--
-			return
+	mask := uint64(len(x.slots) - 1)
+	i := x.find(id)
+	for j := (i + 1) & mask; x.slots[j] != 0; j = (j + 1) & mask {
+		s := x.slots[j]
+		if home := s >> 32 & mask; (j-home)&mask >= (j-i)&mask {
+			x.slots[i] = s
+			i = j
 		}
 	}
+	x.slots[i] = 0
+	x.n--
 }
 
 func (x *flowIndex) grow() {
-	old := x.buckets
-	x.buckets = make([]flowID, 2*len(old))
-	mask := uint64(len(x.buckets) - 1)
-	for _, id := range old {
-		for id != noFlow {
-			f := x.store.at(id)
-			next := f.nextInBucket
-			b := &x.buckets[x.hash(&f.key)&mask]
-			f.nextInBucket, *b = *b, id
-			id = next
+	old := x.slots
+	x.slots = make([]uint64, 2*len(old))
+	for _, s := range old {
+		if s != 0 {
+			x.insert(s)
 		}
 	}
 }

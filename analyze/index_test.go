@@ -31,8 +31,8 @@ func TestFlowIndex(t *testing.T) {
 		ids[i] = flowID(i + 1)
 		x.put(ids[i], x.hash(&s.at(ids[i]).key))
 	}
-	if len(x.buckets) < n {
-		t.Fatalf("index did not grow: %d buckets for %d flows", len(x.buckets), x.n)
+	if len(x.slots) < n {
+		t.Fatalf("index did not grow: %d slots for %d flows", len(x.slots), x.n)
 	}
 	for i, id := range ids {
 		k := s.at(id).key
@@ -62,8 +62,8 @@ func TestFlowIndex(t *testing.T) {
 }
 
 // TestFlowIndexSpread: keys that differ only in a port or the last address
-// byte (what a scan or a busy client gives) spread over the buckets: no
-// chain is much longer than a uniform hash would make it.
+// byte (what a scan or a busy client gives) spread over the slots: no flow
+// sits much farther from its home slot than a uniform hash would put it.
 func TestFlowIndexSpread(t *testing.T) {
 	const n = 1 << 16
 	x, s := newTestIndex(n, func(i int) flowKey {
@@ -75,17 +75,54 @@ func TestFlowIndexSpread(t *testing.T) {
 	for id := flowID(1); id <= n; id++ {
 		x.put(id, x.hash(&s.at(id).key))
 	}
-	longest := 0
-	for _, id := range x.buckets {
-		l := 0
-		for ; id != noFlow; id = s.at(id).nextInBucket {
-			l++
+	mask := uint64(len(x.slots) - 1)
+	farthest := uint64(0)
+	for i, slot := range x.slots {
+		if slot != 0 {
+			farthest = max(farthest, (uint64(i)-slot>>32)&mask)
 		}
-		longest = max(longest, l)
 	}
-	// With n keys in n buckets the longest chain of a uniform hash is about
-	// ln n / ln ln n, 4-5 here; 12 would be far out.
-	if longest > 12 {
-		t.Errorf("longest chain %d for %d keys in %d buckets", longest, n, len(x.buckets))
+	// Linear probing at half load puts the farthest of n keys a few dozen
+	// slots from home; a hash that clusters such keys would put them
+	// thousands away.
+	if farthest > 100 {
+		t.Errorf("a flow %d slots from home, %d keys in %d slots", farthest, n, len(x.slots))
+	}
+}
+
+// TestFlowIndexChurn: puts and removes in random order, checked against a
+// Go map after every step, with the index kept near full (long probe runs,
+// many moves back on removal).
+func TestFlowIndexChurn(t *testing.T) {
+	const keys = 700 // 3/4 of the first 1024 slots is 768
+	x, s := newTestIndex(keys, func(i int) flowKey {
+		return flowKey{loPort: uint16(i), hiPort: 53, vlan: -1, proto: 17}
+	})
+	in := map[flowID]bool{}
+	rng := uint64(1)
+	for step := range 20000 {
+		rng ^= rng << 13
+		rng ^= rng >> 7
+		rng ^= rng << 17
+		id := flowID(rng%keys) + 1
+		if in[id] {
+			x.remove(id)
+			delete(in, id)
+		} else {
+			x.put(id, x.hash(&s.at(id).key))
+			in[id] = true
+		}
+		if step%97 != 0 {
+			continue
+		}
+		for id := flowID(1); id <= keys; id++ {
+			k := s.at(id).key
+			if got := x.get(&k, x.hash(&k)); (got == id) != in[id] || got != id && got != noFlow {
+				t.Fatalf("step %d: flow %d: got %d, in the index: %v", step, id, got, in[id])
+			}
+		}
+	}
+	if x.n != len(in) || len(x.slots) != 1024 {
+		t.Errorf("n %d, want %d; %d slots", x.n, len(in), len(x.slots))
 	}
 }

@@ -53,8 +53,9 @@ const (
 	DefaultMaxFlows           = 1_000_000
 )
 
-// maxStoreFlows bounds MaxFlows: live flows have 32-bit ids, 0 meaning none.
-const maxStoreFlows = 1<<32 - 2
+// maxStoreFlows bounds MaxFlows: live flows have 32-bit ids (0 means none)
+// and the index, at most 3/4 full, has at most 2^32 slots.
+const maxStoreFlows = 3<<30 - 1
 
 // WithDefaults returns c with every zero setting replaced by its default.
 func (c Config) WithDefaults() Config {
@@ -141,16 +142,14 @@ type flow struct {
 	// aux: for UDP, the first packet from the originator (0 when none
 	// yet) and rtt_first_reply (when flFirstReplySet); for a TCP flow
 	// without its tcpConn, the first packet (setPending).
-	aux          [2]int64
-	prev, next   flowID // in the list of lists[list]
-	nextInBucket flowID // flowIndex chain
-	tcp          flowID // the TCP state in Table.conns; noFlow before the flow's second packet, and for UDP
-	list         uint8
-	ipVersion    uint8
-	udpHist      uint8 // UDP history bits: 1 orig sent, 2 resp sent
-	origIsLo     bool  // the originator is the key's lo endpoint
-	fl           uint8 // flDirInferred ...
-	_            uint8
+	aux        [2]int64
+	prev, next flowID // in the list of lists[list]
+	tcp        flowID // the TCP state in Table.conns; noFlow before the flow's second packet, and for UDP
+	list       uint8
+	ipVersion  uint8
+	udpHist    uint8 // UDP history bits: 1 orig sent, 2 resp sent
+	origIsLo   bool  // the originator is the key's lo endpoint
+	fl         uint8 // flDirInferred ...
 	// nodes is kept for a bit mask of the capture nodes that saw the flow.
 	nodes uint16
 }
