@@ -25,10 +25,13 @@ type flowIndex struct {
 	n     int
 }
 
+// firstSlots is the size of a new index: 768 flows before it grows.
+const firstSlots = 1024
+
 func newFlowIndex(s *flowStore) *flowIndex {
 	var b [8 * 6]byte
 	rand.Read(b[:]) // never fails (crypto/rand panics instead)
-	x := &flowIndex{store: s, slots: make([]uint64, 1024)}
+	x := &flowIndex{store: s, slots: make([]uint64, firstSlots)}
 	for i := range x.seed {
 		x.seed[i] = binary.LittleEndian.Uint64(b[8*i:])
 	}
@@ -119,6 +122,16 @@ func (x *flowIndex) remove(id flowID) {
 	}
 	x.slots[i] = 0
 	x.n--
+}
+
+// reset empties the index, letting go of a large slot array.
+func (x *flowIndex) reset() {
+	if len(x.slots) > firstSlots {
+		x.slots = make([]uint64, firstSlots)
+	} else {
+		clear(x.slots)
+	}
+	x.n = 0
 }
 
 func (x *flowIndex) grow() {

@@ -768,7 +768,7 @@ func (t *Table) Flush() {
 	t.flushing = false
 	t.store.reset()
 	t.conns.reset()
-	t.index = newFlowIndex(&t.store)
+	t.index.reset()
 }
 
 // idlest returns the live flow idle the longest, noFlow when none.
