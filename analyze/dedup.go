@@ -698,7 +698,7 @@ func (t *Table) dropVantage(id flowID) {
 // retime moves the times f took from a record at old to now, where now is
 // the time of the record's preferred copy.
 func (t *Table) retime(f *flow, dir int, old, now int64) {
-	if f.key.proto == ipProtoTCP {
+	if f.fl&flTCP != 0 {
 		t.conn(f) // before the times move: a waiting first packet takes them
 	}
 	delta := now - old
@@ -709,7 +709,7 @@ func (t *Table) retime(f *flow, dir int, old, now int64) {
 		f.lastNs = now
 	}
 	f.firstNs, f.lastNs = min(f.firstNs, f.lastNs), max(f.firstNs, f.lastNs)
-	if f.key.proto != ipProtoTCP {
+	if f.fl&flTCP == 0 {
 		replySet := f.fl&flFirstReplySet != 0
 		switch {
 		case dir == 0 && f.aux[auxFirstOrig] == old:

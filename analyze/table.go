@@ -161,6 +161,7 @@ const (
 	flFirstReplySet             // UDP: aux[1] holds rtt_first_reply
 	flVantages                  // a copy of one of its packets was folded (its state is in Table.vant)
 	flWide                      // its counters are in Table.wide
+	flTCP                       // a TCP flow (it has or will have a tcpConn)
 )
 
 // UDP's use of flow.aux.
@@ -670,6 +671,7 @@ func (t *Table) newFlow(key flowKey, h uint64, srcIsLo bool, d *Decoded, index i
 			}
 		}
 		list = listTCPOpen
+		f.fl |= flTCP
 	} else if serverSide(d.SrcPort, d.DstPort) {
 		f.origIsLo = !srcIsLo
 		f.fl |= flDirInferred | flFlipped
@@ -877,7 +879,7 @@ func (t *Table) fill(r *Record, id flowID, f *flow) {
 		r.RespTransitP50Ns = v.transit[1].p50()
 	}
 	r.pending = pendingStrings{todo: true, ordinal: t.ordinal, firstIndex: f.firstIndex, ipProto: f.key.proto, flipped: f.fl&flFlipped != 0}
-	if f.key.proto == ipProtoTCP {
+	if f.fl&flTCP != 0 {
 		r.Proto = "tcp"
 		if f.tcp != noFlow {
 			t.conns.at(f.tcp).fill(r)
