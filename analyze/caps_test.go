@@ -1,6 +1,7 @@
 package analyze
 
 import (
+	"reflect"
 	"testing"
 	"unsafe"
 )
@@ -173,6 +174,38 @@ func TestFlowSize(t *testing.T) {
 	}
 	if got := unsafe.Sizeof(tcpConn{}); got > 424 {
 		t.Errorf("tcpConn is %d bytes, more than 424", got)
+	}
+}
+
+// TestFlowHasNoPointers: the flow slabs, the index slots and the list
+// links hold no Go pointers, so that the collector never scans them (a
+// pointer added to flow would make every slab a scanned object again).
+func TestFlowHasNoPointers(t *testing.T) {
+	var hasPointers func(reflect.Type) bool
+	hasPointers = func(tp reflect.Type) bool {
+		switch tp.Kind() {
+		case reflect.Pointer, reflect.Slice, reflect.Map, reflect.Chan, reflect.Func,
+			reflect.Interface, reflect.String, reflect.UnsafePointer:
+			return true
+		case reflect.Array:
+			return hasPointers(tp.Elem())
+		case reflect.Struct:
+			for i := range tp.NumField() {
+				if hasPointers(tp.Field(i).Type) {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	for _, v := range []any{flow{}, flowList{}, flowIndex{}.slots} {
+		tp := reflect.TypeOf(v)
+		if tp.Kind() == reflect.Slice {
+			tp = tp.Elem()
+		}
+		if hasPointers(tp) {
+			t.Errorf("%v holds pointers", tp)
+		}
 	}
 }
 
