@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 	"time"
 
@@ -129,4 +130,52 @@ func BenchmarkDecodeAndFlowDoubled(b *testing.B) {
 		b.Fatalf("folded %d of %d records", folded, len(pkts))
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(pkts)), "ns/record")
+}
+
+// BenchmarkTableFlood is the flow table alone on a SYN flood like
+// testdata/bench/flood's: 200,000 spoofed sources, one SYN each, to one
+// server, every tenth answered by a SYN/ACK; every flow is live at the end.
+// B/flow is the heap the live flows take (the flow store, their TCP state
+// and the index).
+func BenchmarkTableFlood(b *testing.B) {
+	const sources = 200_000
+	var ds []analyze.Decoded
+	server := netip.AddrFrom4([4]byte{10, 50, 0, 1})
+	for i := range sources {
+		src := netip.AddrFrom4([4]byte{11, byte(i >> 16), byte(i >> 8), byte(i)})
+		syn := analyze.Decoded{Kind: analyze.KindTCP, IPProto: 6, TsNs: int64(i) * 10_000, WireLen: 60, VLAN: -1,
+			IPVersion: 4, Src: src, Dst: server, SrcPort: uint16(1024 + i%60000), DstPort: 80, IPLen: 40,
+			Seq: uint32(i) * 7919, Flags: 0x02, Window: 64240, TTL: 64, TunnelID: -1}
+		ds = append(ds, syn)
+		if i%10 == 0 {
+			ack := syn
+			ack.TsNs += 1000
+			ack.Src, ack.Dst, ack.SrcPort, ack.DstPort = syn.Dst, syn.Src, syn.DstPort, syn.SrcPort
+			ack.Seq, ack.Ack, ack.Flags = 1, syn.Seq+1, 0x12
+			ds = append(ds, ack)
+		}
+	}
+	b.ReportAllocs()
+	var perFlow float64
+	var took time.Duration
+	for b.Loop() {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		start := time.Now()
+		tbl := analyze.NewTable(analyze.Config{DeferStrings: true, NoDedup: true}, "flood", 1, func(*analyze.Record) {})
+		for i := range ds {
+			tbl.Add(&ds[i], int64(i))
+		}
+		took += time.Since(start)
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		perFlow = float64(after.HeapAlloc-before.HeapAlloc) / sources
+		start = time.Now()
+		tbl.Flush()
+		took += time.Since(start)
+	}
+	// Per packet without the collections made to measure the heap.
+	b.ReportMetric(float64(took.Nanoseconds())/float64(b.N*len(ds)), "ns/packet")
+	b.ReportMetric(perFlow, "B/flow")
 }

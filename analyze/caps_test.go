@@ -1,6 +1,7 @@
 package analyze
 
 import (
+	"reflect"
 	"testing"
 	"unsafe"
 )
@@ -164,36 +165,143 @@ func TestReusedStateIsClean(t *testing.T) {
 }
 
 // TestFlowSize: the per-flow memory the table is designed for (see flow and
-// tcpDir): flows come from chunks, so every byte here is multiplied by the
-// live flows, 32,000 at peak on the bench capture.
+// tcpDir): the hot part is multiplied by the live flows, 2,000,000 in the
+// SYN flood of testdata/bench/flood, the TCP state by those with a second
+// packet.
 func TestFlowSize(t *testing.T) {
-	if got := unsafe.Sizeof(tcpFlow{}); got > 632 {
-		t.Errorf("tcpFlow is %d bytes, more than 632", got)
+	if got := unsafe.Sizeof(flow{}); got > 144 {
+		t.Errorf("flow is %d bytes, more than 144", got)
 	}
-	if got := unsafe.Sizeof(flow{}); got > 216 {
-		t.Errorf("flow is %d bytes, more than 216", got)
+	if got := unsafe.Sizeof(tcpConn{}); got > 424 {
+		t.Errorf("tcpConn is %d bytes, more than 424", got)
 	}
 }
 
-// TestFlowChunkGrowth: chunks grow from firstFlowChunk to flowChunk and stay
-// there, however many are needed.
-func TestFlowChunkGrowth(t *testing.T) {
-	if firstFlowChunk<<flowChunkDoublings != flowChunk {
-		t.Fatalf("%d << %d != flowChunk %d", firstFlowChunk, flowChunkDoublings, flowChunk)
-	}
-	tbl := NewTable(Config{}, "t", 1, func(*Record) {})
-	want := 0
-	for n := 1; n <= 40*flowChunk; n++ {
-		f := tbl.allocFlow(true)
-		if f == nil || f.tcp == nil {
-			t.Fatalf("flow %d: %v", n, f)
+// TestFlowHasNoPointers: the flow slabs, the index slots and the list
+// links hold no Go pointers, so that the collector never scans them (a
+// pointer added to flow would make every slab a scanned object again).
+func TestFlowHasNoPointers(t *testing.T) {
+	var hasPointers func(reflect.Type) bool
+	hasPointers = func(tp reflect.Type) bool {
+		switch tp.Kind() {
+		case reflect.Pointer, reflect.Slice, reflect.Map, reflect.Chan, reflect.Func,
+			reflect.Interface, reflect.String, reflect.UnsafePointer:
+			return true
+		case reflect.Array:
+			return hasPointers(tp.Elem())
+		case reflect.Struct:
+			for i := range tp.NumField() {
+				if hasPointers(tp.Field(i).Type) {
+					return true
+				}
+			}
 		}
-		if len(tbl.tcpChunk) == 0 || n == 1 {
-			continue
-		}
-		want = max(want, len(tbl.tcpChunk)+1)
+		return false
 	}
-	if want != flowChunk || tbl.tcpChunks < 40 {
-		t.Errorf("largest chunk %d flows after %d chunks, want %d", want, tbl.tcpChunks, flowChunk)
+	for _, v := range []any{flow{}, flowList{}, flowIndex{}.slots} {
+		tp := reflect.TypeOf(v)
+		if tp.Kind() == reflect.Slice {
+			tp = tp.Elem()
+		}
+		if hasPointers(tp) {
+			t.Errorf("%v holds pointers", tp)
+		}
+	}
+}
+
+// TestSlabStore: ids start at 1 (0 is noFlow), values stay where they are
+// while slabs are added, and released ids are reused.
+func TestSlabStore(t *testing.T) {
+	var s slabStore[flow]
+	var ptrs []*flow
+	for n := 1; n < 3*storeSlab; n++ {
+		id, reused := s.alloc()
+		if reused || id != flowID(n) {
+			t.Fatalf("alloc %d: id %d reused %v", n, id, reused)
+		}
+		f := s.at(id)
+		f.firstIndex = int64(n)
+		ptrs = append(ptrs, f)
+	}
+	for i, f := range ptrs {
+		if s.at(flowID(i+1)) != f || f.firstIndex != int64(i+1) {
+			t.Fatalf("flow %d moved or changed", i+1)
+		}
+	}
+	s.release(7)
+	s.release(9)
+	if id, reused := s.alloc(); id != 9 || !reused {
+		t.Errorf("after releasing 7 and 9: alloc gave %d (reused %v), want 9", id, reused)
+	}
+	if want := smallSlabs + 2; len(s.slabs) != want {
+		t.Errorf("%d slabs for %d flows, want %d", len(s.slabs), 3*storeSlab-1, want)
+	}
+	for k, slab := range s.slabs {
+		first := flowID(0)
+		if k > 0 {
+			first = flowID(1) << (k + 2)
+		}
+		if k >= smallSlabs {
+			first = flowID(k-smallSlabs+1) << storeShift
+		}
+		if s.at(first) != &slab[0] || s.at(first+flowID(len(slab)-1)) != &slab[len(slab)-1] {
+			t.Errorf("slab %d (%d values) does not start at id %d", k, len(slab), first)
+		}
+	}
+}
+
+// TestWideCounters: counters past 32 bits move beside the flow and keep
+// counting exactly, for TCP (with a first packet waiting for its TCP state)
+// and UDP, in both directions; a flow that never passes them stays narrow.
+func TestWideCounters(t *testing.T) {
+	const big = 1<<31 + 12345 // two of these pass 2^32
+	tests := []struct {
+		name string
+		pkts []Decoded
+	}{
+		{"tcp", []Decoded{
+			pkt(KindTCP, 0, true, flagSYN, 100, 0, big),
+			pkt(KindTCP, 1e6, false, flagSYN|flagACK, 500, 101, 7),
+			pkt(KindTCP, 2e6, true, flagACK, 101, 508, big),
+			pkt(KindTCP, 3e6, true, flagACK, 101+big, 508, 1),
+		}},
+		{"udp", []Decoded{
+			pkt(KindUDP, 0, true, 0, 0, 0, big),
+			pkt(KindUDP, 1e6, false, 0, 0, 0, big),
+			pkt(KindUDP, 2e6, false, 0, 0, 0, big),
+			pkt(KindUDP, 3e6, true, 0, 0, 0, 3),
+		}},
+		{"narrow", []Decoded{
+			pkt(KindUDP, 0, true, 0, 0, 0, 1<<31),
+			pkt(KindUDP, 1e6, true, 0, 0, 0, 1<<31-200),
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var want [2]wideCount
+			for _, d := range tc.pkts {
+				dir := 0
+				if d.Src != tc.pkts[0].Src {
+					dir = 1
+				}
+				want[dir].pkts++
+				want[dir].bytes += d.Payload
+				want[dir].ipBytes += d.IPLen
+				want[dir].wireBytes += d.WireLen
+			}
+			recs, tbl := collect(Config{}, tc.pkts)
+			if len(recs) != 1 {
+				t.Fatalf("%d flows, want 1", len(recs))
+			}
+			r := recs[0]
+			got := [2]wideCount{{r.OrigPkts, r.OrigBytes, r.OrigIPBytes, r.OrigWireBytes},
+				{r.RespPkts, r.RespBytes, r.RespIPBytes, r.RespWireBytes}}
+			if got != want {
+				t.Errorf("counts %+v, want %+v", got, want)
+			}
+			if len(tbl.wide) != 0 {
+				t.Errorf("%d wide counters left after the flow ended", len(tbl.wide))
+			}
+		})
 	}
 }

@@ -595,3 +595,49 @@ func TestConformanceRecordings(t *testing.T) {
 		t.Logf("%s: %d/%d conversations match exactly, explained %v", filepath.Base(capPath), res.matched, res.convs, res.explained)
 	}
 }
+
+// TestLazyTCPState: a TCP flow's state made at its second packet, with the
+// first replayed into it (or into a scratch state when the flow ends with
+// one packet), gives every record exactly what the state made at the first
+// packet gives, on every capture of the public corpus and the recordings,
+// with copies folded and without.
+func TestLazyTCPState(t *testing.T) {
+	var caps []string
+	collect := func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && (strings.HasSuffix(p, ".pcap") || strings.HasSuffix(p, ".pcapng") || strings.HasSuffix(p, ".cap")) {
+			caps = append(caps, p)
+		}
+		return nil
+	}
+	filepath.WalkDir(filepath.Join("..", "testdata", "rec"), collect)
+	if _, err := os.Stat(corpusDir); err == nil {
+		filepath.WalkDir(corpusDir, collect)
+	} else {
+		t.Logf("public corpus not found at %s (it sits beside the project in CI): recordings only", corpusDir)
+	}
+	if len(caps) < 4 {
+		t.Fatalf("found %d captures, want at least 4", len(caps))
+	}
+	flows := 0
+	for _, capPath := range caps {
+		for _, cfg := range []analyze.Config{{}, {NoDedup: true}} {
+			lazy, _, lerr := analyzeFileWith(capPath, cfg)
+			analyze.SetEagerTCPState(true)
+			eager, _, eerr := analyzeFileWith(capPath, cfg)
+			analyze.SetEagerTCPState(false)
+			if (lerr == nil) != (eerr == nil) {
+				t.Fatalf("%s: errors differ: %v, %v", capPath, lerr, eerr)
+			}
+			if len(lazy) != len(eager) {
+				t.Fatalf("%s (%+v): %d flows lazily, %d eagerly", capPath, cfg, len(lazy), len(eager))
+			}
+			for i := range lazy {
+				if lazy[i] != eager[i] {
+					t.Fatalf("%s (%+v) flow %d:\nlazy  %+v\neager %+v", capPath, cfg, i, lazy[i], eager[i])
+				}
+			}
+			flows += len(lazy)
+		}
+	}
+	t.Logf("%d captures, %d records the same", len(caps), flows)
+}

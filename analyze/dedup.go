@@ -418,19 +418,16 @@ func (t *Table) countWaiting(w *waiting) {
 	// The table's clock (idle timeouts) runs as if the record had been
 	// counted when it arrived.
 	t.nowNs = max(t.nowNs, w.now)
-	f, dir := t.add(d, w.index, w.pl)
+	id, f, dir := t.add(d, w.index, w.pl)
 	if !w.paired && w.dups == 0 && w.extraPkts == 0 {
 		return
 	}
-	v := t.newVantage(f)
+	v := t.newVantage(id, f)
 	v.dupPkts += int64(w.dups)
 	if w.paired {
 		v.transit[dir].add(w.transit)
 	}
-	c := &f.count[dir]
-	c.pkts += int64(w.extraPkts)
-	c.ipBytes += w.extraIP
-	c.wireBytes += w.extraWire
+	t.count(id, f, dir, int64(w.extraPkts), 0, w.extraIP, w.extraWire)
 }
 
 // probeNs and probeRecords bound how long a capture's records go through
@@ -598,11 +595,11 @@ func (t *Table) dirOfRecord(d *Decoded) (int, uint64) {
 	if srcIsLo {
 		dh = ^h
 	}
-	if f := t.index.get(&key, h); f != nil {
-		if f.twin != nil && d.Kind == KindTCP {
-			f = route(f, srcIsLo, d)
+	if id := t.index.get(&key, h); id != noFlow {
+		if d.Kind == KindTCP && t.twin(t.store.at(id)) != noFlow {
+			id = t.route(id, srcIsLo, d)
 		}
-		return f.dirOf(srcIsLo), dh
+		return t.store.at(id).dirOf(srcIsLo), dh
 	}
 	if d.Kind == KindTCP {
 		switch d.Flags & (flagSYN | flagACK) {
@@ -643,17 +640,18 @@ func (t *Table) foldWaiting(w *waiting, e *foldEntry, d *Decoded) {
 func (t *Table) foldCounted(e *foldEntry, d *Decoded) {
 	var key flowKey
 	srcIsLo := keyOf(d, &key)
-	f := t.index.get(&key, t.index.hash(&key))
-	if f == nil {
+	id := t.index.get(&key, t.index.hash(&key))
+	if id == noFlow {
 		return
 	}
+	f := t.store.at(id)
 	dir := f.dirOf(srcIsLo)
 	eSender := senderFirst(e.ttl, d.TTL, e.ts, d.TsNs)
 	send, recv := e.ts, d.TsNs
 	if !eSender {
 		send, recv = recv, send
 	}
-	v := t.newVantage(f)
+	v := t.newVantage(id, f)
 	v.dupPkts++
 	v.transit[dir].add(recv - send)
 	if (dir == 0) != eSender {
@@ -662,16 +660,16 @@ func (t *Table) foldCounted(e *foldEntry, d *Decoded) {
 }
 
 // vantageOf returns the vantage state of f, nil while f has one vantage point.
-func (t *Table) vantageOf(f *flow) *vantage {
-	if f.vantages < 2 {
+func (t *Table) vantageOf(id flowID, f *flow) *vantage {
+	if f.fl&flVantages == 0 {
 		return nil
 	}
-	return t.vant[f]
+	return t.vant[id]
 }
 
 // newVantage marks f as seen from two vantage points and returns its state.
-func (t *Table) newVantage(f *flow) *vantage {
-	if v := t.vantageOf(f); v != nil {
+func (t *Table) newVantage(id flowID, f *flow) *vantage {
+	if v := t.vantageOf(id, f); v != nil {
 		return v
 	}
 	var v *vantage
@@ -681,17 +679,17 @@ func (t *Table) newVantage(f *flow) *vantage {
 		v = new(vantage)
 	}
 	if t.vant == nil {
-		t.vant = make(map[*flow]*vantage)
+		t.vant = make(map[flowID]*vantage)
 	}
-	t.vant[f] = v
-	f.vantages = 2
+	t.vant[id] = v
+	f.fl |= flVantages
 	return v
 }
 
 // dropVantage lets go of an ended flow's vantage state, for reuse.
-func (t *Table) dropVantage(f *flow) {
-	if v := t.vant[f]; v != nil {
-		delete(t.vant, f)
+func (t *Table) dropVantage(id flowID) {
+	if v := t.vant[id]; v != nil {
+		delete(t.vant, id)
 		v.reset()
 		t.freeVant = append(t.freeVant, v)
 	}
@@ -700,6 +698,9 @@ func (t *Table) dropVantage(f *flow) {
 // retime moves the times f took from a record at old to now, where now is
 // the time of the record's preferred copy.
 func (t *Table) retime(f *flow, dir int, old, now int64) {
+	if f.fl&flTCP != 0 {
+		t.conn(f) // before the times move: a waiting first packet takes them
+	}
 	delta := now - old
 	if f.firstNs == old {
 		f.firstNs = now
@@ -708,19 +709,20 @@ func (t *Table) retime(f *flow, dir int, old, now int64) {
 		f.lastNs = now
 	}
 	f.firstNs, f.lastNs = min(f.firstNs, f.lastNs), max(f.firstNs, f.lastNs)
-	c := f.tcp
-	if c == nil {
+	if f.fl&flTCP == 0 {
+		replySet := f.fl&flFirstReplySet != 0
 		switch {
-		case dir == 0 && f.firstOrigNs == old:
-			f.firstOrigNs = now
-			if f.firstReplySet {
-				f.firstReplyNs -= delta
+		case dir == 0 && f.aux[auxFirstOrig] == old:
+			f.aux[auxFirstOrig] = now
+			if replySet {
+				f.aux[auxFirstReply] -= delta
 			}
-		case dir == 1 && f.firstReplySet && f.firstOrigNs+f.firstReplyNs == old:
-			f.firstReplyNs += delta
+		case dir == 1 && replySet && f.aux[auxFirstOrig]+f.aux[auxFirstReply] == old:
+			f.aux[auxFirstReply] += delta
 		}
 		return
 	}
+	c := t.conn(f)
 	if c.firstRTT.Valid && c.mruSynNs+c.firstRTT.V == old {
 		c.firstRTT.V += delta
 	}
@@ -934,16 +936,14 @@ func (t *Table) matchGSO(d *Decoded) (bool, gsoCredit) {
 func (t *Table) creditFlow(d *Decoded, first bool) {
 	var key flowKey
 	srcIsLo := keyOf(d, &key)
-	f := t.index.get(&key, t.index.hash(&key))
-	if f == nil {
+	id := t.index.get(&key, t.index.hash(&key))
+	if id == noFlow {
 		return
 	}
+	f := t.store.at(id)
 	if first {
-		t.newVantage(f).dupPkts++
+		t.newVantage(id, f).dupPkts++
 		return
 	}
-	c := &f.count[f.dirOf(srcIsLo)]
-	c.pkts++
-	c.ipBytes += d.IPLen - d.Payload
-	c.wireBytes += d.WireLen - d.Payload
+	t.count(id, f, f.dirOf(srcIsLo), 1, 0, d.IPLen-d.Payload, d.WireLen-d.Payload)
 }

@@ -245,11 +245,38 @@
 // Memory follows live flows, not capture size: per direction at most 256
 // unacknowledged segments (more give no RTT sample), 4096 RTT samples, 16
 // sequence holes (more are merged, counting the bytes between as missed) and
-// 48 history letters; the table holds at most MaxFlows flows. A TCP flow
-// takes 632 bytes (216 for the flow, 416 for its TCP state, allocated
-// together, 256 flows at a time) plus its segments and samples; the state only
-// retransmissions, gaps, reordering, duplicate ACKs and zero windows touch
-// is allocated the first time one happens. Finished flows are reused.
+// 48 history letters; the table holds at most MaxFlows flows.
+//
+// # Flow store
+//
+// Live flows sit in slabs addressed by 32-bit ids (store.go): 4096 flows a
+// slab, the first slabs smaller (8, 8, 16 ... 2048) for captures of a few
+// flows. A slab never moves, and ids of finished flows are reused. What
+// every packet touches is the flow's hot part, 144 bytes: the key (48),
+// first and last times and the first packet's index, 32-bit counters per
+// direction, 16 bytes of UDP timing or of a waiting TCP packet, the expiry
+// list links, the id of its TCP state, state bits, and 2 bytes kept for a
+// mask of the capture nodes that saw the flow (5 bytes are free). It holds
+// no Go pointers, and neither do the index (open addressing, 8-byte slots of
+// an id and a hash tag, at most 3/4 full: a lookup touches only flows whose
+// tag matches) nor the expiry lists (linked by id): the collector never
+// scans them, however many flows are live.
+//
+// The rest is allocated for the flows that need it. A TCP flow's state
+// (tcpConn, 424 bytes, in slabs of its own, plus its segments and samples;
+// what only retransmissions, gaps, reordering, duplicate ACKs and zero
+// windows touch is allocated when first needed) comes at the flow's second
+// packet: until then the flow keeps its first packet's sequence and
+// acknowledgement numbers, window, flags, payload length and direction in
+// its 16 spare bytes (its time is the flow's first time), and replays that
+// packet into the new state, or into a scratch state when the flow ends
+// with one packet, so every number is what analysing it at once would
+// give. A half-open flow of a SYN flood or a scan therefore costs its 144
+// bytes and an index slot. Counters move to a map beside the table when a
+// flow passes 2^32 packets or bytes in one of them; vantage state and L7
+// state live in maps keyed by flow id. Idle expiry pops list heads, so its
+// work follows the flows that end, not those that live; Flush drops the
+// index whole instead of unlinking each flow.
 //
 // # Application layer
 //

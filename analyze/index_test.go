@@ -5,69 +5,124 @@ import (
 	"testing"
 )
 
+// newTestIndex returns an index over a store of n flows whose keys key(i)
+// gives, flow i+1 holding key(i), none of them in the index yet.
+func newTestIndex(n int, key func(i int) flowKey) (*flowIndex, *flowStore) {
+	s := new(flowStore)
+	x := newFlowIndex(s)
+	for i := range n {
+		id, _ := s.alloc()
+		s.at(id).key = key(i)
+	}
+	return x, s
+}
+
 // TestFlowIndex: put, get, replace and remove across growth, with a
 // degenerate seed-independent check that every key is found exactly once.
 func TestFlowIndex(t *testing.T) {
-	x := newFlowIndex()
-	var flows []*flow
-	for i := range 5000 {
-		f := &flow{key: flowKey{loPort: uint16(i), hiPort: 80, vlan: -1, proto: 6}}
-		f.key.lo[15], f.key.hi[15] = byte(i), byte(i>>8)
-		f.hash = x.hash(&f.key)
-		x.put(f)
-		flows = append(flows, f)
+	const n = 5000
+	x, s := newTestIndex(n+n/4, func(i int) flowKey {
+		k := flowKey{loPort: uint16(i), hiPort: 80, vlan: -1, proto: 6}
+		k.lo[15], k.hi[15] = byte(i), byte(i>>8)
+		return k
+	})
+	ids := make([]flowID, n)
+	for i := range n {
+		ids[i] = flowID(i + 1)
+		x.put(ids[i], x.hash(&s.at(ids[i]).key))
 	}
-	if len(x.buckets) < 5000 {
-		t.Fatalf("index did not grow: %d buckets for %d flows", len(x.buckets), x.n)
+	if len(x.slots) < n {
+		t.Fatalf("index did not grow: %d slots for %d flows", len(x.slots), x.n)
 	}
-	for i, f := range flows {
-		if g := x.get(&f.key, f.hash); g != f {
+	for i, id := range ids {
+		k := s.at(id).key
+		if g := x.get(&k, x.hash(&k)); g != id {
 			t.Fatalf("flow %d not found", i)
 		}
 	}
-	for i := 0; i < len(flows); i += 2 {
-		x.remove(flows[i])
+	for i := 0; i < n; i += 2 {
+		x.remove(ids[i])
 	}
-	for i := 1; i < len(flows); i += 4 {
-		g := &flow{key: flows[i].key}
-		x.replace(flows[i], g)
-		flows[i] = g
+	for i := 1; i < n; i += 4 {
+		g := flowID(n + 1 + i/4)
+		s.at(g).key = s.at(ids[i]).key // a flow of the same key
+		x.replace(ids[i], g)
+		ids[i] = g
 	}
-	for i, f := range flows {
-		got := x.get(&f.key, x.hash(&f.key))
-		if i%2 == 0 && got != nil || i%2 == 1 && got != f {
-			t.Fatalf("flow %d: got %p, want %p (removed: %v)", i, got, f, i%2 == 0)
+	for i, id := range ids {
+		k := s.at(id).key
+		got := x.get(&k, x.hash(&k))
+		if i%2 == 0 && got != noFlow || i%2 == 1 && got != id {
+			t.Fatalf("flow %d: got %d, want %d (removed: %v)", i, got, id, i%2 == 0)
 		}
 	}
-	if x.n != 2500 {
-		t.Errorf("n = %d, want 2500", x.n)
+	if x.n != n/2 {
+		t.Errorf("n = %d, want %d", x.n, n/2)
 	}
 }
 
 // TestFlowIndexSpread: keys that differ only in a port or the last address
-// byte (what a scan or a busy client gives) spread over the buckets: no
-// chain is much longer than a uniform hash would make it.
+// byte (what a scan or a busy client gives) spread over the slots: no flow
+// sits much farther from its home slot than a uniform hash would put it.
 func TestFlowIndexSpread(t *testing.T) {
-	x := newFlowIndex()
 	const n = 1 << 16
-	for i := range n {
-		f := &flow{key: flowKey{loPort: uint16(i), hiPort: 443, vlan: -1, proto: 6}}
-		f.key.lo = netip.AddrFrom4([4]byte{10, 0, 0, byte(i >> 12)}).As16()
-		f.key.hi = netip.AddrFrom4([4]byte{10, 0, 1, 1}).As16()
-		f.hash = x.hash(&f.key)
-		x.put(f)
+	x, s := newTestIndex(n, func(i int) flowKey {
+		k := flowKey{loPort: uint16(i), hiPort: 443, vlan: -1, proto: 6}
+		k.lo = netip.AddrFrom4([4]byte{10, 0, 0, byte(i >> 12)}).As16()
+		k.hi = netip.AddrFrom4([4]byte{10, 0, 1, 1}).As16()
+		return k
+	})
+	for id := flowID(1); id <= n; id++ {
+		x.put(id, x.hash(&s.at(id).key))
 	}
-	longest := 0
-	for _, f := range x.buckets {
-		l := 0
-		for ; f != nil; f = f.nextInBucket {
-			l++
+	mask := uint64(len(x.slots) - 1)
+	farthest := uint64(0)
+	for i, slot := range x.slots {
+		if slot != 0 {
+			farthest = max(farthest, (uint64(i)-slot>>32)&mask)
 		}
-		longest = max(longest, l)
 	}
-	// With n keys in n buckets the longest chain of a uniform hash is about
-	// ln n / ln ln n, 4-5 here; 12 would be far out.
-	if longest > 12 {
-		t.Errorf("longest chain %d for %d keys in %d buckets", longest, n, len(x.buckets))
+	// Linear probing at half load puts the farthest of n keys a few dozen
+	// slots from home; a hash that clusters such keys would put them
+	// thousands away.
+	if farthest > 100 {
+		t.Errorf("a flow %d slots from home, %d keys in %d slots", farthest, n, len(x.slots))
+	}
+}
+
+// TestFlowIndexChurn: puts and removes in random order, checked against a
+// Go map after every step, with the index kept near full (long probe runs,
+// many moves back on removal).
+func TestFlowIndexChurn(t *testing.T) {
+	const keys = 700 // 3/4 of the first 1024 slots is 768
+	x, s := newTestIndex(keys, func(i int) flowKey {
+		return flowKey{loPort: uint16(i), hiPort: 53, vlan: -1, proto: 17}
+	})
+	in := map[flowID]bool{}
+	rng := uint64(1)
+	for step := range 20000 {
+		rng ^= rng << 13
+		rng ^= rng >> 7
+		rng ^= rng << 17
+		id := flowID(rng%keys) + 1
+		if in[id] {
+			x.remove(id)
+			delete(in, id)
+		} else {
+			x.put(id, x.hash(&s.at(id).key))
+			in[id] = true
+		}
+		if step%97 != 0 {
+			continue
+		}
+		for id := flowID(1); id <= keys; id++ {
+			k := s.at(id).key
+			if got := x.get(&k, x.hash(&k)); (got == id) != in[id] || got != id && got != noFlow {
+				t.Fatalf("step %d: flow %d: got %d, in the index: %v", step, id, got, in[id])
+			}
+		}
+	}
+	if x.n != len(in) || len(x.slots) != 1024 {
+		t.Errorf("n %d, want %d; %d slots", x.n, len(in), len(x.slots))
 	}
 }

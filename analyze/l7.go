@@ -70,7 +70,7 @@ const l7Offers = 8
 type l7Hook struct {
 	factory L7Factory
 	ordinal int
-	flows   map[*flow]l7State
+	flows   map[flowID]l7State
 	info    L7Info // given to Open; reused, so that it does not escape per call
 }
 
@@ -84,17 +84,17 @@ func newL7Hook(f L7Factory, ordinal int) *l7Hook {
 	if f == nil {
 		return nil
 	}
-	return &l7Hook{factory: f, ordinal: ordinal, flows: make(map[*flow]l7State)}
+	return &l7Hook{factory: f, ordinal: ordinal, flows: make(map[flowID]l7State)}
 }
 
-func (h *l7Hook) packet(f *flow, dir int, d *Decoded, payload []byte) {
-	s := h.flows[f]
+func (h *l7Hook) packet(id flowID, f *flow, dir int, d *Decoded, payload []byte) {
+	s := h.flows[id]
 	if s.f != nil {
 		s.f.Packet(dir, d, payload)
 		if d.Flags&flagFIN != 0 {
 			if fin, ok := s.f.(L7Finisher); ok && fin.Finished() {
 				s.f.End()
-				h.flows[f] = l7State{done: true}
+				h.flows[id] = l7State{done: true}
 			}
 		}
 		return
@@ -108,7 +108,7 @@ func (h *l7Hook) packet(f *flow, dir int, d *Decoded, payload []byte) {
 		Resp:     netip.AddrPortFrom(f.endpointAddr(!f.origIsLo), f.endpointPort(!f.origIsLo)),
 		VLAN:     f.key.vlan,
 		Tunnel:   f.key.tunnel,
-		TunnelID: f.key.tunnelID,
+		TunnelID: f.key.tunnelIDOf(),
 	}
 	lf, again := h.factory.Open(&h.info, dir, d, payload)
 	s.offers++
@@ -118,15 +118,15 @@ func (h *l7Hook) packet(f *flow, dir int, d *Decoded, payload []byte) {
 	case !again || s.offers >= l7Offers:
 		s.done = true
 	}
-	h.flows[f] = s // a declined flow keeps its entry: it is not asked again
+	h.flows[id] = s // a declined flow keeps its entry: it is not asked again
 	if lf != nil {
 		lf.Packet(dir, d, payload)
 	}
 }
 
-func (h *l7Hook) end(f *flow) {
-	if s, ok := h.flows[f]; ok {
-		delete(h.flows, f)
+func (h *l7Hook) end(id flowID) {
+	if s, ok := h.flows[id]; ok {
+		delete(h.flows, id)
 		if s.f != nil {
 			s.f.End()
 		}

@@ -107,7 +107,10 @@ func (r *Record) Complete(c *Completer) {
 	if !p.todo {
 		return
 	}
-	r.FlowID = strconv.Itoa(p.ordinal) + "-" + strconv.FormatInt(p.firstIndex+1, 10)
+	var id [40]byte // one allocation, the string's
+	b := strconv.AppendInt(id[:0], int64(p.ordinal), 10)
+	b = append(b, '-')
+	r.FlowID = string(strconv.AppendInt(b, p.firstIndex+1, 10))
 	r.CommunityID = communityid.ID(0, r.SrcIP, r.DstIP, p.ipProto, r.SrcPort, r.DstPort)
 	r.History = c.hist.intern(p.flipped, p.hist[:p.histLen])
 	r.pending = pendingStrings{} // a complete record holds only its columns

@@ -53,6 +53,10 @@ const (
 	DefaultMaxFlows           = 1_000_000
 )
 
+// maxStoreFlows bounds MaxFlows: live flows have 32-bit ids (0 means none)
+// and the index, at most 3/4 full, has at most 2^32 slots.
+const maxStoreFlows = 3<<30 - 1
+
 // WithDefaults returns c with every zero setting replaced by its default.
 func (c Config) WithDefaults() Config {
 	if c.TCPTimeoutNs <= 0 {
@@ -66,6 +70,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.MaxFlows <= 0 {
 		c.MaxFlows = DefaultMaxFlows
+	}
+	if uint64(c.MaxFlows) > maxStoreFlows {
+		c.MaxFlows = maxStoreFlows // flow ids are 32 bits
 	}
 	if c.FragTimeoutNs <= 0 {
 		c.FragTimeoutNs = DefaultFragTimeoutNs
@@ -84,18 +91,33 @@ func (c Config) WithDefaults() Config {
 }
 
 // flowKey identifies a bidirectional flow: the endpoints in canonical order
-// (lo sorts before hi), the transport and the outermost VLAN.
+// (lo sorts before hi), the transport, the outermost VLAN and the tunnel.
 type flowKey struct {
 	lo, hi         [16]byte // netip.Addr.As16: IPv4 as ::ffff:a.b.c.d
 	loPort, hiPort uint16
 	vlan           int32
+	tunnelID       uint32 // VNI or GRE key (both 32 bits at most), when tunnelIDSet
 	proto          uint8
 	tunnel         Tunnel
-	tunnelID       int64 // VNI or GRE key, -1 for none
+	tunnelIDSet    uint8 // 1 when the tunnel has an id
 }
 
-// dirCount is what one direction of a flow sent.
+// tunnelIDOf returns the key's tunnel id, -1 for none (as Decoded has it).
+func (k *flowKey) tunnelIDOf() int64 {
+	if k.tunnelIDSet == 0 {
+		return -1
+	}
+	return int64(k.tunnelID)
+}
+
+// dirCount is what one direction of a flow sent, while every count fits 32
+// bits; a flow past that keeps wideCounts in Table.wide instead.
 type dirCount struct {
+	pkts, bytes, ipBytes, wireBytes uint32
+}
+
+// wideCount is what one direction of a flow sent.
+type wideCount struct {
 	pkts, bytes, ipBytes, wireBytes int64
 }
 
@@ -109,86 +131,130 @@ const (
 	listNone = numLists // in no list: the flow has ended
 )
 
-// flow is a live flow. Its fields are ordered to pack (216 bytes; with its
-// TCP state alongside, a TCP flow takes 632): tens of thousands are live at
-// once.
+// flow is the hot part of a live flow: what every packet touches. It holds
+// no Go pointers (see store.go) and is ordered to pack into 144 bytes, the
+// most of a half-open TCP flow's cost: millions can be live at once.
 type flow struct {
 	key             flowKey
-	prev, next      *flow
-	nextInBucket    *flow    // flowIndex chain
-	twin            *flow    // the other connection live on the same 5-tuple (a synthetic twin pair)
-	tcp             *tcpConn // nil for UDP
-	hash            uint64
 	firstNs, lastNs int64
 	firstIndex      int64 // packet index in the capture of the first packet (flow_id)
 	count           [2]dirCount
-	firstOrigNs     int64 // UDP: first packet from the originator, 0 when none yet
-	firstReplyNs    int64 // UDP: rtt_first_reply, when firstReplySet
-
-	list              uint8
-	ipVersion         uint8
-	udpHist           uint8 // UDP history bits: 1 orig sent, 2 resp sent
-	origIsLo          bool  // the originator is the key's lo endpoint
-	directionInferred bool
-	flipped           bool // the first packet's sender was judged the responder
-	firstReplySet     bool
-	vantages          uint8 // 2 once a copy of one of its packets was folded (its state is in Table.vant)
+	// aux: for UDP, the first packet from the originator (0 when none
+	// yet) and rtt_first_reply (when flFirstReplySet); for a TCP flow
+	// without its tcpConn, the first packet (setPending).
+	aux        [2]int64
+	prev, next flowID // in the list of lists[list]
+	tcp        flowID // the TCP state in Table.conns; noFlow before the flow's second packet, and for UDP
+	list       uint8
+	ipVersion  uint8
+	udpHist    uint8 // UDP history bits: 1 orig sent, 2 resp sent
+	origIsLo   bool  // the originator is the key's lo endpoint
+	fl         uint8 // flDirInferred ...
+	// nodes is kept for a bit mask of the capture nodes that saw the flow.
+	nodes uint16
 }
 
-// tcpFlow is a TCP flow and its TCP state in one allocation.
-type tcpFlow struct {
-	flow
-	tcp tcpConn
+// Bits of flow.fl.
+const (
+	flDirInferred   = 1 << iota // direction_inferred
+	flFlipped                   // the first packet's sender was judged the responder
+	flFirstReplySet             // UDP: aux[1] holds rtt_first_reply
+	flVantages                  // a copy of one of its packets was folded (its state is in Table.vant)
+	flWide                      // its counters are in Table.wide
+	flTCP                       // a TCP flow (it has or will have a tcpConn)
+)
+
+// UDP's use of flow.aux.
+const (
+	auxFirstOrig  = 0
+	auxFirstReply = 1
+)
+
+// A TCP flow's state (tcpConn, 424 bytes) is allocated at its second
+// packet: until then the flow keeps its first packet in aux, and the table
+// replays it into the state when the state is needed. Most flows of a SYN
+// flood or a scan never get a second packet. A first packet that does not
+// fit (payload of 4 GiB or more) gets the state at once.
+//
+// aux[0] is seq<<32 | ack; aux[1] is payload<<32 | window<<16 | flags<<8 |
+// dir<<1 | 1 (0: no packet waiting, as after a bad TCP header). The time is
+// the flow's firstNs: nothing else has changed it before the second packet.
+func (f *flow) setPending(dir int, d *Decoded) bool {
+	if d.Payload < 0 || d.Payload > 1<<32-1 {
+		return false
+	}
+	f.aux[0] = int64(uint64(d.Seq)<<32 | uint64(d.Ack))
+	f.aux[1] = int64(uint64(d.Payload)<<32 | uint64(d.Window)<<16 | uint64(d.Flags)<<8 | uint64(dir)<<1 | 1)
+	return true
 }
 
-type flowList struct{ head, tail *flow }
+// eagerTCPState gives every TCP flow its state at the first packet: the
+// tests' referee for the waiting first packet (export_test.go).
+var eagerTCPState = false
 
-func (l *flowList) pushBack(f *flow) {
-	f.prev, f.next = l.tail, nil
-	if l.tail != nil {
-		l.tail.next = f
-	} else {
-		l.head = f
+// pending returns the waiting first packet into d and its direction, or
+// false when none waits.
+func (f *flow) pending(d *Decoded) (int, bool) {
+	a, b := uint64(f.aux[0]), uint64(f.aux[1])
+	if b == 0 {
+		return 0, false
 	}
-	l.tail = f
+	*d = Decoded{Kind: KindTCP, TsNs: f.firstNs, Seq: uint32(a >> 32), Ack: uint32(a),
+		Payload: int64(b >> 32), Window: uint16(b >> 16), Flags: uint8(b >> 8)}
+	return int(b>>1) & 1, true
 }
 
-func (l *flowList) remove(f *flow) {
-	if f.prev != nil {
-		f.prev.next = f.next
+type flowList struct{ head, tail flowID }
+
+// link puts flow id at the back of list l.
+func (t *Table) link(id flowID, f *flow, l uint8) {
+	list := &t.lists[l]
+	f.list, f.prev, f.next = l, list.tail, noFlow
+	if list.tail != noFlow {
+		t.store.at(list.tail).next = id
 	} else {
-		l.head = f.next
+		list.head = id
 	}
-	if f.next != nil {
-		f.next.prev = f.prev
+	list.tail = id
+}
+
+// unlink takes f out of its list.
+func (t *Table) unlink(f *flow) {
+	list := &t.lists[f.list]
+	if f.prev != noFlow {
+		t.store.at(f.prev).next = f.next
 	} else {
-		l.tail = f.prev
+		list.head = f.next
 	}
-	f.prev, f.next = nil, nil
+	if f.next != noFlow {
+		t.store.at(f.next).prev = f.prev
+	} else {
+		list.tail = f.prev
+	}
+	f.prev, f.next = noFlow, noFlow
 }
 
 // Table rebuilds flows from decoded packets of one capture. It is not safe
 // for concurrent use. Finished flows go to the emit function given to
 // NewTable, in the order they end; the *Record is reused after emit returns.
 type Table struct {
-	cfg     Config
-	capture string
-	ordinal int
-	index   *flowIndex
-	lists   [numLists]flowList
-	freeTCP []*flow // finished TCP flows (of a tcpFlow) kept for reuse
-	freeUDP []*flow // finished UDP flows kept for reuse
-	// The unused rest of the chunks new flows come from (allocFlow).
-	tcpChunk  []tcpFlow
-	udpChunk  []flow
-	tcpChunks int // chunks allocated, to size the next one
-	udpChunks int
-	live      int // flows in the table, twins included
-	emit      func(*Record)
-	rec       Record
-	strs      Completer
-	nowNs     int64 // latest packet time seen
-	sweepNs   int64 // capture time of the last idle sweep
+	cfg      Config
+	capture  string
+	ordinal  int
+	index    *flowIndex
+	lists    [numLists]flowList
+	store    flowStore                // the live flows, and finished ones for reuse
+	conns    slabStore[tcpConn]       // TCP state of the flows that have it (flow.tcp)
+	wide     map[flowID]*[2]wideCount // counters of the flows past 32 bits
+	scratch  tcpConn                  // TCP state of a flow ending with its first packet only
+	replay   Decoded                  // a flow's first packet, replayed into its TCP state
+	live     int                      // flows in the table, twins included
+	flushing bool                     // Flush is ending every flow
+	emit     func(*Record)
+	rec      Record
+	strs     Completer
+	nowNs    int64 // latest packet time seen
+	sweepNs  int64 // capture time of the last idle sweep
 
 	l7 *l7Hook // nil without Config.L7
 
@@ -204,7 +270,7 @@ type Table struct {
 
 	// Folding vantage copies (nil fold with Config.NoDedup).
 	fold     *folder
-	vant     map[*flow]*vantage // state of the flows with two vantage points
+	vant     map[flowID]*vantage // state of the flows with two vantage points
 	freeVant []*vantage
 	// DupFolded counts records folded into another record of the same
 	// packet (not counted as packets of their own).
@@ -245,11 +311,11 @@ func NewTable(cfg Config, capture string, ordinal int, emit func(*Record)) *Tabl
 		cfg:        cfg.WithDefaults(),
 		capture:    capture,
 		ordinal:    ordinal,
-		index:      newFlowIndex(),
 		etherTypes: make(map[uint16]int64),
 		emit:       emit,
 		l7:         newL7Hook(cfg.L7, ordinal),
 	}
+	t.index = newFlowIndex(&t.store)
 	if !cfg.NoDedup {
 		t.fold = newFolder(t.cfg)
 	}
@@ -292,7 +358,10 @@ func (t *Table) AddPayload(d *Decoded, index int64, payload []byte) {
 // keyOf sets *key to the flow key of a TCP or UDP packet and reports
 // whether its sender is the key's lo endpoint.
 func keyOf(d *Decoded, key *flowKey) bool {
-	*key = flowKey{vlan: d.VLAN, proto: d.IPProto, tunnel: d.Tunnel, tunnelID: d.TunnelID}
+	*key = flowKey{vlan: d.VLAN, proto: d.IPProto, tunnel: d.Tunnel}
+	if d.TunnelID >= 0 {
+		key.tunnelID, key.tunnelIDSet = uint32(d.TunnelID), 1
+	}
 	src, dst := d.Src.As16(), d.Dst.As16()
 	srcIsLo := endpointLE(&src, d.SrcPort, &dst, d.DstPort)
 	if srcIsLo {
@@ -305,7 +374,7 @@ func keyOf(d *Decoded, key *flowKey) bool {
 
 // add counts one TCP or UDP packet in its flow and returns the flow and the
 // packet's direction in it.
-func (t *Table) add(d *Decoded, index int64, payload []byte) (*flow, int) {
+func (t *Table) add(d *Decoded, index int64, payload []byte) (flowID, *flow, int) {
 	if t.nowNs-t.sweepNs >= 1e9 {
 		t.expire(t.nowNs)
 		t.sweepNs = t.nowNs
@@ -315,41 +384,51 @@ func (t *Table) add(d *Decoded, index int64, payload []byte) (*flow, int) {
 	srcIsLo := keyOf(d, &key)
 	h := t.index.hash(&key)
 
-	f := t.index.get(&key, h)
-	if f != nil && f.twin != nil && d.Kind == KindTCP {
-		f = route(f, srcIsLo, d)
-	}
-	if f != nil && d.TsNs-f.lastNs > t.timeout(f) {
-		t.end(f)
-		f = nil
-	}
-	var twinOf *flow
-	if f != nil && d.Kind == KindTCP && !d.BadHeader && f.tcp.startsNewConnection(f.dirOf(srcIsLo), d) {
-		if f.twin == nil && !f.tcp.closed() && syntheticStart(d.Seq) != syntheticStart(f.tcp.d[f.dirOf(srcIsLo)].baseSeq) {
-			// A connection and its synthetic plaintext twin share the 5-tuple:
-			// keep both live, apart (design.md: TLS plaintext in Kubeshark captures).
-			twinOf = f
-		} else {
-			t.end(f)
+	id := t.index.get(&key, h)
+	var f *flow
+	if id != noFlow {
+		f = t.store.at(id)
+		if d.Kind == KindTCP {
+			if f.tcp == noFlow {
+				t.conn(f) // the flow's second packet: its TCP state is needed now
+			}
+			if t.conns.at(f.tcp).twin != noFlow {
+				id = t.route(id, srcIsLo, d)
+				f = t.store.at(id)
+			}
 		}
-		f = nil
+		if d.TsNs-f.lastNs > t.timeout(f) {
+			t.end(id)
+			id, f = noFlow, nil
+		}
+	}
+	twinOf := noFlow
+	if f != nil && d.Kind == KindTCP && !d.BadHeader {
+		if c := t.conns.at(f.tcp); c.startsNewConnection(f.dirOf(srcIsLo), d) {
+			if c.twin == noFlow && !c.closed() && syntheticStart(d.Seq) != syntheticStart(c.d[f.dirOf(srcIsLo)].baseSeq) {
+				// A connection and its synthetic plaintext twin share the 5-tuple:
+				// keep both live, apart (design.md: TLS plaintext in Kubeshark captures).
+				twinOf = id
+			} else {
+				t.end(id)
+			}
+			id, f = noFlow, nil
+		}
 	}
 	if f == nil {
 		if t.live >= t.cfg.MaxFlows {
 			t.evictIdlest()
-			if twinOf != nil && twinOf.list == listNone {
-				twinOf = nil // the eviction ended it
+			if twinOf != noFlow && t.store.at(twinOf).list == listNone {
+				twinOf = noFlow // the eviction ended it
 			}
 		}
-		f = t.newFlow(key, h, srcIsLo, d, index, twinOf)
+		id, f = t.newFlow(key, h, srcIsLo, d, index, twinOf)
 	}
 
 	dir := f.dirOf(srcIsLo)
-	c := &f.count[dir]
-	c.pkts++
-	c.bytes += d.Payload
-	c.ipBytes += d.IPLen
-	c.wireBytes += d.WireLen
+	if c := &f.count[dir]; !c.add(f, d) {
+		t.count(id, f, dir, 1, d.Payload, d.IPLen, d.WireLen)
+	}
 	if d.TsNs > f.lastNs {
 		f.lastNs = d.TsNs
 	}
@@ -359,32 +438,143 @@ func (t *Table) add(d *Decoded, index int64, payload []byte) (*flow, int) {
 
 	list := uint8(listUDP)
 	if d.Kind == KindTCP {
-		if d.BadHeader {
+		closed := false
+		switch {
+		case d.BadHeader:
 			t.badTCPHeaders++
-		} else {
-			f.tcp.add(dir, d)
+			if f.tcp != noFlow {
+				closed = t.conns.at(f.tcp).closed()
+			}
+		case f.tcp != noFlow:
+			c := t.conns.at(f.tcp)
+			c.add(dir, d)
+			closed = c.closed()
+		case !eagerTCPState && f.setPending(dir, d):
+			// A new flow: its first packet waits (see setPending).
+			closed = d.Flags&flagRST != 0
+		default:
+			c := t.conn(f)
+			c.add(dir, d)
+			closed = c.closed()
 		}
 		list = listTCPOpen
-		if f.tcp.closed() {
+		if closed {
 			list = listTCPClosed
 		}
 	} else {
 		f.udpHist |= 1 << dir
-		if dir == 0 && f.firstOrigNs == 0 {
-			f.firstOrigNs = d.TsNs
+		if dir == 0 && f.aux[auxFirstOrig] == 0 {
+			f.aux[auxFirstOrig] = d.TsNs
 		}
-		if dir == 1 && f.firstOrigNs != 0 && !f.firstReplySet && f.count[1].pkts == 1 {
-			f.firstReplyNs, f.firstReplySet = d.TsNs-f.firstOrigNs, true
+		if dir == 1 && f.aux[auxFirstOrig] != 0 && f.fl&flFirstReplySet == 0 && t.pkts(id, f, 1) == 1 {
+			f.aux[auxFirstReply] = d.TsNs - f.aux[auxFirstOrig]
+			f.fl |= flFirstReplySet
 		}
 	}
 	if t.l7 != nil {
-		t.l7.packet(f, dir, d, payload)
+		t.l7.packet(id, f, dir, d, payload)
 	}
 	// Move to the back of its list: lists stay ordered by last activity.
-	t.lists[f.list].remove(f)
-	f.list = list
-	t.lists[list].pushBack(f)
-	return f, dir
+	if list != f.list || t.lists[list].tail != id {
+		t.unlink(f)
+		t.link(id, f, list)
+	}
+	return id, f, dir
+}
+
+// conn returns the TCP state of f, a TCP flow, allocating it (and replaying
+// the flow's first packet into it) when the flow has none yet.
+func (t *Table) conn(f *flow) *tcpConn {
+	if f.tcp != noFlow {
+		return t.conns.at(f.tcp)
+	}
+	id, reused := t.conns.alloc()
+	c := t.conns.at(id)
+	if reused {
+		c.reset()
+	}
+	f.tcp = id
+	if dir, ok := f.pending(&t.replay); ok {
+		c.add(dir, &t.replay)
+	}
+	f.aux = [2]int64{}
+	return c
+}
+
+// twin returns the other connection live on f's 5-tuple, noFlow when none.
+func (t *Table) twin(f *flow) flowID {
+	if f.tcp == noFlow {
+		return noFlow
+	}
+	return t.conns.at(f.tcp).twin
+}
+
+// add counts packet d in c, a direction of f, and reports whether it
+// could: false when f's counters are wide or would pass 32 bits (then
+// Table.count does it). The per-packet path, small enough to be inlined.
+func (c *dirCount) add(f *flow, d *Decoded) bool {
+	b, i, w := uint64(c.bytes)+uint64(d.Payload), uint64(c.ipBytes)+uint64(d.IPLen), uint64(c.wireBytes)+uint64(d.WireLen)
+	if f.fl&flWide != 0 || c.pkts == 1<<32-1 || (b|i|w) > 1<<32-1 {
+		return false
+	}
+	c.pkts++
+	c.bytes, c.ipBytes, c.wireBytes = uint32(b), uint32(i), uint32(w)
+	return true
+}
+
+// count adds counts to direction dir of flow id.
+func (t *Table) count(id flowID, f *flow, dir int, pkts, bytes, ipBytes, wireBytes int64) {
+	c := &f.count[dir]
+	p, b := int64(c.pkts)+pkts, int64(c.bytes)+bytes
+	i, w := int64(c.ipBytes)+ipBytes, int64(c.wireBytes)+wireBytes
+	if f.fl&flWide == 0 && uint64(p|b|i|w) <= 1<<32-1 {
+		c.pkts, c.bytes, c.ipBytes, c.wireBytes = uint32(p), uint32(b), uint32(i), uint32(w)
+		return
+	}
+	wc := t.wideOf(id, f)
+	wc[dir].pkts += pkts
+	wc[dir].bytes += bytes
+	wc[dir].ipBytes += ipBytes
+	wc[dir].wireBytes += wireBytes
+}
+
+// wideOf moves f's counters to Table.wide, if they are not there yet, and
+// returns them.
+func (t *Table) wideOf(id flowID, f *flow) *[2]wideCount {
+	if f.fl&flWide != 0 {
+		return t.wide[id]
+	}
+	if t.wide == nil {
+		t.wide = make(map[flowID]*[2]wideCount)
+	}
+	wc := new([2]wideCount)
+	for dir, c := range f.count {
+		wc[dir] = wideCount{int64(c.pkts), int64(c.bytes), int64(c.ipBytes), int64(c.wireBytes)}
+	}
+	f.count = [2]dirCount{}
+	f.fl |= flWide
+	t.wide[id] = wc
+	return wc
+}
+
+// counts returns what each direction of flow id sent.
+func (t *Table) counts(id flowID, f *flow) [2]wideCount {
+	if f.fl&flWide != 0 {
+		return *t.wide[id]
+	}
+	var wc [2]wideCount
+	for dir, c := range f.count {
+		wc[dir] = wideCount{int64(c.pkts), int64(c.bytes), int64(c.ipBytes), int64(c.wireBytes)}
+	}
+	return wc
+}
+
+// pkts returns the packets direction dir of flow id sent.
+func (t *Table) pkts(id flowID, f *flow, dir int) int64 {
+	if f.fl&flWide != 0 {
+		return t.wide[id][dir].pkts
+	}
+	return int64(f.count[dir].pkts)
 }
 
 // endpointLE reports whether endpoint a sorts before or equal to endpoint b:
@@ -416,24 +606,27 @@ func (t *Table) timeout(f *flow) int64 {
 // ISN is 0); real stacks pick ISNs at random.
 func syntheticStart(seq uint32) bool { return seq <= 1 }
 
-// route picks, of a flow and its twin, the one whose sequence spaces the
+// route picks, of flow id and its twin, the one whose sequence spaces the
 // packet fits: its seq near the sender's next expected sequence number, its
 // ack near the receiver's. Unknown spaces neither fit nor miss; a tie goes to
-// f, the flow first seen.
-func route(f *flow, srcIsLo bool, d *Decoded) *flow {
-	if fit(f.twin, srcIsLo, d) > fit(f, srcIsLo, d) {
-		return f.twin
+// id, the flow first seen. Both flows of a twin pair have their TCP state.
+func (t *Table) route(id flowID, srcIsLo bool, d *Decoded) flowID {
+	f := t.store.at(id)
+	tw := t.conns.at(f.tcp).twin
+	if t.fit(t.store.at(tw), srcIsLo, d) > t.fit(f, srcIsLo, d) {
+		return tw
 	}
-	return f
+	return id
 }
 
 // fitWindow is how far (in sequence numbers) a packet may be from a flow's
 // expected sequence numbers and still fit it.
 const fitWindow = 1 << 24
 
-func fit(f *flow, srcIsLo bool, d *Decoded) int {
+func (t *Table) fit(f *flow, srcIsLo bool, d *Decoded) int {
 	dir := f.dirOf(srcIsLo)
-	fwd, rev := &f.tcp.d[dir], &f.tcp.d[1-dir]
+	c := t.conns.at(f.tcp)
+	fwd, rev := &c.d[dir], &c.d[1-dir]
 	near := func(a, b uint32) int {
 		if diff := int32(a - b); diff > -fitWindow && diff < fitWindow {
 			return 1
@@ -450,13 +643,18 @@ func fit(f *flow, srcIsLo bool, d *Decoded) int {
 	return score
 }
 
-func (t *Table) newFlow(key flowKey, h uint64, srcIsLo bool, d *Decoded, index int64, twinOf *flow) *flow {
-	f := t.allocFlow(d.Kind == KindTCP)
+func (t *Table) newFlow(key flowKey, h uint64, srcIsLo bool, d *Decoded, index int64, twinOf flowID) (flowID, *flow) {
+	id, reused := t.store.alloc()
+	f := t.store.at(id)
+	if reused {
+		*f = flow{}
+	}
 	f.key = key
 	f.firstNs, f.lastNs = d.TsNs, d.TsNs
 	f.firstIndex = index
 	f.ipVersion = d.IPVersion
 	f.origIsLo = srcIsLo
+	list := uint8(listUDP)
 	if d.Kind == KindTCP {
 		switch {
 		case d.Flags&(flagSYN|flagACK) == flagSYN:
@@ -464,92 +662,37 @@ func (t *Table) newFlow(key flowKey, h uint64, srcIsLo bool, d *Decoded, index i
 		case d.Flags&(flagSYN|flagACK) == flagSYN|flagACK:
 			// A SYN/ACK answers the originator.
 			f.origIsLo = !srcIsLo
-			f.directionInferred, f.flipped = true, true
+			f.fl |= flDirInferred | flFlipped
 		default:
-			f.directionInferred = true
+			f.fl |= flDirInferred
 			if serverSide(d.SrcPort, d.DstPort) {
 				f.origIsLo = !srcIsLo
-				f.flipped = true
+				f.fl |= flFlipped
 			}
 		}
-		f.list = listTCPOpen
-	} else {
-		if serverSide(d.SrcPort, d.DstPort) {
-			f.origIsLo = !srcIsLo
-			f.directionInferred, f.flipped = true, true
-		}
-		f.list = listUDP
+		list = listTCPOpen
+		f.fl |= flTCP
+	} else if serverSide(d.SrcPort, d.DstPort) {
+		f.origIsLo = !srcIsLo
+		f.fl |= flDirInferred | flFlipped
 	}
 	t.live++
-	f.hash = h
-	t.lists[f.list].pushBack(f)
+	t.link(id, f, list)
 	switch old := t.index.get(&key, h); {
-	case twinOf != nil:
-		f.twin, twinOf.twin = twinOf, f
-	case old != nil:
+	case twinOf != noFlow:
+		t.conn(f).twin, t.conns.at(t.store.at(twinOf).tcp).twin = twinOf, id
+	case old != noFlow:
 		// Another connection still lives on this 5-tuple (one of a twin
 		// pair): pair the new one with it.
-		if old.twin != nil {
-			t.end(old.twin)
+		o := t.store.at(old)
+		if tw := t.twin(o); tw != noFlow {
+			t.end(tw)
 		}
-		f.twin, old.twin = old, f
+		t.conn(f).twin, t.conn(o).twin = old, id
 	default:
-		t.index.put(f)
+		t.index.put(id, h)
 	}
-	return f
-}
-
-// flowChunk is how many flows are allocated together.
-const flowChunk = 256
-
-// A table's first chunk of each kind holds firstFlowChunk flows; each next
-// one twice as many, up to flowChunk.
-const (
-	firstFlowChunk     = 8
-	flowChunkDoublings = 5 // 8 << 5 = flowChunk
-)
-
-// allocFlow returns a zeroed flow, with zeroed TCP state when tcp, reusing a
-// finished one when there is one.
-func (t *Table) allocFlow(tcp bool) *flow {
-	free := &t.freeUDP
-	if tcp {
-		free = &t.freeTCP
-	}
-	n := len(*free)
-	if n == 0 {
-		// New flows come from chunks: one object per flowChunk flows for the
-		// collector to find and mark instead of one each (5% faster on the
-		// bench capture, where the memory limit makes collections frequent).
-		// A chunk is never freed while the table lives: its flows are reused.
-		// Chunks start small and double up to flowChunk: a capture of a
-		// few flows does not clear room for hundreds.
-		if !tcp {
-			if len(t.udpChunk) == 0 {
-				t.udpChunk = make([]flow, firstFlowChunk<<min(t.udpChunks, flowChunkDoublings))
-				t.udpChunks++
-			}
-			f := &t.udpChunk[0]
-			t.udpChunk = t.udpChunk[1:]
-			return f
-		}
-		if len(t.tcpChunk) == 0 {
-			t.tcpChunk = make([]tcpFlow, firstFlowChunk<<min(t.tcpChunks, flowChunkDoublings))
-			t.tcpChunks++
-		}
-		tf := &t.tcpChunk[0]
-		t.tcpChunk = t.tcpChunk[1:]
-		tf.flow.tcp = &tf.tcp
-		return &tf.flow
-	}
-	f := (*free)[n-1]
-	*free = (*free)[:n-1]
-	c := f.tcp
-	*f = flow{tcp: c}
-	if c != nil {
-		c.reset()
-	}
-	return f
+	return id, f
 }
 
 // dirOf returns the direction of a packet whose sender is the key's lo
@@ -610,84 +753,96 @@ func likelyServerPort(p uint16) bool {
 }
 
 // Flush ends every live flow, oldest activity first, and emits it. It then
-// lets go of the finished flows kept for reuse: the rest of a run (the
-// report) does not need their memory.
+// lets go of the flow store: the rest of a run (the report) does not need
+// its memory.
 func (t *Table) Flush() {
 	if t.fold != nil {
 		t.drain(true)
 	}
+	t.flushing = true
 	for {
-		var oldest *flow
-		for i := range t.lists {
-			if h := t.lists[i].head; h != nil && (oldest == nil || h.lastNs < oldest.lastNs) {
-				oldest = h
-			}
-		}
-		if oldest == nil {
+		oldest := t.idlest()
+		if oldest == noFlow {
 			break
 		}
 		t.end(oldest)
 	}
-	t.freeTCP, t.freeUDP = nil, nil
-	t.tcpChunk, t.udpChunk = nil, nil
+	t.flushing = false
+	t.store.reset()
+	t.conns.reset()
+	t.index.reset()
+}
+
+// idlest returns the live flow idle the longest, noFlow when none.
+func (t *Table) idlest() flowID {
+	idlest, idlestNs := noFlow, int64(0)
+	for i := range t.lists {
+		if h := t.lists[i].head; h != noFlow {
+			if ns := t.store.at(h).lastNs; idlest == noFlow || ns < idlestNs {
+				idlest, idlestNs = h, ns
+			}
+		}
+	}
+	return idlest
 }
 
 // expire ends the flows idle for longer than their timeout at capture time now.
 func (t *Table) expire(now int64) {
 	for i := range t.lists {
-		for f := t.lists[i].head; f != nil && now-f.lastNs > t.timeout(f); f = t.lists[i].head {
-			t.end(f)
+		for h := t.lists[i].head; h != noFlow && now-t.store.at(h).lastNs > t.timeout(t.store.at(h)); h = t.lists[i].head {
+			t.end(h)
 		}
 	}
 }
 
 func (t *Table) evictIdlest() {
-	var idlest *flow
-	for i := range t.lists {
-		if h := t.lists[i].head; h != nil && (idlest == nil || h.lastNs < idlest.lastNs) {
-			idlest = h
-		}
-	}
-	if idlest != nil {
+	if idlest := t.idlest(); idlest != noFlow {
 		t.evictedEarly++
 		t.end(idlest)
 	}
 }
 
-// end removes f from the table and emits its record.
-func (t *Table) end(f *flow) {
-	t.lists[f.list].remove(f)
+// end removes flow id from the table and emits its record.
+func (t *Table) end(id flowID) {
+	f := t.store.at(id)
+	t.unlink(f)
 	f.list = listNone
 	t.live--
-	if f.twin != nil {
-		if t.index.get(&f.key, f.hash) == f {
-			t.index.replace(f, f.twin)
+	// While Flush ends every flow the index is not kept up to date: it is
+	// dropped whole after (a removal per flow cost 8% of the SYN flood's
+	// time, most of it cache misses on the chains).
+	if tw := t.twin(f); tw != noFlow {
+		if !t.flushing && t.index.get(&f.key, t.index.hash(&f.key)) == id {
+			t.index.replace(id, tw)
 		}
-		f.twin.twin = nil
-		f.twin = nil
-	} else {
-		t.index.remove(f)
+		t.conns.at(t.store.at(tw).tcp).twin = noFlow
+		t.conns.at(f.tcp).twin = noFlow
+	} else if !t.flushing {
+		t.index.remove(id)
 	}
 	if t.l7 != nil {
-		t.l7.end(f)
+		t.l7.end(id)
 	}
-	t.fill(&t.rec, f)
-	if f.vantages > 1 {
-		t.dropVantage(f)
+	t.fill(&t.rec, id, f)
+	if f.fl&flVantages != 0 {
+		t.dropVantage(id)
+	}
+	if f.fl&flWide != 0 {
+		delete(t.wide, id)
 	}
 	if !t.cfg.DeferStrings {
 		t.rec.Complete(&t.strs)
 	}
 	t.flows++
 	t.emit(&t.rec)
-	if f.tcp != nil {
-		t.freeTCP = append(t.freeTCP, f)
-	} else {
-		t.freeUDP = append(t.freeUDP, f)
+	if f.tcp != noFlow {
+		t.conns.release(f.tcp)
 	}
+	t.store.release(id)
 }
 
-func (t *Table) fill(r *Record, f *flow) {
+func (t *Table) fill(r *Record, id flowID, f *flow) {
+	n := t.counts(id, f)
 	*r = Record{
 		Capture:           t.capture,
 		IPVersion:         int32(f.ipVersion),
@@ -697,40 +852,51 @@ func (t *Table) fill(r *Record, f *flow) {
 		DstPort:           f.endpointPort(!f.origIsLo),
 		TsNs:              f.firstNs,
 		EndNs:             f.lastNs,
-		DirectionInferred: f.directionInferred,
-		OrigPkts:          f.count[0].pkts,
-		RespPkts:          f.count[1].pkts,
-		OrigBytes:         f.count[0].bytes,
-		RespBytes:         f.count[1].bytes,
-		OrigIPBytes:       f.count[0].ipBytes,
-		RespIPBytes:       f.count[1].ipBytes,
-		OrigWireBytes:     f.count[0].wireBytes,
-		RespWireBytes:     f.count[1].wireBytes,
+		DirectionInferred: f.fl&flDirInferred != 0,
+		OrigPkts:          n[0].pkts,
+		RespPkts:          n[1].pkts,
+		OrigBytes:         n[0].bytes,
+		RespBytes:         n[1].bytes,
+		OrigIPBytes:       n[0].ipBytes,
+		RespIPBytes:       n[1].ipBytes,
+		OrigWireBytes:     n[0].wireBytes,
+		RespWireBytes:     n[1].wireBytes,
 	}
 	if f.key.vlan >= 0 {
 		r.VLAN = Some(int64(f.key.vlan))
 	}
 	if f.key.tunnel != TunnelNone {
 		r.Tunnel = f.key.tunnel.String()
-		if f.key.tunnelID >= 0 {
-			r.TunnelID = Some(f.key.tunnelID)
+		if f.key.tunnelIDSet != 0 {
+			r.TunnelID = Some(int64(f.key.tunnelID))
 		}
 	}
 	r.Vantages = 1
-	if v := t.vantageOf(f); v != nil {
+	if v := t.vantageOf(id, f); v != nil {
 		r.Vantages = 2
 		r.DupPkts = v.dupPkts
 		r.OrigTransitP50Ns = v.transit[0].p50()
 		r.RespTransitP50Ns = v.transit[1].p50()
 	}
-	r.pending = pendingStrings{todo: true, ordinal: t.ordinal, firstIndex: f.firstIndex, ipProto: f.key.proto, flipped: f.flipped}
-	if f.tcp != nil {
+	r.pending = pendingStrings{todo: true, ordinal: t.ordinal, firstIndex: f.firstIndex, ipProto: f.key.proto, flipped: f.fl&flFlipped != 0}
+	if f.fl&flTCP != 0 {
 		r.Proto = "tcp"
-		f.tcp.fill(r)
+		if f.tcp != noFlow {
+			t.conns.at(f.tcp).fill(r)
+			return
+		}
+		// A flow of one packet (or of bad headers only): its TCP state
+		// is made here, for the record alone.
+		c := &t.scratch
+		c.reset()
+		if dir, ok := f.pending(&t.replay); ok {
+			c.add(dir, &t.replay)
+		}
+		c.fill(r)
 		return
 	}
 	r.Proto = "udp"
-	r.RTTFirstReply = Opt{V: f.firstReplyNs, Valid: f.firstReplySet}
+	r.RTTFirstReply = Opt{V: f.aux[auxFirstReply], Valid: f.fl&flFirstReplySet != 0}
 	switch f.udpHist {
 	case 3:
 		r.State = "SF"
