@@ -1,0 +1,521 @@
+package pipeline
+
+import (
+	"bytes"
+	"container/heap"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/flowproof/flowproof/provenance"
+	"github.com/flowproof/flowproof/report"
+)
+
+// MergeOptions are the settings of a merge.
+type MergeOptions struct {
+	Version string   // flowproof's version, for the manifest
+	Command []string // the command line, for the manifest (redacted there)
+}
+
+// MergeResult is what MergeShards wrote.
+type MergeResult struct {
+	Shards   int
+	Parts    int // table parts listed
+	Flows    int64
+	Manifest *report.Manifest
+}
+
+// ShardError is a problem merge found in a sharded output: Name is the file
+// (from the output's root) it is about, Shard the shard it belongs to (-1
+// when none), What what is wrong and what to do.
+type ShardError struct {
+	Name  string
+	Shard int
+	What  string
+}
+
+func (e *ShardError) Error() string { return e.Name + ": " + e.What }
+
+// maxManifestBytes caps a shard manifest read back.
+const maxManifestBytes = 256 << 20
+
+// shardFile is one shard's manifest as merge read and checked it.
+type shardFile struct {
+	name string
+	sm   *ShardManifest
+	file provenance.File // the manifest's own size and SHA-256
+}
+
+// MergeShards checks every shard of a sharded output in st and writes, in
+// its root, manifest.json listing every part, report.md (and its charts)
+// over all of them, and an audit.jsonl entry whose inputs are the shards'
+// manifests with their SHA-256.
+//
+// It checks, before writing anything: that shards 0 to n-1 each have a
+// manifest, all agreeing on n, the input list and the settings; that each
+// manifest is the one its shard's audit trail recorded; that every file a
+// manifest lists exists with the size and SHA-256 listed; that no part
+// lies in the tables that no manifest lists (an interrupted rerun's). Any
+// failure is a *ShardError naming the file, and nothing is written.
+//
+// The report is made by streaming every flows part (and http and dns
+// part) through the same report.Summary a single Analyze feeds, in the
+// order a single Analyze produces the rows: by the capture's place in the
+// input list (flow_id's prefix), then a shard's parts day by day. Its
+// tables are the single run's, exactly, but for the order-dependent
+// corners README: Sharded batch runs lists.
+//
+// It returns ErrPartial, with the result, when some shard skipped bad
+// input.
+func MergeShards(ctx context.Context, st Store, o MergeOptions) (*MergeResult, error) {
+	started := time.Now()
+	shards, err := readShardManifests(ctx, st)
+	if err != nil {
+		return nil, err
+	}
+	n := shards[0].sm.Shards
+	listed := map[string]int{} // file -> shard
+	var parts []provenance.File
+	for _, sf := range shards {
+		for _, f := range sf.sm.Manifest.Outputs {
+			if owner, ok := listed[f.Name]; ok {
+				return nil, &ShardError{Name: f.Name, Shard: sf.sm.Shard, What: fmt.Sprintf("listed by shard %d and shard %d: the manifests were edited", owner, sf.sm.Shard)}
+			}
+			listed[f.Name] = sf.sm.Shard
+			if !strings.HasPrefix(f.Name, ShardsDir+"/") {
+				if s, ok := shardOfName(f.Name); !ok || s != sf.sm.Shard {
+					return nil, &ShardError{Name: f.Name, Shard: sf.sm.Shard, What: fmt.Sprintf("listed by shard %d's manifest but not in its partition: the manifest was edited", sf.sm.Shard)}
+				}
+				parts = append(parts, f)
+			}
+			if err := checkStored(ctx, st, f, sf.sm.Shard); err != nil {
+				return nil, err
+			}
+		}
+	}
+	for _, table := range partTables {
+		ents, err := st.List(ctx, table+"/")
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range ents {
+			if _, ok := listed[e.Name]; !ok {
+				s, _ := shardOfName(e.Name)
+				return nil, &ShardError{Name: e.Name, Shard: s, What: fmt.Sprintf("not listed by any shard's manifest (left by an interrupted rerun of shard %d, or copied in): rerun that shard (it removes what it no longer lists), or remove the file", s)}
+			}
+		}
+	}
+	// By table, then day, then shard: the names sort so.
+	sort.Slice(parts, func(i, j int) bool { return parts[i].Name < parts[j].Name })
+
+	// The merged manifest.
+	m := &report.Manifest{
+		Tool:     provenance.Tool{Name: "flowproof", Version: o.Version},
+		Command:  provenance.RedactArgs(o.Command),
+		Started:  provenance.Time{Time: started},
+		Settings: map[string]string{},
+		Decode:   map[string]int64{},
+	}
+	type placed struct {
+		at int
+		in report.Input
+	}
+	var inputs []placed
+	seenWarn := map[string]bool{}
+	partial := false
+	var wantFlows int64
+	for _, sf := range shards {
+		sm := sf.sm
+		sub := sm.Manifest
+		for k, v := range sub.Settings {
+			if k != "shard" {
+				m.Settings[k] = v
+			}
+		}
+		k := 0
+		for _, u := range sm.Selected {
+			for c := range u.Captures {
+				if k >= len(sub.Inputs) {
+					return nil, &ShardError{Name: sf.name, Shard: sm.Shard, What: "lists fewer inputs than its units have captures: the manifest was edited"}
+				}
+				inputs = append(inputs, placed{u.First + c, sub.Inputs[k]})
+				k++
+			}
+		}
+		if k != len(sub.Inputs) {
+			return nil, &ShardError{Name: sf.name, Shard: sm.Shard, What: "lists more inputs than its units have captures: the manifest was edited"}
+		}
+		for kind, c := range sub.Decode {
+			m.Decode[kind] += c
+		}
+		for kind, c := range sub.L7 {
+			if m.L7 == nil {
+				m.L7 = map[string]int64{}
+			}
+			m.L7[kind] += c
+		}
+		for _, w := range sub.Warnings {
+			if !seenWarn[w] {
+				seenWarn[w] = true
+				m.Warnings = append(m.Warnings, w)
+			}
+		}
+		if len(sm.Skipped) > 0 {
+			partial = true
+		}
+		wantFlows += sub.Flows
+	}
+	sort.Slice(inputs, func(i, j int) bool { return inputs[i].at < inputs[j].at })
+	for i, p := range inputs {
+		if p.at != i {
+			return nil, &ShardError{Name: ShardsDir, Shard: -1, What: fmt.Sprintf("capture %d of the input list is in no shard's manifest (or in two): the manifests do not add up; rerun the shards", i)}
+		}
+		m.Inputs = append(m.Inputs, p.in)
+	}
+	if len(inputs) != shards[0].sm.Captures {
+		return nil, &ShardError{Name: ShardsDir, Shard: -1, What: fmt.Sprintf("the shards read %d captures of the %d in the input list: the manifests do not add up; rerun the shards", len(inputs), shards[0].sm.Captures)}
+	}
+
+	// The summary, from the parts.
+	opts := report.SummaryOptions{}
+	if v, err := strconv.ParseInt(m.Settings["flood_min"], 10, 64); err == nil {
+		opts.FloodMinHalfOpen = v
+	}
+	sum := report.NewSummary(opts)
+	var flows int64
+	err = mergeRows(ctx, st, parts, "flows", func(r *report.FlowRow) error {
+		rec, err := r.Record()
+		if err != nil {
+			return err
+		}
+		sum.Add(&rec)
+		flows++
+		return nil
+	}, func(r *report.FlowRow) string { return r.FlowID })
+	if err != nil {
+		return nil, err
+	}
+	if flows != wantFlows {
+		return nil, &ShardError{Name: "flows", Shard: -1, What: fmt.Sprintf("the parts hold %d flows, the shards' manifests %d", flows, wantFlows)}
+	}
+	if m.Settings["l7"] == "true" {
+		l7 := sum.L7()
+		if err := mergeRows(ctx, st, parts, "http", func(r *report.HTTPRow) error { l7.AddHTTP(r); return nil }, func(r *report.HTTPRow) string { return r.FlowID }); err != nil {
+			return nil, err
+		}
+		if err := mergeRows(ctx, st, parts, "dns", func(r *report.DNSRow) error { l7.AddDNS(r); return nil }, func(r *report.DNSRow) string { return r.FlowID }); err != nil {
+			return nil, err
+		}
+	}
+	m.Flows = flows
+	m.Outputs = parts
+	m.Finished = provenance.Time{Time: time.Now()}
+
+	// Write: the report, then the manifest and the audit entry.
+	files := report.RenderReport(sum, m)
+	for _, c := range []string{report.RTTChart, report.TalkerChart, report.TimeChart} {
+		if _, ok := files[c]; !ok {
+			if err := st.Remove(ctx, c); err != nil {
+				return nil, err
+			}
+		}
+	}
+	for _, name := range reportNames(files) {
+		f, err := storeWrite(ctx, st, name, files[name])
+		if err != nil {
+			return nil, err
+		}
+		m.Outputs = append(m.Outputs, f)
+	}
+	var ins []provenance.AuditFile
+	for _, sf := range shards {
+		ins = append(ins, provenance.AuditFile{Path: sf.name, InDir: true, Size: sf.file.Size, SHA256: sf.file.SHA256})
+	}
+	marshal := func() ([]byte, error) { return report.MarshalManifest(m) }
+	if err := writeManifestAndAudit(ctx, st, "", "merge", &m.AuditSeq, marshal, ins, m); err != nil {
+		return nil, err
+	}
+	res := &MergeResult{Shards: n, Parts: len(parts), Flows: flows, Manifest: m}
+	if partial {
+		return res, ErrPartial
+	}
+	return res, nil
+}
+
+// readShardManifests reads and cross-checks every shard's manifest.
+func readShardManifests(ctx context.Context, st Store) ([]shardFile, error) {
+	ents, err := st.List(ctx, ShardsDir+"/")
+	if err != nil {
+		return nil, err
+	}
+	var found []shardFile
+	for _, e := range ents {
+		s, ok := shardOfName(e.Name)
+		if !ok {
+			continue
+		}
+		if e.Name != shardPrefix(Shard{Index: s})+ShardManifestFile {
+			continue
+		}
+		sf, err := readShardManifest(ctx, st, e.Name, s)
+		if err != nil {
+			return nil, err
+		}
+		found = append(found, sf)
+	}
+	if len(found) == 0 {
+		return nil, &ShardError{Name: ShardsDir, Shard: -1, What: fmt.Sprintf("no shard manifest in %s: run `flowproof analyze --shard i/n -o OUT` for i = 0 to n-1 first", st)}
+	}
+	first := found[0].sm
+	for _, sf := range found[1:] {
+		sm := sf.sm
+		switch {
+		case sm.Shards != first.Shards:
+			return nil, &ShardError{Name: sf.name, Shard: sm.Shard, What: fmt.Sprintf("shard %d ran as one of %d shards, shard %d as one of %d: the output mixes two runs; run every shard with the same n into an empty output", sm.Shard, sm.Shards, first.Shard, first.Shards)}
+		case sm.InputSet != first.InputSet:
+			return nil, &ShardError{Name: sf.name, Shard: sm.Shard, What: fmt.Sprintf("shard %d read another input list than shard %d (%d units against %d): every shard must be given the same inputs; rerun it", sm.Shard, first.Shard, sm.Units, first.Units)}
+		}
+		for _, k := range sortedKeys(first.Settings) {
+			if sm.Settings[k] != first.Settings[k] {
+				return nil, &ShardError{Name: sf.name, Shard: sm.Shard, What: fmt.Sprintf("setting %s is %q, shard %d's is %q: every shard must run with the same flags; rerun it", k, sm.Settings[k], first.Shard, first.Settings[k])}
+			}
+		}
+		if len(sm.Settings) != len(first.Settings) {
+			return nil, &ShardError{Name: sf.name, Shard: sm.Shard, What: fmt.Sprintf("its settings differ from shard %d's: every shard must run with the same flags; rerun it", first.Shard)}
+		}
+	}
+	byIndex := make([]shardFile, first.Shards)
+	have := make([]bool, first.Shards)
+	for _, sf := range found {
+		if sf.sm.Shard >= first.Shards {
+			return nil, &ShardError{Name: sf.name, Shard: sf.sm.Shard, What: fmt.Sprintf("shard %d of a run of %d shards: the output mixes two runs", sf.sm.Shard, first.Shards)}
+		}
+		byIndex[sf.sm.Shard], have[sf.sm.Shard] = sf, true
+	}
+	var missing []string
+	for i, ok := range have {
+		if !ok {
+			missing = append(missing, strconv.Itoa(i))
+		}
+	}
+	if len(missing) > 0 {
+		name := shardPrefix(Shard{Index: mustAtoi(missing[0])}) + ShardManifestFile
+		return nil, &ShardError{Name: name, Shard: mustAtoi(missing[0]), What: fmt.Sprintf("missing: shard(s) %s of %d never finished (or never ran); run `flowproof analyze --shard %s/%d` with the same inputs and flags, then merge again", strings.Join(missing, ", "), first.Shards, missing[0], first.Shards)}
+	}
+	return byIndex, nil
+}
+
+func mustAtoi(s string) int { n, _ := strconv.Atoi(s); return n }
+
+// readShardManifest reads one shard manifest strictly and checks it against
+// the entry of its shard's audit trail that recorded it.
+func readShardManifest(ctx context.Context, st Store, name string, dirShard int) (shardFile, error) {
+	b, err := storeRead(ctx, st, name, maxManifestBytes)
+	if err != nil {
+		return shardFile{}, &ShardError{Name: name, Shard: dirShard, What: fmt.Sprintf("unreadable: %v", err)}
+	}
+	bad := func(what string) error {
+		return &ShardError{Name: name, Shard: dirShard, What: what + fmt.Sprintf("; rerun shard %d", dirShard)}
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	sm := &ShardManifest{}
+	if err := dec.Decode(sm); err != nil || dec.More() {
+		if err == nil {
+			err = errors.New("data after the manifest")
+		}
+		return shardFile{}, bad(fmt.Sprintf("not a shard manifest: %v", err))
+	}
+	switch {
+	case sm.Version != ShardManifestVersion:
+		return shardFile{}, bad(fmt.Sprintf("shard manifest version %d, this flowproof reads %d", sm.Version, ShardManifestVersion))
+	case sm.Manifest == nil:
+		return shardFile{}, bad("the manifest has no analysis")
+	case sm.Shard != dirShard:
+		return shardFile{}, bad(fmt.Sprintf("says it is shard %d, in shard %d's directory: the manifest was edited or moved", sm.Shard, dirShard))
+	case (Shard{Index: sm.Shard, Count: sm.Shards}).Valid() != nil:
+		return shardFile{}, bad(fmt.Sprintf("shard %d of %d is impossible", sm.Shard, sm.Shards))
+	}
+	sum := sha256.Sum256(b)
+	f := provenance.File{Name: name, Size: int64(len(b)), SHA256: hex.EncodeToString(sum[:])}
+	rec, err := recordedManifest(ctx, st, shardPrefix(Shard{Index: dirShard}), sm.Manifest.AuditSeq)
+	if err != nil {
+		return shardFile{}, bad(err.Error())
+	}
+	if rec != f.SHA256 {
+		return shardFile{}, bad(fmt.Sprintf("its SHA-256 is %s, its shard's audit trail recorded %s: the manifest was edited after the shard wrote it", f.SHA256, rec))
+	}
+	return shardFile{name: name, sm: sm, file: f}, nil
+}
+
+// recordedManifest returns the SHA-256 of manifest.json that entry seq of
+// the audit trail in prefix recorded, checking that line's own hash.
+func recordedManifest(ctx context.Context, st Store, prefix string, seq int64) (string, error) {
+	trail := prefix + provenance.AuditFileName
+	b, err := storeRead(ctx, st, trail, maxAuditBytes)
+	if err != nil {
+		return "", fmt.Errorf("%s unreadable: %v", trail, err)
+	}
+	for i, line := range bytes.Split(bytes.TrimSuffix(b, []byte("\n")), []byte("\n")) {
+		var e provenance.AuditEntry
+		if json.Unmarshal(line, &e) != nil || e.Seq != seq {
+			continue
+		}
+		if _, ok := provenance.LineHashOK(line); !ok {
+			return "", fmt.Errorf("%s line %d: altered (its sha256 does not match)", trail, i+1)
+		}
+		for _, o := range e.Outputs {
+			if o.Path == ShardManifestFile {
+				return o.SHA256, nil
+			}
+		}
+	}
+	return "", fmt.Errorf("%s has no entry %d recording the manifest (the manifest names it as audit_seq): the manifest or the trail was edited", trail, seq)
+}
+
+// checkStored checks that a listed file exists with its listed size and
+// SHA-256.
+func checkStored(ctx context.Context, st Store, f provenance.File, shard int) error {
+	got, err := storeHash(ctx, st, f.Name)
+	if err != nil {
+		return &ShardError{Name: f.Name, Shard: shard, What: fmt.Sprintf("listed by shard %d's manifest, but unreadable (%v): deleted after the shard wrote it? rerun shard %d", shard, err, shard)}
+	}
+	if got.Size != f.Size || got.SHA256 != f.SHA256 {
+		return &ShardError{Name: f.Name, Shard: shard, What: fmt.Sprintf("%d bytes with SHA-256 %s, shard %d's manifest lists %d bytes with %s: the file changed after the shard wrote it (edited, or a rerun of the shard was interrupted); rerun shard %d", got.Size, got.SHA256, shard, f.Size, f.SHA256, shard)}
+	}
+	return nil
+}
+
+// mergeRows streams the rows of one table's parts to fn in the order a
+// single Analyze wrote them: by the capture ordinal that prefixes flow_id,
+// ties (one shard's parts of several days) by part order. Each part is
+// already in that order, so this is a k-way merge holding one batch per
+// part.
+func mergeRows[T any](ctx context.Context, st Store, parts []provenance.File, table string, fn func(*T) error, id func(*T) string) error {
+	h := &cursorHeap[T]{}
+	defer func() {
+		for _, c := range h.cs {
+			c.close()
+		}
+	}()
+	for i, p := range parts {
+		if !strings.HasPrefix(p.Name, table+"/") {
+			continue
+		}
+		f, err := st.Open(ctx, p.Name)
+		if err != nil {
+			return &ShardError{Name: p.Name, Shard: -1, What: err.Error()}
+		}
+		tr, err := report.OpenTable[T](f, f.Size())
+		if err != nil {
+			f.Close()
+			return &ShardError{Name: p.Name, Shard: -1, What: err.Error()}
+		}
+		c := &cursor[T]{name: p.Name, order: i, f: f, tr: tr, rows: make([]T, cursorBatch), id: id}
+		ok, err := c.next()
+		if err != nil {
+			c.close()
+			return err
+		}
+		if ok {
+			h.cs = append(h.cs, c)
+		} else {
+			c.close()
+		}
+	}
+	heap.Init(h)
+	for len(h.cs) > 0 {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		c := h.cs[0]
+		if err := fn(&c.rows[c.pos]); err != nil {
+			return fmt.Errorf("%s: %w", c.name, err)
+		}
+		c.pos++
+		ok, err := c.next()
+		if err != nil {
+			return err
+		}
+		if ok {
+			heap.Fix(h, 0)
+		} else {
+			c.close()
+			heap.Pop(h)
+		}
+	}
+	return nil
+}
+
+// cursorBatch is how many rows each part being merged holds: parts are
+// many, so less than rowBatch.
+const cursorBatch = 128
+
+// cursor is one part being read in mergeRows.
+type cursor[T any] struct {
+	name     string
+	order    int
+	f        StoreFile
+	tr       *report.TableReader[T]
+	rows     []T
+	n, pos   int
+	ord      int // capture ordinal of rows[pos]
+	id       func(*T) string
+	lastOrd  int
+	finished bool
+}
+
+// next makes rows[pos] the next row, reading a batch when needed; false
+// when the part is done.
+func (c *cursor[T]) next() (bool, error) {
+	if c.pos >= c.n {
+		if c.finished {
+			return false, nil
+		}
+		n, err := c.tr.Read(c.rows)
+		if errors.Is(err, io.EOF) {
+			c.finished = true
+		} else if err != nil {
+			return false, &ShardError{Name: c.name, Shard: -1, What: err.Error()}
+		}
+		c.n, c.pos = n, 0
+		if n == 0 {
+			return false, nil
+		}
+	}
+	id := c.id(&c.rows[c.pos])
+	ord, ok := report.FlowOrdinal(id)
+	if !ok || ord < c.lastOrd {
+		return false, &ShardError{Name: c.name, Shard: -1, What: fmt.Sprintf("row with flow_id %q out of order or malformed: not a part a shard wrote", id)}
+	}
+	c.ord, c.lastOrd = ord, ord
+	return true, nil
+}
+
+func (c *cursor[T]) close() {
+	c.tr.Close()
+	c.f.Close()
+}
+
+type cursorHeap[T any] struct{ cs []*cursor[T] }
+
+func (h *cursorHeap[T]) Len() int { return len(h.cs) }
+func (h *cursorHeap[T]) Less(i, j int) bool {
+	a, b := h.cs[i], h.cs[j]
+	return a.ord < b.ord || a.ord == b.ord && a.order < b.order
+}
+func (h *cursorHeap[T]) Swap(i, j int) { h.cs[i], h.cs[j] = h.cs[j], h.cs[i] }
+func (h *cursorHeap[T]) Push(x any)    { h.cs = append(h.cs, x.(*cursor[T])) }
+func (h *cursorHeap[T]) Pop() any {
+	c := h.cs[len(h.cs)-1]
+	h.cs = h.cs[:len(h.cs)-1]
+	return c
+}
