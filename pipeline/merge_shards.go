@@ -185,7 +185,7 @@ func MergeShards(ctx context.Context, st Store, o MergeOptions) (*MergeResult, e
 	}
 
 	// The summary, from the parts.
-	opts := report.SummaryOptions{}
+	opts := report.SummaryOptions{Parts: "*"}
 	if v, err := strconv.ParseInt(m.Settings["flood_min"], 10, 64); err == nil {
 		opts.FloodMinHalfOpen = v
 	}

@@ -90,7 +90,7 @@ func AnalyzeShard(ctx context.Context, args []string, o Options, sh Shard, st St
 	}
 	defer os.RemoveAll(stage)
 
-	sum := report.NewSummary(report.SummaryOptions{FloodMinHalfOpen: o.FloodMinHalfOpen})
+	sum := report.NewSummary(report.SummaryOptions{FloodMinHalfOpen: o.FloodMinHalfOpen, Parts: sh.dir()})
 	if o.L7 {
 		sum.L7()
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 
 	"github.com/parquet-go/parquet-go"
 )
@@ -64,4 +65,17 @@ func (t *TableReader[T]) Close() error { return t.r.Close() }
 func FlowOrdinal(id string) (int, bool) {
 	n, ok := flowOrdinal(id)
 	return n, ok && n > 0
+}
+
+// PartsSQL rewrites a DuckDB statement that reads flows.parquet,
+// http.parquet, dns.parquet or crosscheck.parquet to read the same table
+// from a sharded run's parts, run in its output directory: shards is "*"
+// for every shard's, or one shard's partition ("shard=0007"), as in
+// read_parquet('flows/*/*/*.parquet', hive_partitioning = true).
+func PartsSQL(q, shards string) string {
+	var pairs []string
+	for _, t := range []string{"flows", "http", "dns", "crosscheck"} {
+		pairs = append(pairs, "'"+t+".parquet'", "read_parquet('"+t+"/*/"+shards+"/*.parquet', hive_partitioning = true)")
+	}
+	return strings.NewReplacer(pairs...).Replace(q)
 }

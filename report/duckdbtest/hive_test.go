@@ -3,6 +3,7 @@ package duckdbtest
 import (
 	"context"
 	"database/sql"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -31,7 +32,7 @@ func TestDuckDBHive(t *testing.T) {
 	var total int64
 	perShard := map[int]int64{}
 	for i := range n {
-		res, err := pipeline.AnalyzeShard(context.Background(), inputs, pipeline.Options{Version: "test"}, pipeline.Shard{Index: i, Count: n}, pipeline.DirStore{Dir: out})
+		res, err := pipeline.AnalyzeShard(context.Background(), inputs, pipeline.Options{Version: "test", L7: true}, pipeline.Shard{Index: i, Count: n}, pipeline.DirStore{Dir: out})
 		if err != nil {
 			t.Fatalf("shard %d: %v", i, err)
 		}
@@ -81,5 +82,22 @@ func TestDuckDBHive(t *testing.T) {
 	}
 	if strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Errorf("flows per shard: got %v, want %v", got, want)
+	}
+
+	// The merged report's statements, and a shard's, run in OUT over the
+	// parts, give the report's tables.
+	if _, err := pipeline.MergeShards(context.Background(), pipeline.DirStore{Dir: out}, pipeline.MergeOptions{Version: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(out)
+	for _, md := range []string{"report.md", "shards/shard=0001/report.md"} {
+		b, err := os.ReadFile(md)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checked := checkReportTables(t, db, "", string(b), false)
+		if !checked["summary"] || !checked["http-status"] {
+			t.Errorf("%s: tables checked %v", md, checked)
+		}
 	}
 }
