@@ -325,24 +325,9 @@ func readShardManifest(ctx context.Context, st Store, name string, dirShard int)
 	bad := func(what string) error {
 		return &ShardError{Name: name, Shard: dirShard, What: what + fmt.Sprintf("; rerun shard %d", dirShard)}
 	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	sm := &ShardManifest{}
-	if err := dec.Decode(sm); err != nil || dec.More() {
-		if err == nil {
-			err = errors.New("data after the manifest")
-		}
-		return shardFile{}, bad(fmt.Sprintf("not a shard manifest: %v", err))
-	}
-	switch {
-	case sm.Version != ShardManifestVersion:
-		return shardFile{}, bad(fmt.Sprintf("shard manifest version %d, this flowproof reads %d", sm.Version, ShardManifestVersion))
-	case sm.Manifest == nil:
-		return shardFile{}, bad("the manifest has no analysis")
-	case sm.Shard != dirShard:
-		return shardFile{}, bad(fmt.Sprintf("says it is shard %d, in shard %d's directory: the manifest was edited or moved", sm.Shard, dirShard))
-	case (Shard{Index: sm.Shard, Count: sm.Shards}).Valid() != nil:
-		return shardFile{}, bad(fmt.Sprintf("shard %d of %d is impossible", sm.Shard, sm.Shards))
+	sm, err := decodeShardManifest(b, dirShard)
+	if err != nil {
+		return shardFile{}, bad(err.Error())
 	}
 	sum := sha256.Sum256(b)
 	f := provenance.File{Name: name, Size: int64(len(b)), SHA256: hex.EncodeToString(sum[:])}
@@ -354,6 +339,37 @@ func readShardManifest(ctx context.Context, st Store, name string, dirShard int)
 		return shardFile{}, bad(fmt.Sprintf("its SHA-256 is %s, its shard's audit trail recorded %s: the manifest was edited after the shard wrote it", f.SHA256, rec))
 	}
 	return shardFile{name: name, sm: sm, file: f}, nil
+}
+
+// decodeShardManifest decodes a shard manifest strictly (no unknown
+// field, nothing after it) and checks what it says of itself: its version,
+// that it is shard dirShard, of a possible number of shards.
+func decodeShardManifest(b []byte, dirShard int) (*ShardManifest, error) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	sm := &ShardManifest{}
+	if err := dec.Decode(sm); err != nil {
+		return nil, fmt.Errorf("not a shard manifest: %v", err)
+	}
+	if dec.More() {
+		return nil, errors.New("not a shard manifest: data after it")
+	}
+	switch {
+	case sm.Version != ShardManifestVersion:
+		return nil, fmt.Errorf("shard manifest version %d, this flowproof reads %d", sm.Version, ShardManifestVersion)
+	case sm.Manifest == nil:
+		return nil, errors.New("the manifest has no analysis")
+	case sm.Shard != dirShard:
+		return nil, fmt.Errorf("says it is shard %d, in shard %d's directory: the manifest was edited or moved", sm.Shard, dirShard)
+	case (Shard{Index: sm.Shard, Count: sm.Shards}).Valid() != nil:
+		return nil, fmt.Errorf("shard %d of %d is impossible", sm.Shard, sm.Shards)
+	}
+	for _, u := range sm.Selected {
+		if u.First < 0 || u.Captures < 1 || u.First+u.Captures > sm.Captures {
+			return nil, fmt.Errorf("unit %q: captures %d to %d of %d: impossible", u.Key, u.First, u.First+u.Captures, sm.Captures)
+		}
+	}
+	return sm, nil
 }
 
 // recordedManifest returns the SHA-256 of manifest.json that entry seq of

@@ -168,8 +168,10 @@ func (d DirStore) Create(_ context.Context, name string) (StoreWriter, error) {
 	return &dirWriter{AtomicFile: a, final: p, name: name}, nil
 }
 
-// Remove removes name, and the directories above it that it leaves empty
-// (a rerun that no longer has a day's flows leaves no empty partition).
+// Remove removes name, and the shard partition directory (shard=NNNN)
+// holding it when that is left empty: a rerun that no longer has a day's
+// rows leaves no empty partition of its own. The date=D directory above
+// stays, as other shards may be writing into it.
 func (d DirStore) Remove(_ context.Context, name string) error {
 	p, err := d.path(name)
 	if err != nil {
@@ -178,10 +180,8 @@ func (d DirStore) Remove(_ context.Context, name string) error {
 	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
-	for dir := filepath.Dir(p); dir != filepath.Clean(d.Dir) && strings.HasPrefix(dir, filepath.Clean(d.Dir)); dir = filepath.Dir(dir) {
-		if os.Remove(dir) != nil { // not empty (or gone): stop
-			break
-		}
+	if dir := filepath.Dir(p); strings.HasPrefix(filepath.Base(dir), "shard=") {
+		os.Remove(dir) // fails, harmlessly, when not empty
 	}
 	return nil
 }
