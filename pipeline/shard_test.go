@@ -527,3 +527,40 @@ func TestShardEmpty(t *testing.T) {
 		t.Fatalf("merge: %+v, %v", res, err)
 	}
 }
+
+// TestShardPartial: a bad capture makes its shard, and then merge, a
+// partial result (ErrPartial, exit 3) with everything good written.
+func TestShardPartial(t *testing.T) {
+	ctx := context.Background()
+	bad := filepath.Join(t.TempDir(), "notes.pcap")
+	if err := os.WriteFile(bad, []byte("not a capture\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	inputs := []string{genDir, bad}
+	out := t.TempDir()
+	st := pipeline.DirStore{Dir: out}
+	const n = 2
+	partial := 0
+	for i := range n {
+		res, err := pipeline.AnalyzeShard(ctx, inputs, pipeline.Options{Version: "test"}, pipeline.Shard{Index: i, Count: n}, st)
+		switch {
+		case errors.Is(err, pipeline.ErrPartial):
+			partial++
+			if len(res.Manifest.Skipped) != 1 || !strings.Contains(res.Manifest.Skipped[0], "notes.pcap: failed") {
+				t.Errorf("shard %d skipped %q", i, res.Manifest.Skipped)
+			}
+		case err != nil:
+			t.Fatal(err)
+		}
+	}
+	if partial != 1 {
+		t.Fatalf("%d partial shards, want the one with notes.pcap", partial)
+	}
+	res, err := pipeline.MergeShards(ctx, st, pipeline.MergeOptions{Version: "test"})
+	if !errors.Is(err, pipeline.ErrPartial) || res == nil || len(res.Manifest.Inputs) != 22 {
+		t.Fatalf("merge: %v, %+v", err, res)
+	}
+	if last := res.Manifest.Inputs[21]; last.Name != "notes.pcap" || last.Status != report.StatusFailed {
+		t.Errorf("last input %+v", last)
+	}
+}
