@@ -413,112 +413,192 @@ func checkStored(ctx context.Context, st Store, f provenance.File, shard int) er
 // mergeRows streams the rows of one table's parts to fn in the order a
 // single Analyze wrote them: by the capture ordinal that prefixes flow_id,
 // ties (one shard's parts of several days) by part order. Each part is
-// already in that order, so this is a k-way merge holding one batch per
-// part.
+// already in that order, so this is a k-way merge. An open part costs its
+// column readers' buffers (about 1.7 MB for a flows part), so at most
+// maxOpenParts are open at once; a part set aside keeps only its place and
+// its next row's ordinal, and is reopened there when its turn comes.
 func mergeRows[T any](ctx context.Context, st Store, parts []provenance.File, table string, fn func(*T) error, id func(*T) string) error {
-	h := &cursorHeap[T]{}
-	defer func() {
-		for _, c := range h.cs {
-			c.close()
-		}
-	}()
+	m := &partMerge[T]{ctx: ctx, st: st, id: id}
+	defer m.closeAll()
 	for i, p := range parts {
 		if !strings.HasPrefix(p.Name, table+"/") {
 			continue
 		}
-		f, err := st.Open(ctx, p.Name)
+		c := &cursor[T]{name: p.Name, order: i}
+		ok, err := m.load(c)
 		if err != nil {
-			return &ShardError{Name: p.Name, Shard: -1, What: err.Error()}
-		}
-		tr, err := report.OpenTable[T](f, f.Size())
-		if err != nil {
-			f.Close()
-			return &ShardError{Name: p.Name, Shard: -1, What: err.Error()}
-		}
-		c := &cursor[T]{name: p.Name, order: i, f: f, tr: tr, rows: make([]T, cursorBatch), id: id}
-		ok, err := c.next()
-		if err != nil {
-			c.close()
 			return err
 		}
 		if ok {
-			h.cs = append(h.cs, c)
-		} else {
-			c.close()
+			m.h.cs = append(m.h.cs, c)
 		}
+		m.release(c) // open only while its rows are being read
 	}
-	heap.Init(h)
-	for len(h.cs) > 0 {
+	heap.Init(&m.h)
+	for len(m.h.cs) > 0 {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		c := h.cs[0]
-		if err := fn(&c.rows[c.pos]); err != nil {
+		c := m.h.cs[0]
+		if ok, err := m.load(c); err != nil || !ok {
+			if err == nil {
+				err = &ShardError{Name: c.name, Shard: -1, What: fmt.Sprintf("row %d vanished when the part was read again", c.pos)}
+			}
+			return err
+		}
+		if err := fn(&c.rows[c.at]); err != nil {
 			return fmt.Errorf("%s: %w", c.name, err)
 		}
+		c.at++
 		c.pos++
-		ok, err := c.next()
+		ok, err := m.load(c)
 		if err != nil {
 			return err
 		}
 		if ok {
-			heap.Fix(h, 0)
+			heap.Fix(&m.h, 0)
 		} else {
-			c.close()
-			heap.Pop(h)
+			m.release(c)
+			heap.Pop(&m.h)
 		}
 	}
 	return nil
 }
 
-// cursorBatch is how many rows each part being merged holds: parts are
-// many, so less than rowBatch.
+// maxOpenParts bounds the parts mergeRows holds open (a variable for the
+// tests).
+var maxOpenParts = 16
+
+// cursorBatch is how many rows an open part holds.
 const cursorBatch = 128
 
-// cursor is one part being read in mergeRows.
+// partMerge is the state of one mergeRows.
+type partMerge[T any] struct {
+	ctx  context.Context
+	st   Store
+	id   func(*T) string
+	h    cursorHeap[T]
+	open []*cursor[T] // open parts, least recently used first
+}
+
+// cursor is one part being read in mergeRows. Its next row is row pos of
+// the part, rows[at] while it is loaded; ord is that row's capture
+// ordinal, which the heap orders by.
 type cursor[T any] struct {
 	name     string
 	order    int
+	pos      int64
+	ord      int
 	f        StoreFile
 	tr       *report.TableReader[T]
 	rows     []T
-	n, pos   int
-	ord      int // capture ordinal of rows[pos]
-	id       func(*T) string
-	lastOrd  int
-	finished bool
+	n, at    int
+	finished bool // the reader returned its last rows
 }
 
-// next makes rows[pos] the next row, reading a batch when needed; false
-// when the part is done.
-func (c *cursor[T]) next() (bool, error) {
-	if c.pos >= c.n {
-		if c.finished {
-			return false, nil
-		}
-		n, err := c.tr.Read(c.rows)
-		if errors.Is(err, io.EOF) {
-			c.finished = true
-		} else if err != nil {
-			return false, &ShardError{Name: c.name, Shard: -1, What: err.Error()}
-		}
-		c.n, c.pos = n, 0
-		if n == 0 {
-			return false, nil
+// load makes rows[at] row pos of c's part, opening the part or reading a
+// batch when needed; false when the part is done.
+func (m *partMerge[T]) load(c *cursor[T]) (bool, error) {
+	if c.at < c.n {
+		m.touch(c)
+		return true, m.ordinal(c)
+	}
+	if c.finished {
+		return false, nil
+	}
+	if c.tr == nil {
+		if err := m.reopen(c); err != nil {
+			return false, err
 		}
 	}
-	id := c.id(&c.rows[c.pos])
+	n, err := c.tr.Read(c.rows)
+	if errors.Is(err, io.EOF) {
+		c.finished = true
+	} else if err != nil {
+		return false, &ShardError{Name: c.name, Shard: -1, What: err.Error()}
+	}
+	c.n, c.at = n, 0
+	if n == 0 {
+		return false, nil
+	}
+	m.touch(c)
+	return true, m.ordinal(c)
+}
+
+// ordinal sets c.ord from rows[at], which must not go back.
+func (m *partMerge[T]) ordinal(c *cursor[T]) error {
+	id := m.id(&c.rows[c.at])
 	ord, ok := report.FlowOrdinal(id)
-	if !ok || ord < c.lastOrd {
-		return false, &ShardError{Name: c.name, Shard: -1, What: fmt.Sprintf("row with flow_id %q out of order or malformed: not a part a shard wrote", id)}
+	if !ok || ord < c.ord {
+		return &ShardError{Name: c.name, Shard: -1, What: fmt.Sprintf("row %d with flow_id %q out of order or malformed: not a part a shard wrote", c.pos, id)}
 	}
-	c.ord, c.lastOrd = ord, ord
-	return true, nil
+	c.ord = ord
+	return nil
 }
 
-func (c *cursor[T]) close() {
+// reopen opens c's part at row c.pos, setting aside the least recently
+// used open part when maxOpenParts are open.
+func (m *partMerge[T]) reopen(c *cursor[T]) error {
+	if len(m.open) >= maxOpenParts {
+		m.release(m.open[0])
+	}
+	f, err := m.st.Open(m.ctx, c.name)
+	if err != nil {
+		return &ShardError{Name: c.name, Shard: -1, What: err.Error()}
+	}
+	tr, err := report.OpenTable[T](f, f.Size())
+	if err == nil && c.pos > 0 {
+		err = tr.SeekToRow(c.pos)
+	}
+	if err != nil {
+		f.Close()
+		return &ShardError{Name: c.name, Shard: -1, What: err.Error()}
+	}
+	c.f, c.tr = f, tr
+	if c.rows == nil {
+		c.rows = make([]T, cursorBatch)
+	}
+	m.open = append(m.open, c)
+	return nil
+}
+
+// touch marks c, open, as the most recently used part.
+func (m *partMerge[T]) touch(c *cursor[T]) {
+	if k := len(m.open) - 1; k < 0 || m.open[k] == c {
+		return
+	}
+	for i, o := range m.open {
+		if o == c {
+			copy(m.open[i:], m.open[i+1:])
+			m.open[len(m.open)-1] = c
+			return
+		}
+	}
+}
+
+// release closes c's part, dropping its loaded rows: it keeps pos and ord
+// and reads row pos again when reopened.
+func (m *partMerge[T]) release(c *cursor[T]) {
+	if c.tr == nil {
+		return
+	}
 	c.tr.Close()
 	c.f.Close()
+	c.tr, c.f = nil, nil
+	c.n, c.at, c.finished = 0, 0, false
+	c.rows = nil // nothing of the closed reader is kept
+	for i, o := range m.open {
+		if o == c {
+			m.open = append(m.open[:i], m.open[i+1:]...)
+			break
+		}
+	}
+}
+
+func (m *partMerge[T]) closeAll() {
+	for len(m.open) > 0 {
+		m.release(m.open[0])
+	}
 }
 
 type cursorHeap[T any] struct{ cs []*cursor[T] }

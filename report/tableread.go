@@ -57,6 +57,15 @@ func (t *TableReader[T]) Read(rows []T) (int, error) {
 	return n, err
 }
 
+// SeekToRow makes the next Read start at row i (0-based).
+func (t *TableReader[T]) SeekToRow(i int64) error {
+	if err := t.r.SeekToRow(i); err != nil {
+		return err
+	}
+	t.read = i
+	return nil
+}
+
 // Close releases the reader; it does not close ra.
 func (t *TableReader[T]) Close() error { return t.r.Close() }
 
