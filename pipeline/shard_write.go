@@ -353,7 +353,7 @@ func splitTables(ctx context.Context, st Store, sh Shard, dir string, ords []int
 		},
 		(*report.FlowWriter).Close)
 	defer flows.abort()
-	err := eachRow(filepath.Join(dir, "flows.parquet"), func(r *report.FlowRow) error {
+	err := eachRow(ctx, filepath.Join(dir, "flows.parquet"), func(r *report.FlowRow) error {
 		id, err := renumber(r.FlowID, ords)
 		if err != nil {
 			return err
@@ -439,7 +439,7 @@ func splitL7[T any](ctx context.Context, st Store, sh Shard, dir, file, table st
 		func(w io.Writer) (*report.TableWriter[T], error) { return report.NewTableWriter[T](w, version), nil },
 		(*report.TableWriter[T]).Close)
 	defer parts.abort()
-	err := eachRow(filepath.Join(dir, file), func(r *T) error {
+	err := eachRow(ctx, filepath.Join(dir, file), func(r *T) error {
 		id, ts := key(r)
 		var err error
 		if *id, err = renumber(*id, ords); err != nil {
@@ -458,8 +458,12 @@ func splitL7[T any](ctx context.Context, st Store, sh Shard, dir, file, table st
 	return parts.commit()
 }
 
-// eachRow streams a local table's rows to fn.
-func eachRow[T any](path string, fn func(*T) error) error {
+// rowBatch is how many rows eachRow reads at once.
+const rowBatch = 1024
+
+// eachRow streams a local table's rows to fn, until ctx is done (a
+// SIGTERM'd pod: the parts not committed are discarded).
+func eachRow[T any](ctx context.Context, path string, fn func(*T) error) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return err
@@ -469,33 +473,27 @@ func eachRow[T any](path string, fn func(*T) error) error {
 	if err != nil {
 		return err
 	}
-	return eachRowOf(f, st.Size(), path, fn)
-}
-
-// rowBatch is how many rows are read at once.
-const rowBatch = 1024
-
-// eachRowOf streams the rows of a table read through ra to fn; name names
-// it in errors.
-func eachRowOf[T any](ra io.ReaderAt, size int64, name string, fn func(*T) error) error {
-	tr, err := report.OpenTable[T](ra, size)
+	tr, err := report.OpenTable[T](f, st.Size())
 	if err != nil {
-		return fmt.Errorf("%s: %w", name, err)
+		return fmt.Errorf("%s: %w", path, err)
 	}
 	defer tr.Close()
 	rows := make([]T, rowBatch)
 	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		n, err := tr.Read(rows)
 		for i := range n {
 			if err := fn(&rows[i]); err != nil {
-				return fmt.Errorf("%s: %w", name, err)
+				return fmt.Errorf("%s: %w", path, err)
 			}
 		}
 		if errors.Is(err, io.EOF) {
 			return nil
 		}
 		if err != nil {
-			return fmt.Errorf("%s: %w", name, err)
+			return fmt.Errorf("%s: %w", path, err)
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -82,6 +83,29 @@ func TestDuckDBHive(t *testing.T) {
 	}
 	if strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Errorf("flows per shard: got %v, want %v", got, want)
+	}
+
+	// The README's statements over a sharded output.
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ran := 0
+	for _, b := range regexp.MustCompile("(?s)```sql\n(.*?)```").FindAllStringSubmatch(string(readme), -1) {
+		for _, stmt := range strings.Split(b[1], ";") {
+			if !strings.Contains(stmt, "hive_partitioning") {
+				continue
+			}
+			stmt = strings.ReplaceAll(stmt, "'out/flows/*/*/*.parquet'", glob)
+			stmt = strings.ReplaceAll(stmt, "'2026-12-01'", "'2000-01-01'") // the test's captures are older
+			if rows := queryStrings(t, db, "SELECT count(*)::VARCHAR FROM ("+stmt+")"); len(rows) != 1 || rows[0] == "0" {
+				t.Errorf("README statement over the parts gave %v rows:\n%s", rows, stmt)
+			}
+			ran++
+		}
+	}
+	if ran == 0 {
+		t.Error("the README has no statement over a sharded output")
 	}
 
 	// The merged report's statements, and a shard's, run in OUT over the
