@@ -214,7 +214,9 @@ func (s *failingStore) Create(ctx context.Context, name string) (pipeline.StoreW
 func TestShardedJob(t *testing.T) {
 	ctx := context.Background()
 	inputs := shardInputs(t)
-	opts := pipeline.Options{Version: "test", L7: true, Jobs: 2}
+	// L7 off here (the race detector makes it slow over the corpus):
+	// TestMergeFewOpenParts and report/duckdbtest cover the http and dns parts.
+	opts := pipeline.Options{Version: "test", Jobs: 2}
 
 	single := t.TempDir()
 	o := opts
@@ -282,11 +284,6 @@ func TestShardedJob(t *testing.T) {
 			t.Fatalf("flow %d differs:\nsharded %+v\nsingle  %+v", i, got[i], want[i])
 		}
 	}
-	for _, tc := range []struct{ table, file string }{{"http", report.HTTPFile}, {"dns", report.DNSFile}} {
-		if n := countParts(t, out, tc.table); n != countRows(t, filepath.Join(single, tc.file)) {
-			t.Errorf("%s: %d rows in the parts, %d in the single run's", tc.table, n, countRows(t, filepath.Join(single, tc.file)))
-		}
-	}
 	compareReportTables(t, filepath.Join(single, "report.md"), filepath.Join(out, "report.md"))
 
 	v, err := report.Verify(out)
@@ -311,27 +308,6 @@ func readParts(t *testing.T, out, table string) []report.FlowRow {
 		rows = append(rows, r...)
 	}
 	return rows
-}
-
-func countParts(t *testing.T, out, table string) int {
-	t.Helper()
-	paths, _ := filepath.Glob(filepath.Join(out, table, "date=*", "shard=*", "part-*.parquet"))
-	n := 0
-	for _, p := range paths {
-		n += countRows(t, p)
-	}
-	return n
-}
-
-func countRows(t *testing.T, path string) int {
-	t.Helper()
-	rows, err := report.ReadTable[struct {
-		FlowID string `parquet:"flow_id"`
-	}](path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return len(rows)
 }
 
 func sortRows(rows []report.FlowRow) {

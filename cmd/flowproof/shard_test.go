@@ -61,11 +61,18 @@ func TestResolveShard(t *testing.T) {
 // backoff would; then merge. The merged report's tables are a single
 // analyze's.
 func TestIndexedJob(t *testing.T) {
+	// testdata's captures, of two days; pipeline's TestShardedJob adds the
+	// public corpus (this test's subprocess and its four runs cost too much
+	// under the race detector to repeat that here).
 	inputs := []string{"../../testdata/gen"}
-	if _, err := os.Stat("/work/shared/corpus/public/wireshark-wiki"); err == nil {
-		inputs = append(inputs, "/work/shared/corpus/public/wireshark-wiki")
-	} else {
-		t.Logf("public corpus absent (%v): testdata/gen only", err)
+	recs, err := filepath.Glob("../../testdata/rec/*.pcap*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range recs {
+		if !strings.HasSuffix(r, ".tsv") {
+			inputs = append(inputs, r)
+		}
 	}
 	single := t.TempDir()
 	if code, _, stderr := run(t, append([]string{"analyze", "--quiet", "--l7", "-o", single}, inputs...)...); code != exitOK {
@@ -91,15 +98,31 @@ func TestIndexedJob(t *testing.T) {
 			shard(i)
 		}
 	}
-	// Shard 2 as a process of its own, killed soon after it starts.
+	// Shard 2 as a process of its own, killed (SIGKILL) once it is at work:
+	// when its staging directory appears.
+	tmp := t.TempDir()
 	cmd := exec.Command(os.Args[0], append([]string{"analyze"}, args...)...)
-	cmd.Env = append(os.Environ(), "FLOWPROOF_TEST_CHILD=1", envJobIndex+"=2", envJobCompletions+"=4", "TMPDIR="+t.TempDir())
+	cmd.Env = append(os.Environ(), "FLOWPROOF_TEST_CHILD=1", envJobIndex+"=2", envJobCompletions+"=4", "TMPDIR="+tmp)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(50 * time.Millisecond)
-	cmd.Process.Signal(syscall.SIGKILL)
-	cmd.Wait()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	killed := false
+	for !killed {
+		if m, _ := filepath.Glob(filepath.Join(tmp, "flowproof-shard-*")); len(m) > 0 {
+			cmd.Process.Signal(syscall.SIGKILL)
+			killed = true
+			<-done
+			break
+		}
+		select {
+		case err := <-done:
+			t.Logf("shard 2 finished before it could be killed (%v)", err)
+			killed = true
+		case <-time.After(2 * time.Millisecond):
+		}
+	}
 	if _, err := os.Stat(filepath.Join(out, "shards", "shard=0002", "manifest.json")); err != nil {
 		// Killed before its manifest: merge refuses, naming the shard.
 		t.Logf("shard 2 killed before its manifest")
