@@ -2,9 +2,9 @@ package pipeline
 
 import (
 	"context"
+	"github.com/flowproof/flowproof/internal/testcaptures"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/flowproof/flowproof/internal/reporttables"
@@ -16,12 +16,9 @@ import (
 func TestMergeFewOpenParts(t *testing.T) {
 	defer func(n int) { maxOpenParts = n }(maxOpenParts)
 	maxOpenParts = 2
-	inputs := []string{"../testdata/gen"}
-	recs, _ := filepath.Glob("../testdata/rec/*.pcap*")
-	for _, r := range recs {
-		if !strings.HasSuffix(r, ".tsv") {
-			inputs = append(inputs, r)
-		}
+	inputs, err := testcaptures.TwoDays("..")
+	if err != nil {
+		t.Fatal(err)
 	}
 	ctx := context.Background()
 	single := t.TempDir()

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"github.com/flowproof/flowproof/internal/testcaptures"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -64,15 +65,9 @@ func TestIndexedJob(t *testing.T) {
 	// testdata's captures, of two days; pipeline's TestShardedJob adds the
 	// public corpus (this test's subprocess and its four runs cost too much
 	// under the race detector to repeat that here).
-	inputs := []string{"../../testdata/gen"}
-	recs, err := filepath.Glob("../../testdata/rec/*.pcap*")
+	inputs, err := testcaptures.TwoDays("../..")
 	if err != nil {
 		t.Fatal(err)
-	}
-	for _, r := range recs {
-		if !strings.HasSuffix(r, ".tsv") {
-			inputs = append(inputs, r)
-		}
 	}
 	single := t.TempDir()
 	if code, _, stderr := run(t, append([]string{"analyze", "--quiet", "--l7", "-o", single}, inputs...)...); code != exitOK {

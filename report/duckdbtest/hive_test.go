@@ -3,6 +3,7 @@ package duckdbtest
 import (
 	"context"
 	"database/sql"
+	"github.com/flowproof/flowproof/internal/testcaptures"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -18,15 +19,9 @@ import (
 // INTEGER when hive_types says so), every flow once, in the partition of its UTC start day and of
 // the shard that analyzed it.
 func TestDuckDBHive(t *testing.T) {
-	inputs := []string{"../../testdata/gen"}
-	recs, err := filepath.Glob("../../testdata/rec/*.pcap*")
+	inputs, err := testcaptures.TwoDays("../..")
 	if err != nil {
 		t.Fatal(err)
-	}
-	for _, r := range recs {
-		if !strings.HasSuffix(r, ".tsv") {
-			inputs = append(inputs, r) // another day than gen's
-		}
 	}
 	out := t.TempDir()
 	const n = 2
