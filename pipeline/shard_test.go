@@ -495,7 +495,7 @@ func TestShardEmpty(t *testing.T) {
 		t.Fatal("no shard was empty")
 	}
 	b, err := os.ReadFile(filepath.Join(out, "shards", fmt.Sprintf("shard=%04d", empty), "manifest.json"))
-	if err != nil || !strings.Contains(string(b), `"selected": []`) {
+	if err != nil || !strings.Contains(string(b), `"selected": []`) || !strings.Contains(string(b), `"manifest_version": 1,`) {
 		t.Errorf("empty shard's manifest: %v\n%s", err, b)
 	}
 	res, err := pipeline.MergeShards(ctx, st, pipeline.MergeOptions{Version: "test"})

@@ -65,12 +65,13 @@ func AnalyzeShard(ctx context.Context, args []string, o Options, sh Shard, st St
 	sel := selectUnits(units, sh)
 	settings := shardSettings(o, set, sh.Count)
 	m := &report.Manifest{
-		Tool:     provenance.Tool{Name: "flowproof", Version: o.Version},
-		Command:  provenance.RedactArgs(o.Command),
-		Started:  provenance.Time{Time: started},
-		Settings: map[string]string{},
-		Decode:   map[string]int64{},
-		Warnings: missing,
+		ManifestVersion: report.ManifestVersion,
+		Tool:            provenance.Tool{Name: "flowproof", Version: o.Version},
+		Command:         provenance.RedactArgs(o.Command),
+		Started:         provenance.Time{Time: started},
+		Settings:        map[string]string{},
+		Decode:          map[string]int64{},
+		Warnings:        missing,
 	}
 	for k, v := range settings {
 		m.Settings[k] = v
