@@ -300,20 +300,25 @@ func readShardManifests(ctx context.Context, st Store) ([]shardFile, error) {
 		}
 		byIndex[sf.sm.Shard], have[sf.sm.Shard] = sf, true
 	}
-	var missing []string
+	var missing []int
 	for i, ok := range have {
 		if !ok {
-			missing = append(missing, strconv.Itoa(i))
+			missing = append(missing, i)
 		}
 	}
 	if len(missing) > 0 {
-		name := shardPrefix(Shard{Index: mustAtoi(missing[0])}) + ShardManifestFile
-		return nil, &ShardError{Name: name, Shard: mustAtoi(missing[0]), What: fmt.Sprintf("missing: shard(s) %s of %d never finished (or never ran); run `flowproof analyze --shard %s/%d` with the same inputs and flags, then merge again", strings.Join(missing, ", "), first.Shards, missing[0], first.Shards)}
+		var list []string
+		for _, i := range missing[:min(len(missing), 10)] {
+			list = append(list, strconv.Itoa(i))
+		}
+		if len(missing) > 10 {
+			list = append(list, fmt.Sprintf("and %d more", len(missing)-10))
+		}
+		m := missing[0]
+		return nil, &ShardError{Name: shardPrefix(Shard{Index: m}) + ShardManifestFile, Shard: m, What: fmt.Sprintf("missing: shard(s) %s of %d never finished (or never ran); run `flowproof analyze --shard %d/%d` with the same inputs and flags, then merge again", strings.Join(list, ", "), first.Shards, m, first.Shards)}
 	}
 	return byIndex, nil
 }
-
-func mustAtoi(s string) int { n, _ := strconv.Atoi(s); return n }
 
 // readShardManifest reads one shard manifest strictly and checks it against
 // the entry of its shard's audit trail that recorded it.
