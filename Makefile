@@ -54,6 +54,8 @@ fuzz: ## run every fuzz target briefly (a fixed number of executions each)
 	$(GO) test -run '^$$' -fuzz '^FuzzOrigin$$' -fuzztime $(FUZZTIME) ./ingest/kubeshark
 	$(GO) test -run '^$$' -fuzz '^FuzzCount$$' -fuzztime $(FUZZTIME) ./ingest/kubeshark/jsonv
 	$(GO) test -run '^$$' -fuzz '^FuzzSafeText$$' -fuzztime $(FUZZTIME) ./provenance
+	$(GO) test -run '^$$' -fuzz '^FuzzParseShard$$' -fuzztime $(FUZZTIME_READER) ./pipeline
+	$(GO) test -run '^$$' -fuzz '^FuzzShardManifest$$' -fuzztime $(FUZZTIME_READER) ./pipeline
 
 BENCH_DIR ?= $(or $(FLOWPROOF_BENCH_DIR),/var/tmp/flowproof-bench)
 

@@ -41,6 +41,23 @@
 // and Analyze returns [ErrPartial] with the Result. Analyze fails without
 // outputs only when nothing could be read.
 //
+// # Sharded runs
+//
+// [AnalyzeShard] analyzes one shard's share of the inputs ([ShardOf]: the
+// SHA-256 of each unit's key modulo the number of shards; a unit is a
+// capture or an evidence directory) with Analyze into a local staging
+// directory, then splits the tables by the UTC day a row starts into the
+// hive layout TABLE/date=D/shard=NNNN/part-0.parquet, with flow_id
+// renumbered to the whole input list, and writes the shard's manifest,
+// report and audit entry under shards/shard=NNNN/. [MergeShards] checks
+// every shard's manifest and file, then replays every flow through one
+// report.Summary in a single run's order and writes the merged report,
+// manifest and audit entry. Both reach storage only through a [Store]
+// (list, open, create-and-commit, remove): [DirStore] is a local
+// directory. The trade-offs (staging costs a second encoding of the
+// tables; exactness; cross-check per shard) are in the README, Sharded
+// batch runs.
+//
 // # What stays with the caller
 //
 // The process-wide settings are the caller's: the Go memory limit (the CLI

@@ -42,3 +42,19 @@ func ExampleOpen() {
 	fmt.Println(len(in.Captures), in.Captures[0].Source, in.L4Flows == "")
 	// Output: 1 file true
 }
+
+// Which shard a unit belongs to depends on its key and the number of shards
+// alone, so adding inputs never moves one.
+func ExampleShardOf() {
+	sh, err := pipeline.ParseShard("1/4")
+	if err != nil {
+		panic(err)
+	}
+	for _, key := range []string{"a.pcap", "captures/2026-12-03/node-1.pcap.gz", "tcp-sf.pcap"} {
+		fmt.Println(key, pipeline.ShardOf(key, sh.Count) == sh.Index)
+	}
+	// Output:
+	// a.pcap true
+	// captures/2026-12-03/node-1.pcap.gz false
+	// tcp-sf.pcap false
+}

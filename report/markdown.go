@@ -38,6 +38,11 @@ const (
 // data.
 func RenderReport(s *Summary, m *Manifest) map[string][]byte {
 	r := &renderer{s: s, m: m, qs: reportQueries(s), files: map[string][]byte{}}
+	if s.opts.Parts != "" {
+		for i := range r.qs {
+			r.qs[i].sql = PartsSQL(r.qs[i].sql, s.opts.Parts)
+		}
+	}
 	r.render()
 	r.files[ReportFile] = r.b.Bytes()
 	return r.files

@@ -62,6 +62,12 @@ type SummaryOptions struct {
 	// MaxScanSources is how many probing sources are tracked at once
 	// (default DefaultMaxScanSources).
 	MaxScanSources int
+	// Parts, when set, says the tables are a sharded run's hive-partitioned
+	// parts (TABLE/date=D/shard=NNNN/part-K.parquet) rather than
+	// TABLE.parquet, and which shards the report covers: "*" for all,
+	// "shard=0007" for one. The report's DuckDB statements read them so
+	// (PartsSQL), from the run's output directory.
+	Parts string
 }
 
 func (o SummaryOptions) withDefaults() SummaryOptions {

@@ -35,6 +35,8 @@ type analyzeOptions struct {
 	cpuProfile       string
 	memProfile       string
 	xc               xcOptions
+	shard            string          // --shard i/n as given
+	shardSpec        *pipeline.Shard // resolved from --shard and the Job's environment (shard.go)
 }
 
 func (o *analyzeOptions) register(fs *flag.FlagSet) {
@@ -56,6 +58,7 @@ func (o *analyzeOptions) register(fs *flag.FlagSet) {
 	fs.IntVar(&o.jobs, "jobs", pipeline.DefaultJobs(), "captures analyzed at once, each with its own flow table (and its own live flows in memory); the output is the same for any value; the default is half the CPUs")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the run to `file` (go tool pprof)")
 	fs.StringVar(&o.memProfile, "memprofile", "", "write a heap profile at the end of the run to `file`")
+	fs.StringVar(&o.shard, "shard", "", "analyze only shard `i/n` (0-based) of the inputs into OUT's hive layout, for flowproof merge; default from JOB_COMPLETION_INDEX/JOB_COMPLETIONS (README: Sharded batch runs)")
 	o.xc.register(fs)
 }
 
@@ -130,6 +133,12 @@ Flags:
 `
 
 func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return runAnalyzeEnv(ctx, args, stdout, stderr, nil)
+}
+
+// runAnalyzeEnv is runAnalyze with the environment read through getenv
+// (os.Getenv when nil).
+func runAnalyzeEnv(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
 	fs := flag.NewFlagSet("analyze", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var o analyzeOptions
@@ -146,6 +155,9 @@ func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return &usageError{"no input: name at least one capture file or directory"}
 	}
 	if err := o.validate(); err != nil {
+		return err
+	}
+	if o.shardSpec, err = resolveShard(o.shard, readJobEnv(getenv)); err != nil {
 		return err
 	}
 	command := append([]string{"flowproof", "analyze"}, args...)
@@ -189,6 +201,9 @@ func analyzeRun(ctx context.Context, o analyzeOptions, inputs []string, command 
 			fmt.Fprintf(stderr, "flowproof analyze: %v\n", err)
 		}
 	}()
+	if o.shardSpec != nil {
+		return analyzeShard(ctx, o, inputs, command, stdout, stderr)
+	}
 	res, err := pipeline.Analyze(ctx, inputs, o.options(command, stderr))
 	if res != nil {
 		fmt.Fprintf(stdout, "flowproof: %d flows from %d captures (%d packets) -> %s\n", res.Flows, res.Captures, res.Packets, res.Dir)

@@ -47,6 +47,7 @@ Usage:
   flowproof run     [flags]                   pull then analyze: OUT/evidence and the analysis in OUT
   flowproof demo    [flags]                   the whole pipeline against the built-in Kubeshark stand-in
   flowproof mcp     --root DIR [flags]        serve the tools to an agent over MCP (stdio, or HTTP with --listen)
+  flowproof merge   OUT                       merge the shards of analyze --shard i/n in OUT into one manifest and report
   flowproof verify  DIR                       re-hash an output directory against its manifest and audit trail
   flowproof version                           print the version
 
@@ -68,6 +69,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runDemo(ctx, args[1:], stdout, stderr)
 	case "mcp":
 		err = runMCP(ctx, args[1:], stdout, stderr)
+	case "merge":
+		err = runMerge(ctx, args[1:], stdout, stderr)
 	case "pull":
 		err = runPull(ctx, args[1:], stdout, stderr)
 	case "run":

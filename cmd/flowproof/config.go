@@ -14,6 +14,11 @@ const (
 	// required when it listens on an address other than loopback.
 	envMCPToken = "FLOWPROOF_MCP_TOKEN"
 
+	// Set by a Kubernetes Indexed Job in each pod: the pod's index and the
+	// Job's completions, which analyze takes as --shard INDEX/COMPLETIONS.
+	envJobIndex       = "JOB_COMPLETION_INDEX"
+	envJobCompletions = "JOB_COMPLETIONS"
+
 	// Read by the Go runtime itself; flowproof only looks whether they are
 	// set, to leave the memory policy to the user (memory.go).
 	envGOGC       = "GOGC"
@@ -62,4 +67,17 @@ func readMCPEnv(getenv func(string) string) mcpEnv {
 		getenv = os.Getenv
 	}
 	return mcpEnv{Token: getenv(envMCPToken)}
+}
+
+// jobEnv is a Kubernetes Indexed Job's environment ("" when not set).
+type jobEnv struct {
+	Index, Completions string
+}
+
+// readJobEnv reads the environment; getenv is os.Getenv when nil.
+func readJobEnv(getenv func(string) string) jobEnv {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	return jobEnv{Index: getenv(envJobIndex), Completions: getenv(envJobCompletions)}
 }

@@ -105,8 +105,8 @@ func runReadmeQueries(t *testing.T, db *sql.DB, path string) {
 	for _, b := range blocks {
 		for _, stmt := range strings.Split(b[1], ";") {
 			stmt = strings.ReplaceAll(stmt, "'flowproof-out/flows.parquet'", quote(path))
-			if strings.TrimSpace(stripComments(stmt)) == "" {
-				continue
+			if strings.TrimSpace(stripComments(stmt)) == "" || strings.Contains(stmt, "hive_partitioning") {
+				continue // a sharded output's statement: TestDuckDBHive runs it
 			}
 			rows, err := db.Query(stmt)
 			if err != nil {
