@@ -189,6 +189,12 @@ func MergeShards(ctx context.Context, st Store, o MergeOptions) (*MergeResult, e
 	if v, err := strconv.ParseInt(m.Settings["flood_min"], 10, 64); err == nil {
 		opts.FloodMinHalfOpen = v
 	}
+	if v, err := strconv.Atoi(m.Settings["scan_min_hosts"]); err == nil {
+		opts.ScanMinHosts = v
+	}
+	if v, err := strconv.Atoi(m.Settings["scan_min_ports"]); err == nil {
+		opts.ScanMinPorts = v
+	}
 	sum := report.NewSummary(opts)
 	var flows int64
 	err = mergeRows(ctx, st, parts, "flows", func(r *report.FlowRow) error {
@@ -220,6 +226,7 @@ func MergeShards(ctx context.Context, st Store, o MergeOptions) (*MergeResult, e
 	m.Finished = provenance.Time{Time: time.Now()}
 
 	// Write: the report, then the manifest and the audit entry.
+	m.Attacks = sum.Attacks()
 	files := report.RenderReport(sum, m)
 	for _, c := range []string{report.RTTChart, report.TalkerChart, report.TimeChart} {
 		if _, ok := files[c]; !ok {

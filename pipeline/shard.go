@@ -179,6 +179,8 @@ func shardSettings(o Options, set string, n int) map[string]string {
 	s := o.Settings()
 	s["l7"] = strconv.FormatBool(o.L7)
 	s["flood_min"] = strconv.FormatInt(o.FloodMinHalfOpen, 10)
+	s["scan_min_hosts"] = strconv.Itoa(o.ScanMinHosts)
+	s["scan_min_ports"] = strconv.Itoa(o.ScanMinPorts)
 	s["input_set"] = set
 	s["shards"] = strconv.Itoa(n)
 	return s

@@ -91,7 +91,7 @@ func AnalyzeShard(ctx context.Context, args []string, o Options, sh Shard, st St
 	}
 	defer os.RemoveAll(stage)
 
-	sum := report.NewSummary(report.SummaryOptions{FloodMinHalfOpen: o.FloodMinHalfOpen, Parts: sh.dir()})
+	sum := report.NewSummary(report.SummaryOptions{FloodMinHalfOpen: o.FloodMinHalfOpen, ScanMinHosts: o.ScanMinHosts, ScanMinPorts: o.ScanMinPorts, Parts: sh.dir()})
 	if o.L7 {
 		sum.L7()
 	}
@@ -147,6 +147,7 @@ func AnalyzeShard(ctx context.Context, args []string, o Options, sh Shard, st St
 	}
 	m.Finished = provenance.Time{Time: time.Now()}
 	prefix := shardPrefix(sh)
+	m.Attacks = sum.Attacks()
 	files := report.RenderReport(sum, m)
 	for _, name := range reportNames(files) {
 		f, err := storeWrite(ctx, st, prefix+name, files[name])
