@@ -12,6 +12,7 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/util/validation"
 )
 
 // The flags the deploy files may pass, true for those that take a value:
@@ -88,6 +89,12 @@ func checkAnalyzeJob(j *batchv1.Job) (cmdLine, []error) {
 		errs = append(errs, fmt.Errorf("job %s: "+format, append([]any{j.Name}, a...)...))
 	}
 	s := j.Spec
+	if s.Completions != nil {
+		// The pods' hostnames are NAME-INDEX: DNS labels.
+		for _, msg := range validation.IsDNS1123Label(fmt.Sprintf("%s-%d", j.Name, *s.Completions-1)) {
+			bad("name: its pods' hostnames would be invalid: %s", msg)
+		}
+	}
 	if s.CompletionMode == nil || *s.CompletionMode != batchv1.IndexedCompletion {
 		bad("completionMode is not Indexed: pods get no JOB_COMPLETION_INDEX")
 	}
@@ -171,6 +178,9 @@ func checkMergeJob(j *batchv1.Job, analyze cmdLine) []error {
 	}
 	if j.Spec.CompletionMode != nil && *j.Spec.CompletionMode == batchv1.IndexedCompletion {
 		bad("merge is one pod, not an Indexed Job")
+	}
+	for _, msg := range validation.IsDNS1123Label(j.Name) {
+		bad("name: %s", msg)
 	}
 	if j.Spec.TTLSecondsAfterFinished == nil {
 		bad("ttlSecondsAfterFinished is not set")

@@ -21,12 +21,17 @@ import (
 // its defaults, and decodes the result strictly. It returns the rendered
 // text too, file by file.
 func render(t *testing.T, values map[string]any) (objects, map[string]string, error) {
+	return renderRelease(t, "run-1", values)
+}
+
+// renderRelease is render for a release of another name.
+func renderRelease(t *testing.T, release string, values map[string]any) (objects, map[string]string, error) {
 	t.Helper()
 	ch, err := loader.Load(chartDir)
 	if err != nil {
 		t.Fatalf("load chart: %v", err)
 	}
-	vals, err := util.ToRenderValues(ch, values, common.ReleaseOptions{Name: "run-1", Namespace: "batch", IsInstall: true}, nil)
+	vals, err := util.ToRenderValues(ch, values, common.ReleaseOptions{Name: release, Namespace: "batch", IsInstall: true}, nil)
 	if err != nil {
 		return objects{}, nil, err
 	}
@@ -192,6 +197,20 @@ func TestChartOverrides(t *testing.T) {
 			o, out, cmd := mustRender(t, tt.values)
 			tt.check(t, o, out, cmd)
 		})
+	}
+}
+
+// TestChartLongRelease: a release name of Helm's maximum, 53 characters,
+// still gives valid Job and pod names.
+func TestChartLongRelease(t *testing.T) {
+	o, _, err := renderRelease(t, strings.Repeat("a", 20)+"-"+strings.Repeat("b", 32), map[string]any{"shards": 10000, "parallelism": 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd, errs := checkAnalyzeJob(o.job("analyze"))
+	errs = append(errs, checkMergeJob(o.job("merge"), cmd)...)
+	for _, err := range errs {
+		t.Error(err)
 	}
 }
 

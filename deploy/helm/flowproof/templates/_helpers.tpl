@@ -1,9 +1,13 @@
-{{/* The release's name, with the chart's unless it has it already; 63 characters at most (a label value). */}}
+{{/*
+The release's name, with the chart's unless it has it already. 40
+characters at most: the Jobs' names add "-analyze", and an Indexed Job's pod
+hostname adds "-INDEX" to that, all within a DNS label's 63.
+*/}}
 {{- define "flowproof.fullname" -}}
 {{- if contains .Chart.Name .Release.Name -}}
-{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- .Release.Name | trunc 40 | trimSuffix "-" -}}
 {{- else -}}
-{{- printf "%s-%s" .Release.Name .Chart.Name | trunc 63 | trimSuffix "-" -}}
+{{- printf "%s-%s" .Release.Name .Chart.Name | trunc 40 | trimSuffix "-" -}}
 {{- end -}}
 {{- end -}}
 
