@@ -40,8 +40,10 @@ func flowproofFlags(t *testing.T, command string) (flags map[string]bool, ok boo
 	t.Helper()
 	binary.once.Do(func() {
 		binary.path = filepath.Join(binaryDir, "flowproof")
+		// As make check builds it, so that the build cache has it.
 		cmd := exec.Command("go", "build", "-tags", "nodemo", "-o", binary.path, "./cmd/flowproof")
 		cmd.Dir = "../.."
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := cmd.CombinedOutput(); err != nil {
 			binary.err = errors.New("build flowproof: " + err.Error() + ": " + string(out))
 		}
