@@ -9,7 +9,7 @@ FUZZTIME ?= 100000x
 FUZZTIME_READER ?= 20000x
 GO ?= go
 
-.PHONY: help build release demo test unit duckdb fuzz bench gobench check clean
+.PHONY: help build release demo test unit duckdb deploy fuzz bench gobench check clean
 
 help: ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
@@ -23,7 +23,7 @@ release: ## build bin/flowproof without the demo (-tags nodemo: no Kubeshark sta
 demo: build ## run the whole pipeline on the built-in sample captures into flowproof-demo/
 	./bin/flowproof demo -o flowproof-demo
 
-test: check unit duckdb fuzz gobench ## everything CI runs
+test: check unit duckdb deploy fuzz gobench ## everything CI runs
 
 check: ## gofmt, go vet (the bench tools in testdata too), go mod tidy must leave the tree clean
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "not gofmt-formatted:"; echo "$$out"; exit 1; fi
@@ -31,12 +31,16 @@ check: ## gofmt, go vet (the bench tools in testdata too), go mod tidy must leav
 	CGO_ENABLED=0 $(GO) build -tags nodemo -o /dev/null ./cmd/flowproof
 	$(GO) mod tidy -diff
 	cd report/duckdbtest && $(GO) mod tidy -diff
+	cd deploy/deploytest && $(GO) mod tidy -diff
 
 unit: ## unit, conformance and CLI tests with the race detector
 	$(GO) test -race -count=1 ./...
 
 duckdb: ## read flows.parquet back with real DuckDB (own module: cgo stays out of the binary)
 	cd report/duckdbtest && $(GO) test -count=1 ./...
+
+deploy: ## check deploy/ (Kubernetes manifests, Helm chart, Dockerfile) against the API types (own module: Kubernetes stays out of the binary)
+	cd deploy/deploytest && $(GO) test -count=1 ./...
 
 fuzz: ## run every fuzz target briefly (a fixed number of executions each)
 	$(GO) test -run '^$$' -fuzz '^FuzzReader$$' -fuzztime $(FUZZTIME_READER) ./ingest
