@@ -52,6 +52,9 @@ type L7Info struct {
 	VLAN       int32 // -1 untagged
 	Tunnel     Tunnel
 	TunnelID   int64
+	// Synthetic: the flow is Kubeshark's rebuilt TLS plaintext (its
+	// Record's Synthetic, known from the handshake before any payload).
+	Synthetic bool
 }
 
 // FlowID returns the flow's flow_id, as its Record has it.
@@ -109,6 +112,8 @@ func (h *l7Hook) packet(f *flow, dir int, d *Decoded, payload []byte) {
 		VLAN:     f.key.vlan,
 		Tunnel:   f.key.tunnel,
 		TunnelID: f.key.tunnelID,
+		// The handshake precedes the payload that opens L7 state.
+		Synthetic: f.tcp != nil && f.tcp.synthetic(),
 	}
 	lf, again := h.factory.Open(&h.info, dir, d, payload)
 	s.offers++

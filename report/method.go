@@ -52,7 +52,7 @@ func (r *renderer) method() {
 	}
 	if l := s.l7; l != nil {
 		defs = append(defs, []struct{ id, term, text string }{
-			{"m-http-latency", "HTTP latency, duration", "`latency_ns`: from the packet completing the request headers to the packet completing the response headers (tshark's `http.time`); `duration_ns`: from the request's first byte to the response's last. Requests at or over %s are **slow**."},
+			{"m-http-latency", "HTTP latency, duration", "`latency_ns`: from the packet completing the request headers to the packet completing the response headers (tshark's `http.time`); `duration_ns`: from the request's first byte to the response's last. Requests at or over %s (`--slow-request`) are **slow**."},
 			{"m-http-status", "status class", "`status_code // 100` for codes 100 to 599 (1xx to 5xx); other codes are \"other\", a request without response (`status_code` null) \"no response\"; counted in the interval of the request's `ts_ns`, with the traffic chart's widths."},
 			{"m-http-path", "path template", "the URI's path (before `?`) with every segment made of digits, a UUID, or 16 or more hex digits replaced by `{id}`. Error rates group requests (not responses without their request) by client (`namespace/pod`, else `src_ip`), server (`namespace/service` or `namespace/pod`, else `dst_ip`), method and path template; error %% is (4xx + 5xx) × 100 // requests. At most %s groups are tracked."},
 			{"m-http-burst", "5xx burst", "an interval of the status timeline with at least %d 5xx answers making at least 1 in %d of its requests."},
