@@ -50,6 +50,7 @@ fuzz: ## run every fuzz target briefly (a fixed number of executions each)
 	$(GO) test -run '^$$' -fuzz '^FuzzEngine$$' -fuzztime $(FUZZTIME_READER) ./analyze/l7
 	$(GO) test -run '^$$' -fuzz '^FuzzParseResult$$' -fuzztime $(FUZZTIME) ./ingest/kubeshark
 	$(GO) test -run '^$$' -fuzz '^FuzzParseAnswers$$' -fuzztime $(FUZZTIME) ./ingest/kubeshark
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./ingest/kubeshark/apicalls
 	$(GO) test -run '^$$' -fuzz '^FuzzOpenEvidence$$' -fuzztime $(FUZZTIME_READER) ./ingest/kubeshark
 	$(GO) test -run '^$$' -fuzz '^FuzzOrigin$$' -fuzztime $(FUZZTIME) ./ingest/kubeshark
 	$(GO) test -run '^$$' -fuzz '^FuzzCount$$' -fuzztime $(FUZZTIME) ./ingest/kubeshark/jsonv

@@ -178,6 +178,10 @@ func (c *Calls) readList(d *json.Decoder) error {
 			c.skip(i, "not an object")
 			continue
 		}
+		if m == nil {
+			c.skip(i, "null")
+			continue
+		}
 		c.add(i, m)
 	}
 	_, err := d.Token() // ]

@@ -247,7 +247,7 @@ func (h *Hub) listAPICalls(args map[string]any) Answer {
 // Hostile list_api_calls answers (Hostile.APICalls).
 const (
 	APICallsEndless   = "endless"   // every page is full and truncated, whatever the window
-	APICallsHuge      = "huge"      // one answer of about 80 MiB
+	APICallsHuge      = "huge"      // one answer of about 20 MiB
 	APICallsMalformed = "malformed" // JSON cut in the middle of a call
 	APICallsAbsurd    = "absurd"    // negative, huge and non-numeric latencies, sizes and statuses
 )
@@ -269,13 +269,13 @@ func (h *Hub) hostileAPICalls(mode string, args map[string]any) Answer {
 		var b strings.Builder
 		b.WriteString(`{"calls":[`)
 		pad := strings.Repeat("p", 1<<20)
-		for i := range 80 {
+		for i := range 20 {
 			if i > 0 {
 				b.WriteByte(',')
 			}
 			fmt.Fprintf(&b, `{"id":"h/%d","proto":"http","method":"GET","path":"/%s","src":{"ip":"10.0.0.1"},"dst":{"ip":"10.0.0.2"}}`, i, pad)
 		}
-		b.WriteString(`],"total":80}`)
+		b.WriteString(`],"total":20}`)
 		return Answer{Status: 200, Body: []byte(b.String())}
 	case APICallsMalformed:
 		return Answer{Status: 200, Body: []byte(`{"calls":[{"id":"m/1","proto":"http","method":"GET","src":{"ip":"10.0.0.1"},"dst":{"ip":`)}

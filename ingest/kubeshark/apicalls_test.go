@@ -1,0 +1,111 @@
+package kubeshark
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/flowproof/flowproof/ingest/kubeshark/apicalls"
+	"github.com/flowproof/flowproof/ingest/kubeshark/evidence"
+	"github.com/flowproof/flowproof/ingest/kubeshark/standin"
+)
+
+// manyCalls returns n calls, call i dated at (i*spreadMs/n) ms after the
+// stand-in's first packet, as a list_api_calls JSON array.
+func manyCalls(n int, spreadMs int64) []byte {
+	first := standin.Epoch.UnixMilli()
+	var calls []map[string]any
+	for i := range n {
+		calls = append(calls, map[string]any{"id": fmt.Sprintf("w/%d", i), "ts": first + int64(i)*spreadMs/int64(n), "proto": "http", "method": "GET", "path": "/p",
+			"src": map[string]any{"ip": standin.Frontend.IP.String(), "port": 50000 + i%1000}, "dst": map[string]any{"ip": standin.Checkout.IP.String(), "port": 8080},
+			"status": 200, "latency_ms": 1})
+	}
+	b, _ := json.Marshal(calls)
+	return b
+}
+
+// pagesOf merges the list_api_calls pages an evidence directory holds.
+func pagesOf(t *testing.T, dir string) *apicalls.Calls {
+	t.Helper()
+	ev, err := evidence.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pages []*apicalls.Calls
+	for _, p := range ev.Files("list_api_calls") {
+		c, err := apicalls.Read(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pages = append(pages, c)
+	}
+	return apicalls.Merge(pages)
+}
+
+// TestPullAPICalls: list_api_calls is paged by halving full windows until
+// no page is full; every call of the window is in the evidence once
+// merged; a window that cannot be paged, a hostile Hub (endless full
+// pages, a huge answer, broken JSON, absurd numbers) is bounded, and the
+// pull says so (partial, api_calls.incomplete).
+func TestPullAPICalls(t *testing.T) {
+	cases := []struct {
+		name      string
+		opts      standin.Options
+		mod       func(r *Request)
+		partial   bool
+		incompl   string // in api_calls.incomplete
+		wantCalls int    // distinct HTTP calls in the merged pages; -1: not checked
+		minPages  int
+		maxPages  int
+	}{
+		{name: "the cluster's calls, one page", wantCalls: 6, minPages: 1, maxPages: 1},
+		{name: "2500 calls over the window", opts: standin.Options{APICalls: manyCalls(2500, 48)}, wantCalls: 2500, minPages: 5, maxPages: 40},
+		{name: "1500 calls in one millisecond", opts: standin.Options{APICalls: manyCalls(1500, 0)}, partial: true, incompl: "cannot page finer", wantCalls: 1000, minPages: 2},
+		{name: "endless full pages", opts: standin.Options{Faults: standin.Faults{Hostile: standin.Hostile{APICalls: standin.APICallsEndless}}},
+			mod: func(r *Request) { r.MaxAPICallPages = 6 }, partial: true, incompl: "cap of 6 pages", wantCalls: 1000, minPages: 6, maxPages: 6},
+		{name: "a byte cap", opts: standin.Options{Faults: standin.Faults{Hostile: standin.Hostile{APICalls: standin.APICallsEndless}}},
+			mod: func(r *Request) { r.MaxAPICallBytes = 300 << 10 }, partial: true, incompl: "cap of", wantCalls: 1000, minPages: 1, maxPages: 3},
+		{name: "a huge answer", opts: standin.Options{Faults: standin.Faults{Hostile: standin.Hostile{APICalls: standin.APICallsHuge}}},
+			mod: func(r *Request) { r.Session.MaxResponseBytes = 4 << 20 }, partial: true, incompl: "page 1 failed", wantCalls: 0},
+		{name: "broken JSON", opts: standin.Options{Faults: standin.Faults{Hostile: standin.Hostile{APICalls: standin.APICallsMalformed}}},
+			partial: true, incompl: "list_api_calls-0001", wantCalls: -1, minPages: 1, maxPages: 1},
+		{name: "absurd numbers", opts: standin.Options{Faults: standin.Faults{Hostile: standin.Hostile{APICalls: standin.APICallsAbsurd}}},
+			wantCalls: 3, minPages: 1, maxPages: 1},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, "http", tc.opts, "")
+			r := f.request(t)
+			if tc.mod != nil {
+				tc.mod(&r)
+			}
+			m, err := Pull(bg(), r)
+			if tc.partial != errors.Is(err, ErrPartial) || (err != nil && !errors.Is(err, ErrPartial)) {
+				t.Fatalf("err %v, partial wanted: %v", err, tc.partial)
+			}
+			a := m.Kubeshark.APICalls
+			if a == nil {
+				t.Fatal("no api_calls in the manifest")
+			}
+			if !strings.Contains(a.Incomplete, tc.incompl) || (tc.incompl == "") != (a.Incomplete == "") {
+				t.Errorf("incomplete %q, want %q", a.Incomplete, tc.incompl)
+			}
+			if a.Pages < tc.minPages || (tc.maxPages > 0 && a.Pages > tc.maxPages) {
+				t.Errorf("%d pages, want %d .. %d", a.Pages, tc.minPages, tc.maxPages)
+			}
+			checkEvidenceDir(t, r.Dir, m)
+			if tc.wantCalls < 0 {
+				return
+			}
+			got := pagesOf(t, r.Dir)
+			if len(got.Calls) != tc.wantCalls {
+				t.Errorf("%d distinct calls in the pages, want %d", len(got.Calls), tc.wantCalls)
+			}
+			if tc.name == "absurd numbers" && (got.Invalid < 5 || got.Skipped != 1) {
+				t.Errorf("absurd numbers: %d invalid (%s), %d skipped; want at least 5 and 1", got.Invalid, got.FirstInvalid, got.Skipped)
+			}
+		})
+	}
+}
