@@ -4,7 +4,6 @@ import (
 	"container/heap"
 	"encoding/json"
 	"fmt"
-	"io"
 	"path"
 	"path/filepath"
 	"strconv"
@@ -12,7 +11,6 @@ import (
 	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
-	"github.com/parquet-go/parquet-go"
 
 	"github.com/flowproof/flowproof/report"
 )
@@ -363,7 +361,7 @@ func (s *Server) queryTool(c *call) (any, error) {
 		return nil, errorf("order %q: use asc or desc", a.Order)
 	}
 	ans := &queryAnswer{OutputDir: dir, Rows: []FlowOut{}}
-	if err := scanFlows(c, filepath.Join(dir, "flows.parquet"), func(pos int64, r *report.FlowRow) {
+	if err := scanTable(c, filepath.Join(dir, "flows.parquet"), func(pos int64, r *report.FlowRow) {
 		ans.Scanned++
 		if !f.match(r) {
 			return
@@ -403,38 +401,4 @@ func (s *Server) queryTool(c *call) (any, error) {
 	}
 	ans.Note = strings.Join(notes, "; ")
 	return ans, nil
-}
-
-// scanFlows streams flows.parquet in batches to fn, checking the schema
-// version and stopping when the call is canceled.
-func scanFlows(c *call, path string, fn func(pos int64, r *report.FlowRow)) error {
-	file, pf, err := openParquet(path)
-	if err != nil {
-		return err
-	}
-	defer file.Close()
-	if v, ok := pf.Lookup(report.MetaSchema); !ok || v != strconv.Itoa(report.FlowSchemaVersion) {
-		return errorf("flows.parquet: %s is %q, want %d (written by another flowproof version?)", report.MetaSchema, v, report.FlowSchemaVersion)
-	}
-	r := parquet.NewGenericReader[report.FlowRow](pf)
-	defer r.Close()
-	buf := make([]report.FlowRow, readBatch)
-	var pos int64
-	for {
-		if err := c.ctx.Err(); err != nil {
-			return err
-		}
-		clear(buf)
-		n, err := r.Read(buf)
-		for i := range buf[:n] {
-			fn(pos, &buf[i])
-			pos++
-		}
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return errorf("flows.parquet: row %d: %v", pos, err)
-		}
-	}
 }
