@@ -20,8 +20,8 @@ build: ## build bin/flowproof (static, no cgo)
 release: ## build bin/flowproof without the demo (-tags nodemo: no Kubeshark stand-in linked)
 	CGO_ENABLED=0 $(GO) build -trimpath -tags nodemo -ldflags "$(LDFLAGS)" -o bin/flowproof ./cmd/flowproof
 
-demo: build ## run the whole pipeline on the built-in sample captures into flowproof-demo/
-	./bin/flowproof demo -o flowproof-demo
+demo: build ## run the whole pipeline (L7 and its cross-check included) on the built-in sample captures into flowproof-demo/
+	./bin/flowproof demo --l7 -o flowproof-demo
 
 test: check unit duckdb fuzz gobench ## everything CI runs
 

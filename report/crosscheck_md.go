@@ -118,8 +118,12 @@ func (r *renderer) crossCheckL7() {
 			plural(int64(len(x.Worst)), "worst disagreement", "worst disagreements"), queryLink("crosscheck-l7-worst"))
 	}
 	t := x.Tolerances
-	r.p("Tolerances: counts agree when they differ by at most %s; latency medians (of the first 1,024 of each side) within max(%g%%, %s); Kubeshark's calls dated more than %s outside the capture's time range are %s. Request and response sizes are recorded (sizes_agree) but never judged: whether Kubeshark counts headers is not documented.",
-		fmtInt(t.CountAbs), t.LatencyRel*100, fmtDuration(t.LatencyAbsNs), fmtDuration(t.WindowSlackNs), mdCode(crosscheck.OutsideWindow))
+	counts := "counts must be equal"
+	if t.CountAbs > 0 {
+		counts = "counts agree within " + plural(t.CountAbs, "call", "calls")
+	}
+	r.p("Tolerances: %s (`--xc-l7-count-slack`); latency medians (of the first 1,024 of each side) agree within max(%g%%, %s) (`--xc-l7-latency-tolerance`, `--xc-l7-latency-slack`); Kubeshark's calls dated more than %s outside the capture's time range are %s (`--xc-window-slack`). Request and response sizes are recorded (sizes_agree) but never judged: whether Kubeshark counts headers is not documented.",
+		counts, t.LatencyRel*100, fmtDuration(t.LatencyAbsNs), fmtDuration(t.WindowSlackNs), mdCode(crosscheck.OutsideWindow))
 	if x.Dropped > 0 {
 		r.p("%s in groups beyond the limit of %s groups are left out of crosscheck_l7.parquet.", plural(x.Dropped, "capture request", "capture requests"), fmtInt(int64(t.MaxGroups)))
 	}

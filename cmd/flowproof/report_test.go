@@ -82,39 +82,51 @@ func TestReportGoldenCaptures(t *testing.T) {
 }
 
 // TestReportGoldenL7: the report of the project's HTTP and DNS recordings
-// analyzed with --l7, with its HTTP and DNS sections and their findings.
+// analyzed with --l7, with its HTTP and DNS sections and their findings;
+// and of the Kubeshark stand-in's cluster capture with its list_api_calls
+// (--api-calls), with the L7 cross-check's verdicts.
 func TestReportGoldenL7(t *testing.T) {
-	out := filepath.Join(t.TempDir(), "out")
 	rec := filepath.Join("..", "..", "testdata", "rec")
-	code, _, stderr := run(t, "analyze", "--l7", "-o", out,
-		filepath.Join(rec, "http-v4.pcap"), filepath.Join(rec, "http-v6.pcapng"), filepath.Join(rec, "dns-udp.pcap"))
-	if code != exitOK {
-		t.Fatalf("exit %d: %s", code, stderr)
-	}
-	m := readManifest(t, out)
-	md, err := os.ReadFile(filepath.Join(out, report.ReportFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := strings.NewReplacer(
-		provenance.FormatTime(m.Started.Time), "STARTED",
-		provenance.FormatTime(m.Finished.Time), "FINISHED",
-		out, "OUT",
-	).Replace(string(md))
-	got = regexp.MustCompile("(?m)^\\| (flows|http|dns)\\.parquet \\| [0-9,]+ \\| `[0-9a-f]{64}` \\|$").
-		ReplaceAllString(got, "| $1.parquet | SIZE | `SHA256` |")
-	golden := filepath.Join("testdata", "report-l7.golden.md")
-	if *update {
-		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (go test ./cmd/flowproof -run TestReportGoldenL7 -update)", err)
-	}
-	if got != string(want) {
-		t.Errorf("report.md differs from %s; if the change is deliberate: go test ./cmd/flowproof -run TestReportGoldenL7 -update, and review the diff", golden)
+	sd := filepath.Join("..", "..", "ingest", "kubeshark", "standin", "testdata")
+	for _, tc := range []struct {
+		golden string
+		args   []string
+	}{
+		{"report-l7.golden.md", []string{filepath.Join(rec, "http-v4.pcap"), filepath.Join(rec, "http-v6.pcapng"), filepath.Join(rec, "dns-udp.pcap")}},
+		{"report-l7xc.golden.md", []string{"--api-calls", filepath.Join(sd, "api_calls.json"), filepath.Join(sd, "cluster.pcap")}},
+	} {
+		t.Run(tc.golden, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "out")
+			code, _, stderr := run(t, append([]string{"analyze", "--l7", "-o", out}, tc.args...)...)
+			if code != exitOK {
+				t.Fatalf("exit %d: %s", code, stderr)
+			}
+			m := readManifest(t, out)
+			md, err := os.ReadFile(filepath.Join(out, report.ReportFile))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := strings.NewReplacer(
+				provenance.FormatTime(m.Started.Time), "STARTED",
+				provenance.FormatTime(m.Finished.Time), "FINISHED",
+				out, "OUT",
+			).Replace(string(md))
+			got = regexp.MustCompile("(?m)^\\| (flows|http|dns|crosscheck_l7)\\.parquet \\| [0-9,]+ \\| `[0-9a-f]{64}` \\|$").
+				ReplaceAllString(got, "| $1.parquet | SIZE | `SHA256` |")
+			golden := filepath.Join("testdata", tc.golden)
+			if *update {
+				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (go test ./cmd/flowproof -run TestReportGoldenL7 -update)", err)
+			}
+			if got != string(want) {
+				t.Errorf("report.md differs from %s; if the change is deliberate: go test ./cmd/flowproof -run TestReportGoldenL7 -update, and review the diff", golden)
+			}
+		})
 	}
 }
 
