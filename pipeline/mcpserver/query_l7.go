@@ -1,15 +1,11 @@
 package mcpserver
 
 import (
-	"container/heap"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
-	"path"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
@@ -147,15 +143,7 @@ type l7Filter struct {
 	synthetic  *bool
 	minLatNs   int64
 	hasLat     bool
-	sinceNs    int64
-	untilNs    int64
-	hasSince   bool
-	hasUntil   bool
-}
-
-type strPattern struct {
-	pattern string
-	glob    bool
+	when       timeRange
 }
 
 func (a *queryL7Args) filter() (*l7Filter, error) {
@@ -174,13 +162,11 @@ func (a *queryL7Args) filter() (*l7Filter, error) {
 		if _, ok := dnsOnly[name]; ok && a.Table != "dns" {
 			return nil, errorf("%s filters dns rows: use table dns", name)
 		}
-		glob := strings.ContainsAny(v, "*?[")
-		if glob {
-			if _, err := path.Match(v, ""); err != nil {
-				return nil, errorf("%s: bad pattern %q: %v", name, v, err)
-			}
+		p, err := compilePattern(name, v)
+		if err != nil {
+			return nil, err
 		}
-		f.strs[name] = strPattern{v, glob}
+		f.strs[name] = p
 	}
 	if (a.StatusClass != "" || a.Status != nil || a.Synthetic != nil) && a.Table != "http" {
 		return nil, errorf("status_class, status and synthetic filter http rows: use table http")
@@ -213,31 +199,16 @@ func (a *queryL7Args) filter() (*l7Filter, error) {
 		}
 		f.minLatNs, f.hasLat = int64(*a.MinLatencyMs*1e6), true
 	}
-	for _, t := range []struct {
-		name, v string
-		dst     *int64
-		has     *bool
-	}{{"since", a.Since, &f.sinceNs, &f.hasSince}, {"until", a.Until, &f.untilNs, &f.hasUntil}} {
-		if t.v == "" {
-			continue
-		}
-		tm, err := time.Parse(time.RFC3339Nano, t.v)
-		if err != nil {
-			return nil, errorf("%s %q: want an RFC 3339 time such as 2024-01-01T00:00:00Z", t.name, t.v)
-		}
-		*t.dst, *t.has = tm.UnixNano(), true
+	var err error
+	if f.when, err = parseTimeRange(a.Since, a.Until); err != nil {
+		return nil, err
 	}
 	return f, nil
 }
 
 func (f *l7Filter) match(r *l7Row) bool {
 	for name, p := range f.strs {
-		v := r.strs[name]
-		if p.glob {
-			if ok, _ := path.Match(p.pattern, v); !ok {
-				return false
-			}
-		} else if v != p.pattern {
+		if !p.match(r.strs[name]) {
 			return false
 		}
 	}
@@ -247,8 +218,8 @@ func (f *l7Filter) match(r *l7Row) bool {
 		f.answered != nil && r.answered != *f.answered,
 		f.synthetic != nil && r.synthetic != *f.synthetic,
 		f.hasLat && (r.latNs == nil || *r.latNs < f.minLatNs),
-		f.hasSince && r.tsNs < f.sinceNs,
-		f.hasUntil && r.tsNs >= f.untilNs:
+		f.when.hasSince && r.tsNs < f.when.sinceNs,
+		f.when.hasUntil && r.tsNs >= f.when.untilNs:
 		return false
 	}
 	return true
@@ -264,34 +235,6 @@ func dnsView(r *report.DNSRow) l7Row {
 	return l7Row{strs: map[string]string{"flow_id": r.FlowID, "src_ip": r.SrcIP, "dst_ip": r.DstIP, "src_pod": r.SrcPod, "dst_pod": r.DstPod,
 		"src_namespace": r.SrcNamespace, "dst_namespace": r.DstNamespace, "dst_service": r.DstService, "query": r.Query, "qtype_name": r.QTypeName, "rcode_name": r.RcodeName},
 		tsNs: r.TsNs, latNs: r.RTTNs, answered: r.Answered}
-}
-
-// l7Ranked is a kept row: its sort key, file position (ties) and answer.
-type l7Ranked struct {
-	key int64
-	pos int64
-	out L7Out
-}
-
-type l7TopN struct {
-	rows []l7Ranked
-	desc bool
-}
-
-func (h *l7TopN) Len() int { return len(h.rows) }
-func (h *l7TopN) better(a, b l7Ranked) bool {
-	if a.key != b.key {
-		return (a.key > b.key) == h.desc
-	}
-	return a.pos < b.pos
-}
-func (h *l7TopN) Less(i, j int) bool { return h.better(h.rows[j], h.rows[i]) }
-func (h *l7TopN) Swap(i, j int)      { h.rows[i], h.rows[j] = h.rows[j], h.rows[i] }
-func (h *l7TopN) Push(x any)         { h.rows = append(h.rows, x.(l7Ranked)) }
-func (h *l7TopN) Pop() any {
-	x := h.rows[len(h.rows)-1]
-	h.rows = h.rows[:len(h.rows)-1]
-	return x
 }
 
 // queryL7Answer is what query_l7 returns.
@@ -322,18 +265,6 @@ func (s *Server) queryL7Tool(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	limit := DefaultLimit
-	if a.Limit != nil {
-		limit = *a.Limit
-	}
-	var notes []string
-	if limit < 1 {
-		return nil, errorf("limit %d: want at least 1", limit)
-	}
-	if limit > s.o.MaxRows {
-		notes = append(notes, fmt.Sprintf("limit %d lowered to the cap of %d rows", limit, s.o.MaxRows))
-		limit = s.o.MaxRows
-	}
 	keys := map[string]func(*l7Row) int64{
 		"ts":                func(r *l7Row) int64 { return r.tsNs },
 		"latency":           func(r *l7Row) int64 { return optOr(r.latNs, -1) },
@@ -348,29 +279,17 @@ func (s *Server) queryL7Tool(c *call) (any, error) {
 	if !ok || (a.Table == "dns" && (sortBy == "duration" || sortBy == "response_body_len")) {
 		return nil, errorf("sort_by %q: use ts or latency (and, for http, duration or response_body_len)", sortBy)
 	}
-	h := &l7TopN{desc: sortBy != "ts"}
-	switch a.Order {
-	case "":
-	case "asc", "desc":
-		h.desc = a.Order == "desc"
-	default:
-		return nil, errorf("order %q: use asc or desc", a.Order)
+	q, err := newRowQuery(a.Limit, s.o.MaxRows, a.Order, sortBy)
+	if err != nil {
+		return nil, err
 	}
-	ans := &queryL7Answer{OutputDir: dir, Table: a.Table, Rows: []L7Out{}}
+	h := &topN[L7Out]{desc: q.desc}
+	ans := &queryL7Answer{OutputDir: dir, Table: a.Table}
 	consider := func(pos int64, v *l7Row, out func() L7Out) {
 		ans.Scanned++
-		if !f.match(v) {
-			return
-		}
-		ans.Matched++
-		rk := l7Ranked{key: key(v), pos: pos}
-		if h.Len() < limit {
-			rk.out = out()
-			heap.Push(h, rk)
-		} else if h.better(rk, h.rows[0]) {
-			rk.out = out()
-			h.rows[0] = rk
-			heap.Fix(h, 0)
+		if f.match(v) {
+			ans.Matched++
+			h.offer(q.limit, key(v), pos, out)
 		}
 	}
 	switch a.Table {
@@ -388,25 +307,9 @@ func (s *Server) queryL7Tool(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	best := make([]l7Ranked, h.Len())
-	for i := len(best) - 1; i >= 0; i-- {
-		best[i] = heap.Pop(h).(l7Ranked)
-	}
-	budget := s.o.MaxAnswerBytes - 2048
-	for _, rk := range best {
-		b, _ := json.Marshal(rk.out)
-		if budget -= len(b) + 1; budget < 0 {
-			notes = append(notes, fmt.Sprintf("rows cut at %d to keep the answer under %d bytes", len(ans.Rows), s.o.MaxAnswerBytes))
-			break
-		}
-		ans.Rows = append(ans.Rows, rk.out)
-	}
+	ans.Rows, ans.Note = fitRows(q, h.best(), s.o.MaxAnswerBytes, ans.Matched)
 	ans.Returned = len(ans.Rows)
 	ans.More = ans.Matched - int64(ans.Returned)
-	if ans.More > 0 {
-		notes = append(notes, strconv.FormatInt(ans.More, 10)+" more rows: narrow the filters, sort differently or raise limit")
-	}
-	ans.Note = strings.Join(notes, "; ")
 	return ans, nil
 }
 

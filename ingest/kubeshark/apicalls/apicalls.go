@@ -233,7 +233,7 @@ func (c *Calls) add(i int, m map[string]any) {
 		st = m["status_code"]
 	}
 	if n, present, bad := jsonv.Count(st); present && (bad != "" || n > 999) {
-		c.invalid(fmt.Sprintf("call %d: status: %s", i, first(bad, "not an HTTP status")))
+		c.invalid(fmt.Sprintf("call %d: status: %s", i, jsonv.First(bad, "not an HTTP status")))
 	} else {
 		k.Status = int32(n)
 	}
@@ -245,6 +245,11 @@ func (c *Calls) add(i int, m map[string]any) {
 	}
 	k.ReqSize = c.size(i, m, "req_size", "request_size")
 	k.RespSize = c.size(i, m, "resp_size", "response_size")
+	c.keep(k)
+}
+
+// keep adds a call, and its time to the range.
+func (c *Calls) keep(k Call) {
 	if k.TsNs != 0 {
 		if c.MinTsNs == 0 || k.TsNs < c.MinTsNs {
 			c.MinTsNs = k.TsNs
@@ -350,13 +355,6 @@ func cut(s string) string {
 	return s
 }
 
-func first(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
-}
-
 // Merge joins pages into one set: a call seen in several pages (paging by
 // time windows that overlap) is kept once, told by its id, or by all its
 // fields when it has none. Counts add up; Total is the calls kept.
@@ -374,21 +372,15 @@ func Merge(pages []*Calls) *Calls {
 				continue
 			}
 			seen[key] = true
-			out.Calls = append(out.Calls, k)
-			if k.TsNs != 0 {
-				if out.MinTsNs == 0 || k.TsNs < out.MinTsNs {
-					out.MinTsNs = k.TsNs
-				}
-				out.MaxTsNs = max(out.MaxTsNs, k.TsNs)
-			}
+			out.keep(k)
 		}
 		out.Skipped += p.Skipped
 		out.NotHTTP += p.NotHTTP
 		out.Invalid += p.Invalid
 		out.Dropped += p.Dropped
 		out.Duplicates += p.Duplicates
-		out.FirstSkip = first(out.FirstSkip, p.FirstSkip)
-		out.FirstInvalid = first(out.FirstInvalid, p.FirstInvalid)
+		out.FirstSkip = jsonv.First(out.FirstSkip, p.FirstSkip)
+		out.FirstInvalid = jsonv.First(out.FirstInvalid, p.FirstInvalid)
 	}
 	out.Total = int64(len(out.Calls))
 	return out
