@@ -35,7 +35,8 @@ const (
 	DefaultLatencyRel   = 0.25
 	DefaultLatencyAbsNs = 1_000_000 // Kubeshark's latency_ms is whole milliseconds
 	DefaultMaxL7Groups  = 100_000
-	maxL7Samples        = 1024 // latency samples kept per group and side (the first ones)
+	maxL7Samples        = 1024  // latency samples kept per group and side (the first ones)
+	maxL7Names          = 65536 // names of workloads and of addresses kept made, each
 )
 
 // L7Tolerances say when the two sides of a group agree.
@@ -132,6 +133,8 @@ type L7Checker struct {
 	tol     L7Tolerances
 	name    func(ip netip.Addr, tsNs int64) Identity
 	names   map[netip.Addr]Identity // from the calls, when they all agree
+	texts   map[Identity]string     // a workload's name in keys, made once
+	ipTexts map[netip.Addr]string   // an address's, made once
 	groups  map[L7Key]*L7Result
 	order   []L7Key
 	dropped int64
@@ -146,7 +149,7 @@ func NewL7(calls []apicalls.Call, name func(netip.Addr, int64) Identity, tol L7T
 	if tol.MaxGroups <= 0 {
 		tol.MaxGroups = DefaultMaxL7Groups
 	}
-	c := &L7Checker{tol: tol, name: name, names: map[netip.Addr]Identity{}, groups: map[L7Key]*L7Result{}, calls: calls}
+	c := &L7Checker{tol: tol, name: name, names: map[netip.Addr]Identity{}, texts: map[Identity]string{}, ipTexts: map[netip.Addr]string{}, groups: map[L7Key]*L7Result{}, calls: calls}
 	ambiguous := map[netip.Addr]bool{}
 	for i := range calls {
 		for _, e := range []apicalls.Endpoint{calls[i].Src, calls[i].Dst} {
@@ -174,13 +177,28 @@ func (c *L7Checker) identify(ip netip.Addr, tsNs int64) (string, Identity) {
 	if id.Pod == "" && id.Service == "" {
 		id = c.names[ip]
 	}
-	switch {
-	case id.Pod != "":
-		return id.Namespace + "/" + id.Pod, id
-	case id.Service != "":
-		return id.Namespace + "/" + id.Service + " (service)", id
+	if id.Pod == "" && id.Service == "" {
+		text, ok := c.ipTexts[ip]
+		if !ok {
+			text = ip.String()
+			if len(c.ipTexts) < maxL7Names {
+				c.ipTexts[ip] = text
+			}
+		}
+		return text, Identity{}
 	}
-	return ip.String(), Identity{}
+	text, ok := c.texts[id]
+	if !ok {
+		if id.Pod != "" {
+			text = id.Namespace + "/" + id.Pod
+		} else {
+			text = id.Namespace + "/" + id.Service + " (service)"
+		}
+		if len(c.texts) < maxL7Names {
+			c.texts[id] = text
+		}
+	}
+	return text, id
 }
 
 func (c *L7Checker) group(k L7Key, cl, sv Identity, fromCapture bool) *L7Result {

@@ -113,3 +113,40 @@ func TestL7Tolerance(t *testing.T) {
 		})
 	}
 }
+
+// l7Bench is a checker with 200 groups of Kubeshark's calls and the
+// capture's requests that fall in them.
+func l7Bench() (*crosscheck.L7Checker, []crosscheck.L7Txn) {
+	a := netip.MustParseAddr("10.0.0.1")
+	var calls []apicalls.Call
+	var txns []crosscheck.L7Txn
+	for i := range 200 {
+		b := netip.AddrFrom4([4]byte{10, 1, byte(i / 10), byte(i % 10)})
+		path := fmt.Sprintf("/api/v1/items/%d", i%20)
+		calls = append(calls, apicalls.Call{Src: apicalls.Endpoint{IP: a, Pod: "web", Namespace: "shop"}, Dst: apicalls.Endpoint{IP: b}, Method: "GET", Path: path, Status: 200, LatencyNs: 1e6})
+		txns = append(txns, crosscheck.L7Txn{Client: a, Server: b, Method: "GET", URI: path + "?q=1", Status: 200, LatencyNs: 1e6})
+	}
+	return crosscheck.NewL7(calls, func(netip.Addr, int64) crosscheck.Identity { return crosscheck.Identity{} }, crosscheck.DefaultL7Tolerances()), txns
+}
+
+// TestL7AddAllocs: counting a request of a known group allocates nothing
+// (names are made once per workload and address; latency samples are
+// kept only up to their bound).
+func TestL7AddAllocs(t *testing.T) {
+	chk, txns := l7Bench()
+	for i := range 3000 { // past the 1024 samples kept per group
+		chk.Add(&txns[i%len(txns)])
+	}
+	i := 0
+	if n := testing.AllocsPerRun(1000, func() { chk.Add(&txns[i%len(txns)]); i++ }); n != 0 {
+		t.Errorf("%v allocations per request", n)
+	}
+}
+
+func BenchmarkL7Add(b *testing.B) {
+	chk, txns := l7Bench()
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		chk.Add(&txns[i%len(txns)])
+	}
+}
