@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"cmp"
 	"fmt"
 	"net/netip"
 	"path/filepath"
@@ -35,18 +36,12 @@ func loadAPICalls(o Options, inputs []Input, xc *xcRun) (*xcL7Run, []string, err
 	if o.APICalls != "" && !o.L7 {
 		return nil, nil, fmt.Errorf("--api-calls: the L7 cross-check compares Kubeshark's API calls with http.parquet: add --l7")
 	}
+	type page struct{ path, name string }
+	var pages []page
 	x := &xcL7Run{}
-	var pages []*apicalls.Calls
 	var sources []string
 	if o.APICalls != "" {
-		c, err := apicalls.Read(o.APICalls)
-		if err != nil {
-			return nil, nil, fmt.Errorf("--api-calls: %w", err)
-		}
-		if c.Truncated || c.Total > int64(len(c.Calls))+c.NotHTTP+c.Skipped+c.Dropped {
-			x.incomplete = append(x.incomplete, fmt.Sprintf("%s is truncated (%d of %d calls)", filepath.Base(o.APICalls), len(c.Calls), c.Total))
-		}
-		pages = append(pages, c)
+		pages = append(pages, page{o.APICalls, ""})
 		sources = append(sources, filepath.Base(o.APICalls))
 	} else {
 		for _, in := range inputs {
@@ -57,16 +52,8 @@ func loadAPICalls(o Options, inputs []Input, xc *xcRun) (*xcL7Run, []string, err
 				warnings = append(warnings, fmt.Sprintf("%s holds Kubeshark's API calls (list_api_calls, %d pages): the L7 cross-check needs --l7, so they were not compared", in.Arg, len(in.APICalls)))
 				continue
 			}
-			n := 0
 			for _, p := range in.APICalls {
-				c, err := apicalls.Read(p)
-				if err != nil {
-					warnings = append(warnings, fmt.Sprintf("L7 cross-check: %s left out: %v", answerName(in, p), err))
-					x.incomplete = append(x.incomplete, answerName(in, p)+" could not be read")
-					continue
-				}
-				pages = append(pages, c)
-				n++
+				pages = append(pages, page{p, answerName(in, p)})
 			}
 			if in.APICallsIncomplete != "" {
 				x.incomplete = append(x.incomplete, filepath.Base(in.Arg)+": "+in.APICallsIncomplete)
@@ -75,14 +62,43 @@ func loadAPICalls(o Options, inputs []Input, xc *xcRun) (*xcL7Run, []string, err
 			if len(in.APICalls) > 1 {
 				name = strings.TrimSuffix(name, "0001.json") + "*.json"
 			}
-			sources = append(sources, fmt.Sprintf("%s: %d of %d pages", name, n, len(in.APICalls)))
+			sources = append(sources, fmt.Sprintf("%s (%d pages)", name, len(in.APICalls)))
 		}
 	}
 	if len(pages) == 0 {
 		return nil, warnings, nil
 	}
-	all := apicalls.Merge(pages)
-	x.calls = int64(len(all.Calls))
+	var name func(netip.Addr, int64) crosscheck.Identity
+	if xc != nil {
+		name = func(ip netip.Addr, ts int64) crosscheck.Identity { return xc.chk.Identify(ip, ts, ts) }
+	}
+	x.chk = crosscheck.NewL7(name, o.L7Tolerances)
+	// The pages are read one call at a time into the checker, which keeps
+	// 32 bytes a call; a call seen in two pages counts once.
+	var all apicalls.Calls
+	var seen apicalls.Seen
+	for _, p := range pages {
+		c, err := apicalls.ScanFile(p.path, func(k *apicalls.Call) {
+			if !seen.First(k) {
+				all.Duplicates++
+				return
+			}
+			x.calls++
+			x.chk.AddCall(k)
+		})
+		switch {
+		case err != nil && p.name == "":
+			return nil, nil, fmt.Errorf("--api-calls: %w", err)
+		case err != nil:
+			// The calls read before the error are compared.
+			warnings = append(warnings, fmt.Sprintf("L7 cross-check: %s: %v", p.name, err))
+			x.incomplete = append(x.incomplete, p.name+" could not be read whole")
+			continue
+		case p.name == "" && (c.Truncated || c.Total > c.Kept+c.NotHTTP+c.Skipped+c.Dropped):
+			x.incomplete = append(x.incomplete, fmt.Sprintf("%s is truncated (%d of %d calls)", filepath.Base(p.path), c.Kept, c.Total))
+		}
+		all.Add(c)
+	}
 	if all.NotHTTP > 0 {
 		x.ignored = append(x.ignored, fmt.Sprintf("%d calls of other protocols than HTTP/1.x", all.NotHTTP))
 	}
@@ -92,22 +108,14 @@ func loadAPICalls(o Options, inputs []Input, xc *xcRun) (*xcL7Run, []string, err
 	if all.Invalid > 0 {
 		x.ignored = append(x.ignored, fmt.Sprintf("%d absurd values, taken as unknown (%s)", all.Invalid, all.FirstInvalid))
 	}
-	if all.Dropped > 0 {
-		x.incomplete = append(x.incomplete, fmt.Sprintf("%d calls beyond the %d one answer may hold were dropped", all.Dropped, apicalls.MaxCalls))
+	if n := all.Dropped + x.chk.DroppedCalls(); n > 0 {
+		x.incomplete = append(x.incomplete, fmt.Sprintf("%d calls beyond the caps (%d an answer, %d in all) were dropped", n, apicalls.MaxCalls, cmp.Or(o.L7Tolerances.MaxCalls, crosscheck.DefaultMaxL7Calls)))
 	}
+	x.calls -= x.chk.DroppedCalls()
 	for _, s := range append(append([]string(nil), x.incomplete...), x.ignored...) {
 		warnings = append(warnings, "L7 cross-check: "+s)
 	}
 	x.source = strings.Join(sources, "; ")
-	var name func(netip.Addr, int64) crosscheck.Identity
-	if xc != nil {
-		name = func(ip netip.Addr, ts int64) crosscheck.Identity { return xc.chk.Identify(ip, ts, ts) }
-	}
-	tol := o.L7Tolerances
-	if tol == (crosscheck.L7Tolerances{}) {
-		tol = crosscheck.DefaultL7Tolerances()
-	}
-	x.chk = crosscheck.NewL7(all.Calls, name, tol)
 	return x, warnings, nil
 }
 

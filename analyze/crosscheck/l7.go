@@ -35,8 +35,9 @@ const (
 	DefaultLatencyRel   = 0.25
 	DefaultLatencyAbsNs = 1_000_000 // Kubeshark's latency_ms is whole milliseconds
 	DefaultMaxL7Groups  = 100_000
-	maxL7Samples        = 1024  // latency samples kept per group and side (the first ones)
-	maxL7Names          = 65536 // names of workloads and of addresses kept made, each
+	DefaultMaxL7Calls   = 1 << 21 // 64 MiB of calls at 32 bytes
+	maxL7Samples        = 1024    // latency samples kept per group and side (the first ones)
+	maxL7Names          = 65536   // names of workloads and of addresses kept made, each
 )
 
 // L7Tolerances say when the two sides of a group agree.
@@ -45,12 +46,13 @@ type L7Tolerances struct {
 	LatencyRel    float64
 	LatencyAbsNs  int64
 	WindowSlackNs int64
-	MaxGroups     int // groups kept; more are counted in Dropped
+	MaxGroups     int // capture groups kept; more are counted in Dropped
+	MaxCalls      int // Kubeshark calls kept; more are counted in DroppedCalls
 }
 
 // DefaultL7Tolerances returns the documented defaults.
 func DefaultL7Tolerances() L7Tolerances {
-	return L7Tolerances{LatencyRel: DefaultLatencyRel, LatencyAbsNs: DefaultLatencyAbsNs, WindowSlackNs: DefaultWindowSlackNs, MaxGroups: DefaultMaxL7Groups}
+	return L7Tolerances{LatencyRel: DefaultLatencyRel, LatencyAbsNs: DefaultLatencyAbsNs, WindowSlackNs: DefaultWindowSlackNs, MaxGroups: DefaultMaxL7Groups, MaxCalls: DefaultMaxL7Calls}
 }
 
 // L7Key identifies a group: client and server are names (Namer) or IP
@@ -125,47 +127,109 @@ type L7Result struct {
 	// documented.
 	SizesAgree *bool
 	WorstRel   float64
+	ks         []ksCall // Kubeshark's calls until Finish
 }
 
 // L7Checker groups Kubeshark's calls and the capture's requests and judges
-// each group. It is not safe for concurrent use.
+// each group. Calls come first (AddCall), then the capture's requests
+// (Add), then Finish. It is not safe for concurrent use.
 type L7Checker struct {
 	tol     L7Tolerances
 	name    func(ip netip.Addr, tsNs int64) Identity
 	names   map[netip.Addr]Identity // from the calls, when they all agree
+	vague   map[netip.Addr]bool     // addresses the calls name differently
 	texts   map[Identity]string     // a workload's name in keys, made once
 	ipTexts map[netip.Addr]string   // an address's, made once
 	groups  map[L7Key]*L7Result
 	order   []L7Key
 	dropped int64
-	calls   []apicalls.Call
+
+	// Kubeshark's calls until the first request or Finish, by address
+	// (they are named then, when the calls' own names are all known).
+	raw          map[rawKey]*[]ksCall
+	rawOrder     []rawKey
+	calls        int64
+	droppedCalls int64
+	settled      bool
 }
 
-// NewL7 builds a checker from Kubeshark's calls. name resolves an address
-// at a time to a workload (nil: none known); an address it cannot name is
-// named by the calls when they all give it the same pod, else left as its
-// IP. The same naming serves both witnesses, so that their keys meet.
-func NewL7(calls []apicalls.Call, name func(netip.Addr, int64) Identity, tol L7Tolerances) *L7Checker {
+// rawKey is a call's group before naming.
+type rawKey struct {
+	src, dst     netip.Addr
+	method, path string
+	status       int32
+}
+
+// ksCall is what the checker keeps of a call (32 bytes).
+type ksCall struct{ ts, lat, req, resp int64 }
+
+// NewL7 returns a checker. name resolves an address at a time to a
+// workload (nil: none known); an address it cannot name is named by the
+// calls when they all give it the same pod, else left as its IP. The same
+// naming serves both witnesses, so that their keys meet.
+func NewL7(name func(netip.Addr, int64) Identity, tol L7Tolerances) *L7Checker {
 	if tol.MaxGroups <= 0 {
 		tol.MaxGroups = DefaultMaxL7Groups
 	}
-	c := &L7Checker{tol: tol, name: name, names: map[netip.Addr]Identity{}, texts: map[Identity]string{}, ipTexts: map[netip.Addr]string{}, groups: map[L7Key]*L7Result{}, calls: calls}
-	ambiguous := map[netip.Addr]bool{}
-	for i := range calls {
-		for _, e := range []apicalls.Endpoint{calls[i].Src, calls[i].Dst} {
-			if e.Pod == "" || ambiguous[e.IP] {
-				continue
-			}
-			id := Identity{Pod: e.Pod, Namespace: e.Namespace, Service: e.Service, Node: e.Node}
-			if old, ok := c.names[e.IP]; ok && (old.Pod != id.Pod || old.Namespace != id.Namespace) {
-				ambiguous[e.IP] = true
-				delete(c.names, e.IP)
-				continue
-			}
-			c.names[e.IP] = id
+	if tol.MaxCalls <= 0 {
+		tol.MaxCalls = DefaultMaxL7Calls
+	}
+	return &L7Checker{tol: tol, name: name, names: map[netip.Addr]Identity{}, vague: map[netip.Addr]bool{}, texts: map[Identity]string{},
+		ipTexts: map[netip.Addr]string{}, groups: map[L7Key]*L7Result{}, raw: map[rawKey]*[]ksCall{}}
+}
+
+// AddCall adds one of Kubeshark's calls (before any Add); k is not kept.
+// Beyond MaxCalls calls are counted (DroppedCalls), not kept.
+func (c *L7Checker) AddCall(k *apicalls.Call) {
+	if c.settled {
+		panic("crosscheck: AddCall after Add or Finish")
+	}
+	if c.calls >= int64(c.tol.MaxCalls) {
+		c.droppedCalls++
+		return
+	}
+	c.calls++
+	for _, e := range []*apicalls.Endpoint{&k.Src, &k.Dst} {
+		if e.Pod == "" || c.vague[e.IP] {
+			continue
+		}
+		if old, ok := c.names[e.IP]; ok && (old.Pod != e.Pod || old.Namespace != e.Namespace) {
+			c.vague[e.IP] = true
+			delete(c.names, e.IP)
+			continue
+		}
+		if _, ok := c.names[e.IP]; !ok {
+			c.names[e.IP] = Identity{Pod: e.Pod, Namespace: e.Namespace, Service: e.Service, Node: e.Node}
 		}
 	}
-	return c
+	rk := rawKey{k.Src.IP, k.Dst.IP, k.Method, k.Path, k.Status}
+	l, ok := c.raw[rk]
+	if !ok {
+		l = new([]ksCall)
+		c.raw[rk] = l
+		c.rawOrder = append(c.rawOrder, rk)
+	}
+	*l = append(*l, ksCall{k.TsNs, k.LatencyNs, k.ReqSize, k.RespSize})
+}
+
+// DroppedCalls is how many calls were beyond MaxCalls.
+func (c *L7Checker) DroppedCalls() int64 { return c.droppedCalls }
+
+// settle names the calls' groups, once every call is in.
+func (c *L7Checker) settle() {
+	if c.settled {
+		return
+	}
+	c.settled = true
+	for _, rk := range c.rawOrder {
+		for _, kc := range *c.raw[rk] {
+			cn, cl := c.identify(rk.src, kc.ts)
+			sn, sv := c.identify(rk.dst, kc.ts)
+			g := c.group(L7Key{Client: cn, Server: sn, Method: rk.method, Path: rk.path, Status: rk.status}, cl, sv, false)
+			g.ks = append(g.ks, kc)
+		}
+	}
+	c.raw, c.rawOrder = nil, nil
 }
 
 // identify names ip at tsNs.
@@ -217,6 +281,7 @@ func (c *L7Checker) group(k L7Key, cl, sv Identity, fromCapture bool) *L7Result 
 
 // Add counts one of the capture's requests.
 func (c *L7Checker) Add(t *L7Txn) {
+	c.settle()
 	cn, cl := c.identify(t.Client, t.TsNs)
 	sn, sv := c.identify(t.Server, t.TsNs)
 	k := L7Key{Client: cn, Server: sn, Method: t.Method, Path: apicalls.PathOf(t.URI), Status: t.Status}
@@ -233,38 +298,39 @@ func (c *L7Checker) Add(t *L7Txn) {
 // Dropped is how many capture requests fell in groups beyond MaxGroups.
 func (c *L7Checker) Dropped() int64 { return c.dropped }
 
-// Finish adds Kubeshark's calls, judges every group over the capture's
-// time range [firstNs, lastNs] (known false: no packet was read) and
-// returns the results: groups holding Kubeshark's calls in first-call
-// order, then those of the capture alone.
+// Finish judges every group over the capture's time range [firstNs,
+// lastNs] (known false: no packet was read) and returns the results in the
+// order the groups were made (Kubeshark's first), each followed by the
+// group of its calls dated outside the range, if any.
 func (c *L7Checker) Finish(firstNs, lastNs int64, known bool) []L7Result {
-	var ksKeys []L7Key
-	seen := map[L7Key]bool{}
-	for i := range c.calls {
-		k := &c.calls[i]
-		cn, cl := c.identify(k.Src.IP, k.TsNs)
-		sn, sv := c.identify(k.Dst.IP, k.TsNs)
-		key := L7Key{Client: cn, Server: sn, Method: k.Method, Path: k.Path, Status: k.Status}
-		key.Outside = known && k.TsNs != 0 && (k.TsNs < firstNs-c.tol.WindowSlackNs || k.TsNs > lastNs+c.tol.WindowSlackNs)
-		g := c.group(key, cl, sv, false)
-		g.Kubeshark.add(k.TsNs, k.LatencyNs)
-		if k.ReqSize >= 0 && k.RespSize >= 0 {
-			g.Kubeshark.SizesKnown++
-			g.Kubeshark.ReqBytes += k.ReqSize
-			g.Kubeshark.RespBytes += k.RespSize
-		}
-		if !seen[key] {
-			seen[key] = true
-			ksKeys = append(ksKeys, key)
-		}
-	}
+	c.settle()
 	out := make([]L7Result, 0, len(c.groups))
-	for _, k := range ksKeys {
-		out = append(out, c.judge(c.groups[k]))
-	}
 	for _, k := range c.order {
-		if !seen[k] {
-			out = append(out, c.judge(c.groups[k]))
+		g := c.groups[k]
+		var outside *L7Result
+		for _, kc := range g.ks {
+			dst := g
+			if known && kc.ts != 0 && (kc.ts < firstNs-c.tol.WindowSlackNs || kc.ts > lastNs+c.tol.WindowSlackNs) {
+				if outside == nil {
+					ok := k
+					ok.Outside = true
+					outside = &L7Result{Key: ok, ClientID: g.ClientID, ServerID: g.ServerID}
+				}
+				dst = outside
+			}
+			dst.Kubeshark.add(kc.ts, kc.lat)
+			if kc.req >= 0 && kc.resp >= 0 {
+				dst.Kubeshark.SizesKnown++
+				dst.Kubeshark.ReqBytes += kc.req
+				dst.Kubeshark.RespBytes += kc.resp
+			}
+		}
+		g.ks = nil
+		if g.Kubeshark.Count > 0 || g.Capture.Count > 0 {
+			out = append(out, c.judge(g))
+		}
+		if outside != nil {
+			out = append(out, c.judge(outside))
 		}
 	}
 	return out

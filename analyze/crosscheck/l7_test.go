@@ -39,7 +39,7 @@ func TestL7Verdicts(t *testing.T) {
 		}
 		return crosscheck.Identity{}
 	}
-	chk := crosscheck.NewL7(calls, name, crosscheck.DefaultL7Tolerances())
+	chk := newL7(calls, name, crosscheck.DefaultL7Tolerances())
 	txn := func(srv netip.Addr, method, uri string, status int32, latNs int64) {
 		chk.Add(&crosscheck.L7Txn{Client: a, Server: srv, TsNs: t0, Method: method, URI: uri, Status: status, LatencyNs: latNs, ReqBody: 1, RespBody: 2})
 	}
@@ -105,7 +105,7 @@ func TestL7Tolerance(t *testing.T) {
 			for range 1 + tc.extraCalls {
 				calls = append(calls, apicalls.Call{Src: apicalls.Endpoint{IP: a}, Dst: apicalls.Endpoint{IP: b}, Method: "GET", Path: "/", Status: 200, LatencyNs: tc.ksMs * 1e6})
 			}
-			chk := crosscheck.NewL7(calls, nil, tc.tol)
+			chk := newL7(calls, nil, tc.tol)
 			chk.Add(&crosscheck.L7Txn{Client: a, Server: b, Method: "GET", URI: "/", Status: 200, LatencyNs: tc.capNs})
 			if res := chk.Finish(0, 0, false); len(res) != 1 || res[0].Verdict != tc.want {
 				t.Errorf("%+v, want %s", res, tc.want)
@@ -126,7 +126,7 @@ func l7Bench() (*crosscheck.L7Checker, []crosscheck.L7Txn) {
 		calls = append(calls, apicalls.Call{Src: apicalls.Endpoint{IP: a, Pod: "web", Namespace: "shop"}, Dst: apicalls.Endpoint{IP: b}, Method: "GET", Path: path, Status: 200, LatencyNs: 1e6})
 		txns = append(txns, crosscheck.L7Txn{Client: a, Server: b, Method: "GET", URI: path + "?q=1", Status: 200, LatencyNs: 1e6})
 	}
-	return crosscheck.NewL7(calls, func(netip.Addr, int64) crosscheck.Identity { return crosscheck.Identity{} }, crosscheck.DefaultL7Tolerances()), txns
+	return newL7(calls, func(netip.Addr, int64) crosscheck.Identity { return crosscheck.Identity{} }, crosscheck.DefaultL7Tolerances()), txns
 }
 
 // TestL7AddAllocs: counting a request of a known group allocates nothing
@@ -148,5 +148,29 @@ func BenchmarkL7Add(b *testing.B) {
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
 		chk.Add(&txns[i%len(txns)])
+	}
+}
+
+func newL7(calls []apicalls.Call, name func(netip.Addr, int64) crosscheck.Identity, tol crosscheck.L7Tolerances) *crosscheck.L7Checker {
+	chk := crosscheck.NewL7(name, tol)
+	for i := range calls {
+		chk.AddCall(&calls[i])
+	}
+	return chk
+}
+
+// TestL7MaxCalls: calls beyond MaxCalls are counted, not kept.
+func TestL7MaxCalls(t *testing.T) {
+	a, b := netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2")
+	tol := crosscheck.DefaultL7Tolerances()
+	tol.MaxCalls = 2
+	var calls []apicalls.Call
+	for range 5 {
+		calls = append(calls, apicalls.Call{Src: apicalls.Endpoint{IP: a}, Dst: apicalls.Endpoint{IP: b}, Method: "GET", Path: "/", LatencyNs: -1})
+	}
+	chk := newL7(calls, nil, tol)
+	res := chk.Finish(0, 0, false)
+	if chk.DroppedCalls() != 3 || len(res) != 1 || res[0].Kubeshark.Count != 2 {
+		t.Errorf("dropped %d, results %+v", chk.DroppedCalls(), res)
 	}
 }

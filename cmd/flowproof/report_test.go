@@ -72,7 +72,7 @@ func goldenReport(t *testing.T, golden, test string, args ...string) string {
 	// The Parquet files' bytes follow the writers' layout (row groups,
 	// pages), tested in ./report; the golden files are about what the
 	// report says.
-	got = regexp.MustCompile("(?m)^\\| (flows|http|dns|crosscheck_l7)\\.parquet \\| [0-9,]+ \\| `[0-9a-f]{64}` \\|$").
+	got = regexp.MustCompile("(?m)^\\| (flows|http|dns|crosscheck\\\\_l7)\\.parquet \\| [0-9,]+ \\| `[0-9a-f]{64}` \\|$").
 		ReplaceAllString(got, "| $1.parquet | SIZE | `SHA256` |")
 	path := filepath.Join("testdata", golden)
 	if *update {

@@ -1,13 +1,17 @@
 package apicalls
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/maphash"
+	"io"
 	"math"
 	"net/netip"
 	"net/url"
+	"os"
 	"strings"
 
 	"github.com/flowproof/flowproof/ingest/kubeshark/jsonv"
@@ -66,6 +70,10 @@ type Calls struct {
 	// MinTsNs and MaxTsNs are the earliest and latest ts of the calls kept
 	// (0 when none has one).
 	MinTsNs, MaxTsNs int64
+	// Kept is how many calls were kept (given to Scan's fn, or in Calls).
+	Kept int64
+
+	fn func(*Call) // Scan's; nil: append to Calls
 }
 
 // ErrNotAnswer means the bytes are not a list_api_calls answer.
@@ -74,47 +82,80 @@ var ErrNotAnswer = errors.New(`not a list_api_calls answer (expected {"calls":[.
 // maxAnswerFile caps an answer read back from a file.
 const maxAnswerFile = 1 << 30
 
-// Read reads a saved list_api_calls answer.
+// Read reads a saved list_api_calls answer whole (tests, small answers;
+// ScanFile streams).
 func Read(path string) (*Calls, error) {
-	b, err := jsonv.ReadFile(path, maxAnswerFile)
-	if err != nil {
+	c := &Calls{}
+	if err := scanFile(path, c); err != nil {
 		return nil, err
-	}
-	c, err := Parse(b)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return c, nil
 }
 
+// ScanFile reads a saved list_api_calls answer, giving fn each HTTP call
+// kept, one at a time: memory does not follow the answer's size. The
+// *Call is reused: fn copies what it keeps. The result counts (Total,
+// Skipped, ...) with Calls empty.
+func ScanFile(path string, fn func(*Call)) (*Calls, error) {
+	c := &Calls{fn: fn}
+	if err := scanFile(path, c); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func scanFile(path string, c *Calls) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err == nil && st.Size() > maxAnswerFile {
+		return fmt.Errorf("%s: larger than %d MiB: refusing to read it (not something flowproof wrote)", path, maxAnswerFile>>20)
+	}
+	if err := c.scan(bufio.NewReaderSize(io.LimitReader(f, maxAnswerFile), 64<<10)); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return nil
+}
+
 // Parse parses one list_api_calls answer: {"calls":[...],"total",
-// "truncated"} or a bare list of calls.
+// "truncated"} or a bare list of calls, keeping the calls in Calls.
 func Parse(b []byte) (*Calls, error) {
-	out := &Calls{Total: -1}
-	d := json.NewDecoder(bytes.NewReader(bytes.TrimSpace(b)))
+	c := &Calls{}
+	if err := c.scan(bytes.NewReader(b)); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// scan reads an answer from r, the calls one at a time.
+func (out *Calls) scan(r io.Reader) error {
+	out.Total = -1
+	d := json.NewDecoder(r)
 	d.UseNumber()
 	tok, err := d.Token()
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrNotAnswer, err)
+		return fmt.Errorf("%w: %v", ErrNotAnswer, err)
 	}
 	switch tok {
 	case json.Delim('['):
 		if err := out.readList(d); err != nil {
-			return nil, fmt.Errorf("list_api_calls answer at byte %d: %w", d.InputOffset(), err)
+			return fmt.Errorf("list_api_calls answer at byte %d: %w", d.InputOffset(), err)
 		}
 	case json.Delim('{'):
 		found := false
 		for d.More() {
 			kt, err := d.Token()
 			if err != nil {
-				return nil, fmt.Errorf("list_api_calls answer at byte %d: %w", d.InputOffset(), err)
+				return fmt.Errorf("list_api_calls answer at byte %d: %w", d.InputOffset(), err)
 			}
 			key, _ := kt.(string)
 			var v any
 			switch key {
 			case "calls", "entries", "data":
 				if found {
-					err = d.Decode(new(json.RawMessage))
+					err = skipValue(d)
 					break
 				}
 				var t json.Token
@@ -141,22 +182,43 @@ func Parse(b []byte) (*Calls, error) {
 					out.Truncated, _ = v.(bool)
 				}
 			default:
-				err = d.Decode(new(json.RawMessage))
+				err = skipValue(d)
 			}
 			if err != nil {
-				return nil, fmt.Errorf("list_api_calls answer at byte %d: %s: %w", d.InputOffset(), key, err)
+				return fmt.Errorf("list_api_calls answer at byte %d: %s: %w", d.InputOffset(), key, err)
 			}
 		}
 		if !found {
-			return nil, ErrNotAnswer
+			return ErrNotAnswer
 		}
 	default:
-		return nil, ErrNotAnswer
+		return ErrNotAnswer
 	}
 	if out.Total < 0 {
-		out.Total = int64(len(out.Calls)) + out.Dropped
+		out.Total = out.Kept + out.Dropped
 	}
-	return out, nil
+	return nil
+}
+
+// skipValue reads past one value token by token, without keeping it (a
+// json.RawMessage would hold all of it).
+func skipValue(d *json.Decoder) error {
+	depth := 0
+	for {
+		t, err := d.Token()
+		if err != nil {
+			return err
+		}
+		switch t {
+		case json.Delim('['), json.Delim('{'):
+			depth++
+		case json.Delim(']'), json.Delim('}'):
+			depth--
+		}
+		if depth == 0 {
+			return nil
+		}
+	}
 }
 
 func (c *Calls) invalid(why string) {
@@ -166,23 +228,63 @@ func (c *Calls) invalid(why string) {
 	}
 }
 
+// rawCall is a call as decoded: numbers and strings as any (a number may
+// come as text, a name as a number), unknown fields ignored.
+type rawCall struct {
+	ID            any     `json:"id"`
+	Ts            any     `json:"ts"`
+	Timestamp     any     `json:"timestamp"`
+	Src           *rawEnd `json:"src"`
+	Dst           *rawEnd `json:"dst"`
+	Proto         any     `json:"proto"`
+	Protocol      any     `json:"protocol"`
+	Method        any     `json:"method"`
+	Path          any     `json:"path"`
+	URL           any     `json:"url"`
+	Status        any     `json:"status"`
+	StatusCode    any     `json:"status_code"`
+	LatencyMs     any     `json:"latency_ms"`
+	ElapsedTime   any     `json:"elapsed_time"`
+	ReqSize       any     `json:"req_size"`
+	RequestSize   any     `json:"request_size"`
+	RespSize      any     `json:"resp_size"`
+	ResponseSize  any     `json:"response_size"`
+	CaptureSource any     `json:"capture_source"`
+}
+
+type rawEnd struct {
+	IP        any `json:"ip"`
+	Port      any `json:"port"`
+	Pod       any `json:"pod"`
+	NS        any `json:"ns"`
+	Namespace any `json:"namespace"`
+	Svc       any `json:"svc"`
+	Service   any `json:"service"`
+	Node      any `json:"node"`
+}
+
 // readList reads the elements of a list whose '[' was read, and its ']'.
 func (c *Calls) readList(d *json.Decoder) error {
+	var rc rawCall
+	var k Call
 	for i := 0; d.More(); i++ {
-		var m map[string]any
-		if err := d.Decode(&m); err != nil {
+		rc = rawCall{}
+		if err := d.Decode(&rc); err != nil {
 			var te *json.UnmarshalTypeError
 			if !errors.As(err, &te) {
 				return err
 			}
-			c.skip(i, "not an object")
+			if te.Field == "" { // the element itself: a number, a list, text
+				c.skip(i, "not an object")
+				continue
+			}
+			// A field of the wrong type is left empty; the rest is used.
+		}
+		if rc == (rawCall{}) {
+			c.skip(i, "null or empty")
 			continue
 		}
-		if m == nil {
-			c.skip(i, "null")
-			continue
-		}
-		c.add(i, m)
+		c.add(i, &rc, &k)
 	}
 	_, err := d.Token() // ]
 	return err
@@ -195,42 +297,39 @@ func (c *Calls) skip(i int, why string) {
 	}
 }
 
-func (c *Calls) add(i int, m map[string]any) {
-	proto := strings.ToLower(jsonv.String(m["proto"]))
-	if proto == "" {
-		proto = strings.ToLower(jsonv.String(m["protocol"]))
-	}
-	method := cut(jsonv.String(m["method"]))
+func (c *Calls) add(i int, m *rawCall, k *Call) {
+	proto := strings.ToLower(jsonv.First(jsonv.String(m.Proto), jsonv.String(m.Protocol)))
+	method := cut(jsonv.String(m.Method))
 	if !isHTTP1(proto, method) {
 		c.NotHTTP++
 		return
 	}
-	var k Call
+	*k = Call{}
 	var err error
-	if k.Src, err = endpointOf(m["src"]); err != nil {
+	if k.Src, err = endpointOf(m.Src); err != nil {
 		c.skip(i, "src: "+err.Error())
 		return
 	}
-	if k.Dst, err = endpointOf(m["dst"]); err != nil {
+	if k.Dst, err = endpointOf(m.Dst); err != nil {
 		c.skip(i, "dst: "+err.Error())
 		return
 	}
-	if len(c.Calls) >= MaxCalls {
+	if c.Kept >= MaxCalls {
 		c.Dropped++
 		return
 	}
-	k.ID = cut(jsonv.String(m["id"]))
+	k.ID = cut(jsonv.String(m.ID))
 	k.Method = method
-	k.Path = PathOf(jsonv.First(jsonv.String(m["path"]), jsonv.String(m["url"])))
-	k.Source = cut(jsonv.String(m["capture_source"]))
-	if ts, ok := jsonv.TimeNs(m["ts"]); ok {
+	k.Path = PathOf(jsonv.First(jsonv.String(m.Path), jsonv.String(m.URL)))
+	k.Source = cut(jsonv.String(m.CaptureSource))
+	if ts, ok := jsonv.TimeNs(m.Ts); ok {
 		k.TsNs = ts
-	} else if ts, ok := jsonv.TimeNs(m["timestamp"]); ok {
+	} else if ts, ok := jsonv.TimeNs(m.Timestamp); ok {
 		k.TsNs = ts
 	}
-	st := m["status"]
+	st := m.Status
 	if st == nil {
-		st = m["status_code"]
+		st = m.StatusCode
 	}
 	if n, present, bad := jsonv.Count(st); present && (bad != "" || n > 999) {
 		c.invalid(fmt.Sprintf("call %d: status: %s", i, jsonv.First(bad, "not an HTTP status")))
@@ -238,25 +337,31 @@ func (c *Calls) add(i int, m map[string]any) {
 		k.Status = int32(n)
 	}
 	k.LatencyNs = -1
-	if v, ok := m["latency_ms"]; ok && v != nil {
-		k.LatencyNs = c.duration(i, "latency_ms", v, 1e6)
-	} else if v, ok := m["elapsed_time"]; ok && v != nil {
-		k.LatencyNs = c.duration(i, "elapsed_time", v, 1e3)
+	if m.LatencyMs != nil {
+		k.LatencyNs = c.duration(i, "latency_ms", m.LatencyMs, 1e6)
+	} else if m.ElapsedTime != nil {
+		k.LatencyNs = c.duration(i, "elapsed_time", m.ElapsedTime, 1e3)
 	}
-	k.ReqSize = c.size(i, m, "req_size", "request_size")
-	k.RespSize = c.size(i, m, "resp_size", "response_size")
+	k.ReqSize = c.size(i, "req_size", m.ReqSize, m.RequestSize)
+	k.RespSize = c.size(i, "resp_size", m.RespSize, m.ResponseSize)
 	c.keep(k)
 }
 
-// keep adds a call, and its time to the range.
-func (c *Calls) keep(k Call) {
+// keep counts a call, and its time in the range, and gives it to fn (or
+// Calls).
+func (c *Calls) keep(k *Call) {
 	if k.TsNs != 0 {
 		if c.MinTsNs == 0 || k.TsNs < c.MinTsNs {
 			c.MinTsNs = k.TsNs
 		}
 		c.MaxTsNs = max(c.MaxTsNs, k.TsNs)
 	}
-	c.Calls = append(c.Calls, k)
+	c.Kept++
+	if c.fn != nil {
+		c.fn(k)
+		return
+	}
+	c.Calls = append(c.Calls, *k)
 }
 
 // duration reads a non-negative number of units (a fraction allowed) as ns;
@@ -280,14 +385,16 @@ func (c *Calls) duration(i int, key string, v any, unit float64) int64 {
 	return int64(math.Round(ns))
 }
 
-func (c *Calls) size(i int, m map[string]any, keys ...string) int64 {
-	for _, key := range keys {
-		n, present, bad := jsonv.Count(m[key])
+// size reads a byte count from the first of vs present; -1 when absent
+// or absurd.
+func (c *Calls) size(i int, name string, vs ...any) int64 {
+	for _, v := range vs {
+		n, present, bad := jsonv.Count(v)
 		if !present {
 			continue
 		}
 		if bad != "" {
-			c.invalid(fmt.Sprintf("call %d: %s: %s", i, key, bad))
+			c.invalid(fmt.Sprintf("call %d: %s: %s", i, name, bad))
 			return -1
 		}
 		return n
@@ -308,24 +415,23 @@ func isHTTP1(proto, method string) bool {
 	return false
 }
 
-func endpointOf(v any) (Endpoint, error) {
-	m, _ := v.(map[string]any)
+func endpointOf(m *rawEnd) (Endpoint, error) {
 	var e Endpoint
 	if m == nil {
 		return e, errors.New("missing")
 	}
-	ip, err := netip.ParseAddr(cut(jsonv.String(m["ip"])))
+	ip, err := netip.ParseAddr(cut(jsonv.String(m.IP)))
 	if err != nil {
 		return e, err
 	}
 	e.IP = ip.Unmap().WithZone("")
-	if p, ok := jsonv.Int(m["port"]); ok && p > 0 && p < 65536 {
+	if p, ok := jsonv.Int(m.Port); ok && p > 0 && p < 65536 {
 		e.Port = uint16(p)
 	}
-	e.Pod = cut(jsonv.String(m["pod"]))
-	e.Namespace = cut(jsonv.First(jsonv.String(m["ns"]), jsonv.String(m["namespace"])))
-	e.Service = cut(jsonv.First(jsonv.String(m["svc"]), jsonv.String(m["service"])))
-	e.Node = cut(jsonv.String(m["node"]))
+	e.Pod = cut(jsonv.String(m.Pod))
+	e.Namespace = cut(jsonv.First(jsonv.String(m.NS), jsonv.String(m.Namespace)))
+	e.Service = cut(jsonv.First(jsonv.String(m.Svc), jsonv.String(m.Service)))
+	e.Node = cut(jsonv.String(m.Node))
 	return e, nil
 }
 
@@ -355,33 +461,60 @@ func cut(s string) string {
 	return s
 }
 
-// Merge joins pages into one set: a call seen in several pages (paging by
-// time windows that overlap) is kept once, told by its id, or by all its
-// fields when it has none. Counts add up; Total is the calls kept.
+// Seen tells calls apart across pages (paging by time windows that share
+// a millisecond gives some calls twice): by id, or by all their fields when
+// they have none. It keeps a 64-bit hash per call, not the call.
+type Seen struct {
+	seed maphash.Seed
+	m    map[uint64]struct{}
+}
+
+// First reports whether k is seen for the first time.
+func (s *Seen) First(k *Call) bool {
+	if s.m == nil {
+		s.seed, s.m = maphash.MakeSeed(), map[uint64]struct{}{}
+	}
+	var h maphash.Hash
+	h.SetSeed(s.seed)
+	if k.ID != "" {
+		h.WriteString("id\x00" + k.ID)
+	} else {
+		fmt.Fprintf(&h, "%d\x00%v\x00%v\x00%s\x00%s\x00%d\x00%d\x00%d\x00%d", k.TsNs, k.Src, k.Dst, k.Method, k.Path, k.Status, k.LatencyNs, k.ReqSize, k.RespSize)
+	}
+	sum := h.Sum64()
+	if _, ok := s.m[sum]; ok {
+		return false
+	}
+	s.m[sum] = struct{}{}
+	return true
+}
+
+// Merge joins pages into one set, each call once (Seen). Counts add up;
+// Total is the calls kept.
 func Merge(pages []*Calls) *Calls {
 	out := &Calls{}
-	seen := map[Call]bool{}
+	var seen Seen
 	for _, p := range pages {
-		for _, k := range p.Calls {
-			key := k
-			if k.ID != "" {
-				key = Call{ID: k.ID}
-			}
-			if seen[key] {
+		for i := range p.Calls {
+			if !seen.First(&p.Calls[i]) {
 				out.Duplicates++
 				continue
 			}
-			seen[key] = true
-			out.keep(k)
+			out.keep(&p.Calls[i])
 		}
-		out.Skipped += p.Skipped
-		out.NotHTTP += p.NotHTTP
-		out.Invalid += p.Invalid
-		out.Dropped += p.Dropped
-		out.Duplicates += p.Duplicates
-		out.FirstSkip = jsonv.First(out.FirstSkip, p.FirstSkip)
-		out.FirstInvalid = jsonv.First(out.FirstInvalid, p.FirstInvalid)
+		out.Add(p)
 	}
-	out.Total = int64(len(out.Calls))
+	out.Total = out.Kept
 	return out
+}
+
+// Add adds p's counts (not its calls) to c's.
+func (c *Calls) Add(p *Calls) {
+	c.Skipped += p.Skipped
+	c.NotHTTP += p.NotHTTP
+	c.Invalid += p.Invalid
+	c.Dropped += p.Dropped
+	c.Duplicates += p.Duplicates
+	c.FirstSkip = jsonv.First(c.FirstSkip, p.FirstSkip)
+	c.FirstInvalid = jsonv.First(c.FirstInvalid, p.FirstInvalid)
 }
