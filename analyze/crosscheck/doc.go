@@ -69,7 +69,10 @@
 // outside the capture's range plus WindowSlackNs, grouped apart),
 // kubeshark_only, capture_only, count_mismatch (beyond CountAbs),
 // latency_mismatch (beyond max(LatencyRel, LatencyAbsNs)), match. Memory:
-// one group per key, capture groups beyond MaxGroups counted, not kept.
+// 32 bytes per Kubeshark call until Finish (MaxCalls of them, the rest
+// counted), one group per key, capture groups beyond MaxGroups counted,
+// not kept. Calls are named once they are all in (an address the calls
+// name is known only then), at the first capture request.
 //
 // # Identity
 //

@@ -33,9 +33,14 @@
 //
 // # Bounds
 //
-// Parse reads the calls one at a time (a json.Decoder over the list): memory
-// follows the calls kept, about 300 bytes each, never the size of the JSON
-// tree; strings kept are cut at MaxText bytes. A call whose addresses do not
+// ScanFile reads an answer one call at a time (a json.Decoder over the
+// list, each call decoded into a fixed struct, values skipped token by
+// token), giving each call to a function: memory does not follow the
+// answer's size. Parse and Read keep the calls (about 300 bytes each) for
+// small answers and tests. Strings kept are cut at MaxText bytes; at most
+// MaxCalls calls of one answer are given, the rest counted in Dropped.
+// Seen tells calls of overlapping pages apart by a 64-bit hash of the id
+// (or of every field without one). A call whose addresses do not
 // parse is skipped and counted; a number that is absurd (negative, not
 // finite, a latency over MaxLatency, a size over 2^53) leaves that field
 // unknown and is counted in Invalid, never trusted. Calls whose proto is not
