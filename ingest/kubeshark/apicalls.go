@@ -81,7 +81,7 @@ func (p *puller) apiCalls(ctx context.Context) {
 		if t.Has("kfl") {
 			kfl := "http"
 			if sel := p.req.Selection.KFL; sel != "" {
-				kfl, p.kflUsed = "http && ("+sel+")", true
+				kfl, p.kflCalls = "http && ("+sel+")", true
 			}
 			a.m["kfl"] = kfl
 		}

@@ -109,3 +109,27 @@ func TestPullAPICalls(t *testing.T) {
 		})
 	}
 }
+
+// TestPullAPICallsKFL: --kfl narrows list_api_calls (ANDed with http), and
+// the pull still says that it did not filter the capture.
+func TestPullAPICallsKFL(t *testing.T) {
+	f := newFixture(t, "http", standin.Options{}, "")
+	r := f.request(t)
+	r.Selection = Selection{KFL: `dst.pod.namespace == "payments"`}
+	m, err := Pull(bg(), r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kfl any
+	for _, e := range m.Kubeshark.Evidence {
+		if e.Tool == "list_api_calls" {
+			kfl = e.Arguments["kfl"]
+		}
+	}
+	if kfl != `http && (dst.pod.namespace == "payments")` || m.Kubeshark.Selection.KFLUsed {
+		t.Errorf("kfl %v, kfl_used %v", kfl, m.Kubeshark.Selection.KFLUsed)
+	}
+	if w := strings.Join(m.Warnings, "\n"); !strings.Contains(w, "did not filter the capture") || !strings.Contains(w, "only Kubeshark's API calls") {
+		t.Errorf("warnings %q", w)
+	}
+}

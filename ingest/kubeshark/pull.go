@@ -105,7 +105,8 @@ type puller struct {
 	m        *evidence.Manifest
 	outputs  []provenance.File
 	partial  bool
-	kflUsed  bool
+	kflUsed  bool // a capture tool took --kfl
+	kflCalls bool // list_api_calls took it
 	seq      int
 	snapshot *evidence.SnapshotInfo
 	// boundaryNodes are the nodes get_data_boundaries named, in its order.
@@ -314,7 +315,8 @@ func (p *puller) run(ctx context.Context) (*evidence.Manifest, error) {
 	p.evidence(ctx, "list_workloads", p.workloadsEvidenceArgs())
 	p.apiCalls(ctx)
 	if r.Selection.KFL != "" && !p.kflUsed {
-		p.warn("--kfl was not used: no tool on the %s route takes a KFL filter (captures are filtered with BPF: use --bpf)", dialect)
+		p.warn("--kfl did not filter the capture: no capture tool on the %s route takes a KFL filter (captures are filtered with BPF: use --bpf)%s", dialect,
+			map[bool]string{true: "; it filtered only Kubeshark's API calls (list_api_calls)"}[p.kflCalls])
 	}
 	prov.Selection.KFLUsed = p.kflUsed
 
