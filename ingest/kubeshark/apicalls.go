@@ -12,8 +12,9 @@ import (
 
 // Paging of list_api_calls (README: Cross-check at L7).
 const (
-	// APICallsLimit is the limit asked per page: Kubeshark's maximum.
-	APICallsLimit = 1000
+	// DefaultAPICallsLimit is the limit asked per page: Kubeshark's
+	// maximum.
+	DefaultAPICallsLimit = 1000
 	// DefaultMaxAPICallPages and DefaultMaxAPICallBytes bound the pages of
 	// one pull, in number and in bytes saved (each answer is also capped by
 	// SessionOptions.MaxResponseBytes).
@@ -45,7 +46,10 @@ func (p *puller) apiCalls(ctx context.Context) {
 		p.warn("the server does not offer list_api_calls: there is nothing to cross-check http.parquet against (analyze --l7)")
 		return
 	}
-	maxPages, maxBytes := p.req.MaxAPICallPages, p.req.MaxAPICallBytes
+	maxPages, maxBytes, limit := p.req.MaxAPICallPages, p.req.MaxAPICallBytes, p.req.APICallsLimit
+	if limit <= 0 {
+		limit = DefaultAPICallsLimit
+	}
 	if maxPages <= 0 {
 		maxPages = DefaultMaxAPICallPages
 	}
@@ -73,7 +77,7 @@ func (p *puller) apiCalls(ctx context.Context) {
 		queue = queue[1:]
 		a := newArgs(t)
 		a.set("full", "format")
-		limited := a.set(APICallsLimit, "limit")
+		limited := a.set(limit, "limit")
 		if w != (msWindow{}) {
 			a.setTime(time.UnixMilli(w.from), "start", "start_time")
 			a.setTime(time.UnixMilli(w.to), "end", "end_time")
@@ -108,7 +112,7 @@ func (p *puller) apiCalls(ctx context.Context) {
 		}
 		held := int64(len(page.Calls)) + page.NotHTTP + page.Skipped + page.Dropped
 		info.Calls += held
-		full := page.Truncated || page.Total > held || (limited && held >= APICallsLimit)
+		full := page.Truncated || page.Total > held || (limited && held >= int64(limit))
 		if !full {
 			continue
 		}

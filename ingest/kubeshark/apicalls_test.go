@@ -6,11 +6,14 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/flowproof/flowproof/ingest/kubeshark/apicalls"
 	"github.com/flowproof/flowproof/ingest/kubeshark/evidence"
 	"github.com/flowproof/flowproof/ingest/kubeshark/standin"
 )
+
+func limit100(r *Request) { r.APICallsLimit = 100 }
 
 // manyCalls returns n calls, call i dated at (i*spreadMs/n) ms after the
 // stand-in's first packet, as a list_api_calls JSON array.
@@ -61,14 +64,14 @@ func TestPullAPICalls(t *testing.T) {
 		maxPages  int
 	}{
 		{name: "the cluster's calls, one page", wantCalls: 6, minPages: 1, maxPages: 1},
-		{name: "2500 calls over the window", opts: standin.Options{APICalls: manyCalls(2500, 48)}, wantCalls: 2500, minPages: 5, maxPages: 40},
-		{name: "1500 calls in one millisecond", opts: standin.Options{APICalls: manyCalls(1500, 0)}, partial: true, incompl: "cannot page finer", wantCalls: 1000, minPages: 2},
+		{name: "250 calls over the window, 100 a page", opts: standin.Options{APICalls: manyCalls(250, 48)}, mod: limit100, wantCalls: 250, minPages: 5, maxPages: 40},
+		{name: "150 calls in one millisecond, 100 a page", opts: standin.Options{APICalls: manyCalls(150, 0)}, mod: limit100, partial: true, incompl: "cannot page finer", wantCalls: 100, minPages: 2},
 		{name: "endless full pages", opts: standin.Options{Faults: standin.Faults{Hostile: standin.Hostile{APICalls: standin.APICallsEndless}}},
-			mod: func(r *Request) { r.MaxAPICallPages = 6 }, partial: true, incompl: "cap of 6 pages", wantCalls: 1000, minPages: 6, maxPages: 6},
+			mod: func(r *Request) { limit100(r); r.MaxAPICallPages = 3 }, partial: true, incompl: "cap of 3 pages", wantCalls: 100, minPages: 3, maxPages: 3},
 		{name: "a byte cap", opts: standin.Options{Faults: standin.Faults{Hostile: standin.Hostile{APICalls: standin.APICallsEndless}}},
-			mod: func(r *Request) { r.MaxAPICallBytes = 300 << 10 }, partial: true, incompl: "cap of", wantCalls: 1000, minPages: 1, maxPages: 3},
+			mod: func(r *Request) { limit100(r); r.MaxAPICallBytes = 30 << 10 }, partial: true, incompl: "cap of", wantCalls: 100, minPages: 1, maxPages: 3},
 		{name: "a huge answer", opts: standin.Options{Faults: standin.Faults{Hostile: standin.Hostile{APICalls: standin.APICallsHuge}}},
-			mod: func(r *Request) { r.Session.MaxResponseBytes = 4 << 20 }, partial: true, incompl: "page 1 failed", wantCalls: 0},
+			mod: func(r *Request) { r.Session.MaxResponseBytes = 1 << 20 }, partial: true, incompl: "page 1 failed", wantCalls: 0},
 		{name: "broken JSON", opts: standin.Options{Faults: standin.Faults{Hostile: standin.Hostile{APICalls: standin.APICallsMalformed}}},
 			partial: true, incompl: "list_api_calls-0001", wantCalls: -1, minPages: 1, maxPages: 1},
 		{name: "absurd numbers", opts: standin.Options{Faults: standin.Faults{Hostile: standin.Hostile{APICalls: standin.APICallsAbsurd}}},
@@ -78,6 +81,7 @@ func TestPullAPICalls(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFixture(t, "http", tc.opts, "")
 			r := f.request(t)
+			r.Session.CallTimeout = time.Minute // the race detector on a loaded machine
 			if tc.mod != nil {
 				tc.mod(&r)
 			}

@@ -78,6 +78,7 @@ type Request struct {
 	HeaderTimeout   time.Duration     // bounds the wait for a download's response headers; 0: DefaultHeaderTimeout
 	IdleTimeout     time.Duration     // a download receiving less than 16 KiB in this time is ended; 0: DefaultIdleTimeout
 	MaxCaptureBytes int64             // 0: DefaultMaxCaptureBytes
+	APICallsLimit   int               // list_api_calls' limit per page; 0: DefaultAPICallsLimit
 	MaxAPICallPages int               // list_api_calls pages at most; 0: DefaultMaxAPICallPages
 	MaxAPICallBytes int64             // list_api_calls bytes saved at most; 0: DefaultMaxAPICallBytes
 	HTTPTransport   http.RoundTripper // for downloads; nil: http.DefaultTransport

@@ -1,6 +1,7 @@
 package standin
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -208,10 +209,15 @@ func (h *Hub) listAPICalls(args map[string]any) Answer {
 	if a := h.opts.Faults.Hostile.APICalls; a != "" {
 		return h.hostileAPICalls(a, args)
 	}
-	var calls []map[string]any
-	if err := json.Unmarshal(h.opts.APICalls, &calls); err != nil {
-		return errAnswer(500, "stand-in: bad APICalls: "+err.Error())
+	h.callsOnce.Do(func() {
+		d := json.NewDecoder(bytes.NewReader(h.opts.APICalls))
+		d.UseNumber()
+		h.callsErr = d.Decode(&h.apiCalls)
+	})
+	if h.callsErr != nil {
+		return errAnswer(500, "stand-in: bad APICalls: "+h.callsErr.Error())
 	}
+	calls := h.apiCalls
 	limit, ok := argInt(args, "limit")
 	if !ok {
 		limit = 100
@@ -246,8 +252,8 @@ func (h *Hub) listAPICalls(args map[string]any) Answer {
 
 // Hostile list_api_calls answers (Hostile.APICalls).
 const (
-	APICallsEndless   = "endless"   // every page is full and truncated, whatever the window
-	APICallsHuge      = "huge"      // one answer of about 20 MiB
+	APICallsEndless   = "endless"   // every page is full (limit calls) and truncated, whatever the window
+	APICallsHuge      = "huge"      // one answer of about 3 MiB (above the cap a test sets)
 	APICallsMalformed = "malformed" // JSON cut in the middle of a call
 	APICallsAbsurd    = "absurd"    // negative, huge and non-numeric latencies, sizes and statuses
 )
@@ -260,7 +266,11 @@ func (h *Hub) hostileAPICalls(mode string, args map[string]any) Answer {
 	}
 	switch mode {
 	case APICallsEndless:
-		out := make([]map[string]any, 1000)
+		n, ok := argInt(args, "limit")
+		if !ok || n < 1 || n > 1000 {
+			n = 1000
+		}
+		out := make([]map[string]any, n)
 		for i := range out {
 			out[i] = call(i)
 		}
@@ -269,13 +279,13 @@ func (h *Hub) hostileAPICalls(mode string, args map[string]any) Answer {
 		var b strings.Builder
 		b.WriteString(`{"calls":[`)
 		pad := strings.Repeat("p", 1<<20)
-		for i := range 20 {
+		for i := range 3 {
 			if i > 0 {
 				b.WriteByte(',')
 			}
 			fmt.Fprintf(&b, `{"id":"h/%d","proto":"http","method":"GET","path":"/%s","src":{"ip":"10.0.0.1"},"dst":{"ip":"10.0.0.2"}}`, i, pad)
 		}
-		b.WriteString(`],"total":20}`)
+		b.WriteString(`],"total":3}`)
 		return Answer{Status: 200, Body: []byte(b.String())}
 	case APICallsMalformed:
 		return Answer{Status: 200, Body: []byte(`{"calls":[{"id":"m/1","proto":"http","method":"GET","src":{"ip":"10.0.0.1"},"dst":{"ip":`)}

@@ -201,6 +201,10 @@ type Hub struct {
 	srv  *http.Server
 	mcp  http.Handler
 
+	callsOnce sync.Once
+	apiCalls  []map[string]any // list_api_calls' calls, decoded once
+	callsErr  error
+
 	mu        sync.Mutex
 	snapshots map[string]*snapshot
 	exports   map[string][]byte
