@@ -20,8 +20,8 @@ build: ## build bin/flowproof (static, no cgo)
 release: ## build bin/flowproof without the demo (-tags nodemo: no Kubeshark stand-in linked)
 	CGO_ENABLED=0 $(GO) build -trimpath -tags nodemo -ldflags "$(LDFLAGS)" -o bin/flowproof ./cmd/flowproof
 
-demo: build ## run the whole pipeline on the built-in sample captures into flowproof-demo/
-	./bin/flowproof demo -o flowproof-demo
+demo: build ## run the whole pipeline (L7 and its cross-check included) on the built-in sample captures into flowproof-demo/
+	./bin/flowproof demo --l7 -o flowproof-demo
 
 test: check unit duckdb deploy fuzz gobench ## everything CI runs
 
@@ -54,6 +54,7 @@ fuzz: ## run every fuzz target briefly (a fixed number of executions each)
 	$(GO) test -run '^$$' -fuzz '^FuzzEngine$$' -fuzztime $(FUZZTIME_READER) ./analyze/l7
 	$(GO) test -run '^$$' -fuzz '^FuzzParseResult$$' -fuzztime $(FUZZTIME) ./ingest/kubeshark
 	$(GO) test -run '^$$' -fuzz '^FuzzParseAnswers$$' -fuzztime $(FUZZTIME) ./ingest/kubeshark
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./ingest/kubeshark/apicalls
 	$(GO) test -run '^$$' -fuzz '^FuzzOpenEvidence$$' -fuzztime $(FUZZTIME_READER) ./ingest/kubeshark
 	$(GO) test -run '^$$' -fuzz '^FuzzOrigin$$' -fuzztime $(FUZZTIME) ./ingest/kubeshark
 	$(GO) test -run '^$$' -fuzz '^FuzzCount$$' -fuzztime $(FUZZTIME) ./ingest/kubeshark/jsonv

@@ -52,6 +52,9 @@ type L7Info struct {
 	VLAN       int32 // -1 untagged
 	Tunnel     Tunnel
 	TunnelID   int64
+	// Synthetic: the flow is Kubeshark's rebuilt TLS plaintext (its
+	// Record's Synthetic, known from the handshake before any payload).
+	Synthetic bool
 }
 
 // FlowID returns the flow's flow_id, as its Record has it.
@@ -87,7 +90,7 @@ func newL7Hook(f L7Factory, ordinal int) *l7Hook {
 	return &l7Hook{factory: f, ordinal: ordinal, flows: make(map[flowID]l7State)}
 }
 
-func (h *l7Hook) packet(id flowID, f *flow, dir int, d *Decoded, payload []byte) {
+func (h *l7Hook) packet(t *Table, id flowID, f *flow, dir int, d *Decoded, payload []byte) {
 	s := h.flows[id]
 	if s.f != nil {
 		s.f.Packet(dir, d, payload)
@@ -109,6 +112,8 @@ func (h *l7Hook) packet(id flowID, f *flow, dir int, d *Decoded, payload []byte)
 		VLAN:     f.key.vlan,
 		Tunnel:   f.key.tunnel,
 		TunnelID: f.key.tunnelIDOf(),
+		// The handshake precedes the payload that opens L7 state.
+		Synthetic: f.tcp != noFlow && t.conns.at(f.tcp).synthetic(),
 	}
 	lf, again := h.factory.Open(&h.info, dir, d, payload)
 	s.offers++

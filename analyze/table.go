@@ -472,7 +472,7 @@ func (t *Table) add(d *Decoded, index int64, payload []byte) (flowID, *flow, int
 		}
 	}
 	if t.l7 != nil {
-		t.l7.packet(id, f, dir, d, payload)
+		t.l7.packet(t, id, f, dir, d, payload)
 	}
 	// Move to the back of its list: lists stay ordered by last activity.
 	if list != f.list || t.lists[list].tail != id {

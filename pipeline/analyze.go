@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -35,6 +36,12 @@ type Options struct {
 	// L4Flows and Workloads name saved Kubeshark answers to cross-check with
 	// and name pods from; when set they replace the evidence directories'.
 	L4Flows, Workloads string
+	// APICalls names a saved list_api_calls answer to cross-check
+	// http.parquet with (it needs L7); when set it replaces the evidence
+	// directories' pages. L7Tolerances are that cross-check's; the zero
+	// value is crosscheck.DefaultL7Tolerances.
+	APICalls     string
+	L7Tolerances crosscheck.L7Tolerances
 
 	// FloodMinHalfOpen is how many half-open connections to one server (from
 	// at least 100 sources) the report calls a SYN flood; 0 is
@@ -44,6 +51,9 @@ type Options struct {
 	// one source must probe in vain for the report to call it a scan; 0 is
 	// report.DefaultScanMinHosts and report.DefaultScanMinPorts.
 	ScanMinHosts, ScanMinPorts int
+	// SlowRequestNs is the HTTP latency from which the report flags a
+	// request slow; 0 is report.DefaultSlowRequestNs.
+	SlowRequestNs int64
 
 	// L7 turns the application layer on: http.parquet, dns.parquet and the
 	// TLS columns of flows.parquet (package analyze/l7). Off by default
@@ -130,6 +140,13 @@ func Analyze(ctx context.Context, args []string, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	if o.L7Tolerances == (crosscheck.L7Tolerances{}) {
+		o.L7Tolerances = crosscheck.DefaultL7Tolerances()
+	}
+	xcL7, xcL7Warnings, err := loadAPICalls(o, inputs, xc)
+	if err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(o.Out, 0o755); err != nil {
 		return nil, fmt.Errorf("create output directory: %w", err)
 	}
@@ -148,9 +165,9 @@ func Analyze(ctx context.Context, args []string, o Options) (*Result, error) {
 		Started:  provenance.Time{Time: started},
 		Settings: o.Settings(),
 		Decode:   map[string]int64{},
-		Warnings: missing,
+		Warnings: append(missing, xcL7Warnings...),
 	}
-	sum := report.NewSummary(report.SummaryOptions{FloodMinHalfOpen: o.FloodMinHalfOpen, ScanMinHosts: o.ScanMinHosts, ScanMinPorts: o.ScanMinPorts})
+	sum := report.NewSummary(report.SummaryOptions{FloodMinHalfOpen: o.FloodMinHalfOpen, ScanMinHosts: o.ScanMinHosts, ScanMinPorts: o.ScanMinPorts, SlowRequestNs: o.SlowRequestNs})
 	if xc != nil {
 		m.Warnings = append(m.Warnings, xc.warnings...)
 		xcSettings(o, m.Settings)
@@ -166,7 +183,7 @@ func Analyze(ctx context.Context, args []string, o Options) (*Result, error) {
 	}}
 	var l7out *l7Outputs
 	if o.L7 {
-		if l7out, err = createL7Outputs(o.Out, o.Version, xc); err != nil {
+		if l7out, err = createL7Outputs(o.Out, o.Version, xc, xcL7); err != nil {
 			return nil, err
 		}
 		defer l7out.abort() // no-op after the commit
@@ -279,6 +296,16 @@ func Analyze(ctx context.Context, args []string, o Options) (*Result, error) {
 		}
 		m.Outputs = append(m.Outputs, files...)
 		l7out.settle(m)
+		m.Settings["slow_request"] = time.Duration(cmp.Or(o.SlowRequestNs, report.DefaultSlowRequestNs)).String()
+		if xcL7 != nil {
+			xcL7.judge(sum, span, o.L7Tolerances)
+			f, err := xcL7.write(o.Out, o.Version)
+			if err != nil {
+				return nil, err
+			}
+			m.Outputs = append(m.Outputs, f)
+			xcL7Settings(o, m.Settings)
+		}
 	}
 	m.Finished = provenance.Time{Time: time.Now()}
 	if err := writeOutputs(o.Out, "analyze", sum, m); err != nil {

@@ -19,6 +19,11 @@ type Input struct {
 	// The Kubeshark answers of an evidence directory ("" when none): its
 	// list_l4_flows, and its list_workloads (or list_ips).
 	L4Flows, Workloads string
+	// APICalls are the pages of list_api_calls, in order (none when
+	// absent); APICallsIncomplete is why the pull found them incomplete
+	// ("" when it did not).
+	APICalls           []string
+	APICallsIncomplete string
 }
 
 // Capture is one capture file of an input.
@@ -56,6 +61,10 @@ func Open(arg string) (Input, error) {
 		}
 		in.L4Flows = ev.File("list_l4_flows")
 		in.Workloads = ev.File("list_workloads")
+		in.APICalls = ev.Files("list_api_calls")
+		if a := ev.Manifest.Kubeshark.APICalls; a != nil {
+			in.APICallsIncomplete = a.Incomplete
+		}
 		if in.Workloads == "" {
 			in.Workloads = ev.File("list_ips")
 		}

@@ -20,14 +20,15 @@ type l7Outputs struct {
 	httpTmp, dnsTmp *provenance.AtomicFile
 	httpW           *report.TableWriter[report.HTTPRow]
 	dnsW            *report.TableWriter[report.DNSRow]
-	xc              *xcRun // names the endpoints; nil without Kubeshark data
+	xc              *xcRun   // names the endpoints; nil without Kubeshark data
+	xcL7            *xcL7Run // the L7 cross-check; nil without Kubeshark's API calls
 	httpRows        report.HTTPRows
 	sum             *report.L7Summary // the report's HTTP and DNS sections
 	counts          map[string]int64
 }
 
-func createL7Outputs(dir, version string, xc *xcRun) (*l7Outputs, error) {
-	o := &l7Outputs{xc: xc}
+func createL7Outputs(dir, version string, xc *xcRun, xcL7 *xcL7Run) (*l7Outputs, error) {
+	o := &l7Outputs{xc: xc, xcL7: xcL7}
 	var err error
 	if o.httpTmp, err = provenance.CreateTemp(dir, report.HTTPFile, 0o644); err != nil {
 		return nil, fmt.Errorf("create %s: %w", report.HTTPFile, err)
@@ -59,6 +60,9 @@ func (o *l7Outputs) http(t *http.Transaction) error {
 	}
 	row := o.httpRows.Row(t, o.identity(src, dst, t.TsNs))
 	o.sum.AddHTTP(&row)
+	if o.xcL7 != nil {
+		o.xcL7.add(t)
+	}
 	return o.httpW.Write(row)
 }
 

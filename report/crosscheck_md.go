@@ -1,7 +1,9 @@
 package report
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 	"strconv"
 
 	"github.com/flowproof/flowproof/analyze/crosscheck"
@@ -65,4 +67,71 @@ func optRTT(p *int64) string {
 		return "-"
 	}
 	return fmt.Sprintf("%s ms", fmtMs(*p))
+}
+
+// crossCheckL7 writes the L7 part of the Cross-check section: Kubeshark's
+// API calls against http.parquet, per group.
+func (r *renderer) crossCheckL7() {
+	x := r.s.xcL7
+	if x == nil {
+		return
+	}
+	r.p("### API calls (L7)")
+	r.p("Kubeshark's API calls (%s, %s) were compared with http.parquet's requests, grouped per (client, server, method, path, status): client and server are the workload (namespace/pod) when known, else the IP; the path has no query string. crosscheck_l7.parquet holds each group. %s.",
+		mdText(x.Source), plural(x.Calls, "HTTP call", "HTTP calls"), queryLink("crosscheck-l7"))
+	if x.Incomplete != "" {
+		r.p("Kubeshark's calls may be incomplete: %s. Groups it left out show up as %s or %s.", mdText(x.Incomplete), mdCode(crosscheck.CaptureOnly), mdCode(crosscheck.CountMismatch))
+	}
+	if x.Ignored != "" {
+		r.p("Left out of the comparison: %s.", mdText(x.Ignored))
+	}
+	type vc struct {
+		v    string
+		n    int64
+		ks   int64
+		capt int64
+	}
+	var vs []vc
+	for _, v := range crosscheck.L7Verdicts {
+		if n := x.Verdicts[v]; n > 0 {
+			vs = append(vs, vc{v, n, x.KsCalls[v], x.CapRequests[v]})
+		}
+	}
+	slices.SortStableFunc(vs, func(a, b vc) int { return cmp.Or(cmp.Compare(b.n, a.n), cmp.Compare(a.v, b.v)) })
+	var rows [][]string
+	for _, v := range vs {
+		rows = append(rows, []string{mdCode(v.v), fmtInt(v.n), fmtInt(v.ks), fmtInt(v.capt), mdText(crosscheck.L7Meaning[v.v])})
+	}
+	r.table("crosscheck-l7", true, []string{"verdict", "groups", "Kubeshark calls", "capture requests", "what it usually means"}, rows)
+	if len(x.Worst) > 0 {
+		var wr [][]string
+		for _, w := range x.Worst {
+			status := "-"
+			if w.Status != nil {
+				status = strconv.Itoa(int(*w.Status))
+			}
+			wr = append(wr, []string{mdCode(w.Verdict), mdText(w.Client), mdText(w.Server), mdText(cmp.Or(w.Method, "-")), mdText(cmp.Or(w.Path, "-")), status,
+				fmtInt(w.KsCalls), fmtInt(w.CapRequests), ptrMs(w.KsLatencyP50), ptrMs(w.CapLatencyP50), mdText(w.Reason)})
+		}
+		r.table("crosscheck-l7-worst", true, []string{"verdict", "client", "server", "method", "path", "status", "Kubeshark calls", "capture requests", "Kubeshark latency median (ms)", "capture latency median (ms)", "reason"}, wr)
+		r.p("The %s, by relative difference. Kubeshark's latency is its latency_ms; the capture's is latency_ns, from the packet that completes the request headers to the one that completes the response headers (time to first byte). %s.",
+			plural(int64(len(x.Worst)), "worst disagreement", "worst disagreements"), queryLink("crosscheck-l7-worst"))
+	}
+	t := x.Tolerances
+	counts := "counts must be equal"
+	if t.CountAbs > 0 {
+		counts = "counts agree within " + plural(t.CountAbs, "call", "calls")
+	}
+	r.p("Tolerances: %s (`--xc-l7-count-slack`); latency medians (of the first 1,024 of each side) agree within max(%g%%, %s) (`--xc-l7-latency-tolerance`, `--xc-l7-latency-slack`); Kubeshark's calls dated more than %s outside the capture's time range are %s (`--xc-window-slack`). Request and response sizes are recorded (sizes_agree) but never judged: whether Kubeshark counts headers is not documented.",
+		counts, t.LatencyRel*100, fmtDuration(t.LatencyAbsNs), fmtDuration(t.WindowSlackNs), mdCode(crosscheck.OutsideWindow))
+	if x.Dropped > 0 {
+		r.p("%s in groups beyond the limit of %s groups are left out of crosscheck_l7.parquet.", plural(x.Dropped, "capture request", "capture requests"), fmtInt(int64(t.MaxGroups)))
+	}
+}
+
+func ptrMs(p *int64) string {
+	if p == nil {
+		return "-"
+	}
+	return fmtMs(*p)
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/flowproof/flowproof/analyze/crosscheck"
 )
 
 // finding is one automatically flagged observation.
@@ -126,6 +128,23 @@ func (r *renderer) findings() {
 		fs = append(fs, finding{order: 7, affected: s.disagree, base: compared, text: text})
 	}
 
+	if x := s.xcL7; x != nil {
+		var groups, disagree int64
+		var parts []string
+		for _, v := range crosscheck.L7Verdicts {
+			n := x.Verdicts[v]
+			groups += n
+			if v != crosscheck.Match && n > 0 {
+				disagree += n
+				parts = append(parts, fmt.Sprintf("%s %s", fmtInt(n), mdCode(v)))
+			}
+		}
+		if disagree > 0 {
+			text := fmt.Sprintf("**API call disagreements**: %s of %s of HTTP requests compared with Kubeshark's API calls (%s) %s: %s. → [API calls (L7)](#api-calls-l7)",
+				fmtInt(disagree), plural(groups, "group", "groups"), fmtShare(disagree, groups), ifElse(disagree == 1, "disagrees", "disagree"), strings.Join(parts, ", "))
+			fs = append(fs, finding{order: 8, affected: disagree, base: groups, text: text})
+		}
+	}
 	fs = append(fs, s.floodFindings()...)
 	fs = append(fs, s.scanFindings()...)
 	if l := s.l7; l != nil {

@@ -60,6 +60,9 @@ type HTTPRow struct {
 	LatencyNs       *int64   `parquet:"latency_ns,optional"`
 	DurationNs      *int64   `parquet:"duration_ns,optional"`
 	Tags            []string `parquet:"tags,list"`
+	// Synthetic: the request is on Kubeshark's rebuilt TLS plaintext (the
+	// flow's synthetic in flows.parquet), not on the wire.
+	Synthetic bool `parquet:"synthetic"`
 	Identity
 }
 
@@ -221,6 +224,7 @@ func (c *HTTPRows) Row(t *http.Transaction, id Identity) HTTPRow {
 		LatencyNs:       c.opt64(t.LatencyNs),
 		DurationNs:      c.opt64(t.DurationNs),
 		Tags:            tagLists[t.Tags],
+		Synthetic:       t.Flow.Synthetic,
 		Identity:        id,
 	}
 }

@@ -33,6 +33,7 @@ func HTTPRowOf(t *http.Transaction, id Identity) HTTPRow {
 		LatencyNs:       optInt64(t.LatencyNs),
 		DurationNs:      optInt64(t.DurationNs),
 		Tags:            t.Tags.Strings(),
+		Synthetic:       t.Flow.Synthetic,
 		Identity:        id,
 	}
 }

@@ -140,7 +140,7 @@ func (r *renderer) render() {
 	r.line("Contents: [Evidence](#evidence) · [Findings](#findings) · [Summary](#summary) · " +
 		"[Top talkers](#top-talkers) · [Handshake RTT](#handshake-rtt) · [TCP health](#tcp-health) · " +
 		ifElse(s.l7 != nil, "[HTTP](#http) · [DNS](#dns) · ", "") +
-		ifElse(len(s.crosscheck) > 0 || s.xc != nil, "[Cross-check](#cross-check) · ", "") +
+		ifElse(len(s.crosscheck) > 0 || s.xc != nil || s.xcL7 != nil, "[Cross-check](#cross-check) · ", "") +
 		"[Method](#method) · [Reproduce](#reproduce)")
 	r.b.WriteString("\n")
 	r.evidence()
@@ -153,7 +153,7 @@ func (r *renderer) render() {
 		r.httpSection()
 		r.dnsSection()
 	}
-	if len(s.crosscheck) > 0 || s.xc != nil {
+	if len(s.crosscheck) > 0 || s.xc != nil || s.xcL7 != nil {
 		r.crossCheck()
 	}
 	r.method()
@@ -817,6 +817,10 @@ func (r *renderer) tcpHealth() {
 func (r *renderer) crossCheck() {
 	s := r.s
 	r.p("## Cross-check")
+	if len(s.crosscheck) == 0 && s.xc == nil {
+		r.crossCheckL7()
+		return
+	}
 	keys := make([]string, 0, len(s.crosscheck))
 	var total int64
 	for k, n := range s.crosscheck {
@@ -834,6 +838,7 @@ func (r *renderer) crossCheck() {
 	r.p("%s of %s flows were compared with Kubeshark's own flow counters; %s disagree (any verdict but %s). crosscheck.parquet holds each comparison. %s.",
 		fmtInt(total), fmtInt(s.flows), fmtInt(s.disagree), mdCode(CrossCheckMatch), queryLink("crosscheck"))
 	r.crossCheckAggregates()
+	r.crossCheckL7()
 }
 
 // ---- Reproduce ----

@@ -138,6 +138,9 @@ ORDER BY ts_ns, flow_id LIMIT ` + n + `;`},
 ` + wire + ` AND crosscheck IS NOT NULL
 GROUP BY crosscheck ORDER BY flows DESC, verdict;`},
 	}
+	if s.xcL7 != nil {
+		qs = append(qs, crossCheckL7Queries()...)
+	}
 	if s.l7 != nil {
 		qs = append(qs, l7Queries(s.l7)...)
 	}

@@ -154,6 +154,7 @@ type Summary struct {
 	disagreeList topK // earliest disagreeing flows
 	pending      map[int32]*pendingVerdict
 	xc           *CrossCheckReport
+	xcL7         *CrossCheckL7Report
 
 	l7 *L7Summary // nil: no L7 tables
 }

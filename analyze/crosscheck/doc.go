@@ -53,6 +53,27 @@
 // handshake medians use the first 1024 samples of each half per Kubeshark
 // aggregate (pcap_only aggregates keep none).
 //
+// # API calls (L7)
+//
+// [L7Checker] compares Kubeshark's API calls (list_api_calls, parsed by
+// ingest/kubeshark/apicalls) with the capture's HTTP requests (the rows of
+// http.parquet, as [L7Txn]), per group (client, server, method, path,
+// status). Client and server are named the same way on both sides: the
+// workload holding the address at the request's time (the caller's namer,
+// list_workloads), else the pod the calls name for it when they all agree,
+// else the IP; the path has no query string. Per group: counts, latency
+// medians (lower middle of the first 1024 of each side; Kubeshark's
+// latency_ms against the capture's latency_ns, time to first byte), and
+// the sums of request and response sizes, recorded but never judged.
+// Verdicts, in order of precedence: outside_window (Kubeshark's calls dated
+// outside the capture's range plus WindowSlackNs, grouped apart),
+// kubeshark_only, capture_only, count_mismatch (beyond CountAbs),
+// latency_mismatch (beyond max(LatencyRel, LatencyAbsNs)), match. Memory:
+// 32 bytes per Kubeshark call until Finish (MaxCalls of them, the rest
+// counted), one group per key, capture groups beyond MaxGroups counted,
+// not kept. Calls are named once they are all in (an address the calls
+// name is known only then), at the first capture request.
+//
 // # Identity
 //
 // Workload assignments (list_workloads: an IP held by a pod or service from a

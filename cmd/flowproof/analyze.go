@@ -29,6 +29,7 @@ type analyzeOptions struct {
 	floodMin         int64
 	scanMinHosts     int
 	scanMinPorts     int
+	slowRequest      time.Duration
 	dupWindow        time.Duration
 	quiet            bool
 	jobs             int
@@ -53,6 +54,7 @@ func (o *analyzeOptions) register(fs *flag.FlagSet) {
 	fs.Int64Var(&o.floodMin, "flood-min", report.DefaultFloodMinHalfOpen, "half-open connections to one server (from at least 100 sources) that the report calls a SYN flood")
 	fs.IntVar(&o.scanMinHosts, "scan-min-hosts", report.DefaultScanMinHosts, "distinct hosts one source must probe in vain (failed TCP handshakes, unanswered UDP) for the report to call it an address scan")
 	fs.IntVar(&o.scanMinPorts, "scan-min-ports", report.DefaultScanMinPorts, "distinct ports one source must probe in vain for the report to call it a port scan")
+	fs.DurationVar(&o.slowRequest, "slow-request", time.Duration(report.DefaultSlowRequestNs), "with --l7: HTTP latency (time to first byte) from which the report flags a request slow")
 	fs.BoolVar(&o.l7, "l7", false, "application layer too: http.parquet (HTTP/1.x requests), dns.parquet (DNS queries) and the TLS columns of flows.parquet (costs time: see the README)")
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress display on a terminal (warnings and errors are still shown)")
 	fs.IntVar(&o.jobs, "jobs", pipeline.DefaultJobs(), "captures analyzed at once, each with its own flow table (and its own live flows in memory); the output is the same for any value; the default is half the CPUs")
@@ -67,6 +69,12 @@ func (o *analyzeOptions) validate() error {
 		if d <= 0 {
 			return &usageError{fmt.Sprintf("--%s must be positive, got %v", name, d)}
 		}
+	}
+	if o.slowRequest <= 0 {
+		return &usageError{fmt.Sprintf("--slow-request must be positive, got %v", o.slowRequest)}
+	}
+	if o.xc.apiCalls != "" && !o.l7 {
+		return &usageError{"--api-calls: the L7 cross-check compares Kubeshark's API calls with http.parquet: add --l7"}
 	}
 	if o.jobs <= 0 {
 		return &usageError{fmt.Sprintf("--jobs must be positive, got %d", o.jobs)}
@@ -105,7 +113,10 @@ func (o *analyzeOptions) options(command []string, stderr io.Writer) pipeline.Op
 		FloodMinHalfOpen: o.floodMin,
 		ScanMinHosts:     o.scanMinHosts,
 		ScanMinPorts:     o.scanMinPorts,
+		SlowRequestNs:    int64(o.slowRequest),
 		Tolerances:       o.xc.tolerances(),
+		L7Tolerances:     o.xc.l7Tolerances(),
+		APICalls:         o.xc.apiCalls,
 		L4Flows:          o.xc.l4Flows,
 		Workloads:        o.xc.workloads,
 		Version:          version(),
@@ -224,6 +235,10 @@ type xcOptions struct {
 	rttSlack    time.Duration
 	windowSlack time.Duration
 	maxPcapOnly int
+	apiCalls    string
+	l7Count     int64
+	l7LatPct    float64
+	l7LatSlack  time.Duration
 }
 
 func (o *xcOptions) register(fs *flag.FlagSet) {
@@ -234,6 +249,10 @@ func (o *xcOptions) register(fs *flag.FlagSet) {
 	fs.Float64Var(&o.rttPct, "xc-rtt-tolerance", crosscheck.DefaultRTTRel*100, "cross-check: handshake RTT medians agree within this `percent` (or --xc-rtt-slack)")
 	fs.DurationVar(&o.rttSlack, "xc-rtt-slack", time.Duration(crosscheck.DefaultRTTAbsNs), "cross-check: handshake RTT medians agree within this `duration` whatever the percentage")
 	fs.DurationVar(&o.windowSlack, "xc-window-slack", time.Duration(crosscheck.DefaultWindowSlackNs), "cross-check: a Kubeshark record dated more than this outside the capture's time range is outside_window")
+	fs.StringVar(&o.apiCalls, "api-calls", "", "Kubeshark list_api_calls answer saved in `file` (JSON) to cross-check http.parquet with (needs --l7); evidence directories bring their own")
+	fs.Int64Var(&o.l7Count, "xc-l7-count-slack", 0, "L7 cross-check: call counts of a group agree within this many `calls`")
+	fs.Float64Var(&o.l7LatPct, "xc-l7-latency-tolerance", crosscheck.DefaultLatencyRel*100, "L7 cross-check: latency medians agree within this `percent` (or --xc-l7-latency-slack)")
+	fs.DurationVar(&o.l7LatSlack, "xc-l7-latency-slack", time.Duration(crosscheck.DefaultLatencyAbsNs), "L7 cross-check: latency medians agree within this `duration` whatever the percentage")
 	fs.IntVar(&o.maxPcapOnly, "xc-max-pcap-only", crosscheck.DefaultMaxPcapOnly, "cross-check: pcap_only aggregates kept in crosscheck.parquet at most")
 }
 
@@ -243,6 +262,8 @@ func (o *xcOptions) validate() error {
 		return &usageError{"--xc-bytes-tolerance and --xc-rtt-tolerance must not be negative"}
 	case o.bytesSlack < 0 || o.rttSlack < 0 || o.windowSlack < 0:
 		return &usageError{"--xc-bytes-slack, --xc-rtt-slack and --xc-window-slack must not be negative"}
+	case o.l7Count < 0 || o.l7LatPct < 0 || o.l7LatSlack < 0:
+		return &usageError{"--xc-l7-count-slack, --xc-l7-latency-tolerance and --xc-l7-latency-slack must not be negative"}
 	case o.maxPcapOnly < 0:
 		return &usageError{"--xc-max-pcap-only must not be negative"}
 	}
@@ -252,4 +273,10 @@ func (o *xcOptions) validate() error {
 func (o *xcOptions) tolerances() crosscheck.Tolerances {
 	return crosscheck.Tolerances{BytesRel: o.bytesPct / 100, BytesAbs: o.bytesSlack, RTTRel: o.rttPct / 100, RTTAbsNs: int64(o.rttSlack),
 		WindowSlackNs: int64(o.windowSlack), MaxPcapOnly: o.maxPcapOnly}
+}
+
+func (o *xcOptions) l7Tolerances() crosscheck.L7Tolerances {
+	t := crosscheck.DefaultL7Tolerances()
+	t.CountAbs, t.LatencyRel, t.LatencyAbsNs, t.WindowSlackNs = o.l7Count, o.l7LatPct/100, int64(o.l7LatSlack), int64(o.windowSlack)
+	return t
 }

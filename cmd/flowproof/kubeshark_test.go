@@ -327,7 +327,7 @@ func TestDemoKubeshark(t *testing.T) {
 		t.Fatal(err)
 	}
 	k := em.Manifest.Kubeshark
-	if k.Dialect != kubeshark.DialectSnapshot || !k.TokenUsed || len(k.Evidence) != 3 || k.ProtocolVersion != "2024-11-05" {
+	if k.Dialect != kubeshark.DialectSnapshot || !k.TokenUsed || len(k.Evidence) != 4 || k.ProtocolVersion != "2024-11-05" {
 		t.Errorf("provenance %+v", k)
 	}
 	m := readManifest(t, out)

@@ -52,7 +52,8 @@ func runMCP(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.Var(&rootDirs, "root", "`directory` the tools may read and write in (repeatable, required)")
 	listen := fs.String("listen", "", "serve streamable HTTP MCP on `ADDR` (host:port) at /mcp instead of stdio")
 	jobs := fs.Int("jobs", pipeline.DefaultJobs(), "captures analyzed at once in each analysis")
-	maxRows := fs.Int("max-rows", mcpserver.DefaultMaxRows, "rows query_flows returns at most")
+	maxRows := fs.Int("max-rows", mcpserver.DefaultMaxRows, "rows query_flows and query_l7 return at most")
+	withL7 := fs.Bool("l7", false, "analyses write http.parquet and dns.parquet too (analyze --l7), for query_l7 and the L7 cross-check")
 	maxAnswer := byteSize(mcpserver.DefaultMaxAnswerBytes)
 	fs.Var(&maxAnswer, "max-answer", "cap on one tool answer (bytes, or with KiB/MiB)")
 	maxAnalyses := fs.Int("max-analyses", mcpserver.DefaultMaxAnalyses, "analyses and pulls running at once; others wait")
@@ -85,7 +86,7 @@ func runMCP(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	env := readKubesharkEnv(nil)
 	o := mcpserver.Options{
 		Roots:          rootDirs,
-		Analysis:       pipeline.Options{Jobs: *jobs, Version: version()},
+		Analysis:       pipeline.Options{Jobs: *jobs, L7: *withL7, Version: version()},
 		Version:        version(),
 		MaxRows:        *maxRows,
 		MaxAnswerBytes: int(maxAnswer),

@@ -42,52 +42,20 @@ func testdataCaptures(t *testing.T) []string {
 //
 // and review the diff of testdata/report.golden.md.
 func TestReportGoldenCaptures(t *testing.T) {
-	out := filepath.Join(t.TempDir(), "out")
-	args := append([]string{"analyze", "-o", out}, testdataCaptures(t)...)
-	code, _, stderr := run(t, args...)
-	if code != exitOK {
-		t.Fatalf("exit %d: %s", code, stderr)
-	}
-	m := readManifest(t, out)
-	md, err := os.ReadFile(filepath.Join(out, report.ReportFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := strings.NewReplacer(
-		provenance.FormatTime(m.Started.Time), "STARTED",
-		provenance.FormatTime(m.Finished.Time), "FINISHED",
-		out, "OUT",
-	).Replace(string(md))
-	// flows.parquet's bytes follow the writer's layout (row groups, pages),
-	// tested in ./report; this golden file is about what the report says.
-	got = regexp.MustCompile("(?m)^\\| flows\\.parquet \\| [0-9,]+ \\| `[0-9a-f]{64}` \\|$").
-		ReplaceAllString(got, "| flows.parquet | SIZE | `SHA256` |")
-	golden := filepath.Join("testdata", "report.golden.md")
-	if *update {
-		os.MkdirAll("testdata", 0o755)
-		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (go test ./cmd/flowproof -run TestReportGoldenCaptures -update)", err)
-	}
-	if got != string(want) {
-		t.Errorf("report.md differs from %s; if the change is deliberate: go test ./cmd/flowproof -run TestReportGoldenCaptures -update, and review the diff", golden)
-	}
+	out := goldenReport(t, "report.golden.md", "TestReportGoldenCaptures", testdataCaptures(t)...)
 	if res, err := report.Verify(out); err != nil || !res.OK() {
 		t.Errorf("verify: %v %v", err, res)
 	}
 }
 
-// TestReportGoldenL7: the report of the project's HTTP and DNS recordings
-// analyzed with --l7, with its HTTP and DNS sections and their findings.
-func TestReportGoldenL7(t *testing.T) {
+// goldenReport analyzes args into a fresh directory, and compares its
+// report.md (run times, the directory and the Parquet files' sizes and
+// hashes replaced) with testdata/golden, or rewrites it with -update. It
+// returns the directory.
+func goldenReport(t *testing.T, golden, test string, args ...string) string {
+	t.Helper()
 	out := filepath.Join(t.TempDir(), "out")
-	rec := filepath.Join("..", "..", "testdata", "rec")
-	code, _, stderr := run(t, "analyze", "--l7", "-o", out,
-		filepath.Join(rec, "http-v4.pcap"), filepath.Join(rec, "http-v6.pcapng"), filepath.Join(rec, "dns-udp.pcap"))
+	code, _, stderr := run(t, append([]string{"analyze", "-o", out}, args...)...)
 	if code != exitOK {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
@@ -101,21 +69,42 @@ func TestReportGoldenL7(t *testing.T) {
 		provenance.FormatTime(m.Finished.Time), "FINISHED",
 		out, "OUT",
 	).Replace(string(md))
-	got = regexp.MustCompile("(?m)^\\| (flows|http|dns)\\.parquet \\| [0-9,]+ \\| `[0-9a-f]{64}` \\|$").
+	// The Parquet files' bytes follow the writers' layout (row groups,
+	// pages), tested in ./report; the golden files are about what the
+	// report says.
+	got = regexp.MustCompile("(?m)^\\| (flows|http|dns|crosscheck\\\\_l7)\\.parquet \\| [0-9,]+ \\| `[0-9a-f]{64}` \\|$").
 		ReplaceAllString(got, "| $1.parquet | SIZE | `SHA256` |")
-	golden := filepath.Join("testdata", "report-l7.golden.md")
+	path := filepath.Join("testdata", golden)
 	if *update {
-		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+		os.MkdirAll("testdata", 0o755)
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
-	want, err := os.ReadFile(golden)
+	want, err := os.ReadFile(path)
 	if err != nil {
-		t.Fatalf("%v (go test ./cmd/flowproof -run TestReportGoldenL7 -update)", err)
+		t.Fatalf("%v (go test ./cmd/flowproof -run %s -update)", err, test)
 	}
 	if got != string(want) {
-		t.Errorf("report.md differs from %s; if the change is deliberate: go test ./cmd/flowproof -run TestReportGoldenL7 -update, and review the diff", golden)
+		t.Errorf("report.md differs from %s; if the change is deliberate: go test ./cmd/flowproof -run %s -update, and review the diff", path, test)
 	}
+	return out
+}
+
+// TestReportGoldenL7: the report of the project's HTTP and DNS recordings
+// analyzed with --l7, with its HTTP and DNS sections and their findings;
+// and of the Kubeshark stand-in's cluster capture with its list_api_calls
+// (--api-calls), with the L7 cross-check's verdicts.
+func TestReportGoldenL7(t *testing.T) {
+	rec := filepath.Join("..", "..", "testdata", "rec")
+	sd := filepath.Join("..", "..", "ingest", "kubeshark", "standin", "testdata")
+	t.Run("recordings", func(t *testing.T) {
+		goldenReport(t, "report-l7.golden.md", "TestReportGoldenL7", "--l7",
+			filepath.Join(rec, "http-v4.pcap"), filepath.Join(rec, "http-v6.pcapng"), filepath.Join(rec, "dns-udp.pcap"))
+	})
+	t.Run("stand-in with API calls", func(t *testing.T) {
+		goldenReport(t, "report-l7xc.golden.md", "TestReportGoldenL7", "--l7", "--api-calls", filepath.Join(sd, "api_calls.json"), filepath.Join(sd, "cluster.pcap"))
+	})
 }
 
 func verifyDir(t *testing.T, dir string) (int, string, string) {

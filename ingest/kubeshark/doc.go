@@ -49,7 +49,13 @@
 //
 // list_l4_flows (format full), get_l4_flow_summary and list_workloads are
 // kept as evidence for the cross-check; a tool the server lacks is a warning,
-// a failing one makes the pull partial ([ErrPartial]).
+// a failing one makes the pull partial ([ErrPartial]). list_api_calls
+// (format full, kfl http, limit 1000) is paged over the window: a full page's
+// window is halved (the halves share their middle millisecond) until no page
+// is full, each page saved as kubeshark/list_api_calls-NNNN.json, bounded by
+// Request.MaxAPICallPages and MaxAPICallBytes; the manifest's api_calls says
+// how it went, and why the pages may be incomplete (which makes the pull
+// partial).
 //
 // # The evidence directory
 //

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/flowproof/flowproof/ingest/kubeshark/apicalls"
 	"github.com/flowproof/flowproof/ingest/kubeshark/evidence"
 	"github.com/flowproof/flowproof/ingest/kubeshark/l4"
 )
@@ -30,7 +31,7 @@ func FuzzParseResult(f *testing.F) {
 	})
 }
 
-// FuzzParseAnswers: saved list_l4_flows and list_workloads answers of any
+// FuzzParseAnswers: saved list_l4_flows, list_workloads and list_api_calls answers of any
 // shape parse or fail cleanly.
 func FuzzParseAnswers(f *testing.F) {
 	if b, err := os.ReadFile(filepath.Join("standin", "testdata", "l4flows.json")); err == nil {
@@ -39,9 +40,11 @@ func FuzzParseAnswers(f *testing.F) {
 	f.Add([]byte(`{"workloads":[{"name":"a","namespace":"n","ips":[{"ip":"10.0.0.1","timestamp":1}]}]}`))
 	f.Add([]byte(`{"ips":[{"ip":"10.0.0.1","records":[{"name":"a","namespace":"n","timestamp":"2024-01-01T00:00:00Z"}]}]}`))
 	f.Add([]byte(`[{"proto":"tcp","client":{"ip":"1.2.3.4"},"server":{"ip":"5.6.7.8","port":80}}]`))
+	f.Add([]byte(`{"calls":[{"id":"a","ts":1,"src":{"ip":"10.0.0.1"},"dst":{"ip":"10.0.0.2","port":80},"proto":"http","method":"GET","path":"/","status":200,"latency_ms":3}],"total":1}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		l4.ParseFlows(b)
 		l4.ParseWorkloads(b)
+		apicalls.Parse(b)
 	})
 }
 

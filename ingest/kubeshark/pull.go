@@ -78,6 +78,9 @@ type Request struct {
 	HeaderTimeout   time.Duration     // bounds the wait for a download's response headers; 0: DefaultHeaderTimeout
 	IdleTimeout     time.Duration     // a download receiving less than 16 KiB in this time is ended; 0: DefaultIdleTimeout
 	MaxCaptureBytes int64             // 0: DefaultMaxCaptureBytes
+	APICallsLimit   int               // list_api_calls' limit per page; 0: DefaultAPICallsLimit
+	MaxAPICallPages int               // list_api_calls pages at most; 0: DefaultMaxAPICallPages
+	MaxAPICallBytes int64             // list_api_calls bytes saved at most; 0: DefaultMaxAPICallBytes
 	HTTPTransport   http.RoundTripper // for downloads; nil: http.DefaultTransport
 	// TrustOrigins are origins (scheme://host:port) besides the Hub's that
 	// captures may be downloaded from (see trusted).
@@ -103,7 +106,8 @@ type puller struct {
 	m        *evidence.Manifest
 	outputs  []provenance.File
 	partial  bool
-	kflUsed  bool
+	kflUsed  bool // a capture tool took --kfl
+	kflCalls bool // list_api_calls took it
 	seq      int
 	snapshot *evidence.SnapshotInfo
 	// boundaryNodes are the nodes get_data_boundaries named, in its order.
@@ -310,8 +314,10 @@ func (p *puller) run(ctx context.Context) (*evidence.Manifest, error) {
 		return nil, p.explain(err)
 	}
 	p.evidence(ctx, "list_workloads", p.workloadsEvidenceArgs())
+	p.apiCalls(ctx)
 	if r.Selection.KFL != "" && !p.kflUsed {
-		p.warn("--kfl was not used: no tool on the %s route takes a KFL filter (captures are filtered with BPF: use --bpf)", dialect)
+		p.warn("--kfl did not filter the capture: no capture tool on the %s route takes a KFL filter (captures are filtered with BPF: use --bpf)%s", dialect,
+			map[bool]string{true: "; it filtered only Kubeshark's API calls (list_api_calls)"}[p.kflCalls])
 	}
 	prov.Selection.KFLUsed = p.kflUsed
 

@@ -30,7 +30,10 @@ type Seg struct {
 	At    time.Duration // offset from Epoch
 	Flags Flags         // sent exactly as given: nothing is added
 	Len   int           // payload bytes
-	Seq   *uint32       // relative sequence number; nil: the sender's next one
+	// Payload is what the segment carries (len(Payload) bytes, Len
+	// ignored); nil: Len bytes of deterministic filler.
+	Payload []byte
+	Seq     *uint32 // relative sequence number; nil: the sender's next one
 	// Ack is the relative acknowledgement number (used when Flags has ACK); nil:
 	// everything the sender has received in order from its peer.
 	Ack *uint32
@@ -124,6 +127,11 @@ func (c *TCP) Data(dir Dir, at time.Duration, n int) {
 	c.Send(Seg{Dir: dir, At: at, Flags: PSH | c.ackFlag(dir), Len: n})
 }
 
+// DataBytes sends b as new payload from dir (PSH+ACK).
+func (c *TCP) DataBytes(dir Dir, at time.Duration, b []byte) {
+	c.Send(Seg{Dir: dir, At: at, Flags: PSH | c.ackFlag(dir), Payload: b})
+}
+
 // DataAt sends n payload bytes from dir at relative sequence seq, for example
 // the earlier half of a pair that the network reordered.
 func (c *TCP) DataAt(dir Dir, at time.Duration, seq uint32, n int) {
@@ -179,6 +187,9 @@ func (c *TCP) Send(s Seg) {
 	}
 	// Sequence space the segment occupies: SYN and FIN count one each; a RST's
 	// payload (if any) is not stream data.
+	if s.Payload != nil {
+		s.Len = len(s.Payload)
+	}
 	occ := uint32(s.Len)
 	if s.Flags&RST != 0 {
 		occ = 0
@@ -215,7 +226,11 @@ func (c *TCP) Send(s Seg) {
 		// payload must be derived from the data offset, not assumed.
 		t.Options = []layers.TCPOption{{OptionType: layers.TCPOptionKindMSS, OptionLength: 4, OptionData: []byte{0x05, 0xb4}}}
 	}
-	c.w.emit(s.Dir, s.At, t, fill(s.Len))
+	payload := s.Payload
+	if payload == nil {
+		payload = fill(s.Len)
+	}
+	c.w.emit(s.Dir, s.At, t, payload)
 }
 
 // contiguous returns the end of the in-order prefix of got, starting at 0.

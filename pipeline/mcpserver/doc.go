@@ -26,6 +26,12 @@
 //     synthetic), sorted by one of a few numeric columns and limited. The
 //     file is streamed in batches of 256 rows and only the best N rows are
 //     kept (a heap), so memory does not grow with the file.
+//   - query_l7: rows of http.parquet or dns.parquet (analyses with L7 on:
+//     Options.Analysis.L7, "flowproof mcp --l7"), with query_flows' bounds:
+//     filters (exact or glob on names, addresses, method, host, uri, query,
+//     qtype and rcode names; status class or code, answered, synthetic,
+//     minimum latency, time range), one sort key (ts, latency, and for http
+//     duration or response_body_len), a limit and the byte cap. No SQL.
 //   - verify: report.Verify of a directory; isError when anything changed.
 //
 // # Resources

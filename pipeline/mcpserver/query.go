@@ -1,18 +1,12 @@
 package mcpserver
 
 import (
-	"container/heap"
-	"encoding/json"
 	"fmt"
-	"io"
-	"path"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
-	"github.com/parquet-go/parquet-go"
 
 	"github.com/flowproof/flowproof/report"
 )
@@ -110,20 +104,16 @@ type flowFilter struct {
 	dstPort    int32
 	minRTTNs   int64
 	minBytes   int64
-	sinceNs    int64
-	untilNs    int64
+	when       timeRange
 	synthetic  *bool
 	hasSrcPort bool
 	hasDstPort bool
 	hasRTT     bool
-	hasSince   bool
-	hasUntil   bool
 }
 
 type strFilter struct {
-	get     func(*report.FlowRow) string
-	pattern string
-	glob    bool
+	get func(*report.FlowRow) string
+	strPattern
 }
 
 func (a *queryArgs) filter() (*flowFilter, error) {
@@ -149,13 +139,11 @@ func (a *queryArgs) filter() (*flowFilter, error) {
 		if s.v == "" {
 			continue
 		}
-		glob := strings.ContainsAny(s.v, "*?[")
-		if glob {
-			if _, err := path.Match(s.v, ""); err != nil {
-				return nil, errorf("%s: bad pattern %q: %v", s.name, s.v, err)
-			}
+		p, err := compilePattern(s.name, s.v)
+		if err != nil {
+			return nil, err
 		}
-		f.strs = append(f.strs, strFilter{get: s.get, pattern: s.v, glob: glob})
+		f.strs = append(f.strs, strFilter{get: s.get, strPattern: p})
 	}
 	for _, p := range []struct {
 		name string
@@ -183,31 +171,16 @@ func (a *queryArgs) filter() (*flowFilter, error) {
 		}
 		f.minBytes = *a.MinBytes
 	}
-	for _, t := range []struct {
-		name, v string
-		dst     *int64
-		has     *bool
-	}{{"since", a.Since, &f.sinceNs, &f.hasSince}, {"until", a.Until, &f.untilNs, &f.hasUntil}} {
-		if t.v == "" {
-			continue
-		}
-		tm, err := time.Parse(time.RFC3339Nano, t.v)
-		if err != nil {
-			return nil, errorf("%s %q: want an RFC 3339 time such as 2024-01-01T00:00:00Z", t.name, t.v)
-		}
-		*t.dst, *t.has = tm.UnixNano(), true
+	var err error
+	if f.when, err = parseTimeRange(a.Since, a.Until); err != nil {
+		return nil, err
 	}
 	return f, nil
 }
 
 func (f *flowFilter) match(r *report.FlowRow) bool {
 	for _, s := range f.strs {
-		v := s.get(r)
-		if s.glob {
-			if ok, _ := path.Match(s.pattern, v); !ok {
-				return false
-			}
-		} else if v != s.pattern {
+		if !s.match(s.get(r)) {
 			return false
 		}
 	}
@@ -216,41 +189,12 @@ func (f *flowFilter) match(r *report.FlowRow) bool {
 		f.hasDstPort && r.DstPort != f.dstPort,
 		f.hasRTT && (r.RTTHandshakeNs == nil || *r.RTTHandshakeNs < f.minRTTNs),
 		r.OrigBytes+r.RespBytes < f.minBytes,
-		f.hasSince && r.EndNs < f.sinceNs,
-		f.hasUntil && r.TsNs >= f.untilNs,
+		f.when.hasSince && r.EndNs < f.when.sinceNs,
+		f.when.hasUntil && r.TsNs >= f.when.untilNs,
 		f.synthetic != nil && r.Synthetic != *f.synthetic:
 		return false
 	}
 	return true
-}
-
-// ranked is a kept row with its sort key and file position (ties).
-type ranked struct {
-	key int64
-	pos int64
-	row report.FlowRow
-}
-
-// topN keeps the n best rows seen: a heap whose root is the worst kept.
-type topN struct {
-	rows []ranked
-	desc bool
-}
-
-func (h *topN) Len() int { return len(h.rows) }
-func (h *topN) better(a, b ranked) bool {
-	if a.key != b.key {
-		return (a.key > b.key) == h.desc
-	}
-	return a.pos < b.pos
-}
-func (h *topN) Less(i, j int) bool { return h.better(h.rows[j], h.rows[i]) } // worst at the root
-func (h *topN) Swap(i, j int)      { h.rows[i], h.rows[j] = h.rows[j], h.rows[i] }
-func (h *topN) Push(x any)         { h.rows = append(h.rows, x.(ranked)) }
-func (h *topN) Pop() any {
-	x := h.rows[len(h.rows)-1]
-	h.rows = h.rows[:len(h.rows)-1]
-	return x
 }
 
 // FlowOut is one row of query_flows' answer.
@@ -334,18 +278,6 @@ func (s *Server) queryTool(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	limit := DefaultLimit
-	if a.Limit != nil {
-		limit = *a.Limit
-	}
-	var notes []string
-	if limit < 1 {
-		return nil, errorf("limit %d: want at least 1", limit)
-	}
-	if limit > s.o.MaxRows {
-		notes = append(notes, fmt.Sprintf("limit %d lowered to the cap of %d rows", limit, s.o.MaxRows))
-		limit = s.o.MaxRows
-	}
 	sortBy := a.SortBy
 	if sortBy == "" {
 		sortBy = "ts"
@@ -354,87 +286,28 @@ func (s *Server) queryTool(c *call) (any, error) {
 	if !ok {
 		return nil, errorf("sort_by %q: use one of %s", sortBy, strings.Join(sortKeyNames(), ", "))
 	}
-	h := &topN{desc: sortBy != "ts"}
-	switch a.Order {
-	case "":
-	case "asc", "desc":
-		h.desc = a.Order == "desc"
-	default:
-		return nil, errorf("order %q: use asc or desc", a.Order)
+	q, err := newRowQuery(a.Limit, s.o.MaxRows, a.Order, sortBy)
+	if err != nil {
+		return nil, err
 	}
-	ans := &queryAnswer{OutputDir: dir, Rows: []FlowOut{}}
-	if err := scanFlows(c, filepath.Join(dir, "flows.parquet"), func(pos int64, r *report.FlowRow) {
+	h := &topN[report.FlowRow]{desc: q.desc}
+	ans := &queryAnswer{OutputDir: dir}
+	if err := scanTable(c, filepath.Join(dir, "flows.parquet"), func(pos int64, r *report.FlowRow) {
 		ans.Scanned++
 		if !f.match(r) {
 			return
 		}
 		ans.Matched++
-		rk := ranked{key: key(r), pos: pos}
-		if h.Len() < limit {
-			rk.row = *r
-			heap.Push(h, rk)
-		} else if h.better(rk, h.rows[0]) {
-			rk.row = *r
-			h.rows[0] = rk
-			heap.Fix(h, 0)
-		}
+		h.offer(q.limit, key(r), pos, func() report.FlowRow { return *r })
 	}); err != nil {
 		return nil, err
 	}
-	best := make([]ranked, h.Len())
-	for i := len(best) - 1; i >= 0; i-- {
-		best[i] = heap.Pop(h).(ranked)
+	var rows []FlowOut
+	for _, r := range h.best() {
+		rows = append(rows, flowOut(&r))
 	}
-	// Keep to the byte cap, with room for the envelope.
-	budget := s.o.MaxAnswerBytes - 2048
-	for _, rk := range best {
-		row := flowOut(&rk.row)
-		b, _ := json.Marshal(row)
-		if budget -= len(b) + 1; budget < 0 {
-			notes = append(notes, fmt.Sprintf("rows cut at %d to keep the answer under %d bytes", len(ans.Rows), s.o.MaxAnswerBytes))
-			break
-		}
-		ans.Rows = append(ans.Rows, row)
-	}
+	ans.Rows, ans.Note = fitRows(q, rows, s.o.MaxAnswerBytes, ans.Matched)
 	ans.Returned = len(ans.Rows)
 	ans.More = ans.Matched - int64(ans.Returned)
-	if ans.More > 0 {
-		notes = append(notes, strconv.FormatInt(ans.More, 10)+" more rows: narrow the filters, sort differently or raise limit")
-	}
-	ans.Note = strings.Join(notes, "; ")
 	return ans, nil
-}
-
-// scanFlows streams flows.parquet in batches to fn, checking the schema
-// version and stopping when the call is canceled.
-func scanFlows(c *call, path string, fn func(pos int64, r *report.FlowRow)) error {
-	file, pf, err := openParquet(path)
-	if err != nil {
-		return err
-	}
-	defer file.Close()
-	if v, ok := pf.Lookup(report.MetaSchema); !ok || v != strconv.Itoa(report.FlowSchemaVersion) {
-		return errorf("flows.parquet: %s is %q, want %d (written by another flowproof version?)", report.MetaSchema, v, report.FlowSchemaVersion)
-	}
-	r := parquet.NewGenericReader[report.FlowRow](pf)
-	defer r.Close()
-	buf := make([]report.FlowRow, readBatch)
-	var pos int64
-	for {
-		if err := c.ctx.Err(); err != nil {
-			return err
-		}
-		clear(buf)
-		n, err := r.Read(buf)
-		for i := range buf[:n] {
-			fn(pos, &buf[i])
-			pos++
-		}
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return errorf("flows.parquet: row %d: %v", pos, err)
-		}
-	}
 }

@@ -71,7 +71,7 @@ func TestSession(t *testing.T) {
 				}
 			}
 			slices.Sort(names)
-			if want := []string{"analyze", "findings", "pull_and_analyze", "query_flows", "summary", "verify"}; !slices.Equal(names, want) {
+			if want := []string{"analyze", "findings", "pull_and_analyze", "query_flows", "query_l7", "summary", "verify"}; !slices.Equal(names, want) {
 				t.Errorf("tools %v, want %v", names, want)
 			}
 

@@ -52,6 +52,7 @@ func (s *Server) addTools() {
 		outDir, section, mcp.WithReadOnlyHintAnnotation(true),
 	), s.handler("summary", s.summaryTool))
 	s.mcp.AddTool(queryTool(), s.handler("query_flows", s.queryTool))
+	s.mcp.AddTool(queryL7Tool(), s.handler("query_l7", s.queryL7Tool))
 	s.mcp.AddTool(mcp.NewTool("verify",
 		mcp.WithDescription("Re-hash an output (or evidence) directory against its manifest and hash-chained audit trail, as `flowproof verify` does. isError when anything changed; the problems name the file or audit line."),
 		outDir, mcp.WithReadOnlyHintAnnotation(true),

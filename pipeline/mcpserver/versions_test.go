@@ -104,7 +104,7 @@ func TestProtocolVersions(t *testing.T) {
 			rc.send(`{"jsonrpc":"2.0","method":"notifications/initialized"}`)
 			rc.send(`{"jsonrpc":"2.0","id":2,"method":"tools/list"}`)
 			res, _ = rc.answer(2)["result"].(map[string]any)
-			if tools, _ := res["tools"].([]any); len(tools) != 6 {
+			if tools, _ := res["tools"].([]any); len(tools) != 7 {
 				t.Errorf("tools/list: %v", res)
 			}
 			rc.send(`{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"query_flows","arguments":{"output_dir":"out","state":"REJ"}}}`)

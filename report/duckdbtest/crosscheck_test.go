@@ -1,15 +1,18 @@
 package duckdbtest
 
 import (
+	"context"
 	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/flowproof/flowproof/analyze"
 	"github.com/flowproof/flowproof/analyze/crosscheck"
 	"github.com/flowproof/flowproof/ingest/kubeshark/l4"
+	"github.com/flowproof/flowproof/pipeline"
 	"github.com/flowproof/flowproof/report"
 )
 
@@ -106,5 +109,59 @@ func TestDeferredVerdictsInDuckDB(t *testing.T) {
 	got = queryStrings(t, db, `SELECT CAST(count(*) AS VARCHAR) FROM flows WHERE crosscheck = 'pcap_only' AND CAST(flow_id AS INTEGER) % 4 = 2`)
 	if fmt.Sprint(got) != "[1080]" {
 		t.Errorf("filtered count %q", got)
+	}
+}
+
+// TestCrossCheckL7InDuckDB: the stand-in's cluster capture analyzed with
+// its list_api_calls (every L7 verdict occurs): DuckDB reads
+// crosscheck_l7.parquet with the intended types, and the report's L7
+// cross-check tables are what their Reproduce statements give.
+func TestCrossCheckL7InDuckDB(t *testing.T) {
+	// The stand-in's testdata, kept in step with it by its TestTestdata.
+	const sd = "../../ingest/kubeshark/standin/testdata/"
+	capPath, callsPath := sd+"cluster.pcap", sd+"api_calls.json"
+	out := t.TempDir()
+	if _, err := pipeline.Analyze(context.Background(), []string{capPath}, pipeline.Options{Out: out, L7: true, APICalls: callsPath}); err != nil {
+		t.Fatal(err)
+	}
+	db := openFlows(t, filepath.Join(out, report.CrossCheckL7File))
+	types := map[string]string{}
+	for _, s := range queryStrings(t, db, `SELECT column_name || '|' || column_type FROM (DESCRIBE SELECT * FROM flows)`) {
+		n, ty, _ := strings.Cut(s, "|")
+		types[n] = ty
+	}
+	for col, want := range map[string]string{
+		"client": "VARCHAR", "server": "VARCHAR", "method": "VARCHAR", "path": "VARCHAR", "status": "INTEGER", "verdict": "VARCHAR",
+		"ks_calls": "BIGINT", "cap_requests": "BIGINT", "ks_first_ts": "TIMESTAMP WITH TIME ZONE", "cap_last_ts": "TIMESTAMP WITH TIME ZONE",
+		"ks_latency_p50_ns": "BIGINT", "cap_latency_p50_ns": "BIGINT", "ks_req_bytes": "BIGINT", "cap_resp_body_bytes": "BIGINT",
+		"delta_calls": "BIGINT", "delta_latency_ns": "BIGINT", "sizes_agree": "BOOLEAN", "worst_rel": "DOUBLE", "server_pod": "VARCHAR",
+	} {
+		if types[col] != want {
+			t.Errorf("%s: DuckDB sees %q, want %s", col, types[col], want)
+		}
+	}
+	got := queryStrings(t, db, `SELECT concat_ws('|', verdict, path, coalesce(CAST(status AS VARCHAR), 'NULL'), ks_calls, cap_requests,
+		coalesce(CAST(sizes_agree AS VARCHAR), 'NULL')) FROM flows WHERE verdict <> 'outside_window' ORDER BY path, status`)
+	want := []string{
+		"match|/api/cart|200|1|1|true",
+		"count_mismatch|/api/checkout|200|2|1|NULL", // sizes are compared only when the counts agree
+		"kubeshark_only|/api/stock/42|500|1|0|NULL",
+		"capture_only|/api/stock/42|503|0|1|NULL",
+		"kubeshark_only|/healthz|200|1|0|NULL",
+		"latency_mismatch|/v1/charges|201|1|1|true",
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("rows\n got %q\nwant %q", got, want)
+	}
+	md, err := os.ReadFile(filepath.Join(out, report.ReportFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(out, "flows.parquet")
+	checked := checkReportTables(t, openFlows(t, path), path, string(md), false)
+	for _, id := range []string{"crosscheck-l7", "crosscheck-l7-worst"} {
+		if !checked[id] {
+			t.Errorf("table %s was not checked against DuckDB", id)
+		}
 	}
 }

@@ -24,7 +24,7 @@ func TestL7TablesInDuckDB(t *testing.T) {
 		types map[string]string
 	}{
 		{report.HTTPFile, map[string]string{"ts": "TIMESTAMP WITH TIME ZONE", "ts_ns": "BIGINT", "trans_depth": "INTEGER", "status_code": "INTEGER",
-			"latency_ns": "BIGINT", "response_body_len": "BIGINT", "tags": "VARCHAR[]", "method": "VARCHAR", "src_pod": "VARCHAR"}},
+			"latency_ns": "BIGINT", "response_body_len": "BIGINT", "tags": "VARCHAR[]", "method": "VARCHAR", "src_pod": "VARCHAR", "synthetic": "BOOLEAN"}},
 		{report.DNSFile, map[string]string{"ts": "TIMESTAMP WITH TIME ZONE", "rtt_ns": "BIGINT", "rcode": "INTEGER", "answers": "VARCHAR[]",
 			"ttls": "BIGINT[]", "answered": "BOOLEAN", "qtype_name": "VARCHAR"}},
 	} {

@@ -464,7 +464,7 @@ func splitRow(row string) []string {
 func queryRows(t *testing.T, db *sql.DB, path, q string) [][]string {
 	t.Helper()
 	q = strings.ReplaceAll(q, "'flows.parquet'", quote(path))
-	for _, f := range []string{report.HTTPFile, report.DNSFile} { // beside flows.parquet
+	for _, f := range []string{report.HTTPFile, report.DNSFile, report.CrossCheckL7File} { // beside flows.parquet
 		q = strings.ReplaceAll(q, "'"+f+"'", quote(filepath.Join(filepath.Dir(path), f)))
 	}
 	rows, err := db.Query(q)

@@ -73,7 +73,10 @@ type Provenance struct {
 	Snapshot       *SnapshotInfo `json:"snapshot,omitempty"`
 	Captures       []CaptureInfo `json:"captures"`
 	Evidence       []Answer      `json:"evidence"`
-	Calls          []Call        `json:"calls"`
+	// APICalls says how list_api_calls was paged and whether the pages
+	// hold every call of the window (nil when it was not called).
+	APICalls *APICallsInfo `json:"api_calls,omitempty"`
+	Calls    []Call        `json:"calls"`
 }
 
 // Server is the MCP server's serverInfo.
@@ -144,6 +147,16 @@ type CaptureInfo struct {
 }
 
 // Answer is a Kubeshark answer kept for the cross-check.
+// APICallsInfo is how list_api_calls was paged (see the package kubeshark
+// doc): pages asked, calls they held, and Incomplete saying why they may
+// not hold every call of the window ("" when they do).
+type APICallsInfo struct {
+	Pages      int    `json:"pages"`
+	Calls      int64  `json:"calls"` // in all pages, duplicates included
+	Bytes      int64  `json:"bytes"`
+	Incomplete string `json:"incomplete,omitempty"`
+}
+
 type Answer struct {
 	Tool      string         `json:"tool"`
 	Arguments map[string]any `json:"arguments"`
@@ -236,6 +249,18 @@ type Capture struct {
 
 // File returns the path of the answer saved for tool (for example
 // "list_l4_flows"), or "" when there is none.
+// Files returns the paths of every saved answer of tool, in the order they
+// were taken (the pages of a paged tool).
+func (e *Dir) Files(tool string) []string {
+	var out []string
+	for _, f := range e.Manifest.Kubeshark.Evidence {
+		if f.Tool == tool {
+			out = append(out, filepath.Join(e.Dir, filepath.FromSlash(f.File)))
+		}
+	}
+	return out
+}
+
 func (e *Dir) File(tool string) string {
 	for _, f := range e.Manifest.Kubeshark.Evidence {
 		if f.Tool == tool {

@@ -41,7 +41,12 @@
 // plaintext twin (same 5-tuple, fake handshake, ISN 0 so data starts at
 // sequence 1), as Kubeshark's tracer writes decrypted TLS. testdata/l4flows.json
 // holds the matching list_l4_flows records (format full), derived from the
-// wire packets of each connection (the twin is not a socket).
+// wire packets of each connection (the twin is not a socket). Its HTTP is
+// real ([Exchanges]: three pipelined requests frontend -> checkout, one POST
+// in the twin), and list_api_calls answers with calls made from those
+// exchanges with one known disagreement per L7 verdict
+// ([APICallsDisagreeing], testdata/api_calls.json), paged like the Hub
+// (limit, start, end, total, truncated; Hostile.APICalls for the attacks).
 //
 // # Faults
 //

@@ -58,6 +58,9 @@ type Options struct {
 	// also behind list_ips and the selection (default: the cluster's pods
 	// and services, IPs assigned an hour before the capture).
 	Workloads []byte
+	// APICalls is list_api_calls' calls, a JSON array (default: the
+	// cluster's, with known disagreements: APICallsDisagreeing).
+	APICalls []byte
 	// SnapshotPolls is how many get_snapshot calls answer in_progress before
 	// completed (default 2).
 	SnapshotPolls int
@@ -129,6 +132,9 @@ type Hostile struct {
 	// NodeNames replaces the node names get_data_boundaries lists (paths,
 	// escapes, one name many times, thousands of names).
 	NodeNames []string
+	// APICalls makes list_api_calls hostile: APICallsEndless,
+	// APICallsHuge, APICallsMalformed or APICallsAbsurd.
+	APICalls string
 }
 
 // EscapeText is what Hostile.Escapes puts into names: it clears the
@@ -195,6 +201,10 @@ type Hub struct {
 	srv  *http.Server
 	mcp  http.Handler
 
+	callsOnce sync.Once
+	apiCalls  []map[string]any // list_api_calls' calls, decoded once
+	callsErr  error
+
 	mu        sync.Mutex
 	snapshots map[string]*snapshot
 	exports   map[string][]byte
@@ -230,6 +240,9 @@ func NewHub(opts Options) (*Hub, error) {
 	}
 	if opts.L4Flows == nil {
 		opts.L4Flows = L4Flows()
+	}
+	if opts.APICalls == nil {
+		opts.APICalls, _ = APICallsDisagreeing()
 	}
 	if opts.SnapshotPolls <= 0 {
 		opts.SnapshotPolls = 2
@@ -473,7 +486,7 @@ func (h *Hub) Call(ctx context.Context, name string, args map[string]any, via st
 	case "list_ips":
 		return h.listIPs(args)
 	case "list_api_calls":
-		return h.listAPICalls()
+		return h.listAPICalls(args)
 	case "list_snapshots":
 		return h.listSnapshots()
 	case "create_snapshot":
@@ -789,19 +802,6 @@ func (h *Hub) listIPs(args map[string]any) Answer {
 		out = []map[string]any{}
 	}
 	return jsonAnswer(200, map[string]any{"ips": out, "total": len(out)})
-}
-
-func (h *Hub) listAPICalls() Answer {
-	first, _ := captureRange(h.opts.Capture)
-	calls := []map[string]any{
-		{"id": "worker-2/1/0", "ts": first + 2, "src": map[string]any{"ip": Frontend.IP.String(), "port": 51000, "pod": Frontend.Name, "ns": Frontend.Namespace},
-			"dst":   map[string]any{"ip": Checkout.IP.String(), "port": 8080, "pod": Checkout.Name, "ns": Checkout.Namespace, "svc": "checkout", "node": Checkout.Node},
-			"proto": "http", "method": "POST", "path": "/api/checkout", "status": 200, "latency_ms": 12},
-		{"id": "worker-1/2/0", "ts": first + 5, "src": map[string]any{"ip": Frontend.IP.String(), "port": 51234, "pod": Frontend.Name, "ns": Frontend.Namespace},
-			"dst":   map[string]any{"ip": Payments.IP.String(), "port": 443, "pod": Payments.Name, "ns": Payments.Namespace, "svc": "payments", "node": Payments.Node},
-			"proto": "http", "method": "POST", "path": "/v1/charges", "status": 200, "latency_ms": 3, "capture_source": "ebpf_tls"},
-	}
-	return jsonAnswer(200, map[string]any{"calls": calls, "total": len(calls), "truncated": false})
 }
 
 func (h *Hub) snapshotJSON(s *snapshot) map[string]any {

@@ -105,9 +105,10 @@ func conversations() []conversation {
 		c.SYN(1000 * us)
 		c.SYNACK(1350 * us)
 		c.ACK(capgen.Orig, 1500*us)
-		c.Data(capgen.Orig, 2000*us, 310)
+		seg, _, _ := checkoutSegments() // three pipelined HTTP requests and their responses
+		c.DataBytes(capgen.Orig, 2000*us, seg[0])
 		c.ACK(capgen.Resp, 2100*us)
-		c.Data(capgen.Resp, 14000*us, 1200)
+		c.DataBytes(capgen.Resp, 14000*us, seg[1])
 		c.ACK(capgen.Orig, 14200*us)
 		c.FIN(capgen.Orig, 20000*us)
 		c.FIN(capgen.Resp, 20300*us)
@@ -139,9 +140,10 @@ func conversations() []conversation {
 		tw.SYN(5950 * us)
 		tw.SYNACK(5951 * us)
 		tw.ACK(capgen.Orig, 5952*us)
-		tw.Data(capgen.Orig, 5953*us, 383) // the plaintext request
+		req, resp, _, _ := twinSegments()
+		tw.DataBytes(capgen.Orig, 5953*us, req) // the plaintext request
 		tw.ACK(capgen.Resp, 5954*us)
-		tw.Data(capgen.Resp, 8990*us, 1150) // the plaintext response
+		tw.DataBytes(capgen.Resp, 8990*us, resp) // the plaintext response
 		tw.ACK(capgen.Orig, 8991*us)
 		convs = append(convs, conversation{proto: "tcp", client: TLSClient, server: TLSServer, synthetic: true, pkts: tw.Packets()})
 	}

@@ -18,12 +18,13 @@ import (
 	"github.com/gopacket/gopacket/layers"
 )
 
-var update = flag.Bool("update", false, "rewrite testdata/cluster.pcap and testdata/l4flows.json")
+var update = flag.Bool("update", false, "rewrite testdata/cluster.pcap, testdata/l4flows.json and testdata/api_calls.json")
 
 // TestTestdata keeps the committed capture and flow records in step with the
 // scenario that generates them.
 func TestTestdata(t *testing.T) {
-	files := map[string][]byte{"cluster.pcap": GenerateCapture(true), "l4flows.json": GenerateL4Flows()}
+	calls, _ := APICallsDisagreeing()
+	files := map[string][]byte{"cluster.pcap": GenerateCapture(true), "l4flows.json": GenerateL4Flows(), "api_calls.json": append(calls, '\n')}
 	for name, want := range files {
 		path := filepath.Join("testdata", name)
 		if *update {
