@@ -78,7 +78,6 @@ type pcol struct {
 	data     []byte   // BYTE_ARRAY values, concatenated (not dictionary)
 	offs     []uint32 // their offsets, starting with 0
 	pst      stats
-	seen     []uint64 // dictionary indexes the page uses, for pst
 
 	name string
 	typ  format.Type
@@ -549,7 +548,11 @@ func (cw *colWriter) flushPage(c *pcol) {
 	c.index.MinValues = append(c.index.MinValues, lo)
 	c.index.MaxValues = append(c.index.MaxValues, hi)
 	c.index.NullCounts = append(c.index.NullCounts, nulls)
-	c.cst.merge(&c.pst, c.typ)
+	if c.enc == encDict {
+		c.cst.nulls += c.pst.nulls
+	} else {
+		c.cst.merge(&c.pst, c.typ)
+	}
 	c.values += int64(n)
 	c.nPages++
 
@@ -584,22 +587,8 @@ func (c *pcol) pageStats() {
 	p.nulls = int64(bytes.Count(c.defs, []byte{0}))
 	switch {
 	case c.enc == encDict:
-		// Over the distinct values the page uses.
-		seen := c.seen[:0]
-		seen = append(seen, make([]uint64, (len(c.vals)+63)/64)...)
-		c.seen = seen
-		prev := int32(-1)
-		for _, i := range c.idx {
-			if i == prev {
-				continue
-			}
-			prev = i
-			w, b := i>>6, uint64(1)<<(i&63)
-			if seen[w]&b == 0 {
-				seen[w] |= b
-				p.addString(c.vals[i])
-			}
-		}
+		// Bounds come from the dictionary when the chunk ends (writeChunk).
+		p.has = len(c.idx) > 0
 	case c.typ == format.ByteArray:
 		for i := 0; i+1 < len(c.offs); i++ {
 			p.addBytes(c.data[c.offs[i]:c.offs[i+1]])
@@ -734,6 +723,22 @@ func (cw *colWriter) writeChunk(g, j int) {
 		encs = append(encs, format.RLE)
 	}
 	slices.Sort(encs)
+	if c.enc == encDict {
+		// Every dictionary value is used in the chunk: its bounds are the
+		// dictionary's. A page's bounds in the column index are the chunk's
+		// (looser than the page's own, still bounds, and found without a
+		// comparison per value).
+		for _, v := range c.vals {
+			c.cst.addString(v)
+		}
+		lo, hi := c.cst.bounds(c.typ)
+		lo, hi = truncMin(lo), truncMax(hi)
+		for k, null := range c.index.NullPages {
+			if !null {
+				c.index.MinValues[k], c.index.MaxValues[k] = lo, hi
+			}
+		}
+	}
 	dataStart := cw.pos
 	cw.write(c.pages)
 	lo, hi := c.cst.bounds(c.typ)

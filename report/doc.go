@@ -25,10 +25,12 @@
 //     one row group's compressed pages plus one page of values per column
 //     (pages end at 32 KiB of values), so its memory does not grow with the
 //     number of flows.
-//   - Statistics: every column chunk has its null count, min and max; the
-//     column index has them per page (byte arrays cut to 16 bytes, the max
-//     rounded up), and the offset index each page's place. They are what
+//   - Statistics: every column chunk has its null count, min and max, what
 //     parquet-go computes for the same rows (TestFlowStatsAgainstParquetGo).
+//     The column index has them per page (byte arrays cut to 16 bytes, the
+//     max rounded up), except that a dictionary column's pages carry the
+//     chunk's bounds (looser, still bounds, and free: every dictionary value
+//     is used in the chunk); the offset index has each page's place.
 //
 // The writer (colwriter.go) encodes the columns itself, from the records,
 // into typed per-column slices, using parquet-go's encoders (delta, RLE,
