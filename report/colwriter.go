@@ -27,18 +27,17 @@ import (
 // per-value interface and reflection work of parquet-go's row writer
 // (README: Speed and memory).
 type colWriter struct {
-	w      io.Writer
-	pos    int64 // bytes written to w
-	err    error
-	codec  *zstdCodec
-	cols   []pcol
-	md     format.FileMetaData
-	ci     [][]format.ColumnIndex // per row group, per column
-	oi     [][]format.OffsetIndex
-	rows   int64 // rows in the current row group
-	proto  thrift.CompactProtocol
-	scr    scratch
-	header bytes.Buffer
+	w     io.Writer
+	pos   int64 // bytes written to w
+	err   error
+	codec *zstdCodec
+	cols  []pcol
+	md    format.FileMetaData
+	ci    [][]format.ColumnIndex // per row group, per column
+	oi    [][]format.OffsetIndex
+	rows  int64 // rows in the current row group
+	proto thrift.CompactProtocol
+	scr   scratch
 }
 
 // scratch holds buffers reused for every page.
@@ -517,18 +516,8 @@ func (cw *colWriter) flushPage(c *pcol) {
 	body = append(body, s.values...)
 	s.body = body
 	nulls := c.pst.nulls
-	hdr := format.PageHeader{
-		Type: format.DataPage,
-		DataPageHeader: thrift.New(format.DataPageHeader{
-			NumValues:               int32(n),
-			Encoding:                c.enc,
-			DefinitionLevelEncoding: format.RLE,
-			RepetitionLevelEncoding: format.RLE,
-		}),
-	}
 	start := len(c.pages)
-	c.pages = cw.appendPage(c.pages, &hdr, body)
-	c.rawTotal += int64(len(c.pages)-start-int(hdr.CompressedPageSize)) + int64(len(body))
+	c.pages = cw.appendPage(c, c.pages, body, int32(n), c.enc, false)
 	c.locs = append(c.locs, format.PageLocation{
 		Offset:             int64(start), // made absolute when written
 		CompressedPageSize: int32(len(c.pages) - start),
@@ -561,24 +550,48 @@ func (cw *colWriter) flushPage(c *pcol) {
 	c.pst.reset()
 }
 
-// appendPage appends a page's header and compressed body to dst, setting
-// the header's sizes.
-func (cw *colWriter) appendPage(dst []byte, hdr *format.PageHeader, body []byte) []byte {
+// appendPage appends a page's header and compressed body to dst, and adds
+// the header's and the uncompressed body's sizes to the chunk's.
+func (cw *colWriter) appendPage(c *pcol, dst, body []byte, numValues int32, enc format.Encoding, dict bool) []byte {
 	z, err := cw.codec.Encode(cw.scr.zbuf, body)
 	if err != nil {
 		cw.err = fmt.Errorf("compress: %w", err)
 		return dst
 	}
 	cw.scr.zbuf = z
-	hdr.UncompressedPageSize = int32(len(body))
-	hdr.CompressedPageSize = int32(len(z))
-	cw.header.Reset()
-	if err := thrift.NewEncoder(cw.proto.NewWriter(&cw.header)).Encode(hdr); err != nil {
-		cw.err = fmt.Errorf("page header: %w", err)
-		return dst
-	}
-	dst = append(dst, cw.header.Bytes()...)
+	start := len(dst)
+	dst = appendPageHeader(dst, int32(len(body)), int32(len(z)), numValues, enc, dict)
+	c.rawTotal += int64(len(dst)-start) + int64(len(body))
 	return append(dst, z...)
+}
+
+// appendPageHeader appends a thrift compact PageHeader: a data page (v1,
+// RLE levels) or a dictionary page. It writes no page statistics: they
+// are in the column index (parquet-go's thrift encoder would write an
+// empty statistics struct, whose null_count 0 a reader could believe).
+func appendPageHeader(b []byte, uncompressed, compressed, numValues int32, enc format.Encoding, dict bool) []byte {
+	const i32, structType = 5, 12
+	field := func(b []byte, delta, typ byte) []byte { return append(b, delta<<4|typ) }
+	int32v := func(b []byte, v int32) []byte { return binary.AppendUvarint(b, uint64(uint32(v<<1^v>>31))) }
+	typ := format.DataPage
+	if dict {
+		typ = format.DictionaryPage
+	}
+	b = int32v(field(b, 1, i32), int32(typ))
+	b = int32v(field(b, 1, i32), uncompressed)
+	b = int32v(field(b, 1, i32), compressed)
+	if dict {
+		b = field(b, 4, structType) // 7: dictionary_page_header
+		b = int32v(field(b, 1, i32), numValues)
+		b = int32v(field(b, 1, i32), int32(enc))
+	} else {
+		b = field(b, 2, structType) // 5: data_page_header
+		b = int32v(field(b, 1, i32), numValues)
+		b = int32v(field(b, 1, i32), int32(enc))
+		b = int32v(field(b, 1, i32), int32(format.RLE)) // definition levels
+		b = int32v(field(b, 1, i32), int32(format.RLE)) // repetition levels
+	}
+	return append(b, 0, 0) // end of the inner struct, end of the header
 }
 
 // pageStats computes the current page's null count, min and max.
@@ -707,13 +720,8 @@ func (cw *colWriter) writeChunk(g, j int) {
 			body = append(body, v...)
 		}
 		cw.scr.values = body
-		hdr := format.PageHeader{
-			Type:                 format.DictionaryPage,
-			DictionaryPageHeader: thrift.New(format.DictionaryPageHeader{NumValues: int32(len(c.vals)), Encoding: format.Plain}),
-		}
-		page := cw.appendPage(cw.scr.body[:0], &hdr, body)
+		page := cw.appendPage(c, cw.scr.body[:0], body, int32(len(c.vals)), format.Plain, true)
 		cw.scr.body = page
-		c.rawTotal += int64(len(page)-int(hdr.CompressedPageSize)) + int64(len(body))
 		dictOffset, dictLen = start, int64(len(page))
 		cw.write(page)
 		encs = append(encs, format.Plain)
