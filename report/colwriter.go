@@ -8,6 +8,7 @@ import (
 	"math/bits"
 	"net/netip"
 	"slices"
+	"unsafe"
 
 	"github.com/parquet-go/parquet-go/encoding/delta"
 	"github.com/parquet-go/parquet-go/encoding/plain"
@@ -277,7 +278,7 @@ func (c *pcol) string(s string) {
 		c.offs = append(c.offs, uint32(len(c.data)))
 		return
 	}
-	if !c.lastOK || s != c.last {
+	if !c.lastOK || !sameString(s, c.last) {
 		c.last, c.lastIdx, c.lastOK = s, c.lookup(s), true
 	}
 	c.idx = append(c.idx, c.lastIdx)
@@ -287,7 +288,7 @@ func (c *pcol) string(s string) {
 func (c *pcol) lookup(s string) int32 {
 	if len(c.vals) <= smallDict {
 		for i, v := range c.vals {
-			if v == s {
+			if sameString(v, s) {
 				return int32(i)
 			}
 		}
@@ -295,6 +296,12 @@ func (c *pcol) lookup(s string) int32 {
 		return i
 	}
 	return c.addDict(s)
+}
+
+// sameString is a == b, without a call when both are the same bytes in
+// memory (most of a flow's strings are constants or shared by its capture).
+func sameString(a, b string) bool {
+	return len(a) == len(b) && (unsafe.StringData(a) == unsafe.StringData(b) || a == b)
 }
 
 // addr adds an address to a required dictionary column as its RFC 5952
