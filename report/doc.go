@@ -13,17 +13,32 @@
 //     reads parquet-go's version 2 pages; v1 is the cautious choice).
 //   - Encodings: strings that repeat (capture, proto, state, history, tunnel,
 //     addresses, Kubernetes namespace, service and node, crosscheck) are
-//     dictionary-encoded. Required integers (ports, times, counters) are
+//     dictionary-encoded (a dictionary per row group). Integers are
 //     DELTA_BINARY_PACKED: most counters are constant or nearly so, and delta
-//     packing shrinks them before zstd sees them (on the bench capture the
-//     file is 6% smaller and written in less time than with plain). Optional
-//     integers (the RTT columns, vlan, tunnel_id) stay plain: delta-packed
-//     RTTs compress worse under zstd (the bench file grew to 8.87 MB), and
-//     parquet-go's struct tags cannot ask for it on a pointer field anyway.
-//     Other strings use DELTA_LENGTH_BYTE_ARRAY.
+//     packing shrinks them before zstd sees them. That includes the optional
+//     ones (RTTs, vlan, tunnel_id, transit), which used to be PLAIN: on the
+//     bench capture delta-packed RTT columns make the file 15% larger (zstd
+//     found repeats in PLAIN RTTs that it cannot find in packed deltas), but
+//     the writer has a quarter of the bytes to compress (README: Speed and
+//     memory). Other strings use DELTA_LENGTH_BYTE_ARRAY; booleans PLAIN.
 //   - Row groups: at most RowGroupRows rows (default 16,384). The writer holds
-//     one row group's compressed pages plus one page buffer per column, so its
-//     memory does not grow with the number of flows.
+//     one row group's compressed pages plus one page of values per column
+//     (pages end at 32 KiB of values), so its memory does not grow with the
+//     number of flows.
+//   - Statistics: every column chunk has its null count, min and max, what
+//     parquet-go computes for the same rows (TestFlowStatsAgainstParquetGo).
+//     The column index has them per page (byte arrays cut to 16 bytes, the
+//     max rounded up), except that a dictionary column's pages carry the
+//     chunk's bounds (looser, still bounds, and free: every dictionary value
+//     is used in the chunk); the offset index has each page's place.
+//
+// The writer (colwriter.go) encodes the columns itself, from the records,
+// into typed per-column slices, using parquet-go's encoders (delta, RLE,
+// plain) and its thrift types for the page headers and footer, and
+// parquet-go's schema for FlowRow. parquet-go's row writer converted every
+// value through reflection and boxed values; writing columns directly is
+// about 4x faster (README: Speed and memory). Its limits: flat schemas only
+// (no nested or repeated columns), data pages v1, zstd, no bloom filters.
 //
 // Types:
 //   - Strings are BYTE_ARRAY (STRING); ip_version, ports and vlan are INT32;

@@ -288,9 +288,12 @@ func NewTableWriter[T any](w io.Writer, version string) *TableWriter[T] {
 			parquet.KeyValueMetadata(MetaSchema, strconv.Itoa(FlowSchemaVersion)),
 			parquet.KeyValueMetadata(MetaVersion, version),
 		),
-		rows: make([]T, 0, flowBatchRows),
+		rows: make([]T, 0, tableBatchRows),
 	}
 }
+
+// tableBatchRows is the rows handed to parquet-go per Write call.
+const tableBatchRows = 1024
 
 // Write adds a row.
 func (t *TableWriter[T]) Write(row T) error {

@@ -33,6 +33,10 @@
 # capture), taking turns with the plain run, and the bar of issue 12 is
 # checked: at most 1.1x the plain run's wall time.
 #
+# At the end it checks the bars of --l7 (issue 15: at most 1.3x the plain
+# run, taking turns with it; 64 MiB) and of the flows.parquet writer (issue
+# 16: BenchmarkFlowWriter at most 0.3 µs per flow).
+#
 #   testdata/bench/compare.sh FLOWPROOF_BINARY CAPTURE
 set -euo pipefail
 bin=${1:?usage: compare.sh FLOWPROOF_BINARY CAPTURE}
@@ -163,3 +167,23 @@ echo "flood bars (issue 16):"
 printf '  %-44s %s\n' "CPU per packet at most 3x the bench's:" "$(printf %.0f "$flood_ns") ns against $(printf %.0f "$bench_ns") ns, $(printf %.1f "$(echo "$flood_ns / $bench_ns" | bc -l)")x, $(verdict "$flood_ns <= 3 * $bench_ns")"
 printf '  %-44s %s\n' "peak RSS at most 320 MiB:" "$(echo "scale=1; $fl_rss / 1024" | bc -l) MiB, $(verdict "$fl_rss <= 327680")"
 printf '  %-44s %s\n' "with --max-flows 500000:" "$(echo "scale=1; $flc_rss / 1024" | bc -l) MiB peak RSS"
+
+# Issue 15's bar for --l7 (at most 1.3x the plain run's wall time, peak RSS at
+# most 64 MiB), the two taking turns, and issue 16's for the flows.parquet
+# writer (BenchmarkFlowWriter at most 0.3 µs per flow).
+for _ in $(seq "$repeat"); do
+	measure flowproof-plain "$bin" analyze --quiet -o "$work/fp-out-plain" "$capture"
+	measure flowproof-l7 "$bin" analyze --quiet --l7 -o "$work/fp-out-l7" "$capture"
+done
+read -r pl_wall pl_cpu _ < <(summary flowproof-plain)
+read -r l7_wall l7_cpu l7_rss < <(summary flowproof-l7)
+for t in flowproof-plain flowproof-l7; do
+	read -r wall cpu rss < <(summary "$t")
+	printf '%-23s %8.2f %8.2f %13.1f\n' "$t" "$wall" "$cpu" "$(echo "$rss / 1024" | bc -l)"
+done
+fw_ns=$(cd "$(dirname "$0")/../.." && go test -run '^$' -bench '^BenchmarkFlowWriter$' -benchtime 300000x ./report |
+	awk '/^BenchmarkFlowWriter/ {print $3}')
+echo "L7 and writer bars (issues 15 and 16):"
+printf '  %-44s %s\n' "--l7 at most 1.3x the plain run:" "$(printf %.2f "$(echo "$l7_wall / $pl_wall" | bc -l)")x ($l7_wall s against $pl_wall s, CPU $l7_cpu s against $pl_cpu s), $(verdict "$l7_wall <= $pl_wall * 1.3")"
+printf '  %-44s %s\n' "--l7 peak RSS at most 64 MiB:" "$(echo "scale=1; $l7_rss / 1024" | bc -l) MiB, $(verdict "$l7_rss <= 65536")"
+printf '  %-44s %s\n' "flows.parquet at most 0.3 µs per flow:" "$fw_ns ns (BenchmarkFlowWriter), $(verdict "$fw_ns <= 300")"

@@ -1,0 +1,833 @@
+package report
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"math/bits"
+	"net/netip"
+	"slices"
+	"unsafe"
+
+	"github.com/parquet-go/parquet-go/encoding/delta"
+	"github.com/parquet-go/parquet-go/encoding/plain"
+	"github.com/parquet-go/parquet-go/encoding/rle"
+	"github.com/parquet-go/parquet-go/encoding/thrift"
+	"github.com/parquet-go/parquet-go/format"
+)
+
+// A colWriter writes a flat Parquet file (no nested or repeated columns)
+// column by column: callers append typed values to its columns, a row at a
+// time, and it encodes each column's pages as they fill, keeps a row group's
+// pages in memory, and writes the row group's column chunks one after the
+// other when the group ends. The footer, column index and offset index are
+// written on close. The schema (elements and column orders) comes from
+// parquet-go, so the file's types are exactly those of the row struct; only
+// the encoding of the values is done here, on typed slices, without the
+// per-value interface and reflection work of parquet-go's row writer
+// (README: Speed and memory).
+type colWriter struct {
+	w     io.Writer
+	pos   int64 // bytes written to w
+	err   error
+	codec *zstdCodec
+	cols  []pcol
+	md    format.FileMetaData
+	ci    [][]format.ColumnIndex // per row group, per column
+	oi    [][]format.OffsetIndex
+	rows  int64 // rows in the current row group
+	proto thrift.CompactProtocol
+	scr   scratch
+}
+
+// scratch holds buffers reused for every page.
+type scratch struct {
+	levels, values, body, zbuf []byte
+}
+
+// Column value encodings (the data pages'; a dictionary column also has a
+// PLAIN dictionary page).
+const (
+	encPlain      = format.Plain
+	encDelta      = format.DeltaBinaryPacked    // INT32, INT64
+	encDeltaBytes = format.DeltaLengthByteArray // BYTE_ARRAY
+	encPrefix     = format.DeltaByteArray       // BYTE_ARRAY
+	encDict       = format.RLEDictionary        // BYTE_ARRAY
+)
+
+// pageBytes bounds a page's raw values; with the column count it bounds the
+// writer's memory (README: Speed and memory).
+const pageBytes = 32 << 10
+
+// columnIndexLimit truncates byte-array bounds in the column index, as
+// parquet-go does by default.
+const columnIndexLimit = 16
+
+// pcol is one leaf column: the values of its current page, its dictionary
+// and the encoded pages of the current row group. Appending a value only
+// appends it; counts and statistics are computed when the page is encoded.
+type pcol struct {
+	// The current page (first: what every row touches).
+	optional bool
+	defs     []uint8 // definition levels (optional columns)
+	i64      []int64
+	idx      []int32 // dictionary indexes
+	i32      []int32
+	bits     []bool
+	data     []byte   // BYTE_ARRAY values, concatenated (not dictionary)
+	offs     []uint32 // their offsets, starting with 0
+	pst      stats
+
+	name string
+	typ  format.Type
+	enc  format.Encoding
+
+	// The dictionary of the current row group: its values, and an index by
+	// value once it has more than smallDict of them (scanning a few is faster
+	// than hashing), or by address for the address columns.
+	vals    []string
+	dict    map[string]int32
+	addrs   addrIndex
+	lastIP  netip.Addr // the last address added, if lastOK
+	last    string     // the last value added, and its index
+	lastIdx int32
+	lastOK  bool
+
+	// The current row group's column chunk.
+	pages    []byte // data pages, headers included
+	locs     []format.PageLocation
+	index    format.ColumnIndex
+	cst      stats
+	values   int64
+	rawTotal int64 // uncompressed bytes of the pages, headers included
+	nPages   int32
+}
+
+// smallDict is the dictionary size up to which a value is found by scanning.
+const smallDict = 8
+
+// stats is the min, max and null count of a page or a column chunk; min and
+// max are PLAIN-encoded (byte arrays without their length).
+type stats struct {
+	has      bool
+	nulls    int64
+	min, max []byte
+	imin     int64 // for INT32, INT64, BOOLEAN
+	imax     int64
+}
+
+func (s *stats) addInt(v int64) {
+	if !s.has {
+		s.has, s.imin, s.imax = true, v, v
+		return
+	}
+	s.imin = min(s.imin, v)
+	s.imax = max(s.imax, v)
+}
+
+func (s *stats) addBytes(v []byte) {
+	if !s.has {
+		s.has = true
+		s.min = append(s.min[:0], v...)
+		s.max = append(s.max[:0], v...)
+		return
+	}
+	if bytes.Compare(v, s.min) < 0 {
+		s.min = append(s.min[:0], v...)
+	}
+	if bytes.Compare(v, s.max) > 0 {
+		s.max = append(s.max[:0], v...)
+	}
+}
+
+func (s *stats) addString(v string) {
+	if !s.has || v < string(s.min) {
+		s.min = append(s.min[:0], v...)
+	}
+	if !s.has || v > string(s.max) {
+		s.max = append(s.max[:0], v...)
+	}
+	s.has = true
+}
+
+// merge adds a page's stats to a chunk's.
+func (s *stats) merge(p *stats, typ format.Type) {
+	s.nulls += p.nulls
+	if !p.has {
+		return
+	}
+	if typ == format.ByteArray {
+		s.addBytes(p.min)
+		s.addBytes(p.max)
+		return
+	}
+	s.addInt(p.imin)
+	s.addInt(p.imax)
+}
+
+// bounds returns the PLAIN encoding of min and max.
+func (s *stats) bounds(typ format.Type) (lo, hi []byte) {
+	if !s.has {
+		return nil, nil
+	}
+	switch typ {
+	case format.Int64:
+		return binary.LittleEndian.AppendUint64(nil, uint64(s.imin)), binary.LittleEndian.AppendUint64(nil, uint64(s.imax))
+	case format.Int32:
+		return binary.LittleEndian.AppendUint32(nil, uint32(s.imin)), binary.LittleEndian.AppendUint32(nil, uint32(s.imax))
+	case format.Boolean:
+		return []byte{byte(s.imin)}, []byte{byte(s.imax)}
+	}
+	// Not nil when empty: an empty string is a bound, nil is none.
+	return append([]byte{}, s.min...), append([]byte{}, s.max...)
+}
+
+func (s *stats) reset() {
+	s.has, s.nulls, s.min, s.max = false, 0, s.min[:0], s.max[:0]
+}
+
+// len is the number of values of the current page, nulls included.
+func (c *pcol) len() int {
+	switch {
+	case c.optional:
+		return len(c.defs)
+	case c.enc == encDict:
+		return len(c.idx)
+	}
+	switch c.typ {
+	case format.Int64:
+		return len(c.i64)
+	case format.Int32:
+		return len(c.i32)
+	case format.Boolean:
+		return len(c.bits)
+	}
+	return len(c.offs) - 1
+}
+
+// valueCount is the number of non-null values of the current page.
+func (c *pcol) valueCount() int {
+	switch {
+	case c.enc == encDict:
+		return len(c.idx)
+	case c.typ == format.Int64:
+		return len(c.i64)
+	case c.typ == format.Int32:
+		return len(c.i32)
+	case c.typ == format.Boolean:
+		return len(c.bits)
+	}
+	return len(c.offs) - 1
+}
+
+// rawBytes is the size of the current page's values, as PLAIN would write
+// them.
+func (c *pcol) rawBytes() int {
+	switch {
+	case c.enc == encDict:
+		return 4 * len(c.idx)
+	case c.typ == format.Int64:
+		return 8 * len(c.i64)
+	case c.typ == format.Int32:
+		return 4 * len(c.i32)
+	case c.typ == format.Boolean:
+		return len(c.bits) / 8
+	}
+	return len(c.data) + 4*len(c.offs)
+}
+
+func (c *pcol) int64(v int64) {
+	c.i64 = append(c.i64, v) // required columns only
+}
+
+// optInt64 adds v, or a null when !valid.
+func (c *pcol) optInt64(v int64, valid bool) { appendOpt(c, &c.i64, v, valid) }
+
+func (c *pcol) int32(v int32) {
+	c.i32 = append(c.i32, v) // required columns only
+}
+
+func (c *pcol) optInt32(v int32, valid bool) { appendOpt(c, &c.i32, v, valid) }
+
+func appendOpt[T int32 | int64](c *pcol, vals *[]T, v T, valid bool) {
+	if !valid {
+		c.defs = append(c.defs, 0)
+		return
+	}
+	c.defs = append(c.defs, 1)
+	*vals = append(*vals, v)
+}
+
+func (c *pcol) bool(v bool) {
+	c.bits = append(c.bits, v) // required columns only
+}
+
+// string adds a value to a BYTE_ARRAY column; an optional column takes ""
+// as null.
+func (c *pcol) string(s string) {
+	if c.optional {
+		if s == "" {
+			c.defs = append(c.defs, 0)
+			return
+		}
+		c.defs = append(c.defs, 1)
+	}
+	if c.enc != encDict {
+		c.data = append(c.data, s...)
+		c.offs = append(c.offs, uint32(len(c.data)))
+		return
+	}
+	if !c.lastOK || !sameString(s, c.last) {
+		c.last, c.lastIdx, c.lastOK = s, c.lookup(s), true
+	}
+	c.idx = append(c.idx, c.lastIdx)
+}
+
+// lookup returns s's dictionary index, adding it if new.
+func (c *pcol) lookup(s string) int32 {
+	if len(c.vals) <= smallDict {
+		for i, v := range c.vals {
+			if sameString(v, s) {
+				return int32(i)
+			}
+		}
+	} else if i, ok := c.dict[s]; ok {
+		return i
+	}
+	return c.addDict(s)
+}
+
+// sameString is a == b, without a call when both are the same bytes in
+// memory (most of a flow's strings are constants or shared by its capture).
+func sameString(a, b string) bool {
+	return len(a) == len(b) && (unsafe.StringData(a) == unsafe.StringData(b) || a == b)
+}
+
+// addr adds an address to a required dictionary column as its RFC 5952
+// text, without a zone; the text is made once per row group and address.
+func (c *pcol) addr(a netip.Addr) {
+	if !c.lastOK || a != c.lastIP {
+		i, ok := c.addrs.get(a)
+		if !ok {
+			i = c.lookup(a.WithZone("").String())
+			c.addrs.put(a, i)
+		}
+		c.lastIP, c.lastIdx, c.lastOK = a, i, true
+	}
+	c.idx = append(c.idx, c.lastIdx)
+}
+
+func (c *pcol) addDict(s string) int32 {
+	i := int32(len(c.vals))
+	c.vals = append(c.vals, s)
+	if len(c.vals) > smallDict {
+		if len(c.dict) == 0 {
+			for k, v := range c.vals {
+				c.dict[v] = int32(k)
+			}
+		}
+		c.dict[s] = i
+	}
+	return i
+}
+
+// addrIndex maps addresses to dictionary indexes: an open-addressing table
+// keyed by the 16-byte form and the family, with a multiplicative hash
+// (netip.Addr as a Go map key hashes 24 bytes, a zone pointer included).
+type addrIndex struct {
+	slots []addrSlot
+	n     int
+}
+
+type addrSlot struct {
+	hi, lo uint64
+	idx    int32 // +1; 0 is an empty slot
+	is4    bool
+}
+
+func addrKey(a netip.Addr) (hi, lo uint64, is4 bool) {
+	b := a.As16()
+	return binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:]), a.Is4()
+}
+
+func (t *addrIndex) slot(hi, lo uint64) int {
+	h := (hi*0x9e3779b97f4a7c15 ^ lo) * 0xbf58476d1ce4e5b9
+	return int(h >> 32)
+}
+
+func (t *addrIndex) get(a netip.Addr) (int32, bool) {
+	if t.n == 0 {
+		return 0, false
+	}
+	hi, lo, is4 := addrKey(a)
+	mask := len(t.slots) - 1
+	for i := t.slot(hi, lo) & mask; ; i = (i + 1) & mask {
+		s := &t.slots[i]
+		if s.idx == 0 {
+			return 0, false
+		}
+		if s.hi == hi && s.lo == lo && s.is4 == is4 {
+			return s.idx - 1, true
+		}
+	}
+}
+
+func (t *addrIndex) put(a netip.Addr, idx int32) {
+	if 2*(t.n+1) > len(t.slots) {
+		old := t.slots
+		t.slots = make([]addrSlot, max(64, 2*len(old)))
+		t.n = 0
+		for _, s := range old {
+			if s.idx != 0 {
+				t.insert(s)
+			}
+		}
+	}
+	hi, lo, is4 := addrKey(a)
+	t.insert(addrSlot{hi: hi, lo: lo, is4: is4, idx: idx + 1})
+}
+
+func (t *addrIndex) insert(s addrSlot) {
+	mask := len(t.slots) - 1
+	i := t.slot(s.hi, s.lo) & mask
+	for t.slots[i].idx != 0 {
+		i = (i + 1) & mask
+	}
+	t.slots[i] = s
+	t.n++
+}
+
+func (t *addrIndex) reset() {
+	if t.n > 0 {
+		clear(t.slots)
+		t.n = 0
+	}
+}
+
+// newColWriter returns a writer of the columns named and encoded as given,
+// with schema elements and column orders from a file parquet-go wrote for
+// the same row struct.
+func newColWriter(w io.Writer, codec *zstdCodec, schema *format.FileMetaData, encs []format.Encoding) (*colWriter, error) {
+	leaves := schema.Schema[1:]
+	if len(leaves) != len(encs) {
+		return nil, fmt.Errorf("%d columns in the schema, %d encodings", len(leaves), len(encs))
+	}
+	cw := &colWriter{w: w, codec: codec, cols: make([]pcol, len(leaves))}
+	cw.md = format.FileMetaData{
+		Version:      schema.Version,
+		Schema:       schema.Schema,
+		ColumnOrders: schema.ColumnOrders,
+	}
+	for i, e := range leaves {
+		if e.NumChildren.Valid && e.NumChildren.V > 0 {
+			return nil, fmt.Errorf("column %s is nested", e.Name)
+		}
+		if e.RepetitionType.V == format.Repeated {
+			return nil, fmt.Errorf("column %s is repeated", e.Name)
+		}
+		c := &cw.cols[i]
+		c.name, c.typ, c.enc = e.Name, e.Type.V, encs[i]
+		c.optional = e.RepetitionType.V == format.Optional
+		ok := false
+		switch c.typ {
+		case format.Int64, format.Int32:
+			ok = c.enc == encPlain || c.enc == encDelta
+		case format.Boolean:
+			ok = c.enc == encPlain
+		case format.ByteArray:
+			ok = c.enc == encPlain || c.enc == encDeltaBytes || c.enc == encPrefix || c.enc == encDict
+		}
+		if !ok {
+			return nil, fmt.Errorf("column %s: encoding %v for type %v", c.name, c.enc, c.typ)
+		}
+		c.offs = []uint32{0}
+		if c.enc == encDict {
+			c.dict = make(map[string]int32)
+		}
+	}
+	cw.write([]byte(parquetMagic))
+	return cw, nil
+}
+
+func (cw *colWriter) write(b []byte) {
+	if cw.err != nil {
+		return
+	}
+	n, err := cw.w.Write(b)
+	cw.pos += int64(n)
+	cw.err = err
+}
+
+// endRow is called after a row's values are added: every 64 rows it
+// encodes the pages that are full.
+func (cw *colWriter) endRow() {
+	cw.rows++
+	if cw.rows%64 != 0 {
+		return
+	}
+	for i := range cw.cols {
+		if c := &cw.cols[i]; c.rawBytes() >= pageBytes {
+			cw.flushPage(c)
+		}
+	}
+}
+
+// flushPage encodes and compresses the current page of c into its chunk.
+func (cw *colWriter) flushPage(c *pcol) {
+	n := c.len()
+	if n == 0 || cw.err != nil {
+		return
+	}
+	c.pageStats()
+	if c.optional && int64(n)-c.pst.nulls != int64(c.valueCount()) {
+		cw.err = fmt.Errorf("column %s: %d definition levels for %d nulls and %d values", c.name, n, c.pst.nulls, c.valueCount())
+		return
+	}
+	s := &cw.scr
+	body := s.body[:0]
+	if c.optional {
+		s.levels, cw.err = (&rle.Encoding{BitWidth: 1}).EncodeLevels(s.levels, c.defs)
+		body = binary.LittleEndian.AppendUint32(body, uint32(len(s.levels)))
+		body = append(body, s.levels...)
+	}
+	var err error
+	switch {
+	case c.typ == format.Int64 && c.enc == encDelta:
+		s.values, err = (&delta.BinaryPackedEncoding{}).EncodeInt64(s.values, c.i64)
+	case c.typ == format.Int64:
+		s.values, err = (&plain.Encoding{}).EncodeInt64(s.values, c.i64)
+	case c.typ == format.Int32 && c.enc == encDelta:
+		s.values, err = (&delta.BinaryPackedEncoding{}).EncodeInt32(s.values, c.i32)
+	case c.typ == format.Int32:
+		s.values, err = (&plain.Encoding{}).EncodeInt32(s.values, c.i32)
+	case c.typ == format.Boolean:
+		s.values = packBools(s.values[:0], c.bits)
+	case c.enc == encDict:
+		// The bit width of the dictionary, not of the page's largest index:
+		// no scan, and a valid width for every index.
+		w := bits.Len(uint(max(len(c.vals)-1, 0)))
+		s.values, err = (&rle.Encoding{BitWidth: w}).EncodeInt32(s.values, c.idx)
+		s.values = slices.Insert(s.values, 0, byte(w))
+	case c.enc == encDeltaBytes:
+		s.values, err = (&delta.LengthByteArrayEncoding{}).EncodeByteArray(s.values, c.data, c.offs)
+	case c.enc == encPrefix:
+		s.values, err = (&delta.ByteArrayEncoding{}).EncodeByteArray(s.values, c.data, c.offs)
+	default:
+		s.values, err = (&plain.Encoding{}).EncodeByteArray(s.values, c.data, c.offs)
+	}
+	if err != nil {
+		cw.err = fmt.Errorf("encode column %s: %w", c.name, err)
+		return
+	}
+	body = append(body, s.values...)
+	s.body = body
+	nulls := c.pst.nulls
+	start := len(c.pages)
+	c.pages = cw.appendPage(c, c.pages, body, int32(n), c.enc, false)
+	c.locs = append(c.locs, format.PageLocation{
+		Offset:             int64(start), // made absolute when written
+		CompressedPageSize: int32(len(c.pages) - start),
+		FirstRowIndex:      c.values,
+	})
+	lo, hi := c.pst.bounds(c.typ)
+	if c.typ == format.ByteArray && c.pst.has {
+		lo, hi = truncMin(lo), truncMax(hi)
+	}
+	if lo == nil { // a null page, or an empty string: not absent
+		lo = []byte{}
+	}
+	if hi == nil {
+		hi = []byte{}
+	}
+	c.index.NullPages = append(c.index.NullPages, !c.pst.has)
+	c.index.MinValues = append(c.index.MinValues, lo)
+	c.index.MaxValues = append(c.index.MaxValues, hi)
+	c.index.NullCounts = append(c.index.NullCounts, nulls)
+	if c.enc == encDict {
+		c.cst.nulls += c.pst.nulls
+	} else {
+		c.cst.merge(&c.pst, c.typ)
+	}
+	c.values += int64(n)
+	c.nPages++
+
+	c.defs, c.i64, c.i32, c.bits, c.idx = c.defs[:0], c.i64[:0], c.i32[:0], c.bits[:0], c.idx[:0]
+	c.data, c.offs = c.data[:0], c.offs[:1]
+	c.pst.reset()
+}
+
+// appendPage appends a page's header and compressed body to dst, and adds
+// the header's and the uncompressed body's sizes to the chunk's.
+func (cw *colWriter) appendPage(c *pcol, dst, body []byte, numValues int32, enc format.Encoding, dict bool) []byte {
+	z, err := cw.codec.Encode(cw.scr.zbuf, body)
+	if err != nil {
+		cw.err = fmt.Errorf("compress: %w", err)
+		return dst
+	}
+	cw.scr.zbuf = z
+	start := len(dst)
+	dst = appendPageHeader(dst, int32(len(body)), int32(len(z)), numValues, enc, dict)
+	c.rawTotal += int64(len(dst)-start) + int64(len(body))
+	return append(dst, z...)
+}
+
+// appendPageHeader appends a thrift compact PageHeader: a data page (v1,
+// RLE levels) or a dictionary page. It writes no page statistics: they
+// are in the column index (parquet-go's thrift encoder would write an
+// empty statistics struct, whose null_count 0 a reader could believe).
+func appendPageHeader(b []byte, uncompressed, compressed, numValues int32, enc format.Encoding, dict bool) []byte {
+	const i32, structType = 5, 12
+	field := func(b []byte, delta, typ byte) []byte { return append(b, delta<<4|typ) }
+	int32v := func(b []byte, v int32) []byte { return binary.AppendUvarint(b, uint64(uint32(v<<1^v>>31))) }
+	typ := format.DataPage
+	if dict {
+		typ = format.DictionaryPage
+	}
+	b = int32v(field(b, 1, i32), int32(typ))
+	b = int32v(field(b, 1, i32), uncompressed)
+	b = int32v(field(b, 1, i32), compressed)
+	if dict {
+		b = field(b, 4, structType) // 7: dictionary_page_header
+		b = int32v(field(b, 1, i32), numValues)
+		b = int32v(field(b, 1, i32), int32(enc))
+	} else {
+		b = field(b, 2, structType) // 5: data_page_header
+		b = int32v(field(b, 1, i32), numValues)
+		b = int32v(field(b, 1, i32), int32(enc))
+		b = int32v(field(b, 1, i32), int32(format.RLE)) // definition levels
+		b = int32v(field(b, 1, i32), int32(format.RLE)) // repetition levels
+	}
+	return append(b, 0, 0) // end of the inner struct, end of the header
+}
+
+// pageStats computes the current page's null count, min and max.
+func (c *pcol) pageStats() {
+	p := &c.pst
+	p.nulls = int64(bytes.Count(c.defs, []byte{0}))
+	switch {
+	case c.enc == encDict:
+		// Bounds come from the dictionary when the chunk ends (writeChunk).
+		p.has = len(c.idx) > 0
+	case c.typ == format.ByteArray:
+		for i := 0; i+1 < len(c.offs); i++ {
+			p.addBytes(c.data[c.offs[i]:c.offs[i+1]])
+		}
+	case c.typ == format.Int64 && len(c.i64) > 0:
+		p.has = true
+		p.imin, p.imax = minMax64(c.i64)
+	case c.typ == format.Int32 && len(c.i32) > 0:
+		lo, hi := c.i32[0], c.i32[0]
+		for _, v := range c.i32 {
+			lo, hi = min(lo, v), max(hi, v)
+		}
+		p.has, p.imin, p.imax = true, int64(lo), int64(hi)
+	case c.typ == format.Boolean:
+		for _, v := range c.bits {
+			b := int64(0)
+			if v {
+				b = 1
+			}
+			p.addInt(b)
+		}
+	}
+}
+
+// minMax64 returns the least and greatest of v (not empty), in two
+// independent chains so that the comparisons overlap.
+func minMax64(v []int64) (lo, hi int64) {
+	lo, hi = v[0], v[0]
+	lo2, hi2 := lo, hi
+	i := 0
+	for ; i+1 < len(v); i += 2 {
+		a, b := v[i], v[i+1]
+		lo, hi = min(lo, a), max(hi, a)
+		lo2, hi2 = min(lo2, b), max(hi2, b)
+	}
+	if i < len(v) {
+		lo, hi = min(lo, v[i]), max(hi, v[i])
+	}
+	return min(lo, lo2), max(hi, hi2)
+}
+
+func packBools(dst []byte, v []bool) []byte {
+	for i := 0; i < len(v); i += 8 {
+		var b byte
+		for j := 0; j < 8 && i+j < len(v); j++ {
+			if v[i+j] {
+				b |= 1 << j
+			}
+		}
+		dst = append(dst, b)
+	}
+	return dst
+}
+
+func truncMin(v []byte) []byte {
+	if len(v) > columnIndexLimit {
+		v = v[:columnIndexLimit]
+	}
+	return v
+}
+
+// truncMax shortens v to a value that is still an upper bound: the prefix
+// with its last byte that can be incremented incremented.
+func truncMax(v []byte) []byte {
+	if len(v) <= columnIndexLimit {
+		return v
+	}
+	p := slices.Clone(v[:columnIndexLimit])
+	for i := len(p) - 1; i >= 0; i-- {
+		if p[i] != 0xff {
+			p[i]++
+			return p[:i+1]
+		}
+	}
+	return v
+}
+
+// endRowGroup writes the current row group's column chunks, except those of
+// the columns listed in skip (written later by writeChunk).
+func (cw *colWriter) endRowGroup(skip int) {
+	if cw.rows == 0 {
+		return
+	}
+	rg := format.RowGroup{
+		Columns: make([]format.ColumnChunk, len(cw.cols)),
+		NumRows: cw.rows,
+		Ordinal: int16(len(cw.md.RowGroups)),
+	}
+	cw.md.RowGroups = append(cw.md.RowGroups, rg)
+	cw.ci = append(cw.ci, make([]format.ColumnIndex, len(cw.cols)))
+	cw.oi = append(cw.oi, make([]format.OffsetIndex, len(cw.cols)))
+	for i := range cw.cols {
+		if i != skip {
+			cw.writeChunk(len(cw.md.RowGroups)-1, i)
+		}
+	}
+	cw.md.NumRows += cw.rows
+	cw.rows = 0
+}
+
+// writeChunk writes column j's chunk as row group g's.
+func (cw *colWriter) writeChunk(g, j int) {
+	c := &cw.cols[j]
+	cw.flushPage(c)
+	if cw.err != nil {
+		return
+	}
+	start := cw.pos
+	encs := []format.Encoding{c.enc}
+	estats := []format.PageEncodingStats{{PageType: format.DataPage, Encoding: c.enc, Count: c.nPages}}
+	var dictOffset, dictLen int64
+	if c.enc == encDict {
+		body := cw.scr.values[:0]
+		for _, v := range c.vals {
+			body = binary.LittleEndian.AppendUint32(body, uint32(len(v)))
+			body = append(body, v...)
+		}
+		cw.scr.values = body
+		page := cw.appendPage(c, cw.scr.body[:0], body, int32(len(c.vals)), format.Plain, true)
+		cw.scr.body = page
+		dictOffset, dictLen = start, int64(len(page))
+		cw.write(page)
+		encs = append(encs, format.Plain)
+		estats = append(estats, format.PageEncodingStats{PageType: format.DictionaryPage, Encoding: format.Plain, Count: 1})
+	}
+	if c.optional {
+		encs = append(encs, format.RLE)
+	}
+	slices.Sort(encs)
+	if c.enc == encDict {
+		// Every dictionary value is used in the chunk: its bounds are the
+		// dictionary's. A page's bounds in the column index are the chunk's
+		// (looser than the page's own, still bounds, and found without a
+		// comparison per value).
+		for _, v := range c.vals {
+			c.cst.addString(v)
+		}
+		lo, hi := c.cst.bounds(c.typ)
+		lo, hi = truncMin(lo), truncMax(hi)
+		for k, null := range c.index.NullPages {
+			if !null {
+				c.index.MinValues[k], c.index.MaxValues[k] = lo, hi
+			}
+		}
+	}
+	dataStart := cw.pos
+	cw.write(c.pages)
+	lo, hi := c.cst.bounds(c.typ)
+	rg := &cw.md.RowGroups[g]
+	rg.Columns[j] = format.ColumnChunk{
+		MetaData: format.ColumnMetaData{
+			Type:                  c.typ,
+			Encoding:              encs,
+			PathInSchema:          []string{c.name},
+			Codec:                 format.Zstd,
+			NumValues:             c.values,
+			TotalUncompressedSize: c.rawTotal,
+			TotalCompressedSize:   dictLen + int64(len(c.pages)),
+			DataPageOffset:        dataStart,
+			DictionaryPageOffset:  dictOffset,
+			Statistics:            format.Statistics{NullCount: c.cst.nulls, MinValue: lo, MaxValue: hi},
+			EncodingStats:         estats,
+		},
+	}
+	if j == 0 {
+		rg.FileOffset = start
+	}
+	rg.TotalByteSize += c.rawTotal
+	rg.TotalCompressedSize += dictLen + int64(len(c.pages))
+	for k := range c.locs {
+		c.locs[k].Offset += dataStart
+	}
+	cw.oi[g][j] = format.OffsetIndex{PageLocations: slices.Clone(c.locs)}
+	c.index.BoundaryOrder = format.Unordered
+	cw.ci[g][j] = c.index
+
+	c.pages, c.locs, c.values, c.rawTotal, c.nPages = c.pages[:0], c.locs[:0], 0, 0, 0
+	c.index = format.ColumnIndex{}
+	c.cst.reset()
+	if c.enc == encDict {
+		clear(c.dict)
+		c.addrs.reset()
+		clear(c.vals) // drop references to the records' strings
+		c.vals = c.vals[:0]
+		c.last, c.lastIP, c.lastIdx, c.lastOK = "", netip.Addr{}, 0, false
+	}
+}
+
+// close writes the column index, the offset index and the footer.
+func (cw *colWriter) close(kv []format.KeyValue, createdBy string) error {
+	var b []byte
+	var err error
+	for g := range cw.ci {
+		for j := range cw.ci[g] {
+			if b, err = thrift.Marshal(&cw.proto, &cw.ci[g][j]); err != nil {
+				return err
+			}
+			cc := &cw.md.RowGroups[g].Columns[j]
+			cc.ColumnIndexOffset, cc.ColumnIndexLength = cw.pos, int32(len(b))
+			cw.write(b)
+		}
+	}
+	for g := range cw.oi {
+		for j := range cw.oi[g] {
+			if b, err = thrift.Marshal(&cw.proto, &cw.oi[g][j]); err != nil {
+				return err
+			}
+			cc := &cw.md.RowGroups[g].Columns[j]
+			cc.OffsetIndexOffset, cc.OffsetIndexLength = cw.pos, int32(len(b))
+			cw.write(b)
+		}
+	}
+	cw.md.KeyValueMetadata = kv
+	cw.md.CreatedBy = createdBy
+	if b, err = thrift.Marshal(&cw.proto, &cw.md); err != nil {
+		return err
+	}
+	cw.write(b)
+	cw.write(binary.LittleEndian.AppendUint32(nil, uint32(len(b))))
+	cw.write([]byte(parquetMagic))
+	return cw.err
+}
