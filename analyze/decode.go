@@ -92,6 +92,10 @@ type Decoded struct {
 	TTL  uint8
 	Fold uint64
 
+	// Origin is the packet's ingest.Packet.Origin: 1 + the capture of a
+	// merged stream it came from, 0 for a capture read alone.
+	Origin uint8
+
 	// Tunnel and TunnelID name the tunnel a packet decoded by DecodeTunnel
 	// came out of (TunnelNone and -1 otherwise).
 	Tunnel   Tunnel
@@ -208,7 +212,7 @@ const (
 // keeps the per-packet cost to a few tens of nanoseconds. Tests check it
 // against gopacket's full decoder on the public corpus.
 func Decode(p *ingest.Packet, d *Decoded) {
-	*d = Decoded{TsNs: p.Timestamp, WireLen: int64(p.OrigLen), VLAN: -1, TunnelID: -1}
+	*d = Decoded{TsNs: p.Timestamp, WireLen: int64(p.OrigLen), VLAN: -1, TunnelID: -1, Origin: p.Origin}
 	data := p.Data
 	// Bytes of link header in the frame; the rest of OrigLen is L3 and up.
 	var etherType uint16

@@ -59,6 +59,7 @@ type waiting struct {
 	extraWire        int64
 	extraPkts        int32
 	dups             int32  // records folded into it
+	origins          uint16 // originBit of it and of the records folded into it
 	order            uint32 // the arrival number of its preferred copy: the heap's order
 	heapPos          int32
 	seq, ack         uint32
@@ -85,7 +86,7 @@ func (w *waiting) set(d *Decoded, index int64) {
 		payload: d.Payload, tunnelID: d.TunnelID, index: index, seq: d.Seq, ack: d.Ack,
 		vlan: d.VLAN, srcPort: d.SrcPort, dstPort: d.DstPort, window: d.Window, kind: d.Kind,
 		ipProto: d.IPProto, ipVersion: d.IPVersion, flags: d.Flags, ttl: d.TTL, tunnel: d.Tunnel,
-		badHeader: d.BadHeader}
+		badHeader: d.BadHeader, origins: originBit(d.Origin)}
 }
 
 func (w *waiting) decoded(d *Decoded) {
@@ -419,6 +420,7 @@ func (t *Table) countWaiting(w *waiting) {
 	// counted when it arrived.
 	t.nowNs = max(t.nowNs, w.now)
 	id, f, dir := t.add(d, w.index, w.pl)
+	f.origins |= w.origins
 	if !w.paired && w.dups == 0 && w.extraPkts == 0 {
 		return
 	}
@@ -496,6 +498,7 @@ func (t *Table) foldAdd(d *Decoded, index int64, payload []byte) {
 	}
 	if w := f.waitingAt(e.buf); w != nil {
 		w.dups += self.dups
+		w.origins |= self.origins
 		w.extraPkts += self.pkts
 		w.extraIP += self.ip
 		w.extraWire += self.wire
@@ -628,6 +631,7 @@ func (t *Table) foldWaiting(w *waiting, e *foldEntry, d *Decoded) {
 	}
 	w.paired, w.transit = true, recv-send
 	w.dups++
+	w.origins |= originBit(d.Origin)
 	if dInstead := (dir == 0) != eSender; dInstead {
 		w.ttl = d.TTL
 		t.fold.retimeWaiting(w, d.TsNs)
@@ -645,6 +649,7 @@ func (t *Table) foldCounted(e *foldEntry, d *Decoded) {
 		return
 	}
 	f := t.store.at(id)
+	f.origins |= originBit(d.Origin)
 	dir := f.dirOf(srcIsLo)
 	eSender := senderFirst(e.ttl, d.TTL, e.ts, d.TsNs)
 	send, recv := e.ts, d.TsNs
@@ -775,6 +780,7 @@ func (v *vantage) reset() {
 // range, and segments folded into it.
 type gsoCredit struct {
 	r        *gsoRange
+	origins  uint16
 	dups     int32
 	pkts     int32
 	ip, wire int64
@@ -859,7 +865,9 @@ func (t *Table) matchGSO(d *Decoded) (bool, gsoCredit) {
 			switch {
 			case w != nil && first:
 				w.dups++
+				w.origins |= originBit(d.Origin)
 			case w != nil:
+				w.origins |= originBit(d.Origin)
 				w.extraPkts++
 				w.extraIP += d.IPLen - d.Payload
 				w.extraWire += d.WireLen - d.Payload
@@ -876,6 +884,7 @@ func (t *Table) matchGSO(d *Decoded) (bool, gsoCredit) {
 				w.done = true
 				f.advance()
 				cr.dups++
+				cr.origins |= w.origins
 				t.DupFolded++
 			}
 		}
@@ -900,6 +909,7 @@ func (t *Table) matchGSO(d *Decoded) (bool, gsoCredit) {
 			f.removeAt(int(w.heapPos))
 			w.done = true
 			f.advance()
+			cr.origins |= w.origins
 			if pieces == 1 {
 				cr.dups++
 				t.DupFolded++
@@ -912,6 +922,7 @@ func (t *Table) matchGSO(d *Decoded) (bool, gsoCredit) {
 			foldD = true
 			if w != nil && !dupCredited {
 				w.dups++
+				w.origins |= originBit(d.Origin)
 				dupCredited = true
 			}
 		}
@@ -941,6 +952,7 @@ func (t *Table) creditFlow(d *Decoded, first bool) {
 		return
 	}
 	f := t.store.at(id)
+	f.origins |= originBit(d.Origin)
 	if first {
 		t.newVantage(id, f).dupPkts++
 		return

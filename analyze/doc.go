@@ -176,6 +176,12 @@
 // become each input's vantage counts in the manifest (duplicates_folded,
 // gso_split, ambiguous, capped, gso_mismatch).
 //
+// Captures merged into one stream (pipeline's per-node captures of one
+// evidence directory) number their packets' ingest.Packet.Origin, carried
+// in Decoded.Origin; a flow's Record.Origins has bit i set when a packet of
+// capture i+1, or a copy of one folded into another record, belonged to it
+// (the first MaxOrigins captures), so the row can say which nodes saw it.
+//
 // # Column definitions
 //
 //   - ts_ns, end_ns: earliest and latest packet timestamp of the flow (epoch

@@ -76,6 +76,14 @@ type Record struct {
 	Vantages                           int32
 	OrigTransitP50Ns, RespTransitP50Ns Opt
 
+	// Origins has bit i set when the flow had a packet, or a folded copy of
+	// one, from capture i+1 of a merged stream (Decoded.Origin; the first
+	// MaxOrigins captures): which nodes' captures saw it, for per-node
+	// pulls. 0 for a capture read alone. CaptureNodes is for the caller to
+	// fill with those captures' node names (pipeline does).
+	Origins      uint16
+	CaptureNodes string
+
 	// Kubernetes identity and the verdict of the flow's Kubeshark aggregate:
 	// empty (null) unless Kubeshark data is given; see package analyze/crosscheck.
 	SrcPod, SrcNamespace, SrcService, SrcNode string

@@ -150,8 +150,21 @@ type flow struct {
 	udpHist    uint8 // UDP history bits: 1 orig sent, 2 resp sent
 	origIsLo   bool  // the originator is the key's lo endpoint
 	fl         uint8 // flDirInferred ...
-	// nodes is kept for a bit mask of the capture nodes that saw the flow.
-	nodes uint16
+	// origins has bit i set when the flow had a packet, or a folded copy
+	// of one, from capture i+1 of a merged stream (originBit).
+	origins uint16
+}
+
+// MaxOrigins is how many captures of a merged stream a flow's Origins
+// can tell apart; packets of later ones are analyzed, but not marked.
+const MaxOrigins = 16
+
+// originBit is the bit of flow.origins for a Decoded.Origin (0 for none).
+func originBit(origin uint8) uint16 {
+	if origin == 0 || origin > MaxOrigins {
+		return 0
+	}
+	return 1 << (origin - 1)
 }
 
 // Bits of flow.fl.
@@ -425,6 +438,7 @@ func (t *Table) add(d *Decoded, index int64, payload []byte) (flowID, *flow, int
 		id, f = t.newFlow(key, h, srcIsLo, d, index, twinOf)
 	}
 
+	f.origins |= originBit(d.Origin)
 	dir := f.dirOf(srcIsLo)
 	if c := &f.count[dir]; !c.add(f, d) {
 		t.count(id, f, dir, 1, d.Payload, d.IPLen, d.WireLen)
@@ -871,6 +885,7 @@ func (t *Table) fill(r *Record, id flowID, f *flow) {
 			r.TunnelID = Some(int64(f.key.tunnelID))
 		}
 	}
+	r.Origins = f.origins
 	r.Vantages = 1
 	if v := t.vantageOf(id, f); v != nil {
 		r.Vantages = 2

@@ -18,6 +18,10 @@ type Packet struct {
 	LinkType  layers.LinkType // link type of the interface the frame came from
 	Index     int64           // 0-based index of the packet within its file
 	Offset    int64           // byte offset of the packet's record in the uncompressed file
+	// Origin is, for a packet of several captures merged into one stream
+	// (per-node captures of one evidence directory), 1 + the number of the
+	// capture it came from; 0 for a capture read alone.
+	Origin uint8
 }
 
 // Sentinel errors carried inside a *FormatError (test with errors.Is).

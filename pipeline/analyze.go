@@ -460,7 +460,11 @@ func analyzeMerged(ctx context.Context, captures []Capture, unit []int, cfg anal
 		srcs = append(srcs, prog.Start(i, ins[k].Name, c))
 		which = append(which, k)
 	}
-	tbl := analyze.NewTable(cfg, strings.Join(names, "+"), unit[0]+1, emit)
+	srcNodes := make([]string, len(which))
+	for j, k := range which {
+		srcNodes[j] = captures[unit[k]].Node
+	}
+	tbl := analyze.NewTable(cfg, strings.Join(names, "+"), unit[0]+1, withCaptureNodes(srcNodes, emit))
 	ms := newMergeSource(srcs)
 	runErr := analyze.RunConcurrent(&ctxSource{ctx: ctx, src: ms}, tbl)
 	tbl.Flush()
@@ -542,4 +546,29 @@ func analyzeCapture(ctx context.Context, path string, index int, cfg analyze.Con
 		return in, tbl, fmt.Errorf("hash %s: %w", path, finErr)
 	}
 	return in, tbl, nil
+}
+
+// withCaptureNodes returns emit with each record's CaptureNodes set from
+// its Origins: the nodes of the merged captures (nodes[i] is capture i+1's)
+// that saw the flow, joined by commas in capture order. A name is made once
+// per distinct set.
+func withCaptureNodes(nodes []string, emit func(*analyze.Record)) func(*analyze.Record) {
+	names := map[uint16]string{}
+	return func(r *analyze.Record) {
+		if r.Origins != 0 {
+			s, ok := names[r.Origins]
+			if !ok {
+				var seen []string
+				for i, n := range nodes[:min(len(nodes), analyze.MaxOrigins)] {
+					if r.Origins&(1<<i) != 0 {
+						seen = append(seen, n)
+					}
+				}
+				s = strings.Join(seen, ",")
+				names[r.Origins] = s
+			}
+			r.CaptureNodes = s
+		}
+		emit(r)
+	}
 }

@@ -66,6 +66,7 @@ func (m *mergeSource) Next(p *ingest.Packet) error {
 	}
 	*p = m.heads[best]
 	p.Index = m.n
+	p.Origin = uint8(min(best+1, 255))
 	m.n++
 	m.last, m.From = best, best
 	return nil

@@ -107,6 +107,7 @@ type FlowRow struct {
 	TLSSNI           string `parquet:"tls_sni,optional,dict"`
 	TLSALPN          string `parquet:"tls_alpn,optional,dict"`
 	TLSVersion       string `parquet:"tls_version,optional,dict"`
+	CaptureNodes     string `parquet:"capture_nodes,optional,dict"`
 	// CrossCheck stays the last column: FlowWriter.CloseWithVerdicts
 	// rewrites it after the row groups.
 	CrossCheck string `parquet:"crosscheck,optional,dict"`
@@ -178,6 +179,7 @@ func (r *FlowRow) fill(rec *analyze.Record, n *rowNulls) error {
 		TLSSNI:            rec.TLSSNI,
 		TLSALPN:           rec.TLSALPN,
 		TLSVersion:        rec.TLSVersion,
+		CaptureNodes:      rec.CaptureNodes,
 		CrossCheck:        rec.CrossCheck,
 	}
 	if rec.VLAN.Valid {
@@ -293,6 +295,7 @@ func (r *FlowRow) Record() (analyze.Record, error) {
 		TLSSNI:            r.TLSSNI,
 		TLSALPN:           r.TLSALPN,
 		TLSVersion:        r.TLSVersion,
+		CaptureNodes:      r.CaptureNodes,
 		CrossCheck:        r.CrossCheck,
 	}
 	if r.VLAN != nil {
@@ -352,7 +355,7 @@ type FlowWriter struct {
 const crossCheckCol = nFlowCols - 1
 
 // nFlowCols is the number of flows.parquet columns.
-const nFlowCols = 64
+const nFlowCols = 65
 
 // flowSchema is FlowRow's schema as parquet-go writes it, and the data
 // encoding of each column from its struct tag.
@@ -571,8 +574,9 @@ func (cw *colWriter) appendFlow(rec *analyze.Record, withVerdict bool) {
 	c[60].string(rec.TLSSNI)
 	c[61].string(rec.TLSALPN)
 	c[62].string(rec.TLSVersion)
+	c[63].string(rec.CaptureNodes)
 	if withVerdict {
-		c[63].string(rec.CrossCheck)
+		c[64].string(rec.CrossCheck)
 	}
 }
 

@@ -282,7 +282,7 @@ func TestFlowEncodings(t *testing.T) {
 		switch name {
 		case "capture", "proto", "state", "history", "tunnel", "src_ip", "dst_ip",
 			"src_namespace", "src_service", "src_node", "dst_namespace", "dst_service", "dst_node", "crosscheck",
-			"tls_sni", "tls_alpn", "tls_version":
+			"tls_sni", "tls_alpn", "tls_version", "capture_nodes":
 			want = "RLE_DICTIONARY"
 		case "flow_id", "community_id", "src_pod", "dst_pod":
 			want = "DELTA_LENGTH_BYTE_ARRAY"

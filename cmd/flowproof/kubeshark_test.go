@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -386,6 +387,24 @@ func TestDemoPerNode(t *testing.T) {
 			t.Fatal(err)
 		}
 		for i := range r {
+			// capture_nodes: the nodes whose captures saw the flow, those
+			// of its pods (10.244.N.x runs on worker-N); none for the merged
+			// capture, which keeps no node per packet.
+			want := ""
+			if perNode {
+				var seen []string
+				for _, ip := range []string{r[i].SrcIP, r[i].DstIP} {
+					if n := "worker-" + strings.Split(ip, ".")[2]; strings.HasPrefix(ip, "10.244.") && slices.Contains(standin.Nodes, n) && !slices.Contains(seen, n) {
+						seen = append(seen, n)
+					}
+				}
+				slices.Sort(seen)
+				want = strings.Join(seen, ",")
+			}
+			if r[i].CaptureNodes != want {
+				t.Errorf("per node %v: %s %s:%d -> %s:%d: capture_nodes %q, want %q", perNode, r[i].Proto, r[i].SrcIP, r[i].SrcPort, r[i].DstIP, r[i].DstPort, r[i].CaptureNodes, want)
+			}
+			r[i].CaptureNodes = ""
 			r[i] = wireNumbers(r[i])
 		}
 		sort.Slice(r, func(i, j int) bool { return fmt.Sprint(r[i]) < fmt.Sprint(r[j]) })

@@ -33,7 +33,7 @@ func knownRecords() []analyze.Record {
 			OrigIPBytes: 1_520, RespIPBytes: 52_080, OrigWireBytes: 1_660, RespWireBytes: 52_640,
 			RTTSynSynAck: analyze.Some(1_000_000), RTTSynAckAck: analyze.Some(500_000), RTTHandshake: analyze.Some(1_500_000),
 			OrigRTT: analyze.RTTStats{Samples: 3, MinNs: 900_000, P50Ns: 1_000_000, MaxNs: 2_000_000},
-			SrcPod:  "web-1", SrcNamespace: "shop", DstService: "api", CrossCheck: "match",
+			SrcPod:  "web-1", SrcNamespace: "shop", DstService: "api", CrossCheck: "match", CaptureNodes: "worker-1,worker-2",
 		},
 		{
 			FlowID: "f2", Capture: "a.pcap", Proto: "tcp", IPVersion: 4,
@@ -245,7 +245,7 @@ var wantTypes = func() [][2]string {
 	add("BIGINT", "dup_pkts")
 	add("INTEGER", "vantages")
 	add("BIGINT", "orig_transit_p50_ns", "resp_transit_p50_ns")
-	add("VARCHAR", "tls_sni", "tls_alpn", "tls_version", "crosscheck")
+	add("VARCHAR", "tls_sni", "tls_alpn", "tls_version", "capture_nodes", "crosscheck")
 	return cols
 }()
 
@@ -277,7 +277,7 @@ func checkTypes(t *testing.T, db *sql.DB) {
 }
 
 // laterColumns were added after schema v1; checkValues checks them apart.
-var laterColumns = []string{"dup_pkts", "vantages", "orig_transit_p50_ns", "resp_transit_p50_ns", "tls_sni", "tls_alpn", "tls_version"}
+var laterColumns = []string{"dup_pkts", "vantages", "orig_transit_p50_ns", "resp_transit_p50_ns", "tls_sni", "tls_alpn", "tls_version", "capture_nodes"}
 
 func checkValues(t *testing.T, db *sql.DB, recs []analyze.Record) {
 	var cols []string
@@ -326,6 +326,7 @@ func checkValues(t *testing.T, db *sql.DB, recs []analyze.Record) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		want.CaptureNodes = "" // a later column: checkLaterValues
 
 		r.IPVersion, r.SrcPort, r.DstPort = ipVersion, srcPort, dstPort
 		r.DirectionInferred, r.Synthetic = direction, synthe
@@ -472,23 +473,23 @@ func TestDuckDBEmptyFile(t *testing.T) {
 // rows the writer was given.
 func checkLaterValues(t *testing.T, db *sql.DB, recs []analyze.Record) {
 	rows, err := db.Query(`SELECT flow_id, dup_pkts, vantages, orig_transit_p50_ns, resp_transit_p50_ns,
-		coalesce(tls_sni, ''), coalesce(tls_alpn, ''), coalesce(tls_version, '') FROM flows ORDER BY flow_id`)
+		coalesce(tls_sni, ''), coalesce(tls_alpn, ''), coalesce(tls_version, ''), coalesce(capture_nodes, '') FROM flows ORDER BY flow_id`)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer rows.Close()
 	for i := 0; rows.Next(); i++ {
-		var id, sni, alpn, ver string
+		var id, sni, alpn, ver, nodes string
 		var dups int64
 		var vant int32
 		var ot, rt sql.NullInt64
-		if err := rows.Scan(&id, &dups, &vant, &ot, &rt, &sni, &alpn, &ver); err != nil {
+		if err := rows.Scan(&id, &dups, &vant, &ot, &rt, &sni, &alpn, &ver, &nodes); err != nil {
 			t.Fatal(err)
 		}
 		w := recs[i]
 		if id != w.FlowID || dups != w.DupPkts || vant != w.Vantages || ot.Valid != w.OrigTransitP50Ns.Valid || ot.Int64 != w.OrigTransitP50Ns.V ||
-			rt.Valid != w.RespTransitP50Ns.Valid || rt.Int64 != w.RespTransitP50Ns.V || sni != w.TLSSNI || alpn != w.TLSALPN || ver != w.TLSVersion {
-			t.Errorf("row %d (%s): %d %d %v %v %q %q %q, want %+v", i, id, dups, vant, ot, rt, sni, alpn, ver, w)
+			rt.Valid != w.RespTransitP50Ns.Valid || rt.Int64 != w.RespTransitP50Ns.V || sni != w.TLSSNI || alpn != w.TLSALPN || ver != w.TLSVersion || nodes != w.CaptureNodes {
+			t.Errorf("row %d (%s): %d %d %v %v %q %q %q %q, want %+v", i, id, dups, vant, ot, rt, sni, alpn, ver, nodes, w)
 		}
 	}
 }
