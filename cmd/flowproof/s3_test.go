@@ -47,6 +47,7 @@ func TestAnalyzeS3CLI(t *testing.T) {
 		{name: "small parts", args: []string{"analyze", "--s3-part-size", "1MiB", "-o", "s3://out/x", "s3://caps/in/"}, code: 2, saying: "5 MiB"},
 		{name: "bad output address", args: []string{"analyze", "-o", "s3://Out/x", "s3://caps/in/"}, code: 2, saying: "lowercase"},
 		{name: "pull to s3", args: []string{"pull", "-o", "s3://out/ev"}, code: 2, saying: "local disk"},
+		{name: "verify s3", args: []string{"verify", "s3://out/cli"}, code: 2, saying: "download the prefix first"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -54,7 +55,7 @@ func TestAnalyzeS3CLI(t *testing.T) {
 				t.Setenv(k, v)
 			}
 			args := append(append([]string{}, tt.args[:1]...), append(s3, tt.args[1:]...)...)
-			if tt.args[0] == "pull" {
+			if tt.args[0] != "analyze" {
 				args = tt.args
 			}
 			code, stdout, stderr := run(t, args...)
@@ -74,5 +75,27 @@ func TestAnalyzeS3CLI(t *testing.T) {
 	}
 	if m, ok := srv.Get(t, "out", "cli/manifest.json"); !ok || strings.Contains(string(m), s3test.SecretKey) || !strings.Contains(string(m), `"etag"`) {
 		t.Errorf("manifest.json: present %v, holds the secret or no ETag:\n%s", ok, m)
+	}
+}
+
+func TestReadAWSEnv(t *testing.T) {
+	tests := []struct {
+		name string
+		env  map[string]string
+		want awsEnv
+	}{
+		{"none", nil, awsEnv{}},
+		{"keys and region", map[string]string{"AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "s", "AWS_SESSION_TOKEN": "t", "AWS_REGION": "eu-west-1", "AWS_DEFAULT_REGION": "us-west-2"},
+			awsEnv{AccessKeyID: "k", SecretAccessKey: "s", SessionToken: "t", Region: "eu-west-1"}},
+		{"default region", map[string]string{"AWS_DEFAULT_REGION": "us-west-2", "AWS_PROFILE": "ci"}, awsEnv{Region: "us-west-2", Profile: "ci"}},
+		{"endpoints", map[string]string{"AWS_ENDPOINT_URL": "http://a:1", "AWS_ENDPOINT_URL_S3": "http://b:2"}, awsEnv{Endpoint: "http://b:2"}},
+		{"generic endpoint", map[string]string{"AWS_ENDPOINT_URL": "http://a:1"}, awsEnv{Endpoint: "http://a:1"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := readAWSEnv(func(k string) string { return tt.env[k] }); got != tt.want {
+				t.Errorf("readAWSEnv = %+v, want %+v", got, tt.want)
+			}
+		})
 	}
 }

@@ -1,0 +1,39 @@
+package objstore
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"testing"
+)
+
+// TestReaderAllocs: streaming an object through Reader allocates nothing
+// per Read.
+func TestReaderAllocs(t *testing.T) {
+	data := bytes.Repeat([]byte{1}, 1<<20)
+	src := bytes.NewReader(data)
+	r := &Reader{Object: Object{Size: int64(len(data))}, body: io.NopCloser(src)}
+	buf := make([]byte, 4096)
+	allocs := testing.AllocsPerRun(100, func() {
+		if src.Len() == 0 {
+			src.Reset(data)
+			r.n, r.err = 0, nil
+		}
+		if _, err := r.Read(buf); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("%v allocations per Read", allocs)
+	}
+}
+
+// TestReaderShort: a stream that ends before the object's size is an
+// error naming the object, not a clean end.
+func TestReaderShort(t *testing.T) {
+	r := &Reader{Object: Object{URL: URL{"caps", "a.pcap"}, Size: 10}, body: io.NopCloser(bytes.NewReader([]byte("12345")))}
+	_, err := io.ReadAll(r)
+	if !errors.Is(err, ErrChanged) || !errors.Is(err, io.ErrUnexpectedEOF) || err.Error() != "s3://caps/a.pcap: get: the stream ended after 5 of 10 bytes: the connection was cut or the object changed: run again" {
+		t.Fatalf("ReadAll: %v", err)
+	}
+}
