@@ -11,11 +11,13 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/flowproof/flowproof/analyze"
 	"github.com/flowproof/flowproof/ingest"
 	"github.com/flowproof/flowproof/ingest/objstore"
+	"github.com/flowproof/flowproof/internal/capgen"
 	"github.com/flowproof/flowproof/internal/s3test"
 	"github.com/flowproof/flowproof/pipeline"
 	"github.com/flowproof/flowproof/provenance"
@@ -253,5 +255,32 @@ func TestAnalyzeS3BadInput(t *testing.T) {
 	})
 	if ups := srv.Uploads(t, "out"); len(ups) > 0 {
 		t.Errorf("uploads left in progress: %v", ups)
+	}
+}
+
+// TestAnalyzeS3Canceled: a run canceled midway (SIGTERM in the CLI) stops
+// streaming its input and stores nothing under the output prefix.
+func TestAnalyzeS3Canceled(t *testing.T) {
+	srv := s3test.Start(t)
+	srv.Bucket(t, "caps")
+	srv.Bucket(t, "out")
+	b, err := capgen.Bulk(50_000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Put(t, "caps", "big.pcap", b)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var read atomic.Int64
+	res, err := pipeline.Analyze(ctx, []string{"s3://caps/big.pcap"}, pipeline.Options{Out: "s3://out/run", S3: srv.Config(), Jobs: 1,
+		Progress: cancelProgress{cancel: cancel, after: 1000, read: &read}})
+	if !errors.Is(err, context.Canceled) || res != nil {
+		t.Fatalf("Analyze = %v, %v; want context.Canceled and no result", res, err)
+	}
+	if n := read.Load(); n > 10_000 {
+		t.Errorf("%d of 50000 packets read after the cancel at 1,000", n)
+	}
+	if keys := srv.Keys(t, "out"); len(keys) > 0 {
+		t.Errorf("stored after the cancel: %v", keys)
 	}
 }

@@ -37,3 +37,25 @@ func TestReaderShort(t *testing.T) {
 		t.Fatalf("ReadAll: %v", err)
 	}
 }
+
+func TestLocalName(t *testing.T) {
+	tests := []struct {
+		rel string
+		ok  bool
+	}{
+		{"manifest.json", true},
+		{"flows/date=2026-12-03/shard=0001/part-0.parquet", true},
+		{"../escape", false},
+		{"a/../../escape", false},
+		{"/abs", false},
+		{"", false},
+		{"a//b", false},
+		{`a\..\b`, false},
+		{".", false},
+	}
+	for _, tt := range tests {
+		if _, ok := localName(tt.rel); ok != tt.ok {
+			t.Errorf("localName(%q) ok = %v, want %v", tt.rel, ok, tt.ok)
+		}
+	}
+}

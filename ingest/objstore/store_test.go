@@ -362,3 +362,30 @@ func TestConfigValidate(t *testing.T) {
 		})
 	}
 }
+
+func TestFetch(t *testing.T) {
+	srv := s3test.Start(t)
+	srv.Bucket(t, "out")
+	for _, k := range []string{"run/manifest.json", "run/shards/shard=0001/manifest.json", "run/folder/", "runaway.txt"} {
+		data := []byte("content of " + k)
+		if strings.HasSuffix(k, "/") {
+			data = nil // a folder marker holds nothing
+		}
+		srv.Put(t, "out", k, data)
+	}
+	c := newClient(t, srv.Config())
+	dir := t.TempDir()
+	got, err := c.Fetch(context.Background(), objstore.URL{Bucket: "out", Key: "run"}, dir)
+	if err != nil || len(got) != 2 {
+		t.Fatalf("Fetch = %v, %v", got, err)
+	}
+	for _, rel := range []string{"manifest.json", "shards/shard=0001/manifest.json"} {
+		b, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(rel)))
+		if err != nil || string(b) != "content of run/"+rel {
+			t.Errorf("%s: %q, %v", rel, b, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "..", "runaway.txt")); err == nil {
+		t.Error("an object outside the prefix was fetched")
+	}
+}
