@@ -83,7 +83,9 @@ func openObjects(ctx context.Context, arg string, st *stores) (Input, error) {
 		return in, fmt.Errorf("%s: no object there, nor under %s: check the address (a prefix ends with /)", u, u.Dir())
 	}
 	for _, o := range objs {
-		in.Captures = append(in.Captures, Capture{Path: o.URL.String(), Source: "s3", store: c, object: &o})
+		// Path and name are shown and recorded: a key's control
+		// characters are escaped there (the object is read by its key).
+		in.Captures = append(in.Captures, Capture{Path: provenance.SafeText(o.URL.String()), Source: "s3", store: c, object: &o})
 	}
 	return in, nil
 }
@@ -112,7 +114,7 @@ func openCapture(ctx context.Context, cp Capture) (c *ingest.Capture, close func
 func describeCapture(cp Capture) report.Input {
 	in := report.Input{Path: cp.Path, Name: filepath.Base(cp.Path), Source: "file", Status: report.StatusOK}
 	if cp.object != nil {
-		in.Name, in.Source = path.Base(cp.object.URL.Key), "s3"
+		in.Name, in.Source = provenance.SafeText(path.Base(cp.object.URL.Key)), "s3"
 		in.Size, in.ETag = cp.object.Size, cp.object.ETag
 	}
 	return in

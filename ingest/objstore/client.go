@@ -11,6 +11,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/flowproof/flowproof/provenance"
 )
 
 // Defaults and limits of Config.
@@ -96,16 +98,14 @@ func (c Config) Validate() error {
 	return nil
 }
 
-// redactURL drops a URL's userinfo for a message.
+// redactURL drops a URL's userinfo for a message, even from text that
+// does not parse as a URL.
 func redactURL(s string) string {
-	if u, err := url.Parse(s); err == nil && u.User != nil {
-		u.User = url.User("REDACTED")
-		return u.String()
+	r := provenance.RedactURL(s)
+	if i := strings.LastIndex(r, "@"); r == s && i >= 0 {
+		return provenance.Redacted + r[i:]
 	}
-	if i := strings.LastIndex(s, "@"); i >= 0 {
-		return "REDACTED" + s[i:]
-	}
-	return s
+	return r
 }
 
 // Client reads and writes one object storage service. It is safe for

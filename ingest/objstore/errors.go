@@ -8,6 +8,8 @@ import (
 
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/smithy-go"
+
+	"github.com/flowproof/flowproof/provenance"
 )
 
 // What went wrong, carried by an *Error (test with errors.Is).
@@ -36,7 +38,7 @@ type Error struct {
 
 func (e *Error) Error() string {
 	var b strings.Builder
-	b.WriteString(e.URL.String())
+	b.WriteString(provenance.SafeText(e.URL.String())) // a listed key may hold anything
 	b.WriteString(": ")
 	b.WriteString(e.Op)
 	b.WriteString(": ")
@@ -122,12 +124,13 @@ func netErr(err error) error {
 	return nil
 }
 
-// scrubText removes the credentials from a text shown to the user.
+// scrubText makes a server's text safe to show: without the credentials,
+// and with control characters escaped (provenance.SafeText).
 func (c *Client) scrubText(s string) string {
 	for _, x := range c.scrub {
-		s = strings.ReplaceAll(s, x, "REDACTED")
+		s = strings.ReplaceAll(s, x, provenance.Redacted)
 	}
-	return s
+	return provenance.SafeText(s)
 }
 
 func quote(s string) string { return `"` + s + `"` }

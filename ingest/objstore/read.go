@@ -4,12 +4,14 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/url"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 )
 
 // Object is one stored object as a listing or a read describes it.
@@ -27,14 +29,22 @@ type Object struct {
 // key, however many pages the server gives them in.
 func (c *Client) List(ctx context.Context, prefix URL) ([]Object, error) {
 	var objs []Object
-	p := s3.NewListObjectsV2Paginator(c.s3, &s3.ListObjectsV2Input{Bucket: aws.String(prefix.Bucket), Prefix: aws.String(prefix.Key)})
+	// Keys come URL-encoded: XML cannot carry every character a key may
+	// hold (control characters), and a key read back wrong is another key.
+	p := s3.NewListObjectsV2Paginator(c.s3, &s3.ListObjectsV2Input{Bucket: aws.String(prefix.Bucket), Prefix: aws.String(prefix.Key), EncodingType: types.EncodingTypeUrl})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
 			return nil, c.wrap("list", prefix, err)
 		}
 		for _, o := range page.Contents {
-			obj := Object{URL: URL{Bucket: prefix.Bucket, Key: aws.ToString(o.Key)}, Size: aws.ToInt64(o.Size), ETag: trimETag(aws.ToString(o.ETag))}
+			key := aws.ToString(o.Key)
+			if page.EncodingType == types.EncodingTypeUrl {
+				if key, err = url.QueryUnescape(key); err != nil {
+					return nil, &Error{Op: "list", URL: prefix, Msg: fmt.Sprintf("the server sent the key %q badly encoded: %v", aws.ToString(o.Key), err), Err: err}
+				}
+			}
+			obj := Object{URL: URL{Bucket: prefix.Bucket, Key: key}, Size: aws.ToInt64(o.Size), ETag: trimETag(aws.ToString(o.ETag))}
 			if o.LastModified != nil {
 				obj.Modified = *o.LastModified
 			}

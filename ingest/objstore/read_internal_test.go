@@ -28,6 +28,16 @@ func TestReaderAllocs(t *testing.T) {
 	}
 }
 
+// TestErrorText: a key's control characters are escaped in messages, and
+// the configured credentials never appear.
+func TestErrorText(t *testing.T) {
+	c := &Client{scrub: []string{"the-secret-key"}}
+	e := &Error{Op: "get", URL: URL{"caps", "a\x1b[2J.pcap"}, Msg: c.scrubText("denied for the-secret-key\x1b]0;title\x07"), Hint: "check"}
+	if got, want := e.Error(), `s3://caps/a\x1b[2J.pcap: get: denied for REDACTED\x1b]0;title\a: check`; got != want {
+		t.Errorf("Error() = %q\nwant      %q", got, want)
+	}
+}
+
 // TestReaderShort: a stream that ends before the object's size is an
 // error naming the object, not a clean end.
 func TestReaderShort(t *testing.T) {

@@ -104,6 +104,7 @@ func Start(t testing.TB) *Server {
 		addr = freeAddr(t)
 		cmd = exec.Command(bin, "--access", AccessKey, "--secret", SecretKey, "--port", addr, "posix", root)
 		cmd.Stdout, cmd.Stderr = logf, logf
+		dieWithParent(cmd)
 		if err := cmd.Start(); err != nil {
 			t.Fatalf("start versitygw: %v", err)
 		}
