@@ -102,7 +102,7 @@ func openCapture(ctx context.Context, cp Capture) (c *ingest.Capture, close func
 	if err != nil {
 		return nil, nil, err
 	}
-	c, err = ingest.NewReader(cp.Path, r, ingest.Options{})
+	c, err = ingest.NewSizedReader(cp.Path, r, r.Size, ingest.Options{})
 	if err != nil {
 		r.Close()
 		return nil, nil, err

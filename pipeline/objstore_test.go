@@ -151,6 +151,9 @@ func TestAnalyzeS3(t *testing.T) {
 				t.Errorf("%s holds a credential", k)
 			}
 		}
+		if bytes.Contains(b, []byte("flowproof-out-")) {
+			t.Errorf("%s names the local staging directory", k)
+		}
 	}
 	if v, err := report.Verify(dl); err != nil || !v.OK() {
 		t.Errorf("verify the downloaded outputs: %+v %v", v, err)
