@@ -16,8 +16,10 @@
 // memory beyond what the HTTP connection buffers, so the caller hashes and
 // parses the bytes as they arrive. Given the ETag of a listing, Open reads
 // exactly the listed version: an object deleted or rewritten since fails
-// (ErrNoObject, ErrChanged) instead of giving other bytes. A stream cut
-// short is an error, never a clean end.
+// (ErrNoObject, ErrChanged) instead of giving other bytes. A connection
+// that fails midway is picked up where it stopped, by a ranged GET of the
+// same version (up to three times per object), so a long stream survives
+// a reset; a stream that still ends short is an error, never a clean end.
 //
 // # Writing
 //

@@ -2,6 +2,7 @@ package objstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/url"
@@ -72,33 +73,54 @@ func (c *Client) Stat(ctx context.Context, u URL) (Object, error) {
 // connection buffers. Object describes the bytes being read.
 type Reader struct {
 	Object
-	body io.ReadCloser
-	c    *Client
-	n    int64
-	err  error
+	body    io.ReadCloser
+	c       *Client
+	ctx     context.Context
+	n       int64
+	resumed int
+	err     error
 }
+
+// maxResumes is how many times one read picks up again after its
+// connection failed.
+const maxResumes = 3
 
 // Open starts reading an object. When want.ETag is set (as a listing gives
 // it), the object must still have it: one changed since the listing fails
 // with ErrChanged, one deleted since with ErrNoObject, so the bytes read are
 // the ones listed. The caller must Close the Reader.
 func (c *Client) Open(ctx context.Context, want Object) (*Reader, error) {
-	in := &s3.GetObjectInput{Bucket: aws.String(want.URL.Bucket), Key: aws.String(want.URL.Key)}
-	if want.ETag != "" {
-		in.IfMatch = aws.String(`"` + want.ETag + `"`)
-	}
-	out, err := c.s3.GetObject(ctx, in)
+	out, err := c.get(ctx, want.URL, want.ETag, 0)
 	if err != nil {
-		return nil, c.wrap("get", want.URL, err)
+		return nil, err
 	}
-	r := &Reader{c: c, body: out.Body, Object: Object{URL: want.URL, Size: aws.ToInt64(out.ContentLength), ETag: trimETag(aws.ToString(out.ETag))}}
+	r := &Reader{c: c, ctx: ctx, body: out.Body, Object: Object{URL: want.URL, Size: aws.ToInt64(out.ContentLength), ETag: trimETag(aws.ToString(out.ETag))}}
 	if out.LastModified != nil {
 		r.Modified = *out.LastModified
 	}
 	return r, nil
 }
 
-// Read reads the object's next bytes. A connection cut short is an error
+// get starts a GET of u from byte from on, of the version etag ("" any).
+func (c *Client) get(ctx context.Context, u URL, etag string, from int64) (*s3.GetObjectOutput, error) {
+	in := &s3.GetObjectInput{Bucket: aws.String(u.Bucket), Key: aws.String(u.Key)}
+	if etag != "" {
+		in.IfMatch = aws.String(`"` + etag + `"`)
+	}
+	if from > 0 {
+		in.Range = aws.String(fmt.Sprintf("bytes=%d-", from))
+	}
+	out, err := c.s3.GetObject(ctx, in)
+	if err != nil {
+		return nil, c.wrap("get", u, err)
+	}
+	return out, nil
+}
+
+// Read reads the object's next bytes. A connection that fails midway is
+// picked up where it stopped (a ranged GET of the same version, up to
+// maxResumes times), so the bytes read are the object's, once each, in
+// order; past that, or when the object changed meanwhile, it is an error
 // naming the object and how far it got, never a clean io.EOF.
 func (r *Reader) Read(p []byte) (int, error) {
 	if r.err != nil {
@@ -106,16 +128,38 @@ func (r *Reader) Read(p []byte) (int, error) {
 	}
 	n, err := r.body.Read(p)
 	r.n += int64(n)
-	switch {
-	case err == io.EOF && r.n != r.Size:
-		err = &Error{Op: "get", URL: r.URL, Kind: ErrChanged, Err: io.ErrUnexpectedEOF,
-			Msg:  fmt.Sprintf("the stream ended after %d of %d bytes", r.n, r.Size),
-			Hint: "the connection was cut or the object changed: run again"}
-	case err != nil && err != io.EOF:
-		err = r.c.wrap("get", r.URL, fmt.Errorf("after %d of %d bytes: %w", r.n, r.Size, err))
+	if err == io.EOF && r.n == r.Size {
+		r.err = err
+		return n, err
 	}
-	r.err = err
-	return n, err
+	if err == nil {
+		return n, nil
+	}
+	if err == io.EOF {
+		err = io.ErrUnexpectedEOF
+	}
+	if r.ctx.Err() == nil && r.ETag != "" && r.resumed < maxResumes && r.n < r.Size {
+		r.resumed++
+		r.body.Close()
+		out, gerr := r.c.get(r.ctx, r.URL, r.ETag, r.n)
+		if gerr == nil {
+			r.body = out.Body
+			return n, nil
+		}
+		err = fmt.Errorf("%w (picking up after it: %w)", err, gerr)
+		r.body = io.NopCloser(strings.NewReader(""))
+	}
+	if errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, ErrChanged) && !errors.Is(err, ErrNoObject) {
+		msg := fmt.Sprintf("the stream ended after %d of %d bytes", r.n, r.Size)
+		if r.resumed > 0 {
+			msg += fmt.Sprintf(" (picked up again %d times)", r.resumed)
+		}
+		r.err = &Error{Op: "get", URL: r.URL, Kind: ErrChanged, Err: err, Msg: msg,
+			Hint: "the connection was cut, or the object changed: run again"}
+		return n, r.err
+	}
+	r.err = r.c.wrap("get", r.URL, fmt.Errorf("after %d of %d bytes: %w", r.n, r.Size, err))
+	return n, r.err
 }
 
 // Close ends the read.

@@ -2,6 +2,7 @@ package objstore
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"testing"
@@ -12,7 +13,7 @@ import (
 func TestReaderAllocs(t *testing.T) {
 	data := bytes.Repeat([]byte{1}, 1<<20)
 	src := bytes.NewReader(data)
-	r := &Reader{Object: Object{Size: int64(len(data))}, body: io.NopCloser(src)}
+	r := &Reader{Object: Object{Size: int64(len(data))}, body: io.NopCloser(src), ctx: context.Background()}
 	buf := make([]byte, 4096)
 	allocs := testing.AllocsPerRun(100, func() {
 		if src.Len() == 0 {
@@ -41,9 +42,9 @@ func TestErrorText(t *testing.T) {
 // TestReaderShort: a stream that ends before the object's size is an
 // error naming the object, not a clean end.
 func TestReaderShort(t *testing.T) {
-	r := &Reader{Object: Object{URL: URL{"caps", "a.pcap"}, Size: 10}, body: io.NopCloser(bytes.NewReader([]byte("12345")))}
+	r := &Reader{Object: Object{URL: URL{"caps", "a.pcap"}, Size: 10}, body: io.NopCloser(bytes.NewReader([]byte("12345"))), ctx: context.Background()}
 	_, err := io.ReadAll(r)
-	if !errors.Is(err, ErrChanged) || !errors.Is(err, io.ErrUnexpectedEOF) || err.Error() != "s3://caps/a.pcap: get: the stream ended after 5 of 10 bytes: the connection was cut or the object changed: run again" {
+	if !errors.Is(err, ErrChanged) || !errors.Is(err, io.ErrUnexpectedEOF) || err.Error() != "s3://caps/a.pcap: get: the stream ended after 5 of 10 bytes: the connection was cut, or the object changed: run again" {
 		t.Fatalf("ReadAll: %v", err)
 	}
 }
