@@ -37,8 +37,11 @@
 // safe, as for an append-only audit trail another run may write at once.
 //
 // Publish uploads a local directory under a prefix, in a stated order (a
-// manifest last), then deletes the stale objects under the prefixes the
-// publication owns: how a rerun replaces exactly its own earlier outputs.
+// manifest last), then deletes the stale objects under the directories the
+// publication owns, given as patterns (a shard of a hive layout owns
+// "flows/date=*/shard=0003/"): how a rerun replaces exactly its own earlier
+// outputs. Fetch copies a stored prefix into a local directory, for a step
+// that needs files.
 //
 // # Credentials
 //

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -17,9 +18,12 @@ type Publication struct {
 	// order: a manifest, then an audit trail, so that whoever sees them
 	// sees the files they describe already stored.
 	Last []string
-	// Owned are prefixes (relative to To, e.g. "shards/shard=0003/") that
-	// this publication replaces whole: after the uploads, every object
-	// under them that was not just uploaded is deleted.
+	// Owned are the directories (relative to To, ending in "/") that this
+	// publication replaces whole: after the uploads, every object under
+	// them that was not just uploaded is deleted. Each segment is a
+	// path.Match pattern, so a shard of a hive layout owns
+	// "flows/date=*/shard=0003/" across every date, besides
+	// "shards/shard=0003/".
 	Owned []string
 	// Cond gives an upload's conditions by relative name (nil: none).
 	Cond func(rel string) Put
@@ -30,6 +34,11 @@ type Publication struct {
 // the first failure: the objects uploaded before it stay, the failed one
 // keeps its earlier content, nothing is deleted.
 func (c *Client) Publish(ctx context.Context, p Publication) ([]Uploaded, error) {
+	for _, pat := range p.Owned {
+		if _, _, err := ownedPattern(pat); err != nil {
+			return nil, err
+		}
+	}
 	var rels []string
 	err := filepath.WalkDir(p.Dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -70,10 +79,68 @@ func (c *Client) Publish(ctx context.Context, p Publication) ([]Uploaded, error)
 		done = append(done, up)
 		keep[up.URL.Key] = true
 	}
-	for _, o := range p.Owned {
-		if _, err := c.DeletePrefixExcept(ctx, p.To.Join(o), keep); err != nil {
+	for _, pat := range p.Owned {
+		if err := c.deleteOwned(ctx, p.To, pat, keep); err != nil {
 			return done, err
 		}
 	}
 	return done, nil
+}
+
+// deleteOwned deletes the objects under the directories pat matches
+// (relative to to; see Publication.Owned) whose keys are not in keep.
+func (c *Client) deleteOwned(ctx context.Context, to URL, pat string, keep map[string]bool) error {
+	segs, literal, err := ownedPattern(pat)
+	if err != nil {
+		return err
+	}
+	base := to.Dir()
+	if literal > 0 {
+		base = to.Join(strings.Join(segs[:literal], "/") + "/")
+	}
+	objs, err := c.List(ctx, base)
+	if err != nil {
+		return err
+	}
+	var stale []string
+	for _, o := range objs {
+		if !keep[o.URL.Key] && ownedBy(segs, to.Rel(o.URL)) {
+			stale = append(stale, o.URL.Key)
+		}
+	}
+	return c.Delete(ctx, to.Bucket, stale)
+}
+
+// ownedPattern splits an owned directory's pattern into its segments, and
+// counts the leading ones without wildcards (a prefix to list).
+func ownedPattern(pat string) (segs []string, literal int, err error) {
+	segs = strings.Split(strings.TrimSuffix(pat, "/"), "/")
+	literal = -1
+	for i, s := range segs {
+		if _, err := path.Match(s, ""); err != nil || s == "" {
+			return nil, 0, fmt.Errorf("publish: owned directory %q: not a slash-separated list of path.Match patterns", pat)
+		}
+		if literal < 0 && strings.ContainsAny(s, `*?[\`) {
+			literal = i
+		}
+	}
+	if literal < 0 {
+		literal = len(segs)
+	}
+	return segs, literal, nil
+}
+
+// ownedBy says whether rel lies below a directory whose segments match
+// segs.
+func ownedBy(segs []string, rel string) bool {
+	parts := strings.Split(rel, "/")
+	if len(parts) <= len(segs) {
+		return false
+	}
+	for i, s := range segs {
+		if ok, _ := path.Match(s, parts[i]); !ok {
+			return false
+		}
+	}
+	return true
 }

@@ -70,3 +70,29 @@ func TestLocalName(t *testing.T) {
 		}
 	}
 }
+
+func TestOwned(t *testing.T) {
+	tests := []struct {
+		pat, rel string
+		literal  int
+		owned    bool
+	}{
+		{"flows/date=*/shard=0003/", "flows/date=2026-12-03/shard=0003/part-0.parquet", 1, true},
+		{"flows/date=*/shard=0003/", "flows/date=2026-12-03/shard=0013/part-0.parquet", 1, false},
+		{"flows/date=*/shard=0003/", "flows/date=2026-12-03/shard=0003", 1, false},
+		{"shards/shard=0003/", "shards/shard=0003/manifest.json", 2, true},
+		{"shards/shard=0003/", "shards/shard=00031/manifest.json", 2, false},
+		{"*/shard=0003/", "dns/shard=0003/x", 0, true},
+	}
+	for _, tt := range tests {
+		segs, literal, err := ownedPattern(tt.pat)
+		if err != nil || literal != tt.literal || ownedBy(segs, tt.rel) != tt.owned {
+			t.Errorf("%q owns %q: %v (literal %d, %v); want %v (literal %d)", tt.pat, tt.rel, ownedBy(segs, tt.rel), literal, err, tt.owned, tt.literal)
+		}
+	}
+	for _, bad := range []string{"flows/[/", "a//b/", ""} {
+		if _, _, err := ownedPattern(bad); err == nil {
+			t.Errorf("ownedPattern(%q) accepted", bad)
+		}
+	}
+}

@@ -297,11 +297,13 @@ func TestConditionalUpload(t *testing.T) {
 func TestPublishAndDelete(t *testing.T) {
 	srv := s3test.Start(t)
 	srv.Bucket(t, "out")
-	for _, k := range []string{"run/shards/shard=0001/old.parquet", "run/shards/shard=0002/keep.parquet", "run/elsewhere.txt"} {
+	for _, k := range []string{"run/shards/shard=0001/old.parquet", "run/shards/shard=0002/keep.parquet", "run/elsewhere.txt",
+		"run/flows/date=2026-12-01/shard=0001/part-0.parquet", "run/flows/date=2026-12-01/shard=0002/part-0.parquet",
+		"run/flows/date=2026-12-02/shard=0001/part-0.parquet", "run/flows/date=2026-12-02/shard=0001/part-1.parquet"} {
 		srv.Put(t, "out", k, []byte("old"))
 	}
 	dir := t.TempDir()
-	for _, rel := range []string{"manifest.json", "shards/shard=0001/part-0.parquet", "a.md", "audit.jsonl"} {
+	for _, rel := range []string{"manifest.json", "shards/shard=0001/part-0.parquet", "a.md", "audit.jsonl", "flows/date=2026-12-02/shard=0001/part-0.parquet"} {
 		p := filepath.Join(dir, filepath.FromSlash(rel))
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			t.Fatal(err)
@@ -313,7 +315,7 @@ func TestPublishAndDelete(t *testing.T) {
 	c := newClient(t, srv.Config())
 	done, err := c.Publish(context.Background(), objstore.Publication{
 		Dir: dir, To: objstore.URL{Bucket: "out", Key: "run"},
-		Last: []string{"manifest.json", "audit.jsonl"}, Owned: []string{"shards/shard=0001/"},
+		Last: []string{"manifest.json", "audit.jsonl"}, Owned: []string{"shards/shard=0001/", "flows/date=*/shard=0001/"},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -325,12 +327,18 @@ func TestPublishAndDelete(t *testing.T) {
 			t.Errorf("%s: SHA-256 %s", u.URL, u.SHA256)
 		}
 	}
-	if want := []string{"run/a.md", "run/shards/shard=0001/part-0.parquet", "run/manifest.json", "run/audit.jsonl"}; !slices.Equal(order, want) {
+	if want := []string{"run/a.md", "run/flows/date=2026-12-02/shard=0001/part-0.parquet", "run/shards/shard=0001/part-0.parquet", "run/manifest.json", "run/audit.jsonl"}; !slices.Equal(order, want) {
 		t.Errorf("upload order %v, want %v", order, want)
 	}
-	want := []string{"run/a.md", "run/audit.jsonl", "run/elsewhere.txt", "run/manifest.json", "run/shards/shard=0001/part-0.parquet", "run/shards/shard=0002/keep.parquet"}
+	// shard 1's stale parts went, on every date; shard 2's stayed.
+	want := []string{"run/a.md", "run/audit.jsonl", "run/elsewhere.txt",
+		"run/flows/date=2026-12-01/shard=0002/part-0.parquet", "run/flows/date=2026-12-02/shard=0001/part-0.parquet",
+		"run/manifest.json", "run/shards/shard=0001/part-0.parquet", "run/shards/shard=0002/keep.parquet"}
 	if got := srv.Keys(t, "out"); !slices.Equal(got, want) {
 		t.Errorf("keys after publishing %v, want %v", got, want)
+	}
+	if _, err := c.Publish(context.Background(), objstore.Publication{Dir: dir, To: objstore.URL{Bucket: "out", Key: "run"}, Owned: []string{"flows/[/"}}); err == nil {
+		t.Error("a bad owned pattern was accepted")
 	}
 	if err := c.Delete(context.Background(), "out", []string{"run/a.md", "run/not-there"}); err != nil {
 		t.Fatal(err)
