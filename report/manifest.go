@@ -44,14 +44,12 @@ type Manifest struct {
 
 // Input is one capture that was read.
 type Input struct {
-	Path   string `json:"path"`             // as given on the command line
-	Name   string `json:"name"`             // base name: the flows' capture column
-	Source string `json:"source,omitempty"` // provenance, e.g. "file" or a Kubeshark snapshot
-	Size   int64  `json:"size"`
-	SHA256 string `json:"sha256"`
-	// ETag is an object's tag in object storage (s3:// inputs), of the
-	// version read.
-	ETag      string          `json:"etag,omitempty"`
+	Path      string          `json:"path"`             // as given on the command line
+	Name      string          `json:"name"`             // base name: the flows' capture column
+	Source    string          `json:"source,omitempty"` // provenance, e.g. "file" or a Kubeshark snapshot
+	Size      int64           `json:"size"`
+	SHA256    string          `json:"sha256"`
+	ETag      string          `json:"etag,omitempty"` // s3:// inputs: the object's ETag, of the version read
 	Format    string          `json:"format"` // e.g. "pcap", "pcapng", "pcapng.gz"
 	Packets   int64           `json:"packets"`
 	LinkTypes []LinkTypeCount `json:"link_types"`
