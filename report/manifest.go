@@ -50,7 +50,7 @@ type Input struct {
 	Size      int64           `json:"size"`
 	SHA256    string          `json:"sha256"`
 	ETag      string          `json:"etag,omitempty"` // s3:// inputs: the object's ETag, of the version read
-	Format    string          `json:"format"` // e.g. "pcap", "pcapng", "pcapng.gz"
+	Format    string          `json:"format"`         // e.g. "pcap", "pcapng", "pcapng.gz"
 	Packets   int64           `json:"packets"`
 	LinkTypes []LinkTypeCount `json:"link_types"`
 	FirstNs   int64           `json:"first_ns,omitempty"` // first packet, epoch ns
