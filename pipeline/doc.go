@@ -10,8 +10,11 @@
 //     Pull. Whatever it is, it becomes an [Input]: the captures to read, in
 //     order, with their provenance (and the SHA-256 recorded at pull time),
 //     and the Kubeshark answers that came with them (list_l4_flows,
-//     list_workloads). An argument that cannot be opened is a warning; the
-//     others are still read.
+//     list_workloads). An s3://bucket/key argument is listed in object
+//     storage (Options.S3, package ingest/objstore): the object, or every
+//     object under the prefix; each is streamed when its turn comes, pinned
+//     to the listed version, never staged. An argument that cannot be
+//     opened is a warning; the others are still read.
 //  2. Cross-check setup. The answers (or those Options.L4Flows and
 //     Options.Workloads name) are parsed (ingest/kubeshark/l4) into a
 //     crosscheck.Checker. Without answers there is no cross-check.
@@ -35,6 +38,12 @@
 //     then an entry is appended to audit.jsonl that records the manifest's
 //     own SHA-256 (provenance.AppendStep). Every file is written under a
 //     temporary name and renamed when complete.
+//
+// An s3://bucket/prefix Options.Out is a local staging directory for the
+// run, uploaded when it is complete (objstore.go): the outputs, then
+// manifest.json, then audit.jsonl, the stored trail appended to under a
+// condition that nobody wrote it meanwhile; each object appears only when
+// complete, and a failed upload fails the run.
 //
 // A bad capture (truncated, corrupt, not a capture) is reported through
 // Progress.Warn and in the manifest; what it held before the damage is used,

@@ -20,18 +20,18 @@ import (
 	"github.com/flowproof/flowproof/report"
 )
 
-// corpusDir is a directory of the shared public corpus the sharded tests
+// shardCorpus is a directory of the shared public corpus the sharded tests
 // add to testdata's captures: many captures, of many days.
-const corpusDir = "/work/shared/corpus/public/wireshark-wiki"
+var shardCorpus = filepath.Join(corpusDir, "wireshark-wiki")
 
 // shardInputs are the inputs of the sharded tests: testdata's generated
 // captures, and a directory of the public corpus when it is there.
 func shardInputs(t *testing.T) []string {
 	in := []string{genDir}
-	if _, err := os.Stat(corpusDir); err != nil {
+	if _, err := os.Stat(shardCorpus); err != nil {
 		t.Logf("public corpus absent (%v): sharding only testdata/gen", err)
 	} else {
-		in = append(in, corpusDir)
+		in = append(in, shardCorpus)
 	}
 	return in
 }

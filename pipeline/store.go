@@ -232,9 +232,6 @@ func storeHash(ctx context.Context, st Store, name string) (provenance.File, err
 	return provenance.File{Name: name, Size: n, SHA256: hex.EncodeToString(h.Sum(nil))}, nil
 }
 
-// maxAuditBytes caps an audit trail read back to append to it.
-const maxAuditBytes = 64 << 20
-
 // writeManifestAndAudit writes a step's manifest and appends its audit
 // entry in the store directory prefix ("" or ending in a slash), as
 // writeOutputs does in a local directory: the entry's seq is set through
