@@ -56,6 +56,9 @@ type Options struct {
 	// the uploads.
 	S3     objstore.Config
 	stores *stores // the client, shared by the inputs and the output
+	// opened are arguments opened already (a shard's s3:// captures, as
+	// listed when the shards were cut), used instead of opening them again.
+	opened map[string]Input
 
 	Version  string   // flowproof's version, for the manifest and the files
 	Command  []string // the command line, for the manifest (redacted there)
@@ -128,7 +131,11 @@ func Analyze(ctx context.Context, args []string, o Options) (*Result, error) {
 	var captures []Capture
 	var missing []string
 	for _, arg := range args {
-		in, err := openArg(ctx, arg, st)
+		in, ok := o.opened[arg]
+		var err error
+		if !ok {
+			in, err = openArg(ctx, arg, st)
+		}
 		if err != nil {
 			prog.Warn(fmt.Sprintf("%v (skipped)", err))
 			missing = append(missing, err.Error())

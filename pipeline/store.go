@@ -70,9 +70,8 @@ func (d DirStore) String() string { return d.Dir }
 // path turns a store name into a local path, refusing names that would
 // leave the directory.
 func (d DirStore) path(name string) (string, error) {
-	clean := path.Clean("/" + name)[1:]
-	if clean != name || name == "" || strings.Contains(name, "\\") {
-		return "", fmt.Errorf("store name %q is not a clean relative path", name)
+	if err := storeName(name); err != nil {
+		return "", err
 	}
 	return filepath.Join(d.Dir, filepath.FromSlash(name)), nil
 }
