@@ -1,12 +1,17 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/flowproof/flowproof/internal/reporttables"
 	"github.com/flowproof/flowproof/internal/s3test"
+	"github.com/flowproof/flowproof/internal/testcaptures"
 )
 
 // TestAnalyzeS3CLI: analyze reads s3:// inputs and writes -o s3:// with
@@ -97,5 +102,118 @@ func TestReadAWSEnv(t *testing.T) {
 				t.Errorf("readAWSEnv = %+v, want %+v", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestIndexedJobS3 is TestIndexedJob over object storage (a real
+// versitygw): the captures under s3://caps/in/, n pods told their shard by
+// the Job's environment writing s3://out/job/, one a process killed midway
+// and run again, then merge s3://out/job with the --s3-* flags. The merged
+// report's tables are a single local analyze's; an edited shard manifest
+// in the bucket fails merge (exit 1) naming it, and nothing changes.
+func TestIndexedJobS3(t *testing.T) {
+	srv := s3test.Start(t)
+	srv.Bucket(t, "caps")
+	srv.Bucket(t, "out")
+	inputs, err := testcaptures.TwoDays("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The same files locally, in the key order, for the single run.
+	local := t.TempDir()
+	for _, in := range inputs {
+		files := []string{in}
+		if st, err := os.Stat(in); err == nil && st.IsDir() {
+			files, _ = filepath.Glob(filepath.Join(in, "*"))
+		}
+		for _, f := range files {
+			name := filepath.Base(filepath.Dir(f)) + "/" + filepath.Base(f)
+			b, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			os.MkdirAll(filepath.Join(local, filepath.Dir(name)), 0o755)
+			if err := os.WriteFile(filepath.Join(local, name), b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			srv.Put(t, "caps", "in/"+name, b)
+		}
+	}
+	var env []string
+	for k, v := range srv.Env() {
+		t.Setenv(k, v)
+		env = append(env, k+"="+v)
+	}
+	s3 := []string{"--s3-endpoint", srv.Endpoint, "--s3-path-style"}
+	single := t.TempDir()
+	if code, _, stderr := run(t, "analyze", "--quiet", "--l7", "-o", single, local); code != exitOK {
+		t.Fatalf("single analyze: exit %d: %s", code, stderr)
+	}
+
+	const n = 3
+	args := append([]string{"--quiet", "--l7", "-o", "s3://out/job"}, append(s3, "s3://caps/in/")...)
+	shard := func(i int) {
+		t.Helper()
+		env := map[string]string{envJobIndex: strconv.Itoa(i), envJobCompletions: strconv.Itoa(n)}
+		var stdout, stderr bytes.Buffer
+		if err := runAnalyzeEnv(context.Background(), args, &stdout, &stderr, func(k string) string { return env[k] }); err != nil {
+			t.Fatalf("shard %d: %v: %s", i, err, stderr.String())
+		}
+		if !strings.Contains(stdout.String(), "-> s3://out/job") {
+			t.Errorf("shard %d said %q", i, stdout.String())
+		}
+	}
+	shard(0)
+	shard(2)
+	killAtWork(t, append([]string{"analyze"}, args...), append(env, envJobIndex+"=1", envJobCompletions+"=3")...)
+	if _, ok := srv.Get(t, "out", "job/shards/shard=0001/manifest.json"); !ok {
+		t.Logf("shard 1 killed before its manifest")
+		code, _, stderr := run(t, append([]string{"merge", "s3://out/job"}, s3...)...)
+		if code != exitFailed || !strings.Contains(stderr, "shards/shard=0001/manifest.json: missing") {
+			t.Errorf("merge without shard 1: exit %d: %s", code, stderr)
+		}
+	}
+	shard(1) // the Job's retry
+	code, stdout, stderr := run(t, append([]string{"merge", "s3://out/job"}, s3...)...)
+	if code != exitOK || !strings.Contains(stdout, "merged 3 shards") || !strings.Contains(stdout, "-> s3://out/job") {
+		t.Fatalf("merge: exit %d: %s%s", code, stdout, stderr)
+	}
+	w, _ := os.ReadFile(filepath.Join(single, "report.md"))
+	g, _ := srv.Get(t, "out", "job/report.md")
+	g = bytes.ReplaceAll(g, []byte(" | s3 | "), []byte(" | file | ")) // the inputs' source
+	for _, d := range reporttables.Diff(reporttables.Tables(string(w), "outputs"), reporttables.Tables(string(g), "outputs")) {
+		t.Error(d)
+	}
+	if ups := srv.Uploads(t, "out"); len(ups) > 0 {
+		t.Errorf("uploads left in progress: %v", ups)
+	}
+
+	key := "job/shards/shard=0002/manifest.json"
+	b, _ := srv.Get(t, "out", key)
+	srv.Put(t, "out", key, bytes.Replace(b, []byte(`"shards": 3`), []byte(`"shards": 3 `), 1))
+	before := map[string]string{}
+	for _, k := range srv.Keys(t, "out") {
+		b, _ := srv.Get(t, "out", k)
+		before[k] = string(b)
+	}
+	if code, _, stderr := run(t, append([]string{"merge", "s3://out/job"}, s3...)...); code != exitFailed || !strings.Contains(stderr, "shards/shard=0002/manifest.json: its SHA-256 is") {
+		t.Errorf("merge of an edited manifest: exit %d: %s", code, stderr)
+	}
+	after := srv.Keys(t, "out")
+	for _, k := range after {
+		if b, _ := srv.Get(t, "out", k); string(b) != before[k] {
+			t.Errorf("a failed merge changed %s", k)
+		}
+	}
+	if len(after) != len(before) {
+		t.Errorf("a failed merge changed the keys")
+	}
+	for _, tt := range []struct{ name, out, saying string }{
+		{"missing bucket", "s3://nobucket/job", `the bucket "nobucket" does not exist`},
+		{"nothing there", "s3://out/none", "no shard manifest"},
+	} {
+		if code, _, stderr := run(t, append([]string{"merge", tt.out}, s3...)...); code != exitFailed || !strings.Contains(stderr, tt.saying) {
+			t.Errorf("%s: exit %d: %s", tt.name, code, stderr)
+		}
 	}
 }
