@@ -63,7 +63,15 @@
 // report.Summary in a single run's order and writes the merged report,
 // manifest and audit entry. Both reach storage only through a [Store]
 // (list, open, create-and-commit, remove): [DirStore] is a local
-// directory. The trade-offs (staging costs a second encoding of the
+// directory; [OpenStore] gives it, or, for an s3:// prefix, a store of
+// objects (store_s3.go): a file is written locally and uploaded at Commit
+// (visible only when complete), read by downloading it once into a local
+// directory (Parquet needs ReadAt; merge hashes and then reads the same
+// copy), and a file read and then rewritten (an audit trail) is uploaded on
+// condition that it did not change in between. A shard's s3:// captures
+// are keyed by their key below the prefix given, and streamed as Analyze
+// streams them, pinned to the version listed when the shards were cut.
+// The trade-offs (staging costs a second encoding of the
 // tables; exactness; cross-check per shard) are in the README, Sharded
 // batch runs.
 //
