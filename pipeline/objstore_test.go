@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -63,18 +64,25 @@ func s3Inputs(t *testing.T, srv *s3test.Server) string {
 	return dir
 }
 
-// getManifest reads the manifest stored under prefix.
-func getManifest(t *testing.T, srv *s3test.Server, bucket, prefix string) *report.Manifest {
+// getFile copies a stored object into a new local file, and returns its
+// path.
+func getFile(t *testing.T, srv *s3test.Server, bucket, key string) string {
 	t.Helper()
-	b, ok := srv.Get(t, bucket, prefix+"/"+report.ManifestFile)
+	b, ok := srv.Get(t, bucket, key)
 	if !ok {
-		t.Fatalf("no %s under s3://%s/%s", report.ManifestFile, bucket, prefix)
+		t.Fatalf("no s3://%s/%s", bucket, key)
 	}
-	p := filepath.Join(t.TempDir(), report.ManifestFile)
+	p := filepath.Join(t.TempDir(), path.Base(key))
 	if err := os.WriteFile(p, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	m, err := report.ReadManifest(p)
+	return p
+}
+
+// getManifest reads the manifest stored under prefix.
+func getManifest(t *testing.T, srv *s3test.Server, bucket, prefix string) *report.Manifest {
+	t.Helper()
+	m, err := report.ReadManifest(getFile(t, srv, bucket, prefix+"/"+report.ManifestFile))
 	if err != nil {
 		t.Fatal(err)
 	}

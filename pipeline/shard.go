@@ -71,7 +71,8 @@ func ShardOf(key string, n int) int {
 type shardUnit struct {
 	// Key names the unit for ShardOf: the path relative to the argument it
 	// came from (a capture file given itself, or an evidence directory: its
-	// base name), slash-separated; for object storage, the object key.
+	// base name), slash-separated; for object storage, the key relative to
+	// the prefix given (an object given itself: its base name).
 	Key   string
 	arg   string // what the shard passes to Analyze
 	first int    // index of its first capture in the whole run (0-based)

@@ -57,18 +57,12 @@ func shardS3Inputs(t *testing.T, srv *s3test.Server) string {
 // readS3Parts reads every part of a table stored under the prefix.
 func readS3Parts(t *testing.T, srv *s3test.Server, bucket, prefix, table string) []report.FlowRow {
 	t.Helper()
-	dir := t.TempDir()
 	var rows []report.FlowRow
 	for _, k := range srv.Keys(t, bucket) {
 		if !strings.HasPrefix(k, prefix+table+"/date=") {
 			continue
 		}
-		b, _ := srv.Get(t, bucket, k)
-		p := filepath.Join(dir, "part.parquet")
-		if err := os.WriteFile(p, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		r, err := report.ReadFlows(p)
+		r, err := report.ReadFlows(getFile(t, srv, bucket, k))
 		if err != nil {
 			t.Fatalf("%s: %v", k, err)
 		}
@@ -178,11 +172,8 @@ func TestShardedJobS3(t *testing.T) {
 	}
 	sameRows(t, readS3Parts(t, srv, "out", "job/", "flows"), want)
 	t.Logf("%d captures, %d flows in %d shards, merged from S3", sres.Captures, sres.Flows, n)
-	merged := filepath.Join(t.TempDir(), "report.md")
-	rep, ok := srv.Get(t, "out", "job/report.md")
-	if !ok {
-		t.Fatal("no merged report.md")
-	}
+	merged := getFile(t, srv, "out", "job/report.md")
+	rep, _ := os.ReadFile(merged)
 	// The inputs table names each capture's source: s3 here, file there.
 	os.WriteFile(merged, bytes.ReplaceAll(rep, []byte(" | s3 | "), []byte(" | file | ")), 0o644)
 	compareReportTables(t, filepath.Join(single, "report.md"), merged)

@@ -2,10 +2,8 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -152,17 +150,7 @@ func TestIndexedJobS3(t *testing.T) {
 
 	const n = 3
 	args := append([]string{"--quiet", "--l7", "-o", "s3://out/job"}, append(s3, "s3://caps/in/")...)
-	shard := func(i int) {
-		t.Helper()
-		env := map[string]string{envJobIndex: strconv.Itoa(i), envJobCompletions: strconv.Itoa(n)}
-		var stdout, stderr bytes.Buffer
-		if err := runAnalyzeEnv(context.Background(), args, &stdout, &stderr, func(k string) string { return env[k] }); err != nil {
-			t.Fatalf("shard %d: %v: %s", i, err, stderr.String())
-		}
-		if !strings.Contains(stdout.String(), "-> s3://out/job") {
-			t.Errorf("shard %d said %q", i, stdout.String())
-		}
-	}
+	shard := func(i int) { t.Helper(); jobShard(t, args, i, n, "-> s3://out/job") }
 	shard(0)
 	shard(2)
 	killAtWork(t, append([]string{"analyze"}, args...), append(env, envJobIndex+"=1", envJobCompletions+"=3")...)

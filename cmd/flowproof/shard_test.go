@@ -77,17 +77,7 @@ func TestIndexedJob(t *testing.T) {
 	const n = 4
 	out := t.TempDir()
 	args := append([]string{"--quiet", "--l7", "-o", out}, inputs...)
-	shard := func(i int) {
-		t.Helper()
-		env := map[string]string{envJobIndex: strconv.Itoa(i), envJobCompletions: strconv.Itoa(n)}
-		var stdout, stderr bytes.Buffer
-		if err := runAnalyzeEnv(context.Background(), args, &stdout, &stderr, func(k string) string { return env[k] }); err != nil {
-			t.Fatalf("shard %d: %v: %s", i, err, stderr.String())
-		}
-		if !strings.Contains(stdout.String(), "shard "+strconv.Itoa(i)+"/4") {
-			t.Errorf("shard %d said %q", i, stdout.String())
-		}
-	}
+	shard := func(i int) { t.Helper(); jobShard(t, args, i, n, "shard "+strconv.Itoa(i)+"/4") }
 	for i := range n {
 		if i != 2 {
 			shard(i)
@@ -122,6 +112,21 @@ func TestIndexedJob(t *testing.T) {
 	os.WriteFile(p, bytes.Replace(b, []byte(`"shards": 4`), []byte(`"shards": 4 `), 1), 0o644)
 	if code, _, stderr := run(t, "merge", out); code != exitFailed || !strings.Contains(stderr, "shards/shard=0001/manifest.json: its SHA-256 is") {
 		t.Errorf("merge of an edited manifest: exit %d: %s", code, stderr)
+	}
+}
+
+// jobShard runs analyze in-process as pod i of an Indexed Job of n
+// completions (the Job's environment, not --shard), and checks that it
+// succeeded saying what it wrote.
+func jobShard(t *testing.T, args []string, i, n int, saying string) {
+	t.Helper()
+	env := map[string]string{envJobIndex: strconv.Itoa(i), envJobCompletions: strconv.Itoa(n)}
+	var stdout, stderr bytes.Buffer
+	if err := runAnalyzeEnv(context.Background(), args, &stdout, &stderr, func(k string) string { return env[k] }); err != nil {
+		t.Fatalf("shard %d: %v: %s", i, err, stderr.String())
+	}
+	if !strings.Contains(stdout.String(), saying) {
+		t.Errorf("shard %d said %q, want %q", i, stdout.String(), saying)
 	}
 }
 
