@@ -229,3 +229,38 @@ func TestOpenStoreS3Errors(t *testing.T) {
 		t.Errorf("wrong secret: %v", err)
 	}
 }
+
+// TestShardS3ObjectDeleted: a capture deleted between the listing that cut
+// the shards and the shard's read of it is skipped, named in the shard's
+// manifest, and the shard is partial (ErrPartial); merge then says so too.
+func TestShardS3ObjectDeleted(t *testing.T) {
+	srv := s3test.Start(t)
+	srv.Bucket(t, "caps")
+	srv.Bucket(t, "out")
+	files, err := filepath.Glob(filepath.Join(genDir, "*"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		b, _ := os.ReadFile(f)
+		srv.Put(t, "caps", "in/"+filepath.Base(f), b)
+	}
+	ctx := context.Background()
+	st, closeStore, err := pipeline.OpenStore(ctx, "s3://out/del", srv.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeStore()
+	sh := pipeline.Shard{Index: 0, Count: 1}
+	prog := &hookProgress{hook: func() { srv.Delete(t, "caps", "in/tcp-sf.pcap") }}
+	res, err := pipeline.AnalyzeShard(ctx, []string{"s3://caps/in/"}, pipeline.Options{Version: "test", S3: srv.Config(), Progress: prog}, sh, st)
+	if !errors.Is(err, pipeline.ErrPartial) || res == nil {
+		t.Fatalf("AnalyzeShard = %+v, %v; want ErrPartial", res, err)
+	}
+	if s := strings.Join(res.Manifest.Skipped, "\n"); !strings.Contains(s, "s3://caps/in/tcp-sf.pcap") || !strings.Contains(s, "deleted after it was listed") {
+		t.Errorf("skipped: %q", s)
+	}
+	if _, err := pipeline.MergeShards(ctx, st, pipeline.MergeOptions{Version: "test"}); !errors.Is(err, pipeline.ErrPartial) {
+		t.Errorf("merge: %v, want ErrPartial", err)
+	}
+}
