@@ -264,3 +264,56 @@ func TestShardS3ObjectDeleted(t *testing.T) {
 		t.Errorf("merge: %v, want ErrPartial", err)
 	}
 }
+
+// TestObjectStoreConditional: a file read through the store and written
+// back fails when another writer changed it in between (two pods of one
+// shard index appending to its audit trail at once), and a file found
+// missing fails when another writer created it; the other's version stays.
+func TestObjectStoreConditional(t *testing.T) {
+	srv := s3test.Start(t)
+	srv.Bucket(t, "out")
+	ctx := context.Background()
+	st, closeStore, err := pipeline.OpenStore(ctx, "s3://out/c/", srv.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeStore()
+	write := func(name, data string) error {
+		w, err := st.Create(ctx, name)
+		if err != nil {
+			return err
+		}
+		w.Write([]byte(data))
+		_, err = w.Commit()
+		return err
+	}
+	for _, tc := range []struct{ name, before string }{{"changed.jsonl", "one\n"}, {"created.jsonl", ""}} {
+		if tc.before != "" {
+			srv.Put(t, "out", "c/"+tc.name, []byte(tc.before))
+		}
+		f, err := st.Open(ctx, tc.name)
+		if tc.before == "" && !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("%s: open of a missing object: %v", tc.name, err)
+		}
+		if err == nil {
+			f.Close()
+		}
+		srv.Put(t, "out", "c/"+tc.name, []byte("the other writer's\n"))
+		if err := write(tc.name, tc.before+"mine\n"); err == nil || !strings.Contains(err.Error(), "another run wrote it") {
+			t.Errorf("%s: write after another writer: %v", tc.name, err)
+		}
+		if b, _ := srv.Get(t, "out", "c/"+tc.name); string(b) != "the other writer's\n" {
+			t.Errorf("%s: now %q", tc.name, b)
+		}
+	}
+	// A name never read is written whatever is there; a name written is
+	// written again on the condition of its own version.
+	for range 2 {
+		if err := write("plain.json", "{}"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if ents, err := st.List(ctx, ""); err != nil || len(ents) != 3 {
+		t.Errorf("List = %v, %v", ents, err)
+	}
+}
