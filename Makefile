@@ -8,8 +8,11 @@ FUZZTIME ?= 100000x
 # writes a directory per input: fewer executions.
 FUZZTIME_READER ?= 20000x
 GO ?= go
+# The S3-compatible server of the object storage tests (internal/s3test),
+# built from its Go module into bin/, never added to go.mod.
+VERSITYGW_VERSION := v1.8.0
 
-.PHONY: help build release demo test unit duckdb deploy fuzz bench gobench check clean
+.PHONY: help build release demo test unit duckdb deploy fuzz bench gobench check clean versitygw
 
 help: ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
@@ -23,7 +26,13 @@ release: ## build bin/flowproof without the demo (-tags nodemo: no Kubeshark sta
 demo: build ## run the whole pipeline (L7 and its cross-check included) on the built-in sample captures into flowproof-demo/
 	./bin/flowproof demo --l7 -o flowproof-demo
 
-test: check unit duckdb deploy fuzz gobench ## everything CI runs
+test: versitygw check unit duckdb deploy fuzz gobench ## everything CI runs
+# Under make test the object storage tests fail, not skip, without versitygw.
+test: export FLOWPROOF_REQUIRE_S3 := 1
+
+versitygw: ## install the S3 test server (versitygw $(VERSITYGW_VERSION), pinned) into bin/
+	@$(GO) version -m bin/versitygw 2>/dev/null | grep -Eq 'mod[[:space:]]+github.com/versity/versitygw[[:space:]]+$(VERSITYGW_VERSION)[[:space:]]' || \
+		{ echo "installing versitygw $(VERSITYGW_VERSION) into bin/"; GOBIN=$(CURDIR)/bin $(GO) install github.com/versity/versitygw/cmd/versitygw@$(VERSITYGW_VERSION); }
 
 check: ## gofmt, go vet (the bench tools in testdata too), go mod tidy must leave the tree clean
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "not gofmt-formatted:"; echo "$$out"; exit 1; fi
@@ -61,6 +70,7 @@ fuzz: ## run every fuzz target briefly (a fixed number of executions each)
 	$(GO) test -run '^$$' -fuzz '^FuzzSafeText$$' -fuzztime $(FUZZTIME) ./provenance
 	$(GO) test -run '^$$' -fuzz '^FuzzParseShard$$' -fuzztime $(FUZZTIME_READER) ./pipeline
 	$(GO) test -run '^$$' -fuzz '^FuzzShardManifest$$' -fuzztime $(FUZZTIME_READER) ./pipeline
+	$(GO) test -run '^$$' -fuzz '^FuzzParseURL$$' -fuzztime $(FUZZTIME) ./ingest/objstore
 
 BENCH_DIR ?= $(or $(FLOWPROOF_BENCH_DIR),/var/tmp/flowproof-bench)
 

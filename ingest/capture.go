@@ -209,6 +209,13 @@ func NewReader(name string, r io.Reader, opts Options) (*Capture, error) {
 	return newCapture(name, r, -1, opts)
 }
 
+// NewSizedReader reads a capture of a known length from r (an object in
+// object storage): Size reports size, for a progress display, and Finish
+// fails when r gave another number of bytes. A negative size is unknown.
+func NewSizedReader(name string, r io.Reader, size int64, opts Options) (*Capture, error) {
+	return newCapture(name, r, size, opts) // a negative size is unknown, as for NewReader
+}
+
 func newCapture(path string, r io.Reader, size int64, opts Options) (c *Capture, err error) {
 	opts = opts.withDefaults()
 	chunk := opts.ReadBufferBytes

@@ -356,3 +356,35 @@ func TestGunzipCap(t *testing.T) {
 		}
 	}
 }
+
+// TestNewSizedReader: a stream of a known length reports it, and one that
+// gives another number of bytes fails Finish.
+func TestNewSizedReader(t *testing.T) {
+	data, err := os.ReadFile("../testdata/gen/tcp-sf.pcap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name string
+		size int64
+		ok   bool
+	}{{"right size", int64(len(data)), true}, {"stated larger", int64(len(data)) + 1, false}} {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := NewSizedReader("s3://caps/tcp-sf.pcap", bytes.NewReader(data), tt.size, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			if c.Size() != tt.size {
+				t.Errorf("Size() = %d, want %d", c.Size(), tt.size)
+			}
+			var p Packet
+			for c.Next(&p) == nil {
+			}
+			info, err := c.Finish()
+			if (err == nil) != tt.ok || tt.ok && info.Size != int64(len(data)) {
+				t.Errorf("Finish = %+v, %v; want ok %v", info, err, tt.ok)
+			}
+		})
+	}
+}

@@ -18,6 +18,7 @@ import (
 	"github.com/flowproof/flowproof/analyze/crosscheck"
 	"github.com/flowproof/flowproof/analyze/l7"
 	"github.com/flowproof/flowproof/ingest"
+	"github.com/flowproof/flowproof/ingest/objstore"
 	"github.com/flowproof/flowproof/provenance"
 	"github.com/flowproof/flowproof/report"
 )
@@ -25,7 +26,7 @@ import (
 // Options are the settings of one analysis. The zero value, with Out set,
 // analyzes with the documented defaults.
 type Options struct {
-	Out   string         // output directory, created if missing
+	Out   string         // output directory, created if missing, or an s3://bucket/prefix
 	Table analyze.Config // flow table: timeouts, --max-flows, decapsulation, reassembly
 	// Jobs is how many captures are analyzed at once, each with its own flow
 	// table; 0 is DefaultJobs. The outputs do not depend on it.
@@ -59,6 +60,15 @@ type Options struct {
 	// TLS columns of flows.parquet (package analyze/l7). Off by default
 	// until it meets its cost bar (README: Application layer).
 	L7 bool
+
+	// S3 is the object storage of s3:// inputs and outputs (pipeline:
+	// objstore.go): endpoint, credentials, part size and concurrency of
+	// the uploads.
+	S3     objstore.Config
+	stores *stores // the client, shared by the inputs and the output
+	// opened are arguments opened already (a shard's s3:// captures, as
+	// listed when the shards were cut), used instead of opening them again.
+	opened map[string]Input
 
 	Version  string   // flowproof's version, for the manifest and the files
 	Command  []string // the command line, for the manifest (redacted there)
@@ -111,6 +121,13 @@ func Analyze(ctx context.Context, args []string, o Options) (*Result, error) {
 	if o.Out == "" {
 		return nil, errors.New("no output directory")
 	}
+	if objstore.IsURL(o.Out) {
+		return analyzeToStore(ctx, args, o)
+	}
+	st := o.stores
+	if st == nil {
+		st = &stores{cfg: o.S3}
+	}
 	if o.Tolerances == (crosscheck.Tolerances{}) {
 		o.Tolerances = crosscheck.DefaultTolerances()
 	}
@@ -124,7 +141,11 @@ func Analyze(ctx context.Context, args []string, o Options) (*Result, error) {
 	var captures []Capture
 	var missing []string
 	for _, arg := range args {
-		in, err := Open(arg)
+		in, ok := o.opened[arg]
+		var err error
+		if !ok {
+			in, err = openArg(ctx, arg, st)
+		}
 		if err != nil {
 			prog.Warn(fmt.Sprintf("%v (skipped)", err))
 			missing = append(missing, err.Error())
@@ -416,7 +437,7 @@ func analyzeUnits(ctx context.Context, captures []Capture, units [][]int, jobs i
 					}
 					unit := units[u]
 					if len(unit) == 1 {
-						in, tbl, err := analyzeCapture(ctx, captures[unit[0]].Path, unit[0], ccfg, cs.emit, prog)
+						in, tbl, err := analyzeCapture(ctx, captures[unit[0]], unit[0], ccfg, cs.emit, prog)
 						r.ins, r.errs, r.tbl = []report.Input{in}, []error{err}, tbl
 					} else {
 						r.ins, r.errs, r.tbl = analyzeMerged(ctx, captures, unit, ccfg, cs.emit, prog)
@@ -505,19 +526,15 @@ func analyzeMerged(ctx context.Context, captures []Capture, unit []int, cfg anal
 // table whose flows go to emit, and describes the input for the manifest. A
 // read error leaves the flows read before it emitted and comes back with a
 // hint on what to do.
-func analyzeCapture(ctx context.Context, path string, index int, cfg analyze.Config, emit func(*analyze.Record), prog Progress) (report.Input, *analyze.Table, error) {
-	in := report.Input{Path: path, Name: filepath.Base(path), Source: "file", Status: report.StatusOK}
-	c, err := ingest.Open(path, ingest.Options{})
+func analyzeCapture(ctx context.Context, cp Capture, index int, cfg analyze.Config, emit func(*analyze.Record), prog Progress) (report.Input, *analyze.Table, error) {
+	path := cp.Path
+	in := describeCapture(cp)
+	c, closeSrc, err := openCapture(ctx, cp)
 	if err != nil {
-		in.Status = report.StatusFailed
-		in.Error = err.Error()
-		// Hash it anyway: the manifest proves what was offered, read or not.
-		if f, herr := provenance.HashFile(path); herr == nil {
-			in.Size, in.SHA256 = f.Size, f.SHA256
-		}
-		return in, nil, fmt.Errorf("%w (skipped: only pcap and pcapng captures, optionally gzip-compressed, can be analyzed)", err)
+		return in, nil, openFailed(cp, &in, err)
 	}
-	defer c.Close()
+	defer closeSrc()
+	defer c.Close() // before closeSrc
 	tbl := analyze.NewTable(cfg, in.Name, index+1, emit)
 	runErr := analyze.RunConcurrent(&ctxSource{ctx: ctx, src: prog.Start(index, in.Name, c)}, tbl)
 	tbl.Flush()

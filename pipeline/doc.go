@@ -10,8 +10,11 @@
 //     Pull. Whatever it is, it becomes an [Input]: the captures to read, in
 //     order, with their provenance (and the SHA-256 recorded at pull time),
 //     and the Kubeshark answers that came with them (list_l4_flows,
-//     list_workloads). An argument that cannot be opened is a warning; the
-//     others are still read.
+//     list_workloads). An s3://bucket/key argument is listed in object
+//     storage (Options.S3, package ingest/objstore): the object, or every
+//     object under the prefix; each is streamed when its turn comes, pinned
+//     to the listed version, never staged. An argument that cannot be
+//     opened is a warning; the others are still read.
 //  2. Cross-check setup. The answers (or those Options.L4Flows and
 //     Options.Workloads name) are parsed (ingest/kubeshark/l4) into a
 //     crosscheck.Checker. Without answers there is no cross-check.
@@ -36,6 +39,12 @@
 //     own SHA-256 (provenance.AppendStep). Every file is written under a
 //     temporary name and renamed when complete.
 //
+// An s3://bucket/prefix Options.Out is a local staging directory for the
+// run, uploaded when it is complete (objstore.go): the outputs, then
+// manifest.json, then audit.jsonl, the stored trail appended to under a
+// condition that nobody wrote it meanwhile; each object appears only when
+// complete, and a failed upload fails the run.
+//
 // A bad capture (truncated, corrupt, not a capture) is reported through
 // Progress.Warn and in the manifest; what it held before the damage is used,
 // and Analyze returns [ErrPartial] with the Result. Analyze fails without
@@ -54,7 +63,15 @@
 // report.Summary in a single run's order and writes the merged report,
 // manifest and audit entry. Both reach storage only through a [Store]
 // (list, open, create-and-commit, remove): [DirStore] is a local
-// directory. The trade-offs (staging costs a second encoding of the
+// directory; [OpenStore] gives it, or, for an s3:// prefix, a store of
+// objects (store_s3.go): a file is written locally and uploaded at Commit
+// (visible only when complete), read by downloading it once into a local
+// directory (Parquet needs ReadAt; merge hashes and then reads the same
+// copy), and a file read and then rewritten (an audit trail) is uploaded on
+// condition that it did not change in between. A shard's s3:// captures
+// are keyed by their key below the prefix given, and streamed as Analyze
+// streams them, pinned to the version listed when the shards were cut.
+// The trade-offs (staging costs a second encoding of the
 // tables; exactness; cross-check per shard) are in the README, Sharded
 // batch runs.
 //

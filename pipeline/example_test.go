@@ -58,3 +58,32 @@ func ExampleShardOf() {
 	// captures/2026-12-03/node-1.pcap.gz false
 	// tcp-sf.pcap false
 }
+
+// A sharded run and its merge, through the store OpenStore gives for OUT:
+// a local directory here; an s3://bucket/prefix (with Options.S3's
+// endpoint and credentials) is used the same way.
+func ExampleOpenStore() {
+	out, err := os.MkdirTemp("", "flowproof-example-")
+	if err != nil {
+		panic(err)
+	}
+	defer os.RemoveAll(out)
+	ctx := context.Background()
+	opts := pipeline.Options{Version: "example"}
+	st, closeStore, err := pipeline.OpenStore(ctx, out, opts.S3)
+	if err != nil {
+		panic(err)
+	}
+	defer closeStore()
+	for i := range 2 {
+		if _, err := pipeline.AnalyzeShard(ctx, []string{"../testdata/gen"}, opts, pipeline.Shard{Index: i, Count: 2}, st); err != nil {
+			panic(err)
+		}
+	}
+	res, err := pipeline.MergeShards(ctx, st, pipeline.MergeOptions{Version: "example"})
+	if err != nil {
+		panic(err)
+	}
+	fmt.Printf("%d shards, %d flows\n", res.Shards, res.Flows)
+	// Output: 2 shards, 22 flows
+}

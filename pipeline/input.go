@@ -7,6 +7,7 @@ import (
 
 	"github.com/flowproof/flowproof/ingest"
 	"github.com/flowproof/flowproof/ingest/kubeshark/evidence"
+	"github.com/flowproof/flowproof/ingest/objstore"
 )
 
 // Input is one argument of a run, opened: a capture file, a directory of
@@ -43,6 +44,11 @@ type Capture struct {
 	// Incomplete is why the pull found the capture short of what the server
 	// stated ("" when it was not): it is analyzed, and marked partial.
 	Incomplete string
+
+	// An object in object storage (s3:// inputs): streamed from store,
+	// pinned to the listed version; nil for a local file.
+	object *objstore.Object
+	store  *objstore.Client
 }
 
 // Open resolves one argument. A directory with an evidence manifest stands

@@ -1,17 +1,20 @@
 package pipeline
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"path"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 
 	"github.com/flowproof/flowproof/ingest/kubeshark/evidence"
+	"github.com/flowproof/flowproof/ingest/objstore"
 	"github.com/flowproof/flowproof/report"
 )
 
@@ -68,7 +71,8 @@ func ShardOf(key string, n int) int {
 type shardUnit struct {
 	// Key names the unit for ShardOf: the path relative to the argument it
 	// came from (a capture file given itself, or an evidence directory: its
-	// base name), slash-separated; for object storage, the object key.
+	// base name), slash-separated; for object storage, the key relative to
+	// the prefix given (an object given itself: its base name).
 	Key   string
 	arg   string // what the shard passes to Analyze
 	first int    // index of its first capture in the whole run (0-based)
@@ -78,10 +82,33 @@ type shardUnit struct {
 
 // expandUnits opens every argument as Analyze does and cuts the captures
 // into units, in the order a single Analyze would read them. Arguments that
-// cannot be opened come back as messages, as Analyze warns of them.
-func expandUnits(args []string) (units []shardUnit, missing []string) {
+// cannot be opened come back as messages, as Analyze warns of them. The
+// units of s3:// arguments are opened already (opened, by their arg), so
+// that the shard reads the versions listed here without listing again.
+func expandUnits(ctx context.Context, args []string, st *stores) (units []shardUnit, missing []string, opened map[string]Input) {
 	next := 0
+	opened = map[string]Input{}
 	for _, arg := range args {
+		if objstore.IsURL(arg) {
+			in, err := openObjects(ctx, arg, st)
+			if err != nil {
+				missing = append(missing, err.Error())
+				continue
+			}
+			u, _ := objstore.ParseURL(arg) // openObjects parsed it
+			for _, c := range in.Captures {
+				// The key below the prefix, as for a file of a directory;
+				// an object named itself: its base name.
+				key, under := strings.CutPrefix(c.object.URL.Key, u.Dir().Key)
+				if c.object.URL.Key == u.Key || !under {
+					key = path.Base(c.object.URL.Key)
+				}
+				opened[c.Path] = Input{Arg: c.Path, Captures: []Capture{c}}
+				units = append(units, shardUnit{Key: key, arg: c.Path, first: next, n: 1, paths: []string{c.Path}})
+				next++
+			}
+			continue
+		}
 		in, err := Open(arg)
 		if err != nil {
 			missing = append(missing, err.Error())
@@ -105,7 +132,7 @@ func expandUnits(args []string) (units []shardUnit, missing []string) {
 			next++
 		}
 	}
-	return units, missing
+	return units, missing, opened
 }
 
 // inputSet fingerprints the whole input list: the SHA-256 of its unit keys
@@ -202,12 +229,12 @@ var errNoShardManifest = errors.New("no shard manifest")
 // SelectShard returns the units of the inputs that shard sh takes, in input
 // order, as AnalyzeShard would analyze them, without reading a capture;
 // total is the number of units of all shards, missing the arguments that
-// could not be opened.
-func SelectShard(args []string, sh Shard) (selected []ShardUnit, total int, missing []string, err error) {
+// could not be opened. s3:// arguments are listed with o.S3.
+func SelectShard(ctx context.Context, args []string, o Options, sh Shard) (selected []ShardUnit, total int, missing []string, err error) {
 	if err := sh.Valid(); err != nil {
 		return nil, 0, nil, err
 	}
-	units, missing := expandUnits(args)
+	units, missing, _ := expandUnits(ctx, args, &stores{cfg: o.S3})
 	for _, u := range selectUnits(units, sh) {
 		selected = append(selected, u.public())
 	}

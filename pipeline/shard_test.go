@@ -20,18 +20,18 @@ import (
 	"github.com/flowproof/flowproof/report"
 )
 
-// corpusDir is a directory of the shared public corpus the sharded tests
+// shardCorpus is a directory of the shared public corpus the sharded tests
 // add to testdata's captures: many captures, of many days.
-const corpusDir = "/work/shared/corpus/public/wireshark-wiki"
+var shardCorpus = filepath.Join(corpusDir, "wireshark-wiki")
 
 // shardInputs are the inputs of the sharded tests: testdata's generated
 // captures, and a directory of the public corpus when it is there.
 func shardInputs(t *testing.T) []string {
 	in := []string{genDir}
-	if _, err := os.Stat(corpusDir); err != nil {
+	if _, err := os.Stat(shardCorpus); err != nil {
 		t.Logf("public corpus absent (%v): sharding only testdata/gen", err)
 	} else {
-		in = append(in, corpusDir)
+		in = append(in, shardCorpus)
 	}
 	return in
 }
@@ -107,7 +107,7 @@ func TestShardSelectionStable(t *testing.T) {
 		t.Helper()
 		got := map[string]int{}
 		for i := range n {
-			sel, _, _, err := pipeline.SelectShard([]string{dir}, pipeline.Shard{Index: i, Count: n})
+			sel, _, _, err := pipeline.SelectShard(context.Background(), []string{dir}, pipeline.Options{}, pipeline.Shard{Index: i, Count: n})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -159,7 +159,7 @@ func TestShardSelectionStable(t *testing.T) {
 	byFile := func(files []string) map[string]int {
 		got := map[string]int{}
 		for i := range n {
-			sel, _, _, err := pipeline.SelectShard(files, pipeline.Shard{Index: i, Count: n})
+			sel, _, _, err := pipeline.SelectShard(context.Background(), files, pipeline.Options{}, pipeline.Shard{Index: i, Count: n})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -218,24 +218,14 @@ func TestShardedJob(t *testing.T) {
 	// TestMergeFewOpenParts and report/duckdbtest cover the http and dns parts.
 	opts := pipeline.Options{Version: "test", Jobs: 2}
 
-	single := t.TempDir()
-	o := opts
-	o.Out = single
-	sres, err := pipeline.Analyze(ctx, inputs, o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want, err := report.ReadFlows(filepath.Join(single, "flows.parquet"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	single, sres, want := singleRun(t, inputs, opts)
 
 	const n = 3
 	out := t.TempDir()
 	st := pipeline.DirStore{Dir: out}
 	// Shard 1 is killed (canceled) at its second capture: nothing written.
 	cctx, cancel := context.WithCancel(ctx)
-	o = opts
+	o := opts
 	o.Progress = cancelAt{at: 1, cancel: cancel}
 	if _, err := pipeline.AnalyzeShard(cctx, inputs, o, pipeline.Shard{Index: 1, Count: n}, st); !errors.Is(err, context.Canceled) {
 		t.Fatalf("canceled shard: %v", err)
@@ -253,7 +243,7 @@ func TestShardedJob(t *testing.T) {
 	if _, err := pipeline.AnalyzeShard(ctx, inputs, opts, pipeline.Shard{Index: 2, Count: n}, &failingStore{DirStore: st, failAt: 2}); err == nil {
 		t.Fatal("a shard whose store fails succeeded")
 	}
-	_, err = pipeline.MergeShards(ctx, st, pipeline.MergeOptions{Version: "test"})
+	_, err := pipeline.MergeShards(ctx, st, pipeline.MergeOptions{Version: "test"})
 	var se *pipeline.ShardError
 	if !errors.As(err, &se) || se.Shard != 2 || !strings.Contains(err.Error(), "rerun shard 2") {
 		// The first part is rewritten with the same bytes: the killed
@@ -273,17 +263,7 @@ func TestShardedJob(t *testing.T) {
 		t.Errorf("merged %d flows of %d shards, single run %d flows", mres.Flows, mres.Shards, sres.Flows)
 	}
 
-	got := readParts(t, out, "flows")
-	sortRows(want)
-	sortRows(got)
-	if len(got) != len(want) {
-		t.Fatalf("merged parts hold %d flows, the single run %d", len(got), len(want))
-	}
-	for i := range want {
-		if !reflect.DeepEqual(got[i], want[i]) {
-			t.Fatalf("flow %d differs:\nsharded %+v\nsingle  %+v", i, got[i], want[i])
-		}
-	}
+	sameRows(t, readParts(t, out, "flows"), want)
 	compareReportTables(t, filepath.Join(single, "report.md"), filepath.Join(out, "report.md"))
 
 	v, err := report.Verify(out)
@@ -308,6 +288,39 @@ func readParts(t *testing.T, out, table string) []report.FlowRow {
 		rows = append(rows, r...)
 	}
 	return rows
+}
+
+// singleRun analyzes the inputs in one Analyze into a new directory, and
+// returns it, the result and its flows.
+func singleRun(t *testing.T, inputs []string, opts pipeline.Options) (string, *pipeline.Result, []report.FlowRow) {
+	t.Helper()
+	single := t.TempDir()
+	opts.Out = single
+	res, err := pipeline.Analyze(context.Background(), inputs, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := report.ReadFlows(filepath.Join(single, "flows.parquet"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return single, res, rows
+}
+
+// sameRows checks that the sharded flows are the single run's, row for
+// row, order aside.
+func sameRows(t *testing.T, got, want []report.FlowRow) {
+	t.Helper()
+	sortRows(want)
+	sortRows(got)
+	if len(got) != len(want) {
+		t.Fatalf("merged parts hold %d flows, the single run %d", len(got), len(want))
+	}
+	for i := range want {
+		if !reflect.DeepEqual(got[i], want[i]) {
+			t.Fatalf("flow %d differs:\nsharded %+v\nsingle  %+v", i, got[i], want[i])
+		}
+	}
 }
 
 func sortRows(rows []report.FlowRow) {

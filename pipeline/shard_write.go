@@ -57,7 +57,11 @@ func AnalyzeShard(ctx context.Context, args []string, o Options, sh Shard, st St
 	if o.L4Flows != "" && sh.Count > 1 {
 		return nil, errors.New("--l4-flows with more than one shard: the cross-check sums each Kubeshark aggregate over every capture, which would be split across shards; cross-check unsharded, or give each capture its answers in an evidence directory (which stays whole in one shard)")
 	}
-	units, missing := expandUnits(args)
+	sts := o.stores
+	if sts == nil {
+		sts = &stores{cfg: o.S3}
+	}
+	units, missing, opened := expandUnits(ctx, args, sts)
 	if len(units) == 0 {
 		return nil, fmt.Errorf("find inputs: no capture files in %q: point flowproof at pcap or pcapng files or directories holding them", args)
 	}
@@ -111,6 +115,7 @@ func AnalyzeShard(ctx context.Context, args []string, o Options, sh Shard, st St
 		so := o
 		so.Out = filepath.Join(stage, "out")
 		so.Command = nil
+		so.stores, so.opened = sts, opened
 		ar, err := Analyze(ctx, selArgs, so)
 		if ar == nil {
 			return nil, err // nothing written: the shard's earlier outputs stand

@@ -70,9 +70,8 @@ func (d DirStore) String() string { return d.Dir }
 // path turns a store name into a local path, refusing names that would
 // leave the directory.
 func (d DirStore) path(name string) (string, error) {
-	clean := path.Clean("/" + name)[1:]
-	if clean != name || name == "" || strings.Contains(name, "\\") {
-		return "", fmt.Errorf("store name %q is not a clean relative path", name)
+	if err := storeName(name); err != nil {
+		return "", err
 	}
 	return filepath.Join(d.Dir, filepath.FromSlash(name)), nil
 }
@@ -231,9 +230,6 @@ func storeHash(ctx context.Context, st Store, name string) (provenance.File, err
 	}
 	return provenance.File{Name: name, Size: n, SHA256: hex.EncodeToString(h.Sum(nil))}, nil
 }
-
-// maxAuditBytes caps an audit trail read back to append to it.
-const maxAuditBytes = 64 << 20
 
 // writeManifestAndAudit writes a step's manifest and appends its audit
 // entry in the store directory prefix ("" or ending in a slash), as

@@ -52,7 +52,8 @@ type Input struct {
 	Source    string          `json:"source,omitempty"` // provenance, e.g. "file" or a Kubeshark snapshot
 	Size      int64           `json:"size"`
 	SHA256    string          `json:"sha256"`
-	Format    string          `json:"format"` // e.g. "pcap", "pcapng", "pcapng.gz"
+	ETag      string          `json:"etag,omitempty"` // s3:// inputs: the object's ETag, of the version read
+	Format    string          `json:"format"`         // e.g. "pcap", "pcapng", "pcapng.gz"
 	Packets   int64           `json:"packets"`
 	LinkTypes []LinkTypeCount `json:"link_types"`
 	FirstNs   int64           `json:"first_ns,omitempty"` // first packet, epoch ns

@@ -10,6 +10,7 @@ import (
 
 	"github.com/flowproof/flowproof/analyze"
 	"github.com/flowproof/flowproof/analyze/crosscheck"
+	"github.com/flowproof/flowproof/ingest/objstore"
 	"github.com/flowproof/flowproof/pipeline"
 	"github.com/flowproof/flowproof/report"
 )
@@ -38,10 +39,11 @@ type analyzeOptions struct {
 	xc               xcOptions
 	shard            string          // --shard i/n as given
 	shardSpec        *pipeline.Shard // resolved from --shard and the Job's environment (shard.go)
+	s3               s3Options
 }
 
 func (o *analyzeOptions) register(fs *flag.FlagSet) {
-	fs.StringVar(&o.out, "o", "flowproof-out", "output `directory` (created if missing)")
+	fs.StringVar(&o.out, "o", "flowproof-out", "output `directory` (created if missing), or s3://bucket/prefix (written locally, then uploaded)")
 	fs.DurationVar(&o.tcpTimeout, "tcp-timeout", time.Duration(analyze.DefaultTCPTimeoutNs), "idle time that ends a TCP flow")
 	fs.DurationVar(&o.udpTimeout, "udp-timeout", time.Duration(analyze.DefaultUDPTimeoutNs), "idle time that ends a UDP flow")
 	fs.DurationVar(&o.tcpClosedTimeout, "tcp-closed-timeout", time.Duration(analyze.DefaultTCPClosedTimeoutNs), "idle time that ends a TCP flow after FIN from both sides or a RST")
@@ -62,6 +64,7 @@ func (o *analyzeOptions) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.memProfile, "memprofile", "", "write a heap profile at the end of the run to `file`")
 	fs.StringVar(&o.shard, "shard", "", "analyze only shard `i/n` (0-based) of the inputs into OUT's hive layout, for flowproof merge; default from JOB_COMPLETION_INDEX/JOB_COMPLETIONS (README: Sharded batch runs)")
 	o.xc.register(fs)
+	o.s3.register(fs, readAWSEnv(nil))
 }
 
 func (o *analyzeOptions) validate() error {
@@ -89,6 +92,14 @@ func (o *analyzeOptions) validate() error {
 	}
 	if o.out == "" {
 		return &usageError{"-o must name a directory"}
+	}
+	if objstore.IsURL(o.out) {
+		if _, err := objstore.ParseURL(o.out); err != nil {
+			return &usageError{"-o: " + err.Error()}
+		}
+	}
+	if err := o.s3.validate(); err != nil {
+		return err
 	}
 	return o.xc.validate()
 }
@@ -119,13 +130,14 @@ func (o *analyzeOptions) options(command []string, stderr io.Writer) pipeline.Op
 		APICalls:         o.xc.apiCalls,
 		L4Flows:          o.xc.l4Flows,
 		Workloads:        o.xc.workloads,
+		S3:               o.s3.config(readAWSEnv(nil)),
 		Version:          version(),
 		Command:          command,
 		Progress:         newProgress(stderr, o.quiet),
 	}
 }
 
-const analyzeUsage = `Usage: flowproof analyze [flags] CAPTURE|DIR ...
+const analyzeUsage = `Usage: flowproof analyze [flags] CAPTURE|DIR|s3://BUCKET/KEY ...
 
 Reads pcap and pcapng files (gzip-compressed or not; directories are walked),
 rebuilds every TCP and UDP flow and writes OUT/flows.parquet, OUT/report.md
@@ -138,6 +150,11 @@ max(48 MiB, live x 1.25 + 4 MiB), which costs some time; GOGC or GOMEMLIMIT in
 the environment turns that off (GOGC=100 trades memory for speed). --jobs
 captures are analyzed at once, each holding its own live flows; the outputs
 do not depend on --jobs.
+Inputs and -o may be in S3-compatible object storage (s3://bucket/key, or
+s3://bucket/prefix/ for every object under it): captures are streamed, never
+staged; outputs are written to a temporary directory, then uploaded, each
+visible only when complete. Credentials come from AWS_ACCESS_KEY_ID and
+AWS_SECRET_ACCESS_KEY (AWS_REGION, AWS_PROFILE and the AWS files too).
 Flags may come before or after the inputs.
 
 Flags:

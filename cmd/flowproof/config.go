@@ -18,6 +18,20 @@ const (
 	// Job's completions, which analyze takes as --shard INDEX/COMPLETIONS.
 	envJobIndex       = "JOB_COMPLETION_INDEX"
 	envJobCompletions = "JOB_COMPLETIONS"
+	// Object storage (s3:// inputs and -o): the standard AWS variables.
+	// Without the keys, the AWS SDK's chain is used: the shared files
+	// (~/.aws/credentials and config, for AWS_PROFILE), then the instance's
+	// or pod's role; that chain reads its own variables (AWS_CONFIG_FILE,
+	// AWS_SHARED_CREDENTIALS_FILE, AWS_WEB_IDENTITY_TOKEN_FILE, ...).
+	// The keys are never logged or written to any output.
+	envAWSAccessKeyID     = "AWS_ACCESS_KEY_ID"
+	envAWSSecretAccessKey = "AWS_SECRET_ACCESS_KEY"
+	envAWSSessionToken    = "AWS_SESSION_TOKEN"
+	envAWSRegion          = "AWS_REGION"
+	envAWSDefaultRegion   = "AWS_DEFAULT_REGION" // when AWS_REGION is unset
+	envAWSProfile         = "AWS_PROFILE"
+	envAWSEndpointS3      = "AWS_ENDPOINT_URL_S3" // --s3-endpoint's default
+	envAWSEndpoint        = "AWS_ENDPOINT_URL"    // when AWS_ENDPOINT_URL_S3 is unset
 
 	// Read by the Go runtime itself; flowproof only looks whether they are
 	// set, to leave the memory policy to the user (memory.go).
@@ -80,4 +94,33 @@ func readJobEnv(getenv func(string) string) jobEnv {
 		getenv = os.Getenv
 	}
 	return jobEnv{Index: getenv(envJobIndex), Completions: getenv(envJobCompletions)}
+}
+
+// awsEnv is the object storage settings the environment gives.
+type awsEnv struct {
+	AccessKeyID, SecretAccessKey, SessionToken string
+	Region, Profile, Endpoint                  string
+}
+
+// readAWSEnv reads the environment; getenv is os.Getenv outside tests.
+func readAWSEnv(getenv func(string) string) awsEnv {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	first := func(names ...string) string {
+		for _, n := range names {
+			if v := getenv(n); v != "" {
+				return v
+			}
+		}
+		return ""
+	}
+	return awsEnv{
+		AccessKeyID:     getenv(envAWSAccessKeyID),
+		SecretAccessKey: getenv(envAWSSecretAccessKey),
+		SessionToken:    getenv(envAWSSessionToken),
+		Region:          first(envAWSRegion, envAWSDefaultRegion),
+		Profile:         getenv(envAWSProfile),
+		Endpoint:        first(envAWSEndpointS3, envAWSEndpoint),
+	}
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/flowproof/flowproof/ingest/kubeshark"
 	"github.com/flowproof/flowproof/ingest/kubeshark/evidence"
+	"github.com/flowproof/flowproof/ingest/objstore"
 )
 
 // pullOptions are the flags of pull (and of run, without -o).
@@ -222,6 +223,9 @@ func runPull(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	if len(rest) > 0 {
 		return &usageError{fmt.Sprintf("pull takes no arguments, got %q (did you mean -o?)", rest)}
+	}
+	if objstore.IsURL(o.out) {
+		return &usageError{"pull writes an evidence directory on local disk: -o must be a directory (analyze it with -o s3://... to store the analysis)"}
 	}
 	o.noteSet(fs)
 	command := append([]string{"flowproof", "pull"}, args...)

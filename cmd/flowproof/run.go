@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+
+	"github.com/flowproof/flowproof/ingest/objstore"
 )
 
 const runUsage = `Usage: flowproof run [flags]
@@ -38,6 +40,9 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	if err := ao.validate(); err != nil {
 		return err
+	}
+	if objstore.IsURL(ao.out) {
+		return &usageError{"run keeps its evidence in OUT/evidence, on local disk: -o must be a directory (pull, then analyze the evidence with -o s3://...)"}
 	}
 	po.noteSet(fs)
 	po.quiet = po.quiet || ao.quiet // --quiet silences the whole pipeline

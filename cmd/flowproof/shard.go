@@ -40,7 +40,13 @@ func resolveShard(flagValue string, env jobEnv) (*pipeline.Shard, error) {
 
 // analyzeShard runs one shard of a sharded analysis into o.out.
 func analyzeShard(ctx context.Context, o analyzeOptions, inputs []string, command []string, stdout, stderr io.Writer) error {
-	res, err := pipeline.AnalyzeShard(ctx, inputs, o.options(command, stderr), *o.shardSpec, pipeline.DirStore{Dir: o.out})
+	po := o.options(command, stderr)
+	st, closeStore, err := pipeline.OpenStore(ctx, o.out, po.S3)
+	if err != nil {
+		return err
+	}
+	defer closeStore()
+	res, err := pipeline.AnalyzeShard(ctx, inputs, po, *o.shardSpec, st)
 	if res != nil {
 		fmt.Fprintf(stdout, "flowproof: shard %s: %d of %d units, %d flows from %d captures (%d packets) -> %s\n",
 			res.Shard, len(res.Manifest.Selected), res.Units, res.Flows, res.Captures, res.Packets, o.out)

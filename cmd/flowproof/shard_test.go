@@ -77,47 +77,14 @@ func TestIndexedJob(t *testing.T) {
 	const n = 4
 	out := t.TempDir()
 	args := append([]string{"--quiet", "--l7", "-o", out}, inputs...)
-	shard := func(i int) {
-		t.Helper()
-		env := map[string]string{envJobIndex: strconv.Itoa(i), envJobCompletions: strconv.Itoa(n)}
-		var stdout, stderr bytes.Buffer
-		if err := runAnalyzeEnv(context.Background(), args, &stdout, &stderr, func(k string) string { return env[k] }); err != nil {
-			t.Fatalf("shard %d: %v: %s", i, err, stderr.String())
-		}
-		if !strings.Contains(stdout.String(), "shard "+strconv.Itoa(i)+"/4") {
-			t.Errorf("shard %d said %q", i, stdout.String())
-		}
-	}
+	shard := func(i int) { t.Helper(); jobShard(t, args, i, n, "shard "+strconv.Itoa(i)+"/4") }
 	for i := range n {
 		if i != 2 {
 			shard(i)
 		}
 	}
-	// Shard 2 as a process of its own, killed (SIGKILL) once it is at work:
-	// when its staging directory appears.
-	tmp := t.TempDir()
-	cmd := exec.Command(os.Args[0], append([]string{"analyze"}, args...)...)
-	cmd.Env = append(os.Environ(), "FLOWPROOF_TEST_CHILD=1", envJobIndex+"=2", envJobCompletions+"=4", "TMPDIR="+tmp)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	killed := false
-	for !killed {
-		if m, _ := filepath.Glob(filepath.Join(tmp, "flowproof-shard-*")); len(m) > 0 {
-			cmd.Process.Signal(syscall.SIGKILL)
-			killed = true
-			<-done
-			break
-		}
-		select {
-		case err := <-done:
-			t.Logf("shard 2 finished before it could be killed (%v)", err)
-			killed = true
-		case <-time.After(2 * time.Millisecond):
-		}
-	}
+	// Shard 2 as a process of its own, killed (SIGKILL) once it is at work.
+	killAtWork(t, append([]string{"analyze"}, args...), envJobIndex+"=2", envJobCompletions+"=4")
 	if _, err := os.Stat(filepath.Join(out, "shards", "shard=0002", "manifest.json")); err != nil {
 		// Killed before its manifest: merge refuses, naming the shard.
 		t.Logf("shard 2 killed before its manifest")
@@ -145,6 +112,49 @@ func TestIndexedJob(t *testing.T) {
 	os.WriteFile(p, bytes.Replace(b, []byte(`"shards": 4`), []byte(`"shards": 4 `), 1), 0o644)
 	if code, _, stderr := run(t, "merge", out); code != exitFailed || !strings.Contains(stderr, "shards/shard=0001/manifest.json: its SHA-256 is") {
 		t.Errorf("merge of an edited manifest: exit %d: %s", code, stderr)
+	}
+}
+
+// jobShard runs analyze in-process as pod i of an Indexed Job of n
+// completions (the Job's environment, not --shard), and checks that it
+// succeeded saying what it wrote.
+func jobShard(t *testing.T, args []string, i, n int, saying string) {
+	t.Helper()
+	env := map[string]string{envJobIndex: strconv.Itoa(i), envJobCompletions: strconv.Itoa(n)}
+	var stdout, stderr bytes.Buffer
+	if err := runAnalyzeEnv(context.Background(), args, &stdout, &stderr, func(k string) string { return env[k] }); err != nil {
+		t.Fatalf("shard %d: %v: %s", i, err, stderr.String())
+	}
+	if !strings.Contains(stdout.String(), saying) {
+		t.Errorf("shard %d said %q, want %q", i, stdout.String(), saying)
+	}
+}
+
+// killAtWork runs the command as a process of its own with env added,
+// and kills it (SIGKILL, as a pod is) once it is at work: when a shard's
+// staging directory appears in its TMPDIR.
+func killAtWork(t *testing.T, args []string, env ...string) {
+	t.Helper()
+	tmp := t.TempDir()
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(append(os.Environ(), "FLOWPROOF_TEST_CHILD=1", "TMPDIR="+tmp), env...)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	for {
+		if m, _ := filepath.Glob(filepath.Join(tmp, "flowproof-shard-*")); len(m) > 0 {
+			cmd.Process.Signal(syscall.SIGKILL)
+			<-done
+			return
+		}
+		select {
+		case err := <-done:
+			t.Logf("the shard finished before it could be killed (%v)", err)
+			return
+		case <-time.After(2 * time.Millisecond):
+		}
 	}
 }
 

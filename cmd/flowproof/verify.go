@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/flowproof/flowproof/ingest/objstore"
 	"github.com/flowproof/flowproof/report"
 )
 
@@ -39,6 +40,9 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return &usageError{fmt.Sprintf("verify takes one directory, got %d arguments", len(dirs))}
 	}
 	dir := dirs[0]
+	if objstore.IsURL(dir) {
+		return &usageError{"verify checks a local directory: download the prefix first (aws s3 cp --recursive " + dir + " DIR), then verify DIR"}
+	}
 	res, err := report.Verify(dir)
 	if err != nil {
 		return fmt.Errorf("%s: %w", dir, err)
