@@ -124,26 +124,41 @@ func optInt64(o analyze.Opt) *int64 {
 }
 
 // HTTPRows converts transactions into rows without allocating per row in
-// the common case: a connection's flow_id, community_id and address
-// strings are made once and kept for its next transactions (a bounded
-// cache, keyed by the flow's L7Info), the optional integers point into a
-// shared slab, and the tags LIST of each tag set is one shared slice. The
-// rows it returns are for reading only (the writer copies them).
+// the common case: a connection's flow_id and community_id strings are made
+// once and kept for its next transactions (a direct-mapped cache keyed by
+// the flow's capture and first packet, which name it), address strings are
+// kept the same way by address, the optional integers point into a shared
+// slab, and the tags LIST of each tag set is one shared slice. The rows it
+// returns are for reading only (the writer copies them).
 type HTTPRows struct {
-	flows  map[*analyze.L7Info]*flowStrings
+	flows  []flowStrings
+	addrs  []addrString
 	slab   []int64
 	slab32 []int32
 }
 
 // flowStrings are one connection's strings, oriented client first.
 type flowStrings struct {
+	ordinal                           int
+	first                             int64
+	fromResp, ok                      bool
 	flowID, communityID, srcIP, dstIP string
-	fromResp                          bool
 }
 
-// httpRowsFlows bounds the cache: it is emptied when full. A connection's
-// transactions arrive close together, so a small cache catches most.
-const httpRowsFlows = 4096
+// addrString is an address's text, without a zone.
+type addrString struct {
+	hi, lo uint64
+	is4    bool
+	s      string
+}
+
+// The caches hold 1<<httpRowsFlowBits connections and 1<<httpRowsAddrBits
+// addresses. A connection's transactions arrive close together, so a small
+// cache catches most.
+const (
+	httpRowsFlowBits = 12
+	httpRowsAddrBits = 10
+)
 
 // httpRowsSlab is how many optional integers one slab holds.
 const httpRowsSlab = 4096
@@ -159,24 +174,37 @@ var tagLists = func() (l [256][]string) {
 }()
 
 func (c *HTTPRows) strings(f *analyze.L7Info, fromResp bool) *flowStrings {
-	if s, ok := c.flows[f]; ok && s.fromResp == fromResp {
+	if c.flows == nil {
+		c.flows = make([]flowStrings, 1<<httpRowsFlowBits)
+		c.addrs = make([]addrString, 1<<httpRowsAddrBits)
+	}
+	h := (uint64(f.FirstIndex) ^ uint64(f.Ordinal)<<48) * 0x9e3779b97f4a7c15
+	s := &c.flows[h>>(64-httpRowsFlowBits)]
+	if s.ok && s.first == f.FirstIndex && s.ordinal == f.Ordinal && s.fromResp == fromResp {
 		return s
 	}
-	if c.flows == nil {
-		c.flows = make(map[*analyze.L7Info]*flowStrings, httpRowsFlows)
-	} else if len(c.flows) >= httpRowsFlows {
-		clear(c.flows) // keeps its buckets
-	}
 	src, dst := endpoints(f, fromResp)
-	s := &flowStrings{
+	*s = flowStrings{
+		ordinal:     f.Ordinal,
+		first:       f.FirstIndex,
+		fromResp:    fromResp,
+		ok:          true,
 		flowID:      f.FlowID(),
 		communityID: communityid.ID(0, src.Addr(), dst.Addr(), f.IPProto, src.Port(), dst.Port()),
-		srcIP:       src.Addr().WithZone("").String(),
-		dstIP:       dst.Addr().WithZone("").String(),
-		fromResp:    fromResp,
+		srcIP:       c.addr(src.Addr()),
+		dstIP:       c.addr(dst.Addr()),
 	}
-	c.flows[f] = s
 	return s
+}
+
+// addr returns a's text without its zone.
+func (c *HTTPRows) addr(a netip.Addr) string {
+	hi, lo, is4 := addrKey(a)
+	e := &c.addrs[((hi*0x9e3779b97f4a7c15^lo)*0xbf58476d1ce4e5b9)>>(64-httpRowsAddrBits)]
+	if e.s == "" || e.hi != hi || e.lo != lo || e.is4 != is4 {
+		*e = addrString{hi: hi, lo: lo, is4: is4, s: a.WithZone("").String()}
+	}
+	return e.s
 }
 
 func (c *HTTPRows) opt32(o analyze.Opt) *int32 {
