@@ -86,6 +86,14 @@ type message struct {
 	connection []byte
 }
 
+// line0 is the first byte of line, 0 when it is empty.
+func line0(line []byte) byte {
+	if len(line) == 0 {
+		return 0
+	}
+	return line[0]
+}
+
 func parseFields(lines []byte) message {
 	m := message{length: -1}
 	for len(lines) > 0 {
@@ -95,17 +103,29 @@ func parseFields(lines []byte) message {
 		} else {
 			line, lines = lines, nil
 		}
-		line = bytes.TrimSuffix(line, []byte{'\r'})
-		colon := bytes.IndexByte(line, ':')
-		if colon <= 0 {
-			continue
+		if n := len(line); n > 0 && line[n-1] == '\r' {
+			line = line[:n-1]
 		}
-		name := line[:colon]
-		switch len(name) { // most fields are none of these: skip them cheaply
-		case len("content-length"), len("transfer-encoding"), len("host"), len("user-agent"):
+		// Most fields are none of these: skip them by their first letter
+		// and the place their colon must be, without looking for it (a name
+		// that matches has no colon of its own, so it is the first).
+		var colon int
+		switch line0(line) | 0x20 {
+		case 'c':
+			colon = len("content-length")
+		case 't':
+			colon = len("transfer-encoding")
+		case 'h':
+			colon = len("host")
+		case 'u':
+			colon = len("user-agent")
 		default:
 			continue
 		}
+		if len(line) <= colon || line[colon] != ':' {
+			continue
+		}
+		name := line[:colon]
 		value := bytes.TrimSpace(line[colon+1:])
 		switch {
 		case equalFold(name, "content-length"):
