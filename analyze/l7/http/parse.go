@@ -215,6 +215,12 @@ func (c *Conn) push(t *Transaction) {
 			old.respDone = true // emitted when its body ends
 		}
 	}
+	if len(c.pending) == 0 {
+		// Popping moves the front forward: start again at pend0's, so
+		// that a keep-alive connection's requests one at a time do not
+		// grow a new array every other request.
+		c.pending = c.pend0[:0]
+	}
 	c.pending = append(c.pending, t)
 }
 
