@@ -7,48 +7,17 @@ import (
 )
 
 // parseFieldsRef is parseFields as it was before it skipped fields by
-// their first letter: it finds every line's colon. The referee of
-// TestParseFieldsSkip and FuzzParseFields.
+// their first letter: it finds every line's colon, and gives every field
+// to message.field. The referee of TestParseFieldsSkip and FuzzParseFields.
 func parseFieldsRef(lines []byte) message {
 	m := message{length: -1}
-	for len(lines) > 0 {
-		var line []byte
-		if i := bytes.IndexByte(lines, '\n'); i >= 0 {
-			line, lines = lines[:i], lines[i+1:]
-		} else {
-			line, lines = lines, nil
-		}
+	for _, line := range bytes.Split(lines, []byte{'\n'}) {
 		line = bytes.TrimSuffix(line, []byte{'\r'})
-		colon := bytes.IndexByte(line, ':')
-		if colon <= 0 {
-			continue
-		}
-		name := line[:colon]
-		value := bytes.TrimSpace(line[colon+1:])
-		switch {
-		case equalFold(name, "content-length"):
-			n, ok := parseDecimal(value)
-			switch {
-			case !ok:
-				m.badLength = true
-			case m.length >= 0 && m.length != n:
-				m.badLength = true
-			default:
-				m.length = n
-			}
-		case equalFold(name, "transfer-encoding"):
-			v := bytes.TrimSpace(value[bytes.LastIndexByte(value, ',')+1:])
-			m.chunked = equalFold(v, "chunked")
-		case equalFold(name, "host"):
-			m.host = value
-		case equalFold(name, "user-agent"):
-			m.ua = value
+		if colon := bytes.IndexByte(line, ':'); colon > 0 {
+			m.field(line[:colon], bytes.TrimSpace(line[colon+1:]))
 		}
 	}
-	if m.chunked {
-		m.length = -1
-		m.badLength = false
-	}
+	m.finish()
 	return m
 }
 

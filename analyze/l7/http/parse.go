@@ -125,34 +125,43 @@ func parseFields(lines []byte) message {
 		if len(line) <= colon || line[colon] != ':' {
 			continue
 		}
-		name := line[:colon]
-		value := bytes.TrimSpace(line[colon+1:])
-		switch {
-		case equalFold(name, "content-length"):
-			n, ok := parseDecimal(value)
-			switch {
-			case !ok:
-				m.badLength = true
-			case m.length >= 0 && m.length != n:
-				m.badLength = true // conflicting lengths (RFC 9112 6.3)
-			default:
-				m.length = n
-			}
-		case equalFold(name, "transfer-encoding"):
-			// chunked must be the final coding (RFC 9112 6.1).
-			v := bytes.TrimSpace(value[bytes.LastIndexByte(value, ',')+1:])
-			m.chunked = equalFold(v, "chunked")
-		case equalFold(name, "host"):
-			m.host = value
-		case equalFold(name, "user-agent"):
-			m.ua = value
-		}
+		m.field(line[:colon], bytes.TrimSpace(line[colon+1:]))
 	}
+	m.finish()
+	return m
+}
+
+// field takes a header field's name and value into m, when it is one of
+// those m keeps.
+func (m *message) field(name, value []byte) {
+	switch {
+	case equalFold(name, "content-length"):
+		n, ok := parseDecimal(value)
+		switch {
+		case !ok:
+			m.badLength = true
+		case m.length >= 0 && m.length != n:
+			m.badLength = true // conflicting lengths (RFC 9112 6.3)
+		default:
+			m.length = n
+		}
+	case equalFold(name, "transfer-encoding"):
+		// chunked must be the final coding (RFC 9112 6.1).
+		v := bytes.TrimSpace(value[bytes.LastIndexByte(value, ',')+1:])
+		m.chunked = equalFold(v, "chunked")
+	case equalFold(name, "host"):
+		m.host = value
+	case equalFold(name, "user-agent"):
+		m.ua = value
+	}
+}
+
+// finish settles m once its fields are read.
+func (m *message) finish() {
 	if m.chunked {
 		m.length = -1 // Transfer-Encoding overrides Content-Length
 		m.badLength = false
 	}
-	return m
 }
 
 func (h *half) parseHead(head []byte, tsNs int64) {
