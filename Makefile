@@ -57,6 +57,7 @@ fuzz: ## run every fuzz target briefly (a fixed number of executions each)
 	$(GO) test -run '^$$' -fuzz '^FuzzFold$$' -fuzztime $(FUZZTIME) ./analyze
 	$(GO) test -run '^$$' -fuzz '^FuzzIDSymmetric$$' -fuzztime $(FUZZTIME) ./analyze/communityid
 	$(GO) test -run '^$$' -fuzz '^FuzzConn$$' -fuzztime $(FUZZTIME) ./analyze/l7/http
+	$(GO) test -run '^$$' -fuzz '^FuzzParseFields$$' -fuzztime $(FUZZTIME) ./analyze/l7/http
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./analyze/l7/dns
 	$(GO) test -run '^$$' -fuzz '^FuzzHello$$' -fuzztime $(FUZZTIME) ./analyze/l7/tls
 	$(GO) test -run '^$$' -fuzz '^FuzzDir$$' -fuzztime $(FUZZTIME) ./analyze/l7/stream

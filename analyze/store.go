@@ -65,15 +65,38 @@ func (s *slabStore[T]) alloc() (id flowID, reused bool) {
 		s.next = 1 // id 0 is noFlow
 	}
 	if k, _ := slabOf(s.next); k == len(s.slabs) {
-		size := storeSlab
-		if k < smallSlabs {
-			size = max(firstSlab, 1<<(k+2))
-		}
-		s.slabs = append(s.slabs, make([]T, size))
+		s.slabs = append(s.slabs, make([]T, slabSize(k)))
 	}
 	id = s.next
 	s.next++
 	return id, false
+}
+
+// slabSize is the number of values slab k holds.
+func slabSize(k int) int {
+	if k < smallSlabs {
+		return max(firstSlab, 1<<(k+2))
+	}
+	return storeSlab
+}
+
+// cover returns the value of id in a store that is indexed by the ids of
+// another (its own alloc unused), adding the slabs up to id's.
+func (s *slabStore[T]) cover(id flowID) *T {
+	k, off := slabOf(id)
+	for len(s.slabs) <= k {
+		s.slabs = append(s.slabs, make([]T, slabSize(len(s.slabs))))
+	}
+	return &s.slabs[k][off]
+}
+
+// find returns the value of id, or nil when cover never made room for it.
+func (s *slabStore[T]) find(id flowID) *T {
+	k, off := slabOf(id)
+	if k >= len(s.slabs) {
+		return nil
+	}
+	return &s.slabs[k][off]
 }
 
 func (s *slabStore[T]) release(id flowID) { s.free = append(s.free, id) }

@@ -785,6 +785,9 @@ func (t *Table) Flush() {
 	t.store.reset()
 	t.conns.reset()
 	t.index.reset()
+	if t.l7 != nil {
+		t.l7.states.reset() // every state is zero: each flow has ended
+	}
 }
 
 // idlest returns the live flow idle the longest, noFlow when none.

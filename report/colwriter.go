@@ -17,8 +17,9 @@ import (
 	"github.com/parquet-go/parquet-go/format"
 )
 
-// A colWriter writes a flat Parquet file (no nested or repeated columns)
-// column by column: callers append typed values to its columns, a row at a
+// A colWriter writes a Parquet file of flat columns and lists of required
+// values (a required LIST group of a repeated group of one required
+// element, parquet-go's `list` tag on a slice) column by column: callers append typed values to its columns, a row at a
 // time, and it encodes each column's pages as they fill, keeps a row group's
 // pages in memory, and writes the row group's column chunks one after the
 // other when the group ends. The footer, column index and offset index are
@@ -69,8 +70,10 @@ const columnIndexLimit = 16
 // appends it; counts and statistics are computed when the page is encoded.
 type pcol struct {
 	// The current page (first: what every row touches).
-	optional bool
+	optional bool    // has definition levels (an optional column, or a list's element)
+	repeated bool    // a list's element: has repetition levels, no null lists
 	defs     []uint8 // definition levels (optional columns)
+	reps     []uint8 // repetition levels (lists)
 	i64      []int64
 	idx      []int32 // dictionary indexes
 	i32      []int32
@@ -80,6 +83,7 @@ type pcol struct {
 	pst      stats
 
 	name string
+	path []string // in the schema: [name], or [name, "list", "element"]
 	typ  format.Type
 	enc  format.Encoding
 
@@ -99,7 +103,8 @@ type pcol struct {
 	locs     []format.PageLocation
 	index    format.ColumnIndex
 	cst      stats
-	values   int64
+	values   int64 // level entries (values, nulls and empty lists)
+	rows     int64 // rows (equal to values unless repeated)
 	rawTotal int64 // uncompressed bytes of the pages, headers included
 	nPages   int32
 }
@@ -263,6 +268,43 @@ func (c *pcol) bool(v bool) {
 	c.bits = append(c.bits, v) // required columns only
 }
 
+// strList adds a row's list to a list column of BYTE_ARRAY elements (not
+// dictionary encoded); an empty list is one entry at definition level 0.
+func (c *pcol) strList(v []string) {
+	if len(v) == 0 {
+		c.reps, c.defs = append(c.reps, 0), append(c.defs, 0)
+		return
+	}
+	c.reps, c.defs = appendLevels(c.reps, c.defs, len(v))
+	for _, s := range v {
+		c.data = append(c.data, s...)
+		c.offs = append(c.offs, uint32(len(c.data)))
+	}
+}
+
+// appendLevels appends the levels of a list of n > 0 values: repetition 0
+// then 1, definition 1.
+func appendLevels(reps, defs []uint8, n int) ([]uint8, []uint8) {
+	reps = append(reps, 0)
+	for range n - 1 {
+		reps = append(reps, 1)
+	}
+	for range n {
+		defs = append(defs, 1)
+	}
+	return reps, defs
+}
+
+// int64List adds a row's list to a list column of INT64 elements.
+func (c *pcol) int64List(v []int64) {
+	if len(v) == 0 {
+		c.reps, c.defs = append(c.reps, 0), append(c.defs, 0)
+		return
+	}
+	c.reps, c.defs = appendLevels(c.reps, c.defs, len(v))
+	c.i64 = append(c.i64, v...)
+}
+
 // string adds a value to a BYTE_ARRAY column; an optional column takes ""
 // as null.
 func (c *pcol) string(s string) {
@@ -409,7 +451,10 @@ func (t *addrIndex) reset() {
 // with schema elements and column orders from a file parquet-go wrote for
 // the same row struct.
 func newColWriter(w io.Writer, codec *zstdCodec, schema *format.FileMetaData, encs []format.Encoding) (*colWriter, error) {
-	leaves := schema.Schema[1:]
+	leaves, err := schemaLeaves(schema.Schema)
+	if err != nil {
+		return nil, err
+	}
 	if len(leaves) != len(encs) {
 		return nil, fmt.Errorf("%d columns in the schema, %d encodings", len(leaves), len(encs))
 	}
@@ -419,16 +464,14 @@ func newColWriter(w io.Writer, codec *zstdCodec, schema *format.FileMetaData, en
 		Schema:       schema.Schema,
 		ColumnOrders: schema.ColumnOrders,
 	}
-	for i, e := range leaves {
-		if e.NumChildren.Valid && e.NumChildren.V > 0 {
-			return nil, fmt.Errorf("column %s is nested", e.Name)
-		}
-		if e.RepetitionType.V == format.Repeated {
-			return nil, fmt.Errorf("column %s is repeated", e.Name)
-		}
+	for i, l := range leaves {
 		c := &cw.cols[i]
-		c.name, c.typ, c.enc = e.Name, e.Type.V, encs[i]
-		c.optional = e.RepetitionType.V == format.Optional
+		c.name, c.path, c.typ, c.enc = l.path[0], l.path, l.elem.Type.V, encs[i]
+		c.repeated = len(l.path) > 1
+		c.optional = c.repeated || l.elem.RepetitionType.V == format.Optional
+		if c.repeated && (c.enc == encDict || c.typ == format.Boolean) {
+			return nil, fmt.Errorf("list column %s: encoding %v for type %v", c.name, c.enc, c.typ)
+		}
 		ok := false
 		switch c.typ {
 		case format.Int64, format.Int32:
@@ -448,6 +491,47 @@ func newColWriter(w io.Writer, codec *zstdCodec, schema *format.FileMetaData, en
 	}
 	cw.write([]byte(parquetMagic))
 	return cw, nil
+}
+
+// A leaf is a column of the schema: its element and its path.
+type leaf struct {
+	elem *format.SchemaElement
+	path []string
+}
+
+// schemaLeaves returns the leaf columns of a schema (its elements in
+// depth-first order, the root first), accepting flat required or optional
+// columns and required lists of a required element.
+func schemaLeaves(schema []format.SchemaElement) ([]leaf, error) {
+	var leaves []leaf
+	for i := 1; i < len(schema); i++ {
+		e := &schema[i]
+		if !e.NumChildren.Valid || e.NumChildren.V == 0 {
+			if e.RepetitionType.V == format.Repeated {
+				return nil, fmt.Errorf("column %s is repeated", e.Name)
+			}
+			leaves = append(leaves, leaf{elem: e, path: []string{e.Name}})
+			continue
+		}
+		if i+2 >= len(schema) {
+			return nil, fmt.Errorf("column %s: truncated group", e.Name)
+		}
+		l, el := &schema[i+1], &schema[i+2]
+		isList := isListType(e.LogicalType.Value) && e.RepetitionType.V == format.Required && e.NumChildren.V == 1 &&
+			l.RepetitionType.V == format.Repeated && l.NumChildren.V == 1 &&
+			(!el.NumChildren.Valid || el.NumChildren.V == 0) && el.RepetitionType.V == format.Required
+		if !isList {
+			return nil, fmt.Errorf("column %s is nested, not a required list of required values", e.Name)
+		}
+		leaves = append(leaves, leaf{elem: el, path: []string{e.Name, l.Name, el.Name}})
+		i += 2
+	}
+	return leaves, nil
+}
+
+func isListType(v format.LogicalTypeValue) bool {
+	_, ok := v.(*format.ListType)
+	return ok
 }
 
 func (cw *colWriter) write(b []byte) {
@@ -486,6 +570,13 @@ func (cw *colWriter) flushPage(c *pcol) {
 	}
 	s := &cw.scr
 	body := s.body[:0]
+	rows := int64(n)
+	if c.repeated {
+		rows = int64(bytes.Count(c.reps, []byte{0}))
+		s.levels, cw.err = (&rle.Encoding{BitWidth: 1}).EncodeLevels(s.levels, c.reps)
+		body = binary.LittleEndian.AppendUint32(body, uint32(len(s.levels)))
+		body = append(body, s.levels...)
+	}
 	if c.optional {
 		s.levels, cw.err = (&rle.Encoding{BitWidth: 1}).EncodeLevels(s.levels, c.defs)
 		body = binary.LittleEndian.AppendUint32(body, uint32(len(s.levels)))
@@ -528,7 +619,7 @@ func (cw *colWriter) flushPage(c *pcol) {
 	c.locs = append(c.locs, format.PageLocation{
 		Offset:             int64(start), // made absolute when written
 		CompressedPageSize: int32(len(c.pages) - start),
-		FirstRowIndex:      c.values,
+		FirstRowIndex:      c.rows,
 	})
 	lo, hi := c.pst.bounds(c.typ)
 	if c.typ == format.ByteArray && c.pst.has {
@@ -550,9 +641,10 @@ func (cw *colWriter) flushPage(c *pcol) {
 		c.cst.merge(&c.pst, c.typ)
 	}
 	c.values += int64(n)
+	c.rows += rows
 	c.nPages++
 
-	c.defs, c.i64, c.i32, c.bits, c.idx = c.defs[:0], c.i64[:0], c.i32[:0], c.bits[:0], c.idx[:0]
+	c.reps, c.defs, c.i64, c.i32, c.bits, c.idx = c.reps[:0], c.defs[:0], c.i64[:0], c.i32[:0], c.bits[:0], c.idx[:0]
 	c.data, c.offs = c.data[:0], c.offs[:1]
 	c.pst.reset()
 }
@@ -762,7 +854,7 @@ func (cw *colWriter) writeChunk(g, j int) {
 		MetaData: format.ColumnMetaData{
 			Type:                  c.typ,
 			Encoding:              encs,
-			PathInSchema:          []string{c.name},
+			PathInSchema:          c.path,
 			Codec:                 format.Zstd,
 			NumValues:             c.values,
 			TotalUncompressedSize: c.rawTotal,
@@ -785,7 +877,7 @@ func (cw *colWriter) writeChunk(g, j int) {
 	c.index.BoundaryOrder = format.Unordered
 	cw.ci[g][j] = c.index
 
-	c.pages, c.locs, c.values, c.rawTotal, c.nPages = c.pages[:0], c.locs[:0], 0, 0, 0
+	c.pages, c.locs, c.values, c.rows, c.rawTotal, c.nPages = c.pages[:0], c.locs[:0], 0, 0, 0, 0
 	c.index = format.ColumnIndex{}
 	c.cst.reset()
 	if c.enc == encDict {

@@ -76,7 +76,13 @@ func TestFlowStatsAgainstParquetGo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, want := openParquet(t, ours).Metadata(), rf.Metadata()
+	sameChunkStats(t, openParquet(t, ours).Metadata(), rf.Metadata())
+}
+
+// sameChunkStats compares two files' row groups and column chunks: rows,
+// values, nulls, min and max.
+func sameChunkStats(t *testing.T, got, want *format.FileMetaData) {
+	t.Helper()
 	if len(got.RowGroups) != len(want.RowGroups) {
 		t.Fatalf("%d row groups, parquet-go %d", len(got.RowGroups), len(want.RowGroups))
 	}
@@ -86,8 +92,8 @@ func TestFlowStatsAgainstParquetGo(t *testing.T) {
 		}
 		for j, wc := range want.RowGroups[g].Columns {
 			gc := got.RowGroups[g].Columns[j]
-			name := wc.MetaData.PathInSchema[0]
-			if gc.MetaData.PathInSchema[0] != name || gc.MetaData.Type != wc.MetaData.Type {
+			name := strings.Join(wc.MetaData.PathInSchema, ".")
+			if strings.Join(gc.MetaData.PathInSchema, ".") != name || gc.MetaData.Type != wc.MetaData.Type {
 				t.Fatalf("column %d: %v %v, parquet-go %v %v", j, gc.MetaData.PathInSchema, gc.MetaData.Type, wc.MetaData.PathInSchema, wc.MetaData.Type)
 			}
 			gs, ws := gc.MetaData.Statistics, wc.MetaData.Statistics
@@ -109,15 +115,23 @@ func TestFlowPageIndex(t *testing.T) {
 	recs := refereeRecords(20000) // several pages per column
 	path := filepath.Join(t.TempDir(), "flows.parquet")
 	writeFlows(t, path, report.FlowWriterOptions{RowGroupRows: 12000}, recs...)
+	if checkPageIndex(t, path) == 0 {
+		t.Error("no column chunk has more than one page: the test checks nothing")
+	}
+}
+
+// checkPageIndex checks a file's column and offset indexes against its
+// pages and returns how many column chunks have more than one page.
+func checkPageIndex(t *testing.T, path string) (multi int) {
+	t.Helper()
 	pf := openParquet(t, path)
 	cis, ois := pf.ColumnIndexes(), pf.OffsetIndexes()
 	ncol := len(pf.Metadata().RowGroups[0].Columns)
-	multi := 0
 	for g, rg := range pf.RowGroups() {
 		for j, cc := range rg.ColumnChunks() {
 			ci, oi := cis[g*ncol+j], ois[g*ncol+j]
 			typ := pf.Metadata().RowGroups[g].Columns[j].MetaData.Type
-			name := pf.Metadata().RowGroups[g].Columns[j].MetaData.PathInSchema[0]
+			name := strings.Join(pf.Metadata().RowGroups[g].Columns[j].MetaData.PathInSchema, ".")
 			pages := cc.Pages()
 			k, row := 0, int64(0)
 			for {
@@ -155,9 +169,7 @@ func TestFlowPageIndex(t *testing.T) {
 			}
 		}
 	}
-	if multi == 0 {
-		t.Error("no column chunk has more than one page: the test checks nothing")
-	}
+	return multi
 }
 
 func plainOf(v parquet.Value) []byte {

@@ -37,8 +37,13 @@
 // plain) and its thrift types for the page headers and footer, and
 // parquet-go's schema for FlowRow. parquet-go's row writer converted every
 // value through reflection and boxed values; writing columns directly is
-// about 4x faster (README: Speed and memory). Its limits: flat schemas only
-// (no nested or repeated columns), data pages v1, zstd, no bloom filters.
+// about 4x faster (README: Speed and memory). http.parquet and dns.parquet
+// (TableWriter of HTTPRow and DNSRow) are written the same way; their LIST
+// columns (tags, answers, ttls) are required lists of required values, one
+// repetition and one definition level per value (an empty list is one
+// entry at definition level 0), pages ending on row boundaries. Its limits:
+// flat columns and such lists only (no other nesting, no null lists), data
+// pages v1, zstd, no bloom filters.
 //
 // Types:
 //   - Strings are BYTE_ARRAY (STRING); ip_version, ports and vlan are INT32;

@@ -359,20 +359,8 @@ const nFlowCols = 65
 
 // flowSchema is FlowRow's schema as parquet-go writes it, and the data
 // encoding of each column from its struct tag.
-var flowSchema = sync.OnceValues(func() (md *format.FileMetaData, err error) {
-	// parquet-go panics on a bad schema; with a fixed struct that is a bug
-	// here, but it is still reported as an error rather than a crash.
-	defer func() {
-		if p := recover(); p != nil {
-			md, err = nil, fmt.Errorf("parquet schema: %v", p)
-		}
-	}()
-	var buf bytes.Buffer
-	w := parquet.NewGenericWriter[FlowRow](&buf)
-	if err := w.Close(); err != nil {
-		return nil, err
-	}
-	md, _, err = decodeFooter(buf.Bytes())
+var flowSchema = sync.OnceValues(func() (*format.FileMetaData, error) {
+	md, err := schemaOf[FlowRow]()
 	if err != nil {
 		return nil, err
 	}
@@ -382,17 +370,49 @@ var flowSchema = sync.OnceValues(func() (md *format.FileMetaData, err error) {
 	return md, nil
 })
 
-// columnEncodings returns the data encoding of each field of a flat row
-// struct from its parquet tag: dict, delta, else PLAIN (DELTA_LENGTH_BYTE_ARRAY
-// for strings, as parquet-go writes them). Optional integers (pointers, which
-// parquet-go's tags cannot mark delta) are DELTA_BINARY_PACKED too: it makes
-// the writer much faster, at some cost in file size (README: Speed and
-// memory).
+// schemaOf returns the footer of an empty file parquet-go writes for the
+// row struct T: its schema elements and column orders.
+func schemaOf[T any]() (md *format.FileMetaData, err error) {
+	// parquet-go panics on a bad schema; with a fixed struct that is a bug
+	// here, but it is still reported as an error rather than a crash.
+	defer func() {
+		if p := recover(); p != nil {
+			md, err = nil, fmt.Errorf("parquet schema: %v", p)
+		}
+	}()
+	var buf bytes.Buffer
+	w := parquet.NewGenericWriter[T](&buf)
+	if err := w.Close(); err != nil {
+		return nil, err
+	}
+	md, _, err = decodeFooter(buf.Bytes())
+	return md, err
+}
+
+// columnEncodings returns the data encoding of each field of a row struct
+// (embedded structs flattened, as parquet-go does) from its parquet tag:
+// dict, delta, else PLAIN (DELTA_LENGTH_BYTE_ARRAY for strings, as
+// parquet-go writes them). Optional integers (pointers, which parquet-go's
+// tags cannot mark delta) and lists of integers are DELTA_BINARY_PACKED too:
+// it makes the writer much faster, at some cost in file size (README: Speed
+// and memory); lists of strings are DELTA_LENGTH_BYTE_ARRAY.
 func columnEncodings(t reflect.Type) []format.Encoding {
 	var encs []format.Encoding
 	for f := range t.Fields() {
 		tag := f.Tag.Get("parquet")
+		if f.Anonymous && tag == "" && f.Type.Kind() == reflect.Struct {
+			encs = append(encs, columnEncodings(f.Type)...)
+			continue
+		}
 		if tag == "" || tag == "-" {
+			continue
+		}
+		if f.Type.Kind() == reflect.Slice {
+			e := encDelta
+			if f.Type.Elem().Kind() == reflect.String {
+				e = encDeltaBytes
+			}
+			encs = append(encs, e)
 			continue
 		}
 		opts := strings.Split(tag, ",")[1:]

@@ -1,18 +1,22 @@
 package report
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"io"
 	"net/netip"
 	"os"
+	"reflect"
 	"strconv"
+	"sync"
 
 	"github.com/flowproof/flowproof/analyze"
 	"github.com/flowproof/flowproof/analyze/communityid"
 	"github.com/flowproof/flowproof/analyze/l7/dns"
 	"github.com/flowproof/flowproof/analyze/l7/http"
 	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/format"
 )
 
 // The L7 tables, beside flows.parquet.
@@ -120,26 +124,41 @@ func optInt64(o analyze.Opt) *int64 {
 }
 
 // HTTPRows converts transactions into rows without allocating per row in
-// the common case: a connection's flow_id, community_id and address
-// strings are made once and kept for its next transactions (a bounded
-// cache, keyed by the flow's L7Info), the optional integers point into a
-// shared slab, and the tags LIST of each tag set is one shared slice. The
-// rows it returns are for reading only (the writer copies them).
+// the common case: a connection's flow_id and community_id strings are made
+// once and kept for its next transactions (a direct-mapped cache keyed by
+// the flow's capture and first packet, which name it), address strings are
+// kept the same way by address, the optional integers point into a shared
+// slab, and the tags LIST of each tag set is one shared slice. The rows it
+// returns are for reading only (the writer copies them).
 type HTTPRows struct {
-	flows  map[*analyze.L7Info]*flowStrings
+	flows  []flowStrings
+	addrs  []addrString
 	slab   []int64
 	slab32 []int32
 }
 
 // flowStrings are one connection's strings, oriented client first.
 type flowStrings struct {
+	ordinal                           int
+	first                             int64
+	fromResp, ok                      bool
 	flowID, communityID, srcIP, dstIP string
-	fromResp                          bool
 }
 
-// httpRowsFlows bounds the cache: it is emptied when full. A connection's
-// transactions arrive close together, so a small cache catches most.
-const httpRowsFlows = 4096
+// addrString is an address's text, without a zone.
+type addrString struct {
+	hi, lo uint64
+	is4    bool
+	s      string
+}
+
+// The caches hold 1<<httpRowsFlowBits connections and 1<<httpRowsAddrBits
+// addresses. A connection's transactions arrive close together, so a small
+// cache catches most.
+const (
+	httpRowsFlowBits = 12
+	httpRowsAddrBits = 10
+)
 
 // httpRowsSlab is how many optional integers one slab holds.
 const httpRowsSlab = 4096
@@ -155,24 +174,37 @@ var tagLists = func() (l [256][]string) {
 }()
 
 func (c *HTTPRows) strings(f *analyze.L7Info, fromResp bool) *flowStrings {
-	if s, ok := c.flows[f]; ok && s.fromResp == fromResp {
+	if c.flows == nil {
+		c.flows = make([]flowStrings, 1<<httpRowsFlowBits)
+		c.addrs = make([]addrString, 1<<httpRowsAddrBits)
+	}
+	h := (uint64(f.FirstIndex) ^ uint64(f.Ordinal)<<48) * 0x9e3779b97f4a7c15
+	s := &c.flows[h>>(64-httpRowsFlowBits)]
+	if s.ok && s.first == f.FirstIndex && s.ordinal == f.Ordinal && s.fromResp == fromResp {
 		return s
 	}
-	if c.flows == nil {
-		c.flows = make(map[*analyze.L7Info]*flowStrings, httpRowsFlows)
-	} else if len(c.flows) >= httpRowsFlows {
-		clear(c.flows) // keeps its buckets
-	}
 	src, dst := endpoints(f, fromResp)
-	s := &flowStrings{
+	*s = flowStrings{
+		ordinal:     f.Ordinal,
+		first:       f.FirstIndex,
+		fromResp:    fromResp,
+		ok:          true,
 		flowID:      f.FlowID(),
 		communityID: communityid.ID(0, src.Addr(), dst.Addr(), f.IPProto, src.Port(), dst.Port()),
-		srcIP:       src.Addr().WithZone("").String(),
-		dstIP:       dst.Addr().WithZone("").String(),
-		fromResp:    fromResp,
+		srcIP:       c.addr(src.Addr()),
+		dstIP:       c.addr(dst.Addr()),
 	}
-	c.flows[f] = s
 	return s
+}
+
+// addr returns a's text without its zone.
+func (c *HTTPRows) addr(a netip.Addr) string {
+	hi, lo, is4 := addrKey(a)
+	e := &c.addrs[((hi*0x9e3779b97f4a7c15^lo)*0xbf58476d1ce4e5b9)>>(64-httpRowsAddrBits)]
+	if e.s == "" || e.hi != hi || e.lo != lo || e.is4 != is4 {
+		*e = addrString{hi: hi, lo: lo, is4: is4, s: a.WithZone("").String()}
+	}
+	return e.s
 }
 
 func (c *HTTPRows) opt32(o analyze.Opt) *int32 {
@@ -261,8 +293,10 @@ func DNSRowOf(q *dns.Query, id Identity) DNSRow {
 }
 
 // TableWriter writes one of the L7 tables: zstd pages, row groups of at
-// most DefaultRowGroupRows rows, rows handed to parquet-go in batches, the
-// footer on Close. The same rows give the same bytes.
+// most DefaultRowGroupRows rows, the footer on Close. http.parquet and
+// dns.parquet are encoded column by column (colWriter, as flows.parquet);
+// other row types are handed to parquet-go's row writer in batches. The
+// same rows give the same bytes.
 type TableWriter[T any] struct {
 	pw      *parquet.GenericWriter[T]
 	codec   *zstdCodec
@@ -270,7 +304,34 @@ type TableWriter[T any] struct {
 	inGroup int
 	count   int64
 	err     error
+	closed  bool
+
+	// The column writer's path.
+	cw        *colWriter
+	bw        *bufio.Writer
+	kv        []format.KeyValue
+	createdBy string
 }
+
+// A tableLayout is a row struct's schema, as parquet-go writes it, and its
+// columns' encodings.
+type tableLayout struct {
+	md   *format.FileMetaData
+	encs []format.Encoding
+}
+
+func layoutOf[T any]() (tableLayout, error) {
+	md, err := schemaOf[T]()
+	if err != nil {
+		return tableLayout{}, err
+	}
+	return tableLayout{md, columnEncodings(reflect.TypeFor[T]())}, nil
+}
+
+var (
+	httpLayout = sync.OnceValues(layoutOf[HTTPRow])
+	dnsLayout  = sync.OnceValues(layoutOf[DNSRow])
+)
 
 // NewTableWriter returns a writer of an L7 table to w.
 func NewTableWriter[T any](w io.Writer, version string) *TableWriter[T] {
@@ -278,18 +339,40 @@ func NewTableWriter[T any](w io.Writer, version string) *TableWriter[T] {
 		version = "devel"
 	}
 	codec := new(zstdCodec)
-	return &TableWriter[T]{
-		codec: codec,
-		pw: parquet.NewGenericWriter[T](w,
-			parquet.Compression(codec),
-			parquet.DataPageVersion(1),
-			parquet.PageBufferSize(32*1024),
-			&parquet.WriterConfig{CreatedBy: "flowproof version " + version},
-			parquet.KeyValueMetadata(MetaSchema, strconv.Itoa(FlowSchemaVersion)),
-			parquet.KeyValueMetadata(MetaVersion, version),
-		),
-		rows: make([]T, 0, tableBatchRows),
+	t := &TableWriter[T]{codec: codec}
+	var layout func() (tableLayout, error)
+	switch any((*T)(nil)).(type) {
+	case *HTTPRow:
+		layout = httpLayout
+	case *DNSRow:
+		layout = dnsLayout
 	}
+	if layout != nil {
+		l, err := layout()
+		if err == nil {
+			t.bw = bufio.NewWriterSize(w, 32<<10)
+			t.cw, err = newColWriter(t.bw, codec, l.md, l.encs)
+		}
+		if err != nil {
+			t.err = fmt.Errorf("report: table writer: %w", err)
+		}
+		t.kv = []format.KeyValue{
+			{Key: MetaSchema, Value: strconv.Itoa(FlowSchemaVersion)},
+			{Key: MetaVersion, Value: version},
+		}
+		t.createdBy = "flowproof version " + version
+		return t
+	}
+	t.pw = parquet.NewGenericWriter[T](w,
+		parquet.Compression(codec),
+		parquet.DataPageVersion(1),
+		parquet.PageBufferSize(32*1024),
+		&parquet.WriterConfig{CreatedBy: "flowproof version " + version},
+		parquet.KeyValueMetadata(MetaSchema, strconv.Itoa(FlowSchemaVersion)),
+		parquet.KeyValueMetadata(MetaVersion, version),
+	)
+	t.rows = make([]T, 0, tableBatchRows)
+	return t
 }
 
 // tableBatchRows is the rows handed to parquet-go per Write call.
@@ -298,6 +381,26 @@ const tableBatchRows = 1024
 // Write adds a row.
 func (t *TableWriter[T]) Write(row T) error {
 	if t.err != nil {
+		return t.err
+	}
+	if t.closed {
+		return errors.New("report: table writer is closed")
+	}
+	if t.cw != nil {
+		switch r := any(&row).(type) {
+		case *HTTPRow:
+			t.cw.appendHTTP(r)
+		case *DNSRow:
+			t.cw.appendDNS(r)
+		}
+		t.cw.endRow()
+		t.count++
+		if t.cw.rows == DefaultRowGroupRows {
+			t.cw.endRowGroup(-1)
+		}
+		if t.cw.err != nil {
+			t.err = fmt.Errorf("report: write rows: %w", t.cw.err)
+		}
 		return t.err
 	}
 	t.rows = append(t.rows, row)
@@ -332,15 +435,121 @@ func (t *TableWriter[T]) flush() error {
 }
 
 // Close writes the rest and the footer; it does not close the io.Writer.
+// Calling it again returns the first Close's result.
 func (t *TableWriter[T]) Close() error {
+	if t.closed {
+		return t.err
+	}
+	t.closed = true
 	defer t.codec.close()
+	if t.cw != nil {
+		if t.err != nil {
+			return t.err
+		}
+		t.cw.endRowGroup(-1)
+		if err := t.cw.close(t.kv, t.createdBy); err != nil {
+			t.err = fmt.Errorf("report: write rows: %w", err)
+		} else if err := t.bw.Flush(); err != nil {
+			t.err = fmt.Errorf("report: write rows: %w", err)
+		}
+		return t.err
+	}
 	if err := t.flush(); err != nil {
 		return err
 	}
 	if err := t.pw.Close(); err != nil {
-		return fmt.Errorf("report: close writer: %w", err)
+		t.err = fmt.Errorf("report: close writer: %w", err)
 	}
-	return nil
+	return t.err
+}
+
+// appendHTTP adds a row's values to the columns, in HTTPRow's order.
+func (cw *colWriter) appendHTTP(r *HTTPRow) {
+	const n = 31
+	c := cw.cols[:n:n]
+	c[0].string(r.FlowID)
+	c[1].string(r.CommunityID)
+	c[2].int64(r.Ts)
+	c[3].int64(r.TsNs)
+	c[4].string(r.SrcIP)
+	c[5].int32(r.SrcPort)
+	c[6].string(r.DstIP)
+	c[7].int32(r.DstPort)
+	c[8].int32(r.TransDepth)
+	c[9].string(r.Method)
+	c[10].string(r.Host)
+	c[11].string(r.URI)
+	c[12].string(r.Version)
+	c[13].string(r.UserAgent)
+	c[14].ptr32(r.StatusCode)
+	c[15].string(r.StatusMsg)
+	c[16].int64(r.RequestBodyLen)
+	c[17].int64(r.ResponseBodyLen)
+	c[18].ptr64(r.RequestNs)
+	c[19].ptr64(r.LatencyNs)
+	c[20].ptr64(r.DurationNs)
+	c[21].strList(r.Tags)
+	c[22].bool(r.Synthetic)
+	appendIdentity(c[23:], &r.Identity)
+}
+
+// appendDNS adds a row's values to the columns, in DNSRow's order.
+func (cw *colWriter) appendDNS(r *DNSRow) {
+	const n = 31
+	c := cw.cols[:n:n]
+	c[0].string(r.FlowID)
+	c[1].int64(r.Ts)
+	c[2].int64(r.TsNs)
+	c[3].string(r.SrcIP)
+	c[4].int32(r.SrcPort)
+	c[5].string(r.DstIP)
+	c[6].int32(r.DstPort)
+	c[7].string(r.Proto)
+	c[8].int32(r.TransID)
+	c[9].string(r.Query)
+	c[10].int32(r.QType)
+	c[11].string(r.QTypeName)
+	c[12].ptr32(r.Rcode)
+	c[13].string(r.RcodeName)
+	c[14].ptr64(r.RTTNs)
+	c[15].bool(r.Answered)
+	c[16].bool(r.AA)
+	c[17].bool(r.TC)
+	c[18].bool(r.RD)
+	c[19].bool(r.RA)
+	c[20].bool(r.Retry)
+	c[21].strList(r.Answers)
+	c[22].int64List(r.TTLs)
+	appendIdentity(c[23:], &r.Identity)
+}
+
+func appendIdentity(c []pcol, id *Identity) {
+	c = c[:8:8]
+	c[0].string(id.SrcPod)
+	c[1].string(id.SrcNamespace)
+	c[2].string(id.SrcService)
+	c[3].string(id.SrcNode)
+	c[4].string(id.DstPod)
+	c[5].string(id.DstNamespace)
+	c[6].string(id.DstService)
+	c[7].string(id.DstNode)
+}
+
+// ptr32 adds an optional integer: null when p is nil.
+func (c *pcol) ptr32(p *int32) {
+	if p == nil {
+		c.optInt32(0, false)
+		return
+	}
+	c.optInt32(*p, true)
+}
+
+func (c *pcol) ptr64(p *int64) {
+	if p == nil {
+		c.optInt64(0, false)
+		return
+	}
+	c.optInt64(*p, true)
 }
 
 // ReadTable reads a whole L7 table (tests, small files).

@@ -24,6 +24,10 @@ type L7Summary struct {
 	latencyRows  int64 // requests with latency_ns
 	slowest      []httpRef
 	groups       map[httpGroupKey]*httpGroup
+	lastKey      httpGroupKey // the last row's group, found again without hashing
+	lastGroup    *httpGroup
+	lastURI      string // the last row's URI and its path template
+	lastPath     string
 	groupsLost   int64 // requests of groups not tracked (the map was full)
 	dnsRows      int64
 	rcodes       map[string]int64
@@ -227,15 +231,24 @@ func (l *L7Summary) AddHTTP(r *HTTPRow) {
 	if r.Method == "" {
 		return // a response without its request: no method, no path
 	}
-	k := httpGroupKey{clientWorkload(&r.Identity, r.SrcIP), serverWorkload(&r.Identity, r.DstIP), r.Method, PathTemplate(r.URI)}
-	g := l.groups[k]
-	if g == nil {
-		if len(l.groups) >= maxL7Groups {
-			l.groupsLost++
-			return
+	// Rows of a connection, and of a client's connections, mostly follow
+	// each other with the same group: the last one is kept, and the last
+	// URI's template (the strings compare by address first).
+	if r.URI != l.lastURI || l.lastGroup == nil {
+		l.lastURI, l.lastPath = r.URI, PathTemplate(r.URI)
+	}
+	k := httpGroupKey{clientWorkload(&r.Identity, r.SrcIP), serverWorkload(&r.Identity, r.DstIP), r.Method, l.lastPath}
+	g := l.lastGroup
+	if g == nil || k != l.lastKey {
+		if g = l.groups[k]; g == nil {
+			if len(l.groups) >= maxL7Groups {
+				l.groupsLost++
+				return
+			}
+			g = &httpGroup{}
+			l.groups[k] = g
 		}
-		g = &httpGroup{}
-		l.groups[k] = g
+		l.lastKey, l.lastGroup = k, g
 	}
 	g.requests++
 	switch class {

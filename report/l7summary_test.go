@@ -63,3 +63,49 @@ func TestL7SummaryBounded(t *testing.T) {
 		t.Errorf("5xx %d, want %d", total, want)
 	}
 }
+
+// TestL7SummaryGroups: the groups counted with the last group and template
+// kept equal a plain count per (client, server, method, template), for rows
+// that repeat their group, alternate, and come back to it, with a URI's
+// template changing under the same string's neighbours.
+func TestL7SummaryGroups(t *testing.T) {
+	l := NewL7Summary(0, 0)
+	want := map[httpGroupKey]httpGroup{}
+	uris := []string{"/a/1", "/a/2", "/b", "/a/1?x", ""}
+	clients := []string{"10.0.0.1", "10.0.0.2"}
+	for i := range 5000 {
+		r := HTTPRow{FlowID: "1-" + strconv.Itoa(i/3), TransDepth: int32(i%3 + 1), TsNs: 1e18 + int64(i)*1e6,
+			SrcIP: clients[i/7%2], DstIP: "10.0.0.9", Method: []string{"GET", "POST"}[i/11%2], URI: uris[i/5%len(uris)]}
+		code := int32(200 + 100*(i%4))
+		if i%13 != 0 {
+			r.StatusCode = &code
+		}
+		if i%17 == 0 {
+			r.Identity.SrcPod, r.Identity.SrcNamespace = "web-0", "shop"
+		}
+		l.AddHTTP(&r)
+		if r.Method == "" {
+			continue
+		}
+		k := httpGroupKey{clientWorkload(&r.Identity, r.SrcIP), serverWorkload(&r.Identity, r.DstIP), r.Method, PathTemplate(r.URI)}
+		g := want[k]
+		g.requests++
+		switch {
+		case r.StatusCode == nil:
+			g.none++
+		case *r.StatusCode >= 500:
+			g.s5xx++
+		case *r.StatusCode >= 400:
+			g.s4xx++
+		}
+		want[k] = g
+	}
+	if len(l.groups) != len(want) {
+		t.Fatalf("%d groups, want %d", len(l.groups), len(want))
+	}
+	for k, w := range want {
+		if g := l.groups[k]; g == nil || *g != w {
+			t.Errorf("group %+v: %+v, want %+v", k, g, w)
+		}
+	}
+}

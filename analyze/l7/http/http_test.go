@@ -242,3 +242,29 @@ func TestInterner(t *testing.T) {
 		t.Errorf("nil interner")
 	}
 }
+
+// TestKeepAliveAllocs: requests answered one at a time on a keep-alive
+// connection cost no allocation once warm (the pending queue starts again
+// at its first array instead of growing a new one).
+func TestKeepAliveAllocs(t *testing.T) {
+	var st Stats
+	c := NewConn(&analyze.L7Info{}, Limits{}, &st, func(t *Transaction) { Release(t) })
+	c.Strings = new(Interner) // the URI and Host are shared, as the engine has them
+	req := []byte("GET /a HTTP/1.1\r\nHost: x\r\n\r\n")
+	resp := []byte("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+	ts := int64(0)
+	step := func() {
+		ts++
+		c.Requests().Data(req, ts)
+		c.Responses().Data(resp, ts)
+	}
+	for range 10 {
+		step()
+	}
+	if n := testing.AllocsPerRun(1000, step); n > 0.01 {
+		t.Errorf("%.2f allocations per request and response", n)
+	}
+	if st.Requests < 1000 {
+		t.Errorf("%d requests: the connection did not parse them", st.Requests)
+	}
+}

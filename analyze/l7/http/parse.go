@@ -86,6 +86,14 @@ type message struct {
 	connection []byte
 }
 
+// line0 is the first byte of line, 0 when it is empty.
+func line0(line []byte) byte {
+	if len(line) == 0 {
+		return 0
+	}
+	return line[0]
+}
+
 func parseFields(lines []byte) message {
 	m := message{length: -1}
 	for len(lines) > 0 {
@@ -95,44 +103,65 @@ func parseFields(lines []byte) message {
 		} else {
 			line, lines = lines, nil
 		}
-		line = bytes.TrimSuffix(line, []byte{'\r'})
-		colon := bytes.IndexByte(line, ':')
-		if colon <= 0 {
-			continue
+		if n := len(line); n > 0 && line[n-1] == '\r' {
+			line = line[:n-1]
 		}
-		name := line[:colon]
-		switch len(name) { // most fields are none of these: skip them cheaply
-		case len("content-length"), len("transfer-encoding"), len("host"), len("user-agent"):
+		// Most fields are none of these: skip them by their first letter
+		// and the place their colon must be, without looking for it (a name
+		// that matches has no colon of its own, so it is the first).
+		var colon int
+		switch line0(line) | 0x20 {
+		case 'c':
+			colon = len("content-length")
+		case 't':
+			colon = len("transfer-encoding")
+		case 'h':
+			colon = len("host")
+		case 'u':
+			colon = len("user-agent")
 		default:
 			continue
 		}
-		value := bytes.TrimSpace(line[colon+1:])
-		switch {
-		case equalFold(name, "content-length"):
-			n, ok := parseDecimal(value)
-			switch {
-			case !ok:
-				m.badLength = true
-			case m.length >= 0 && m.length != n:
-				m.badLength = true // conflicting lengths (RFC 9112 6.3)
-			default:
-				m.length = n
-			}
-		case equalFold(name, "transfer-encoding"):
-			// chunked must be the final coding (RFC 9112 6.1).
-			v := bytes.TrimSpace(value[bytes.LastIndexByte(value, ',')+1:])
-			m.chunked = equalFold(v, "chunked")
-		case equalFold(name, "host"):
-			m.host = value
-		case equalFold(name, "user-agent"):
-			m.ua = value
+		if len(line) <= colon || line[colon] != ':' {
+			continue
 		}
+		m.field(line[:colon], bytes.TrimSpace(line[colon+1:]))
 	}
+	m.finish()
+	return m
+}
+
+// field takes a header field's name and value into m, when it is one of
+// those m keeps.
+func (m *message) field(name, value []byte) {
+	switch {
+	case equalFold(name, "content-length"):
+		n, ok := parseDecimal(value)
+		switch {
+		case !ok:
+			m.badLength = true
+		case m.length >= 0 && m.length != n:
+			m.badLength = true // conflicting lengths (RFC 9112 6.3)
+		default:
+			m.length = n
+		}
+	case equalFold(name, "transfer-encoding"):
+		// chunked must be the final coding (RFC 9112 6.1).
+		v := bytes.TrimSpace(value[bytes.LastIndexByte(value, ',')+1:])
+		m.chunked = equalFold(v, "chunked")
+	case equalFold(name, "host"):
+		m.host = value
+	case equalFold(name, "user-agent"):
+		m.ua = value
+	}
+}
+
+// finish settles m once its fields are read.
+func (m *message) finish() {
 	if m.chunked {
 		m.length = -1 // Transfer-Encoding overrides Content-Length
 		m.badLength = false
 	}
-	return m
 }
 
 func (h *half) parseHead(head []byte, tsNs int64) {
@@ -194,6 +223,12 @@ func (c *Conn) push(t *Transaction) {
 		} else {
 			old.respDone = true // emitted when its body ends
 		}
+	}
+	if len(c.pending) == 0 {
+		// Popping moves the front forward: start again at pend0's, so
+		// that a keep-alive connection's requests one at a time do not
+		// grow a new array every other request.
+		c.pending = c.pend0[:0]
 	}
 	c.pending = append(c.pending, t)
 }
