@@ -642,15 +642,10 @@ func (t *Table) foldWaiting(w *waiting, e *foldEntry, d *Decoded) {
 // (the delay line was off): its flow takes d's time if d is the preferred
 // copy.
 func (t *Table) foldCounted(e *foldEntry, d *Decoded) {
-	var key flowKey
-	srcIsLo := keyOf(d, &key)
-	id := t.index.get(&key, t.index.hash(&key))
-	if id == noFlow {
+	id, f, dir := t.foldedFlow(d)
+	if f == nil {
 		return
 	}
-	f := t.store.at(id)
-	f.origins |= originBit(d.Origin)
-	dir := f.dirOf(srcIsLo)
 	eSender := senderFirst(e.ttl, d.TTL, e.ts, d.TsNs)
 	send, recv := e.ts, d.TsNs
 	if !eSender {
@@ -942,20 +937,31 @@ func (t *Table) matchGSO(d *Decoded) (bool, gsoCredit) {
 	return false, cr
 }
 
-// creditFlow credits the flow of a folded GSO record that nothing waiting
-// could take: as a folded record (first), or as a further segment's packet.
-func (t *Table) creditFlow(d *Decoded, first bool) {
+// foldedFlow returns the live flow a folded record d belongs to and d's
+// direction in it (f nil when none), and marks the flow as seen by d's
+// capture: the copy was folded, but its vantage point saw the flow.
+func (t *Table) foldedFlow(d *Decoded) (flowID, *flow, int) {
 	var key flowKey
 	srcIsLo := keyOf(d, &key)
 	id := t.index.get(&key, t.index.hash(&key))
 	if id == noFlow {
-		return
+		return noFlow, nil, 0
 	}
 	f := t.store.at(id)
 	f.origins |= originBit(d.Origin)
+	return id, f, f.dirOf(srcIsLo)
+}
+
+// creditFlow credits the flow of a folded GSO record that nothing waiting
+// could take: as a folded record (first), or as a further segment's packet.
+func (t *Table) creditFlow(d *Decoded, first bool) {
+	id, f, dir := t.foldedFlow(d)
+	if f == nil {
+		return
+	}
 	if first {
 		t.newVantage(id, f).dupPkts++
 		return
 	}
-	t.count(id, f, f.dirOf(srcIsLo), 1, 0, d.IPLen-d.Payload, d.WireLen-d.Payload)
+	t.count(id, f, dir, 1, 0, d.IPLen-d.Payload, d.WireLen-d.Payload)
 }

@@ -129,7 +129,6 @@ type scanTable struct {
 	filter   []scanFirst
 	seq      int64
 	probes   int64
-	evicted  int64
 }
 
 // scanFirst is a first probe remembered by the filter (no Go pointers: the
@@ -214,7 +213,6 @@ func (t *scanTable) add(r *analyze.Record) {
 			fresh.heapAt = 0
 			*old = fresh
 			t.sketches[i] = scanSketch{}
-			t.evicted++
 		}
 		t.bySrc[hs] = i
 		t.sketches[i].add(firstDst, first.port)
