@@ -116,7 +116,11 @@
 // vantage point (a retransmission; a duplicate the network made) and a copy
 // taken where no router separates the two points (a bridge, or one host's
 // two interfaces) look alike; the DupAmbiguous counter says how many there
-// were. Config.DupSameTTL folds them too, the earlier taken as the
+// were among the records compared one by one (the delay line's, below: the
+// first window of every capture, and all of a capture once it held a copy;
+// after that the detect table compares only records whose TTL changed, so a
+// bridged capture shows its equal-TTL copies in the first window's count).
+// Config.DupSameTTL folds them too, the earlier taken as the
 // sender's, for captures known to hold such copies (Kubeshark on a CNI that
 // bridges the pods of one node). Copies pair first in, first out (the n-th record of a packet
 // at one vantage point pairs with the n-th at the other), so a
@@ -134,8 +138,13 @@
 // the first 1,024 records or the first window of a capture, and to its end
 // once a copy was folded; a capture without copies by then goes on without
 // it, watching for a first copy through a table of 4,096 recent records (a
-// record landing in the slot of an earlier one hides that one's copy). A
-// first copy found that way turns the delay line back on; packets of the
+// record landing in the slot of an earlier one hides that one's copy). Every
+// record is written there, but a slot is read only when a record's TTL is
+// not the last TTL seen between its two addresses (4,096 address-pair slots,
+// a byte each): a copy's TTL differs from its original's, while traffic
+// between two addresses keeps one TTL. A capture without copies so pays a
+// fingerprint and two stores per record, no cache miss; the README gives the
+// measured cost. A first copy found that way turns the delay line back on; packets of the
 // flows in flight that were counted before may keep the other vantage
 // point's time and place (the packet whose copy was found takes the
 // preferred copy's time).

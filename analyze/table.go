@@ -295,7 +295,9 @@ type Table struct {
 	// window, TTL included: a repeat at one vantage point (a
 	// retransmission, a duplicate the network made) or a copy from a
 	// vantage point no router separates (a bridge) look the same. They are
-	// not folded: each stays counted.
+	// not folded: each stays counted. Only records compared one by one are
+	// looked at: those of the delay line (a capture's first window, and the
+	// rest of a capture that held copies), not the detect table's (doc.go).
 	DupAmbiguous int64
 	// DupCapped counts records the folding state could not keep (its
 	// entries, index buckets or hold queue were full): a copy of such a
