@@ -48,7 +48,7 @@ const maxLayers = 5
 // tunnel inside it, and the datagram a fragment completes.
 type layerDecoder struct {
 	decap bool
-	fold  bool // fingerprints for folding (not with Config.NoDedup)
+	fold  bool         // fingerprints for folding (not with Config.NoDedup)
 	reasm *reassembler // nil without reassembly
 }
 
