@@ -784,15 +784,22 @@ func (d *Decoded) fingerprint(ip []byte, l4 int) {
 		a := le.Uint64(v[0:8]) &^ (0xff << 56) // without the hop limit
 		s0, s1, d0, d1 := le.Uint64(v[8:16]), le.Uint64(v[16:24]), le.Uint64(v[24:32]), le.Uint64(v[32:40])
 		h ^= mum(a^foldK2, s0^foldK3) ^ mum(s1^foldK1, d0^foldK0) ^ mum(d1^foldK3, foldK2)
-		pair = s0 ^ s1*foldK1 ^ d0*foldK2 ^ d1*foldK3
+		pair = pair6(s0, s1, d0, d1)
 	}
-	d.foldPair = uint16(pair * foldK0 >> (64 - pairBits))
+	d.foldPair = pairSlot(pair)
 	if l4 > fixed {
 		// IPv4 options or IPv6 extension headers: rare.
 		h ^= mum(payloadHash(ip[fixed:l4]), foldK1)
 	}
 	d.Fold = h&^0xff | 1 // 56 bits; never 0, which means no fingerprint
 }
+
+// pair6 packs an IPv6 source and destination, as little-endian words, for
+// pairSlot (an IPv4 pair is source | destination<<32).
+func pair6(s0, s1, d0, d1 uint64) uint64 { return s0 ^ s1*foldK1 ^ d0*foldK2 ^ d1*foldK3 }
+
+// pairSlot is Decoded.foldPair for an address pair packed in a word.
+func pairSlot(pair uint64) uint16 { return uint16(pair * foldK0 >> (64 - pairBits)) }
 
 // payloadSample is how many bytes at each end of a payload its hash reads.
 const payloadSample = 16

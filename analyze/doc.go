@@ -33,7 +33,11 @@
 // fragment frame also counts as a fragment. Limits: 8192 datagrams in flight
 // (beyond, the oldest is dropped), 64 separate ranges per datagram, 65,535
 // bytes per datagram (a larger offset is refused), and 5 minutes from the
-// first piece (Zeek's frag_timeout). The manifest counts reassembled,
+// first piece (Zeek's frag_timeout). Pieces are grouped by addresses,
+// protocol, IP ID and TTL: the pieces of one datagram recorded at two vantage
+// points (Vantage copies, below) make two datagrams, folded as two records of
+// one packet, instead of overlapping pieces of one (a datagram whose pieces
+// took paths of different lengths is not rebuilt). The manifest counts reassembled,
 // timed-out, overlapping and dropped datagrams. Config.NoReassembly turns it off.
 //
 // # Tunnels
@@ -168,8 +172,12 @@
 // GSO table 4,096 recent data records. Beyond them the oldest record is
 // forgotten, or counted at once, and DupCapped counts it (its copy may then
 // count as a packet of its own). None of this state holds Go pointers.
-// Datagrams rebuilt from IP fragments and TCP headers of impossible length
-// have no fingerprint and are never folded.
+// A datagram rebuilt from IP fragments has a fingerprint of its addresses,
+// protocol, IP ID, length and first 60 payload bytes (what reassembly keeps)
+// and is folded with the other vantage point's datagram like any record, at
+// the time of the piece that completed it. Fragments themselves are counted
+// per kind, each record of them. TCP headers of impossible length have no
+// fingerprint and are never folded.
 //
 // Columns: dup_pkts counts the flow's records folded into another record
 // (not counted as packets); vantages is 2 when it has any, else 1.
