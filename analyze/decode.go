@@ -91,6 +91,12 @@ type Decoded struct {
 	// TCP or UDP, a bad TCP header, a reassembled datagram).
 	TTL  uint8
 	Fold uint64
+	// foldPair is a 12-bit hash of the IP source and destination (the
+	// innermost header's), set with Fold: the detect table remembers the
+	// last TTL seen per pair slot and compares fingerprints only when it
+	// changes (dedup.go, detect).
+	foldPair uint16
+	noFold   bool // decoded for a table that does not fold: no fingerprint
 
 	// Origin is the packet's ingest.Packet.Origin: 1 + the capture of a
 	// merged stream it came from, 0 for a capture read alone.
@@ -152,7 +158,7 @@ func DecodeTunnel(p *ingest.Packet, outer, inner *Decoded) bool {
 		return false
 	}
 	sub := ingest.Packet{Data: p.Data[off:], OrigLen: p.OrigLen - off, Timestamp: p.Timestamp, LinkType: outer.innerLink, Index: p.Index}
-	Decode(&sub, inner)
+	decodeFrame(&sub, inner, !outer.noFold)
 	inner.WireLen = outer.WireLen
 	// Routers between two vantage points lower the outer TTL only: it is
 	// the one that tells copies of the inner packet apart (dedup.go).
@@ -211,8 +217,12 @@ const (
 // TSO (total length 0) and IPv6 jumbo/GRO lengths be handled explicitly, and
 // keeps the per-packet cost to a few tens of nanoseconds. Tests check it
 // against gopacket's full decoder on the public corpus.
-func Decode(p *ingest.Packet, d *Decoded) {
-	*d = Decoded{TsNs: p.Timestamp, WireLen: int64(p.OrigLen), VLAN: -1, TunnelID: -1, Origin: p.Origin}
+func Decode(p *ingest.Packet, d *Decoded) { decodeFrame(p, d, true) }
+
+// decodeFrame is Decode; without fold it leaves Fold 0 (a table with
+// Config.NoDedup never reads it).
+func decodeFrame(p *ingest.Packet, d *Decoded, fold bool) {
+	*d = Decoded{TsNs: p.Timestamp, WireLen: int64(p.OrigLen), VLAN: -1, TunnelID: -1, Origin: p.Origin, noFold: !fold}
 	data := p.Data
 	// Bytes of link header in the frame; the rest of OrigLen is L3 and up.
 	var etherType uint16
@@ -726,45 +736,70 @@ const (
 // fixed headers are read as words, in place, and the rest sampled
 // (payloadHash).
 func (d *Decoded) fingerprint(ip []byte, l4 int) {
-	le := binary.LittleEndian
-	var h uint64
-	switch d.Kind {
-	case KindTCP:
-		if d.BadHeader || len(ip) < l4+20 {
-			return
-		}
-		t0, t1 := le.Uint64(ip[l4:]), le.Uint64(ip[l4+8:])
-		t2 := uint64(le.Uint32(ip[l4+16:])) &^ 0xffff // without the checksum
-		h = mum(t0^foldK0, t1^foldK1) ^ mum(t2^foldK2, uint64(len(ip)-l4)^foldK3)
-		h ^= payloadHash(ip[l4+20:]) // options and payload
-	case KindUDP:
-		if len(ip) < l4+8 {
-			return
-		}
-		t0 := uint64(le.Uint32(ip[l4:])) | uint64(le.Uint16(ip[l4+4:]))<<32 // ports, length
-		h = mum(t0^foldK0, uint64(len(ip)-l4)^foldK1)
-		h ^= payloadHash(ip[l4+8:])
-	default:
+	if d.noFold {
 		return
 	}
+	le := binary.LittleEndian
 	fixed := 40
 	if d.IPVersion == 4 {
 		fixed = 20
-		a := le.Uint64(ip[0:])
-		b := le.Uint64(ip[8:]) &^ 0xffff00ff // without TTL and header checksum
-		c := uint64(le.Uint32(ip[16:]))
-		h ^= mum(a^foldK2, b^foldK3) ^ mum(c^foldK1, foldK0)
-	} else {
-		a := le.Uint64(ip[0:]) &^ (0xff << 56) // without the hop limit
-		h ^= mum(a^foldK2, le.Uint64(ip[8:])^foldK3) ^ mum(le.Uint64(ip[16:])^foldK1, le.Uint64(ip[24:])^foldK0) ^
-			mum(le.Uint64(ip[32:])^foldK3, foldK2)
 	}
+	if l4 < fixed || len(ip) < l4 {
+		return
+	}
+	// Headers are read through fixed-size arrays: one bounds check each.
+	var h uint64
+	var rest []byte
+	switch d.Kind {
+	case KindTCP:
+		if d.BadHeader || len(ip)-l4 < 20 {
+			return
+		}
+		t := (*[20]byte)(ip[l4:])
+		t2 := uint64(le.Uint32(t[16:20])) &^ 0xffff // without the checksum
+		h = mum(le.Uint64(t[0:8])^foldK0, le.Uint64(t[8:16])^foldK1) ^ mum(t2^foldK2, uint64(len(ip)-l4)^foldK3)
+		rest = ip[l4+20:] // options and payload
+	case KindUDP:
+		if len(ip)-l4 < 8 {
+			return
+		}
+		u := (*[8]byte)(ip[l4:])
+		t0 := uint64(le.Uint32(u[0:4])) | uint64(le.Uint16(u[4:6]))<<32 // ports, length
+		h = mum(t0^foldK0, uint64(len(ip)-l4)^foldK1)
+		rest = ip[l4+8:]
+	default:
+		return
+	}
+	h ^= payloadHash(rest)
+	var pair uint64
+	if fixed == 20 {
+		v := (*[20]byte)(ip)
+		a := le.Uint64(v[0:8])
+		b := le.Uint64(v[8:16]) &^ 0xffff00ff // without TTL and header checksum
+		c := uint64(le.Uint32(v[16:20]))
+		h ^= mum(a^foldK2, b^foldK3) ^ mum(c^foldK1, foldK0)
+		pair = b>>32 | c<<32
+	} else {
+		v := (*[40]byte)(ip)
+		a := le.Uint64(v[0:8]) &^ (0xff << 56) // without the hop limit
+		s0, s1, d0, d1 := le.Uint64(v[8:16]), le.Uint64(v[16:24]), le.Uint64(v[24:32]), le.Uint64(v[32:40])
+		h ^= mum(a^foldK2, s0^foldK3) ^ mum(s1^foldK1, d0^foldK0) ^ mum(d1^foldK3, foldK2)
+		pair = pair6(s0, s1, d0, d1)
+	}
+	d.foldPair = pairSlot(pair)
 	if l4 > fixed {
 		// IPv4 options or IPv6 extension headers: rare.
 		h ^= mum(payloadHash(ip[fixed:l4]), foldK1)
 	}
 	d.Fold = h&^0xff | 1 // 56 bits; never 0, which means no fingerprint
 }
+
+// pair6 packs an IPv6 source and destination, as little-endian words, for
+// pairSlot (an IPv4 pair is source | destination<<32).
+func pair6(s0, s1, d0, d1 uint64) uint64 { return s0 ^ s1*foldK1 ^ d0*foldK2 ^ d1*foldK3 }
+
+// pairSlot is Decoded.foldPair for an address pair packed in a word.
+func pairSlot(pair uint64) uint16 { return uint16(pair * foldK0 >> (64 - pairBits)) }
 
 // payloadSample is how many bytes at each end of a payload its hash reads.
 const payloadSample = 16
@@ -779,18 +814,23 @@ const payloadSample = 16
 // payloads would cost more than the rest of decoding.
 func payloadHash(b []byte) uint64 {
 	n := len(b)
-	if n == 0 {
+	le := binary.LittleEndian
+	var h0, h1, t0, t1 uint64
+	// Words are read in place, overlapping when b is short, so that every
+	// byte of a payload under 32 bytes is in: no copy, no padding.
+	switch {
+	case n >= payloadSample:
+		p, q := (*[payloadSample]byte)(b), (*[payloadSample]byte)(b[n-payloadSample:])
+		h0, h1 = le.Uint64(p[0:8]), le.Uint64(p[8:16])
+		t0, t1 = le.Uint64(q[0:8]), le.Uint64(q[8:16])
+	case n >= 8:
+		h0, t0 = le.Uint64(b[0:8]), le.Uint64(b[n-8:])
+	case n >= 4:
+		h0, t0 = uint64(le.Uint32(b[0:4])), uint64(le.Uint32(b[n-4:]))
+	case n > 0:
+		h0 = uint64(b[0])<<16 | uint64(b[n>>1])<<8 | uint64(b[n-1])
+	default:
 		return 0
 	}
-	le := binary.LittleEndian
-	var head, tail [2]uint64
-	if n >= payloadSample {
-		head = [2]uint64{le.Uint64(b), le.Uint64(b[8:])}
-		tail = [2]uint64{le.Uint64(b[n-16:]), le.Uint64(b[n-8:])}
-	} else {
-		var w [payloadSample]byte
-		copy(w[:], b)
-		head = [2]uint64{le.Uint64(w[:]), le.Uint64(w[8:])}
-	}
-	return mum(head[0]^foldK1, head[1]^foldK0) ^ mum(tail[0]^foldK3, tail[1]^foldK2^uint64(n))
+	return mum(h0^foldK1, h1^foldK0) ^ mum(t0^foldK3, t1^foldK2^uint64(n))
 }

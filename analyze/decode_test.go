@@ -193,7 +193,7 @@ func TestDecode(t *testing.T) {
 			if got.IPVersion != 0 && got.TTL != 64 {
 				t.Errorf("TTL = %d, want 64", got.TTL)
 			}
-			got.Fold, got.TTL = 0, 0 // tested in dedup_test.go
+			got.Fold, got.TTL, got.foldPair = 0, 0, 0 // tested in dedup_test.go
 			if got != tt.want {
 				t.Errorf("Decode:\n got %+v\nwant %+v", got, tt.want)
 			}
@@ -272,4 +272,28 @@ func FuzzDecodeTable(f *testing.F) {
 			t.Fatalf("emitted %d, Flows %d, live %d after Flush", emitted, tbl.Flows(), tbl.live)
 		}
 	})
+}
+
+// TestPayloadHashBytes: payloadHash reads every byte of a payload shorter
+// than 32 bytes and the first and last 16 of a longer one, whatever its
+// length, with the length itself in: a change there changes the hash.
+func TestPayloadHashBytes(t *testing.T) {
+	for n := range 80 {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte(i*7 + 3)
+		}
+		h := payloadHash(b)
+		if n > 0 && payloadHash(b[:n-1]) == h {
+			t.Errorf("n=%d: one byte shorter, same hash", n)
+		}
+		for i := range b {
+			b[i] ^= 0x40
+			changed := payloadHash(b) != h
+			b[i] ^= 0x40
+			if sampled := i < payloadSample || i >= n-payloadSample; changed != sampled {
+				t.Errorf("n=%d: byte %d changed: hash changed %v, want %v", n, i, changed, sampled)
+			}
+		}
+	}
 }

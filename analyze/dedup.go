@@ -128,6 +128,9 @@ type folder struct {
 	probeEnd  int64
 	gso       []gsoRange     // gsoBuckets * gsoWays, made on first use
 	recent    []recentRecord // while the delay line is off: detectEntries
+	// lastTTL is, while the delay line is off, the TTL of the last record
+	// per address pair slot (Decoded.foldPair), or 0.
+	lastTTL []uint8
 }
 
 func newFolder(cfg Config) *folder {
@@ -517,6 +520,10 @@ func (t *Table) addOrWait(d *Decoded, index int64, payload []byte) {
 // while the delay line is off: one record per slot, by fingerprint.
 const detectEntries = 1 << 12
 
+// pairBits is the size of Decoded.foldPair: the detect table's TTL gate
+// has 1 << pairBits slots.
+const pairBits = 12
+
 // recentRecord is a record the detect table remembers: its fingerprint
 // with the TTL in the low byte (a fingerprint's low byte is always 1), and
 // its time.
@@ -532,11 +539,21 @@ func recentKey(key uint64, ttl uint8) uint64 { return key&^0xff | uint64(ttl) }
 // copy of an earlier one, as cheaply as one slot of a small table allows:
 // a colliding record can hide a copy from it, not add one. The first copy
 // turns the delay line on for the rest of the capture.
+//
+// A copy's TTL differs from its original's, and records between two
+// addresses keep one TTL while there are no copies: the slot is read only
+// when a record's TTL is not the last one seen between its addresses (with
+// Config.DupSameTTL, always). Every record is written, so that its copy to
+// come finds it. On a capture without copies this leaves a fingerprint and
+// a store per record, not a cache miss.
 func (t *Table) detect(d *Decoded, index int64, payload []byte) {
 	f := t.fold
 	if d.Fold != 0 {
 		r := &f.recent[(d.Fold>>8)&(detectEntries-1)]
-		if r.keyTTL&^0xff == d.Fold&^0xff && abs(d.TsNs-r.ts) <= f.window {
+		g := &f.lastTTL[d.foldPair&(1<<pairBits-1)]
+		changed := *g != d.TTL
+		*g = d.TTL
+		if (changed || f.sameTTL) && r.keyTTL&^0xff == d.Fold&^0xff && abs(d.TsNs-r.ts) <= f.window {
 			if ttl := uint8(r.keyTTL); ttl != d.TTL || f.sameTTL {
 				f.folded = true
 				t.DupFolded++
@@ -562,6 +579,7 @@ func (f *folder) stopBuffering() {
 	f.lineHead, f.lineTail = 0, 0
 	if f.recent == nil {
 		f.recent = make([]recentRecord, detectEntries)
+		f.lastTTL = make([]uint8, 1<<pairBits)
 	}
 }
 

@@ -33,7 +33,11 @@
 // fragment frame also counts as a fragment. Limits: 8192 datagrams in flight
 // (beyond, the oldest is dropped), 64 separate ranges per datagram, 65,535
 // bytes per datagram (a larger offset is refused), and 5 minutes from the
-// first piece (Zeek's frag_timeout). The manifest counts reassembled,
+// first piece (Zeek's frag_timeout). Pieces are grouped by addresses,
+// protocol, IP ID and TTL: the pieces of one datagram recorded at two vantage
+// points (Vantage copies, below) make two datagrams, folded as two records of
+// one packet, instead of overlapping pieces of one (a datagram whose pieces
+// took paths of different lengths is not rebuilt). The manifest counts reassembled,
 // timed-out, overlapping and dropped datagrams. Config.NoReassembly turns it off.
 //
 // # Tunnels
@@ -116,7 +120,11 @@
 // vantage point (a retransmission; a duplicate the network made) and a copy
 // taken where no router separates the two points (a bridge, or one host's
 // two interfaces) look alike; the DupAmbiguous counter says how many there
-// were. Config.DupSameTTL folds them too, the earlier taken as the
+// were among the records compared one by one (the delay line's, below: the
+// first window of every capture, and all of a capture once it held a copy;
+// after that the detect table compares only records whose TTL changed, so a
+// bridged capture shows its equal-TTL copies in the first window's count).
+// Config.DupSameTTL folds them too, the earlier taken as the
 // sender's, for captures known to hold such copies (Kubeshark on a CNI that
 // bridges the pods of one node). Copies pair first in, first out (the n-th record of a packet
 // at one vantage point pairs with the n-th at the other), so a
@@ -134,8 +142,13 @@
 // the first 1,024 records or the first window of a capture, and to its end
 // once a copy was folded; a capture without copies by then goes on without
 // it, watching for a first copy through a table of 4,096 recent records (a
-// record landing in the slot of an earlier one hides that one's copy). A
-// first copy found that way turns the delay line back on; packets of the
+// record landing in the slot of an earlier one hides that one's copy). Every
+// record is written there, but a slot is read only when a record's TTL is
+// not the last TTL seen between its two addresses (4,096 address-pair slots,
+// a byte each): a copy's TTL differs from its original's, while traffic
+// between two addresses keeps one TTL. A capture without copies so pays a
+// fingerprint and two stores per record, no cache miss; the README gives the
+// measured cost. A first copy found that way turns the delay line back on; packets of the
 // flows in flight that were counted before may keep the other vantage
 // point's time and place (the packet whose copy was found takes the
 // preferred copy's time).
@@ -159,8 +172,12 @@
 // GSO table 4,096 recent data records. Beyond them the oldest record is
 // forgotten, or counted at once, and DupCapped counts it (its copy may then
 // count as a packet of its own). None of this state holds Go pointers.
-// Datagrams rebuilt from IP fragments and TCP headers of impossible length
-// have no fingerprint and are never folded.
+// A datagram rebuilt from IP fragments has a fingerprint of its addresses,
+// protocol, IP ID, length and first 60 payload bytes (what reassembly keeps)
+// and is folded with the other vantage point's datagram like any record, at
+// the time of the piece that completed it. Fragments themselves are counted
+// per kind, each record of them. TCP headers of impossible length have no
+// fingerprint and are never folded.
 //
 // Columns: dup_pkts counts the flow's records folded into another record
 // (not counted as packets); vantages is 2 when it has any, else 1.

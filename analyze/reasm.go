@@ -1,6 +1,7 @@
 package analyze
 
 import (
+	"encoding/binary"
 	"math/bits"
 
 	"github.com/flowproof/flowproof/ingest"
@@ -31,6 +32,10 @@ type fragKey struct {
 	id       uint32
 	proto    uint8
 	version  uint8
+	// ttl keeps the pieces seen at two vantage points apart (dedup.go): each
+	// copy of a datagram is rebuilt from its own pieces, and the two are
+	// folded as any two records of one packet.
+	ttl      uint8
 	vlan     int32
 	tunnel   Tunnel
 	tunnelID int64
@@ -87,7 +92,7 @@ func (r *reassembler) add(p *ingest.Packet, d *Decoded, out *Decoded) bool {
 		r.dropped++ // an offset past any datagram: hostile or corrupt
 		return false
 	}
-	k := fragKey{src: d.Src.As16(), dst: d.Dst.As16(), id: f.id, proto: d.IPProto, version: d.IPVersion,
+	k := fragKey{src: d.Src.As16(), dst: d.Dst.As16(), id: f.id, proto: d.IPProto, version: d.IPVersion, ttl: d.TTL,
 		vlan: d.VLAN, tunnel: d.Tunnel, tunnelID: d.TunnelID}
 	g := r.pending[k]
 	if g == nil {
@@ -143,6 +148,7 @@ func (r *reassembler) add(p *ingest.Packet, d *Decoded, out *Decoded) bool {
 	hdrLen := bits.TrailingZeros64(^g.hdrHave) // captured bytes from the start
 	decodeTransport(g.hdr[:hdrLen], int64(g.total), out)
 	out.payloadCap = 0 // the payload bytes were not kept
+	out.fingerprintDatagram(&g.key, g.hdr[:hdrLen], g.total)
 	r.reassembled++
 	r.remove(g)
 	return true
@@ -185,4 +191,30 @@ func (r *reassembler) remove(g *datagram) {
 		r.tail = g.prev
 	}
 	g.prev, g.next = nil, nil
+}
+
+// fingerprintDatagram sets out.Fold for a rebuilt datagram (dedup.go): its
+// addresses, protocol, IP ID and payload length, and the first bytes of its
+// payload that reassembly keeps (the transport header and what follows it,
+// up to fragHeaderBytes). The TTL is left out, as for any packet.
+func (d *Decoded) fingerprintDatagram(k *fragKey, hdr []byte, total int32) {
+	if d.noFold || (d.Kind != KindTCP && d.Kind != KindUDP) || d.Kind == KindTCP && d.BadHeader {
+		return
+	}
+	le := binary.LittleEndian
+	s0, s1, d0, d1 := le.Uint64(k.src[0:8]), le.Uint64(k.src[8:16]), le.Uint64(k.dst[0:8]), le.Uint64(k.dst[8:16])
+	h := mum(s0^foldK0, s1^foldK1) ^ mum(d0^foldK2, d1^foldK3) ^
+		mum(uint64(k.id)|uint64(k.proto)<<32|uint64(k.version)<<40^foldK1, uint64(uint32(total))^foldK0)
+	var w [fragHeaderBytes + 7]byte
+	copy(w[:], hdr)
+	for i := 0; i < len(hdr); i += 16 {
+		h ^= mum(le.Uint64(w[i:])^foldK2, le.Uint64(w[i+8:])^foldK3^uint64(i))
+	}
+	h ^= uint64(len(hdr)) * foldK1
+	d.Fold = h&^0xff | 1
+	if k.version == 4 {
+		d.foldPair = pairSlot(uint64(le.Uint32(k.src[12:16])) | uint64(le.Uint32(k.dst[12:16]))<<32)
+	} else {
+		d.foldPair = pairSlot(pair6(s0, s1, d0, d1))
+	}
 }

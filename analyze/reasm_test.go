@@ -1,6 +1,7 @@
 package analyze
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/gopacket/gopacket"
@@ -105,5 +106,57 @@ func TestReassemblyBounds(t *testing.T) {
 	dec.decode(&p, ds[:])
 	if st := dec.fragStats(); st.dropped != 91 {
 		t.Errorf("hostile offset: dropped %d, want 91", st.dropped)
+	}
+}
+
+// TestReassemblyVantageCopies: fragmented datagrams recorded at two vantage
+// points (every piece again, TTL one lower, 20 µs later) are rebuilt once
+// per vantage point, with no piece taken as an overlap, and each pair is
+// folded: the flow is the single recording's, with the transit put in.
+func TestReassemblyVantageCopies(t *testing.T) {
+	var single, doubled []ingest.Packet
+	at := int64(1e9)
+	for id := range 3 {
+		for _, f := range fragments(t, uint16(10+id), 3000, 1480, 2960) {
+			p := ingest.Packet{Data: f, OrigLen: len(f), LinkType: layers.LinkTypeEthernet, Timestamp: at}
+			c := slices.Clone(f)
+			c[14+8]-- // the TTL (the header checksum is not checked)
+			single = append(single, p)
+			doubled = append(doubled, p, ingest.Packet{Data: c, OrigLen: len(c), LinkType: layers.LinkTypeEthernet, Timestamp: at + 20_000})
+			at += 1_000_000
+		}
+	}
+	analyzeFrames := func(cfg Config, pkts []ingest.Packet) ([]Record, *Table) {
+		for i := range pkts {
+			pkts[i].Index = int64(i)
+		}
+		var got []Record
+		tbl := NewTable(cfg, "frags.pcap", 1, func(r *Record) { got = append(got, *r) })
+		if err := Run(&sliceSource{pkts: slices.Clone(pkts)}, tbl); err != nil {
+			t.Fatal(err)
+		}
+		tbl.Flush()
+		return got, tbl
+	}
+	want, _ := analyzeFrames(Config{}, single)
+	got, tbl := analyzeFrames(Config{}, doubled)
+	if len(want) != 1 || len(got) != 1 {
+		t.Fatalf("%d flows from the doubled capture, %d from the single one; want 1", len(got), len(want))
+	}
+	g, w := got[0], want[0]
+	if g.OrigPkts != w.OrigPkts || g.OrigBytes != w.OrigBytes || g.OrigIPBytes != w.OrigIPBytes || g.TsNs != w.TsNs || g.EndNs != w.EndNs {
+		t.Errorf("doubled: %d packets, %d bytes, %d IP bytes, %d..%d; single: %d, %d, %d, %d..%d",
+			g.OrigPkts, g.OrigBytes, g.OrigIPBytes, g.TsNs, g.EndNs, w.OrigPkts, w.OrigBytes, w.OrigIPBytes, w.TsNs, w.EndNs)
+	}
+	if g.DupPkts != 3 || g.Vantages != 2 || g.OrigTransitP50Ns != (Opt{V: 20_000, Valid: true}) || tbl.DupFolded != 3 {
+		t.Errorf("dup_pkts %d, vantages %d, transit %+v, folded %d; want 3, 2, 20000, 3", g.DupPkts, g.Vantages, g.OrigTransitP50Ns, tbl.DupFolded)
+	}
+	if tbl.frags != (fragStats{reassembled: 6}) {
+		t.Errorf("reassembly %+v, want 6 datagrams rebuilt and nothing else", tbl.frags)
+	}
+	// Without folding each vantage point's datagram counts.
+	nd, _ := analyzeFrames(Config{NoDedup: true}, doubled)
+	if len(nd) != 1 || nd[0].OrigPkts != 2*w.OrigPkts {
+		t.Errorf("--no-dedup: %+v", nd)
 	}
 }

@@ -48,11 +48,12 @@ const maxLayers = 5
 // tunnel inside it, and the datagram a fragment completes.
 type layerDecoder struct {
 	decap bool
+	fold  bool         // fingerprints for folding (not with Config.NoDedup)
 	reasm *reassembler // nil without reassembly
 }
 
 func newLayerDecoder(cfg Config) *layerDecoder {
-	dec := &layerDecoder{decap: !cfg.NoDecap}
+	dec := &layerDecoder{decap: !cfg.NoDecap, fold: !cfg.NoDedup}
 	if !cfg.NoReassembly {
 		dec.reasm = newReassembler(cfg.WithDefaults())
 	}
@@ -62,7 +63,7 @@ func newLayerDecoder(cfg Config) *layerDecoder {
 // decode fills ds[0] from p and the next elements with the layers inside it;
 // it returns how many it filled.
 func (dec *layerDecoder) decode(p *ingest.Packet, ds []Decoded) int {
-	Decode(p, &ds[0])
+	decodeFrame(p, &ds[0], dec.fold)
 	n := 1
 	for dec.decap && n < len(ds)-1 && DecodeTunnel(p, &ds[n-1], &ds[n]) {
 		n++

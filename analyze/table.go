@@ -295,7 +295,9 @@ type Table struct {
 	// window, TTL included: a repeat at one vantage point (a
 	// retransmission, a duplicate the network made) or a copy from a
 	// vantage point no router separates (a bridge) look the same. They are
-	// not folded: each stays counted.
+	// not folded: each stays counted. Only records compared one by one are
+	// looked at: those of the delay line (a capture's first window, and the
+	// rest of a capture that held copies), not the detect table's (doc.go).
 	DupAmbiguous int64
 	// DupCapped counts records the folding state could not keep (its
 	// entries, index buckets or hold queue were full): a copy of such a
@@ -375,14 +377,34 @@ func keyOf(d *Decoded, key *flowKey) bool {
 	if d.TunnelID >= 0 {
 		key.tunnelID, key.tunnelIDSet = uint32(d.TunnelID), 1
 	}
-	src, dst := d.Src.As16(), d.Dst.As16()
-	srcIsLo := endpointLE(&src, d.SrcPort, &dst, d.DstPort)
-	if srcIsLo {
-		key.lo, key.loPort, key.hi, key.hiPort = src, d.SrcPort, dst, d.DstPort
-	} else {
-		key.lo, key.loPort, key.hi, key.hiPort = dst, d.DstPort, src, d.SrcPort
+	// The addresses go through 64-bit words: copying As16's array whole
+	// would read 16 bytes just written as two 8-byte halves, which the CPU
+	// cannot forward from its store buffer (a stall per packet).
+	sh, sl := addrWords(d.Src)
+	dh, dl := addrWords(d.Dst)
+	sp, dp := d.SrcPort, d.DstPort
+	srcIsLo := endpointLE(sh, sl, sp, dh, dl, dp)
+	if !srcIsLo {
+		sh, sl, sp, dh, dl, dp = dh, dl, dp, sh, sl, sp
 	}
+	be := binary.BigEndian
+	be.PutUint64(key.lo[:8], sh)
+	be.PutUint64(key.lo[8:], sl)
+	be.PutUint64(key.hi[:8], dh)
+	be.PutUint64(key.hi[8:], dl)
+	key.loPort, key.hiPort = sp, dp
 	return srcIsLo
+}
+
+// addrWords returns a's 16-byte form (netip.Addr.As16: IPv4 as
+// ::ffff:a.b.c.d) as two big-endian words.
+func addrWords(a netip.Addr) (hi, lo uint64) {
+	if a.Is4() {
+		v := a.As4()
+		return 0, 0xffff<<32 | uint64(binary.BigEndian.Uint32(v[:]))
+	}
+	b := a.As16()
+	return binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])
 }
 
 // add counts one TCP or UDP packet in its flow and returns the flow and the
@@ -591,15 +613,15 @@ func (t *Table) pkts(id flowID, f *flow, dir int) int64 {
 	return int64(f.count[dir].pkts)
 }
 
-// endpointLE reports whether endpoint a sorts before or equal to endpoint b:
-// address bytes, then port. For two addresses of one family (the source and
-// destination of one IP header) without zones, it is netip.AddrPort.Compare
-// <= 0, in two word comparisons.
-func endpointLE(a *[16]byte, aPort uint16, b *[16]byte, bPort uint16) bool {
-	if ah, bh := binary.BigEndian.Uint64(a[:8]), binary.BigEndian.Uint64(b[:8]); ah != bh {
+// endpointLE reports whether endpoint a (address words of addrWords, port)
+// sorts before or equal to endpoint b: address bytes, then port. For two
+// addresses of one family (the source and destination of one IP header)
+// without zones, it is netip.AddrPort.Compare <= 0, in two word comparisons.
+func endpointLE(ah, al uint64, aPort uint16, bh, bl uint64, bPort uint16) bool {
+	if ah != bh {
 		return ah < bh
 	}
-	if al, bl := binary.BigEndian.Uint64(a[8:]), binary.BigEndian.Uint64(b[8:]); al != bl {
+	if al != bl {
 		return al < bl
 	}
 	return aPort <= bPort

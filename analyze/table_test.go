@@ -159,8 +159,9 @@ func TestEndpointLE(t *testing.T) {
 		v6 := i%2 == 0
 		a := netip.AddrPortFrom(addr(v6), uint16(r.IntN(3)))
 		b := netip.AddrPortFrom(addr(v6), uint16(r.IntN(3)))
-		a16, b16 := a.Addr().As16(), b.Addr().As16()
-		if got, want := endpointLE(&a16, a.Port(), &b16, b.Port()), a.Compare(b) <= 0; got != want {
+		ah, al := addrWords(a.Addr())
+		bh, bl := addrWords(b.Addr())
+		if got, want := endpointLE(ah, al, a.Port(), bh, bl, b.Port()), a.Compare(b) <= 0; got != want {
 			t.Fatalf("endpointLE(%v, %v) = %v, AddrPort.Compare says %v", a, b, got, want)
 		}
 	}

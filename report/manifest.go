@@ -72,7 +72,7 @@ type Input struct {
 type VantageCounts struct {
 	DuplicatesFolded int64 `json:"duplicates_folded"` // records folded into another record of the same packet
 	GSOSplit         int64 `json:"gso_split"`         // super-packets matched with the other side's wire-sized segments
-	Ambiguous        int64 `json:"ambiguous"`         // repeats with the same TTL: kept, each counted (a retransmission or a copy no router separates)
+	Ambiguous        int64 `json:"ambiguous"`         // repeats with the same TTL where records were compared one by one (the first window, or all of a capture with copies): kept, each counted (a retransmission or a copy no router separates)
 	Capped           int64 `json:"capped"`            // records the folding state could not keep: a copy of them may be counted twice
 	GSOMismatch      int64 `json:"gso_mismatch"`      // super-packets the other side's segments covered only in part
 }

@@ -34,8 +34,11 @@
 # checked: at most 1.1x the plain run's wall time.
 #
 # At the end it checks the bars of --l7 (issue 15: at most 1.3x the plain
-# run, taking turns with it; 64 MiB) and of the flows.parquet writer (issue
-# 16: BenchmarkFlowWriter at most 0.3 µs per flow).
+# run, taking turns with it; 64 MiB), of the flows.parquet writer (issue
+# 16: BenchmarkFlowWriter at most 0.3 µs per flow) and of folding vantage
+# copies (issue 14: no measurable cost on a capture without copies; the
+# plain run against --no-dedup, taking turns: met when the plain run's
+# median CPU is within the range of the --no-dedup runs).
 #
 #   testdata/bench/compare.sh FLOWPROOF_BINARY CAPTURE
 set -euo pipefail
@@ -174,10 +177,14 @@ printf '  %-44s %s\n' "with --max-flows 500000:" "$(echo "scale=1; $flc_rss / 10
 for _ in $(seq "$repeat"); do
 	measure flowproof-plain "$bin" analyze --quiet -o "$work/fp-out-plain" "$capture"
 	measure flowproof-l7 "$bin" analyze --quiet --l7 -o "$work/fp-out-l7" "$capture"
+	measure flowproof-nodedup "$bin" analyze --quiet --no-dedup -o "$work/fp-out-nodedup" "$capture"
 done
 read -r pl_wall pl_cpu _ < <(summary flowproof-plain)
 read -r l7_wall l7_cpu l7_rss < <(summary flowproof-l7)
-for t in flowproof-plain flowproof-l7; do
+read -r nd_wall nd_cpu _ < <(summary flowproof-nodedup)
+nd_min=$(cut -d' ' -f2 "$work/flowproof-nodedup" | sort -n | head -1)
+nd_max=$(cut -d' ' -f2 "$work/flowproof-nodedup" | sort -n | tail -1)
+for t in flowproof-plain flowproof-l7 flowproof-nodedup; do
 	read -r wall cpu rss < <(summary "$t")
 	printf '%-23s %8.2f %8.2f %13.1f\n' "$t" "$wall" "$cpu" "$(echo "$rss / 1024" | bc -l)"
 done
@@ -187,3 +194,5 @@ echo "L7 and writer bars (issues 15 and 16):"
 printf '  %-44s %s\n' "--l7 at most 1.3x the plain run:" "$(printf %.2f "$(echo "$l7_wall / $pl_wall" | bc -l)")x ($l7_wall s against $pl_wall s, CPU $l7_cpu s against $pl_cpu s), $(verdict "$l7_wall <= $pl_wall * 1.3")"
 printf '  %-44s %s\n' "--l7 peak RSS at most 64 MiB:" "$(echo "scale=1; $l7_rss / 1024" | bc -l) MiB, $(verdict "$l7_rss <= 65536")"
 printf '  %-44s %s\n' "flows.parquet at most 0.3 µs per flow:" "$fw_ns ns (BenchmarkFlowWriter), $(verdict "$fw_ns <= 300")"
+echo "vantage folding bar (issue 14):"
+printf '  %-44s %s\n' "folding costs nothing measurable:" "CPU $pl_cpu s against $nd_cpu s with --no-dedup (its runs $nd_min-$nd_max s), $(printf %+.1f "$(echo "($pl_cpu / $nd_cpu - 1) * 100" | bc -l)")%, $(verdict "$pl_cpu <= $nd_max")"
