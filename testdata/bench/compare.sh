@@ -38,7 +38,8 @@
 # 16: BenchmarkFlowWriter at most 0.3 µs per flow) and of folding vantage
 # copies (issue 14: no measurable cost on a capture without copies; the
 # plain run against --no-dedup, taking turns: met when the plain run's
-# median CPU is within the range of the --no-dedup runs).
+# median CPU is at most 2% over --no-dedup's, about the spread of medians
+# of 3 runs on the 2-core development machine).
 #
 #   testdata/bench/compare.sh FLOWPROOF_BINARY CAPTURE
 set -euo pipefail
@@ -195,4 +196,4 @@ printf '  %-44s %s\n' "--l7 at most 1.3x the plain run:" "$(printf %.2f "$(echo 
 printf '  %-44s %s\n' "--l7 peak RSS at most 64 MiB:" "$(echo "scale=1; $l7_rss / 1024" | bc -l) MiB, $(verdict "$l7_rss <= 65536")"
 printf '  %-44s %s\n' "flows.parquet at most 0.3 µs per flow:" "$fw_ns ns (BenchmarkFlowWriter), $(verdict "$fw_ns <= 300")"
 echo "vantage folding bar (issue 14):"
-printf '  %-44s %s\n' "folding costs nothing measurable:" "CPU $pl_cpu s against $nd_cpu s with --no-dedup (its runs $nd_min-$nd_max s), $(printf %+.1f "$(echo "($pl_cpu / $nd_cpu - 1) * 100" | bc -l)")%, $(verdict "$pl_cpu <= $nd_max")"
+printf '  %-44s %s\n' "folding costs nothing measurable:" "CPU $pl_cpu s against $nd_cpu s with --no-dedup (its runs $nd_min-$nd_max s), $(printf %+.1f "$(echo "($pl_cpu / $nd_cpu - 1) * 100" | bc -l)")%, $(verdict "$pl_cpu <= $nd_cpu * 1.02")"
