@@ -192,13 +192,11 @@ func (h *half) request(line, fields []byte, tsNs int64) {
 	}
 	c.stats.Requests++
 	c.depth++
-	t := newTransaction()
-	*t = Transaction{
-		Flow: c.flow, FromResp: c.ClientIsResp, TsNs: h.firstNs, TransDepth: c.depth,
-		Method: intern(method, methods), URI: c.Strings.get(uri, maxURI), Version: intern(version, versions),
-		Host: c.Strings.get(m.host, maxField), UserAgent: c.Strings.get(m.ua, maxField),
-		RequestNs: analyze.Some(tsNs),
-	}
+	t := c.tx()
+	t.FromResp, t.TsNs, t.TransDepth = c.ClientIsResp, h.firstNs, c.depth
+	t.Method, t.URI, t.Version = intern(method, methods), c.Strings.get(uri, maxURI), intern(version, versions)
+	t.Host, t.UserAgent = c.Strings.get(m.host, maxField), c.Strings.get(m.ua, maxField)
+	t.RequestNs = analyze.Some(tsNs)
 	if len(c.pending) > 0 || c.resp.cur != nil {
 		t.Tags |= TagPipelined
 	}
@@ -260,7 +258,8 @@ func (h *half) response(line, fields []byte, tsNs int64) {
 	default:
 		c.stats.Orphans++
 		c.depth++
-		t = &Transaction{Flow: c.flow, FromResp: c.ClientIsResp, TsNs: h.firstNs, TransDepth: c.depth, Version: intern(version, versions)}
+		t = c.tx()
+		t.FromResp, t.TsNs, t.TransDepth, t.Version = c.ClientIsResp, h.firstNs, c.depth, intern(version, versions)
 	}
 	noBody, opaque := code == 204 || code == 304 || code == 101, code == 101
 	if t != nil {
