@@ -237,6 +237,18 @@ func TestInterner(t *testing.T) {
 	if _, ok := in.m[strings.Repeat("u", maxInternedLen+1)]; ok {
 		t.Errorf("a long value was kept")
 	}
+	// Values that collide in the recent cache (same length and bytes at
+	// its three places) still come back as themselves.
+	vals := []string{"/a/1/x", "/a/2/x", "/b/1/x", "/a/1/y", "", "/", "//"}
+	for i := range 5 * maxInterned {
+		v := vals[i%len(vals)]
+		if i%3 == 0 {
+			v = fmt.Sprintf("/orders/%d", i%977)
+		}
+		if got := in.get([]byte(v), 100); got != v {
+			t.Fatalf("get(%q) = %q", v, got)
+		}
+	}
 	var none *Interner
 	if none.get([]byte("x"), 1) != "x" {
 		t.Errorf("nil interner")
