@@ -23,6 +23,7 @@ type l7Outputs struct {
 	xc              *xcRun   // names the endpoints; nil without Kubeshark data
 	xcL7            *xcL7Run // the L7 cross-check; nil without Kubeshark's API calls
 	httpRows        report.HTTPRows
+	httpRow         report.HTTPRow    // filled in place, row after row
 	sum             *report.L7Summary // the report's HTTP and DNS sections
 	counts          map[string]int64
 }
@@ -53,17 +54,25 @@ func (o *l7Outputs) identity(src, dst netip.AddrPort, tsNs int64) report.Identit
 		DstPod: d.Pod, DstNamespace: d.Namespace, DstService: d.Service, DstNode: d.Node}
 }
 
+var noIdentity report.Identity
+
 func (o *l7Outputs) http(t *http.Transaction) error {
-	src, dst := t.Flow.Orig, t.Flow.Resp
-	if t.FromResp {
-		src, dst = dst, src
+	id := &noIdentity
+	if o.xc != nil {
+		src, dst := t.Flow.Orig, t.Flow.Resp
+		if t.FromResp {
+			src, dst = dst, src
+		}
+		v := o.identity(src, dst, t.TsNs)
+		id = &v
 	}
-	row := o.httpRows.Row(t, o.identity(src, dst, t.TsNs))
-	o.sum.AddHTTP(&row)
+	row := &o.httpRow
+	o.httpRows.Fill(row, t, id)
+	o.sum.AddHTTP(row)
 	if o.xcL7 != nil {
 		o.xcL7.add(t)
 	}
-	return o.httpW.Write(row)
+	return o.httpW.WriteRow(row)
 }
 
 func (o *l7Outputs) dns(q *dns.Query) error {

@@ -217,9 +217,17 @@ func opt[T int32 | int64](at *T, o analyze.Opt) *T {
 // Row converts a transaction; id names its endpoints. The row's pointers
 // are valid until the next call.
 func (c *HTTPRows) Row(t *http.Transaction, id Identity) HTTPRow {
+	var r HTTPRow
+	c.Fill(&r, t, &id)
+	return r
+}
+
+// Fill is Row into *r: a row is some 400 bytes, and the writer's loop
+// fills one in place instead of copying it around.
+func (c *HTTPRows) Fill(r *HTTPRow, t *http.Transaction, id *Identity) {
 	fs := c.strings(t.Flow, t.FromResp)
 	src, dst := endpoints(t.Flow, t.FromResp)
-	return HTTPRow{
+	*r = HTTPRow{
 		FlowID:          fs.flowID,
 		CommunityID:     fs.communityID,
 		Ts:              floorDiv(t.TsNs, 1000),
@@ -243,7 +251,7 @@ func (c *HTTPRows) Row(t *http.Transaction, id Identity) HTTPRow {
 		DurationNs:      opt(&c.duration, t.DurationNs),
 		Tags:            tagLists[t.Tags],
 		Synthetic:       t.Flow.Synthetic,
-		Identity:        id,
+		Identity:        *id,
 	}
 }
 
@@ -365,7 +373,10 @@ func NewTableWriter[T any](w io.Writer, version string) *TableWriter[T] {
 const tableBatchRows = 1024
 
 // Write adds a row.
-func (t *TableWriter[T]) Write(row T) error {
+func (t *TableWriter[T]) Write(row T) error { return t.WriteRow(&row) }
+
+// WriteRow is Write without copying the row; the writer does not keep row.
+func (t *TableWriter[T]) WriteRow(row *T) error {
 	if t.err != nil {
 		return t.err
 	}
@@ -373,7 +384,7 @@ func (t *TableWriter[T]) Write(row T) error {
 		return errors.New("report: table writer is closed")
 	}
 	if t.cw != nil {
-		switch r := any(&row).(type) {
+		switch r := any(row).(type) {
 		case *HTTPRow:
 			t.cw.appendHTTP(r)
 		case *DNSRow:
@@ -389,7 +400,7 @@ func (t *TableWriter[T]) Write(row T) error {
 		}
 		return t.err
 	}
-	t.rows = append(t.rows, row)
+	t.rows = append(t.rows, *row)
 	if len(t.rows) == cap(t.rows) {
 		return t.flush()
 	}
