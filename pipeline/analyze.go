@@ -287,6 +287,21 @@ func Analyze(ctx context.Context, args []string, o Options) (*Result, error) {
 	if err := sink.close(); err != nil {
 		return nil, fmt.Errorf("write flows.parquet: %w", err)
 	}
+	// http.parquet and dns.parquet are complete: they are closed, synced
+	// and renamed beside flows.parquet rather than after it, so that their
+	// fsyncs overlap its.
+	var l7files []provenance.File
+	var l7err error
+	l7done := make(chan struct{})
+	if l7out != nil {
+		go func() {
+			defer close(l7done)
+			l7files, l7err = l7out.commit(o.Out)
+		}()
+		defer func() { <-l7done }() // before l7out.abort, deferred earlier
+	} else {
+		close(l7done)
+	}
 	if xc != nil && xc.compare {
 		xc.judge(sum, span, o.Tolerances)
 		err = fw.CloseWithVerdicts(xc.chk.VerdictOf)
@@ -311,11 +326,10 @@ func Analyze(ctx context.Context, args []string, o Options) (*Result, error) {
 		m.Outputs = append(m.Outputs, f)
 	}
 	if l7out != nil {
-		files, err := l7out.commit(o.Out)
-		if err != nil {
-			return nil, err
+		if <-l7done; l7err != nil {
+			return nil, l7err
 		}
-		m.Outputs = append(m.Outputs, files...)
+		m.Outputs = append(m.Outputs, l7files...)
 		l7out.settle(m)
 		m.Settings["slow_request"] = time.Duration(cmp.Or(o.SlowRequestNs, report.DefaultSlowRequestNs)).String()
 		if xcL7 != nil {
