@@ -49,11 +49,10 @@ func (c *Conn) tx() *Transaction {
 	var t *Transaction
 	if r := c.Recycled; r != nil && len(r.free) > 0 {
 		t, r.free = r.free[len(r.free)-1], r.free[:len(r.free)-1]
-		*t = Transaction{}
 	} else {
 		t = newTransaction()
 	}
-	t.flow = *c.flow
+	*t = Transaction{flow: *c.flow}
 	t.Flow = &t.flow
 	return t
 }

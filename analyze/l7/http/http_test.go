@@ -280,3 +280,48 @@ func TestKeepAliveAllocs(t *testing.T) {
 		t.Errorf("%d requests: the connection did not parse them", st.Requests)
 	}
 }
+
+// TestRecycled: transactions put back come out again for the next
+// requests, as new (only their Flow set, to the connection's own copy),
+// without an allocation per request; the list keeps at most maxRecycled.
+func TestRecycled(t *testing.T) {
+	var st Stats
+	var rec Recycled
+	var back [1]*Transaction
+	flow := &analyze.L7Info{Ordinal: 3, FirstIndex: 9}
+	var got []Transaction
+	c := NewConn(flow, Limits{}, &st, func(t *Transaction) {
+		got = append(got[:0], *t)
+		back[0] = t
+		rec.Put(back[:])
+	})
+	c.Strings, c.Recycled = new(Interner), &rec
+	req := []byte("GET /a HTTP/1.1\r\nHost: x\r\n\r\n")
+	resp := []byte("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+	ts := int64(0)
+	step := func() {
+		ts++
+		c.Requests().Data(req, ts)
+		c.Responses().Data(resp, ts)
+	}
+	step()
+	first := back[0]
+	step()
+	if back[0] != first {
+		t.Errorf("the transaction put back was not reused")
+	}
+	if g := got[0]; g.TransDepth != 2 || g.Flow == flow || *g.Flow != *flow || g.Tags != 0 || g.RequestBodyLen != 0 || g.URI != "/a" {
+		t.Errorf("reused transaction: %+v (flow %+v)", g, *g.Flow)
+	}
+	if n := testing.AllocsPerRun(1000, step); n > 0.01 {
+		t.Errorf("%.2f allocations per request and response", n)
+	}
+	many := make([]*Transaction, maxRecycled+10)
+	for i := range many {
+		many[i] = new(Transaction)
+	}
+	rec.Put(many)
+	if len(rec.free) != maxRecycled {
+		t.Errorf("%d transactions kept, limit %d", len(rec.free), maxRecycled)
+	}
+}
