@@ -36,8 +36,8 @@ func newEngine(rows *int) *l7.Engine {
 			rec.Put(back[:])
 		},
 		Recycled: rec,
-		DNS:  func(*dns.Query) { *rows++ },
-		TLS:  func(*tls.Hello) { *rows++ },
+		DNS:      func(*dns.Query) { *rows++ },
+		TLS:      func(*tls.Hello) { *rows++ },
 	})
 }
 
