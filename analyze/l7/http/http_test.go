@@ -255,6 +255,18 @@ func TestInterner(t *testing.T) {
 	}
 }
 
+// keepAliveStep returns a step that sends c one request and its response.
+func keepAliveStep(c *Conn) func() {
+	req := []byte("GET /a HTTP/1.1\r\nHost: x\r\n\r\n")
+	resp := []byte("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+	ts := int64(0)
+	return func() {
+		ts++
+		c.Requests().Data(req, ts)
+		c.Responses().Data(resp, ts)
+	}
+}
+
 // TestKeepAliveAllocs: requests answered one at a time on a keep-alive
 // connection cost no allocation once warm (the pending queue starts again
 // at its first array instead of growing a new one).
@@ -262,14 +274,7 @@ func TestKeepAliveAllocs(t *testing.T) {
 	var st Stats
 	c := NewConn(&analyze.L7Info{}, Limits{}, &st, func(t *Transaction) { Release(t) })
 	c.Strings = new(Interner) // the URI and Host are shared, as the engine has them
-	req := []byte("GET /a HTTP/1.1\r\nHost: x\r\n\r\n")
-	resp := []byte("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
-	ts := int64(0)
-	step := func() {
-		ts++
-		c.Requests().Data(req, ts)
-		c.Responses().Data(resp, ts)
-	}
+	step := keepAliveStep(c)
 	for range 10 {
 		step()
 	}
@@ -296,14 +301,7 @@ func TestRecycled(t *testing.T) {
 		rec.Put(back[:])
 	})
 	c.Strings, c.Recycled = new(Interner), &rec
-	req := []byte("GET /a HTTP/1.1\r\nHost: x\r\n\r\n")
-	resp := []byte("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
-	ts := int64(0)
-	step := func() {
-		ts++
-		c.Requests().Data(req, ts)
-		c.Responses().Data(resp, ts)
-	}
+	step := keepAliveStep(c)
 	step()
 	first := back[0]
 	step()
