@@ -287,16 +287,15 @@ func Analyze(ctx context.Context, args []string, o Options) (*Result, error) {
 	if err := sink.close(); err != nil {
 		return nil, fmt.Errorf("write flows.parquet: %w", err)
 	}
-	// http.parquet and dns.parquet are complete: they are closed, synced
-	// and renamed beside flows.parquet rather than after it, so that their
-	// fsyncs overlap its.
-	var l7files []provenance.File
+	// http.parquet and dns.parquet are complete: their ends are written
+	// and synced beside flows.parquet's rather than after them (so that
+	// the fsyncs overlap); they are renamed after it, as before.
 	var l7err error
 	l7done := make(chan struct{})
 	if l7out != nil {
 		go func() {
 			defer close(l7done)
-			l7files, l7err = l7out.commit(o.Out)
+			l7err = l7out.finish()
 		}()
 		defer func() { <-l7done }() // before l7out.abort, deferred earlier
 	} else {
@@ -329,7 +328,11 @@ func Analyze(ctx context.Context, args []string, o Options) (*Result, error) {
 		if <-l7done; l7err != nil {
 			return nil, l7err
 		}
-		m.Outputs = append(m.Outputs, l7files...)
+		files, err := l7out.commit(o.Out)
+		if err != nil {
+			return nil, err
+		}
+		m.Outputs = append(m.Outputs, files...)
 		l7out.settle(m)
 		m.Settings["slow_request"] = time.Duration(cmp.Or(o.SlowRequestNs, report.DefaultSlowRequestNs)).String()
 		if xcL7 != nil {

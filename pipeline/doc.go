@@ -30,8 +30,9 @@
 //     of http.parquet and dns.parquet (report.TableWriter, each row filled
 //     in place), and bring the written transactions back to the worker,
 //     whose engine reuses them (http.Recycled). Once every capture is
-//     read, http.parquet and dns.parquet are closed and synced on a
-//     goroutine of their own while flows.parquet is finished.
+//     read, the ends of http.parquet and dns.parquet are written and synced
+//     on a goroutine of their own while flows.parquet is finished; they are
+//     renamed after it.
 //  4. Verdicts. A flow's cross-check verdict depends on every flow of its
 //     aggregate, so it is known only now: the checker judges every aggregate
 //     over the capture's time range, the summary learns the verdicts of the
