@@ -59,7 +59,10 @@ type L7Info struct {
 
 // FlowID returns the flow's flow_id, as its Record has it.
 func (i *L7Info) FlowID() string {
-	return strconv.Itoa(i.Ordinal) + "-" + strconv.FormatInt(i.FirstIndex+1, 10)
+	var id [40]byte // one allocation, the string's
+	b := strconv.AppendInt(id[:0], int64(i.Ordinal), 10)
+	b = append(b, '-')
+	return string(strconv.AppendInt(b, i.FirstIndex+1, 10))
 }
 
 // l7Offers bounds how many payload packets of a flow are offered to the

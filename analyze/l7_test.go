@@ -136,3 +136,24 @@ func TestL7HookOffers(t *testing.T) {
 		}
 	}
 }
+
+// TestL7InfoFlowID: an L7Info names its flow as the flow's Record does, in
+// one allocation.
+func TestL7InfoFlowID(t *testing.T) {
+	for _, c := range []struct {
+		info analyze.L7Info
+		want string
+	}{
+		{analyze.L7Info{Ordinal: 1, FirstIndex: 0}, "1-1"},
+		{analyze.L7Info{Ordinal: 12, FirstIndex: 9_999_999_998}, "12-9999999999"},
+		{analyze.L7Info{Ordinal: 0, FirstIndex: -1}, "0-0"},
+	} {
+		if got := c.info.FlowID(); got != c.want {
+			t.Errorf("%+v: %q, want %q", c.info, got, c.want)
+		}
+	}
+	info := analyze.L7Info{Ordinal: 3, FirstIndex: 123456}
+	if n := testing.AllocsPerRun(100, func() { _ = info.FlowID() }); n > 1 {
+		t.Errorf("%.1f allocations", n)
+	}
+}

@@ -287,6 +287,20 @@ func Analyze(ctx context.Context, args []string, o Options) (*Result, error) {
 	if err := sink.close(); err != nil {
 		return nil, fmt.Errorf("write flows.parquet: %w", err)
 	}
+	// http.parquet and dns.parquet are complete: their ends are written
+	// and synced beside flows.parquet's rather than after them (so that
+	// the fsyncs overlap); they are renamed after it, as before.
+	var l7err error
+	l7done := make(chan struct{})
+	if l7out != nil {
+		go func() {
+			defer close(l7done)
+			l7err = l7out.finish()
+		}()
+		defer func() { <-l7done }() // before l7out.abort, deferred earlier
+	} else {
+		close(l7done)
+	}
 	if xc != nil && xc.compare {
 		xc.judge(sum, span, o.Tolerances)
 		err = fw.CloseWithVerdicts(xc.chk.VerdictOf)
@@ -311,6 +325,9 @@ func Analyze(ctx context.Context, args []string, o Options) (*Result, error) {
 		m.Outputs = append(m.Outputs, f)
 	}
 	if l7out != nil {
+		if <-l7done; l7err != nil {
+			return nil, l7err
+		}
 		files, err := l7out.commit(o.Out)
 		if err != nil {
 			return nil, err

@@ -25,7 +25,14 @@
 //     flow of the second, and so on, so the outputs do not depend on Jobs.
 //     There each flow gets its Kubernetes identity, is added to its
 //     cross-check aggregate, to the report's summary (report.Summary), and is
-//     written once to flows.parquet (report.FlowWriter).
+//     written once to flows.parquet (report.FlowWriter). With L7 the same
+//     batches carry the engine's HTTP transactions and DNS queries to rows
+//     of http.parquet and dns.parquet (report.TableWriter, each row filled
+//     in place), and bring the written transactions back to the worker,
+//     whose engine reuses them (http.Recycled). Once every capture is
+//     read, the ends of http.parquet and dns.parquet are written and synced
+//     on a goroutine of their own while flows.parquet is finished; they are
+//     renamed after it.
 //  4. Verdicts. A flow's cross-check verdict depends on every flow of its
 //     aggregate, so it is known only now: the checker judges every aggregate
 //     over the capture's time range, the summary learns the verdicts of the

@@ -23,6 +23,7 @@ type l7Outputs struct {
 	xc              *xcRun   // names the endpoints; nil without Kubeshark data
 	xcL7            *xcL7Run // the L7 cross-check; nil without Kubeshark's API calls
 	httpRows        report.HTTPRows
+	httpRow         report.HTTPRow    // filled in place, row after row
 	sum             *report.L7Summary // the report's HTTP and DNS sections
 	counts          map[string]int64
 }
@@ -53,17 +54,25 @@ func (o *l7Outputs) identity(src, dst netip.AddrPort, tsNs int64) report.Identit
 		DstPod: d.Pod, DstNamespace: d.Namespace, DstService: d.Service, DstNode: d.Node}
 }
 
+var noIdentity report.Identity
+
 func (o *l7Outputs) http(t *http.Transaction) error {
-	src, dst := t.Flow.Orig, t.Flow.Resp
-	if t.FromResp {
-		src, dst = dst, src
+	id := &noIdentity
+	if o.xc != nil {
+		src, dst := t.Flow.Orig, t.Flow.Resp
+		if t.FromResp {
+			src, dst = dst, src
+		}
+		v := o.identity(src, dst, t.TsNs)
+		id = &v
 	}
-	row := o.httpRows.Row(t, o.identity(src, dst, t.TsNs))
-	o.sum.AddHTTP(&row)
+	row := &o.httpRow
+	o.httpRows.Fill(row, t, id)
+	o.sum.AddHTTP(row)
 	if o.xcL7 != nil {
 		o.xcL7.add(t)
 	}
-	return o.httpW.Write(row)
+	return o.httpW.WriteRow(row)
 }
 
 func (o *l7Outputs) dns(q *dns.Query) error {
@@ -113,17 +122,41 @@ func snake(s string) string {
 	return b.String()
 }
 
-// commit closes both tables and gives them their names.
-func (o *l7Outputs) commit(dir string) ([]provenance.File, error) {
-	var out []provenance.File
-	for _, t := range []struct {
-		name  string
-		close func() error
-		tmp   *provenance.AtomicFile
-	}{{report.HTTPFile, o.httpW.Close, o.httpTmp}, {report.DNSFile, o.dnsW.Close, o.dnsTmp}} {
+// l7Table is one of the tables: its name, its writer's Close and its
+// temporary file.
+type l7Table struct {
+	name  string
+	close func() error
+	tmp   *provenance.AtomicFile
+}
+
+func (o *l7Outputs) tables() [2]l7Table {
+	return [2]l7Table{{report.HTTPFile, o.httpW.Close, o.httpTmp}, {report.DNSFile, o.dnsW.Close, o.dnsTmp}}
+}
+
+// finish writes both tables' ends and syncs them, still under their
+// temporary names: the slow part of committing, which can run beside
+// other work.
+func (o *l7Outputs) finish() error {
+	for _, t := range o.tables() {
 		if err := t.close(); err != nil {
-			return nil, fmt.Errorf("write %s: %w", t.name, err)
+			return fmt.Errorf("write %s: %w", t.name, err)
 		}
+		if err := t.tmp.Close(); err != nil {
+			return fmt.Errorf("write %s: %w", t.name, err)
+		}
+	}
+	return nil
+}
+
+// commit finishes both tables (when finish has not) and gives them their
+// names.
+func (o *l7Outputs) commit(dir string) ([]provenance.File, error) {
+	if err := o.finish(); err != nil { // closing again returns the first result
+		return nil, err
+	}
+	var out []provenance.File
+	for _, t := range o.tables() {
 		f, err := t.tmp.Commit(filepath.Join(dir, t.name))
 		if err != nil {
 			return nil, fmt.Errorf("write %s: %w", t.name, err)

@@ -37,7 +37,7 @@ type orderedSink struct {
 // sinkWriters receive what the captures produce, on the sink's goroutine.
 type sinkWriters struct {
 	flow func(*analyze.Record) error
-	http func(*http.Transaction) error // nil: L7 off; must not keep t (it is released for reuse)
+	http func(*http.Transaction) error // nil: L7 off; must not keep t or its Flow (the worker recycles it)
 	dns  func(*dns.Query) error
 }
 
@@ -59,17 +59,18 @@ func newOrderedSink(captures int, w sinkWriters) *orderedSink {
 					if err == nil {
 						err = w.http(t)
 					}
-					http.Release(t) // converted into a row: nothing keeps it
 				}
+				// b.http goes back with the batch: converted into rows,
+				// nothing keeps its transactions, and the worker recycles
+				// them (captureSink.take).
 				for _, q := range b.dns {
 					if err == nil {
 						err = w.dns(q)
 					}
 				}
 				b.recs = b.recs[:0]
-				clear(b.http)
 				clear(b.dns)
-				b.http, b.dns = b.http[:0], b.dns[:0]
+				b.dns = b.dns[:0]
 				b.free <- b
 			}
 			s.mu.Lock()
@@ -92,22 +93,35 @@ func (s *orderedSink) queue(i int) chan *recordBatch {
 	return s.captures[i]
 }
 
-// sinkBuffers are one worker's batches, reused from capture to capture.
-type sinkBuffers chan *recordBatch
+// sinkBuffers are one worker's batches, reused from capture to capture,
+// and the transactions they bring back for its engines.
+type sinkBuffers struct {
+	free     chan *recordBatch
+	recycled *http.Recycled
+}
 
 type recordBatch struct {
 	recs []analyze.Record
-	http []*http.Transaction // L7 rows produced while these flows were read
+	http []*http.Transaction // L7 rows produced while these flows were read; written ones when it comes back
 	dns  []*dns.Query
-	free sinkBuffers // where the writer puts it back
+	free chan *recordBatch // where the writer puts it back
 }
 
 func newSinkBuffers() sinkBuffers {
-	free := make(sinkBuffers, sinkInFlight)
+	free := make(chan *recordBatch, sinkInFlight)
 	for range sinkInFlight {
 		free <- &recordBatch{recs: make([]analyze.Record, 0, sinkBatch), free: free}
 	}
-	return free
+	return sinkBuffers{free: free, recycled: new(http.Recycled)}
+}
+
+// take returns a free batch, its written transactions recycled.
+func (s sinkBuffers) take() *recordBatch {
+	b := <-s.free
+	s.recycled.Put(b.http)
+	clear(b.http)
+	b.http = b.http[:0]
+	return b
 }
 
 // captureSink collects the flows of capture i (0-based) for the writer.
@@ -119,7 +133,7 @@ type captureSink struct {
 }
 
 func (s *orderedSink) capture(i int, free sinkBuffers) *captureSink {
-	return &captureSink{work: s.queue(i), free: free, batch: <-free}
+	return &captureSink{work: s.queue(i), free: free, batch: free.take()}
 }
 
 // emit queues a copy of r; the table reuses r after emit returns.
@@ -137,7 +151,7 @@ func (c *captureSink) emit(r *analyze.Record) {
 func (c *captureSink) full() {
 	if len(c.batch.recs)+len(c.batch.http)+len(c.batch.dns) >= sinkBatch {
 		c.work <- c.batch
-		c.batch = <-c.free
+		c.batch = c.free.take()
 	}
 }
 
@@ -147,6 +161,8 @@ func (c *captureSink) l7() l7.Config {
 		HTTP: func(t *http.Transaction) { c.batch.http = append(c.batch.http, t); c.full() },
 		DNS:  func(q *dns.Query) { c.batch.dns = append(c.batch.dns, q); c.full() },
 		TLS:  func(h *tls.Hello) { c.tls = h },
+
+		Recycled: c.free.recycled,
 	}
 }
 
@@ -156,7 +172,7 @@ func (c *captureSink) end() {
 	if len(c.batch.recs)+len(c.batch.http)+len(c.batch.dns) > 0 {
 		c.work <- c.batch
 	} else {
-		c.free <- c.batch
+		c.free.free <- c.batch
 	}
 	close(c.work)
 }

@@ -127,14 +127,15 @@ func optInt64(o analyze.Opt) *int64 {
 // the common case: a connection's flow_id and community_id strings are made
 // once and kept for its next transactions (a direct-mapped cache keyed by
 // the flow's capture and first packet, which name it), address strings are
-// kept the same way by address, the optional integers point into a shared
-// slab, and the tags LIST of each tag set is one shared slice. The rows it
-// returns are for reading only (the writer copies them).
+// kept the same way by address, the optional integers point into the
+// converter, and the tags LIST of each tag set is one shared slice. A row it
+// returns is for reading only (the writer copies it), until the next Row.
 type HTTPRows struct {
-	flows  []flowStrings
-	addrs  []addrString
-	slab   []int64
-	slab32 []int32
+	flows []flowStrings
+	addrs []addrString
+	// The optional integers of the last row.
+	status                 int32
+	request, lat, duration int64
 }
 
 // flowStrings are one connection's strings, oriented client first.
@@ -159,9 +160,6 @@ const (
 	httpRowsFlowBits = 12
 	httpRowsAddrBits = 10
 )
-
-// httpRowsSlab is how many optional integers one slab holds.
-const httpRowsSlab = 4096
 
 // tagLists is the tags LIST of each tag set.
 var tagLists = func() (l [256][]string) {
@@ -207,33 +205,29 @@ func (c *HTTPRows) addr(a netip.Addr) string {
 	return e.s
 }
 
-func (c *HTTPRows) opt32(o analyze.Opt) *int32 {
+// opt points v at o's value held in *at, or is nil when o is null.
+func opt[T int32 | int64](at *T, o analyze.Opt) *T {
 	if !o.Valid {
 		return nil
 	}
-	if len(c.slab32) == cap(c.slab32) {
-		c.slab32 = make([]int32, 0, httpRowsSlab)
-	}
-	c.slab32 = append(c.slab32, int32(o.V))
-	return &c.slab32[len(c.slab32)-1]
+	*at = T(o.V)
+	return at
 }
 
-func (c *HTTPRows) opt64(o analyze.Opt) *int64 {
-	if !o.Valid {
-		return nil
-	}
-	if len(c.slab) == cap(c.slab) {
-		c.slab = make([]int64, 0, httpRowsSlab)
-	}
-	c.slab = append(c.slab, o.V)
-	return &c.slab[len(c.slab)-1]
-}
-
-// Row converts a transaction; id names its endpoints.
+// Row converts a transaction; id names its endpoints. The row's pointers
+// are valid until the next call.
 func (c *HTTPRows) Row(t *http.Transaction, id Identity) HTTPRow {
+	var r HTTPRow
+	c.Fill(&r, t, &id)
+	return r
+}
+
+// Fill is Row into *r: a row is some 400 bytes, and the writer's loop
+// fills one in place instead of copying it around.
+func (c *HTTPRows) Fill(r *HTTPRow, t *http.Transaction, id *Identity) {
 	fs := c.strings(t.Flow, t.FromResp)
 	src, dst := endpoints(t.Flow, t.FromResp)
-	return HTTPRow{
+	*r = HTTPRow{
 		FlowID:          fs.flowID,
 		CommunityID:     fs.communityID,
 		Ts:              floorDiv(t.TsNs, 1000),
@@ -248,16 +242,16 @@ func (c *HTTPRows) Row(t *http.Transaction, id Identity) HTTPRow {
 		URI:             t.URI,
 		Version:         t.Version,
 		UserAgent:       t.UserAgent,
-		StatusCode:      c.opt32(t.StatusCode),
+		StatusCode:      opt(&c.status, t.StatusCode),
 		StatusMsg:       t.StatusMsg,
 		RequestBodyLen:  t.RequestBodyLen,
 		ResponseBodyLen: t.ResponseBodyLen,
-		RequestNs:       c.opt64(t.RequestNs),
-		LatencyNs:       c.opt64(t.LatencyNs),
-		DurationNs:      c.opt64(t.DurationNs),
+		RequestNs:       opt(&c.request, t.RequestNs),
+		LatencyNs:       opt(&c.lat, t.LatencyNs),
+		DurationNs:      opt(&c.duration, t.DurationNs),
 		Tags:            tagLists[t.Tags],
 		Synthetic:       t.Flow.Synthetic,
-		Identity:        id,
+		Identity:        *id,
 	}
 }
 
@@ -379,7 +373,10 @@ func NewTableWriter[T any](w io.Writer, version string) *TableWriter[T] {
 const tableBatchRows = 1024
 
 // Write adds a row.
-func (t *TableWriter[T]) Write(row T) error {
+func (t *TableWriter[T]) Write(row T) error { return t.WriteRow(&row) }
+
+// WriteRow is Write without copying the row; the writer does not keep row.
+func (t *TableWriter[T]) WriteRow(row *T) error {
 	if t.err != nil {
 		return t.err
 	}
@@ -387,7 +384,7 @@ func (t *TableWriter[T]) Write(row T) error {
 		return errors.New("report: table writer is closed")
 	}
 	if t.cw != nil {
-		switch r := any(&row).(type) {
+		switch r := any(row).(type) {
 		case *HTTPRow:
 			t.cw.appendHTTP(r)
 		case *DNSRow:
@@ -403,7 +400,7 @@ func (t *TableWriter[T]) Write(row T) error {
 		}
 		return t.err
 	}
-	t.rows = append(t.rows, row)
+	t.rows = append(t.rows, *row)
 	if len(t.rows) == cap(t.rows) {
 		return t.flush()
 	}

@@ -26,6 +26,9 @@ func BenchmarkHTTPTable(b *testing.B) {
 			RequestNs: analyze.Some(1e18 + int64(i)*37000), LatencyNs: analyze.Some(int64(40000 + i%1000)),
 			DurationNs: analyze.Some(int64(90000 + i%977))}, report.Identity{})
 		rows[i].FlowID = "1-" + strconv.Itoa(i/2*7+1)
+		// The row's optional integers point into c until the next Row.
+		rows[i].StatusCode, rows[i].RequestNs = ptr(*rows[i].StatusCode), ptr(*rows[i].RequestNs)
+		rows[i].LatencyNs, rows[i].DurationNs = ptr(*rows[i].LatencyNs), ptr(*rows[i].DurationNs)
 	}
 	b.ReportAllocs()
 	for b.Loop() {

@@ -27,7 +27,6 @@ func TestHTTPRowsRow(t *testing.T) {
 			Resp: netip.MustParseAddrPort("10.0.0.2:80")})
 	}
 	var c report.HTTPRows
-	var got, want []report.HTTPRow
 	for i := range 40000 {
 		f := flows[i%2]
 		if i%4 == 3 {
@@ -39,12 +38,9 @@ func TestHTTPRowsRow(t *testing.T) {
 			StatusCode: analyze.Opt{V: 200, Valid: i%5 != 0}, LatencyNs: analyze.Opt{V: int64(i), Valid: i%3 != 0},
 			RequestNs: analyze.Opt{V: int64(i) + 1, Valid: true}, DurationNs: analyze.Opt{V: 7, Valid: i%2 == 0},
 		}
-		got = append(got, c.Row(tr, report.Identity{SrcPod: "p"}))
-		want = append(want, report.HTTPRowOf(tr, report.Identity{SrcPod: "p"}))
-	}
-	for i := range got {
-		if !reflect.DeepEqual(got[i], want[i]) {
-			t.Fatalf("row %d: got %+v, want %+v", i, got[i], want[i])
+		got := c.Row(tr, report.Identity{SrcPod: "p"}) // valid until the next Row
+		if want := report.HTTPRowOf(tr, report.Identity{SrcPod: "p"}); !reflect.DeepEqual(got, want) {
+			t.Fatalf("row %d: got %+v, want %+v", i, got, want)
 		}
 	}
 }

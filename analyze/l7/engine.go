@@ -16,6 +16,11 @@ type Config struct {
 	DNS  func(*dns.Query)
 	TLS  func(*tls.Hello) // once per TLS connection, when its flow ends
 
+	// Recycled, when set, gives the HTTP parsers transactions the HTTP
+	// callback's consumer is done with (it puts them back on the table's
+	// goroutine).
+	Recycled *http.Recycled
+
 	Stream     stream.Limits
 	HTTPLimits http.Limits
 	DNSLimits  dns.Limits
@@ -113,8 +118,8 @@ func (e *Engine) Open(info *analyze.L7Info, dir int, d *analyze.Decoded, payload
 			client = 1 - dir
 		}
 		e.flows[KindHTTP]++
-		// The flow's state is reused from an ended flow; its L7Info is
-		// not (transactions point to it, after the flow has ended).
+		// The flow's state is reused from an ended flow (its transactions
+		// carry their own copy of its L7Info).
 		var h *httpFlow
 		if n := len(e.free); n > 0 {
 			h, e.free = e.free[n-1], e.free[:n-1]
@@ -122,14 +127,13 @@ func (e *Engine) Open(info *analyze.L7Info, dir int, d *analyze.Decoded, payload
 		} else {
 			h = new(httpFlow)
 		}
-		fl := new(analyze.L7Info)
-		*fl = *info
 		h.info, h.eng, h.self = *info, e, h
 		f = &h.tcpFlow
 		f.http = &h.conn
-		f.http.Init(fl, e.cfg.HTTPLimits, &e.http, e.cfg.HTTP)
+		f.http.Init(&f.info, e.cfg.HTTPLimits, &e.http, e.cfg.HTTP)
 		f.http.ClientIsResp = client == 1
 		f.http.Strings = &e.strings
+		f.http.Recycled = e.cfg.Recycled
 		f.dirs[client].Init(f.http.Requests(), e.budget)
 		f.dirs[1-client].Init(f.http.Responses(), e.budget)
 	case e.cfg.TLS != nil && tls.LooksLikeHello(payload):

@@ -48,14 +48,49 @@ func TestParseFieldsSkip(t *testing.T) {
 	}
 }
 
-// FuzzParseFields: parseFields and its referee agree on any bytes.
+// checkScanHead: scanFields in head mode ends where headEnd ends the head
+// these fields follow, and reads the fields before that end as
+// parseFieldsRef does.
+func checkScanHead(t *testing.T, in []byte) {
+	t.Helper()
+	m, n := scanFields(in, true)
+	end := headEnd(append([]byte("GET / HTTP/1.1\n"), in...))
+	if end >= 0 {
+		end -= len("GET / HTTP/1.1\n")
+	}
+	if n != end {
+		t.Fatalf("%q: head ends at %d, headEnd says %d", in, n, end)
+	}
+	if n >= 0 {
+		if want := parseFieldsRef(in[:n]); !reflect.DeepEqual(m, want) {
+			t.Errorf("%q: head fields %+v, want %+v", in, m, want)
+		}
+	}
+}
+
+// TestScanHead: finding a head's end and its fields in one pass agrees
+// with headEnd then parseFields.
+func TestScanHead(t *testing.T) {
+	for name, in := range fieldsCases {
+		t.Run(name, func(t *testing.T) {
+			for _, tail := range []string{"", "\r\n", "\n", "\r\nbody", "\r", "\r\r\n\r\n"} {
+				checkScanHead(t, []byte(in+tail))
+			}
+		})
+	}
+}
+
+// FuzzParseFields: parseFields and its referee agree on any bytes, and so
+// do scanFields and headEnd on where a head ends.
 func FuzzParseFields(f *testing.F) {
 	for _, in := range fieldsCases {
 		f.Add([]byte(in))
+		f.Add([]byte(in + "\r\n"))
 	}
 	f.Fuzz(func(t *testing.T, in []byte) {
 		if got, want := parseFields(in), parseFieldsRef(in); !reflect.DeepEqual(got, want) {
 			t.Errorf("%q: got %+v, want %+v", in, got, want)
 		}
+		checkScanHead(t, in)
 	})
 }

@@ -43,9 +43,40 @@ func newTransaction() *Transaction {
 	return new(Transaction)
 }
 
+// tx returns a transaction of c's, zero but for its Flow: a recycled one
+// when there is one.
+func (c *Conn) tx() *Transaction {
+	var t *Transaction
+	if r := c.Recycled; r != nil && len(r.free) > 0 {
+		t, r.free = r.free[len(r.free)-1], r.free[:len(r.free)-1]
+	} else {
+		t = newTransaction()
+	}
+	*t = Transaction{flow: *c.flow}
+	t.Flow = &t.flow
+	return t
+}
+
+// Recycled holds transactions a consumer is done with, for the next
+// requests of the connections that share it (Conn.Recycled): a consumer
+// on another goroutine hands them back in bulk, with the batches it
+// returns anyway, instead of one sync.Pool round trip each (Release).
+// It is not safe for concurrent use; its zero value is ready.
+type Recycled struct{ free []*Transaction }
+
+// maxRecycled bounds the transactions a Recycled keeps.
+const maxRecycled = 4096
+
+// Put keeps ts for reuse (the caller holds no reference to them, their
+// Flow included); past maxRecycled they are left to the collector.
+func (r *Recycled) Put(ts []*Transaction) {
+	r.free = append(r.free, ts[:min(len(ts), maxRecycled-len(r.free))]...)
+}
+
 // Release gives t back for reuse by a later request. Call it only once done
-// with t and holding no reference to it; a transaction never released is
-// simply collected. Its Flow and strings are not reused: they may be kept.
+// with t and holding no reference to it or to its Flow; a transaction never
+// released is simply collected. Its strings are not reused: they may be
+// kept.
 func Release(t *Transaction) {
 	*t = Transaction{}
 	transactions.Put(t)
@@ -55,7 +86,7 @@ func Release(t *Transaction) {
 // meanings. A response seen without its request is a transaction too (no
 // method, RequestNs null).
 type Transaction struct {
-	Flow       *analyze.L7Info // the connection (flow_id, endpoints); shared by its transactions
+	Flow       *analyze.L7Info // the connection (flow_id, endpoints): the transaction's own copy
 	FromResp   bool            // the client is the flow's responder (the table guessed the roles the other way: no SYN seen)
 	TsNs       int64           // capture time of the request's first byte (the response's, without request)
 	TransDepth int             // 1-based position on the connection
@@ -78,6 +109,12 @@ type Transaction struct {
 
 	respDone bool // the response ended while the request body was still coming
 	stand    bool // stands in for a request lost in a gap: a row only if a response pairs with it
+
+	// What Flow points to. A copy per transaction, not one per connection
+	// that its transactions share: a connection's state is reused when it
+	// ends, while its transactions wait for the writer, and a pooled
+	// transaction then costs no allocation at all.
+	flow analyze.L7Info
 }
 
 // Limits bound what a connection keeps. Zero fields mean defaults.
@@ -125,6 +162,8 @@ type Conn struct {
 	// Strings, when set, shares URI, Host and User-Agent strings between
 	// transactions (of every connection using it).
 	Strings *Interner
+	// Recycled, when set, is where new transactions come from first.
+	Recycled *Recycled
 
 	flow    *analyze.L7Info
 	lim     Limits
@@ -406,7 +445,9 @@ func (h *half) headLost(tsNs int64) {
 		return
 	}
 	c.depth++
-	c.push(&Transaction{Flow: c.flow, FromResp: c.ClientIsResp, TsNs: tsNs, TransDepth: c.depth, Tags: TagGap, stand: true})
+	t := c.tx()
+	t.FromResp, t.TsNs, t.TransDepth, t.Tags, t.stand = c.ClientIsResp, tsNs, c.depth, TagGap, true
+	c.push(t)
 }
 
 func (c *Conn) firstPending() *Transaction {

@@ -237,9 +237,33 @@ func TestInterner(t *testing.T) {
 	if _, ok := in.m[strings.Repeat("u", maxInternedLen+1)]; ok {
 		t.Errorf("a long value was kept")
 	}
+	// Values that collide in the recent cache (same length and bytes at
+	// its three places) still come back as themselves.
+	vals := []string{"/a/1/x", "/a/2/x", "/b/1/x", "/a/1/y", "", "/", "//"}
+	for i := range 5 * maxInterned {
+		v := vals[i%len(vals)]
+		if i%3 == 0 {
+			v = fmt.Sprintf("/orders/%d", i%977)
+		}
+		if got := in.get([]byte(v), 100); got != v {
+			t.Fatalf("get(%q) = %q", v, got)
+		}
+	}
 	var none *Interner
 	if none.get([]byte("x"), 1) != "x" {
 		t.Errorf("nil interner")
+	}
+}
+
+// keepAliveStep returns a step that sends c one request and its response.
+func keepAliveStep(c *Conn) func() {
+	req := []byte("GET /a HTTP/1.1\r\nHost: x\r\n\r\n")
+	resp := []byte("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+	ts := int64(0)
+	return func() {
+		ts++
+		c.Requests().Data(req, ts)
+		c.Responses().Data(resp, ts)
 	}
 }
 
@@ -250,14 +274,7 @@ func TestKeepAliveAllocs(t *testing.T) {
 	var st Stats
 	c := NewConn(&analyze.L7Info{}, Limits{}, &st, func(t *Transaction) { Release(t) })
 	c.Strings = new(Interner) // the URI and Host are shared, as the engine has them
-	req := []byte("GET /a HTTP/1.1\r\nHost: x\r\n\r\n")
-	resp := []byte("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
-	ts := int64(0)
-	step := func() {
-		ts++
-		c.Requests().Data(req, ts)
-		c.Responses().Data(resp, ts)
-	}
+	step := keepAliveStep(c)
 	for range 10 {
 		step()
 	}
@@ -266,5 +283,43 @@ func TestKeepAliveAllocs(t *testing.T) {
 	}
 	if st.Requests < 1000 {
 		t.Errorf("%d requests: the connection did not parse them", st.Requests)
+	}
+}
+
+// TestRecycled: transactions put back come out again for the next
+// requests, as new (only their Flow set, to the connection's own copy),
+// without an allocation per request; the list keeps at most maxRecycled.
+func TestRecycled(t *testing.T) {
+	var st Stats
+	var rec Recycled
+	var back [1]*Transaction
+	flow := &analyze.L7Info{Ordinal: 3, FirstIndex: 9}
+	var got []Transaction
+	c := NewConn(flow, Limits{}, &st, func(t *Transaction) {
+		got = append(got[:0], *t)
+		back[0] = t
+		rec.Put(back[:])
+	})
+	c.Strings, c.Recycled = new(Interner), &rec
+	step := keepAliveStep(c)
+	step()
+	first := back[0]
+	step()
+	if back[0] != first {
+		t.Errorf("the transaction put back was not reused")
+	}
+	if g := got[0]; g.TransDepth != 2 || g.Flow == flow || *g.Flow != *flow || g.Tags != 0 || g.RequestBodyLen != 0 || g.URI != "/a" {
+		t.Errorf("reused transaction: %+v (flow %+v)", g, *g.Flow)
+	}
+	if n := testing.AllocsPerRun(1000, step); n > 0.01 {
+		t.Errorf("%.2f allocations per request and response", n)
+	}
+	many := make([]*Transaction, maxRecycled+10)
+	for i := range many {
+		many[i] = new(Transaction)
+	}
+	rec.Put(many)
+	if len(rec.free) != maxRecycled {
+		t.Errorf("%d transactions kept, limit %d", len(rec.free), maxRecycled)
 	}
 }

@@ -27,10 +27,13 @@ func (h *half) head(b []byte, tsNs int64) []byte {
 			return nil
 		}
 		h.firstNs = tsNs
-		if end := headEnd(b); end > 0 && end <= h.c.lim.MaxHeaderBytes {
-			// The whole head in one piece: parse it in place.
-			h.parseHead(b[:end], tsNs)
-			return b[end:]
+		// The whole head in one piece: parse it in place, finding its end
+		// and its fields in one pass.
+		if i := bytes.IndexByte(b, '\n'); i >= 0 {
+			if m, n := scanFields(b[i+1:], true); n >= 0 && i+1+n <= h.c.lim.MaxHeaderBytes {
+				h.parsed(bytes.TrimSuffix(b[:i], []byte{'\r'}), m, tsNs)
+				return b[i+1+n:]
+			}
 		}
 	}
 	take := b[:min(len(b), h.c.lim.MaxHeaderBytes-old)]
@@ -95,16 +98,33 @@ func line0(line []byte) byte {
 }
 
 func parseFields(lines []byte) message {
+	m, _ := scanFields(lines, false)
+	return m
+}
+
+// scanFields reads header fields line by line. With head, it stops at the
+// first empty line (the blank line that ends a head) and returns the
+// length of lines through it, or -1 when there is none; without, it reads
+// every line and returns -1.
+func scanFields(lines []byte, head bool) (message, int) {
 	m := message{length: -1}
+	all := len(lines)
 	for len(lines) > 0 {
 		var line []byte
 		if i := bytes.IndexByte(lines, '\n'); i >= 0 {
 			line, lines = lines[:i], lines[i+1:]
 		} else {
 			line, lines = lines, nil
+			if head {
+				break // no line ends the head
+			}
 		}
 		if n := len(line); n > 0 && line[n-1] == '\r' {
 			line = line[:n-1]
+		}
+		if head && len(line) == 0 {
+			m.finish()
+			return m, all - len(lines)
 		}
 		// Most fields are none of these: skip them by their first letter
 		// and the place their colon must be, without looking for it (a name
@@ -128,7 +148,7 @@ func parseFields(lines []byte) message {
 		m.field(line[:colon], bytes.TrimSpace(line[colon+1:]))
 	}
 	m.finish()
-	return m
+	return m, -1
 }
 
 // field takes a header field's name and value into m, when it is one of
@@ -170,35 +190,37 @@ func (h *half) parseHead(head []byte, tsNs int64) {
 	if i := bytes.IndexByte(head, '\n'); i >= 0 {
 		line, rest = head[:i], head[i+1:]
 	}
-	line = bytes.TrimSuffix(line, []byte{'\r'})
+	h.parsed(bytes.TrimSuffix(line, []byte{'\r'}), parseFields(rest), tsNs)
+}
+
+// parsed takes a head: its start line (without the line end) and what its
+// fields say.
+func (h *half) parsed(line []byte, m message, tsNs int64) {
 	if h.isResp {
-		h.response(line, rest, tsNs)
+		h.response(line, m, tsNs)
 	} else {
-		h.request(line, rest, tsNs)
+		h.request(line, m, tsNs)
 	}
 }
 
-func (h *half) request(line, fields []byte, tsNs int64) {
+func (h *half) request(line []byte, m message, tsNs int64) {
 	c := h.c
 	method, uri, version, ok := requestLine(line)
 	if !ok {
 		h.lost(0, true)
 		return
 	}
-	m := parseFields(fields)
 	if m.badLength {
 		h.lost(0, true)
 		return
 	}
 	c.stats.Requests++
 	c.depth++
-	t := newTransaction()
-	*t = Transaction{
-		Flow: c.flow, FromResp: c.ClientIsResp, TsNs: h.firstNs, TransDepth: c.depth,
-		Method: intern(method, methods), URI: c.Strings.get(uri, maxURI), Version: intern(version, versions),
-		Host: c.Strings.get(m.host, maxField), UserAgent: c.Strings.get(m.ua, maxField),
-		RequestNs: analyze.Some(tsNs),
-	}
+	t := c.tx()
+	t.FromResp, t.TsNs, t.TransDepth = c.ClientIsResp, h.firstNs, c.depth
+	t.Method, t.URI, t.Version = intern(method, methods), c.Strings.get(uri, maxURI), intern(version, versions)
+	t.Host, t.UserAgent = c.Strings.get(m.host, maxField), c.Strings.get(m.ua, maxField)
+	t.RequestNs = analyze.Some(tsNs)
 	if len(c.pending) > 0 || c.resp.cur != nil {
 		t.Tags |= TagPipelined
 	}
@@ -233,14 +255,13 @@ func (c *Conn) push(t *Transaction) {
 	c.pending = append(c.pending, t)
 }
 
-func (h *half) response(line, fields []byte, tsNs int64) {
+func (h *half) response(line []byte, m message, tsNs int64) {
 	c := h.c
 	version, code, msg, ok := statusLine(line)
 	if !ok {
 		h.lost(0, true)
 		return
 	}
-	m := parseFields(fields)
 	if m.badLength {
 		h.lost(0, true)
 		return
@@ -260,7 +281,8 @@ func (h *half) response(line, fields []byte, tsNs int64) {
 	default:
 		c.stats.Orphans++
 		c.depth++
-		t = &Transaction{Flow: c.flow, FromResp: c.ClientIsResp, TsNs: h.firstNs, TransDepth: c.depth, Version: intern(version, versions)}
+		t = c.tx()
+		t.FromResp, t.TsNs, t.TransDepth, t.Version = c.ClientIsResp, h.firstNs, c.depth, intern(version, versions)
 	}
 	noBody, opaque := code == 204 || code == 304 || code == 101, code == 101
 	if t != nil {
@@ -448,12 +470,18 @@ func cut(b []byte, n int) string { return string(b[:min(len(b), n)]) }
 // Interner shares the strings that repeat from transaction to transaction
 // (a client's User-Agent, a server's Host, popular URIs), so that each is
 // allocated once. It holds at most maxInterned strings, and starts over
-// when full. Its zero value is ready; it is not safe for concurrent use.
-type Interner struct{ m map[string]string }
+// when full; in front of them, a direct-mapped cache keyed by the length
+// and three bytes finds a value seen recently with one comparison instead
+// of hashing it. Its zero value is ready; it is not safe for concurrent use.
+type Interner struct {
+	m      map[string]string
+	recent [internRecent]string
+}
 
 const (
 	maxInterned    = 4096
 	maxInternedLen = 256 // longer strings are not kept
+	internRecent   = 256 // entries of the direct-mapped cache (a power of 2)
 )
 
 // get returns b (cut to n bytes) as a string, interned when in is not nil.
@@ -462,14 +490,23 @@ func (in *Interner) get(b []byte, n int) string {
 	if in == nil || len(b) > maxInternedLen {
 		return string(b)
 	}
-	if s, ok := in.m[string(b)]; ok {
-		return s
+	if len(b) == 0 {
+		return ""
 	}
-	if in.m == nil || len(in.m) >= maxInterned {
-		in.m = make(map[string]string)
+	l := len(b)
+	r := &in.recent[(uint(l)*0x9e3779b1^uint(b[0])<<3^uint(b[l/2])<<7^uint(b[l-1])*0x85ebca6b)>>5%internRecent]
+	if *r == string(b) {
+		return *r
 	}
-	s := string(b)
-	in.m[s] = s
+	s, ok := in.m[string(b)]
+	if !ok {
+		if in.m == nil || len(in.m) >= maxInterned {
+			in.m = make(map[string]string)
+		}
+		s = string(b)
+		in.m[s] = s
+	}
+	*r = s
 	return s
 }
 
