@@ -10,6 +10,7 @@ import (
 	"slices"
 	"unsafe"
 
+	"github.com/flowproof/flowproof/analyze"
 	"github.com/parquet-go/parquet-go/encoding/delta"
 	"github.com/parquet-go/parquet-go/encoding/plain"
 	"github.com/parquet-go/parquet-go/encoding/rle"
@@ -90,13 +91,19 @@ type pcol struct {
 	// The dictionary of the current row group: its values, and an index by
 	// value once it has more than smallDict of them (scanning a few is faster
 	// than hashing), or by address for the address columns.
-	vals    []string
-	dict    map[string]int32
-	addrs   addrIndex
-	lastIP  netip.Addr // the last address added, if lastOK
-	last    string     // the last value added, and its index
-	lastIdx int32
-	lastOK  bool
+	vals  []string
+	dict  map[string]int32
+	addrs addrIndex
+	// An address column's dictionary is its page body instead (PLAIN:
+	// length and text of each value), made as addresses are added: no
+	// string per address, no string map (an address's text is a function of
+	// the addrIndex key).
+	addrText []byte
+	nAddrs   int32
+	lastIP   netip.Addr // the last address added, if lastOK
+	last     string     // the last value added, and its index
+	lastIdx  int32
+	lastOK   bool
 
 	// The current row group's column chunk.
 	pages    []byte // data pages, headers included
@@ -268,6 +275,94 @@ func (c *pcol) bool(v bool) {
 	c.bits = append(c.bits, v) // required columns only
 }
 
+// The batch appenders add one column's values for a batch of rows, in a
+// loop that keeps the column's slices in registers (FlowWriter's
+// appendFlows). Each is the same as calling the single-value method per row.
+
+func batchInt64[R any](c *pcol, b []R, f func(*R) int64) {
+	v := c.i64
+	for k := range b {
+		v = append(v, f(&b[k]))
+	}
+	c.i64 = v
+}
+
+func batchInt32[R any](c *pcol, b []R, f func(*R) int32) {
+	v := c.i32
+	for k := range b {
+		v = append(v, f(&b[k]))
+	}
+	c.i32 = v
+}
+
+func batchBool[R any](c *pcol, b []R, f func(*R) bool) {
+	v := c.bits
+	for k := range b {
+		v = append(v, f(&b[k]))
+	}
+	c.bits = v
+}
+
+// batchOpt adds optional INT64 values.
+func batchOpt[R any](c *pcol, b []R, f func(*R) analyze.Opt) {
+	defs, v := c.defs, c.i64
+	for k := range b {
+		o := f(&b[k])
+		if !o.Valid {
+			defs = append(defs, 0)
+			continue
+		}
+		defs = append(defs, 1)
+		v = append(v, o.V)
+	}
+	c.defs, c.i64 = defs, v
+}
+
+// batchStrings adds BYTE_ARRAY values, as string does.
+func batchStrings[R any](c *pcol, b []R, f func(*R) string) {
+	defs := c.defs
+	if c.enc != encDict {
+		data, offs := c.data, c.offs
+		for k := range b {
+			s := f(&b[k])
+			if c.optional {
+				if s == "" {
+					defs = append(defs, 0)
+					continue
+				}
+				defs = append(defs, 1)
+			}
+			data = append(data, s...)
+			offs = append(offs, uint32(len(data)))
+		}
+		c.defs, c.data, c.offs = defs, data, offs
+		return
+	}
+	idx := c.idx
+	for k := range b {
+		s := f(&b[k])
+		if c.optional {
+			if s == "" {
+				defs = append(defs, 0)
+				continue
+			}
+			defs = append(defs, 1)
+		}
+		if !c.lastOK || !sameString(s, c.last) {
+			c.last, c.lastIdx, c.lastOK = s, c.lookup(s), true
+		}
+		idx = append(idx, c.lastIdx)
+	}
+	c.defs, c.idx = defs, idx
+}
+
+// batchAddrs adds addresses, as addr does.
+func batchAddrs[R any](c *pcol, b []R, f func(*R) netip.Addr) {
+	for k := range b {
+		c.addr(f(&b[k]))
+	}
+}
+
 // strList adds a row's list to a list column of BYTE_ARRAY elements (not
 // dictionary encoded); an empty list is one entry at definition level 0.
 func (c *pcol) strList(v []string) {
@@ -347,17 +442,27 @@ func sameString(a, b string) bool {
 }
 
 // addr adds an address to a required dictionary column as its RFC 5952
-// text, without a zone; the text is made once per row group and address.
+// text, without a zone; the text is made once per row group and address. A
+// column takes addresses or strings, not both.
 func (c *pcol) addr(a netip.Addr) {
 	if !c.lastOK || a != c.lastIP {
 		i, ok := c.addrs.get(a)
 		if !ok {
-			i = c.lookup(a.WithZone("").String())
+			i = c.nAddrs
+			c.nAddrs++
+			start := len(c.addrText)
+			c.addrText = a.WithZone("").AppendTo(append(c.addrText, 0, 0, 0, 0))
+			binary.LittleEndian.PutUint32(c.addrText[start:], uint32(len(c.addrText)-start-4))
 			c.addrs.put(a, i)
 		}
 		c.lastIP, c.lastIdx, c.lastOK = a, i, true
 	}
 	c.idx = append(c.idx, c.lastIdx)
+}
+
+// dictLen is the number of values in the dictionary.
+func (c *pcol) dictLen() int {
+	return len(c.vals) + int(c.nAddrs)
 }
 
 func (c *pcol) addDict(s string) int32 {
@@ -550,6 +655,11 @@ func (cw *colWriter) endRow() {
 	if cw.rows%64 != 0 {
 		return
 	}
+	cw.flushFullPages()
+}
+
+// flushFullPages encodes the pages that are full.
+func (cw *colWriter) flushFullPages() {
 	for i := range cw.cols {
 		if c := &cw.cols[i]; c.rawBytes() >= pageBytes {
 			cw.flushPage(c)
@@ -597,7 +707,7 @@ func (cw *colWriter) flushPage(c *pcol) {
 	case c.enc == encDict:
 		// The bit width of the dictionary, not of the page's largest index:
 		// no scan, and a valid width for every index.
-		w := bits.Len(uint(max(len(c.vals)-1, 0)))
+		w := bits.Len(uint(max(c.dictLen()-1, 0)))
 		s.values, err = (&rle.Encoding{BitWidth: w}).EncodeInt32(s.values, c.idx)
 		s.values = slices.Insert(s.values, 0, byte(w))
 	case c.enc == encDeltaBytes:
@@ -813,13 +923,16 @@ func (cw *colWriter) writeChunk(g, j int) {
 	estats := []format.PageEncodingStats{{PageType: format.DataPage, Encoding: c.enc, Count: c.nPages}}
 	var dictOffset, dictLen int64
 	if c.enc == encDict {
-		body := cw.scr.values[:0]
-		for _, v := range c.vals {
-			body = binary.LittleEndian.AppendUint32(body, uint32(len(v)))
-			body = append(body, v...)
+		body := c.addrText
+		if c.nAddrs == 0 {
+			body = cw.scr.values[:0]
+			for _, v := range c.vals {
+				body = binary.LittleEndian.AppendUint32(body, uint32(len(v)))
+				body = append(body, v...)
+			}
+			cw.scr.values = body
 		}
-		cw.scr.values = body
-		page := cw.appendPage(c, cw.scr.body[:0], body, int32(len(c.vals)), format.Plain, true)
+		page := cw.appendPage(c, cw.scr.body[:0], body, int32(c.dictLen()), format.Plain, true)
 		cw.scr.body = page
 		dictOffset, dictLen = start, int64(len(page))
 		cw.write(page)
@@ -837,6 +950,11 @@ func (cw *colWriter) writeChunk(g, j int) {
 		// comparison per value).
 		for _, v := range c.vals {
 			c.cst.addString(v)
+		}
+		for b := c.addrText; len(b) >= 4; {
+			n := 4 + int(binary.LittleEndian.Uint32(b))
+			c.cst.addBytes(b[4:n])
+			b = b[n:]
 		}
 		lo, hi := c.cst.bounds(c.typ)
 		lo, hi = truncMin(lo), truncMax(hi)
@@ -885,6 +1003,7 @@ func (cw *colWriter) writeChunk(g, j int) {
 		c.addrs.reset()
 		clear(c.vals) // drop references to the records' strings
 		c.vals = c.vals[:0]
+		c.addrText, c.nAddrs = c.addrText[:0], 0
 		c.last, c.lastIP, c.lastIdx, c.lastOK = "", netip.Addr{}, 0, false
 	}
 }
