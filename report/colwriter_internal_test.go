@@ -1,6 +1,8 @@
 package report
 
 import (
+	"math/rand/v2"
+	"net/netip"
 	"reflect"
 	"testing"
 
@@ -43,5 +45,39 @@ func TestPageHeaderThrift(t *testing.T) {
 				t.Error("appendPageHeader overwrote the buffer's start")
 			}
 		})
+	}
+}
+
+// TestAddrIndex checks the address index against a Go map keyed by the
+// zone-free address, with IPv4, IPv6 and IPv4-mapped addresses (distinct
+// keys, as their texts differ), across growth and resets.
+func TestAddrIndex(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	var x addrIndex
+	for round := range 3 {
+		want := map[netip.Addr]int32{}
+		for i := range 50000 {
+			var a netip.Addr
+			v := rng.Uint32N(20000) // repeats
+			switch i % 4 {
+			case 0, 1:
+				a = netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
+			case 2:
+				a = netip.AddrFrom16(netip.AddrFrom4([4]byte{0, byte(v >> 16), byte(v >> 8), byte(v)}).As16()) // mapped
+			default:
+				a = netip.AddrFrom16([16]byte{0x20, 1, 15: byte(v), 14: byte(v >> 8)}).WithZone([]string{"", "eth0"}[v%2])
+			}
+			k := a.WithZone("")
+			got, ok := x.get(a)
+			w, wok := want[k]
+			if ok != wok || got != w {
+				t.Fatalf("round %d, get(%s) = %d, %v; want %d, %v", round, a, got, ok, w, wok)
+			}
+			if !ok {
+				want[k] = int32(len(want))
+				x.put(a, want[k])
+			}
+		}
+		x.reset()
 	}
 }
