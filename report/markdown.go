@@ -396,11 +396,11 @@ func (r *renderer) summary() {
 		keys = append(keys, k)
 	}
 	slices.SortFunc(keys, func(a, b stateKey) int {
-		return cmp.Or(cmp.Compare(s.states[b], s.states[a]), cmp.Compare(a.proto, b.proto), cmp.Compare(a.state, b.state))
+		return cmp.Or(cmp.Compare(*s.states[b], *s.states[a]), cmp.Compare(a.proto, b.proto), cmp.Compare(a.state, b.state))
 	})
 	var srow [][]string
 	for _, k := range keys {
-		srow = append(srow, []string{mdText(k.proto), mdText(k.state), fmtInt(s.states[k]), stateMeaning(k.proto, k.state)})
+		srow = append(srow, []string{mdText(k.proto), mdText(k.state), fmtInt(*s.states[k]), stateMeaning(k.proto, k.state)})
 	}
 	r.table("states", true, []string{"proto", h("state", "m-state"), h("flows", "m-flow"), "meaning"}, srow)
 	r.p("Every state, with Zeek's meaning. %s.", queryLink("states"))

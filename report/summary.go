@@ -111,13 +111,12 @@ type Summary struct {
 
 	rows      int64 // every flow, synthetic ones too
 	synthetic int64
-	perInput  map[int]int64 // flows (all rows) per capture ordinal
 
 	// The rest counts wire flows only (synthetic false).
 	flows, pkts, bytes, wireBytes int64
 	firstNs, lastNs               int64
 	protos                        map[string]*protoAgg
-	states                        map[stateKey]int64
+	states                        map[stateKey]*int64
 	ports                         [2]*[65536]portAgg // tcp, udp by dst_port
 	timeline                      timeline
 
@@ -135,6 +134,16 @@ type Summary struct {
 	servers        map[serverKey]*serverAgg
 	srvUntracked   serverAgg
 	srvExactValues int // exact handshake values held by servers
+
+	// The aggregates of the last flow's protocol, state and server: the
+	// next flow mostly has the same (on a flood, always), and a map
+	// lookup per flow and aggregate was a large part of Add's cost.
+	lastProto     string
+	lastProtoAgg  *protoAgg
+	lastState     stateKey
+	lastStateN    *int64
+	lastServer    serverKey
+	lastServerAgg *serverAgg
 
 	rtt       dist    // every handshake
 	rttHist   []int64 // fixed buckets rttEdges
@@ -239,9 +248,8 @@ func NewSummary(opts SummaryOptions) *Summary {
 	opts = opts.withDefaults()
 	s := &Summary{
 		opts:       opts,
-		perInput:   map[int]int64{},
 		protos:     map[string]*protoAgg{},
-		states:     map[stateKey]int64{},
+		states:     map[stateKey]*int64{},
 		talkers:    map[talkerKey]*volume{},
 		workloads:  map[workloadKey]*volume{},
 		servers:    map[serverKey]*serverAgg{},
@@ -272,9 +280,6 @@ func (s *Summary) Flows() int64 { return s.rows }
 // the caller may reuse r.
 func (s *Summary) Add(r *analyze.Record) {
 	s.rows++
-	if ord, ok := flowOrdinal(r.FlowID); ok {
-		s.perInput[ord]++
-	}
 	if r.Synthetic {
 		s.synthetic++
 		return
@@ -292,20 +297,37 @@ func (s *Summary) Add(r *analyze.Record) {
 	s.bytes += bytes
 	s.wireBytes += r.OrigWireBytes + r.RespWireBytes
 
-	p := s.protos[r.Proto]
-	if p == nil {
-		p = &protoAgg{}
-		s.protos[r.Proto] = p
+	p := s.lastProtoAgg
+	if p == nil || r.Proto != s.lastProto {
+		p = s.protos[r.Proto]
+		if p == nil {
+			p = &protoAgg{}
+			s.protos[r.Proto] = p
+		}
+		s.lastProto, s.lastProtoAgg = r.Proto, p
 	}
 	p.flows++
 	p.pkts += pkts
 	p.bytes += bytes
 
-	sk := stateKey{r.Proto, r.State}
-	if _, ok := s.states[sk]; !ok && len(s.states) >= maxLabels {
-		sk = stateKey{r.Proto, "other"}
+	if sk := (stateKey{r.Proto, r.State}); s.lastStateN == nil || sk != s.lastState {
+		n := s.states[sk]
+		if n == nil {
+			if len(s.states) >= maxLabels {
+				// The map only grows: this state always goes to "other" now.
+				other := stateKey{r.Proto, "other"}
+				if n = s.states[other]; n == nil {
+					n = new(int64)
+					s.states[other] = n
+				}
+			} else {
+				n = new(int64)
+				s.states[sk] = n
+			}
+		}
+		s.lastState, s.lastStateN = sk, n
 	}
-	s.states[sk]++
+	*s.lastStateN++
 
 	if pi := protoIndex(r.Proto); pi >= 0 {
 		if s.ports[pi] == nil {
@@ -528,13 +550,18 @@ func (s *Summary) addTCP(r *analyze.Record, pkts int64) {
 	}
 
 	sk := serverKey{r.DstIP.WithZone(""), r.DstPort}
-	srv := s.servers[sk]
-	if srv == nil && len(s.servers) < s.opts.MaxServers {
-		srv = &serverAgg{}
-		s.servers[sk] = srv
-	}
-	if srv == nil {
-		srv = &s.srvUntracked
+	srv := s.lastServerAgg
+	if srv == nil || sk != s.lastServer {
+		srv = s.servers[sk]
+		if srv == nil && len(s.servers) < s.opts.MaxServers {
+			srv = &serverAgg{}
+			s.servers[sk] = srv
+		}
+		if srv == nil {
+			// Servers are never removed: this one stays untracked.
+			srv = &s.srvUntracked
+		}
+		s.lastServer, s.lastServerAgg = sk, srv
 	}
 	srv.flows++
 	if fc >= 0 {
@@ -682,6 +709,8 @@ type timeline struct {
 	width   int64
 	lo, hi  int64 // interval range seen
 	buckets map[int64]*tlBucket
+	lastI   int64     // the last interval added to
+	last    *tlBucket // its bucket; nil after grow
 	// halfOpen counts every half-open connection, for the chart's third
 	// panel (shown only when there are some).
 	halfOpen int64
@@ -714,10 +743,14 @@ func (t *timeline) add(ts, bytes int64, halfOpen bool) {
 	for t.hi-t.lo >= maxIntervals && t.grow() {
 		i = ts / t.width
 	}
-	v := t.buckets[i]
-	if v == nil {
-		v = &tlBucket{}
-		t.buckets[i] = v
+	v := t.last
+	if v == nil || i != t.lastI {
+		v = t.buckets[i]
+		if v == nil {
+			v = &tlBucket{}
+			t.buckets[i] = v
+		}
+		t.lastI, t.last = i, v
 	}
 	v.flows++
 	v.bytes += bytes
@@ -749,6 +782,7 @@ func (t *timeline) grow() bool {
 		}
 	}
 	t.buckets = merged
+	t.last = nil
 	t.lo /= f
 	t.hi /= f
 	return true
