@@ -46,6 +46,8 @@ type colWriter struct {
 // scratch holds buffers reused for every page.
 type scratch struct {
 	levels, values, body, zbuf []byte
+	strs                       []string     // a batch's values of a column (appendFlows)
+	addrs                      []netip.Addr // the same, of an address column
 }
 
 // Column value encodings (the data pages'; a dictionary column also has a
@@ -279,7 +281,7 @@ func (c *pcol) bool(v bool) {
 // loop that keeps the column's slices in registers (FlowWriter's
 // appendFlows). Each is the same as calling the single-value method per row.
 
-func batchInt64[R any](c *pcol, b []R, f func(*R) int64) {
+func batchInt64(c *pcol, b []analyze.Record, f func(*analyze.Record) int64) {
 	v := c.i64
 	for k := range b {
 		v = append(v, f(&b[k]))
@@ -287,7 +289,7 @@ func batchInt64[R any](c *pcol, b []R, f func(*R) int64) {
 	c.i64 = v
 }
 
-func batchInt32[R any](c *pcol, b []R, f func(*R) int32) {
+func batchInt32(c *pcol, b []analyze.Record, f func(*analyze.Record) int32) {
 	v := c.i32
 	for k := range b {
 		v = append(v, f(&b[k]))
@@ -295,7 +297,7 @@ func batchInt32[R any](c *pcol, b []R, f func(*R) int32) {
 	c.i32 = v
 }
 
-func batchBool[R any](c *pcol, b []R, f func(*R) bool) {
+func batchBool(c *pcol, b []analyze.Record, f func(*analyze.Record) bool) {
 	v := c.bits
 	for k := range b {
 		v = append(v, f(&b[k]))
@@ -304,7 +306,7 @@ func batchBool[R any](c *pcol, b []R, f func(*R) bool) {
 }
 
 // batchOpt adds optional INT64 values.
-func batchOpt[R any](c *pcol, b []R, f func(*R) analyze.Opt) {
+func batchOpt(c *pcol, b []analyze.Record, f func(*analyze.Record) analyze.Opt) {
 	defs, v := c.defs, c.i64
 	for k := range b {
 		o := f(&b[k])
@@ -318,13 +320,22 @@ func batchOpt[R any](c *pcol, b []R, f func(*R) analyze.Opt) {
 	c.defs, c.i64 = defs, v
 }
 
-// batchStrings adds BYTE_ARRAY values, as string does.
-func batchStrings[R any](c *pcol, b []R, f func(*R) string) {
+// gatherStrings puts a column's values of a batch in v (an inlined loop,
+// f inlined too), for strings.
+func gatherStrings(v []string, b []analyze.Record, f func(*analyze.Record) string) []string {
+	v = v[:len(b)]
+	for k := range v {
+		v[k] = f(&b[k])
+	}
+	return v
+}
+
+// strings adds BYTE_ARRAY values, as string does for each.
+func (c *pcol) strings(v []string) {
 	defs := c.defs
 	if c.enc != encDict {
 		data, offs := c.data, c.offs
-		for k := range b {
-			s := f(&b[k])
+		for _, s := range v {
 			if c.optional {
 				if s == "" {
 					defs = append(defs, 0)
@@ -339,8 +350,7 @@ func batchStrings[R any](c *pcol, b []R, f func(*R) string) {
 		return
 	}
 	idx := c.idx
-	for k := range b {
-		s := f(&b[k])
+	for _, s := range v {
 		if c.optional {
 			if s == "" {
 				defs = append(defs, 0)
@@ -356,11 +366,13 @@ func batchStrings[R any](c *pcol, b []R, f func(*R) string) {
 	c.defs, c.idx = defs, idx
 }
 
-// batchAddrs adds addresses, as addr does.
-func batchAddrs[R any](c *pcol, b []R, f func(*R) netip.Addr) {
-	for k := range b {
-		c.addr(f(&b[k]))
+// gatherAddrs puts a column's values of a batch in v, for addrList.
+func gatherAddrs(v []netip.Addr, b []analyze.Record, f func(*analyze.Record) netip.Addr) []netip.Addr {
+	v = v[:len(b)]
+	for k := range v {
+		v[k] = f(&b[k])
 	}
+	return v
 }
 
 // strList adds a row's list to a list column of BYTE_ARRAY elements (not
@@ -439,6 +451,13 @@ func (c *pcol) lookup(s string) int32 {
 // memory (most of a flow's strings are constants or shared by its capture).
 func sameString(a, b string) bool {
 	return len(a) == len(b) && (unsafe.StringData(a) == unsafe.StringData(b) || a == b)
+}
+
+// addrList adds addresses, as addr does for each.
+func (c *pcol) addrList(v []netip.Addr) {
+	for _, a := range v {
+		c.addr(a)
+	}
 }
 
 // addr adds an address to a required dictionary column as its RFC 5952
