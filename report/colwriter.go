@@ -332,38 +332,45 @@ func gatherStrings(v []string, b []analyze.Record, f func(*analyze.Record) strin
 
 // strings adds BYTE_ARRAY values, as string does for each.
 func (c *pcol) strings(v []string) {
-	defs := c.defs
+	if c.optional {
+		// The levels first: a batch of an optional column is often all
+		// nulls (no pods, no TLS), and then there is nothing more to do.
+		defs, set := c.defs, false
+		for _, s := range v {
+			d := uint8(0)
+			if s != "" {
+				d, set = 1, true
+			}
+			defs = append(defs, d)
+		}
+		c.defs = defs
+		if !set {
+			return
+		}
+	}
 	if c.enc != encDict {
 		data, offs := c.data, c.offs
 		for _, s := range v {
-			if c.optional {
-				if s == "" {
-					defs = append(defs, 0)
-					continue
-				}
-				defs = append(defs, 1)
+			if s == "" && c.optional {
+				continue
 			}
 			data = append(data, s...)
 			offs = append(offs, uint32(len(data)))
 		}
-		c.defs, c.data, c.offs = defs, data, offs
+		c.data, c.offs = data, offs
 		return
 	}
 	idx := c.idx
 	for _, s := range v {
-		if c.optional {
-			if s == "" {
-				defs = append(defs, 0)
-				continue
-			}
-			defs = append(defs, 1)
+		if s == "" && c.optional {
+			continue
 		}
 		if !c.lastOK || !sameString(s, c.last) {
 			c.last, c.lastIdx, c.lastOK = s, c.lookup(s), true
 		}
 		idx = append(idx, c.lastIdx)
 	}
-	c.defs, c.idx = defs, idx
+	c.idx = idx
 }
 
 // gatherAddrs puts a column's values of a batch in v, for addrList.

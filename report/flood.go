@@ -39,7 +39,8 @@ func isHalfOpen(r *analyze.Record) bool {
 	return r.State == "S0" || (r.State == "S1" && !r.RTTHandshake.Valid)
 }
 
-func (f *floodAgg) add(r *analyze.Record) {
+// add counts a flow whose source's addrHash is srcHash.
+func (f *floodAgg) add(r *analyze.Record, srcHash uint64) {
 	if !isHalfOpen(r) {
 		return
 	}
@@ -48,7 +49,7 @@ func (f *floodAgg) add(r *analyze.Record) {
 	}
 	f.lastNs = max(f.lastNs, r.TsNs)
 	f.halfOpen++
-	f.hllAdd(r.SrcIP)
+	hllAddTo(f.hll[:], hllBits, srcHash)
 	f.rate.add(r.TsNs)
 }
 
@@ -81,8 +82,6 @@ func hllAddTo(regs []uint8, b uint, h uint64) {
 	rank := uint8(bits.LeadingZeros64(h<<b|1<<(b-1)) + 1)
 	regs[reg] = max(regs[reg], rank)
 }
-
-func (f *floodAgg) hllAdd(ip netip.Addr) { hllAddTo(f.hll[:], hllBits, addrHash(ip)) }
 
 // sources estimates the distinct sources.
 func (f *floodAgg) sources() int64 { return hllEstimate(f.hll[:]) }

@@ -167,7 +167,8 @@ func (h *scanHeap) Pop() any {
 	return x
 }
 
-func (t *scanTable) add(r *analyze.Record) {
+// add counts a flow whose source's addrHash is srcHash.
+func (t *scanTable) add(r *analyze.Record, srcHash uint64) {
 	if !isProbe(r) {
 		return
 	}
@@ -180,7 +181,7 @@ func (t *scanTable) add(r *analyze.Record) {
 	t.probes++
 	src := r.SrcIP.WithZone("")
 	dst := r.DstIP.WithZone("")
-	hs := addrHash(src) | 1
+	hs := srcHash | 1
 	i, ok := t.bySrc[hs]
 	if !ok {
 		// The tags are read first: 128 KiB stay in cache, where a miss

@@ -136,7 +136,7 @@ func TestScanAllocs(t *testing.T) {
 	next := func() {
 		r.SrcIP, r.TsNs = netip.AddrFrom4([4]byte{11, byte(i >> 16), byte(i >> 8), byte(i)}), int64(i)
 		i++
-		s.scan.add(&r)
+		s.scan.add(&r, addrHash(r.SrcIP))
 	}
 	for range 1000 {
 		next()
@@ -155,7 +155,7 @@ func BenchmarkScanFlood(b *testing.B) {
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
 		r.SrcIP, r.TsNs = netip.AddrFrom4([4]byte{11, byte(i >> 16), byte(i >> 8), byte(i)}), int64(i)
-		s.scan.add(&r)
+		s.scan.add(&r, addrHash(r.SrcIP))
 	}
 }
 

@@ -338,8 +338,9 @@ func (s *Summary) Add(r *analyze.Record) {
 		pa.bytes += bytes
 	}
 	s.timeline.add(r.TsNs, bytes, r.Proto == "tcp" && isHalfOpen(r))
-	s.scan.add(r)
-	s.addTalker(r, bytes)
+	srcHash := addrHash(r.SrcIP) // one hash of the source for scan, talkers and floods
+	s.scan.add(r, srcHash)
+	s.addTalker(r, bytes, srcHash)
 	if r.CrossCheck != "" {
 		s.countVerdict(r.CrossCheck, 1)
 		if r.CrossCheck != CrossCheckMatch {
@@ -347,7 +348,7 @@ func (s *Summary) Add(r *analyze.Record) {
 		}
 	}
 	if r.Proto == "tcp" {
-		s.addTCP(r, pkts)
+		s.addTCP(r, pkts, srcHash)
 	}
 }
 
@@ -447,17 +448,24 @@ func flowOrdinal(id string) (int, bool) {
 // of other ones still look the map up.
 const talkerFilterBits = 1 << 20
 
-// talkerHash mixes a conversation's key into 64 bits for the filter.
-func talkerHash(k *talkerKey) uint64 {
-	h := addrHash(k.src) ^ mix64(addrHash(k.dst)+uint64(k.port)<<8+uint64(len(k.proto)))
-	for i := 0; i < len(k.proto); i++ {
-		h = mix64(h + uint64(k.proto[i]))
+// talkerHash mixes a conversation's key into 64 bits for the filter, given
+// its source's addrHash; the protocol is folded 8 bytes at a time.
+func talkerHash(k *talkerKey, srcHash uint64) uint64 {
+	h := srcHash ^ mix64(addrHash(k.dst)+uint64(k.port)<<8+uint64(len(k.proto)))
+	for p := k.proto; p != ""; {
+		var w uint64
+		n := min(len(p), 8)
+		for i := range n {
+			w |= uint64(p[i]) << (8 * i)
+		}
+		h = mix64(h + w)
+		p = p[n:]
 	}
 	return h
 }
 
-func (s *Summary) talkerMaybeTracked(k *talkerKey) bool {
-	h := talkerHash(k)
+func (s *Summary) talkerMaybeTracked(k *talkerKey, srcHash uint64) bool {
+	h := talkerHash(k, srcHash)
 	a, b := h%talkerFilterBits, (h>>32)%talkerFilterBits
 	return s.talkersFull[a/64]&(1<<(a%64)) != 0 && s.talkersFull[b/64]&(1<<(b%64)) != 0
 }
@@ -465,16 +473,16 @@ func (s *Summary) talkerMaybeTracked(k *talkerKey) bool {
 func (s *Summary) fillTalkerFilter() {
 	s.talkersFull = make([]uint64, talkerFilterBits/64)
 	for k := range s.talkers {
-		h := talkerHash(&k)
+		h := talkerHash(&k, addrHash(k.src))
 		a, b := h%talkerFilterBits, (h>>32)%talkerFilterBits
 		s.talkersFull[a/64] |= 1 << (a % 64)
 		s.talkersFull[b/64] |= 1 << (b % 64)
 	}
 }
 
-func (s *Summary) addTalker(r *analyze.Record, bytes int64) {
+func (s *Summary) addTalker(r *analyze.Record, bytes int64, srcHash uint64) {
 	k := talkerKey{r.Proto, r.SrcIP.WithZone(""), r.DstIP.WithZone(""), r.DstPort}
-	if s.talkersFull != nil && !s.talkerMaybeTracked(&k) {
+	if s.talkersFull != nil && !s.talkerMaybeTracked(&k, srcHash) {
 		s.talkersUntracked.flows++
 		s.talkersUntracked.bytes += bytes
 	} else if v := s.talkers[k]; v != nil {
@@ -513,7 +521,7 @@ func dash(s string) string {
 	return s
 }
 
-func (s *Summary) addTCP(r *analyze.Record, pkts int64) {
+func (s *Summary) addTCP(r *analyze.Record, pkts int64, srcHash uint64) {
 	t := &s.tcp
 	t.flows++
 	t.pkts += pkts
@@ -571,7 +579,7 @@ func (s *Summary) addTCP(r *analyze.Record, pkts int64) {
 		srv.flood = &floodAgg{}
 	}
 	if srv.flood != nil {
-		srv.flood.add(r)
+		srv.flood.add(r, srcHash)
 	}
 	if r.RTTHandshake.Valid {
 		srv.completed++
