@@ -1,6 +1,7 @@
 package report
 
 import (
+	"bytes"
 	"math/rand/v2"
 	"net/netip"
 	"reflect"
@@ -79,5 +80,21 @@ func TestAddrIndex(t *testing.T) {
 			}
 		}
 		x.reset()
+	}
+}
+
+func TestCompareBytes(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for range 100000 {
+		a, b := make([]byte, rng.IntN(12)), make([]byte, rng.IntN(12))
+		for i := range a {
+			a[i] = byte(rng.IntN(3)) * 127
+		}
+		for i := range b {
+			b[i] = byte(rng.IntN(3)) * 127
+		}
+		if got, want := compareBytes(a, b), bytes.Compare(a, b); got != want {
+			t.Fatalf("compareBytes(%x, %x) = %d, want %d", a, b, got, want)
+		}
 	}
 }
