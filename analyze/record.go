@@ -117,9 +117,11 @@ func (r *Record) Complete(c *Completer) {
 	}
 	// One allocation for both strings: flow_id then community_id.
 	var buf [48 + communityid.Len]byte
-	b := strconv.AppendInt(buf[:0], int64(p.ordinal), 10)
-	b = append(b, '-')
-	b = strconv.AppendInt(b, p.firstIndex+1, 10)
+	if c.ordinal != p.ordinal || len(c.prefix) == 0 {
+		c.ordinal = p.ordinal
+		c.prefix = append(strconv.AppendInt(c.prefix[:0], int64(p.ordinal), 10), '-')
+	}
+	b := strconv.AppendInt(append(buf[:0], c.prefix...), p.firstIndex+1, 10)
 	n := len(b)
 	s := string(communityid.AppendID(b, 0, r.SrcIP, r.DstIP, p.ipProto, r.SrcPort, r.DstPort))
 	r.FlowID, r.CommunityID = s[:n], s[n:]
@@ -129,7 +131,9 @@ func (r *Record) Complete(c *Completer) {
 
 // Completer holds what Complete reuses from record to record.
 type Completer struct {
-	hist histories
+	hist    histories
+	ordinal int    // the last record's capture ordinal
+	prefix  []byte // its flow_id prefix: ordinal and '-'
 }
 
 // histories interns history strings: a capture has few distinct ones, and a
