@@ -127,20 +127,22 @@ type scanTable struct {
 	sketches []scanSketch // parallel to aggs
 	h        scanHeap
 	filter   []scanFirst
-	tags     []uint32 // parallel to filter: a slot's source hash, high half | 1; 0: empty
+	tags     []uint32 // parallel to filter: the high half of a slot's source hash
 	seq      int64
 	probes   int64
 }
 
 // scanFirst is a first probe remembered by the filter (no Go pointers: the
-// collector skips the filter).
+// collector skips the filter). Its source is the hash's low half here and
+// its high half in the tags; 32 bytes, so that a slot is never split
+// across two cache lines.
 type scanFirst struct {
-	src     uint64 // addrHash of the source; 0: empty
-	dst     [16]byte
-	tsNs    int64
+	srcLo   uint32 // low half of the source's addrHash, odd; 0: empty
 	port    uint16
 	v4      bool
 	noReply bool
+	dst     [16]byte
+	tsNs    int64
 }
 
 const scanFilterSlots = 1 << 15
@@ -185,16 +187,15 @@ func (t *scanTable) add(r *analyze.Record, srcHash uint64) {
 	i, ok := t.bySrc[hs]
 	if !ok {
 		// The tags are read first: 128 KiB stay in cache, where a miss
-		// on the 1.25 MiB of slots was the cost of a spoofed flood's flow.
-		tag, slot := uint32(hs>>32)|1, &t.filter[hs%scanFilterSlots]
-		if t.tags[hs%scanFilterSlots] != tag || slot.src != hs {
+		// on the 1 MiB of slots was the cost of a spoofed flood's flow.
+		tag, slot := uint32(hs>>32), &t.filter[hs%scanFilterSlots]
+		if t.tags[hs%scanFilterSlots] != tag || slot.srcLo != uint32(hs) {
 			t.tags[hs%scanFilterSlots] = tag
-			*slot = scanFirst{src: hs, dst: dst.As16(), tsNs: r.TsNs, port: r.DstPort, v4: dst.Is4(), noReply: r.RespPkts == 0}
+			*slot = scanFirst{srcLo: uint32(hs), dst: dst.As16(), tsNs: r.TsNs, port: r.DstPort, v4: dst.Is4(), noReply: r.RespPkts == 0}
 			return
 		}
 		first := *slot
 		*slot = scanFirst{}
-		t.tags[hs%scanFilterSlots] = 0
 		firstDst := netip.AddrFrom16(first.dst)
 		if first.v4 {
 			firstDst = firstDst.Unmap()
