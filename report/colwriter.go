@@ -788,6 +788,8 @@ func (cw *colWriter) flushPage(c *pcol) {
 	}
 	var err error
 	switch {
+	case c.enc == encDelta && c.pst.has && c.pst.imin == 0 && c.pst.imax == 0:
+		s.values = appendDeltaZeros(s.values[:0], c.valueCount())
 	case c.typ == format.Int64 && c.enc == encDelta:
 		s.values, err = (&delta.BinaryPackedEncoding{}).EncodeInt64(s.values, c.i64)
 	case c.typ == format.Int64:
@@ -944,6 +946,22 @@ func minMax64(v []int64) (lo, hi int64) {
 		lo, hi = min(lo, v[i]), max(hi, v[i])
 	}
 	return min(lo, lo2), max(hi, hi2)
+}
+
+// appendDeltaZeros appends the DELTA_BINARY_PACKED encoding of n zeros, as
+// parquet-go writes it (blocks of 128 values in 4 miniblocks): the header
+// (block size, miniblocks, count, first value 0), then per block a minimum
+// delta of 0 and four bit widths of 0, with no packed bits. Counters that
+// stay 0 are many of a page's columns.
+func appendDeltaZeros(dst []byte, n int) []byte {
+	dst = binary.AppendUvarint(dst, 128)
+	dst = binary.AppendUvarint(dst, 4)
+	dst = binary.AppendUvarint(dst, uint64(n))
+	dst = append(dst, 0) // first value: zigzag varint 0
+	for i := 1; i < n; i += 128 {
+		dst = append(dst, 0, 0, 0, 0, 0)
+	}
+	return dst
 }
 
 func packBools(dst []byte, v []bool) []byte {

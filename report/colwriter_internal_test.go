@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/parquet-go/parquet-go/encoding/delta"
 	"github.com/parquet-go/parquet-go/encoding/thrift"
 	"github.com/parquet-go/parquet-go/format"
 )
@@ -95,6 +96,19 @@ func TestCompareBytes(t *testing.T) {
 		}
 		if got, want := compareBytes(a, b), bytes.Compare(a, b); got != want {
 			t.Fatalf("compareBytes(%x, %x) = %d, want %d", a, b, got, want)
+		}
+	}
+}
+
+// TestDeltaZeros: appendDeltaZeros writes parquet-go's bytes for pages of
+// zeros, INT64 and INT32.
+func TestDeltaZeros(t *testing.T) {
+	for _, n := range []int{1, 2, 3, 127, 128, 129, 130, 255, 256, 257, 1000, 4096, 4097} {
+		want64, _ := (&delta.BinaryPackedEncoding{}).EncodeInt64(nil, make([]int64, n))
+		want32, _ := (&delta.BinaryPackedEncoding{}).EncodeInt32(nil, make([]int32, n))
+		got := appendDeltaZeros([]byte("x"), n)
+		if !bytes.Equal(got[1:], want64) || !bytes.Equal(got[1:], want32) || got[0] != 'x' {
+			t.Errorf("%d zeros: %x, want %x (INT64), %x (INT32)", n, got[1:], want64, want32)
 		}
 	}
 }
