@@ -48,6 +48,7 @@ type scratch struct {
 	levels, values, body, zbuf []byte
 	strs                       []string     // a batch's values of a column (appendFlows)
 	addrs                      []netip.Addr // the same, of an address column
+	opts                       []analyze.Opt
 }
 
 // Column value encodings (the data pages'; a dictionary column also has a
@@ -319,19 +320,38 @@ func batchBool(c *pcol, b []analyze.Record, f func(*analyze.Record) bool) {
 	c.bits = v
 }
 
-// batchOpt adds optional INT64 values.
-func batchOpt(c *pcol, b []analyze.Record, f func(*analyze.Record) analyze.Opt) {
-	defs, v := c.defs, c.i64
-	for k := range b {
-		o := f(&b[k])
-		if !o.Valid {
-			defs = append(defs, 0)
-			continue
-		}
-		defs = append(defs, 1)
-		v = append(v, o.V)
+// gatherOpts puts a column's optional values of a batch in v, for opts.
+func gatherOpts(v []analyze.Opt, b []analyze.Record, f func(*analyze.Record) analyze.Opt) []analyze.Opt {
+	v = v[:len(b)]
+	for k := range v {
+		v[k] = f(&b[k])
 	}
-	c.defs, c.i64 = defs, v
+	return v
+}
+
+// opts adds optional INT64 values, as optInt64 does for each, without a
+// branch per value (whether a value is null follows no pattern).
+func (c *pcol) opts(v []analyze.Opt) {
+	nd, nv := len(c.defs), len(c.i64)
+	defs := slices.Grow(c.defs, len(v))[:nd+len(v)]
+	vals := slices.Grow(c.i64, len(v))[:nv+len(v)]
+	d := defs[nd:]
+	for k, o := range v {
+		valid := b2u(o.Valid)
+		d[k] = valid
+		vals[nv] = o.V
+		nv += int(valid)
+	}
+	c.defs, c.i64 = defs, vals[:nv]
+}
+
+// b2u is 1 for true, 0 for false.
+func b2u(b bool) uint8 {
+	var x uint8
+	if b {
+		x = 1
+	}
+	return x
 }
 
 // gatherStrings puts a column's values of a batch in v (an inlined loop,
@@ -349,16 +369,15 @@ func (c *pcol) strings(v []string) {
 	if c.optional {
 		// The levels first: a batch of an optional column is often all
 		// nulls (no pods, no TLS), and then there is nothing more to do.
-		defs, set := c.defs, false
-		for _, s := range v {
-			d := uint8(0)
-			if s != "" {
-				d, set = 1, true
-			}
-			defs = append(defs, d)
+		nd := len(c.defs)
+		defs := slices.Grow(c.defs, len(v))[:nd+len(v)]
+		d, set := defs[nd:], uint8(0)
+		for k, s := range v {
+			d[k] = b2u(s != "")
+			set |= d[k]
 		}
 		c.defs = defs
-		if !set {
+		if set == 0 {
 			return
 		}
 	}
