@@ -93,8 +93,10 @@ func AppendID(b []byte, seed uint16, src, dst netip.Addr, proto uint8, sport, dp
 	}
 
 	sum := sha1.Sum(in[:i])
-	b = append(b, prefix...)
-	return base64.StdEncoding.AppendEncode(b, sum[:])
+	var text [Len]byte
+	copy(text[:], prefix)
+	base64.StdEncoding.Encode(text[len(prefix):], sum[:])
+	return append(b, text[:]...)
 }
 
 // compare16 compares two 16-byte big-endian values.
