@@ -125,6 +125,12 @@ func FuzzIDSymmetric(f *testing.F) {
 		if len(fwd) != 30 || fwd[:2] != "1:" {
 			t.Fatalf("malformed ID %q", fwd)
 		}
+		if want := refID(seed, src, dst, proto, sport, dport); fwd != want {
+			t.Fatalf("ID %q, the reference %q", fwd, want)
+		}
+		if got := communityid.AppendID([]byte("x"), seed, src, dst, proto, sport, dport); string(got) != "x"+fwd {
+			t.Fatalf("AppendID = %q, want %q", got, "x"+fwd)
+		}
 	})
 }
 
