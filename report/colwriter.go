@@ -320,15 +320,6 @@ func batchBool(c *pcol, b []analyze.Record, f func(*analyze.Record) bool) {
 	c.bits = v
 }
 
-// gatherOpts puts a column's optional values of a batch in v, for opts.
-func gatherOpts(v []analyze.Opt, b []analyze.Record, f func(*analyze.Record) analyze.Opt) []analyze.Opt {
-	v = v[:len(b)]
-	for k := range v {
-		v[k] = f(&b[k])
-	}
-	return v
-}
-
 // opts adds optional INT64 values, as optInt64 does for each, without a
 // branch per value (whether a value is null follows no pattern).
 func (c *pcol) opts(v []analyze.Opt) {
@@ -354,9 +345,10 @@ func b2u(b bool) uint8 {
 	return x
 }
 
-// gatherStrings puts a column's values of a batch in v (an inlined loop,
-// f inlined too), for strings.
-func gatherStrings(v []string, b []analyze.Record, f func(*analyze.Record) string) []string {
+// gather puts a column's values of a batch in v (an inlined loop, f
+// inlined too), for the column methods that take a batch's values (strings,
+// addrList, opts).
+func gather[T any](v []T, b []analyze.Record, f func(*analyze.Record) T) []T {
 	v = v[:len(b)]
 	for k := range v {
 		v[k] = f(&b[k])
@@ -404,15 +396,6 @@ func (c *pcol) strings(v []string) {
 		idx = append(idx, c.lastIdx)
 	}
 	c.idx = idx
-}
-
-// gatherAddrs puts a column's values of a batch in v, for addrList.
-func gatherAddrs(v []netip.Addr, b []analyze.Record, f func(*analyze.Record) netip.Addr) []netip.Addr {
-	v = v[:len(b)]
-	for k := range v {
-		v[k] = f(&b[k])
-	}
-	return v
 }
 
 // strList adds a row's list to a list column of BYTE_ARRAY elements (not
