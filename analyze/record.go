@@ -115,25 +115,33 @@ func (r *Record) Complete(c *Completer) {
 	if !p.todo {
 		return
 	}
-	var id [40]byte // one allocation, the string's
-	b := strconv.AppendInt(id[:0], int64(p.ordinal), 10)
-	b = append(b, '-')
-	r.FlowID = string(strconv.AppendInt(b, p.firstIndex+1, 10))
-	r.CommunityID = communityid.ID(0, r.SrcIP, r.DstIP, p.ipProto, r.SrcPort, r.DstPort)
+	// One allocation for both strings: flow_id then community_id.
+	var buf [48 + communityid.Len]byte
+	if c.ordinal != p.ordinal || len(c.prefix) == 0 {
+		c.ordinal = p.ordinal
+		c.prefix = append(strconv.AppendInt(c.prefix[:0], int64(p.ordinal), 10), '-')
+	}
+	b := strconv.AppendInt(append(buf[:0], c.prefix...), p.firstIndex+1, 10)
+	n := len(b)
+	s := string(communityid.AppendID(b, 0, r.SrcIP, r.DstIP, p.ipProto, r.SrcPort, r.DstPort))
+	r.FlowID, r.CommunityID = s[:n], s[n:]
 	r.History = c.hist.intern(p.flipped, p.hist[:p.histLen])
 	r.pending = pendingStrings{} // a complete record holds only its columns
 }
 
 // Completer holds what Complete reuses from record to record.
 type Completer struct {
-	hist histories
+	hist    histories
+	ordinal int    // the last record's capture ordinal
+	prefix  []byte // its flow_id prefix: ordinal and '-'
 }
 
 // histories interns history strings: a capture has few distinct ones, and a
 // new string per flow was a large share of the table's garbage.
 type histories struct {
-	m   map[string]string
-	buf []byte
+	m    map[string]string
+	buf  []byte
+	last string // the last one returned: most flows repeat their neighbour's
 }
 
 // maxHistories bounds the interned strings; when full it starts again empty.
@@ -146,14 +154,18 @@ func (h *histories) intern(flipped bool, letters []byte) string {
 		h.buf = append(h.buf, '^')
 	}
 	h.buf = append(h.buf, letters...)
-	if s, ok := h.m[string(h.buf)]; ok {
-		return s
+	if h.last == string(h.buf) {
+		return h.last
 	}
-	if h.m == nil || len(h.m) >= maxHistories {
-		h.m = make(map[string]string)
+	s, ok := h.m[string(h.buf)]
+	if !ok {
+		if h.m == nil || len(h.m) >= maxHistories {
+			h.m = make(map[string]string)
+		}
+		s = string(h.buf)
+		h.m[s] = s
 	}
-	s := string(h.buf)
-	h.m[s] = s
+	h.last = s
 	return s
 }
 

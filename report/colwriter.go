@@ -10,6 +10,7 @@ import (
 	"slices"
 	"unsafe"
 
+	"github.com/flowproof/flowproof/analyze"
 	"github.com/parquet-go/parquet-go/encoding/delta"
 	"github.com/parquet-go/parquet-go/encoding/plain"
 	"github.com/parquet-go/parquet-go/encoding/rle"
@@ -45,6 +46,9 @@ type colWriter struct {
 // scratch holds buffers reused for every page.
 type scratch struct {
 	levels, values, body, zbuf []byte
+	strs                       []string     // a batch's values of a column (appendFlows)
+	addrs                      []netip.Addr // the same, of an address column
+	opts                       []analyze.Opt
 }
 
 // Column value encodings (the data pages'; a dictionary column also has a
@@ -90,13 +94,19 @@ type pcol struct {
 	// The dictionary of the current row group: its values, and an index by
 	// value once it has more than smallDict of them (scanning a few is faster
 	// than hashing), or by address for the address columns.
-	vals    []string
-	dict    map[string]int32
-	addrs   addrIndex
-	lastIP  netip.Addr // the last address added, if lastOK
-	last    string     // the last value added, and its index
-	lastIdx int32
-	lastOK  bool
+	vals  []string
+	dict  map[string]int32
+	addrs addrIndex
+	// An address column's dictionary is its page body instead (PLAIN:
+	// length and text of each value), made as addresses are added: no
+	// string per address, no string map (an address's text is a function of
+	// the addrIndex key).
+	addrText []byte
+	nAddrs   int32
+	lastIP   netip.Addr // the last address added, if lastOK
+	last     string     // the last value added, and its index
+	lastIdx  int32
+	lastOK   bool
 
 	// The current row group's column chunk.
 	pages    []byte // data pages, headers included
@@ -138,12 +148,26 @@ func (s *stats) addBytes(v []byte) {
 		s.max = append(s.max[:0], v...)
 		return
 	}
-	if bytes.Compare(v, s.min) < 0 {
+	if compareBytes(v, s.min) < 0 {
 		s.min = append(s.min[:0], v...)
 	}
-	if bytes.Compare(v, s.max) > 0 {
+	if compareBytes(v, s.max) > 0 {
 		s.max = append(s.max[:0], v...)
 	}
+}
+
+// compareBytes is bytes.Compare, deciding on the first 8 bytes as one
+// integer when they differ (flow and Community IDs mostly do).
+func compareBytes(a, b []byte) int {
+	if len(a) >= 8 && len(b) >= 8 {
+		if x, y := binary.BigEndian.Uint64(a), binary.BigEndian.Uint64(b); x != y {
+			if x < y {
+				return -1
+			}
+			return 1
+		}
+	}
+	return bytes.Compare(a, b)
 }
 
 func (s *stats) addString(v string) {
@@ -268,6 +292,112 @@ func (c *pcol) bool(v bool) {
 	c.bits = append(c.bits, v) // required columns only
 }
 
+// The batch appenders add one column's values for a batch of rows, in a
+// loop that keeps the column's slices in registers (FlowWriter's
+// appendFlows). Each is the same as calling the single-value method per row.
+
+func batchInt64(c *pcol, b []analyze.Record, f func(*analyze.Record) int64) {
+	v := c.i64
+	for k := range b {
+		v = append(v, f(&b[k]))
+	}
+	c.i64 = v
+}
+
+func batchInt32(c *pcol, b []analyze.Record, f func(*analyze.Record) int32) {
+	v := c.i32
+	for k := range b {
+		v = append(v, f(&b[k]))
+	}
+	c.i32 = v
+}
+
+func batchBool(c *pcol, b []analyze.Record, f func(*analyze.Record) bool) {
+	v := c.bits
+	for k := range b {
+		v = append(v, f(&b[k]))
+	}
+	c.bits = v
+}
+
+// opts adds optional INT64 values, as optInt64 does for each, without a
+// branch per value (whether a value is null follows no pattern).
+func (c *pcol) opts(v []analyze.Opt) {
+	nd, nv := len(c.defs), len(c.i64)
+	defs := slices.Grow(c.defs, len(v))[:nd+len(v)]
+	vals := slices.Grow(c.i64, len(v))[:nv+len(v)]
+	d := defs[nd:]
+	for k, o := range v {
+		valid := b2u(o.Valid)
+		d[k] = valid
+		vals[nv] = o.V
+		nv += int(valid)
+	}
+	c.defs, c.i64 = defs, vals[:nv]
+}
+
+// b2u is 1 for true, 0 for false.
+func b2u(b bool) uint8 {
+	var x uint8
+	if b {
+		x = 1
+	}
+	return x
+}
+
+// gather puts a column's values of a batch in v (an inlined loop, f
+// inlined too), for the column methods that take a batch's values (strings,
+// addrList, opts).
+func gather[T any](v []T, b []analyze.Record, f func(*analyze.Record) T) []T {
+	v = v[:len(b)]
+	for k := range v {
+		v[k] = f(&b[k])
+	}
+	return v
+}
+
+// strings adds BYTE_ARRAY values, as string does for each.
+func (c *pcol) strings(v []string) {
+	if c.optional {
+		// The levels first: a batch of an optional column is often all
+		// nulls (no pods, no TLS), and then there is nothing more to do.
+		nd := len(c.defs)
+		defs := slices.Grow(c.defs, len(v))[:nd+len(v)]
+		d, set := defs[nd:], uint8(0)
+		for k, s := range v {
+			d[k] = b2u(s != "")
+			set |= d[k]
+		}
+		c.defs = defs
+		if set == 0 {
+			return
+		}
+	}
+	if c.enc != encDict {
+		data, offs := c.data, c.offs
+		for _, s := range v {
+			if s == "" && c.optional {
+				continue
+			}
+			data = append(data, s...)
+			offs = append(offs, uint32(len(data)))
+		}
+		c.data, c.offs = data, offs
+		return
+	}
+	idx := c.idx
+	for _, s := range v {
+		if s == "" && c.optional {
+			continue
+		}
+		if !c.lastOK || !sameString(s, c.last) {
+			c.last, c.lastIdx, c.lastOK = s, c.lookup(s), true
+		}
+		idx = append(idx, c.lastIdx)
+	}
+	c.idx = idx
+}
+
 // strList adds a row's list to a list column of BYTE_ARRAY elements (not
 // dictionary encoded); an empty list is one entry at definition level 0.
 func (c *pcol) strList(v []string) {
@@ -346,18 +476,35 @@ func sameString(a, b string) bool {
 	return len(a) == len(b) && (unsafe.StringData(a) == unsafe.StringData(b) || a == b)
 }
 
+// addrList adds addresses, as addr does for each.
+func (c *pcol) addrList(v []netip.Addr) {
+	for _, a := range v {
+		c.addr(a)
+	}
+}
+
 // addr adds an address to a required dictionary column as its RFC 5952
-// text, without a zone; the text is made once per row group and address.
+// text, without a zone; the text is made once per row group and address. A
+// column takes addresses or strings, not both.
 func (c *pcol) addr(a netip.Addr) {
 	if !c.lastOK || a != c.lastIP {
 		i, ok := c.addrs.get(a)
 		if !ok {
-			i = c.lookup(a.WithZone("").String())
+			i = c.nAddrs
+			c.nAddrs++
+			start := len(c.addrText)
+			c.addrText = a.WithZone("").AppendTo(append(c.addrText, 0, 0, 0, 0))
+			binary.LittleEndian.PutUint32(c.addrText[start:], uint32(len(c.addrText)-start-4))
 			c.addrs.put(a, i)
 		}
 		c.lastIP, c.lastIdx, c.lastOK = a, i, true
 	}
 	c.idx = append(c.idx, c.lastIdx)
+}
+
+// dictLen is the number of values in the dictionary.
+func (c *pcol) dictLen() int {
+	return len(c.vals) + int(c.nAddrs)
 }
 
 func (c *pcol) addDict(s string) int32 {
@@ -374,11 +521,15 @@ func (c *pcol) addDict(s string) int32 {
 	return i
 }
 
-// addrIndex maps addresses to dictionary indexes: an open-addressing table
-// keyed by the 16-byte form and the family, with a multiplicative hash
-// (netip.Addr as a Go map key hashes 24 bytes, a zone pointer included).
+// addrIndex maps addresses to dictionary indexes: open-addressing tables
+// with multiplicative hashes (netip.Addr as a Go map key hashes 24 bytes, a
+// zone pointer included). IPv4 addresses have their own table of 8-byte
+// slots: a row group of distinct sources (a spoofed flood) then probes
+// 256 KiB rather than 768 KiB, mostly in cache.
 type addrIndex struct {
-	slots []addrSlot
+	v4    []uint64 // address<<32 | index+1; 0 is an empty slot
+	n4    int
+	slots []addrSlot // the other addresses, keyed by the 16-byte form
 	n     int
 }
 
@@ -398,7 +549,28 @@ func (t *addrIndex) slot(hi, lo uint64) int {
 	return int(h >> 32)
 }
 
+func slot4(a uint32) int {
+	return int((uint64(a) * 0x9e3779b97f4a7c15) >> 32)
+}
+
 func (t *addrIndex) get(a netip.Addr) (int32, bool) {
+	if a.Is4() {
+		if t.n4 == 0 {
+			return 0, false
+		}
+		k := a.As4()
+		v := binary.BigEndian.Uint32(k[:])
+		mask := len(t.v4) - 1
+		for i := slot4(v) & mask; ; i = (i + 1) & mask {
+			s := t.v4[i]
+			if s == 0 {
+				return 0, false
+			}
+			if uint32(s>>32) == v {
+				return int32(uint32(s)) - 1, true
+			}
+		}
+	}
 	if t.n == 0 {
 		return 0, false
 	}
@@ -416,6 +588,21 @@ func (t *addrIndex) get(a netip.Addr) (int32, bool) {
 }
 
 func (t *addrIndex) put(a netip.Addr, idx int32) {
+	if a.Is4() {
+		if 2*(t.n4+1) > len(t.v4) {
+			old := t.v4
+			t.v4 = make([]uint64, max(64, 2*len(old)))
+			t.n4 = 0
+			for _, s := range old {
+				if s != 0 {
+					t.insert4(s)
+				}
+			}
+		}
+		k := a.As4()
+		t.insert4(uint64(binary.BigEndian.Uint32(k[:]))<<32 | uint64(idx+1))
+		return
+	}
 	if 2*(t.n+1) > len(t.slots) {
 		old := t.slots
 		t.slots = make([]addrSlot, max(64, 2*len(old)))
@@ -430,6 +617,16 @@ func (t *addrIndex) put(a netip.Addr, idx int32) {
 	t.insert(addrSlot{hi: hi, lo: lo, is4: is4, idx: idx + 1})
 }
 
+func (t *addrIndex) insert4(s uint64) {
+	mask := len(t.v4) - 1
+	i := slot4(uint32(s>>32)) & mask
+	for t.v4[i] != 0 {
+		i = (i + 1) & mask
+	}
+	t.v4[i] = s
+	t.n4++
+}
+
 func (t *addrIndex) insert(s addrSlot) {
 	mask := len(t.slots) - 1
 	i := t.slot(s.hi, s.lo) & mask
@@ -441,6 +638,10 @@ func (t *addrIndex) insert(s addrSlot) {
 }
 
 func (t *addrIndex) reset() {
+	if t.n4 > 0 {
+		clear(t.v4)
+		t.n4 = 0
+	}
 	if t.n > 0 {
 		clear(t.slots)
 		t.n = 0
@@ -550,6 +751,11 @@ func (cw *colWriter) endRow() {
 	if cw.rows%64 != 0 {
 		return
 	}
+	cw.flushFullPages()
+}
+
+// flushFullPages encodes the pages that are full.
+func (cw *colWriter) flushFullPages() {
 	for i := range cw.cols {
 		if c := &cw.cols[i]; c.rawBytes() >= pageBytes {
 			cw.flushPage(c)
@@ -584,6 +790,8 @@ func (cw *colWriter) flushPage(c *pcol) {
 	}
 	var err error
 	switch {
+	case c.enc == encDelta && c.pst.has && c.pst.imin == 0 && c.pst.imax == 0:
+		s.values = appendDeltaZeros(s.values[:0], c.valueCount())
 	case c.typ == format.Int64 && c.enc == encDelta:
 		s.values, err = (&delta.BinaryPackedEncoding{}).EncodeInt64(s.values, c.i64)
 	case c.typ == format.Int64:
@@ -597,7 +805,7 @@ func (cw *colWriter) flushPage(c *pcol) {
 	case c.enc == encDict:
 		// The bit width of the dictionary, not of the page's largest index:
 		// no scan, and a valid width for every index.
-		w := bits.Len(uint(max(len(c.vals)-1, 0)))
+		w := bits.Len(uint(max(c.dictLen()-1, 0)))
 		s.values, err = (&rle.Encoding{BitWidth: w}).EncodeInt32(s.values, c.idx)
 		s.values = slices.Insert(s.values, 0, byte(w))
 	case c.enc == encDeltaBytes:
@@ -742,6 +950,22 @@ func minMax64(v []int64) (lo, hi int64) {
 	return min(lo, lo2), max(hi, hi2)
 }
 
+// appendDeltaZeros appends the DELTA_BINARY_PACKED encoding of n zeros, as
+// parquet-go writes it (blocks of 128 values in 4 miniblocks): the header
+// (block size, miniblocks, count, first value 0), then per block a minimum
+// delta of 0 and four bit widths of 0, with no packed bits. Counters that
+// stay 0 are many of a page's columns.
+func appendDeltaZeros(dst []byte, n int) []byte {
+	dst = binary.AppendUvarint(dst, 128)
+	dst = binary.AppendUvarint(dst, 4)
+	dst = binary.AppendUvarint(dst, uint64(n))
+	dst = append(dst, 0) // first value: zigzag varint 0
+	for i := 1; i < n; i += 128 {
+		dst = append(dst, 0, 0, 0, 0, 0)
+	}
+	return dst
+}
+
 func packBools(dst []byte, v []bool) []byte {
 	for i := 0; i < len(v); i += 8 {
 		var b byte
@@ -813,13 +1037,16 @@ func (cw *colWriter) writeChunk(g, j int) {
 	estats := []format.PageEncodingStats{{PageType: format.DataPage, Encoding: c.enc, Count: c.nPages}}
 	var dictOffset, dictLen int64
 	if c.enc == encDict {
-		body := cw.scr.values[:0]
-		for _, v := range c.vals {
-			body = binary.LittleEndian.AppendUint32(body, uint32(len(v)))
-			body = append(body, v...)
+		body := c.addrText
+		if c.nAddrs == 0 {
+			body = cw.scr.values[:0]
+			for _, v := range c.vals {
+				body = binary.LittleEndian.AppendUint32(body, uint32(len(v)))
+				body = append(body, v...)
+			}
+			cw.scr.values = body
 		}
-		cw.scr.values = body
-		page := cw.appendPage(c, cw.scr.body[:0], body, int32(len(c.vals)), format.Plain, true)
+		page := cw.appendPage(c, cw.scr.body[:0], body, int32(c.dictLen()), format.Plain, true)
 		cw.scr.body = page
 		dictOffset, dictLen = start, int64(len(page))
 		cw.write(page)
@@ -837,6 +1064,11 @@ func (cw *colWriter) writeChunk(g, j int) {
 		// comparison per value).
 		for _, v := range c.vals {
 			c.cst.addString(v)
+		}
+		for b := c.addrText; len(b) >= 4; {
+			n := 4 + int(binary.LittleEndian.Uint32(b))
+			c.cst.addBytes(b[4:n])
+			b = b[n:]
 		}
 		lo, hi := c.cst.bounds(c.typ)
 		lo, hi = truncMin(lo), truncMax(hi)
@@ -885,6 +1117,7 @@ func (cw *colWriter) writeChunk(g, j int) {
 		c.addrs.reset()
 		clear(c.vals) // drop references to the records' strings
 		c.vals = c.vals[:0]
+		c.addrText, c.nAddrs = c.addrText[:0], 0
 		c.last, c.lastIP, c.lastIdx, c.lastOK = "", netip.Addr{}, 0, false
 	}
 }

@@ -1,9 +1,13 @@
 package report
 
 import (
+	"bytes"
+	"math/rand/v2"
+	"net/netip"
 	"reflect"
 	"testing"
 
+	"github.com/parquet-go/parquet-go/encoding/delta"
 	"github.com/parquet-go/parquet-go/encoding/thrift"
 	"github.com/parquet-go/parquet-go/format"
 )
@@ -43,5 +47,68 @@ func TestPageHeaderThrift(t *testing.T) {
 				t.Error("appendPageHeader overwrote the buffer's start")
 			}
 		})
+	}
+}
+
+// TestAddrIndex checks the address index against a Go map keyed by the
+// zone-free address, with IPv4, IPv6 and IPv4-mapped addresses (distinct
+// keys, as their texts differ), across growth and resets.
+func TestAddrIndex(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	var x addrIndex
+	for round := range 3 {
+		want := map[netip.Addr]int32{}
+		for i := range 50000 {
+			var a netip.Addr
+			v := rng.Uint32N(20000) // repeats
+			switch i % 4 {
+			case 0, 1:
+				a = netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
+			case 2:
+				a = netip.AddrFrom16(netip.AddrFrom4([4]byte{0, byte(v >> 16), byte(v >> 8), byte(v)}).As16()) // mapped
+			default:
+				a = netip.AddrFrom16([16]byte{0x20, 1, 15: byte(v), 14: byte(v >> 8)}).WithZone([]string{"", "eth0"}[v%2])
+			}
+			k := a.WithZone("")
+			got, ok := x.get(a)
+			w, wok := want[k]
+			if ok != wok || got != w {
+				t.Fatalf("round %d, get(%s) = %d, %v; want %d, %v", round, a, got, ok, w, wok)
+			}
+			if !ok {
+				want[k] = int32(len(want))
+				x.put(a, want[k])
+			}
+		}
+		x.reset()
+	}
+}
+
+func TestCompareBytes(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for range 100000 {
+		a, b := make([]byte, rng.IntN(12)), make([]byte, rng.IntN(12))
+		for i := range a {
+			a[i] = byte(rng.IntN(3)) * 127
+		}
+		for i := range b {
+			b[i] = byte(rng.IntN(3)) * 127
+		}
+		if got, want := compareBytes(a, b), bytes.Compare(a, b); got != want {
+			t.Fatalf("compareBytes(%x, %x) = %d, want %d", a, b, got, want)
+		}
+	}
+}
+
+// TestDeltaZeros: appendDeltaZeros writes parquet-go's bytes for pages of
+// zeros, INT64 and INT32.
+func TestDeltaZeros(t *testing.T) {
+	for _, n := range []int{1, 2, 3, 127, 128, 129, 130, 255, 256, 257, 1000, 4096, 4097} {
+		want64, _ := (&delta.BinaryPackedEncoding{}).EncodeInt64(nil, make([]int64, n))
+		want32, _ := (&delta.BinaryPackedEncoding{}).EncodeInt32(nil, make([]int32, n))
+		got := appendDeltaZeros([]byte("x"), n)
+		if !bytes.Equal(got[1:], want64) || !bytes.Equal(got[1:], want32) || got[0] != 'x' {
+			t.Errorf("%d zeros: %x, want %x (INT64), %x (INT32)", n, got[1:], want64, want32)
+		}
 	}
 }

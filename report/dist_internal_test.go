@@ -1,6 +1,7 @@
 package report
 
 import (
+	"cmp"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -181,6 +182,24 @@ func TestDistExactAcrossBlocks(t *testing.T) {
 	for _, b := range d.blocks[1:] {
 		if cap(b) > distBlock {
 			t.Fatalf("a block of %d values, more than %d", cap(b), distBlock)
+		}
+	}
+}
+
+// TestFirstN: firstN is sorting and keeping n.
+func TestFirstN(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	for _, size := range []int{0, 1, 5, 10, 11, 100, 5000} {
+		v := make([]int, size)
+		for i := range v {
+			v[i] = rng.IntN(1 << 30)
+		}
+		for _, n := range []int{0, 1, 3, 10, 20} {
+			want := slices.Sorted(slices.Values(v))
+			want = want[:min(n, len(want))]
+			if got := firstN(v, n, cmp.Compare[int]); !slices.Equal(got, want) {
+				t.Errorf("firstN(%d values, %d) = %v, want %v", size, n, got, want)
+			}
 		}
 	}
 }

@@ -37,7 +37,16 @@
 // plain) and its thrift types for the page headers and footer, and
 // parquet-go's schema for FlowRow. parquet-go's row writer converted every
 // value through reflection and boxed values; writing columns directly is
-// about 4x faster (README: Speed and memory). http.parquet and dns.parquet
+// about 4x faster (README: Speed and memory). FlowWriter stages 64 records
+// and then appends them column by column: each column's loop keeps its
+// slices in registers and reads one field of the batch, instead of every
+// row touching all 65 columns' state; 64 is also the interval of the page
+// check, so pages end on the same rows. An address column's dictionary is
+// written as its page body while values come in (the text appended once
+// per row group and address, no string, no map keyed by text), found by
+// address in an open-addressing table whose IPv4 slots are 8 bytes; pages
+// of zeros skip the delta encoder (same bytes, TestDeltaZeros).
+// http.parquet and dns.parquet
 // (TableWriter of HTTPRow and DNSRow) are written the same way; their LIST
 // columns (tags, answers, ttls) are required lists of required values, one
 // repetition and one definition level per value (an empty list is one
@@ -111,7 +120,10 @@
 // with the most failed attempts; a source enters at its second attempt (a
 // 32,768-slot filter without Go pointers remembers first attempts), so a
 // spoofed flood of one-attempt sources costs one slot write per flow and
-// never churns the table. Distinct targets are exact up to 32, then
+// never churns the table (slots of 32 bytes, a 128 KiB array of tags read
+// first). Add reuses the previous flow's aggregates (protocol, state,
+// timeline interval, server) when the next flow shares them, as every
+// flow of a flood does, instead of a map lookup each. Distinct targets are exact up to 32, then
 // HyperLogLog estimates.
 //
 // [WriteReport] renders report.md (sections Evidence, Findings, Summary, Top

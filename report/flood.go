@@ -39,7 +39,8 @@ func isHalfOpen(r *analyze.Record) bool {
 	return r.State == "S0" || (r.State == "S1" && !r.RTTHandshake.Valid)
 }
 
-func (f *floodAgg) add(r *analyze.Record) {
+// add counts a flow whose source's addrHash is srcHash.
+func (f *floodAgg) add(r *analyze.Record, srcHash uint64) {
 	if !isHalfOpen(r) {
 		return
 	}
@@ -48,7 +49,7 @@ func (f *floodAgg) add(r *analyze.Record) {
 	}
 	f.lastNs = max(f.lastNs, r.TsNs)
 	f.halfOpen++
-	f.hllAdd(r.SrcIP)
+	hllAddTo(f.hll[:], hllBits, srcHash)
 	f.rate.add(r.TsNs)
 }
 
@@ -82,8 +83,6 @@ func hllAddTo(regs []uint8, b uint, h uint64) {
 	regs[reg] = max(regs[reg], rank)
 }
 
-func (f *floodAgg) hllAdd(ip netip.Addr) { hllAddTo(f.hll[:], hllBits, addrHash(ip)) }
-
 // sources estimates the distinct sources.
 func (f *floodAgg) sources() int64 { return hllEstimate(f.hll[:]) }
 
@@ -112,6 +111,12 @@ func hllEstimate(regs []uint8) int64 {
 type rateLadder struct {
 	width   int64
 	buckets map[int64]int64
+	// Events of interval last not yet added to buckets, which holds it
+	// already (so the intervals kept, and when they merge, are as if
+	// counted at once): a flood's flows mostly fall in the last interval.
+	last    int64
+	lastOK  bool
+	pending int64
 }
 
 const rateMaxBuckets = 4096
@@ -120,7 +125,13 @@ func (l *rateLadder) add(tsNs int64) {
 	if l.buckets == nil {
 		l.width, l.buckets = 1e9, map[int64]int64{}
 	}
-	l.buckets[floorDiv(tsNs, l.width)]++
+	k := floorDiv(tsNs, l.width)
+	if l.lastOK && k == l.last {
+		l.pending++
+		return
+	}
+	l.flush()
+	l.buckets[k]++
 	for len(l.buckets) > rateMaxBuckets {
 		l.width *= 2
 		merged := make(map[int64]int64, len(l.buckets)/2+1)
@@ -129,10 +140,20 @@ func (l *rateLadder) add(tsNs int64) {
 		}
 		l.buckets = merged
 	}
+	l.last, l.lastOK = floorDiv(tsNs, l.width), true // counted: present in buckets
+}
+
+// flush adds the pending events to their interval.
+func (l *rateLadder) flush() {
+	if l.pending > 0 {
+		l.buckets[l.last] += l.pending
+		l.pending = 0
+	}
 }
 
 // peak returns the largest count in one interval and the interval's width.
 func (l *rateLadder) peak() (n int64, widthNs int64) {
+	l.flush()
 	for _, c := range l.buckets {
 		n = max(n, c)
 	}

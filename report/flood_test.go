@@ -1,6 +1,8 @@
 package report
 
 import (
+	"maps"
+	"math/rand/v2"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -67,6 +69,7 @@ func TestRateLadderBounded(t *testing.T) {
 		l.add(s * 1e9)
 		total++
 	}
+	l.flush()
 	var sum int64
 	for _, n := range l.buckets {
 		sum += n
@@ -104,5 +107,38 @@ func TestTalkersFullFilter(t *testing.T) {
 	}
 	if len(s.talkers) != 100 || tracked != (volume{200, 1100}) || s.talkersUntracked != (volume{900, 9000}) {
 		t.Errorf("%d tracked holding %+v, untracked %+v", len(s.talkers), tracked, s.talkersUntracked)
+	}
+}
+
+// TestRateLadderPending: counting a run of events of one interval at once
+// gives the intervals and widths of counting each in the map.
+func TestRateLadderPending(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	var l rateLadder
+	width, want := int64(1e9), map[int64]int64{}
+	ts := int64(-5e9)
+	for range 200000 {
+		switch rng.IntN(10) {
+		case 0:
+			ts += rng.Int64N(1e13) // a jump: new intervals, merges
+		case 1:
+			ts -= rng.Int64N(3e9) // out of order
+		default:
+			ts += rng.Int64N(1e6)
+		}
+		l.add(ts)
+		want[floorDiv(ts, width)]++
+		for len(want) > rateMaxBuckets {
+			width *= 2
+			merged := map[int64]int64{}
+			for k, n := range want {
+				merged[floorDiv(k, 2)] += n
+			}
+			want = merged
+		}
+	}
+	l.flush()
+	if l.width != width || !maps.Equal(l.buckets, want) {
+		t.Fatalf("width %d, %d intervals; want width %d, %d intervals", l.width, len(l.buckets), width, len(want))
 	}
 }

@@ -396,11 +396,11 @@ func (r *renderer) summary() {
 		keys = append(keys, k)
 	}
 	slices.SortFunc(keys, func(a, b stateKey) int {
-		return cmp.Or(cmp.Compare(s.states[b], s.states[a]), cmp.Compare(a.proto, b.proto), cmp.Compare(a.state, b.state))
+		return cmp.Or(cmp.Compare(*s.states[b], *s.states[a]), cmp.Compare(a.proto, b.proto), cmp.Compare(a.state, b.state))
 	})
 	var srow [][]string
 	for _, k := range keys {
-		srow = append(srow, []string{mdText(k.proto), mdText(k.state), fmtInt(s.states[k]), stateMeaning(k.proto, k.state)})
+		srow = append(srow, []string{mdText(k.proto), mdText(k.state), fmtInt(*s.states[k]), stateMeaning(k.proto, k.state)})
 	}
 	r.table("states", true, []string{"proto", h("state", "m-state"), h("flows", "m-flow"), "meaning"}, srow)
 	r.p("Every state, with Zeek's meaning. %s.", queryLink("states"))
@@ -497,16 +497,12 @@ func (r *renderer) talkers() {
 		return cmp.Or(cmp.Compare(a.proto, b.proto), cmp.Compare(a.client, b.client), cmp.Compare(a.server, b.server), cmp.Compare(a.port, b.port))
 	}
 	n := s.opts.TopN
-	byBytes := slices.Clone(rows)
-	slices.SortFunc(byBytes, func(a, b talkerRow) int {
+	byBytes := firstN(rows, n, func(a, b talkerRow) int {
 		return cmp.Or(cmp.Compare(b.v.bytes, a.v.bytes), cmp.Compare(b.v.flows, a.v.flows), keyCmp(a, b))
 	})
-	byBytes = byBytes[:min(n, len(byBytes))]
-	byFlows := rows
-	slices.SortFunc(byFlows, func(a, b talkerRow) int {
+	byFlows := firstN(rows, n, func(a, b talkerRow) int {
 		return cmp.Or(cmp.Compare(b.v.flows, a.v.flows), cmp.Compare(b.v.bytes, a.v.bytes), keyCmp(a, b))
 	})
-	byFlows = byFlows[:min(n, len(byFlows))]
 	distinct := int64(len(s.talkers))
 	capped := s.talkersUntracked.flows > 0
 
@@ -572,6 +568,27 @@ func complete(untracked int64, shown, n int, value func(int) int64) bool {
 		return true
 	}
 	return shown == n && untracked < value(shown-1)
+}
+
+// firstN returns the n first of v in the order of cmp (a total order: no
+// two elements compare equal), as sorting v and keeping n would, without
+// sorting all of v (a full talkers map is 65,536 rows for 10).
+func firstN[T any](v []T, n int, cmp func(a, b T) int) []T {
+	top := make([]T, 0, max(n, 0)+1)
+	if n <= 0 {
+		return top
+	}
+	for _, x := range v {
+		if len(top) == n && cmp(x, top[n-1]) >= 0 {
+			continue
+		}
+		i, _ := slices.BinarySearchFunc(top, x, cmp)
+		top = slices.Insert(top, i, x)
+		if len(top) > n {
+			top = top[:n]
+		}
+	}
+	return top
 }
 
 func (r *renderer) capNote(ok bool, what string, limit int, u volume) {

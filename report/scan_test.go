@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/flowproof/flowproof/analyze"
 )
@@ -136,7 +137,7 @@ func TestScanAllocs(t *testing.T) {
 	next := func() {
 		r.SrcIP, r.TsNs = netip.AddrFrom4([4]byte{11, byte(i >> 16), byte(i >> 8), byte(i)}), int64(i)
 		i++
-		s.scan.add(&r)
+		s.scan.add(&r, addrHash(r.SrcIP))
 	}
 	for range 1000 {
 		next()
@@ -155,7 +156,7 @@ func BenchmarkScanFlood(b *testing.B) {
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
 		r.SrcIP, r.TsNs = netip.AddrFrom4([4]byte{11, byte(i >> 16), byte(i >> 8), byte(i)}), int64(i)
-		s.scan.add(&r)
+		s.scan.add(&r, addrHash(r.SrcIP))
 	}
 }
 
@@ -167,5 +168,13 @@ func BenchmarkSummaryFlood(b *testing.B) {
 	for i := 0; b.Loop(); i++ {
 		r.SrcIP, r.TsNs = netip.AddrFrom4([4]byte{11, byte(i >> 16), byte(i >> 8), byte(i)}), int64(i)
 		s.Add(&r)
+	}
+}
+
+// TestScanFirstSize: a filter slot is 32 bytes, so none straddles two
+// cache lines.
+func TestScanFirstSize(t *testing.T) {
+	if n := unsafe.Sizeof(scanFirst{}); n != 32 {
+		t.Errorf("scanFirst is %d bytes, want 32", n)
 	}
 }

@@ -111,13 +111,12 @@ type Summary struct {
 
 	rows      int64 // every flow, synthetic ones too
 	synthetic int64
-	perInput  map[int]int64 // flows (all rows) per capture ordinal
 
 	// The rest counts wire flows only (synthetic false).
 	flows, pkts, bytes, wireBytes int64
 	firstNs, lastNs               int64
 	protos                        map[string]*protoAgg
-	states                        map[stateKey]int64
+	states                        map[stateKey]*int64
 	ports                         [2]*[65536]portAgg // tcp, udp by dst_port
 	timeline                      timeline
 
@@ -135,6 +134,16 @@ type Summary struct {
 	servers        map[serverKey]*serverAgg
 	srvUntracked   serverAgg
 	srvExactValues int // exact handshake values held by servers
+
+	// The aggregates of the last flow's protocol, state and server: the
+	// next flow mostly has the same (on a flood, always), and a map
+	// lookup per flow and aggregate was a large part of Add's cost.
+	lastProto     string
+	lastProtoAgg  *protoAgg
+	lastState     stateKey
+	lastStateN    *int64
+	lastServer    serverKey
+	lastServerAgg *serverAgg
 
 	rtt       dist    // every handshake
 	rttHist   []int64 // fixed buckets rttEdges
@@ -239,9 +248,8 @@ func NewSummary(opts SummaryOptions) *Summary {
 	opts = opts.withDefaults()
 	s := &Summary{
 		opts:       opts,
-		perInput:   map[int]int64{},
 		protos:     map[string]*protoAgg{},
-		states:     map[stateKey]int64{},
+		states:     map[stateKey]*int64{},
 		talkers:    map[talkerKey]*volume{},
 		workloads:  map[workloadKey]*volume{},
 		servers:    map[serverKey]*serverAgg{},
@@ -272,9 +280,6 @@ func (s *Summary) Flows() int64 { return s.rows }
 // the caller may reuse r.
 func (s *Summary) Add(r *analyze.Record) {
 	s.rows++
-	if ord, ok := flowOrdinal(r.FlowID); ok {
-		s.perInput[ord]++
-	}
 	if r.Synthetic {
 		s.synthetic++
 		return
@@ -292,20 +297,37 @@ func (s *Summary) Add(r *analyze.Record) {
 	s.bytes += bytes
 	s.wireBytes += r.OrigWireBytes + r.RespWireBytes
 
-	p := s.protos[r.Proto]
-	if p == nil {
-		p = &protoAgg{}
-		s.protos[r.Proto] = p
+	p := s.lastProtoAgg
+	if p == nil || r.Proto != s.lastProto {
+		p = s.protos[r.Proto]
+		if p == nil {
+			p = &protoAgg{}
+			s.protos[r.Proto] = p
+		}
+		s.lastProto, s.lastProtoAgg = r.Proto, p
 	}
 	p.flows++
 	p.pkts += pkts
 	p.bytes += bytes
 
-	sk := stateKey{r.Proto, r.State}
-	if _, ok := s.states[sk]; !ok && len(s.states) >= maxLabels {
-		sk = stateKey{r.Proto, "other"}
+	if sk := (stateKey{r.Proto, r.State}); s.lastStateN == nil || sk != s.lastState {
+		n := s.states[sk]
+		if n == nil {
+			if len(s.states) >= maxLabels {
+				// The map only grows: this state always goes to "other" now.
+				other := stateKey{r.Proto, "other"}
+				if n = s.states[other]; n == nil {
+					n = new(int64)
+					s.states[other] = n
+				}
+			} else {
+				n = new(int64)
+				s.states[sk] = n
+			}
+		}
+		s.lastState, s.lastStateN = sk, n
 	}
-	s.states[sk]++
+	*s.lastStateN++
 
 	if pi := protoIndex(r.Proto); pi >= 0 {
 		if s.ports[pi] == nil {
@@ -316,8 +338,9 @@ func (s *Summary) Add(r *analyze.Record) {
 		pa.bytes += bytes
 	}
 	s.timeline.add(r.TsNs, bytes, r.Proto == "tcp" && isHalfOpen(r))
-	s.scan.add(r)
-	s.addTalker(r, bytes)
+	srcHash := addrHash(r.SrcIP) // one hash of the source for scan, talkers and floods
+	s.scan.add(r, srcHash)
+	s.addTalker(r, bytes, srcHash)
 	if r.CrossCheck != "" {
 		s.countVerdict(r.CrossCheck, 1)
 		if r.CrossCheck != CrossCheckMatch {
@@ -325,7 +348,7 @@ func (s *Summary) Add(r *analyze.Record) {
 		}
 	}
 	if r.Proto == "tcp" {
-		s.addTCP(r, pkts)
+		s.addTCP(r, pkts, srcHash)
 	}
 }
 
@@ -425,17 +448,24 @@ func flowOrdinal(id string) (int, bool) {
 // of other ones still look the map up.
 const talkerFilterBits = 1 << 20
 
-// talkerHash mixes a conversation's key into 64 bits for the filter.
-func talkerHash(k *talkerKey) uint64 {
-	h := addrHash(k.src) ^ mix64(addrHash(k.dst)+uint64(k.port)<<8+uint64(len(k.proto)))
-	for i := 0; i < len(k.proto); i++ {
-		h = mix64(h + uint64(k.proto[i]))
+// talkerHash mixes a conversation's key into 64 bits for the filter, given
+// its source's addrHash; the protocol is folded 8 bytes at a time.
+func talkerHash(k *talkerKey, srcHash uint64) uint64 {
+	h := srcHash ^ mix64(addrHash(k.dst)+uint64(k.port)<<8+uint64(len(k.proto)))
+	for p := k.proto; p != ""; {
+		var w uint64
+		n := min(len(p), 8)
+		for i := range n {
+			w |= uint64(p[i]) << (8 * i)
+		}
+		h = mix64(h + w)
+		p = p[n:]
 	}
 	return h
 }
 
-func (s *Summary) talkerMaybeTracked(k *talkerKey) bool {
-	h := talkerHash(k)
+func (s *Summary) talkerMaybeTracked(k *talkerKey, srcHash uint64) bool {
+	h := talkerHash(k, srcHash)
 	a, b := h%talkerFilterBits, (h>>32)%talkerFilterBits
 	return s.talkersFull[a/64]&(1<<(a%64)) != 0 && s.talkersFull[b/64]&(1<<(b%64)) != 0
 }
@@ -443,16 +473,16 @@ func (s *Summary) talkerMaybeTracked(k *talkerKey) bool {
 func (s *Summary) fillTalkerFilter() {
 	s.talkersFull = make([]uint64, talkerFilterBits/64)
 	for k := range s.talkers {
-		h := talkerHash(&k)
+		h := talkerHash(&k, addrHash(k.src))
 		a, b := h%talkerFilterBits, (h>>32)%talkerFilterBits
 		s.talkersFull[a/64] |= 1 << (a % 64)
 		s.talkersFull[b/64] |= 1 << (b % 64)
 	}
 }
 
-func (s *Summary) addTalker(r *analyze.Record, bytes int64) {
+func (s *Summary) addTalker(r *analyze.Record, bytes int64, srcHash uint64) {
 	k := talkerKey{r.Proto, r.SrcIP.WithZone(""), r.DstIP.WithZone(""), r.DstPort}
-	if s.talkersFull != nil && !s.talkerMaybeTracked(&k) {
+	if s.talkersFull != nil && !s.talkerMaybeTracked(&k, srcHash) {
 		s.talkersUntracked.flows++
 		s.talkersUntracked.bytes += bytes
 	} else if v := s.talkers[k]; v != nil {
@@ -491,7 +521,7 @@ func dash(s string) string {
 	return s
 }
 
-func (s *Summary) addTCP(r *analyze.Record, pkts int64) {
+func (s *Summary) addTCP(r *analyze.Record, pkts int64, srcHash uint64) {
 	t := &s.tcp
 	t.flows++
 	t.pkts += pkts
@@ -528,13 +558,18 @@ func (s *Summary) addTCP(r *analyze.Record, pkts int64) {
 	}
 
 	sk := serverKey{r.DstIP.WithZone(""), r.DstPort}
-	srv := s.servers[sk]
-	if srv == nil && len(s.servers) < s.opts.MaxServers {
-		srv = &serverAgg{}
-		s.servers[sk] = srv
-	}
-	if srv == nil {
-		srv = &s.srvUntracked
+	srv := s.lastServerAgg
+	if srv == nil || sk != s.lastServer {
+		srv = s.servers[sk]
+		if srv == nil && len(s.servers) < s.opts.MaxServers {
+			srv = &serverAgg{}
+			s.servers[sk] = srv
+		}
+		if srv == nil {
+			// Servers are never removed: this one stays untracked.
+			srv = &s.srvUntracked
+		}
+		s.lastServer, s.lastServerAgg = sk, srv
 	}
 	srv.flows++
 	if fc >= 0 {
@@ -544,7 +579,7 @@ func (s *Summary) addTCP(r *analyze.Record, pkts int64) {
 		srv.flood = &floodAgg{}
 	}
 	if srv.flood != nil {
-		srv.flood.add(r)
+		srv.flood.add(r, srcHash)
 	}
 	if r.RTTHandshake.Valid {
 		srv.completed++
@@ -682,6 +717,8 @@ type timeline struct {
 	width   int64
 	lo, hi  int64 // interval range seen
 	buckets map[int64]*tlBucket
+	lastI   int64     // the last interval added to
+	last    *tlBucket // its bucket; nil after grow
 	// halfOpen counts every half-open connection, for the chart's third
 	// panel (shown only when there are some).
 	halfOpen int64
@@ -714,10 +751,14 @@ func (t *timeline) add(ts, bytes int64, halfOpen bool) {
 	for t.hi-t.lo >= maxIntervals && t.grow() {
 		i = ts / t.width
 	}
-	v := t.buckets[i]
-	if v == nil {
-		v = &tlBucket{}
-		t.buckets[i] = v
+	v := t.last
+	if v == nil || i != t.lastI {
+		v = t.buckets[i]
+		if v == nil {
+			v = &tlBucket{}
+			t.buckets[i] = v
+		}
+		t.lastI, t.last = i, v
 	}
 	v.flows++
 	v.bytes += bytes
@@ -749,6 +790,7 @@ func (t *timeline) grow() bool {
 		}
 	}
 	t.buckets = merged
+	t.last = nil
 	t.lo /= f
 	t.hi /= f
 	return true

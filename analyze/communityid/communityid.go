@@ -1,7 +1,7 @@
 package communityid
 
 import (
-	"bytes"
+	"cmp"
 	"crypto/sha1"
 	"encoding/base64"
 	"encoding/binary"
@@ -31,10 +31,23 @@ const (
 // ID returns "" if src or dst is invalid or if they are of different
 // families. It allocates only the returned string.
 func ID(seed uint16, src, dst netip.Addr, proto uint8, sport, dport uint16) string {
+	var out [Len]byte
+	return string(AppendID(out[:0], seed, src, dst, proto, sport, dport))
+}
+
+// Len is the length of an ID.
+const Len = len(prefix) + 28 // base64 of 20 bytes is 28 characters
+
+// AppendID appends ID's text to b and returns the extended slice; b is
+// returned unchanged when ID would be "". It lets a caller put an ID and
+// other text in one string.
+func AppendID(b []byte, seed uint16, src, dst netip.Addr, proto uint8, sport, dport uint16) []byte {
 	if !src.IsValid() || !dst.IsValid() || src.Is4() != dst.Is4() {
-		return ""
+		return b
 	}
 
+	// Both addresses as 16 bytes, an IPv4 address in the first 4: packed
+	// big-endian bytes compare as two integers each.
 	var sa, da [16]byte
 	n := 16
 	if src.Is4() {
@@ -45,7 +58,6 @@ func ID(seed uint16, src, dst netip.Addr, proto uint8, sport, dport uint16) stri
 	} else {
 		sa, da = src.As16(), dst.As16()
 	}
-	s, d := sa[:n], da[:n]
 
 	hasPorts, oneWay := true, false
 	switch proto {
@@ -59,9 +71,9 @@ func ID(seed uint16, src, dst netip.Addr, proto uint8, sport, dport uint16) stri
 	}
 
 	if !oneWay {
-		c := bytes.Compare(s, d)
+		c := compare16(&sa, &da)
 		if c > 0 || (c == 0 && hasPorts && sport > dport) {
-			s, d = d, s
+			sa, da = da, sa
 			sport, dport = dport, sport
 		}
 	}
@@ -69,8 +81,8 @@ func ID(seed uint16, src, dst netip.Addr, proto uint8, sport, dport uint16) stri
 	var in [maxInput]byte
 	binary.BigEndian.PutUint16(in[0:], seed)
 	i := 2
-	i += copy(in[i:], s)
-	i += copy(in[i:], d)
+	i += copy(in[i:], sa[:n])
+	i += copy(in[i:], da[:n])
 	in[i] = proto
 	in[i+1] = 0 // padding
 	i += 2
@@ -81,10 +93,19 @@ func ID(seed uint16, src, dst netip.Addr, proto uint8, sport, dport uint16) stri
 	}
 
 	sum := sha1.Sum(in[:i])
-	var out [len(prefix) + 28]byte // base64 of 20 bytes is 28 characters
-	copy(out[:], prefix)
-	base64.StdEncoding.Encode(out[len(prefix):], sum[:])
-	return string(out[:])
+	var text [Len]byte
+	copy(text[:], prefix)
+	base64.StdEncoding.Encode(text[len(prefix):], sum[:])
+	return append(b, text[:]...)
+}
+
+// compare16 compares two 16-byte big-endian values.
+func compare16(a, b *[16]byte) int {
+	ah, bh := binary.BigEndian.Uint64(a[:8]), binary.BigEndian.Uint64(b[:8])
+	if ah != bh {
+		return cmp.Compare(ah, bh)
+	}
+	return cmp.Compare(binary.BigEndian.Uint64(a[8:]), binary.BigEndian.Uint64(b[8:]))
 }
 
 // icmpPorts maps an ICMP (type, code) to the port pair that is hashed: a

@@ -1,6 +1,11 @@
 package communityid_test
 
 import (
+	"bytes"
+	"crypto/sha1"
+	"encoding/base64"
+	"encoding/binary"
+	"math/rand/v2"
 	"net/netip"
 	"testing"
 
@@ -120,6 +125,12 @@ func FuzzIDSymmetric(f *testing.F) {
 		if len(fwd) != 30 || fwd[:2] != "1:" {
 			t.Fatalf("malformed ID %q", fwd)
 		}
+		if want := refID(seed, src, dst, proto, sport, dport); fwd != want {
+			t.Fatalf("ID %q, the reference %q", fwd, want)
+		}
+		if got := communityid.AppendID([]byte("x"), seed, src, dst, proto, sport, dport); string(got) != "x"+fwd {
+			t.Fatalf("AppendID = %q, want %q", got, "x"+fwd)
+		}
 	})
 }
 
@@ -129,5 +140,54 @@ func BenchmarkID(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		_ = communityid.ID(0, src, dst, 6, 34855, 80)
+	}
+}
+
+// refID is the spec's algorithm written plainly (addresses compared with
+// bytes.Compare), for protocols other than ICMP: the referee of AppendID's
+// integer comparison.
+func refID(seed uint16, src, dst netip.Addr, proto uint8, sport, dport uint16) string {
+	s, d := src.AsSlice(), dst.AsSlice()
+	hasPorts := proto == 6 || proto == 17 || proto == 132
+	if c := bytes.Compare(s, d); c > 0 || (c == 0 && hasPorts && sport > dport) {
+		s, d, sport, dport = d, s, dport, sport
+	}
+	in := binary.BigEndian.AppendUint16(nil, seed)
+	in = append(append(append(in, s...), d...), proto, 0)
+	if hasPorts {
+		in = binary.BigEndian.AppendUint16(binary.BigEndian.AppendUint16(in, sport), dport)
+	}
+	sum := sha1.Sum(in)
+	return "1:" + base64.StdEncoding.EncodeToString(sum[:])
+}
+
+func TestAppendIDAgainstReference(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	addr := func(v6 bool) netip.Addr {
+		var b [16]byte
+		for i := range b {
+			b[i] = byte(rng.IntN(4)) // few values: equal prefixes and equal addresses are common
+		}
+		if v6 {
+			return netip.AddrFrom16(b)
+		}
+		return netip.AddrFrom4([4]byte(b[:4]))
+	}
+	for i := range 20000 {
+		v6 := i%2 == 1
+		src, dst := addr(v6), addr(v6)
+		proto := []uint8{6, 17, 132, 46}[i%4]
+		sport, dport := uint16(rng.IntN(3)), uint16(rng.IntN(3))
+		want := refID(uint16(i%3), src, dst, proto, sport, dport)
+		got := communityid.AppendID([]byte("x-"), uint16(i%3), src, dst, proto, sport, dport)
+		if string(got) != "x-"+want {
+			t.Fatalf("AppendID(%s:%d -> %s:%d, proto %d) = %q, want %q", src, sport, dst, dport, proto, got, "x-"+want)
+		}
+		if id := communityid.ID(uint16(i%3), src, dst, proto, sport, dport); id != want || len(id) != communityid.Len {
+			t.Fatalf("ID = %q, want %q", id, want)
+		}
+	}
+	if got := communityid.AppendID([]byte("x"), 0, netip.Addr{}, netip.MustParseAddr("::1"), 6, 1, 2); string(got) != "x" {
+		t.Errorf("AppendID of an invalid address = %q, want the input unchanged", got)
 	}
 }

@@ -46,5 +46,11 @@
 // are ignored. [ID] returns "" when an address is invalid or the two
 // addresses are of different families.
 //
-// [ID] allocates only its result string.
+// [ID] allocates only its result string; [AppendID] appends the same text
+// to a caller's buffer (analyze puts flow_id and community_id in one
+// string). Addresses are ordered by comparing them as two big-endian 64-bit
+// integers (an IPv4 address zero-padded), which is the byte order of the
+// spec (TestAppendIDAgainstReference checks it against bytes.Compare).
+// Most of an ID's cost is SHA-1, which Go runs with the CPU's SHA
+// instructions where there are some (SHA-NI on amd64).
 package communityid
