@@ -122,10 +122,22 @@ func reportSection(dir, title string) (any, error) {
 	return map[string]string{"output_dir": dir, "section": title, "markdown": md}, nil
 }
 
-// crossCheckCounts counts crosscheck.parquet's verdicts (nil when there is
-// no cross-check), streaming.
+// crossCheckCounts counts crosscheck.parquet's verdicts, flows per verdict
+// (nil when there is no cross-check).
 func crossCheckCounts(dir string) (map[string]int, error) {
-	path := filepath.Join(dir, report.CrossCheckFile)
+	return verdictCounts(dir, report.CrossCheckFile, func(r *report.CrossCheckRow) string { return r.Verdict })
+}
+
+// crossCheckL7Counts counts crosscheck_l7.parquet's verdicts, groups of
+// requests per verdict (nil when there is no L7 cross-check).
+func crossCheckL7Counts(dir string) (map[string]int, error) {
+	return verdictCounts(dir, report.CrossCheckL7File, func(r *report.CrossCheckL7Row) string { return r.Verdict })
+}
+
+// verdictCounts counts the rows of an output directory's Parquet table
+// file by verdict, streaming; nil when the file does not exist.
+func verdictCounts[R any](dir, file string, verdict func(*R) string) (map[string]int, error) {
+	path := filepath.Join(dir, file)
 	if _, err := os.Lstat(path); os.IsNotExist(err) {
 		return nil, nil
 	}
@@ -134,20 +146,20 @@ func crossCheckCounts(dir string) (map[string]int, error) {
 		return nil, err
 	}
 	defer f.Close()
-	r := parquet.NewGenericReader[report.CrossCheckRow](pf)
+	r := parquet.NewGenericReader[R](pf)
 	defer r.Close()
 	counts := map[string]int{}
-	buf := make([]report.CrossCheckRow, 256)
+	buf := make([]R, 256)
 	for {
 		n, err := r.Read(buf)
-		for _, row := range buf[:n] {
-			counts[row.Verdict]++
+		for i := range buf[:n] {
+			counts[verdict(&buf[i])]++
 		}
 		if err == io.EOF {
 			return counts, nil
 		}
 		if err != nil {
-			return nil, errorf("%s: %v", report.CrossCheckFile, err)
+			return nil, errorf("%s: %v", file, err)
 		}
 	}
 }
@@ -167,7 +179,9 @@ type summaryAnswer struct {
 	Outputs    []outputBrief     `json:"outputs"`
 	Settings   map[string]string `json:"settings"`
 	CrossCheck map[string]int    `json:"crosscheck,omitempty"`
-	Resources  []string          `json:"resources"`
+	// CrossCheckL7 counts crosscheck_l7.parquet's groups per verdict.
+	CrossCheckL7 map[string]int `json:"crosscheck_l7,omitempty"`
+	Resources    []string       `json:"resources"`
 }
 
 type inputBrief struct {
@@ -214,6 +228,9 @@ func summarize(dir string) (*summaryAnswer, error) {
 		a.Outputs = append(a.Outputs, outputBrief{Name: o.Name, Size: o.Size, SHA256: o.SHA256})
 	}
 	if a.CrossCheck, err = crossCheckCounts(dir); err != nil {
+		return nil, err
+	}
+	if a.CrossCheckL7, err = crossCheckL7Counts(dir); err != nil {
 		return nil, err
 	}
 	return a, nil

@@ -19,7 +19,8 @@
 //   - findings, summary: structured JSON from an output directory: the
 //     findings of report.md (title, text, flow ids, section), and from
 //     manifest.json the inputs with status and SHA-256, flow and decode
-//     counts, warnings, outputs, with crosscheck.parquet's verdict counts.
+//     counts, warnings, outputs, with the verdict counts of crosscheck.parquet
+//     (flows) and crosscheck_l7.parquet (groups of API calls).
 //     With "section", the Markdown of that report section instead.
 //   - query_flows: rows of flows.parquet, filtered (exact or glob on the
 //     string columns, ports, minimum handshake RTT and bytes, time range,

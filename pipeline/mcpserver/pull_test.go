@@ -3,6 +3,7 @@ package mcpserver_test
 import (
 	"context"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,9 +11,11 @@ import (
 	"time"
 
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
+	"github.com/parquet-go/parquet-go"
 
 	"github.com/flowproof/flowproof/ingest/kubeshark"
 	"github.com/flowproof/flowproof/ingest/kubeshark/standin"
+	"github.com/flowproof/flowproof/pipeline"
 	"github.com/flowproof/flowproof/pipeline/mcpserver"
 	"github.com/flowproof/flowproof/provenance"
 	"github.com/flowproof/flowproof/report"
@@ -199,4 +202,65 @@ func TestPullCanceled(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestPullAndAnalyzeL7: with L7 on, pull_and_analyze also compares
+// Kubeshark's API calls with http.parquet, and its answer and summary's
+// count crosscheck_l7.parquet's groups per verdict, as the file has them;
+// without L7 neither answer has the L7 counts.
+func TestPullAndAnalyzeL7(t *testing.T) {
+	for _, l7 := range []bool{true, false} {
+		pull, hub, _ := standinPull(t, standin.Faults{})
+		root := t.TempDir()
+		s := newServer(t, mcpserver.Options{Roots: []string{root}, Pull: pull, Analysis: pipeline.Options{Jobs: 1, L7: l7}})
+		cs := transports[0].connect(t, s, newClient(newProgressLog()), "")
+		from, to := hub.Window()
+		text, isErr := callTool(t, context.Background(), cs, "pull_and_analyze", map[string]any{
+			"from": from.UTC().Format(time.RFC3339Nano), "to": to.Add(time.Second).UTC().Format(time.RFC3339Nano),
+			"output_dir": "incident",
+		}, nil)
+		if isErr {
+			t.Fatalf("pull_and_analyze: %s", text)
+		}
+		a := decodeAnswer[analysisAnswer](t, text)
+		text, isErr = callTool(t, context.Background(), cs, "summary", map[string]any{"output_dir": "incident"}, nil)
+		if isErr {
+			t.Fatalf("summary: %s", text)
+		}
+		sum := decodeAnswer[analysisAnswer](t, text)
+		if !l7 {
+			if a.CrossCheckL7 != nil || sum.CrossCheckL7 != nil {
+				t.Errorf("without L7: crosscheck_l7 %v and %v", a.CrossCheckL7, sum.CrossCheckL7)
+			}
+			continue
+		}
+		f, err := os.Open(filepath.Join(root, "incident", report.CrossCheckL7File))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows, err := parquet.Read[report.CrossCheckL7Row](f, mustSize(t, f))
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]int{}
+		for _, r := range rows {
+			want[r.Verdict]++
+		}
+		if len(rows) == 0 || !maps.Equal(a.CrossCheckL7, want) || !maps.Equal(sum.CrossCheckL7, want) {
+			t.Errorf("crosscheck_l7: analysis %v, summary %v; the file has %v", a.CrossCheckL7, sum.CrossCheckL7, want)
+		}
+		if a.CrossCheck["match"] == 0 {
+			t.Errorf("L4 cross-check verdicts %v, want matches", a.CrossCheck)
+		}
+	}
+}
+
+func mustSize(t *testing.T, f *os.File) int64 {
+	t.Helper()
+	st, err := f.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st.Size()
 }

@@ -26,13 +26,14 @@ type analysisAnswer struct {
 		} `json:"captures"`
 		Answers int `json:"kubeshark_answers"`
 	} `json:"evidence"`
-	Captures   int                 `json:"captures"`
-	Flows      int64               `json:"flows"`
-	Packets    int64               `json:"packets"`
-	BadInputs  int                 `json:"bad_inputs"`
-	Findings   []mcpserver.Finding `json:"findings"`
-	CrossCheck map[string]int      `json:"crosscheck"`
-	Resources  []string            `json:"resources"`
+	Captures     int                 `json:"captures"`
+	Flows        int64               `json:"flows"`
+	Packets      int64               `json:"packets"`
+	BadInputs    int                 `json:"bad_inputs"`
+	Findings     []mcpserver.Finding `json:"findings"`
+	CrossCheck   map[string]int      `json:"crosscheck"`
+	CrossCheckL7 map[string]int      `json:"crosscheck_l7"`
+	Resources    []string            `json:"resources"`
 }
 
 type queryAnswer struct {

@@ -25,14 +25,14 @@ func (s *Server) addTools() {
 		mcp.Description(`Optional: return the Markdown of this report.md section instead, by its heading (e.g. "Handshake RTT", "Slowest handshakes", "Cross-check").`))
 	s.mcp.AddTool(mcp.NewTool("analyze",
 		mcp.WithDescription("Analyze local pcap/pcapng captures (files, directories of captures, or an evidence directory written by a Kubeshark pull) into output_dir: flows.parquet, report.md, manifest.json, audit.jsonl. "+
-			"Returns counts, the report's findings and the cross-check verdict counts; then use query_flows, findings, summary. Runs in the server; progress is reported; cancel to stop (nothing that looks complete is left)."),
+			"Returns counts, the report's findings and the cross-checks' verdict counts (crosscheck: flows per verdict; crosscheck_l7: groups of API calls per verdict, with L7 on); then use query_flows, findings, summary. Runs in the server; progress is reported; cancel to stop (nothing that looks complete is left)."),
 		mcp.WithArray("inputs", mcp.Required(), mcp.MinItems(1), mcp.MaxItems(maxInputs), mcp.WithStringItems(mcp.MaxLength(4096)),
 			mcp.Description("Capture files, directories or evidence directories, inside the server's roots.")),
 		outDir,
 	), s.handler("analyze", s.analyzeTool))
 	s.mcp.AddTool(mcp.NewTool("pull_and_analyze",
 		mcp.WithDescription("Pull a capture and Kubeshark's own flow records from the cluster the server is configured for (the connection is the server's, not an argument), into output_dir/evidence, then analyze it into output_dir, as `flowproof run` does. "+
-			"Select workloads (namespace, pod regex, service, BPF) and a window (since, or from/to). Returns the evidence pulled, counts, findings and cross-check verdict counts."),
+			"Select workloads (namespace, pod regex, service, BPF) and a window (since, or from/to). Returns the evidence pulled, counts, findings and the cross-checks' verdict counts (L4, and L7 with L7 on)."),
 		mcp.WithString("namespace", mcp.MaxLength(253), mcp.Description("Kubernetes namespace of the workloads.")),
 		mcp.WithString("pod", mcp.MaxLength(1024), mcp.Description("RE2 pattern on pod names.")),
 		mcp.WithString("service", mcp.MaxLength(253), mcp.Description("Service name (its ClusterIPs).")),
@@ -48,7 +48,7 @@ func (s *Server) addTools() {
 		outDir, section, mcp.WithReadOnlyHintAnnotation(true),
 	), s.handler("findings", s.findingsTool))
 	s.mcp.AddTool(mcp.NewTool("summary",
-		mcp.WithDescription("What an analysis read and wrote, from manifest.json: inputs with status and SHA-256, flow and decode counts, warnings, outputs, and the cross-check verdict counts. With section, the Markdown of that report section instead."),
+		mcp.WithDescription("What an analysis read and wrote, from manifest.json: inputs with status and SHA-256, flow and decode counts, warnings, outputs, and the cross-checks' verdict counts (crosscheck, crosscheck_l7). With section, the Markdown of that report section instead."),
 		outDir, section, mcp.WithReadOnlyHintAnnotation(true),
 	), s.handler("summary", s.summaryTool))
 	s.mcp.AddTool(queryTool(), s.handler("query_flows", s.queryTool))
@@ -71,7 +71,9 @@ type analysisAnswer struct {
 	Warnings   []string       `json:"warnings,omitempty"`
 	Findings   []Finding      `json:"findings"`
 	CrossCheck map[string]int `json:"crosscheck,omitempty"`
-	Resources  []string       `json:"resources"`
+	// CrossCheckL7 counts crosscheck_l7.parquet's groups per verdict.
+	CrossCheckL7 map[string]int `json:"crosscheck_l7,omitempty"`
+	Resources    []string       `json:"resources"`
 }
 
 type evidenceBrief struct {
@@ -203,6 +205,9 @@ func (s *Server) analyze(c *call, inputs []string, out string, command []string,
 		return nil, err
 	}
 	if a.CrossCheck, err = crossCheckCounts(out); err != nil {
+		return nil, err
+	}
+	if a.CrossCheckL7, err = crossCheckL7Counts(out); err != nil {
 		return nil, err
 	}
 	s.announce(out)
