@@ -173,6 +173,41 @@ func TestKubesharkStdio(t *testing.T) {
 		assertNoToken(t, token, []string{out}, stdout, stderr)
 	})
 
+	t.Run("caps on the API calls saved", func(t *testing.T) {
+		// A Hub whose every list_api_calls page is full: the pull pages on
+		// until a cap, then says it is partial.
+		endless := newHub(t, standin.Options{Token: token, Faults: standin.Faults{Hostile: standin.Hostile{APICalls: standin.APICallsEndless}}})
+		for _, tc := range []struct {
+			flags []string
+			pages int // pages saved at most
+			want  string
+		}{
+			{[]string{"--max-api-call-pages", "2"}, 2, "cap of 2 pages"},
+			{[]string{"--max-api-calls", "1KiB"}, 1, "or 1024 bytes"},
+		} {
+			ev := filepath.Join(t.TempDir(), "ev")
+			args := append(append([]string{"pull", "--mcp-command", bin + " mcp --url " + endless.URL, "--hub-url", endless.URL, "-q", "-o", ev}, tc.flags...), hubWindow(endless)...)
+			t.Setenv(envHubToken, token)
+			code, _, stderr := run(t, args...)
+			if code != exitPartial {
+				t.Fatalf("%v: exit %d, want %d (partial)\n%s", tc.flags, code, exitPartial, stderr)
+			}
+			em, err := evidence.Open(ev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if a := em.Manifest.Kubeshark.APICalls; a == nil || !strings.Contains(a.Incomplete, tc.want) || a.Pages == 0 || a.Pages > tc.pages {
+				t.Errorf("%v: api_calls %+v, want at most %d pages and %q", tc.flags, a, tc.pages, tc.want)
+			}
+		}
+		for _, bad := range [][]string{{"--max-api-call-pages", "0"}, {"--max-api-calls", "0"}} {
+			args := append(append([]string{"pull", "--mcp-command", mcpCommand, "-o", filepath.Join(t.TempDir(), "ev")}, bad...), hubWindow(hub)...)
+			if code, _, stderr := run(t, args...); code != exitUsage || !strings.Contains(stderr, strings.TrimLeft(bad[0], "-")) {
+				t.Errorf("%v: exit %d\n%s", bad, code, stderr)
+			}
+		}
+	})
+
 	t.Run("service IPs are not in the capture", func(t *testing.T) {
 		// Captures at the pods see pod IPs (after DNAT), so a service's
 		// ClusterIP selects nothing: the error says so.

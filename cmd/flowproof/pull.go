@@ -29,7 +29,8 @@ type pullOptions struct {
 	timeout, snapshotTimeout, downloadTimeout, pollInterval time.Duration
 	headerTimeout, idleTimeout                              time.Duration
 	trustOrigins                                            stringList
-	maxResponse, maxCapture                                 byteSize
+	maxResponse, maxCapture, maxAPICallBytes                byteSize
+	maxAPICallPages                                         int
 	quiet, groupReadable, perNode                           bool
 
 	set map[string]bool // the flags given on the command line
@@ -66,6 +67,9 @@ func (o *pullOptions) register(fs *flag.FlagSet, withOut bool) {
 	o.maxCapture = byteSize(kubeshark.DefaultMaxCaptureBytes)
 	fs.Var(&o.maxResponse, "max-response", "cap on each MCP message (bytes, or with KiB/MiB/GiB)")
 	fs.Var(&o.maxCapture, "max-capture", "cap on the capture download (bytes, or with KiB/MiB/GiB)")
+	o.maxAPICallBytes = byteSize(kubeshark.DefaultMaxAPICallBytes)
+	fs.Var(&o.maxAPICallBytes, "max-api-calls", "cap on the list_api_calls pages saved, in all (bytes, or with KiB/MiB/GiB); beyond it the pull is partial")
+	fs.IntVar(&o.maxAPICallPages, "max-api-call-pages", kubeshark.DefaultMaxAPICallPages, "cap on the list_api_calls pages asked for (each up to 1,000 calls; a full page's window is halved and asked again); beyond it the pull is partial")
 	fs.BoolVar(&o.quiet, "q", false, "no progress lines on stderr")
 	fs.BoolVar(&o.groupReadable, "group-readable", false, "make the evidence readable by the directory's group (0750/0640) instead of the owner alone (0700/0600)")
 }
@@ -151,6 +155,9 @@ func (o *pullOptions) request(env kubesharkEnv, dir string, command []string, st
 			return req, &usageError{fmt.Sprintf("--%s must be positive, got %v", name, d)}
 		}
 	}
+	if o.maxAPICallPages <= 0 {
+		return req, &usageError{fmt.Sprintf("--max-api-call-pages must be positive, got %d", o.maxAPICallPages)}
+	}
 	if dir == "" {
 		return req, &usageError{"-o must name a directory"}
 	}
@@ -173,6 +180,8 @@ func (o *pullOptions) request(env kubesharkEnv, dir string, command []string, st
 		IdleTimeout:     o.idleTimeout,
 		TrustOrigins:    o.trustOrigins,
 		MaxCaptureBytes: int64(o.maxCapture),
+		MaxAPICallPages: o.maxAPICallPages,
+		MaxAPICallBytes: int64(o.maxAPICallBytes),
 		Command:         command,
 		ToolName:        "flowproof",
 		ToolVersion:     version(),

@@ -71,7 +71,7 @@ func (p *puller) apiCalls(ctx context.Context) {
 	for len(queue) > 0 {
 		w := queue[0]
 		if info.Pages >= maxPages || info.Bytes >= maxBytes {
-			note("the cap of %d pages or %d MiB was reached with %d windows left unasked", maxPages, maxBytes>>20, len(queue))
+			note("the cap of %d pages or %d bytes was reached with %d windows left unasked", maxPages, maxBytes, len(queue))
 			break
 		}
 		queue = queue[1:]

@@ -80,7 +80,7 @@ type Request struct {
 	MaxCaptureBytes int64             // 0: DefaultMaxCaptureBytes
 	APICallsLimit   int               // list_api_calls' limit per page; 0: DefaultAPICallsLimit
 	MaxAPICallPages int               // list_api_calls pages at most; 0: DefaultMaxAPICallPages
-	MaxAPICallBytes int64             // list_api_calls bytes saved at most; 0: DefaultMaxAPICallBytes
+	MaxAPICallBytes int64             // no further list_api_calls page is asked for once this many bytes are saved; 0: DefaultMaxAPICallBytes
 	HTTPTransport   http.RoundTripper // for downloads; nil: http.DefaultTransport
 	// TrustOrigins are origins (scheme://host:port) besides the Hub's that
 	// captures may be downloaded from (see trusted).
