@@ -37,7 +37,7 @@
 // plain) and its thrift types for the page headers and footer, and
 // parquet-go's schema for FlowRow. parquet-go's row writer converted every
 // value through reflection and boxed values; writing columns directly is
-// about 4x faster (README: Speed and memory). FlowWriter stages 64 records
+// several times faster (README: Speed and memory). FlowWriter stages 64 records
 // and then appends them column by column: each column's loop keeps its
 // slices in registers and reads one field of the batch, instead of every
 // row touching all 65 columns' state; 64 is also the interval of the page

@@ -60,7 +60,8 @@
 // direct-mapped cache before its map. A head that arrives in one segment
 // is parsed in place, its end and its fields found in one pass.
 // RunConcurrent copies payloads from the reading goroutine to the table's
-// (about 1% of a run). Body segments and ACKs allocate nothing. What the
+// (a small part of a run: README, Application layer). Body segments and
+// ACKs allocate nothing. What the
 // whole run costs with and without L7 is in the README (Application layer).
 //
 // # Trade-offs
