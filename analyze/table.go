@@ -264,6 +264,7 @@ type Table struct {
 	live     int                      // flows in the table, twins included
 	flushing bool                     // Flush is ending every flow
 	emit     func(*Record)
+	slot     func() *Record // where to build the next record (SetRecordSlot); nil: rec
 	rec      Record
 	strs     Completer
 	nowNs    int64 // latest packet time seen
@@ -336,6 +337,13 @@ func NewTable(cfg Config, capture string, ordinal int, emit func(*Record)) *Tabl
 	}
 	return t
 }
+
+// SetRecordSlot makes the table build each finished flow's record in the
+// one slot returns, called just before, and give emit that record instead
+// of one of its own: a receiver that keeps records (in a batch for another
+// goroutine) then needs no copy of them. slot must return a record the
+// table may overwrite whole; nil goes back to the table's own record.
+func (t *Table) SetRecordSlot(slot func() *Record) { t.slot = slot }
 
 // Add accounts one decoded packet; index is its 0-based position in the
 // capture. Packets that are not TCP or UDP are only counted.
@@ -862,7 +870,11 @@ func (t *Table) end(id flowID) {
 	if t.l7 != nil {
 		t.l7.end(id)
 	}
-	t.fill(&t.rec, id, f)
+	r := &t.rec
+	if t.slot != nil {
+		r = t.slot()
+	}
+	t.fill(r, id, f)
 	if f.fl&flVantages != 0 {
 		t.dropVantage(id)
 	}
@@ -870,10 +882,10 @@ func (t *Table) end(id flowID) {
 		delete(t.wide, id)
 	}
 	if !t.cfg.DeferStrings {
-		t.rec.Complete(&t.strs)
+		r.Complete(&t.strs)
 	}
 	t.flows++
-	t.emit(&t.rec)
+	t.emit(r)
 	if f.tcp != noFlow {
 		t.conns.release(f.tcp)
 	}
@@ -882,25 +894,21 @@ func (t *Table) end(id flowID) {
 
 func (t *Table) fill(r *Record, id flowID, f *flow) {
 	n := t.counts(id, f)
-	*r = Record{
-		Capture:           t.capture,
-		IPVersion:         int32(f.ipVersion),
-		SrcIP:             f.endpointAddr(f.origIsLo),
-		DstIP:             f.endpointAddr(!f.origIsLo),
-		SrcPort:           f.endpointPort(f.origIsLo),
-		DstPort:           f.endpointPort(!f.origIsLo),
-		TsNs:              f.firstNs,
-		EndNs:             f.lastNs,
-		DirectionInferred: f.fl&flDirInferred != 0,
-		OrigPkts:          n[0].pkts,
-		RespPkts:          n[1].pkts,
-		OrigBytes:         n[0].bytes,
-		RespBytes:         n[1].bytes,
-		OrigIPBytes:       n[0].ipBytes,
-		RespIPBytes:       n[1].ipBytes,
-		OrigWireBytes:     n[0].wireBytes,
-		RespWireBytes:     n[1].wireBytes,
-	}
+	// Cleared, then set field by field: assigning a composite literal
+	// builds the 832 bytes on the stack and copies them.
+	*r = Record{}
+	r.Capture = t.capture
+	r.IPVersion = int32(f.ipVersion)
+	r.SrcIP = f.endpointAddr(f.origIsLo)
+	r.DstIP = f.endpointAddr(!f.origIsLo)
+	r.SrcPort = f.endpointPort(f.origIsLo)
+	r.DstPort = f.endpointPort(!f.origIsLo)
+	r.TsNs, r.EndNs = f.firstNs, f.lastNs
+	r.DirectionInferred = f.fl&flDirInferred != 0
+	r.OrigPkts, r.RespPkts = n[0].pkts, n[1].pkts
+	r.OrigBytes, r.RespBytes = n[0].bytes, n[1].bytes
+	r.OrigIPBytes, r.RespIPBytes = n[0].ipBytes, n[1].ipBytes
+	r.OrigWireBytes, r.RespWireBytes = n[0].wireBytes, n[1].wireBytes
 	if f.key.vlan >= 0 {
 		r.VLAN = Some(int64(f.key.vlan))
 	}
