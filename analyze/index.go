@@ -81,7 +81,7 @@ func (x *flowIndex) prefetch(h uint64) {
 
 // prefetchMin is the index size (slots) from which prefetching pays: a
 // smaller index mostly stays in the CPU's caches.
-const prefetchMin = 1 << 20
+var prefetchMin = 1 << 20
 
 // put adds flow id, whose key hashes to h and which is not in the index.
 func (x *flowIndex) put(id flowID, h uint64) {

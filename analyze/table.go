@@ -906,6 +906,9 @@ func (t *Table) end(id flowID) {
 		// while filling it.
 		prefetchWrite(unsafe.Pointer(t.slot()), unsafe.Sizeof(Record{}))
 	}
+	if t.flushing {
+		return // Flush lets go of the stores whole: no ids to reuse
+	}
 	if f.tcp != noFlow {
 		t.conns.release(f.tcp)
 	}
