@@ -1,11 +1,9 @@
 package analyze_test
 
 import (
-	"io/fs"
+	"fmt"
 	"net/netip"
-	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/flowproof/flowproof/analyze"
@@ -68,22 +66,7 @@ func TestRecordHandOff(t *testing.T) {
 	if r := junkRecord(); r == (analyze.Record{}) {
 		t.Fatal("the junk record is zero")
 	}
-	var caps []string
-	collect := func(p string, d fs.DirEntry, err error) error {
-		if err == nil && !d.IsDir() && (strings.HasSuffix(p, ".pcap") || strings.HasSuffix(p, ".pcapng") || strings.HasSuffix(p, ".cap")) {
-			caps = append(caps, p)
-		}
-		return nil
-	}
-	filepath.WalkDir(filepath.Join("..", "testdata", "rec"), collect)
-	if _, err := os.Stat(corpusDir); err == nil {
-		filepath.WalkDir(corpusDir, collect)
-	} else {
-		t.Logf("public corpus not found at %s (it sits beside the project in CI): recordings only", corpusDir)
-	}
-	if len(caps) < 4 {
-		t.Fatalf("found %d captures, want at least 4", len(caps))
-	}
+	caps := refereeCaptures(t)
 	flows := 0
 	for _, capPath := range caps {
 		for _, cfg := range []analyze.Config{{}, {MaxFlows: 4, NoDedup: true}} {
@@ -93,14 +76,7 @@ func TestRecordHandOff(t *testing.T) {
 			restore = analyze.SetPrefetchMin(0)
 			slotted := runConcurrent(t, capPath, cfg, true)
 			restore()
-			if len(plain) != len(slotted) {
-				t.Fatalf("%s (%+v): %d flows in the table's record, %d in slots", capPath, cfg, len(plain), len(slotted))
-			}
-			for i := range plain {
-				if plain[i] != slotted[i] {
-					t.Fatalf("%s (%+v) flow %d:\nown  %+v\nslot %+v", capPath, cfg, i, plain[i], slotted[i])
-				}
-			}
+			sameRecords(t, fmt.Sprintf("%s (%+v)", capPath, cfg), "in the table's record", plain, "in slots, prefetching", slotted)
 			flows += len(plain)
 		}
 	}
