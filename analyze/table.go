@@ -254,7 +254,8 @@ func (t *Table) unlink(f *flow) {
 
 // Table rebuilds flows from decoded packets of one capture. It is not safe
 // for concurrent use. Finished flows go to the emit function given to
-// NewTable, in the order they end; the *Record is reused after emit returns.
+// NewTable, in the order they end; the *Record is reused after emit returns
+// (or is the one SetRecordSlot's function returned).
 type Table struct {
 	cfg      Config
 	capture  string
