@@ -602,6 +602,28 @@ func TestConformanceRecordings(t *testing.T) {
 // packet gives, on every capture of the public corpus and the recordings,
 // with copies folded and without.
 func TestLazyTCPState(t *testing.T) {
+	caps := refereeCaptures(t)
+	flows := 0
+	for _, capPath := range caps {
+		for _, cfg := range []analyze.Config{{}, {NoDedup: true}} {
+			lazy, _, lerr := analyzeFileWith(capPath, cfg)
+			analyze.SetEagerTCPState(true)
+			eager, _, eerr := analyzeFileWith(capPath, cfg)
+			analyze.SetEagerTCPState(false)
+			if (lerr == nil) != (eerr == nil) {
+				t.Fatalf("%s: errors differ: %v, %v", capPath, lerr, eerr)
+			}
+			sameRecords(t, fmt.Sprintf("%s (%+v)", capPath, cfg), "lazily", lazy, "eagerly", eager)
+			flows += len(lazy)
+		}
+	}
+	t.Logf("%d captures, %d records the same", len(caps), flows)
+}
+
+// refereeCaptures returns the recordings and, when present, the public
+// corpus's captures: what tests comparing two ways of analyzing run on.
+func refereeCaptures(t *testing.T) []string {
+	t.Helper()
 	var caps []string
 	collect := func(p string, d fs.DirEntry, err error) error {
 		if err == nil && !d.IsDir() && (strings.HasSuffix(p, ".pcap") || strings.HasSuffix(p, ".pcapng") || strings.HasSuffix(p, ".cap")) {
@@ -618,26 +640,19 @@ func TestLazyTCPState(t *testing.T) {
 	if len(caps) < 4 {
 		t.Fatalf("found %d captures, want at least 4", len(caps))
 	}
-	flows := 0
-	for _, capPath := range caps {
-		for _, cfg := range []analyze.Config{{}, {NoDedup: true}} {
-			lazy, _, lerr := analyzeFileWith(capPath, cfg)
-			analyze.SetEagerTCPState(true)
-			eager, _, eerr := analyzeFileWith(capPath, cfg)
-			analyze.SetEagerTCPState(false)
-			if (lerr == nil) != (eerr == nil) {
-				t.Fatalf("%s: errors differ: %v, %v", capPath, lerr, eerr)
-			}
-			if len(lazy) != len(eager) {
-				t.Fatalf("%s (%+v): %d flows lazily, %d eagerly", capPath, cfg, len(lazy), len(eager))
-			}
-			for i := range lazy {
-				if lazy[i] != eager[i] {
-					t.Fatalf("%s (%+v) flow %d:\nlazy  %+v\neager %+v", capPath, cfg, i, lazy[i], eager[i])
-				}
-			}
-			flows += len(lazy)
+	return caps
+}
+
+// sameRecords fails t unless a and b, the records of what made two ways
+// (named aWay and bWay), are equal one by one.
+func sameRecords(t *testing.T, what, aWay string, a []analyze.Record, bWay string, b []analyze.Record) {
+	t.Helper()
+	if len(a) != len(b) {
+		t.Fatalf("%s: %d flows %s, %d %s", what, len(a), aWay, len(b), bWay)
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			t.Fatalf("%s flow %d:\n%s: %+v\n%s: %+v", what, i, aWay, a[i], bWay, b[i])
 		}
 	}
-	t.Logf("%d captures, %d records the same", len(caps), flows)
 }

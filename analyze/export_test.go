@@ -4,3 +4,11 @@ package analyze
 // first packet instead of its second, until it is called with false: the
 // referee of TestLazyTCPState.
 func SetEagerTCPState(on bool) { eagerTCPState = on }
+
+// SetPrefetchMin sets the index size from which tables prefetch (0: always)
+// and returns a function that restores it: the referee of TestRecordHandOff.
+func SetPrefetchMin(slots int) (restore func()) {
+	old := prefetchMin
+	prefetchMin = slots
+	return func() { prefetchMin = old }
+}

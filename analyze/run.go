@@ -85,6 +85,10 @@ func (dec *layerDecoder) fragStats() fragStats {
 // stages of RunConcurrent: enough to make the hand-off cheap per packet.
 const batchPackets = 512
 
+// lookahead is how many packets ahead of the table RunConcurrent starts
+// loading the index slots they will look up (Table.prefetchFlow).
+const lookahead = 4
+
 // batchPool keeps batches from one RunConcurrent to the next: a run over
 // many small captures would otherwise allocate and clear 400 KB for each.
 var batchPool = sync.Pool{New: func() any { return new(decodedBatch) }}
@@ -147,6 +151,9 @@ func RunConcurrent(src PacketSource, t *Table) error {
 	for {
 		b := <-full
 		for i := range b.n {
+			if i+lookahead < b.n && t.prefetching() {
+				t.prefetchFlow(&b.d[i+lookahead])
+			}
 			t.AddPayload(&b.d[i], b.index[i], b.data[i])
 		}
 		if b.err != nil { // the reader has returned: its decoder is ours now

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/bits"
 	"net/netip"
+	"unsafe"
 )
 
 // Config sets the flow table's limits. The zero value of a field means its
@@ -212,8 +213,12 @@ func (f *flow) pending(d *Decoded) (int, bool) {
 	if b == 0 {
 		return 0, false
 	}
-	*d = Decoded{Kind: KindTCP, TsNs: f.firstNs, Seq: uint32(a >> 32), Ack: uint32(a),
-		Payload: int64(b >> 32), Window: uint16(b >> 16), Flags: uint8(b >> 8)}
+	// Field by field: a composite literal is built on the stack and copied,
+	// and reading back its just-written bytes in wider words stalls.
+	*d = Decoded{}
+	d.Kind, d.TsNs = KindTCP, f.firstNs
+	d.Seq, d.Ack = uint32(a>>32), uint32(a)
+	d.Payload, d.Window, d.Flags = int64(b>>32), uint16(b>>16), uint8(b>>8)
 	return int(b>>1) & 1, true
 }
 
@@ -249,7 +254,8 @@ func (t *Table) unlink(f *flow) {
 
 // Table rebuilds flows from decoded packets of one capture. It is not safe
 // for concurrent use. Finished flows go to the emit function given to
-// NewTable, in the order they end; the *Record is reused after emit returns.
+// NewTable, in the order they end; the *Record is reused after emit returns
+// (or is the one SetRecordSlot's function returned).
 type Table struct {
 	cfg      Config
 	capture  string
@@ -264,6 +270,7 @@ type Table struct {
 	live     int                      // flows in the table, twins included
 	flushing bool                     // Flush is ending every flow
 	emit     func(*Record)
+	slot     func() *Record // where to build the next record (SetRecordSlot); nil: rec
 	rec      Record
 	strs     Completer
 	nowNs    int64 // latest packet time seen
@@ -337,6 +344,13 @@ func NewTable(cfg Config, capture string, ordinal int, emit func(*Record)) *Tabl
 	return t
 }
 
+// SetRecordSlot makes the table build each finished flow's record in the
+// one slot returns, called just before, and give emit that record instead
+// of one of its own: a receiver that keeps records (in a batch for another
+// goroutine) then needs no copy of them. slot must return a record the
+// table may overwrite whole; nil goes back to the table's own record.
+func (t *Table) SetRecordSlot(slot func() *Record) { t.slot = slot }
+
 // Add accounts one decoded packet; index is its 0-based position in the
 // capture. Packets that are not TCP or UDP are only counted.
 func (t *Table) Add(d *Decoded, index int64) {
@@ -368,6 +382,22 @@ func (t *Table) AddPayload(d *Decoded, index int64, payload []byte) {
 	}
 	t.nowNs = max(t.nowNs, d.TsNs)
 	t.add(d, index, payload)
+}
+
+// prefetching reports whether the index is too large for the CPU's caches,
+// so that starting to load a packet's index slot ahead of it pays (a SYN
+// flood: a new flow's lookup is a cache miss).
+func (t *Table) prefetching() bool { return len(t.index.slots) >= prefetchMin }
+
+// prefetchFlow starts loading the index slot that d, a packet to come, will
+// look up.
+func (t *Table) prefetchFlow(d *Decoded) {
+	if d.Kind != KindTCP && d.Kind != KindUDP {
+		return
+	}
+	var key flowKey
+	keyOf(d, &key)
+	t.index.prefetch(t.index.hash(&key))
 }
 
 // keyOf sets *key to the flow key of a TCP or UDP packet and reports
@@ -590,18 +620,6 @@ func (t *Table) wideOf(id flowID, f *flow) *[2]wideCount {
 	f.count = [2]dirCount{}
 	f.fl |= flWide
 	t.wide[id] = wc
-	return wc
-}
-
-// counts returns what each direction of flow id sent.
-func (t *Table) counts(id flowID, f *flow) [2]wideCount {
-	if f.fl&flWide != 0 {
-		return *t.wide[id]
-	}
-	var wc [2]wideCount
-	for dir, c := range f.count {
-		wc[dir] = wideCount{int64(c.pkts), int64(c.bytes), int64(c.ipBytes), int64(c.wireBytes)}
-	}
 	return wc
 }
 
@@ -839,6 +857,11 @@ func (t *Table) evictIdlest() {
 		t.evictedEarly++
 		t.end(idlest)
 	}
+	// A full table ends a flow for each new one: start loading the index
+	// slot of the next to go, which end will look for.
+	if next := t.idlest(); next != noFlow && len(t.index.slots) >= prefetchMin {
+		t.index.prefetch(t.index.hash(&t.store.at(next).key))
+	}
 }
 
 // end removes flow id from the table and emits its record.
@@ -862,7 +885,11 @@ func (t *Table) end(id flowID) {
 	if t.l7 != nil {
 		t.l7.end(id)
 	}
-	t.fill(&t.rec, id, f)
+	r := &t.rec
+	if t.slot != nil {
+		r = t.slot()
+	}
+	t.fill(r, id, f)
 	if f.fl&flVantages != 0 {
 		t.dropVantage(id)
 	}
@@ -870,10 +897,19 @@ func (t *Table) end(id flowID) {
 		delete(t.wide, id)
 	}
 	if !t.cfg.DeferStrings {
-		t.rec.Complete(&t.strs)
+		r.Complete(&t.strs)
 	}
 	t.flows++
-	t.emit(&t.rec)
+	t.emit(r)
+	if t.slot != nil {
+		// The next record's slot was last written by the receiver, on
+		// another core: take its lines now rather than stall on them
+		// while filling it.
+		prefetchWrite(unsafe.Pointer(t.slot()), unsafe.Sizeof(Record{}))
+	}
+	if t.flushing {
+		return // Flush lets go of the stores whole: no ids to reuse
+	}
 	if f.tcp != noFlow {
 		t.conns.release(f.tcp)
 	}
@@ -881,25 +917,30 @@ func (t *Table) end(id flowID) {
 }
 
 func (t *Table) fill(r *Record, id flowID, f *flow) {
-	n := t.counts(id, f)
-	*r = Record{
-		Capture:           t.capture,
-		IPVersion:         int32(f.ipVersion),
-		SrcIP:             f.endpointAddr(f.origIsLo),
-		DstIP:             f.endpointAddr(!f.origIsLo),
-		SrcPort:           f.endpointPort(f.origIsLo),
-		DstPort:           f.endpointPort(!f.origIsLo),
-		TsNs:              f.firstNs,
-		EndNs:             f.lastNs,
-		DirectionInferred: f.fl&flDirInferred != 0,
-		OrigPkts:          n[0].pkts,
-		RespPkts:          n[1].pkts,
-		OrigBytes:         n[0].bytes,
-		RespBytes:         n[1].bytes,
-		OrigIPBytes:       n[0].ipBytes,
-		RespIPBytes:       n[1].ipBytes,
-		OrigWireBytes:     n[0].wireBytes,
-		RespWireBytes:     n[1].wireBytes,
+	// Cleared, then set field by field: a composite literal is built on
+	// the stack and copied (832 bytes, and a stall reading back its
+	// just-written bytes in wider words).
+	*r = Record{}
+	r.Capture = t.capture
+	r.IPVersion = int32(f.ipVersion)
+	r.SrcIP = f.endpointAddr(f.origIsLo)
+	r.DstIP = f.endpointAddr(!f.origIsLo)
+	r.SrcPort = f.endpointPort(f.origIsLo)
+	r.DstPort = f.endpointPort(!f.origIsLo)
+	r.TsNs, r.EndNs = f.firstNs, f.lastNs
+	r.DirectionInferred = f.fl&flDirInferred != 0
+	if f.fl&flWide != 0 {
+		n := t.wide[id]
+		r.OrigPkts, r.RespPkts = n[0].pkts, n[1].pkts
+		r.OrigBytes, r.RespBytes = n[0].bytes, n[1].bytes
+		r.OrigIPBytes, r.RespIPBytes = n[0].ipBytes, n[1].ipBytes
+		r.OrigWireBytes, r.RespWireBytes = n[0].wireBytes, n[1].wireBytes
+	} else {
+		n := &f.count
+		r.OrigPkts, r.RespPkts = int64(n[0].pkts), int64(n[1].pkts)
+		r.OrigBytes, r.RespBytes = int64(n[0].bytes), int64(n[1].bytes)
+		r.OrigIPBytes, r.RespIPBytes = int64(n[0].ipBytes), int64(n[1].ipBytes)
+		r.OrigWireBytes, r.RespWireBytes = int64(n[0].wireBytes), int64(n[1].wireBytes)
 	}
 	if f.key.vlan >= 0 {
 		r.VLAN = Some(int64(f.key.vlan))
@@ -918,7 +959,9 @@ func (t *Table) fill(r *Record, id flowID, f *flow) {
 		r.OrigTransitP50Ns = v.transit[0].p50()
 		r.RespTransitP50Ns = v.transit[1].p50()
 	}
-	r.pending = pendingStrings{todo: true, ordinal: t.ordinal, firstIndex: f.firstIndex, ipProto: f.key.proto, flipped: f.fl&flFlipped != 0}
+	p := &r.pending // zero, as r was cleared
+	p.todo, p.ordinal, p.firstIndex = true, t.ordinal, f.firstIndex
+	p.ipProto, p.flipped = f.key.proto, f.fl&flFlipped != 0
 	if f.fl&flTCP != 0 {
 		r.Proto = "tcp"
 		if f.tcp != noFlow {
@@ -947,7 +990,6 @@ func (t *Table) fill(r *Record, id flowID, f *flow) {
 	default:
 		r.State = "OTH"
 	}
-	p := &r.pending
 	if f.udpHist&1 != 0 {
 		p.hist[p.histLen] = 'D'
 		p.histLen++

@@ -222,13 +222,16 @@ type tcpConn struct {
 }
 
 func (c *tcpConn) reset() {
-	d0, d1 := c.d[0], c.d[1]
+	// Keep the memory for the next flow. Only what is kept is saved (not
+	// both directions whole: copying them through the stack stalled).
+	u0, u1 := c.d[0].unacked[:0], c.d[1].unacked[:0]
+	s0, s1 := c.d[0].rtt.samples[:0], c.d[1].rtt.samples[:0]
+	x0, x1 := c.d[0].x, c.d[1].x
 	*c = tcpConn{}
-	// Keep the memory for the next flow.
-	for i, old := range [2]*tcpDir{&d0, &d1} {
-		c.d[i].unacked = old.unacked[:0]
-		c.d[i].rtt.samples = old.rtt.samples[:0]
-		if x := old.x; x != nil {
+	c.d[0].unacked, c.d[1].unacked = u0, u1
+	c.d[0].rtt.samples, c.d[1].rtt.samples = s0, s1
+	for i, x := range [2]*dirTrouble{x0, x1} {
+		if x != nil {
 			*x = dirTrouble{holes: x.holes[:0]}
 			c.d[i].x = x
 		}

@@ -454,10 +454,10 @@ func analyzeUnits(ctx context.Context, captures []Capture, units [][]int, jobs i
 					}
 					unit := units[u]
 					if len(unit) == 1 {
-						in, tbl, err := analyzeCapture(ctx, captures[unit[0]], unit[0], ccfg, cs.emit, prog)
+						in, tbl, err := analyzeCapture(ctx, captures[unit[0]], unit[0], ccfg, cs, prog)
 						r.ins, r.errs, r.tbl = []report.Input{in}, []error{err}, tbl
 					} else {
-						r.ins, r.errs, r.tbl = analyzeMerged(ctx, captures, unit, ccfg, cs.emit, prog)
+						r.ins, r.errs, r.tbl = analyzeMerged(ctx, captures, unit, ccfg, cs, prog)
 					}
 					cs.end()
 				}
@@ -473,7 +473,7 @@ func analyzeUnits(ctx context.Context, captures []Capture, units [][]int, jobs i
 // them all and numbered as the first; each capture is still read whole,
 // hashed and described for the manifest. A capture that cannot be opened,
 // or fails partway, leaves the others' packets analyzed.
-func analyzeMerged(ctx context.Context, captures []Capture, unit []int, cfg analyze.Config, emit func(*analyze.Record), prog Progress) ([]report.Input, []error, *analyze.Table) {
+func analyzeMerged(ctx context.Context, captures []Capture, unit []int, cfg analyze.Config, cs *captureSink, prog Progress) ([]report.Input, []error, *analyze.Table) {
 	ins := make([]report.Input, len(unit))
 	errs := make([]error, len(unit))
 	opened := make([]*ingest.Capture, len(unit))
@@ -502,7 +502,8 @@ func analyzeMerged(ctx context.Context, captures []Capture, unit []int, cfg anal
 	for j, k := range which {
 		srcNodes[j] = captures[unit[k]].Node
 	}
-	tbl := analyze.NewTable(cfg, strings.Join(names, "+"), unit[0]+1, withCaptureNodes(srcNodes, emit))
+	tbl := analyze.NewTable(cfg, strings.Join(names, "+"), unit[0]+1, withCaptureNodes(srcNodes, cs.emit))
+	tbl.SetRecordSlot(cs.slot)
 	ms := newMergeSource(srcs)
 	runErr := analyze.RunConcurrent(&ctxSource{ctx: ctx, src: ms}, tbl)
 	tbl.Flush()
@@ -540,10 +541,10 @@ func analyzeMerged(ctx context.Context, captures []Capture, unit []int, cfg anal
 }
 
 // analyzeCapture reads capture index (0-based) of the run into a fresh flow
-// table whose flows go to emit, and describes the input for the manifest. A
+// table whose flows go to cs, and describes the input for the manifest. A
 // read error leaves the flows read before it emitted and comes back with a
 // hint on what to do.
-func analyzeCapture(ctx context.Context, cp Capture, index int, cfg analyze.Config, emit func(*analyze.Record), prog Progress) (report.Input, *analyze.Table, error) {
+func analyzeCapture(ctx context.Context, cp Capture, index int, cfg analyze.Config, cs *captureSink, prog Progress) (report.Input, *analyze.Table, error) {
 	path := cp.Path
 	in := describeCapture(cp)
 	c, closeSrc, err := openCapture(ctx, cp)
@@ -552,7 +553,8 @@ func analyzeCapture(ctx context.Context, cp Capture, index int, cfg analyze.Conf
 	}
 	defer closeSrc()
 	defer c.Close() // before closeSrc
-	tbl := analyze.NewTable(cfg, in.Name, index+1, emit)
+	tbl := analyze.NewTable(cfg, in.Name, index+1, cs.emit)
+	tbl.SetRecordSlot(cs.slot)
 	runErr := analyze.RunConcurrent(&ctxSource{ctx: ctx, src: prog.Start(index, in.Name, c)}, tbl)
 	tbl.Flush()
 	prog.Finish(index)

@@ -21,7 +21,8 @@
 //  3. Flows. Up to Options.Jobs captures are read at once (ingest), each
 //     into its own flow table (analyze.Table, fed by analyze.RunConcurrent on
 //     two goroutines). Finished flows travel in batches to one writer
-//     goroutine, which receives every flow of the first capture, then every
+//     goroutine (the table builds each record in its batch slot:
+//     analyze.Table.SetRecordSlot), which receives every flow of the first capture, then every
 //     flow of the second, and so on, so the outputs do not depend on Jobs.
 //     There each flow gets its Kubernetes identity, is added to its
 //     cross-check aggregate, to the report's summary (report.Summary), and is

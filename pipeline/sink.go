@@ -129,16 +129,34 @@ type captureSink struct {
 	work  chan<- *recordBatch
 	free  sinkBuffers
 	batch *recordBatch
-	tls   *tls.Hello // of the flow that is ending: its record comes next
+	tls   *tls.Hello     // of the flow that is ending: its record comes next
+	spare analyze.Record // slot's record when the batch has no room (never, as full works)
 }
 
 func (s *orderedSink) capture(i int, free sinkBuffers) *captureSink {
 	return &captureSink{work: s.queue(i), free: free, batch: free.take()}
 }
 
-// emit queues a copy of r; the table reuses r after emit returns.
+// slot returns the batch's next record, for the table to build the next
+// flow's record in (Table.SetRecordSlot): emit then keeps it without a copy.
+// The batch always has room: full hands it over when it holds sinkBatch
+// items.
+func (c *captureSink) slot() *analyze.Record {
+	recs := c.batch.recs
+	if len(recs) == cap(recs) {
+		return &c.spare
+	}
+	return &recs[:len(recs)+1][len(recs)]
+}
+
+// emit queues r: the record slot returned, or else a copy of r (the table
+// reuses its own record after emit returns).
 func (c *captureSink) emit(r *analyze.Record) {
-	c.batch.recs = append(c.batch.recs, *r)
+	if n := len(c.batch.recs); n < cap(c.batch.recs) && r == &c.batch.recs[:n+1][n] {
+		c.batch.recs = c.batch.recs[:n+1]
+	} else {
+		c.batch.recs = append(c.batch.recs, *r)
+	}
 	if h := c.tls; h != nil { // the engine ends a flow's L7 state just before its record
 		rec := &c.batch.recs[len(c.batch.recs)-1]
 		rec.TLSSNI, rec.TLSALPN, rec.TLSVersion = h.SNI, h.ALPNList(), h.Version()

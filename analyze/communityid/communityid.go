@@ -42,6 +42,9 @@ const Len = len(prefix) + 28 // base64 of 20 bytes is 28 characters
 // returned unchanged when ID would be "". It lets a caller put an ID and
 // other text in one string.
 func AppendID(b []byte, seed uint16, src, dst netip.Addr, proto uint8, sport, dport uint16) []byte {
+	if src.Is4() && dst.Is4() && (proto == ProtoTCP || proto == ProtoUDP || proto == ProtoSCTP) {
+		return appendID4(b, seed, src, dst, proto, sport, dport)
+	}
 	if !src.IsValid() || !dst.IsValid() || src.Is4() != dst.Is4() {
 		return b
 	}
@@ -92,7 +95,31 @@ func AppendID(b []byte, seed uint16, src, dst netip.Addr, proto uint8, sport, dp
 		i += 4
 	}
 
-	sum := sha1.Sum(in[:i])
+	return appendSum(b, in[:i])
+}
+
+// appendID4 is AppendID for two IPv4 addresses and a protocol with ports,
+// most flows: the addresses compared and laid out as 32-bit integers.
+func appendID4(b []byte, seed uint16, src, dst netip.Addr, proto uint8, sport, dport uint16) []byte {
+	s4, d4 := src.As4(), dst.As4()
+	be := binary.BigEndian
+	sa, da := be.Uint32(s4[:]), be.Uint32(d4[:])
+	if sa > da || (sa == da && sport > dport) {
+		sa, da, sport, dport = da, sa, dport, sport
+	}
+	var in [2 + 4 + 4 + 1 + 1 + 2 + 2]byte
+	be.PutUint16(in[0:], seed)
+	be.PutUint32(in[2:], sa)
+	be.PutUint32(in[6:], da)
+	in[10], in[11] = proto, 0 // padding
+	be.PutUint16(in[12:], sport)
+	be.PutUint16(in[14:], dport)
+	return appendSum(b, in[:])
+}
+
+// appendSum appends the ID of the hash input in.
+func appendSum(b, in []byte) []byte {
+	sum := sha1.Sum(in)
 	var text [Len]byte
 	copy(text[:], prefix)
 	base64.StdEncoding.Encode(text[len(prefix):], sum[:])

@@ -176,7 +176,7 @@ func TestAppendIDAgainstReference(t *testing.T) {
 	for i := range 20000 {
 		v6 := i%2 == 1
 		src, dst := addr(v6), addr(v6)
-		proto := []uint8{6, 17, 132, 46}[i%4]
+		proto := []uint8{6, 17, 132, 46}[(i/2)%4] // every protocol with both families
 		sport, dport := uint16(rng.IntN(3)), uint16(rng.IntN(3))
 		want := refID(uint16(i%3), src, dst, proto, sport, dport)
 		got := communityid.AppendID([]byte("x-"), uint16(i%3), src, dst, proto, sport, dport)
