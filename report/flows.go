@@ -512,12 +512,27 @@ func (fw *FlowWriter) write(rec *analyze.Record) error {
 	if !rec.SrcIP.IsValid() || !rec.DstIP.IsValid() {
 		return fmt.Errorf("report: flow %q: invalid src_ip or dst_ip", rec.FlowID)
 	}
-	fw.batch = append(fw.batch, *rec)
+	// One copy, straight into the batch (append(fw.batch, *rec) copied
+	// the record twice, through a temporary).
+	n := len(fw.batch)
+	fw.batch = fw.batch[:n+1]
+	fw.batch[n] = *rec
 	fw.count++
+	fw.cw.rows++
+	fw.rowsAdded(false)
+	return fw.err
+}
+
+// rowsAdded is called after rows are counted in cw.rows: at a multiple of
+// flowBatch rows, or at the row group's end, the staged rows are appended
+// (appended says they already are), the full pages encoded, and the row
+// group ended.
+func (fw *FlowWriter) rowsAdded(appended bool) {
 	cw := fw.cw
-	cw.rows++
 	if cw.rows%flowBatch == 0 || cw.rows == int64(fw.rowGroupRows) {
-		fw.appendBatch()
+		if !appended {
+			fw.appendBatch()
+		}
 		if cw.rows%flowBatch == 0 {
 			cw.flushFullPages()
 		}
@@ -528,7 +543,54 @@ func (fw *FlowWriter) write(rec *analyze.Record) error {
 	if cw.err != nil {
 		fw.err = fmt.Errorf("report: write flows: %w", cw.err)
 	}
-	return fw.err
+}
+
+// WriteBatch adds flows, in order, as Write does for each, but reads them
+// where they are instead of copying each into the writer's batch (the
+// pipeline hands over its own batches of finished flows). The records are
+// not kept after WriteBatch returns. A record that cannot be written
+// (invalid address) is skipped and the rest still written; the first such
+// error is returned.
+func (fw *FlowWriter) WriteBatch(recs []analyze.Record) error {
+	if fw.deferred {
+		return errors.New("report: WriteBatch after WriteDeferred")
+	}
+	var bad error
+	for len(recs) > 0 {
+		if fw.err != nil {
+			return fw.err
+		}
+		if fw.closed {
+			return ErrWriterClosed
+		}
+		cw := fw.cw
+		// Up to the next page check or the row group's end, so that pages
+		// and row groups end on the same rows as with Write.
+		n := min(len(recs), flowBatch-int(cw.rows%flowBatch), fw.rowGroupRows-int(cw.rows))
+		for k := range n {
+			if r := &recs[k]; !r.SrcIP.IsValid() || !r.DstIP.IsValid() {
+				n = k
+				break
+			}
+		}
+		if n == 0 {
+			if bad == nil {
+				bad = fmt.Errorf("report: flow %q: invalid src_ip or dst_ip", recs[0].FlowID)
+			}
+			recs = recs[1:]
+			continue
+		}
+		fw.appendBatch() // rows staged by Write come first
+		cw.appendFlows(recs[:n], true)
+		fw.count += int64(n)
+		cw.rows += int64(n)
+		fw.rowsAdded(true)
+		recs = recs[n:]
+	}
+	if fw.err != nil {
+		return fw.err
+	}
+	return bad
 }
 
 // appendBatch appends the staged rows to the columns.
