@@ -2,6 +2,7 @@ package report
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -46,9 +47,7 @@ type colWriter struct {
 // scratch holds buffers reused for every page.
 type scratch struct {
 	levels, values, body, zbuf []byte
-	strs                       []string     // a batch's values of a column (appendFlows)
-	addrs                      []netip.Addr // the same, of an address column
-	opts                       []analyze.Opt
+	addrs                      []netip.Addr // a batch's values of an address column (appendFlows)
 }
 
 // Column value encodings (the data pages'; a dictionary column also has a
@@ -116,6 +115,8 @@ type pcol struct {
 	values   int64 // level entries (values, nulls and empty lists)
 	rows     int64 // rows (equal to values unless repeated)
 	rawTotal int64 // uncompressed bytes of the pages, headers included
+	decided  bool  // the column's codec is decided (its first page is written)
+	raw      bool  // and it is uncompressed
 	nPages   int32
 }
 
@@ -128,6 +129,8 @@ type stats struct {
 	has      bool
 	nulls    int64
 	min, max []byte
+	pmin     uint64 // prefix8 of min and max
+	pmax     uint64
 	imin     int64 // for INT32, INT64, BOOLEAN
 	imax     int64
 }
@@ -142,42 +145,58 @@ func (s *stats) addInt(v int64) {
 }
 
 func (s *stats) addBytes(v []byte) {
+	p := prefix8(v)
 	if !s.has {
 		s.has = true
-		s.min = append(s.min[:0], v...)
-		s.max = append(s.max[:0], v...)
+		s.setMin(v, p)
+		s.setMax(v, p)
 		return
 	}
+	if p > s.pmin && p < s.pmax {
+		return // decided by the first 8 bytes: neither bound changes
+	}
 	if compareBytes(v, s.min) < 0 {
-		s.min = append(s.min[:0], v...)
+		s.setMin(v, p)
 	}
 	if compareBytes(v, s.max) > 0 {
-		s.max = append(s.max[:0], v...)
+		s.setMax(v, p)
 	}
+}
+
+func (s *stats) setMin(v []byte, p uint64) { s.min, s.pmin = append(s.min[:0], v...), p }
+func (s *stats) setMax(v []byte, p uint64) { s.max, s.pmax = append(s.max[:0], v...), p }
+
+// prefix8 is the first 8 bytes of b as a big-endian integer, zero-padded:
+// prefix8(a) < prefix8(b) implies a < b.
+func prefix8(b []byte) uint64 {
+	if len(b) >= 8 {
+		return binary.BigEndian.Uint64(b)
+	}
+	var x uint64
+	for i, c := range b {
+		x |= uint64(c) << (56 - 8*i)
+	}
+	return x
 }
 
 // compareBytes is bytes.Compare, deciding on the first 8 bytes as one
-// integer when they differ (flow and Community IDs mostly do).
+// integer when they differ (flow and Community IDs mostly do); when they
+// are equal and one is at most 8 bytes long, it is a prefix of the other.
 func compareBytes(a, b []byte) int {
-	if len(a) >= 8 && len(b) >= 8 {
-		if x, y := binary.BigEndian.Uint64(a), binary.BigEndian.Uint64(b); x != y {
-			if x < y {
-				return -1
-			}
-			return 1
+	if x, y := prefix8(a), prefix8(b); x != y {
+		if x < y {
+			return -1
 		}
+		return 1
 	}
-	return bytes.Compare(a, b)
+	if len(a) <= 8 || len(b) <= 8 {
+		return cmp.Compare(len(a), len(b))
+	}
+	return bytes.Compare(a[8:], b[8:])
 }
 
 func (s *stats) addString(v string) {
-	if !s.has || v < string(s.min) {
-		s.min = append(s.min[:0], v...)
-	}
-	if !s.has || v > string(s.max) {
-		s.max = append(s.max[:0], v...)
-	}
-	s.has = true
+	s.addBytes(unsafe.Slice(unsafe.StringData(v), len(v)))
 }
 
 // merge adds a page's stats to a chunk's.
@@ -320,20 +339,51 @@ func batchBool(c *pcol, b []analyze.Record, f func(*analyze.Record) bool) {
 	c.bits = v
 }
 
-// opts adds optional INT64 values, as optInt64 does for each, without a
-// branch per value (whether a value is null follows no pattern).
-func (c *pcol) opts(v []analyze.Opt) {
-	nd, nv := len(c.defs), len(c.i64)
-	defs := slices.Grow(c.defs, len(v))[:nd+len(v)]
-	vals := slices.Grow(c.i64, len(v))[:nv+len(v)]
+// optsAt adds, for each record, the optional integer at offset valOff,
+// null when the flag at flagOff (an Opt's Valid, or a count that must not
+// be 0) is false or 0, as optInt64 (optInt32) does for each: the levels
+// without a branch per value (whether a value is null follows no pattern),
+// and a batch of nulls as one cleared run of levels.
+func optsAt[T int32 | int64, F bool | int64](c *pcol, vals *[]T, b []analyze.Record, valOff, flagOff uintptr) {
+	var unset F
+	var set uint8
+	for k := range b {
+		set |= b2u(*fieldAt[F](b, k, flagOff) != unset)
+	}
+	nd := len(c.defs)
+	defs := slices.Grow(c.defs, len(b))[:nd+len(b)]
 	d := defs[nd:]
-	for k, o := range v {
-		valid := b2u(o.Valid)
+	c.defs = defs
+	if set == 0 {
+		clear(d)
+		return
+	}
+	nv := len(*vals)
+	v := slices.Grow(*vals, len(b))[:nv+len(b)]
+	for k := range d {
+		valid := b2u(*fieldAt[F](b, k, flagOff) != unset)
 		d[k] = valid
-		vals[nv] = o.V
+		v[nv] = T(*fieldAt[int64](b, k, valOff))
 		nv += int(valid)
 	}
-	c.defs, c.i64 = defs, vals[:nv]
+	*vals = v[:nv]
+}
+
+// Offsets in an analyze.Opt.
+const (
+	optV     = unsafe.Offsetof(analyze.Opt{}.V)
+	optValid = unsafe.Offsetof(analyze.Opt{}.Valid)
+)
+
+// optAt adds the analyze.Opt field at offset off of each record.
+func (c *pcol) optAt(b []analyze.Record, off uintptr) {
+	optsAt[int64, bool](c, &c.i64, b, off+optV, off+optValid)
+}
+
+// rttAt adds the field at offset off of the analyze.RTTStats at offset st
+// of each record, null when the direction has no samples.
+func (c *pcol) rttAt(b []analyze.Record, st, off uintptr) {
+	optsAt[int64, int64](c, &c.i64, b, st+off, st+unsafe.Offsetof(analyze.RTTStats{}.Samples))
 }
 
 // b2u is 1 for true, 0 for false.
@@ -346,8 +396,7 @@ func b2u(b bool) uint8 {
 }
 
 // gather puts a column's values of a batch in v (an inlined loop, f
-// inlined too), for the column methods that take a batch's values (strings,
-// addrList, opts).
+// inlined too), for addrList.
 func gather[T any](v []T, b []analyze.Record, f func(*analyze.Record) T) []T {
 	v = v[:len(b)]
 	for k := range v {
@@ -356,26 +405,40 @@ func gather[T any](v []T, b []analyze.Record, f func(*analyze.Record) T) []T {
 	return v
 }
 
-// strings adds BYTE_ARRAY values, as string does for each.
-func (c *pcol) strings(v []string) {
+// fieldAt returns the field of b[k] at offset off (unsafe.Offsetof of a
+// Record field of type T): the column appenders read one field of every
+// record of a batch in one loop that is not a closure per value.
+func fieldAt[T any](b []analyze.Record, k int, off uintptr) *T {
+	return (*T)(unsafe.Add(unsafe.Pointer(&b[k]), off))
+}
+
+// stringsAt adds the string field at offset off of each record, as string
+// does for each.
+func (c *pcol) stringsAt(b []analyze.Record, off uintptr) {
 	if c.optional {
 		// The levels first: a batch of an optional column is often all
-		// nulls (no pods, no TLS), and then there is nothing more to do.
-		nd := len(c.defs)
-		defs := slices.Grow(c.defs, len(v))[:nd+len(v)]
-		d, set := defs[nd:], uint8(0)
-		for k, s := range v {
-			d[k] = b2u(s != "")
-			set |= d[k]
+		// nulls (no pods, no TLS), and then one pass over the lengths and
+		// a cleared run of levels are all there is to do.
+		var set int
+		for k := range b {
+			set |= len(*fieldAt[string](b, k, off))
 		}
+		nd := len(c.defs)
+		defs := slices.Grow(c.defs, len(b))[:nd+len(b)]
+		d := defs[nd:]
 		c.defs = defs
 		if set == 0 {
+			clear(d)
 			return
+		}
+		for k := range d {
+			d[k] = b2u(len(*fieldAt[string](b, k, off)) != 0)
 		}
 	}
 	if c.enc != encDict {
 		data, offs := c.data, c.offs
-		for _, s := range v {
+		for k := range b {
+			s := *fieldAt[string](b, k, off)
 			if s == "" && c.optional {
 				continue
 			}
@@ -386,7 +449,8 @@ func (c *pcol) strings(v []string) {
 		return
 	}
 	idx := c.idx
-	for _, s := range v {
+	for k := range b {
+		s := *fieldAt[string](b, k, off)
 		if s == "" && c.optional {
 			continue
 		}
@@ -857,19 +921,54 @@ func (cw *colWriter) flushPage(c *pcol) {
 	c.pst.reset()
 }
 
-// appendPage appends a page's header and compressed body to dst, and adds
-// the header's and the uncompressed body's sizes to the chunk's.
+// appendPage appends a page's header and body to dst, zstd-compressed
+// unless the column is stored uncompressed, and adds the header's and the
+// uncompressed body's sizes to the chunk's. A column's first page decides
+// its codec for the whole file (parquet-go reads every chunk of a column
+// with the codec of its first): none when that page has at least
+// zstdDecideBytes and zstd makes it less than 1/zstdMinGain smaller, else
+// zstd. zstd costs about as much time on values it cannot shrink
+// (Community IDs, nanosecond times, RTTs) as on others (README: Speed and
+// memory). A dictionary column stays zstd: its first page holds indexes,
+// which say nothing of its dictionary page's text.
 func (cw *colWriter) appendPage(c *pcol, dst, body []byte, numValues int32, enc format.Encoding, dict bool) []byte {
-	z, err := cw.codec.Encode(cw.scr.zbuf, body)
-	if err != nil {
-		cw.err = fmt.Errorf("compress: %w", err)
-		return dst
+	payload := body
+	if !c.decided || !c.raw {
+		z, err := cw.codec.Encode(cw.scr.zbuf, body)
+		if err != nil {
+			cw.err = fmt.Errorf("compress: %w", err)
+			return dst
+		}
+		cw.scr.zbuf = z
+		if !c.decided {
+			c.decided = true
+			c.raw = c.enc != encDict && len(body) >= zstdDecideBytes && len(body)-len(z) < len(body)/zstdMinGain
+		}
+		if !c.raw {
+			payload = z
+		}
 	}
-	cw.scr.zbuf = z
 	start := len(dst)
-	dst = appendPageHeader(dst, int32(len(body)), int32(len(z)), numValues, enc, dict)
+	dst = appendPageHeader(dst, int32(len(body)), int32(len(payload)), numValues, enc, dict)
 	c.rawTotal += int64(len(dst)-start) + int64(len(body))
-	return append(dst, z...)
+	return append(dst, payload...)
+}
+
+// A column is stored uncompressed when its first page has at least
+// zstdDecideBytes and zstd makes it less than 1/zstdMinGain smaller. A
+// smaller first page (a column of nulls, constants or a few values) says
+// too little about the rest: such a column stays zstd.
+const (
+	zstdDecideBytes = 4 << 10
+	zstdMinGain     = 16
+)
+
+// codec is the column's compression codec.
+func (c *pcol) codec() format.CompressionCodec {
+	if c.raw {
+		return format.Uncompressed
+	}
+	return format.Zstd
 }
 
 // appendPageHeader appends a thrift compact PageHeader: a data page (v1,
@@ -1087,7 +1186,7 @@ func (cw *colWriter) writeChunk(g, j int) {
 			Type:                  c.typ,
 			Encoding:              encs,
 			PathInSchema:          c.path,
-			Codec:                 format.Zstd,
+			Codec:                 c.codec(),
 			NumValues:             c.values,
 			TotalUncompressedSize: c.rawTotal,
 			TotalCompressedSize:   dictLen + int64(len(c.pages)),

@@ -100,6 +100,37 @@ func TestCompareBytes(t *testing.T) {
 	}
 }
 
+// TestStatsBytes: a page's byte-array min and max (addBytes, which skips
+// values decided by their first 8 bytes, and addString) are those of
+// bytes.Compare.
+func TestStatsBytes(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	for range 2000 {
+		var s stats
+		var lo, hi []byte
+		for k := range 1 + rng.IntN(40) {
+			v := make([]byte, rng.IntN(14))
+			for i := range v {
+				v[i] = byte(rng.IntN(3)) * 127
+			}
+			if k%2 == 0 {
+				s.addString(string(v))
+			} else {
+				s.addBytes(v)
+			}
+			if lo == nil || bytes.Compare(v, lo) < 0 {
+				lo = v
+			}
+			if hi == nil || bytes.Compare(v, hi) > 0 {
+				hi = v
+			}
+		}
+		if !bytes.Equal(s.min, lo) || !bytes.Equal(s.max, hi) {
+			t.Fatalf("min %x max %x, want %x %x", s.min, s.max, lo, hi)
+		}
+	}
+}
+
 // TestDeltaZeros: appendDeltaZeros writes parquet-go's bytes for pages of
 // zeros, INT64 and INT32.
 func TestDeltaZeros(t *testing.T) {

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unsafe"
 
 	"github.com/flowproof/flowproof/analyze"
 	"github.com/parquet-go/parquet-go"
@@ -623,29 +624,27 @@ const flowBatch = 64
 func (cw *colWriter) appendFlows(b []analyze.Record, withVerdict bool) {
 	type rec = analyze.Record
 	c := cw.cols[:nFlowCols:nFlowCols]
-	sv, av := slices.Grow(cw.scr.strs[:0], len(b)), slices.Grow(cw.scr.addrs[:0], len(b))
-	ov := slices.Grow(cw.scr.opts[:0], len(b))
-	cw.scr.strs, cw.scr.addrs, cw.scr.opts = sv, av, ov
-	c[0].strings(gather(sv, b, func(r *rec) string { return r.FlowID }))
-	c[1].strings(gather(sv, b, func(r *rec) string { return r.CommunityID }))
-	c[2].strings(gather(sv, b, func(r *rec) string { return r.Capture }))
-	c[3].strings(gather(sv, b, func(r *rec) string { return r.Proto }))
+	var z rec // for the fields' offsets
+	av := slices.Grow(cw.scr.addrs[:0], len(b))
+	cw.scr.addrs = av
+	c[0].stringsAt(b, unsafe.Offsetof(z.FlowID))
+	c[1].stringsAt(b, unsafe.Offsetof(z.CommunityID))
+	c[2].stringsAt(b, unsafe.Offsetof(z.Capture))
+	c[3].stringsAt(b, unsafe.Offsetof(z.Proto))
 	batchInt32(&c[4], b, func(r *rec) int32 { return r.IPVersion })
 	c[5].addrList(gather(av, b, func(r *rec) netip.Addr { return r.SrcIP }))
 	c[6].addrList(gather(av, b, func(r *rec) netip.Addr { return r.DstIP }))
 	batchInt32(&c[7], b, func(r *rec) int32 { return int32(r.SrcPort) })
 	batchInt32(&c[8], b, func(r *rec) int32 { return int32(r.DstPort) })
-	for k := range b {
-		c[9].optInt32(int32(b[k].VLAN.V), b[k].VLAN.Valid)
-	}
-	c[10].strings(gather(sv, b, func(r *rec) string { return r.Tunnel }))
-	c[11].opts(gather(ov, b, func(r *rec) analyze.Opt { return r.TunnelID }))
+	optsAt[int32, bool](&c[9], &c[9].i32, b, unsafe.Offsetof(z.VLAN)+optV, unsafe.Offsetof(z.VLAN)+optValid)
+	c[10].stringsAt(b, unsafe.Offsetof(z.Tunnel))
+	c[11].optAt(b, unsafe.Offsetof(z.TunnelID))
 	batchInt64(&c[12], b, func(r *rec) int64 { return floorDiv(r.TsNs, 1000) })
 	batchInt64(&c[13], b, func(r *rec) int64 { return r.TsNs })
 	batchInt64(&c[14], b, func(r *rec) int64 { return r.EndNs })
 	batchInt64(&c[15], b, func(r *rec) int64 { return r.EndNs - r.TsNs })
-	c[16].strings(gather(sv, b, func(r *rec) string { return r.State }))
-	c[17].strings(gather(sv, b, func(r *rec) string { return r.History }))
+	c[16].stringsAt(b, unsafe.Offsetof(z.State))
+	c[17].stringsAt(b, unsafe.Offsetof(z.History))
 	batchBool(&c[18], b, func(r *rec) bool { return r.DirectionInferred })
 	batchBool(&c[19], b, func(r *rec) bool { return r.Synthetic })
 	batchInt64(&c[20], b, func(r *rec) int64 { return r.OrigPkts })
@@ -664,38 +663,39 @@ func (cw *colWriter) appendFlows(b []analyze.Record, withVerdict bool) {
 	batchInt64(&c[33], b, func(r *rec) int64 { return r.OutOfOrder })
 	batchInt64(&c[34], b, func(r *rec) int64 { return r.DupAcks })
 	batchInt64(&c[35], b, func(r *rec) int64 { return r.ZeroWindows })
-	c[36].opts(gather(ov, b, func(r *rec) analyze.Opt { return r.RTTSynSynAck }))
-	c[37].opts(gather(ov, b, func(r *rec) analyze.Opt { return r.RTTSynAckAck }))
-	c[38].opts(gather(ov, b, func(r *rec) analyze.Opt { return r.RTTHandshake }))
-	c[39].opts(gather(ov, b, func(r *rec) analyze.Opt { return r.RTTFirstReply }))
+	c[36].optAt(b, unsafe.Offsetof(z.RTTSynSynAck))
+	c[37].optAt(b, unsafe.Offsetof(z.RTTSynAckAck))
+	c[38].optAt(b, unsafe.Offsetof(z.RTTHandshake))
+	c[39].optAt(b, unsafe.Offsetof(z.RTTFirstReply))
 	// All four RTT columns of a direction are null without samples.
-	rtt := func(r *analyze.RTTStats, v int64) analyze.Opt { return analyze.Opt{V: v, Valid: r.Samples != 0} }
-	c[40].opts(gather(ov, b, func(r *rec) analyze.Opt { return rtt(&r.OrigRTT, r.OrigRTT.Samples) }))
-	c[41].opts(gather(ov, b, func(r *rec) analyze.Opt { return rtt(&r.OrigRTT, r.OrigRTT.MinNs) }))
-	c[42].opts(gather(ov, b, func(r *rec) analyze.Opt { return rtt(&r.OrigRTT, r.OrigRTT.P50Ns) }))
-	c[43].opts(gather(ov, b, func(r *rec) analyze.Opt { return rtt(&r.OrigRTT, r.OrigRTT.MaxNs) }))
-	c[44].opts(gather(ov, b, func(r *rec) analyze.Opt { return rtt(&r.RespRTT, r.RespRTT.Samples) }))
-	c[45].opts(gather(ov, b, func(r *rec) analyze.Opt { return rtt(&r.RespRTT, r.RespRTT.MinNs) }))
-	c[46].opts(gather(ov, b, func(r *rec) analyze.Opt { return rtt(&r.RespRTT, r.RespRTT.P50Ns) }))
-	c[47].opts(gather(ov, b, func(r *rec) analyze.Opt { return rtt(&r.RespRTT, r.RespRTT.MaxNs) }))
-	c[48].strings(gather(sv, b, func(r *rec) string { return r.SrcPod }))
-	c[49].strings(gather(sv, b, func(r *rec) string { return r.SrcNamespace }))
-	c[50].strings(gather(sv, b, func(r *rec) string { return r.SrcService }))
-	c[51].strings(gather(sv, b, func(r *rec) string { return r.SrcNode }))
-	c[52].strings(gather(sv, b, func(r *rec) string { return r.DstPod }))
-	c[53].strings(gather(sv, b, func(r *rec) string { return r.DstNamespace }))
-	c[54].strings(gather(sv, b, func(r *rec) string { return r.DstService }))
-	c[55].strings(gather(sv, b, func(r *rec) string { return r.DstNode }))
+	var st analyze.RTTStats
+	orig, resp := unsafe.Offsetof(z.OrigRTT), unsafe.Offsetof(z.RespRTT)
+	c[40].rttAt(b, orig, unsafe.Offsetof(st.Samples))
+	c[41].rttAt(b, orig, unsafe.Offsetof(st.MinNs))
+	c[42].rttAt(b, orig, unsafe.Offsetof(st.P50Ns))
+	c[43].rttAt(b, orig, unsafe.Offsetof(st.MaxNs))
+	c[44].rttAt(b, resp, unsafe.Offsetof(st.Samples))
+	c[45].rttAt(b, resp, unsafe.Offsetof(st.MinNs))
+	c[46].rttAt(b, resp, unsafe.Offsetof(st.P50Ns))
+	c[47].rttAt(b, resp, unsafe.Offsetof(st.MaxNs))
+	c[48].stringsAt(b, unsafe.Offsetof(z.SrcPod))
+	c[49].stringsAt(b, unsafe.Offsetof(z.SrcNamespace))
+	c[50].stringsAt(b, unsafe.Offsetof(z.SrcService))
+	c[51].stringsAt(b, unsafe.Offsetof(z.SrcNode))
+	c[52].stringsAt(b, unsafe.Offsetof(z.DstPod))
+	c[53].stringsAt(b, unsafe.Offsetof(z.DstNamespace))
+	c[54].stringsAt(b, unsafe.Offsetof(z.DstService))
+	c[55].stringsAt(b, unsafe.Offsetof(z.DstNode))
 	batchInt64(&c[56], b, func(r *rec) int64 { return r.DupPkts })
 	batchInt32(&c[57], b, func(r *rec) int32 { return r.Vantages })
-	c[58].opts(gather(ov, b, func(r *rec) analyze.Opt { return r.OrigTransitP50Ns }))
-	c[59].opts(gather(ov, b, func(r *rec) analyze.Opt { return r.RespTransitP50Ns }))
-	c[60].strings(gather(sv, b, func(r *rec) string { return r.TLSSNI }))
-	c[61].strings(gather(sv, b, func(r *rec) string { return r.TLSALPN }))
-	c[62].strings(gather(sv, b, func(r *rec) string { return r.TLSVersion }))
-	c[63].strings(gather(sv, b, func(r *rec) string { return r.CaptureNodes }))
+	c[58].optAt(b, unsafe.Offsetof(z.OrigTransitP50Ns))
+	c[59].optAt(b, unsafe.Offsetof(z.RespTransitP50Ns))
+	c[60].stringsAt(b, unsafe.Offsetof(z.TLSSNI))
+	c[61].stringsAt(b, unsafe.Offsetof(z.TLSALPN))
+	c[62].stringsAt(b, unsafe.Offsetof(z.TLSVersion))
+	c[63].stringsAt(b, unsafe.Offsetof(z.CaptureNodes))
 	if withVerdict {
-		c[64].strings(gather(sv, b, func(r *rec) string { return r.CrossCheck }))
+		c[64].stringsAt(b, unsafe.Offsetof(z.CrossCheck))
 	}
 }
 

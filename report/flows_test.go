@@ -2,9 +2,11 @@ package report_test
 
 import (
 	"bytes"
+	"encoding/base64"
 	"errors"
 	"flag"
 	"io"
+	"math/rand/v2"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -259,8 +261,57 @@ func TestFlowMetadata(t *testing.T) {
 	for _, rg := range pf.Metadata().RowGroups {
 		for _, c := range rg.Columns {
 			if got := c.MetaData.Codec.String(); got != "ZSTD" {
-				t.Errorf("column %v codec %s, want ZSTD", c.MetaData.PathInSchema, got)
+				t.Errorf("column %v codec %s, want ZSTD (a one-row file)", c.MetaData.PathInSchema, got)
 			}
+		}
+	}
+}
+
+// TestFlowCodecs: a column whose first page zstd cannot shrink (random
+// Community IDs) is stored uncompressed, in every row group (parquet-go
+// reads all of a column's chunks with its first chunk's codec); others
+// stay zstd; dictionary columns stay zstd whatever their indexes; the rows
+// read back.
+func TestFlowCodecs(t *testing.T) {
+	recs := refereeRecords(40000)
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range recs {
+		id := make([]byte, 21)
+		for k := range id {
+			id[k] = byte(rng.Uint32())
+		}
+		recs[i].CommunityID = "1:" + base64.StdEncoding.EncodeToString(id)
+		recs[i].SrcIP = netip.AddrFrom4([4]byte{byte(rng.Uint32()), byte(rng.Uint32()), byte(rng.Uint32()), byte(rng.Uint32())})
+	}
+	path := filepath.Join(t.TempDir(), "flows.parquet")
+	writeFlows(t, path, report.FlowWriterOptions{RowGroupRows: 15000}, recs...)
+	pf := openParquet(t, path)
+	want := map[string]string{"community_id": "UNCOMPRESSED", "src_ip": "ZSTD", "capture": "ZSTD", "orig_retrans_pkts": "ZSTD", "state": "ZSTD"}
+	for g, rg := range pf.Metadata().RowGroups {
+		for j, c := range rg.Columns {
+			name := c.MetaData.PathInSchema[0]
+			if first := pf.Metadata().RowGroups[0].Columns[j].MetaData.Codec; c.MetaData.Codec != first {
+				t.Errorf("row group %d column %s: codec %v, in row group 0 %v", g, name, c.MetaData.Codec, first)
+			}
+			if w, ok := want[name]; ok && c.MetaData.Codec.String() != w {
+				t.Errorf("row group %d column %s: codec %v, want %s", g, name, c.MetaData.Codec, w)
+			}
+		}
+	}
+	rows, err := report.ReadFlows(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != len(recs) {
+		t.Fatalf("%d rows, want %d", len(rows), len(recs))
+	}
+	for i := range recs {
+		want, err := report.FlowRowOf(&recs[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(rows[i], want) {
+			t.Fatalf("row %d:\n got %+v\nwant %+v", i, rows[i], want)
 		}
 	}
 }
