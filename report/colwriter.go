@@ -2,7 +2,6 @@ package report
 
 import (
 	"bytes"
-	"cmp"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -155,12 +154,20 @@ func (s *stats) addBytes(v []byte) {
 	if p > s.pmin && p < s.pmax {
 		return // decided by the first 8 bytes: neither bound changes
 	}
-	if compareBytes(v, s.min) < 0 {
+	if p < s.pmin || p == s.pmin && tailLess(v, s.min) {
 		s.setMin(v, p)
 	}
-	if compareBytes(v, s.max) > 0 {
+	if p > s.pmax || p == s.pmax && tailLess(s.max, v) {
 		s.setMax(v, p)
 	}
+}
+
+// tailLess is a < b for a and b of the same prefix8.
+func tailLess(a, b []byte) bool {
+	if len(a) <= 8 || len(b) <= 8 {
+		return len(a) < len(b)
+	}
+	return bytes.Compare(a[8:], b[8:]) < 0
 }
 
 func (s *stats) setMin(v []byte, p uint64) { s.min, s.pmin = append(s.min[:0], v...), p }
@@ -189,10 +196,13 @@ func compareBytes(a, b []byte) int {
 		}
 		return 1
 	}
-	if len(a) <= 8 || len(b) <= 8 {
-		return cmp.Compare(len(a), len(b))
+	switch {
+	case tailLess(a, b):
+		return -1
+	case tailLess(b, a):
+		return 1
 	}
-	return bytes.Compare(a[8:], b[8:])
+	return 0
 }
 
 func (s *stats) addString(v string) {
@@ -1032,21 +1042,23 @@ func (c *pcol) pageStats() {
 	}
 }
 
-// minMax64 returns the least and greatest of v (not empty), in two
+// minMax64 returns the least and greatest of v (not empty), in four
 // independent chains so that the comparisons overlap.
 func minMax64(v []int64) (lo, hi int64) {
-	lo, hi = v[0], v[0]
-	lo2, hi2 := lo, hi
+	l0, h0 := v[0], v[0]
+	l1, h1, l2, h2, l3, h3 := l0, h0, l0, h0, l0, h0
 	i := 0
-	for ; i+1 < len(v); i += 2 {
-		a, b := v[i], v[i+1]
-		lo, hi = min(lo, a), max(hi, a)
-		lo2, hi2 = min(lo2, b), max(hi2, b)
+	for ; i+3 < len(v); i += 4 {
+		w := v[i : i+4 : i+4]
+		l0, h0 = min(l0, w[0]), max(h0, w[0])
+		l1, h1 = min(l1, w[1]), max(h1, w[1])
+		l2, h2 = min(l2, w[2]), max(h2, w[2])
+		l3, h3 = min(l3, w[3]), max(h3, w[3])
 	}
-	if i < len(v) {
-		lo, hi = min(lo, v[i]), max(hi, v[i])
+	for ; i < len(v); i++ {
+		l0, h0 = min(l0, v[i]), max(h0, v[i])
 	}
-	return min(lo, lo2), max(hi, hi2)
+	return min(l0, l1, l2, l3), max(h0, h1, h2, h3)
 }
 
 // appendDeltaZeros appends the DELTA_BINARY_PACKED encoding of n zeros, as

@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"reflect"
+	"slices"
 	"testing"
 
 	"github.com/parquet-go/parquet-go/encoding/delta"
@@ -140,6 +141,23 @@ func TestDeltaZeros(t *testing.T) {
 		got := appendDeltaZeros([]byte("x"), n)
 		if !bytes.Equal(got[1:], want64) || !bytes.Equal(got[1:], want32) || got[0] != 'x' {
 			t.Errorf("%d zeros: %x, want %x (INT64), %x (INT32)", n, got[1:], want64, want32)
+		}
+	}
+}
+
+func TestMinMax64(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	for n := 1; n < 40; n++ {
+		v := make([]int64, n)
+		for i := range v {
+			v[i] = rng.Int64() >> rng.IntN(64)
+			if rng.IntN(2) == 0 {
+				v[i] = -v[i]
+			}
+		}
+		lo, hi := minMax64(v)
+		if lo != slices.Min(v) || hi != slices.Max(v) {
+			t.Fatalf("minMax64(%v) = %d, %d", v, lo, hi)
 		}
 	}
 }
