@@ -944,7 +944,11 @@ func (cw *colWriter) flushPage(c *pcol) {
 func (cw *colWriter) appendPage(c *pcol, dst, body []byte, numValues int32, enc format.Encoding, dict bool) []byte {
 	payload := body
 	if !c.decided || !c.raw {
-		z, err := cw.codec.Encode(cw.scr.zbuf, body)
+		encode := cw.codec.EncodeNumbers
+		if dict || c.typ == format.ByteArray && c.enc != encDict {
+			encode = cw.codec.Encode // text
+		}
+		z, err := encode(cw.scr.zbuf, body)
 		if err != nil {
 			cw.err = fmt.Errorf("compress: %w", err)
 			return dst
