@@ -1023,32 +1023,56 @@ func (c *pcol) pageStats() {
 		// Bounds come from the dictionary when the chunk ends (writeChunk).
 		p.has = len(c.idx) > 0
 	case c.typ == format.ByteArray:
-		for i := 0; i+1 < len(c.offs); i++ {
-			p.addBytes(c.data[c.offs[i]:c.offs[i+1]])
-		}
+		p.byteArrays(c.data, c.offs)
 	case c.typ == format.Int64 && len(c.i64) > 0:
 		p.has = true
-		p.imin, p.imax = minMax64(c.i64)
+		p.imin, p.imax = minMax(c.i64)
 	case c.typ == format.Int32 && len(c.i32) > 0:
-		lo, hi := c.i32[0], c.i32[0]
-		for _, v := range c.i32 {
-			lo, hi = min(lo, v), max(hi, v)
-		}
+		lo, hi := minMax(c.i32)
 		p.has, p.imin, p.imax = true, int64(lo), int64(hi)
-	case c.typ == format.Boolean:
+	case c.typ == format.Boolean && len(c.bits) > 0:
+		all, some := true, false
 		for _, v := range c.bits {
-			b := int64(0)
-			if v {
-				b = 1
-			}
-			p.addInt(b)
+			all, some = all && v, some || v
 		}
+		p.has, p.imin, p.imax = true, int64(b2u(all)), int64(b2u(some))
 	}
 }
 
-// minMax64 returns the least and greatest of v (not empty), in four
+// byteArrays adds a page's BYTE_ARRAY values (data cut at offs) to s: a
+// value whose first 8 bytes put it strictly between the bounds, or that is
+// a bound (at most 8 bytes long), changes nothing and costs a load and two
+// comparisons; the others go through addBytes.
+func (s *stats) byteArrays(data []byte, offs []uint32) {
+	if len(offs) < 2 {
+		return
+	}
+	if !s.has {
+		s.addBytes(data[offs[0]:offs[1]])
+	}
+	lo, hi := s.pmin, s.pmax
+	for i := 1; i < len(offs); i++ {
+		start, end := int(offs[i-1]), int(offs[i])
+		n := end - start
+		var p uint64
+		if start+8 <= len(data) {
+			// The 8 bytes from the value's start, those past its end
+			// masked off (a shift by 64 or more is 0 in Go).
+			p = binary.BigEndian.Uint64(data[start:]) & ^(^uint64(0) >> (8 * min(n, 8)))
+		} else {
+			p = prefix8(data[start:end])
+		}
+		if p > lo && p < hi || n <= 8 && (p == lo && n == len(s.min) || p == hi && n == len(s.max)) {
+			continue
+		}
+		s.addBytes(data[start:end])
+		lo, hi = s.pmin, s.pmax
+	}
+}
+
+// minMax returns the least and greatest of v (not empty), in four
 // independent chains so that the comparisons overlap.
-func minMax64(v []int64) (lo, hi int64) {
+func minMax[T int32 | int64](v []T) (lo, hi T) {
 	l0, h0 := v[0], v[0]
 	l1, h1, l2, h2, l3, h3 := l0, h0, l0, h0, l0, h0
 	i := 0

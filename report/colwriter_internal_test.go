@@ -132,6 +132,46 @@ func TestStatsBytes(t *testing.T) {
 	}
 }
 
+// TestStatsByteArrays: a page's bounds from byteArrays (prefixes loaded
+// from the page buffer, values that are a bound skipped) are those of
+// bytes.Compare, over pages of few distinct values (bounds repeat) and of
+// many, added to bounds of earlier pages.
+func TestStatsByteArrays(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	for range 3000 {
+		var s stats
+		var lo, hi []byte
+		for range 1 + rng.IntN(3) {
+			data, offs := []byte{}, []uint32{0}
+			distinct := 1 + rng.IntN(6)
+			for range rng.IntN(30) {
+				v := make([]byte, rng.IntN(14))
+				for i := range v {
+					v[i] = byte(rng.IntN(distinct)) * 60
+				}
+				data = append(data, v...)
+				offs = append(offs, uint32(len(data)))
+				if lo == nil || bytes.Compare(v, lo) < 0 {
+					lo = v
+				}
+				if hi == nil || bytes.Compare(v, hi) > 0 {
+					hi = v
+				}
+			}
+			s.byteArrays(data, offs)
+		}
+		if lo == nil {
+			if s.has {
+				t.Fatal("bounds of no values")
+			}
+			continue
+		}
+		if !bytes.Equal(s.min, lo) || !bytes.Equal(s.max, hi) {
+			t.Fatalf("min %x max %x, want %x %x", s.min, s.max, lo, hi)
+		}
+	}
+}
+
 // TestDeltaZeros: appendDeltaZeros writes parquet-go's bytes for pages of
 // zeros, INT64 and INT32.
 func TestDeltaZeros(t *testing.T) {
@@ -145,7 +185,7 @@ func TestDeltaZeros(t *testing.T) {
 	}
 }
 
-func TestMinMax64(t *testing.T) {
+func TestMinMax(t *testing.T) {
 	rng := rand.New(rand.NewPCG(9, 10))
 	for n := 1; n < 40; n++ {
 		v := make([]int64, n)
@@ -155,9 +195,17 @@ func TestMinMax64(t *testing.T) {
 				v[i] = -v[i]
 			}
 		}
-		lo, hi := minMax64(v)
+		lo, hi := minMax(v)
 		if lo != slices.Min(v) || hi != slices.Max(v) {
-			t.Fatalf("minMax64(%v) = %d, %d", v, lo, hi)
+			t.Fatalf("minMax(%v) = %d, %d", v, lo, hi)
+		}
+		v32 := make([]int32, n)
+		for i := range v {
+			v32[i] = int32(v[i])
+		}
+		lo32, hi32 := minMax(v32)
+		if lo32 != slices.Min(v32) || hi32 != slices.Max(v32) {
+			t.Fatalf("minMax(%v) = %d, %d", v32, lo32, hi32)
 		}
 	}
 }
