@@ -209,3 +209,49 @@ func TestMinMax(t *testing.T) {
 		}
 	}
 }
+
+// TestIndexThrift: appendColumnIndex and appendOffsetIndex write the bytes
+// thrift.Marshal writes, for pages of 1 to 40 (list headers short and
+// long), null and empty bounds, negative and large numbers.
+func TestIndexThrift(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 14))
+	var proto thrift.CompactProtocol
+	num := func() int64 { return rng.Int64() >> rng.IntN(64) * int64(1-2*rng.IntN(2)) }
+	for n := range 41 {
+		ci := format.ColumnIndex{BoundaryOrder: format.BoundaryOrder(rng.IntN(3))}
+		oi := format.OffsetIndex{}
+		if n > 0 {
+			ci.NullPages, ci.MinValues, ci.MaxValues = []bool{}, [][]byte{}, [][]byte{}
+			oi.PageLocations = []format.PageLocation{}
+		}
+		if n%3 != 0 {
+			ci.NullCounts = []int64{}
+		}
+		for range n {
+			lo := make([]byte, rng.IntN(20))
+			for i := range lo {
+				lo[i] = byte(rng.Uint32())
+			}
+			ci.NullPages = append(ci.NullPages, rng.IntN(2) == 0)
+			ci.MinValues = append(ci.MinValues, lo)
+			ci.MaxValues = append(ci.MaxValues, append(lo, 0xff))
+			if ci.NullCounts != nil {
+				ci.NullCounts = append(ci.NullCounts, num())
+			}
+			oi.PageLocations = append(oi.PageLocations, format.PageLocation{Offset: num(), CompressedPageSize: int32(num()), FirstRowIndex: num()})
+		}
+		want, err := thrift.Marshal(&proto, &ci)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := appendColumnIndex([]byte("x"), &ci); !bytes.Equal(got[1:], want) {
+			t.Fatalf("%d pages: column index\n%x\nwant\n%x", n, got[1:], want)
+		}
+		if want, err = thrift.Marshal(&proto, &oi); err != nil {
+			t.Fatal(err)
+		}
+		if got := appendOffsetIndex([]byte("x"), &oi); !bytes.Equal(got[1:], want) {
+			t.Fatalf("%d pages: offset index\n%x\nwant\n%x", n, got[1:], want)
+		}
+	}
+}

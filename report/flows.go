@@ -625,15 +625,13 @@ func (cw *colWriter) appendFlows(b []analyze.Record, withVerdict bool) {
 	type rec = analyze.Record
 	c := cw.cols[:nFlowCols:nFlowCols]
 	var z rec // for the fields' offsets
-	av := slices.Grow(cw.scr.addrs[:0], len(b))
-	cw.scr.addrs = av
 	c[0].stringsAt(b, unsafe.Offsetof(z.FlowID))
 	c[1].stringsAt(b, unsafe.Offsetof(z.CommunityID))
 	c[2].stringsAt(b, unsafe.Offsetof(z.Capture))
 	c[3].stringsAt(b, unsafe.Offsetof(z.Proto))
 	batchInt32(&c[4], b, func(r *rec) int32 { return r.IPVersion })
-	c[5].addrList(gather(av, b, func(r *rec) netip.Addr { return r.SrcIP }))
-	c[6].addrList(gather(av, b, func(r *rec) netip.Addr { return r.DstIP }))
+	c[5].addrsAt(b, unsafe.Offsetof(z.SrcIP))
+	c[6].addrsAt(b, unsafe.Offsetof(z.DstIP))
 	batchInt32(&c[7], b, func(r *rec) int32 { return int32(r.SrcPort) })
 	batchInt32(&c[8], b, func(r *rec) int32 { return int32(r.DstPort) })
 	optsAt[int32, bool](&c[9], &c[9].i32, b, unsafe.Offsetof(z.VLAN)+optV, unsafe.Offsetof(z.VLAN)+optValid)
