@@ -389,10 +389,31 @@ func (c *pcol) optAt(b []analyze.Record, off uintptr) {
 	optsAt[int64, bool](c, &c.i64, b, off+optV, off+optValid)
 }
 
-// rttAt adds the field at offset off of the analyze.RTTStats at offset st
-// of each record, null when the direction has no samples.
-func (c *pcol) rttAt(b []analyze.Record, st, off uintptr) {
-	optsAt[int64, int64](c, &c.i64, b, st+off, st+unsafe.Offsetof(analyze.RTTStats{}.Samples))
+// rttsAt adds to the four columns cs the fields Samples, MinNs, P50Ns and
+// MaxNs of the analyze.RTTStats at offset st of each record, all four null
+// when the direction has no samples: the levels are found once and copied.
+func rttsAt(cs []pcol, b []analyze.Record, st uintptr) {
+	var z analyze.RTTStats
+	cs = cs[:4:4]
+	c0 := &cs[0]
+	n0 := len(c0.i64)
+	optsAt[int64, int64](c0, &c0.i64, b, st+unsafe.Offsetof(z.Samples), st+unsafe.Offsetof(z.Samples))
+	d := c0.defs[len(c0.defs)-len(b):]
+	some := len(c0.i64) > n0
+	for j, off := range [3]uintptr{unsafe.Offsetof(z.MinNs), unsafe.Offsetof(z.P50Ns), unsafe.Offsetof(z.MaxNs)} {
+		c := &cs[j+1]
+		c.defs = append(c.defs, d...)
+		if !some {
+			continue
+		}
+		nv := len(c.i64)
+		v := slices.Grow(c.i64, len(b))[:nv+len(b)]
+		for k := range d {
+			v[nv] = *fieldAt[int64](b, k, st+off)
+			nv += int(d[k])
+		}
+		c.i64 = v[:nv]
+	}
 }
 
 // b2u is 1 for true, 0 for false.

@@ -666,16 +666,8 @@ func (cw *colWriter) appendFlows(b []analyze.Record, withVerdict bool) {
 	c[38].optAt(b, unsafe.Offsetof(z.RTTHandshake))
 	c[39].optAt(b, unsafe.Offsetof(z.RTTFirstReply))
 	// All four RTT columns of a direction are null without samples.
-	var st analyze.RTTStats
-	orig, resp := unsafe.Offsetof(z.OrigRTT), unsafe.Offsetof(z.RespRTT)
-	c[40].rttAt(b, orig, unsafe.Offsetof(st.Samples))
-	c[41].rttAt(b, orig, unsafe.Offsetof(st.MinNs))
-	c[42].rttAt(b, orig, unsafe.Offsetof(st.P50Ns))
-	c[43].rttAt(b, orig, unsafe.Offsetof(st.MaxNs))
-	c[44].rttAt(b, resp, unsafe.Offsetof(st.Samples))
-	c[45].rttAt(b, resp, unsafe.Offsetof(st.MinNs))
-	c[46].rttAt(b, resp, unsafe.Offsetof(st.P50Ns))
-	c[47].rttAt(b, resp, unsafe.Offsetof(st.MaxNs))
+	rttsAt(c[40:44], b, unsafe.Offsetof(z.OrigRTT))
+	rttsAt(c[44:48], b, unsafe.Offsetof(z.RespRTT))
 	c[48].stringsAt(b, unsafe.Offsetof(z.SrcPod))
 	c[49].stringsAt(b, unsafe.Offsetof(z.SrcNamespace))
 	c[50].stringsAt(b, unsafe.Offsetof(z.SrcService))
