@@ -41,6 +41,16 @@ type colWriter struct {
 	rows  int64 // rows in the current row group
 	proto thrift.CompactProtocol
 	scr   scratch
+
+	// codecPerColumn lets a column's first page decide its codec and pages
+	// of numbers skip zstd's entropy coding (appendPage). flows.parquet
+	// only: its rows are flows, whose IDs, times and ports are as random
+	// in the first page as in the rest. The L7 tables keep zstd with
+	// entropy coding everywhere: their rows repeat their flows' values
+	// (several transactions per flow), so a first page of distinct flows
+	// says nothing about the rest (http.parquet of the bench capture grew
+	// 81% with it).
+	codecPerColumn bool
 }
 
 // scratch holds buffers reused for every page.
@@ -946,20 +956,22 @@ func (cw *colWriter) flushPage(c *pcol) {
 
 // appendPage appends a page's header and body to dst, zstd-compressed
 // unless the column is stored uncompressed, and adds the header's and the
-// uncompressed body's sizes to the chunk's. A column's first page decides
-// its codec for the whole file (parquet-go reads every chunk of a column
-// with the codec of its first): none when that page has at least
-// zstdDecideBytes and zstd makes it less than 1/zstdMinGain smaller, else
-// zstd. zstd costs about as much time on values it cannot shrink
-// (Community IDs, nanosecond times, RTTs) as on others (README: Speed and
-// memory). A dictionary column stays zstd: its first page holds indexes,
-// which say nothing of its dictionary page's text.
+// uncompressed body's sizes to the chunk's. With codecPerColumn, a
+// column's first page decides its codec for the whole file (parquet-go
+// reads every chunk of a column with the codec of its first): none when
+// that page has at least zstdDecideBytes and zstd makes it less than
+// 1/zstdMinGain smaller, else zstd. zstd costs about as much time on
+// values it cannot shrink (Community IDs, nanosecond times, RTTs) as on
+// others (README: Speed and memory). A dictionary column stays zstd: its
+// first page holds indexes, which say nothing of its dictionary page's
+// text. Pages of numbers are then compressed without entropy coding
+// (EncodeNumbers).
 func (cw *colWriter) appendPage(c *pcol, dst, body []byte, numValues int32, enc format.Encoding, dict bool) []byte {
 	payload := body
 	if !c.decided || !c.raw {
-		encode := cw.codec.EncodeNumbers
-		if dict || c.typ == format.ByteArray && c.enc != encDict {
-			encode = cw.codec.Encode // text
+		encode := cw.codec.Encode
+		if cw.codecPerColumn && !dict && (c.typ != format.ByteArray || c.enc == encDict) {
+			encode = cw.codec.EncodeNumbers // not text
 		}
 		z, err := encode(cw.scr.zbuf, body)
 		if err != nil {
@@ -969,7 +981,7 @@ func (cw *colWriter) appendPage(c *pcol, dst, body []byte, numValues int32, enc 
 		cw.scr.zbuf = z
 		if !c.decided {
 			c.decided = true
-			c.raw = c.enc != encDict && len(body) >= zstdDecideBytes && len(body)-len(z) < len(body)/zstdMinGain
+			c.raw = cw.codecPerColumn && c.enc != encDict && len(body) >= zstdDecideBytes && len(body)-len(z) < len(body)/zstdMinGain
 		}
 		if !c.raw {
 			payload = z

@@ -9,7 +9,9 @@
 //
 // Layout:
 //   - Compression: zstd (its fastest level, 1 MiB window), except on a
-//     column whose first page zstd cannot shrink: a column whose first page
+//     flows.parquet column whose first page zstd cannot shrink (the L7
+//     tables, whose rows repeat their flows' values, keep zstd with entropy
+//     coding on every page): a column whose first page
 //     has at least 4 KiB and comes out of zstd less than 1/16 smaller is
 //     stored uncompressed in the whole file (on the bench capture:
 //     community_id, ts, ts_ns, end_ns, duration_ns, src_port and six RTT

@@ -481,6 +481,7 @@ func NewFlowWriter(w io.Writer, opts FlowWriterOptions) (*FlowWriter, error) {
 	if err != nil {
 		return nil, fmt.Errorf("report: flows writer: %w", err)
 	}
+	cw.codecPerColumn = true
 	return &FlowWriter{
 		cw:           cw,
 		bw:           bw,
