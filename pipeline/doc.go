@@ -26,7 +26,9 @@
 //     flow of the second, and so on, so the outputs do not depend on Jobs.
 //     There each flow gets its Kubernetes identity, is added to its
 //     cross-check aggregate, to the report's summary (report.Summary), and is
-//     written once to flows.parquet (report.FlowWriter). With L7 the same
+//     written once to flows.parquet (report.FlowWriter; without a
+//     cross-check a batch goes to FlowWriter.WriteBatch as it is, read in
+//     place rather than copied record by record). With L7 the same
 //     batches carry the engine's HTTP transactions and DNS queries to rows
 //     of http.parquet and dns.parquet (report.TableWriter, each row filled
 //     in place), and bring the written transactions back to the worker,

@@ -36,9 +36,9 @@ type orderedSink struct {
 
 // sinkWriters receive what the captures produce, on the sink's goroutine.
 type sinkWriters struct {
-	flow func(*analyze.Record) error
-	http func(*http.Transaction) error // nil: L7 off; must not keep t or its Flow (the worker recycles it)
-	dns  func(*dns.Query) error
+	flows func([]analyze.Record) error  // a batch, in order; must not keep the slice (the worker reuses it)
+	http  func(*http.Transaction) error // nil: L7 off; must not keep t or its Flow (the worker recycles it)
+	dns   func(*dns.Query) error
 }
 
 func newOrderedSink(captures int, w sinkWriters) *orderedSink {
@@ -50,10 +50,8 @@ func newOrderedSink(captures int, w sinkWriters) *orderedSink {
 		var err error
 		for c := range s.captures {
 			for b := range s.queue(c) {
-				for i := range b.recs {
-					if err == nil {
-						err = w.flow(&b.recs[i])
-					}
+				if err == nil && len(b.recs) > 0 {
+					err = w.flows(b.recs)
 				}
 				for _, t := range b.http {
 					if err == nil {

@@ -41,14 +41,21 @@ type colWriter struct {
 	rows  int64 // rows in the current row group
 	proto thrift.CompactProtocol
 	scr   scratch
+
+	// codecPerColumn lets a column's first page decide its codec and pages
+	// of numbers skip zstd's entropy coding (appendPage). flows.parquet
+	// only: its rows are flows, whose IDs, times and ports are as random
+	// in the first page as in the rest. The L7 tables keep zstd with
+	// entropy coding everywhere: their rows repeat their flows' values
+	// (several transactions per flow), so a first page of distinct flows
+	// says nothing about the rest (http.parquet of the bench capture grew
+	// 81% with it).
+	codecPerColumn bool
 }
 
 // scratch holds buffers reused for every page.
 type scratch struct {
 	levels, values, body, zbuf []byte
-	strs                       []string     // a batch's values of a column (appendFlows)
-	addrs                      []netip.Addr // the same, of an address column
-	opts                       []analyze.Opt
 }
 
 // Column value encodings (the data pages'; a dictionary column also has a
@@ -116,6 +123,8 @@ type pcol struct {
 	values   int64 // level entries (values, nulls and empty lists)
 	rows     int64 // rows (equal to values unless repeated)
 	rawTotal int64 // uncompressed bytes of the pages, headers included
+	decided  bool  // the column's codec is decided (its first page is written)
+	raw      bool  // and it is uncompressed
 	nPages   int32
 }
 
@@ -128,6 +137,8 @@ type stats struct {
 	has      bool
 	nulls    int64
 	min, max []byte
+	pmin     uint64 // prefix8 of min and max
+	pmax     uint64
 	imin     int64 // for INT32, INT64, BOOLEAN
 	imax     int64
 }
@@ -142,42 +153,69 @@ func (s *stats) addInt(v int64) {
 }
 
 func (s *stats) addBytes(v []byte) {
+	p := prefix8(v)
 	if !s.has {
 		s.has = true
-		s.min = append(s.min[:0], v...)
-		s.max = append(s.max[:0], v...)
+		s.setMin(v, p)
+		s.setMax(v, p)
 		return
 	}
-	if compareBytes(v, s.min) < 0 {
-		s.min = append(s.min[:0], v...)
+	if p > s.pmin && p < s.pmax {
+		return // decided by the first 8 bytes: neither bound changes
 	}
-	if compareBytes(v, s.max) > 0 {
-		s.max = append(s.max[:0], v...)
+	if p < s.pmin || p == s.pmin && tailLess(v, s.min) {
+		s.setMin(v, p)
 	}
+	if p > s.pmax || p == s.pmax && tailLess(s.max, v) {
+		s.setMax(v, p)
+	}
+}
+
+// tailLess is a < b for a and b of the same prefix8.
+func tailLess(a, b []byte) bool {
+	if len(a) <= 8 || len(b) <= 8 {
+		return len(a) < len(b)
+	}
+	return bytes.Compare(a[8:], b[8:]) < 0
+}
+
+func (s *stats) setMin(v []byte, p uint64) { s.min, s.pmin = append(s.min[:0], v...), p }
+func (s *stats) setMax(v []byte, p uint64) { s.max, s.pmax = append(s.max[:0], v...), p }
+
+// prefix8 is the first 8 bytes of b as a big-endian integer, zero-padded:
+// prefix8(a) < prefix8(b) implies a < b.
+func prefix8(b []byte) uint64 {
+	if len(b) >= 8 {
+		return binary.BigEndian.Uint64(b)
+	}
+	var x uint64
+	for i, c := range b {
+		x |= uint64(c) << (56 - 8*i)
+	}
+	return x
 }
 
 // compareBytes is bytes.Compare, deciding on the first 8 bytes as one
-// integer when they differ (flow and Community IDs mostly do).
+// integer when they differ (flow and Community IDs mostly do); when they
+// are equal and one is at most 8 bytes long, it is a prefix of the other.
 func compareBytes(a, b []byte) int {
-	if len(a) >= 8 && len(b) >= 8 {
-		if x, y := binary.BigEndian.Uint64(a), binary.BigEndian.Uint64(b); x != y {
-			if x < y {
-				return -1
-			}
-			return 1
+	if x, y := prefix8(a), prefix8(b); x != y {
+		if x < y {
+			return -1
 		}
+		return 1
 	}
-	return bytes.Compare(a, b)
+	switch {
+	case tailLess(a, b):
+		return -1
+	case tailLess(b, a):
+		return 1
+	}
+	return 0
 }
 
 func (s *stats) addString(v string) {
-	if !s.has || v < string(s.min) {
-		s.min = append(s.min[:0], v...)
-	}
-	if !s.has || v > string(s.max) {
-		s.max = append(s.max[:0], v...)
-	}
-	s.has = true
+	s.addBytes(unsafe.Slice(unsafe.StringData(v), len(v)))
 }
 
 // merge adds a page's stats to a chunk's.
@@ -320,20 +358,72 @@ func batchBool(c *pcol, b []analyze.Record, f func(*analyze.Record) bool) {
 	c.bits = v
 }
 
-// opts adds optional INT64 values, as optInt64 does for each, without a
-// branch per value (whether a value is null follows no pattern).
-func (c *pcol) opts(v []analyze.Opt) {
-	nd, nv := len(c.defs), len(c.i64)
-	defs := slices.Grow(c.defs, len(v))[:nd+len(v)]
-	vals := slices.Grow(c.i64, len(v))[:nv+len(v)]
+// optsAt adds, for each record, the optional integer at offset valOff,
+// null when the flag at flagOff (an Opt's Valid, or a count that must not
+// be 0) is false or 0, as optInt64 (optInt32) does for each: the levels
+// without a branch per value (whether a value is null follows no pattern),
+// and a batch of nulls as one cleared run of levels.
+func optsAt[T int32 | int64, F bool | int64](c *pcol, vals *[]T, b []analyze.Record, valOff, flagOff uintptr) {
+	var unset F
+	var set uint8
+	for k := range b {
+		set |= b2u(*fieldAt[F](b, k, flagOff) != unset)
+	}
+	nd := len(c.defs)
+	defs := slices.Grow(c.defs, len(b))[:nd+len(b)]
 	d := defs[nd:]
-	for k, o := range v {
-		valid := b2u(o.Valid)
+	c.defs = defs
+	if set == 0 {
+		clear(d)
+		return
+	}
+	nv := len(*vals)
+	v := slices.Grow(*vals, len(b))[:nv+len(b)]
+	for k := range d {
+		valid := b2u(*fieldAt[F](b, k, flagOff) != unset)
 		d[k] = valid
-		vals[nv] = o.V
+		v[nv] = T(*fieldAt[int64](b, k, valOff))
 		nv += int(valid)
 	}
-	c.defs, c.i64 = defs, vals[:nv]
+	*vals = v[:nv]
+}
+
+// Offsets in an analyze.Opt.
+const (
+	optV     = unsafe.Offsetof(analyze.Opt{}.V)
+	optValid = unsafe.Offsetof(analyze.Opt{}.Valid)
+)
+
+// optAt adds the analyze.Opt field at offset off of each record.
+func (c *pcol) optAt(b []analyze.Record, off uintptr) {
+	optsAt[int64, bool](c, &c.i64, b, off+optV, off+optValid)
+}
+
+// rttsAt adds to the four columns cs the fields Samples, MinNs, P50Ns and
+// MaxNs of the analyze.RTTStats at offset st of each record, all four null
+// when the direction has no samples: the levels are found once and copied.
+func rttsAt(cs []pcol, b []analyze.Record, st uintptr) {
+	var z analyze.RTTStats
+	cs = cs[:4:4]
+	c0 := &cs[0]
+	n0 := len(c0.i64)
+	optsAt[int64, int64](c0, &c0.i64, b, st+unsafe.Offsetof(z.Samples), st+unsafe.Offsetof(z.Samples))
+	d := c0.defs[len(c0.defs)-len(b):]
+	some := len(c0.i64) > n0
+	for j, off := range [3]uintptr{unsafe.Offsetof(z.MinNs), unsafe.Offsetof(z.P50Ns), unsafe.Offsetof(z.MaxNs)} {
+		c := &cs[j+1]
+		c.defs = append(c.defs, d...)
+		if !some {
+			continue
+		}
+		nv := len(c.i64)
+		v := slices.Grow(c.i64, len(b))[:nv+len(b)]
+		for k := range d {
+			v[nv] = *fieldAt[int64](b, k, st+off)
+			nv += int(d[k])
+		}
+		c.i64 = v[:nv]
+	}
 }
 
 // b2u is 1 for true, 0 for false.
@@ -345,37 +435,40 @@ func b2u(b bool) uint8 {
 	return x
 }
 
-// gather puts a column's values of a batch in v (an inlined loop, f
-// inlined too), for the column methods that take a batch's values (strings,
-// addrList, opts).
-func gather[T any](v []T, b []analyze.Record, f func(*analyze.Record) T) []T {
-	v = v[:len(b)]
-	for k := range v {
-		v[k] = f(&b[k])
-	}
-	return v
+// fieldAt returns the field of b[k] at offset off (unsafe.Offsetof of a
+// Record field of type T): the column appenders read one field of every
+// record of a batch in one loop that is not a closure per value.
+func fieldAt[T any](b []analyze.Record, k int, off uintptr) *T {
+	return (*T)(unsafe.Add(unsafe.Pointer(&b[k]), off))
 }
 
-// strings adds BYTE_ARRAY values, as string does for each.
-func (c *pcol) strings(v []string) {
+// stringsAt adds the string field at offset off of each record, as string
+// does for each.
+func (c *pcol) stringsAt(b []analyze.Record, off uintptr) {
 	if c.optional {
 		// The levels first: a batch of an optional column is often all
-		// nulls (no pods, no TLS), and then there is nothing more to do.
-		nd := len(c.defs)
-		defs := slices.Grow(c.defs, len(v))[:nd+len(v)]
-		d, set := defs[nd:], uint8(0)
-		for k, s := range v {
-			d[k] = b2u(s != "")
-			set |= d[k]
+		// nulls (no pods, no TLS), and then one pass over the lengths and
+		// a cleared run of levels are all there is to do.
+		var set int
+		for k := range b {
+			set |= len(*fieldAt[string](b, k, off))
 		}
+		nd := len(c.defs)
+		defs := slices.Grow(c.defs, len(b))[:nd+len(b)]
+		d := defs[nd:]
 		c.defs = defs
 		if set == 0 {
+			clear(d)
 			return
+		}
+		for k := range d {
+			d[k] = b2u(len(*fieldAt[string](b, k, off)) != 0)
 		}
 	}
 	if c.enc != encDict {
 		data, offs := c.data, c.offs
-		for _, s := range v {
+		for k := range b {
+			s := *fieldAt[string](b, k, off)
 			if s == "" && c.optional {
 				continue
 			}
@@ -386,7 +479,8 @@ func (c *pcol) strings(v []string) {
 		return
 	}
 	idx := c.idx
-	for _, s := range v {
+	for k := range b {
+		s := *fieldAt[string](b, k, off)
 		if s == "" && c.optional {
 			continue
 		}
@@ -476,30 +570,33 @@ func sameString(a, b string) bool {
 	return len(a) == len(b) && (unsafe.StringData(a) == unsafe.StringData(b) || a == b)
 }
 
-// addrList adds addresses, as addr does for each.
-func (c *pcol) addrList(v []netip.Addr) {
-	for _, a := range v {
-		c.addr(a)
+// addrsAt adds the address field at offset off of each record to a
+// required dictionary column as its RFC 5952 text, without a zone; the text
+// is made once per row group and address. A column takes addresses or
+// strings, not both.
+func (c *pcol) addrsAt(b []analyze.Record, off uintptr) {
+	idx := c.idx
+	for k := range b {
+		if a := fieldAt[netip.Addr](b, k, off); !c.lastOK || *a != c.lastIP {
+			c.lastIP, c.lastIdx, c.lastOK = *a, c.addrIndex(*a), true
+		}
+		idx = append(idx, c.lastIdx)
 	}
+	c.idx = idx
 }
 
-// addr adds an address to a required dictionary column as its RFC 5952
-// text, without a zone; the text is made once per row group and address. A
-// column takes addresses or strings, not both.
-func (c *pcol) addr(a netip.Addr) {
-	if !c.lastOK || a != c.lastIP {
-		i, ok := c.addrs.get(a)
-		if !ok {
-			i = c.nAddrs
-			c.nAddrs++
-			start := len(c.addrText)
-			c.addrText = a.WithZone("").AppendTo(append(c.addrText, 0, 0, 0, 0))
-			binary.LittleEndian.PutUint32(c.addrText[start:], uint32(len(c.addrText)-start-4))
-			c.addrs.put(a, i)
-		}
-		c.lastIP, c.lastIdx, c.lastOK = a, i, true
+// addrIndex returns a's dictionary index, adding it if new.
+func (c *pcol) addrIndex(a netip.Addr) int32 {
+	i, ok := c.addrs.get(a)
+	if !ok {
+		i = c.nAddrs
+		c.nAddrs++
+		start := len(c.addrText)
+		c.addrText = a.WithZone("").AppendTo(append(c.addrText, 0, 0, 0, 0))
+		binary.LittleEndian.PutUint32(c.addrText[start:], uint32(len(c.addrText)-start-4))
+		c.addrs.put(a, i)
 	}
-	c.idx = append(c.idx, c.lastIdx)
+	return i
 }
 
 // dictLen is the number of values in the dictionary.
@@ -857,19 +954,60 @@ func (cw *colWriter) flushPage(c *pcol) {
 	c.pst.reset()
 }
 
-// appendPage appends a page's header and compressed body to dst, and adds
-// the header's and the uncompressed body's sizes to the chunk's.
+// appendPage appends a page's header and body to dst, zstd-compressed
+// unless the column is stored uncompressed, and adds the header's and the
+// uncompressed body's sizes to the chunk's. With codecPerColumn, a
+// column's first page decides its codec for the whole file (parquet-go
+// reads every chunk of a column with the codec of its first): none when
+// that page has at least zstdDecideBytes and zstd makes it less than
+// 1/zstdMinGain smaller, else zstd. zstd costs about as much time on
+// values it cannot shrink (Community IDs, nanosecond times, RTTs) as on
+// others (README: Speed and memory). A dictionary column stays zstd: its
+// first page holds indexes, which say nothing of its dictionary page's
+// text. Pages of numbers are then compressed without entropy coding
+// (EncodeNumbers).
 func (cw *colWriter) appendPage(c *pcol, dst, body []byte, numValues int32, enc format.Encoding, dict bool) []byte {
-	z, err := cw.codec.Encode(cw.scr.zbuf, body)
-	if err != nil {
-		cw.err = fmt.Errorf("compress: %w", err)
-		return dst
+	payload := body
+	if !c.decided || !c.raw {
+		encode := cw.codec.Encode
+		if cw.codecPerColumn && !dict && (c.typ != format.ByteArray || c.enc == encDict) {
+			encode = cw.codec.EncodeNumbers // not text
+		}
+		z, err := encode(cw.scr.zbuf, body)
+		if err != nil {
+			cw.err = fmt.Errorf("compress: %w", err)
+			return dst
+		}
+		cw.scr.zbuf = z
+		if !c.decided {
+			c.decided = true
+			c.raw = cw.codecPerColumn && c.enc != encDict && len(body) >= zstdDecideBytes && len(body)-len(z) < len(body)/zstdMinGain
+		}
+		if !c.raw {
+			payload = z
+		}
 	}
-	cw.scr.zbuf = z
 	start := len(dst)
-	dst = appendPageHeader(dst, int32(len(body)), int32(len(z)), numValues, enc, dict)
+	dst = appendPageHeader(dst, int32(len(body)), int32(len(payload)), numValues, enc, dict)
 	c.rawTotal += int64(len(dst)-start) + int64(len(body))
-	return append(dst, z...)
+	return append(dst, payload...)
+}
+
+// A column is stored uncompressed when its first page has at least
+// zstdDecideBytes and zstd makes it less than 1/zstdMinGain smaller. A
+// smaller first page (a column of nulls, constants or a few values) says
+// too little about the rest: such a column stays zstd.
+const (
+	zstdDecideBytes = 4 << 10
+	zstdMinGain     = 16
+)
+
+// codec is the column's compression codec.
+func (c *pcol) codec() format.CompressionCodec {
+	if c.raw {
+		return format.Uncompressed
+	}
+	return format.Zstd
 }
 
 // appendPageHeader appends a thrift compact PageHeader: a data page (v1,
@@ -901,6 +1039,76 @@ func appendPageHeader(b []byte, uncompressed, compressed, numValues int32, enc f
 	return append(b, 0, 0) // end of the inner struct, end of the header
 }
 
+// Thrift compact protocol, as parquet-go's encoder writes it: field
+// headers as (id delta)<<4 | type, integers as zigzag varints, lists as
+// size<<4 | element type (0xf0 | type and a varint size from 15 on), a
+// bool in a list as a byte 0 or 1. appendColumnIndex and
+// appendOffsetIndex write what thrift.Marshal writes for the column and
+// offset indexes (TestIndexThrift), without its reflection per value: it
+// was about 3% of the flow writer's time.
+const (
+	tBool   = 2 // in a list
+	tI32    = 5
+	tI64    = 6
+	tBinary = 8
+	tList   = 9
+	tStruct = 12
+)
+
+func appendZigzag(b []byte, v int64) []byte { return binary.AppendUvarint(b, uint64(v<<1^v>>63)) }
+
+func appendListHeader(b []byte, n int, typ byte) []byte {
+	if n <= 14 {
+		return append(b, byte(n)<<4|typ)
+	}
+	return binary.AppendUvarint(append(b, 0xf0|typ), uint64(n))
+}
+
+// appendColumnIndex appends ci (no level histograms) in thrift compact;
+// required lists are written also when nil, as parquet-go does.
+func appendColumnIndex(b []byte, ci *format.ColumnIndex) []byte {
+	last := 0
+	field := func(b []byte, id int, typ byte) []byte {
+		b = append(b, byte(id-last)<<4|typ)
+		last = id
+		return b
+	}
+	binaries := func(b []byte, id int, v [][]byte) []byte {
+		b = appendListHeader(field(b, id, tList), len(v), tBinary)
+		for _, x := range v {
+			b = append(binary.AppendUvarint(b, uint64(len(x))), x...)
+		}
+		return b
+	}
+	b = appendListHeader(field(b, 1, tList), len(ci.NullPages), tBool)
+	for _, null := range ci.NullPages {
+		b = append(b, b2u(null))
+	}
+	b = binaries(b, 2, ci.MinValues)
+	b = binaries(b, 3, ci.MaxValues)
+	b = appendZigzag(field(b, 4, tI32), int64(ci.BoundaryOrder))
+	if ci.NullCounts != nil {
+		b = appendListHeader(field(b, 5, tList), len(ci.NullCounts), tI64)
+		for _, n := range ci.NullCounts {
+			b = appendZigzag(b, n)
+		}
+	}
+	return append(b, 0)
+}
+
+// appendOffsetIndex appends oi (no unencoded byte array sizes) in thrift
+// compact.
+func appendOffsetIndex(b []byte, oi *format.OffsetIndex) []byte {
+	b = appendListHeader(append(b, 1<<4|tList), len(oi.PageLocations), tStruct)
+	for _, l := range oi.PageLocations {
+		b = appendZigzag(append(b, 1<<4|tI64), l.Offset)
+		b = appendZigzag(append(b, 1<<4|tI32), int64(l.CompressedPageSize))
+		b = appendZigzag(append(b, 1<<4|tI64), l.FirstRowIndex)
+		b = append(b, 0)
+	}
+	return append(b, 0)
+}
+
 // pageStats computes the current page's null count, min and max.
 func (c *pcol) pageStats() {
 	p := &c.pst
@@ -910,44 +1118,70 @@ func (c *pcol) pageStats() {
 		// Bounds come from the dictionary when the chunk ends (writeChunk).
 		p.has = len(c.idx) > 0
 	case c.typ == format.ByteArray:
-		for i := 0; i+1 < len(c.offs); i++ {
-			p.addBytes(c.data[c.offs[i]:c.offs[i+1]])
-		}
+		p.byteArrays(c.data, c.offs)
 	case c.typ == format.Int64 && len(c.i64) > 0:
 		p.has = true
-		p.imin, p.imax = minMax64(c.i64)
+		p.imin, p.imax = minMax(c.i64)
 	case c.typ == format.Int32 && len(c.i32) > 0:
-		lo, hi := c.i32[0], c.i32[0]
-		for _, v := range c.i32 {
-			lo, hi = min(lo, v), max(hi, v)
-		}
+		lo, hi := minMax(c.i32)
 		p.has, p.imin, p.imax = true, int64(lo), int64(hi)
-	case c.typ == format.Boolean:
+	case c.typ == format.Boolean && len(c.bits) > 0:
+		all, some := true, false
 		for _, v := range c.bits {
-			b := int64(0)
-			if v {
-				b = 1
-			}
-			p.addInt(b)
+			all, some = all && v, some || v
 		}
+		p.has, p.imin, p.imax = true, int64(b2u(all)), int64(b2u(some))
 	}
 }
 
-// minMax64 returns the least and greatest of v (not empty), in two
+// byteArrays adds a page's BYTE_ARRAY values (data cut at offs) to s: a
+// value whose first 8 bytes put it strictly between the bounds, or that is
+// a bound (at most 8 bytes long), changes nothing and costs a load and two
+// comparisons; the others go through addBytes.
+func (s *stats) byteArrays(data []byte, offs []uint32) {
+	if len(offs) < 2 {
+		return
+	}
+	if !s.has {
+		s.addBytes(data[offs[0]:offs[1]])
+	}
+	lo, hi := s.pmin, s.pmax
+	for i := 1; i < len(offs); i++ {
+		start, end := int(offs[i-1]), int(offs[i])
+		n := end - start
+		var p uint64
+		if start+8 <= len(data) {
+			// The 8 bytes from the value's start, those past its end
+			// masked off (a shift by 64 or more is 0 in Go).
+			p = binary.BigEndian.Uint64(data[start:]) & ^(^uint64(0) >> (8 * min(n, 8)))
+		} else {
+			p = prefix8(data[start:end])
+		}
+		if p > lo && p < hi || n <= 8 && (p == lo && n == len(s.min) || p == hi && n == len(s.max)) {
+			continue
+		}
+		s.addBytes(data[start:end])
+		lo, hi = s.pmin, s.pmax
+	}
+}
+
+// minMax returns the least and greatest of v (not empty), in four
 // independent chains so that the comparisons overlap.
-func minMax64(v []int64) (lo, hi int64) {
-	lo, hi = v[0], v[0]
-	lo2, hi2 := lo, hi
+func minMax[T int32 | int64](v []T) (lo, hi T) {
+	l0, h0 := v[0], v[0]
+	l1, h1, l2, h2, l3, h3 := l0, h0, l0, h0, l0, h0
 	i := 0
-	for ; i+1 < len(v); i += 2 {
-		a, b := v[i], v[i+1]
-		lo, hi = min(lo, a), max(hi, a)
-		lo2, hi2 = min(lo2, b), max(hi2, b)
+	for ; i+3 < len(v); i += 4 {
+		w := v[i : i+4 : i+4]
+		l0, h0 = min(l0, w[0]), max(h0, w[0])
+		l1, h1 = min(l1, w[1]), max(h1, w[1])
+		l2, h2 = min(l2, w[2]), max(h2, w[2])
+		l3, h3 = min(l3, w[3]), max(h3, w[3])
 	}
-	if i < len(v) {
-		lo, hi = min(lo, v[i]), max(hi, v[i])
+	for ; i < len(v); i++ {
+		l0, h0 = min(l0, v[i]), max(h0, v[i])
 	}
-	return min(lo, lo2), max(hi, hi2)
+	return min(l0, l1, l2, l3), max(h0, h1, h2, h3)
 }
 
 // appendDeltaZeros appends the DELTA_BINARY_PACKED encoding of n zeros, as
@@ -1087,7 +1321,7 @@ func (cw *colWriter) writeChunk(g, j int) {
 			Type:                  c.typ,
 			Encoding:              encs,
 			PathInSchema:          c.path,
-			Codec:                 format.Zstd,
+			Codec:                 c.codec(),
 			NumValues:             c.values,
 			TotalUncompressedSize: c.rawTotal,
 			TotalCompressedSize:   dictLen + int64(len(c.pages)),
@@ -1128,9 +1362,7 @@ func (cw *colWriter) close(kv []format.KeyValue, createdBy string) error {
 	var err error
 	for g := range cw.ci {
 		for j := range cw.ci[g] {
-			if b, err = thrift.Marshal(&cw.proto, &cw.ci[g][j]); err != nil {
-				return err
-			}
+			b = appendColumnIndex(b[:0], &cw.ci[g][j])
 			cc := &cw.md.RowGroups[g].Columns[j]
 			cc.ColumnIndexOffset, cc.ColumnIndexLength = cw.pos, int32(len(b))
 			cw.write(b)
@@ -1138,9 +1370,7 @@ func (cw *colWriter) close(kv []format.KeyValue, createdBy string) error {
 	}
 	for g := range cw.oi {
 		for j := range cw.oi[g] {
-			if b, err = thrift.Marshal(&cw.proto, &cw.oi[g][j]); err != nil {
-				return err
-			}
+			b = appendOffsetIndex(b[:0], &cw.oi[g][j])
 			cc := &cw.md.RowGroups[g].Columns[j]
 			cc.OffsetIndexOffset, cc.OffsetIndexLength = cw.pos, int32(len(b))
 			cw.write(b)

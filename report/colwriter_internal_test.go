@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"reflect"
+	"slices"
 	"testing"
 
 	"github.com/parquet-go/parquet-go/encoding/delta"
@@ -100,6 +101,77 @@ func TestCompareBytes(t *testing.T) {
 	}
 }
 
+// TestStatsBytes: a page's byte-array min and max (addBytes, which skips
+// values decided by their first 8 bytes, and addString) are those of
+// bytes.Compare.
+func TestStatsBytes(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	for range 2000 {
+		var s stats
+		var lo, hi []byte
+		for k := range 1 + rng.IntN(40) {
+			v := make([]byte, rng.IntN(14))
+			for i := range v {
+				v[i] = byte(rng.IntN(3)) * 127
+			}
+			if k%2 == 0 {
+				s.addString(string(v))
+			} else {
+				s.addBytes(v)
+			}
+			if lo == nil || bytes.Compare(v, lo) < 0 {
+				lo = v
+			}
+			if hi == nil || bytes.Compare(v, hi) > 0 {
+				hi = v
+			}
+		}
+		if !bytes.Equal(s.min, lo) || !bytes.Equal(s.max, hi) {
+			t.Fatalf("min %x max %x, want %x %x", s.min, s.max, lo, hi)
+		}
+	}
+}
+
+// TestStatsByteArrays: a page's bounds from byteArrays (prefixes loaded
+// from the page buffer, values that are a bound skipped) are those of
+// bytes.Compare, over pages of few distinct values (bounds repeat) and of
+// many, added to bounds of earlier pages.
+func TestStatsByteArrays(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	for range 3000 {
+		var s stats
+		var lo, hi []byte
+		for range 1 + rng.IntN(3) {
+			data, offs := []byte{}, []uint32{0}
+			distinct := 1 + rng.IntN(6)
+			for range rng.IntN(30) {
+				v := make([]byte, rng.IntN(14))
+				for i := range v {
+					v[i] = byte(rng.IntN(distinct)) * 60
+				}
+				data = append(data, v...)
+				offs = append(offs, uint32(len(data)))
+				if lo == nil || bytes.Compare(v, lo) < 0 {
+					lo = v
+				}
+				if hi == nil || bytes.Compare(v, hi) > 0 {
+					hi = v
+				}
+			}
+			s.byteArrays(data, offs)
+		}
+		if lo == nil {
+			if s.has {
+				t.Fatal("bounds of no values")
+			}
+			continue
+		}
+		if !bytes.Equal(s.min, lo) || !bytes.Equal(s.max, hi) {
+			t.Fatalf("min %x max %x, want %x %x", s.min, s.max, lo, hi)
+		}
+	}
+}
+
 // TestDeltaZeros: appendDeltaZeros writes parquet-go's bytes for pages of
 // zeros, INT64 and INT32.
 func TestDeltaZeros(t *testing.T) {
@@ -109,6 +181,77 @@ func TestDeltaZeros(t *testing.T) {
 		got := appendDeltaZeros([]byte("x"), n)
 		if !bytes.Equal(got[1:], want64) || !bytes.Equal(got[1:], want32) || got[0] != 'x' {
 			t.Errorf("%d zeros: %x, want %x (INT64), %x (INT32)", n, got[1:], want64, want32)
+		}
+	}
+}
+
+func TestMinMax(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	for n := 1; n < 40; n++ {
+		v := make([]int64, n)
+		for i := range v {
+			v[i] = rng.Int64() >> rng.IntN(64)
+			if rng.IntN(2) == 0 {
+				v[i] = -v[i]
+			}
+		}
+		lo, hi := minMax(v)
+		if lo != slices.Min(v) || hi != slices.Max(v) {
+			t.Fatalf("minMax(%v) = %d, %d", v, lo, hi)
+		}
+		v32 := make([]int32, n)
+		for i := range v {
+			v32[i] = int32(v[i])
+		}
+		lo32, hi32 := minMax(v32)
+		if lo32 != slices.Min(v32) || hi32 != slices.Max(v32) {
+			t.Fatalf("minMax(%v) = %d, %d", v32, lo32, hi32)
+		}
+	}
+}
+
+// TestIndexThrift: appendColumnIndex and appendOffsetIndex write the bytes
+// thrift.Marshal writes, for pages of 1 to 40 (list headers short and
+// long), null and empty bounds, negative and large numbers.
+func TestIndexThrift(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 14))
+	var proto thrift.CompactProtocol
+	num := func() int64 { return rng.Int64() >> rng.IntN(64) * int64(1-2*rng.IntN(2)) }
+	for n := range 41 {
+		ci := format.ColumnIndex{BoundaryOrder: format.BoundaryOrder(rng.IntN(3))}
+		oi := format.OffsetIndex{}
+		if n > 0 {
+			ci.NullPages, ci.MinValues, ci.MaxValues = []bool{}, [][]byte{}, [][]byte{}
+			oi.PageLocations = []format.PageLocation{}
+		}
+		if n%3 != 0 {
+			ci.NullCounts = []int64{}
+		}
+		for range n {
+			lo := make([]byte, rng.IntN(20))
+			for i := range lo {
+				lo[i] = byte(rng.Uint32())
+			}
+			ci.NullPages = append(ci.NullPages, rng.IntN(2) == 0)
+			ci.MinValues = append(ci.MinValues, lo)
+			ci.MaxValues = append(ci.MaxValues, append(lo, 0xff))
+			if ci.NullCounts != nil {
+				ci.NullCounts = append(ci.NullCounts, num())
+			}
+			oi.PageLocations = append(oi.PageLocations, format.PageLocation{Offset: num(), CompressedPageSize: int32(num()), FirstRowIndex: num()})
+		}
+		want, err := thrift.Marshal(&proto, &ci)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := appendColumnIndex([]byte("x"), &ci); !bytes.Equal(got[1:], want) {
+			t.Fatalf("%d pages: column index\n%x\nwant\n%x", n, got[1:], want)
+		}
+		if want, err = thrift.Marshal(&proto, &oi); err != nil {
+			t.Fatal(err)
+		}
+		if got := appendOffsetIndex([]byte("x"), &oi); !bytes.Equal(got[1:], want) {
+			t.Fatalf("%d pages: offset index\n%x\nwant\n%x", n, got[1:], want)
 		}
 	}
 }

@@ -8,7 +8,22 @@
 // key-value metadata flowproof.schema=2 and flowproof.version=<version>.
 //
 // Layout:
-//   - Compression: zstd (its fastest level, 1 MiB window) on every column.
+//   - Compression: zstd (its fastest level, 1 MiB window), except on a
+//     flows.parquet column whose first page zstd cannot shrink (the L7
+//     tables, whose rows repeat their flows' values, keep zstd with entropy
+//     coding on every page): a column whose first page
+//     has at least 4 KiB and comes out of zstd less than 1/16 smaller is
+//     stored uncompressed in the whole file (on the bench capture:
+//     community_id, ts, ts_ns, end_ns, duration_ns, src_port and six RTT
+//     columns; on the SYN flood, community_id: zstd cost them the time it
+//     costs anywhere and saved little). The codec is per column, not per
+//     chunk, because parquet-go reads every chunk of a column with the
+//     codec of its first.
+//     Dictionary columns and columns with a small first page stay zstd.
+//     Pages of numbers (integers, booleans, levels, dictionary indexes) are
+//     compressed without zstd's entropy coding of literals (Huffman tables
+//     cost more time than they saved bytes on them); text (strings,
+//     dictionary pages) keeps it. The frames are standard zstd either way.
 //   - Data pages: version 1, which every reader supports (DuckDB 1.5.6 also
 //     reads parquet-go's version 2 pages; v1 is the cautious choice).
 //   - Encodings: strings that repeat (capture, proto, state, history, tunnel,
@@ -37,11 +52,22 @@
 // plain) and its thrift types for the page headers and footer, and
 // parquet-go's schema for FlowRow. parquet-go's row writer converted every
 // value through reflection and boxed values; writing columns directly is
-// several times faster (README: Speed and memory). FlowWriter stages 64 records
-// and then appends them column by column: each column's loop keeps its
-// slices in registers and reads one field of the batch, instead of every
-// row touching all 65 columns' state; 64 is also the interval of the page
-// check, so pages end on the same rows. An address column's dictionary is
+// several times faster (README: Speed and memory). FlowWriter appends records
+// column by column, 64 at a time: each column's loop keeps its slices in
+// registers and reads one field of every record of the batch (by the
+// field's offset, unsafe.Offsetof, so the loop is one function and not a
+// closure per value), instead of every row touching all 65 columns'
+// state; 64 is also the interval of the page check, so pages end on the
+// same rows. [FlowWriter.WriteBatch] reads the caller's records where they
+// are (the pipeline hands over its batches of finished flows);
+// [FlowWriter.Write] copies each record into a batch of its own first. Both
+// write the same bytes for the same records (TestFlowWriteBatch). An
+// optional column whose batch is all null costs one pass over the field's
+// lengths (or flags) and a cleared run of levels. Page bounds of byte
+// arrays are decided on the values' first 8 bytes as one integer when they
+// differ (a value strictly between the bounds, or equal to one, changes
+// nothing). The column index and offset index are written in thrift
+// compact by hand (parquet-go's bytes, TestIndexThrift). An address column's dictionary is
 // written as its page body while values come in (the text appended once
 // per row group and address, no string, no map keyed by text), found by
 // address in an open-addressing table whose IPv4 slots are 8 bytes; pages

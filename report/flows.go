@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unsafe"
 
 	"github.com/flowproof/flowproof/analyze"
 	"github.com/parquet-go/parquet-go"
@@ -480,6 +481,7 @@ func NewFlowWriter(w io.Writer, opts FlowWriterOptions) (*FlowWriter, error) {
 	if err != nil {
 		return nil, fmt.Errorf("report: flows writer: %w", err)
 	}
+	cw.codecPerColumn = true
 	return &FlowWriter{
 		cw:           cw,
 		bw:           bw,
@@ -512,12 +514,27 @@ func (fw *FlowWriter) write(rec *analyze.Record) error {
 	if !rec.SrcIP.IsValid() || !rec.DstIP.IsValid() {
 		return fmt.Errorf("report: flow %q: invalid src_ip or dst_ip", rec.FlowID)
 	}
-	fw.batch = append(fw.batch, *rec)
+	// One copy, straight into the batch (append(fw.batch, *rec) copied
+	// the record twice, through a temporary).
+	n := len(fw.batch)
+	fw.batch = fw.batch[:n+1]
+	fw.batch[n] = *rec
 	fw.count++
+	fw.cw.rows++
+	fw.rowsAdded(false)
+	return fw.err
+}
+
+// rowsAdded is called after rows are counted in cw.rows: at a multiple of
+// flowBatch rows, or at the row group's end, the staged rows are appended
+// (appended says they already are), the full pages encoded, and the row
+// group ended.
+func (fw *FlowWriter) rowsAdded(appended bool) {
 	cw := fw.cw
-	cw.rows++
 	if cw.rows%flowBatch == 0 || cw.rows == int64(fw.rowGroupRows) {
-		fw.appendBatch()
+		if !appended {
+			fw.appendBatch()
+		}
 		if cw.rows%flowBatch == 0 {
 			cw.flushFullPages()
 		}
@@ -528,7 +545,54 @@ func (fw *FlowWriter) write(rec *analyze.Record) error {
 	if cw.err != nil {
 		fw.err = fmt.Errorf("report: write flows: %w", cw.err)
 	}
-	return fw.err
+}
+
+// WriteBatch adds flows, in order, as Write does for each, but reads them
+// where they are instead of copying each into the writer's batch (the
+// pipeline hands over its own batches of finished flows). The records are
+// not kept after WriteBatch returns. A record that cannot be written
+// (invalid address) is skipped and the rest still written; the first such
+// error is returned.
+func (fw *FlowWriter) WriteBatch(recs []analyze.Record) error {
+	if fw.deferred {
+		return errors.New("report: WriteBatch after WriteDeferred")
+	}
+	var bad error
+	for len(recs) > 0 {
+		if fw.err != nil {
+			return fw.err
+		}
+		if fw.closed {
+			return ErrWriterClosed
+		}
+		cw := fw.cw
+		// Up to the next page check or the row group's end, so that pages
+		// and row groups end on the same rows as with Write.
+		n := min(len(recs), flowBatch-int(cw.rows%flowBatch), fw.rowGroupRows-int(cw.rows))
+		for k := range n {
+			if r := &recs[k]; !r.SrcIP.IsValid() || !r.DstIP.IsValid() {
+				n = k
+				break
+			}
+		}
+		if n == 0 {
+			if bad == nil {
+				bad = fmt.Errorf("report: flow %q: invalid src_ip or dst_ip", recs[0].FlowID)
+			}
+			recs = recs[1:]
+			continue
+		}
+		fw.appendBatch() // rows staged by Write come first
+		cw.appendFlows(recs[:n], true)
+		fw.count += int64(n)
+		cw.rows += int64(n)
+		fw.rowsAdded(true)
+		recs = recs[n:]
+	}
+	if fw.err != nil {
+		return fw.err
+	}
+	return bad
 }
 
 // appendBatch appends the staged rows to the columns.
@@ -561,29 +625,25 @@ const flowBatch = 64
 func (cw *colWriter) appendFlows(b []analyze.Record, withVerdict bool) {
 	type rec = analyze.Record
 	c := cw.cols[:nFlowCols:nFlowCols]
-	sv, av := slices.Grow(cw.scr.strs[:0], len(b)), slices.Grow(cw.scr.addrs[:0], len(b))
-	ov := slices.Grow(cw.scr.opts[:0], len(b))
-	cw.scr.strs, cw.scr.addrs, cw.scr.opts = sv, av, ov
-	c[0].strings(gather(sv, b, func(r *rec) string { return r.FlowID }))
-	c[1].strings(gather(sv, b, func(r *rec) string { return r.CommunityID }))
-	c[2].strings(gather(sv, b, func(r *rec) string { return r.Capture }))
-	c[3].strings(gather(sv, b, func(r *rec) string { return r.Proto }))
+	var z rec // for the fields' offsets
+	c[0].stringsAt(b, unsafe.Offsetof(z.FlowID))
+	c[1].stringsAt(b, unsafe.Offsetof(z.CommunityID))
+	c[2].stringsAt(b, unsafe.Offsetof(z.Capture))
+	c[3].stringsAt(b, unsafe.Offsetof(z.Proto))
 	batchInt32(&c[4], b, func(r *rec) int32 { return r.IPVersion })
-	c[5].addrList(gather(av, b, func(r *rec) netip.Addr { return r.SrcIP }))
-	c[6].addrList(gather(av, b, func(r *rec) netip.Addr { return r.DstIP }))
+	c[5].addrsAt(b, unsafe.Offsetof(z.SrcIP))
+	c[6].addrsAt(b, unsafe.Offsetof(z.DstIP))
 	batchInt32(&c[7], b, func(r *rec) int32 { return int32(r.SrcPort) })
 	batchInt32(&c[8], b, func(r *rec) int32 { return int32(r.DstPort) })
-	for k := range b {
-		c[9].optInt32(int32(b[k].VLAN.V), b[k].VLAN.Valid)
-	}
-	c[10].strings(gather(sv, b, func(r *rec) string { return r.Tunnel }))
-	c[11].opts(gather(ov, b, func(r *rec) analyze.Opt { return r.TunnelID }))
+	optsAt[int32, bool](&c[9], &c[9].i32, b, unsafe.Offsetof(z.VLAN)+optV, unsafe.Offsetof(z.VLAN)+optValid)
+	c[10].stringsAt(b, unsafe.Offsetof(z.Tunnel))
+	c[11].optAt(b, unsafe.Offsetof(z.TunnelID))
 	batchInt64(&c[12], b, func(r *rec) int64 { return floorDiv(r.TsNs, 1000) })
 	batchInt64(&c[13], b, func(r *rec) int64 { return r.TsNs })
 	batchInt64(&c[14], b, func(r *rec) int64 { return r.EndNs })
 	batchInt64(&c[15], b, func(r *rec) int64 { return r.EndNs - r.TsNs })
-	c[16].strings(gather(sv, b, func(r *rec) string { return r.State }))
-	c[17].strings(gather(sv, b, func(r *rec) string { return r.History }))
+	c[16].stringsAt(b, unsafe.Offsetof(z.State))
+	c[17].stringsAt(b, unsafe.Offsetof(z.History))
 	batchBool(&c[18], b, func(r *rec) bool { return r.DirectionInferred })
 	batchBool(&c[19], b, func(r *rec) bool { return r.Synthetic })
 	batchInt64(&c[20], b, func(r *rec) int64 { return r.OrigPkts })
@@ -602,38 +662,31 @@ func (cw *colWriter) appendFlows(b []analyze.Record, withVerdict bool) {
 	batchInt64(&c[33], b, func(r *rec) int64 { return r.OutOfOrder })
 	batchInt64(&c[34], b, func(r *rec) int64 { return r.DupAcks })
 	batchInt64(&c[35], b, func(r *rec) int64 { return r.ZeroWindows })
-	c[36].opts(gather(ov, b, func(r *rec) analyze.Opt { return r.RTTSynSynAck }))
-	c[37].opts(gather(ov, b, func(r *rec) analyze.Opt { return r.RTTSynAckAck }))
-	c[38].opts(gather(ov, b, func(r *rec) analyze.Opt { return r.RTTHandshake }))
-	c[39].opts(gather(ov, b, func(r *rec) analyze.Opt { return r.RTTFirstReply }))
+	c[36].optAt(b, unsafe.Offsetof(z.RTTSynSynAck))
+	c[37].optAt(b, unsafe.Offsetof(z.RTTSynAckAck))
+	c[38].optAt(b, unsafe.Offsetof(z.RTTHandshake))
+	c[39].optAt(b, unsafe.Offsetof(z.RTTFirstReply))
 	// All four RTT columns of a direction are null without samples.
-	rtt := func(r *analyze.RTTStats, v int64) analyze.Opt { return analyze.Opt{V: v, Valid: r.Samples != 0} }
-	c[40].opts(gather(ov, b, func(r *rec) analyze.Opt { return rtt(&r.OrigRTT, r.OrigRTT.Samples) }))
-	c[41].opts(gather(ov, b, func(r *rec) analyze.Opt { return rtt(&r.OrigRTT, r.OrigRTT.MinNs) }))
-	c[42].opts(gather(ov, b, func(r *rec) analyze.Opt { return rtt(&r.OrigRTT, r.OrigRTT.P50Ns) }))
-	c[43].opts(gather(ov, b, func(r *rec) analyze.Opt { return rtt(&r.OrigRTT, r.OrigRTT.MaxNs) }))
-	c[44].opts(gather(ov, b, func(r *rec) analyze.Opt { return rtt(&r.RespRTT, r.RespRTT.Samples) }))
-	c[45].opts(gather(ov, b, func(r *rec) analyze.Opt { return rtt(&r.RespRTT, r.RespRTT.MinNs) }))
-	c[46].opts(gather(ov, b, func(r *rec) analyze.Opt { return rtt(&r.RespRTT, r.RespRTT.P50Ns) }))
-	c[47].opts(gather(ov, b, func(r *rec) analyze.Opt { return rtt(&r.RespRTT, r.RespRTT.MaxNs) }))
-	c[48].strings(gather(sv, b, func(r *rec) string { return r.SrcPod }))
-	c[49].strings(gather(sv, b, func(r *rec) string { return r.SrcNamespace }))
-	c[50].strings(gather(sv, b, func(r *rec) string { return r.SrcService }))
-	c[51].strings(gather(sv, b, func(r *rec) string { return r.SrcNode }))
-	c[52].strings(gather(sv, b, func(r *rec) string { return r.DstPod }))
-	c[53].strings(gather(sv, b, func(r *rec) string { return r.DstNamespace }))
-	c[54].strings(gather(sv, b, func(r *rec) string { return r.DstService }))
-	c[55].strings(gather(sv, b, func(r *rec) string { return r.DstNode }))
+	rttsAt(c[40:44], b, unsafe.Offsetof(z.OrigRTT))
+	rttsAt(c[44:48], b, unsafe.Offsetof(z.RespRTT))
+	c[48].stringsAt(b, unsafe.Offsetof(z.SrcPod))
+	c[49].stringsAt(b, unsafe.Offsetof(z.SrcNamespace))
+	c[50].stringsAt(b, unsafe.Offsetof(z.SrcService))
+	c[51].stringsAt(b, unsafe.Offsetof(z.SrcNode))
+	c[52].stringsAt(b, unsafe.Offsetof(z.DstPod))
+	c[53].stringsAt(b, unsafe.Offsetof(z.DstNamespace))
+	c[54].stringsAt(b, unsafe.Offsetof(z.DstService))
+	c[55].stringsAt(b, unsafe.Offsetof(z.DstNode))
 	batchInt64(&c[56], b, func(r *rec) int64 { return r.DupPkts })
 	batchInt32(&c[57], b, func(r *rec) int32 { return r.Vantages })
-	c[58].opts(gather(ov, b, func(r *rec) analyze.Opt { return r.OrigTransitP50Ns }))
-	c[59].opts(gather(ov, b, func(r *rec) analyze.Opt { return r.RespTransitP50Ns }))
-	c[60].strings(gather(sv, b, func(r *rec) string { return r.TLSSNI }))
-	c[61].strings(gather(sv, b, func(r *rec) string { return r.TLSALPN }))
-	c[62].strings(gather(sv, b, func(r *rec) string { return r.TLSVersion }))
-	c[63].strings(gather(sv, b, func(r *rec) string { return r.CaptureNodes }))
+	c[58].optAt(b, unsafe.Offsetof(z.OrigTransitP50Ns))
+	c[59].optAt(b, unsafe.Offsetof(z.RespTransitP50Ns))
+	c[60].stringsAt(b, unsafe.Offsetof(z.TLSSNI))
+	c[61].stringsAt(b, unsafe.Offsetof(z.TLSALPN))
+	c[62].stringsAt(b, unsafe.Offsetof(z.TLSVersion))
+	c[63].stringsAt(b, unsafe.Offsetof(z.CaptureNodes))
 	if withVerdict {
-		c[64].strings(gather(sv, b, func(r *rec) string { return r.CrossCheck }))
+		c[64].stringsAt(b, unsafe.Offsetof(z.CrossCheck))
 	}
 }
 

@@ -454,6 +454,82 @@ func TestDuckDBManyRowGroups(t *testing.T) {
 	}
 }
 
+// TestDuckDBUncompressedColumns: columns zstd cannot shrink (random
+// Community IDs, jittered nanosecond times) are stored uncompressed, the
+// others zstd, and DuckDB reads every value of both back, over several row
+// groups.
+func TestDuckDBUncompressedColumns(t *testing.T) {
+	const n = 20_000
+	recs := make([]analyze.Record, n)
+	x := uint64(1)
+	next := func() uint64 { // xorshift: a deterministic stream of bits
+		x ^= x << 13
+		x ^= x >> 7
+		x ^= x << 17
+		return x
+	}
+	for i := range recs {
+		ts := t0 + int64(i)*1_000_000 + int64(next()%1_000_000)
+		recs[i] = analyze.Record{
+			FlowID: fmt.Sprint("u", i), CommunityID: fmt.Sprintf("1:%016x%016x", next(), next()), Capture: "u.pcap", Proto: "udp", IPVersion: 4,
+			SrcIP: netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)}), DstIP: netip.AddrFrom4([4]byte{10, 1, 0, 1}),
+			SrcPort: uint16(next()), DstPort: 53, TsNs: ts, EndNs: ts + int64(next()%1_000_000), State: "SF",
+		}
+	}
+	path := filepath.Join(t.TempDir(), "flows.parquet")
+	writeParquet(t, path, report.FlowWriterOptions{RowGroupRows: 7000}, recs)
+	db := openFlows(t, path)
+
+	codecs := map[string]string{}
+	rows, err := db.Query(fmt.Sprintf(`SELECT DISTINCT path_in_schema, compression FROM parquet_metadata(%s)`, quote(path)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var col, codec string
+		if err := rows.Scan(&col, &codec); err != nil {
+			t.Fatal(err)
+		}
+		if prev, ok := codecs[col]; ok && prev != codec {
+			t.Errorf("column %s: codecs %s and %s in different row groups", col, prev, codec)
+		}
+		codecs[col] = codec
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	for col, want := range map[string]string{"community_id": "UNCOMPRESSED", "ts_ns": "UNCOMPRESSED", "capture": "ZSTD", "orig_pkts": "ZSTD"} {
+		if codecs[col] != want {
+			t.Errorf("column %s: codec %q, want %s", col, codecs[col], want)
+		}
+	}
+
+	rows, err = db.Query(`SELECT flow_id, community_id, ts_ns, end_ns, src_port FROM flows ORDER BY ts_ns`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	i := 0
+	for ; rows.Next(); i++ {
+		var id, cid string
+		var ts, end int64
+		var port int32
+		if err := rows.Scan(&id, &cid, &ts, &end, &port); err != nil {
+			t.Fatal(err)
+		}
+		r := &recs[i]
+		if id != r.FlowID || cid != r.CommunityID || ts != r.TsNs || end != r.EndNs || port != int32(r.SrcPort) {
+			t.Fatalf("row %d: %s %s %d %d %d, want %s %s %d %d %d", i, id, cid, ts, end, port, r.FlowID, r.CommunityID, r.TsNs, r.EndNs, r.SrcPort)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if i != n {
+		t.Errorf("%d rows, want %d", i, n)
+	}
+}
+
 // TestDuckDBEmptyFile reads a file without flows (no row groups).
 func TestDuckDBEmptyFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "flows.parquet")

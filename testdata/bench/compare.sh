@@ -174,7 +174,8 @@ printf '  %-44s %s\n' "with --max-flows 500000:" "$(echo "scale=1; $flc_rss / 10
 
 # Issue 15's bar for --l7 (at most 1.3x the plain run's wall time, peak RSS at
 # most 64 MiB), the two taking turns, and issue 16's for the flows.parquet
-# writer (BenchmarkFlowWriter at most 0.3 µs per flow).
+# writer (BenchmarkFlowWriter, batches of 64 flows through WriteBatch as the
+# pipeline hands them over, at most 0.3 µs per flow).
 for _ in $(seq "$repeat"); do
 	measure flowproof-plain "$bin" analyze --quiet -o "$work/fp-out-plain" "$capture"
 	measure flowproof-l7 "$bin" analyze --quiet --l7 -o "$work/fp-out-l7" "$capture"
