@@ -545,7 +545,7 @@ func recentKey(key uint64, ttl uint8) uint64 { return key&^0xff | uint64(ttl) }
 // when a record's TTL is not the last one seen between its addresses (with
 // Config.DupSameTTL, always). Every record is written, so that its copy to
 // come finds it. On a capture without copies this leaves a fingerprint and
-// a store per record, not a cache miss.
+// two stores per record.
 func (t *Table) detect(d *Decoded, index int64, payload []byte) {
 	f := t.fold
 	if d.Fold != 0 {
