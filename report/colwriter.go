@@ -369,10 +369,7 @@ func optsAt[T int32 | int64, F bool | int64](c *pcol, vals *[]T, b []analyze.Rec
 	for k := range b {
 		set |= b2u(*fieldAt[F](b, k, flagOff) != unset)
 	}
-	nd := len(c.defs)
-	defs := slices.Grow(c.defs, len(b))[:nd+len(b)]
-	d := defs[nd:]
-	c.defs = defs
+	d := c.moreDefs(len(b))
 	if set == 0 {
 		clear(d)
 		return
@@ -426,6 +423,14 @@ func rttsAt(cs []pcol, b []analyze.Record, st uintptr) {
 	}
 }
 
+// moreDefs extends c's definition levels by n and returns the n new ones,
+// for the caller to fill.
+func (c *pcol) moreDefs(n int) []uint8 {
+	nd := len(c.defs)
+	c.defs = slices.Grow(c.defs, n)[:nd+n]
+	return c.defs[nd:]
+}
+
 // b2u is 1 for true, 0 for false.
 func b2u(b bool) uint8 {
 	var x uint8
@@ -453,10 +458,7 @@ func (c *pcol) stringsAt(b []analyze.Record, off uintptr) {
 		for k := range b {
 			set |= len(*fieldAt[string](b, k, off))
 		}
-		nd := len(c.defs)
-		defs := slices.Grow(c.defs, len(b))[:nd+len(b)]
-		d := defs[nd:]
-		c.defs = defs
+		d := c.moreDefs(len(b))
 		if set == 0 {
 			clear(d)
 			return
