@@ -2,6 +2,7 @@ package analyze_test
 
 import (
 	"fmt"
+	"math"
 	"net/netip"
 	"path/filepath"
 	"testing"
@@ -70,7 +71,7 @@ func TestRecordHandOff(t *testing.T) {
 	flows := 0
 	for _, capPath := range caps {
 		for _, cfg := range []analyze.Config{{}, {MaxFlows: 4, NoDedup: true}} {
-			restore := analyze.SetPrefetchMin(1 << 62)
+			restore := analyze.SetPrefetchMin(math.MaxInt)
 			plain := runConcurrent(t, capPath, cfg, false)
 			restore()
 			restore = analyze.SetPrefetchMin(0)

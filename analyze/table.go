@@ -3,6 +3,7 @@ package analyze
 import (
 	"encoding/binary"
 	"fmt"
+	"math"
 	"math/bits"
 	"net/netip"
 	"unsafe"
@@ -73,7 +74,7 @@ func (c Config) WithDefaults() Config {
 		c.MaxFlows = DefaultMaxFlows
 	}
 	if uint64(c.MaxFlows) > maxStoreFlows {
-		c.MaxFlows = maxStoreFlows // flow ids are 32 bits
+		c.MaxFlows = min(maxStoreFlows, math.MaxInt) // flow ids are 32 bits; int may be too
 	}
 	if c.FragTimeoutNs <= 0 {
 		c.FragTimeoutNs = DefaultFragTimeoutNs

@@ -274,7 +274,7 @@ func (h *Hub) hostileAPICalls(mode string, args map[string]any) Answer {
 		for i := range out {
 			out[i] = call(i)
 		}
-		return jsonAnswer(200, map[string]any{"calls": out, "total": 1 << 40, "truncated": true})
+		return jsonAnswer(200, map[string]any{"calls": out, "total": int64(1) << 40, "truncated": true})
 	case APICallsHuge:
 		var b strings.Builder
 		b.WriteString(`{"calls":[`)

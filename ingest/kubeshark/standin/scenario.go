@@ -397,8 +397,8 @@ func endpoint(ip netip.Addr, port, i int) L4Endpoint {
 	for _, p := range Pods {
 		if p.IP == ip {
 			e.Pod, e.NS, e.Svc, e.Node = p.Name, p.Namespace, p.Service, p.Node
-			e.ContainerID = fmt.Sprintf("containerd://%012x", 0x5eed000000+i*2+port%2)
-			e.CgroupID = int64(4026531000 + i*10 + port%7)
+			e.ContainerID = fmt.Sprintf("containerd://%012x", int64(0x5eed000000)+int64(i*2+port%2))
+			e.CgroupID = 4026531000 + int64(i*10+port%7)
 		}
 	}
 	return e
