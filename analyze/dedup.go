@@ -18,7 +18,8 @@ const (
 	// DefaultMaxDupEntries caps the records remembered for folding, and
 	// those waiting in the delay line: 64 Ki records cover the window at
 	// 6.5 million packets a second. A remembered record takes 88 bytes
-	// with its index slots, a waiting one 168: 16.5 MiB at most.
+	// with its index slots, a waiting one 168, a GSO range 48: 19.5 MiB at
+	// most.
 	DefaultMaxDupEntries = 1 << 16
 )
 
@@ -241,11 +242,15 @@ func (f *folder) grow() {
 	}
 }
 
-// gsoBuckets and gsoWays shape the table of recent data segments that GSO
-// matching looks in, by connection direction and sequence number.
+// firstGSOBuckets and gsoWays shape the table of recent data segments that
+// GSO matching looks in, by connection direction and sequence number: it
+// starts at 1,024 buckets of 4 and doubles when a bucket is full of records
+// still inside the window, up to MaxDupEntries records (a variable for the
+// tests, which start it at one bucket).
+var firstGSOBuckets = 1024
+
 const (
-	gsoBuckets = 1024
-	gsoWays    = 4
+	gsoWays = 4
 	// gsoMaxPieces bounds the segments one super-packet is matched with
 	// when they came first.
 	gsoMaxPieces = 64
@@ -802,9 +807,13 @@ type gsoCredit struct {
 // gsoBucket returns the bucket for a direction and sequence number.
 func (f *folder) gsoBucket(dh uint64, seq uint32) []gsoRange {
 	if f.gso == nil {
-		f.gso = make([]gsoRange, gsoBuckets*gsoWays)
+		f.gso = make([]gsoRange, firstGSOBuckets*gsoWays)
 	}
-	b := int(mum(dh, uint64(seq)+0x9e3779b97f4a7c15) % gsoBuckets)
+	// The sequence number spread over the word before the multiplication:
+	// mum(dh, seq) kept the same low bits for runs of one connection's
+	// segments (sequence numbers a segment size apart), and doubling the
+	// table did not part them.
+	b := int(mum(dh^uint64(seq)*0x9e3779b97f4a7c15, 0xd6e8feb86659fd93) & uint64(len(f.gso)/gsoWays-1))
 	return f.gso[b*gsoWays : (b+1)*gsoWays]
 }
 
@@ -821,22 +830,57 @@ func (f *folder) gsoFind(dh uint64, seq uint32, ttl uint8, ts int64) *gsoRange {
 	return nil
 }
 
-// gsoFile files r under (r.dirHash, seq), over the oldest range of the bucket.
-func (f *folder) gsoFile(r gsoRange, seq uint32) *gsoRange {
+// gsoFile files r under (r.dirHash, seq) in a free slot of its bucket, or
+// over its oldest range when that is out of the window. A bucket full of
+// ranges still inside it doubles the table, as long as it stays within
+// MaxDupEntries ranges; beyond, the oldest is forgotten and capped counts
+// it (a segment that would have matched it then counts as a packet).
+func (f *folder) gsoFile(r gsoRange, seq uint32, capped *int64) *gsoRange {
 	r.next, r.used = seq, true
-	b := f.gsoBucket(r.dirHash, seq)
-	slot := &b[0]
-	for i := range b {
-		if !b[i].used {
-			slot = &b[i]
-			break
+	for {
+		b := f.gsoBucket(r.dirHash, seq)
+		slot := &b[0]
+		for i := range b {
+			if !b[i].used {
+				slot = &b[i]
+				break
+			}
+			if b[i].ts < slot.ts {
+				slot = &b[i]
+			}
 		}
-		if b[i].ts < slot.ts {
-			slot = &b[i]
+		if slot.used && f.now-slot.ts <= f.window {
+			if 2*len(f.gso) <= max(f.maxEntries, firstGSOBuckets*gsoWays) && !sameGSOKey(b, r) {
+				f.growGSO(capped)
+				continue
+			}
+			*capped++
+		}
+		*slot = r
+		return slot
+	}
+}
+
+// sameGSOKey reports whether every range of bucket b is filed under r's
+// key: a larger table would not part them.
+func sameGSOKey(b []gsoRange, r gsoRange) bool {
+	for i := range b {
+		if b[i].dirHash != r.dirHash || b[i].next != r.next {
+			return false
 		}
 	}
-	*slot = r
-	return slot
+	return true
+}
+
+// growGSO doubles the GSO table, keeping the ranges still inside the window.
+func (f *folder) growGSO(capped *int64) {
+	old := f.gso
+	f.gso = make([]gsoRange, 2*len(old))
+	for i := range old {
+		if r := &old[i]; r.used && f.now-r.ts <= f.window {
+			f.gsoFile(*r, r.next, capped)
+		}
+	}
 }
 
 // matchGSO matches TCP data record d against the recent data records of
@@ -865,7 +909,7 @@ func (t *Table) matchGSO(d *Decoded) (bool, gsoCredit) {
 		if done {
 			t.GSOSplit++
 		} else {
-			f.gsoFile(moved, end) // filed under the next segment's start
+			f.gsoFile(moved, end, &t.DupCapped) // filed under the next segment's start
 		}
 		r = &moved
 		if !dCounted {
@@ -943,7 +987,7 @@ func (t *Table) matchGSO(d *Decoded) (bool, gsoCredit) {
 	if covered == size && pieces > 0 {
 		t.GSOSplit++
 	}
-	r := f.gsoFile(gsoRange{dirHash: dh, start: start, end: end, ts: d.TsNs, ttl: d.TTL, pieces: pieces, covered: covered}, start+covered)
+	r := f.gsoFile(gsoRange{dirHash: dh, start: start, end: end, ts: d.TsNs, ttl: d.TTL, pieces: pieces, covered: covered}, start+covered, &t.DupCapped)
 	if foldD {
 		t.DupFolded++
 		if !dupCredited {

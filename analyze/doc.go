@@ -169,7 +169,10 @@
 // and its transit samples) apart from the flow. At most MaxDupEntries
 // (default 65,536) records are remembered for folding and as many wait in
 // the delay line; the index keeps up to 8 per bucket of one cache line; the
-// GSO table 4,096 recent data records. Beyond them the oldest record is
+// GSO table starts at 4,096 recent data records in buckets of 4 and doubles
+// when a bucket is full of records inside the window, up to MaxDupEntries
+// (a fixed table lost matches to collisions, by the flow index's random
+// seed: differently from run to run). Beyond them the oldest record is
 // forgotten, or counted at once, and DupCapped counts it (its copy may then
 // count as a packet of its own). None of this state holds Go pointers.
 // A datagram rebuilt from IP fragments has a fingerprint of its addresses,

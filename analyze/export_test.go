@@ -12,3 +12,11 @@ func SetPrefetchMin(slots int) (restore func()) {
 	prefetchMin = slots
 	return func() { prefetchMin = old }
 }
+
+// SetFirstGSOBuckets sets the buckets a GSO table starts with and returns a
+// function that restores it: TestVantageGSOTableGrows starts it at one.
+func SetFirstGSOBuckets(n int) (restore func()) {
+	old := firstGSOBuckets
+	firstGSOBuckets = n
+	return func() { firstGSOBuckets = old }
+}
