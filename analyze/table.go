@@ -154,6 +154,11 @@ type flow struct {
 	// origins has bit i set when the flow had a packet, or a folded copy
 	// of one, from capture i+1 of a merged stream (originBit).
 	origins uint16
+	// twin is the other connection live on the same 5-tuple (a synthetic
+	// twin pair, both with their TCP state), noFlow when none. Here rather
+	// than in tcpConn: every TCP packet asks, and the flow's lines are
+	// loaded anyway.
+	twin flowID
 }
 
 // MaxOrigins is how many captures of a merged stream a flow's Origins
@@ -450,6 +455,7 @@ func (t *Table) add(d *Decoded, index int64, payload []byte) (flowID, *flow, int
 	h := t.index.hash(&key)
 
 	id := t.index.get(&key, h)
+	indexed := id != noFlow // the index held the key (newFlow looks again only then)
 	var f *flow
 	if id != noFlow {
 		f = t.store.at(id)
@@ -457,7 +463,7 @@ func (t *Table) add(d *Decoded, index int64, payload []byte) (flowID, *flow, int
 			if f.tcp == noFlow {
 				t.conn(f) // the flow's second packet: its TCP state is needed now
 			}
-			if t.conns.at(f.tcp).twin != noFlow {
+			if f.twin != noFlow {
 				id = t.route(id, srcIsLo, d)
 				f = t.store.at(id)
 			}
@@ -470,7 +476,7 @@ func (t *Table) add(d *Decoded, index int64, payload []byte) (flowID, *flow, int
 	twinOf := noFlow
 	if f != nil && d.Kind == KindTCP && !d.BadHeader {
 		if c := t.conns.at(f.tcp); c.startsNewConnection(f.dirOf(srcIsLo), d) {
-			if c.twin == noFlow && !c.closed() && syntheticStart(d.Seq) != syntheticStart(c.d[f.dirOf(srcIsLo)].baseSeq) {
+			if f.twin == noFlow && !c.closed() && syntheticStart(d.Seq) != syntheticStart(c.d[f.dirOf(srcIsLo)].baseSeq) {
 				// A connection and its synthetic plaintext twin share the 5-tuple:
 				// keep both live, apart (design.md: TLS plaintext in Kubeshark captures).
 				twinOf = id
@@ -487,7 +493,7 @@ func (t *Table) add(d *Decoded, index int64, payload []byte) (flowID, *flow, int
 				twinOf = noFlow // the eviction ended it
 			}
 		}
-		id, f = t.newFlow(key, h, srcIsLo, d, index, twinOf)
+		id, f = t.newFlow(key, h, srcIsLo, d, index, twinOf, indexed)
 	}
 
 	f.origins |= originBit(d.Origin)
@@ -568,12 +574,7 @@ func (t *Table) conn(f *flow) *tcpConn {
 }
 
 // twin returns the other connection live on f's 5-tuple, noFlow when none.
-func (t *Table) twin(f *flow) flowID {
-	if f.tcp == noFlow {
-		return noFlow
-	}
-	return t.conns.at(f.tcp).twin
-}
+func (t *Table) twin(f *flow) flowID { return f.twin }
 
 // add counts packet d in c, a direction of f, and reports whether it
 // could: false when f's counters are wide or would pass 32 bits (then
@@ -666,7 +667,7 @@ func syntheticStart(seq uint32) bool { return seq <= 1 }
 // id, the flow first seen. Both flows of a twin pair have their TCP state.
 func (t *Table) route(id flowID, srcIsLo bool, d *Decoded) flowID {
 	f := t.store.at(id)
-	tw := t.conns.at(f.tcp).twin
+	tw := f.twin
 	if t.fit(t.store.at(tw), srcIsLo, d) > t.fit(f, srcIsLo, d) {
 		return tw
 	}
@@ -697,7 +698,10 @@ func (t *Table) fit(f *flow, srcIsLo bool, d *Decoded) int {
 	return score
 }
 
-func (t *Table) newFlow(key flowKey, h uint64, srcIsLo bool, d *Decoded, index int64, twinOf flowID) (flowID, *flow) {
+// newFlow starts a flow with packet d. indexed says whether the index held
+// key before d (when not, nothing can have put it there since: the index is
+// not searched again).
+func (t *Table) newFlow(key flowKey, h uint64, srcIsLo bool, d *Decoded, index int64, twinOf flowID, indexed bool) (flowID, *flow) {
 	id, reused := t.store.alloc()
 	f := t.store.at(id)
 	if reused {
@@ -732,9 +736,14 @@ func (t *Table) newFlow(key flowKey, h uint64, srcIsLo bool, d *Decoded, index i
 	}
 	t.live++
 	t.link(id, f, list)
-	switch old := t.index.get(&key, h); {
+	old := noFlow
+	if indexed {
+		old = t.index.get(&key, h)
+	}
+	switch {
 	case twinOf != noFlow:
-		t.conn(f).twin, t.conns.at(t.store.at(twinOf).tcp).twin = twinOf, id
+		t.conn(f)
+		f.twin, t.store.at(twinOf).twin = twinOf, id
 	case old != noFlow:
 		// Another connection still lives on this 5-tuple (one of a twin
 		// pair): pair the new one with it.
@@ -742,7 +751,9 @@ func (t *Table) newFlow(key flowKey, h uint64, srcIsLo bool, d *Decoded, index i
 		if tw := t.twin(o); tw != noFlow {
 			t.end(tw)
 		}
-		t.conn(f).twin, t.conn(o).twin = old, id
+		t.conn(f)
+		t.conn(o)
+		f.twin, o.twin = old, id
 	default:
 		t.index.put(id, h)
 	}
@@ -877,8 +888,8 @@ func (t *Table) end(id flowID) {
 		if !t.flushing && t.index.get(&f.key, t.index.hash(&f.key)) == id {
 			t.index.replace(id, tw)
 		}
-		t.conns.at(t.store.at(tw).tcp).twin = noFlow
-		t.conns.at(f.tcp).twin = noFlow
+		t.store.at(tw).twin = noFlow
+		f.twin = noFlow
 	} else if !t.flushing {
 		t.index.remove(id)
 	}

@@ -216,7 +216,6 @@ type tcpConn struct {
 	firstRTT  Opt   // Wireshark's iRTT
 	synAckAck Opt
 	synAckSeq uint32
-	twin      flowID // the other connection live on the same 5-tuple (a synthetic twin pair)
 	histLen   uint8
 	hist      [maxHistory]byte
 }
