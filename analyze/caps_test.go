@@ -172,8 +172,8 @@ func TestFlowSize(t *testing.T) {
 	if got := unsafe.Sizeof(flow{}); got > 144 {
 		t.Errorf("flow is %d bytes, more than 144", got)
 	}
-	if got := unsafe.Sizeof(tcpConn{}); got > 424 {
-		t.Errorf("tcpConn is %d bytes, more than 424", got)
+	if got := unsafe.Sizeof(tcpConn{}); got > 416 {
+		t.Errorf("tcpConn is %d bytes, more than 416", got)
 	}
 }
 

@@ -189,7 +189,7 @@ const (
 	auxFirstReply = 1
 )
 
-// A TCP flow's state (tcpConn, 424 bytes) is allocated at its second
+// A TCP flow's state (tcpConn, 416 bytes) is allocated at its second
 // packet: until then the flow keeps its first packet in aux, and the table
 // replays it into the state when the state is needed. Most flows of a SYN
 // flood or a scan never get a second packet. A first packet that does not
