@@ -858,6 +858,20 @@ func (t *Table) idlest() flowID {
 func (t *Table) expire(now int64) {
 	for i := range t.lists {
 		for h := t.lists[i].head; h != noFlow && now-t.store.at(h).lastNs > t.timeout(t.store.at(h)); h = t.lists[i].head {
+			// The flows a sweep ends have been idle for seconds: none of
+			// their lines is cached. Start loading the next one's TCP state
+			// and index slot, and the flow after it (whose line the next
+			// round reads), while this one ends, so that the misses overlap.
+			if n := t.store.at(h).next; n != noFlow {
+				nf := t.store.at(n)
+				if nf.tcp != noFlow {
+					prefetchWrite(unsafe.Pointer(t.conns.at(nf.tcp)), unsafe.Sizeof(tcpConn{}))
+				}
+				t.index.prefetch(t.index.hash(&nf.key)) // its removal searches there
+				if nn := nf.next; nn != noFlow {
+					prefetchWrite(unsafe.Pointer(t.store.at(nn)), unsafe.Sizeof(flow{}))
+				}
+			}
 			t.end(h)
 		}
 	}
@@ -878,6 +892,11 @@ func (t *Table) evictIdlest() {
 // end removes flow id from the table and emits its record.
 func (t *Table) end(id flowID) {
 	f := t.store.at(id)
+	if f.tcp != noFlow {
+		// fill reads the whole TCP state, likely cold: its lines load
+		// together, meanwhile.
+		prefetchWrite(unsafe.Pointer(t.conns.at(f.tcp)), unsafe.Sizeof(tcpConn{}))
+	}
 	t.unlink(f)
 	f.list = listNone
 	t.live--
