@@ -2,6 +2,7 @@ package analyze
 
 import (
 	"math"
+	"math/bits"
 	"slices"
 )
 
@@ -209,8 +210,58 @@ func (a *rttAcc) stats() RTTStats {
 	case 1:
 		return RTTStats{Samples: 1, MinNs: a.min, MaxNs: a.max, P50Ns: a.min}
 	}
-	slices.Sort(a.samples)
-	return RTTStats{Samples: a.n, MinNs: a.min, MaxNs: a.max, P50Ns: a.samples[(len(a.samples)-1)/2]}
+	return RTTStats{Samples: a.n, MinNs: a.min, MaxNs: a.max, P50Ns: nth(a.samples, (len(a.samples)-1)/2)}
+}
+
+// nth returns the value sorting s would put at index k, reordering s
+// (quickselect: the median needs no full sort). A range that keeps
+// partitioning badly (chosen samples can make any pivot rule do so) is
+// sorted instead, so that the cost stays O(n log n).
+func nth(s []int64, k int) int64 { return nthRounds(s, k, 2*bits.Len(uint(len(s)))) }
+
+// nthRounds is nth partitioning at most rounds times before sorting.
+func nthRounds(s []int64, k, rounds int) int64 {
+	lo, hi := 0, len(s)-1
+	for ; hi > lo; rounds-- {
+		if rounds == 0 {
+			slices.Sort(s[lo : hi+1])
+			break
+		}
+		mid := lo + (hi-lo)/2 // the pivot: median of the first, middle and last
+		if s[mid] < s[lo] {
+			s[mid], s[lo] = s[lo], s[mid]
+		}
+		if s[hi] < s[lo] {
+			s[hi], s[lo] = s[lo], s[hi]
+		}
+		if s[hi] < s[mid] {
+			s[hi], s[mid] = s[mid], s[hi]
+		}
+		p := s[mid]
+		i, j := lo, hi
+		for i <= j {
+			for s[i] < p {
+				i++
+			}
+			for s[j] > p {
+				j--
+			}
+			if i <= j {
+				s[i], s[j] = s[j], s[i]
+				i, j = i+1, j-1
+			}
+		}
+		// s[lo..j] <= p <= s[i..hi], and every value between j and i is p.
+		switch {
+		case k <= j:
+			hi = j
+		case k >= i:
+			lo = i
+		default:
+			return s[k]
+		}
+	}
+	return s[k]
 }
 
 // tcpConn is the TCP state of a flow. Index 0 is the originator. What
@@ -604,14 +655,9 @@ func (s *tcpDir) missed(peer *tcpDir) int64 {
 
 func (c *tcpConn) history(dir int, d *Decoded, syn, ack, fin, rst bool) {
 	s := &c.cold[dir]
-	bits := 0
-	for _, b := range [3]bool{syn, fin, rst} {
-		if b {
-			bits++
-		}
-	}
+	sfr := d.Flags & (flagSYN | flagFIN | flagRST)
 	switch {
-	case bits > 1:
+	case sfr&(sfr-1) != 0: // two or more of SYN, FIN and RST
 		if fin && rst {
 			c.addOnce(dir, histFinRst, 'I')
 		} else {
