@@ -1,7 +1,9 @@
 package analyze
 
 import (
+	"math/rand/v2"
 	"reflect"
+	"slices"
 	"testing"
 	"unsafe"
 )
@@ -96,6 +98,81 @@ func TestRTTAccFew(t *testing.T) {
 	}
 }
 
+// TestNth: nth gives the value slices.Sort puts at each index, for slices
+// of random, repeated, sorted, reversed, equal and organ-pipe values, with
+// its own budget of partitions and with budgets so small that the sort
+// after them runs.
+func TestNth(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	shapes := map[string]func(n int) []int64{
+		"random": func(n int) []int64 {
+			s := make([]int64, n)
+			for i := range s {
+				s[i] = rng.Int64N(1e9) - 5e8
+			}
+			return s
+		},
+		"repeated": func(n int) []int64 {
+			s := make([]int64, n)
+			for i := range s {
+				s[i] = rng.Int64N(4)
+			}
+			return s
+		},
+		"sorted": func(n int) []int64 {
+			s := make([]int64, n)
+			for i := range s {
+				s[i] = int64(i)
+			}
+			return s
+		},
+		"reversed": func(n int) []int64 {
+			s := make([]int64, n)
+			for i := range s {
+				s[i] = int64(n - i)
+			}
+			return s
+		},
+		"equal": func(n int) []int64 { return make([]int64, n) },
+		"organ pipe": func(n int) []int64 {
+			s := make([]int64, n)
+			for i := range s {
+				s[i] = int64(min(i, n-i))
+			}
+			return s
+		},
+	}
+	for name, shape := range shapes {
+		t.Run(name, func(t *testing.T) {
+			for n := 1; n <= 70; n++ {
+				in := shape(n)
+				want := slices.Clone(in)
+				slices.Sort(want)
+				for k := range n {
+					// Rounds -1: nth's own budget; 0 to 2: the sort after
+					// so many partitions.
+					for rounds := -1; rounds <= 2; rounds++ {
+						s := slices.Clone(in)
+						var got int64
+						if rounds < 0 {
+							got = nth(s, k)
+						} else {
+							got = nthRounds(s, k, rounds)
+						}
+						if got != want[k] {
+							t.Fatalf("n=%d k=%d rounds=%d: %d, want %d (input %v)", n, k, rounds, got, want[k], in)
+						}
+						slices.Sort(s)
+						if !slices.Equal(s, want) {
+							t.Fatalf("n=%d k=%d rounds=%d: values lost or added", n, k, rounds)
+						}
+					}
+				}
+			}
+		})
+	}
+}
+
 // TestHolesCap: up to maxHoles holes are counted exactly; past it the two
 // closest merge, and the captured bytes between them count as missed too.
 func TestHolesCap(t *testing.T) {
@@ -172,8 +249,8 @@ func TestFlowSize(t *testing.T) {
 	if got := unsafe.Sizeof(flow{}); got > 144 {
 		t.Errorf("flow is %d bytes, more than 144", got)
 	}
-	if got := unsafe.Sizeof(tcpConn{}); got > 424 {
-		t.Errorf("tcpConn is %d bytes, more than 424", got)
+	if got := unsafe.Sizeof(tcpConn{}); got > 416 {
+		t.Errorf("tcpConn is %d bytes, more than 416", got)
 	}
 }
 

@@ -289,7 +289,7 @@
 // scans them, however many flows are live.
 //
 // The rest is allocated for the flows that need it. A TCP flow's state
-// (tcpConn, 424 bytes, in slabs of its own, plus its segments and samples;
+// (tcpConn, 416 bytes, in slabs of its own, plus its segments and samples;
 // what only retransmissions, gaps, reordering, duplicate ACKs and zero
 // windows touch is allocated when first needed) comes at the flow's second
 // packet: until then the flow keeps its first packet's sequence and

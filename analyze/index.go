@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"math/bits"
+	"unsafe"
 )
 
 // flowIndex finds live flows by key: an open-addressing hash table with
@@ -55,6 +56,20 @@ func (x *flowIndex) hash(k *flowKey) uint64 {
 	return mum(a^s[1], b^c^s[2])
 }
 
+// equal reports whether k and o are the same key: k == o, in six word
+// loads each (== compares the address arrays by a call to memequal). The
+// last word's top byte is padding, never compared.
+func (k *flowKey) equal(o *flowKey) bool {
+	a := (*[6]uint64)(unsafe.Pointer(k))
+	b := (*[6]uint64)(unsafe.Pointer(o))
+	return a[0] == b[0] && a[1] == b[1] && a[2] == b[2] && a[3] == b[3] && a[4] == b[4] &&
+		(a[5]^b[5])&keyLastMask == 0
+}
+
+// keyLastMask selects the bytes of flowKey's last word that are fields:
+// tunnelID, proto, tunnel and tunnelIDSet (byte 47 is padding).
+const keyLastMask = 1<<56 - 1
+
 // tagOf returns the slot tag of hash h.
 func tagOf(h uint64) uint32 { return uint32(h >> 32) }
 
@@ -66,7 +81,7 @@ func (x *flowIndex) get(k *flowKey, h uint64) flowID {
 			return noFlow
 		}
 		if uint32(s>>32) == tag {
-			if id := flowID(s); x.store.at(id).key == *k {
+			if id := flowID(s); x.store.at(id).key.equal(k) {
 				return id
 			}
 		}

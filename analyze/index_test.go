@@ -3,6 +3,7 @@ package analyze
 import (
 	"net/netip"
 	"testing"
+	"unsafe"
 )
 
 // newTestIndex returns an index over a store of n flows whose keys key(i)
@@ -124,5 +125,42 @@ func TestFlowIndexChurn(t *testing.T) {
 	}
 	if x.n != len(in) || len(x.slots) != 1024 {
 		t.Errorf("n %d, want %d; %d slots", x.n, len(in), len(x.slots))
+	}
+}
+
+// TestKeyEqual checks flowKey.equal against ==: its word layout, and that
+// it compares every field and no padding.
+func TestKeyEqual(t *testing.T) {
+	var z flowKey
+	if unsafe.Sizeof(z) != 48 || unsafe.Offsetof(z.tunnelID) != 40 || unsafe.Offsetof(z.tunnelIDSet) != 46 {
+		t.Fatalf("flowKey layout changed (size %d): update flowKey.equal", unsafe.Sizeof(z))
+	}
+	base := flowKey{loPort: 1, hiPort: 2, vlan: -1, tunnelID: 7, proto: 6, tunnel: TunnelVXLAN, tunnelIDSet: 1}
+	base.lo[15], base.hi[3] = 9, 4
+	variants := map[string]func(k *flowKey){
+		"same":        func(k *flowKey) {},
+		"lo":          func(k *flowKey) { k.lo[0]++ },
+		"lo last":     func(k *flowKey) { k.lo[15]++ },
+		"hi":          func(k *flowKey) { k.hi[8]++ },
+		"loPort":      func(k *flowKey) { k.loPort++ },
+		"hiPort":      func(k *flowKey) { k.hiPort++ },
+		"vlan":        func(k *flowKey) { k.vlan = 3 },
+		"tunnelID":    func(k *flowKey) { k.tunnelID = 1 << 31 },
+		"proto":       func(k *flowKey) { k.proto = 17 },
+		"tunnel":      func(k *flowKey) { k.tunnel = TunnelNone },
+		"tunnelIDSet": func(k *flowKey) { k.tunnelIDSet = 0 },
+		"padding":     func(k *flowKey) { (*[48]byte)(unsafe.Pointer(k))[47] = 0xff },
+	}
+	for name, change := range variants {
+		t.Run(name, func(t *testing.T) {
+			k := base
+			change(&k)
+			if got, want := k.equal(&base), k == base; got != want {
+				t.Errorf("equal = %v, == says %v", got, want)
+			}
+			if got, want := base.equal(&k), k == base; got != want {
+				t.Errorf("reversed: equal = %v, == says %v", got, want)
+			}
+		})
 	}
 }

@@ -155,6 +155,11 @@ type flow struct {
 	// origins has bit i set when the flow had a packet, or a folded copy
 	// of one, from capture i+1 of a merged stream (originBit).
 	origins uint16
+	// twin is the other connection live on the same 5-tuple (a synthetic
+	// twin pair, both with their TCP state), noFlow when none. Here rather
+	// than in tcpConn: every TCP packet asks, and the flow's lines are
+	// loaded anyway.
+	twin flowID
 }
 
 // MaxOrigins is how many captures of a merged stream a flow's Origins
@@ -185,7 +190,7 @@ const (
 	auxFirstReply = 1
 )
 
-// A TCP flow's state (tcpConn, 424 bytes) is allocated at its second
+// A TCP flow's state (tcpConn, 416 bytes) is allocated at its second
 // packet: until then the flow keeps its first packet in aux, and the table
 // replays it into the state when the state is needed. Most flows of a SYN
 // flood or a scan never get a second packet. A first packet that does not
@@ -411,8 +416,17 @@ func keyOf(d *Decoded, key *flowKey) bool {
 	// The addresses go through 64-bit words: copying As16's array whole
 	// would read 16 bytes just written as two 8-byte halves, which the CPU
 	// cannot forward from its store buffer (a stall per packet).
-	sh, sl := addrWords(d.Src)
-	dh, dl := addrWords(d.Dst)
+	var sh, sl, dh, dl uint64
+	if d.Src.Is4() && d.Dst.Is4() {
+		// addrWords' IPv4 path in line: two calls cost more than the rest
+		// of keyOf.
+		s, t := d.Src.As4(), d.Dst.As4()
+		sl = 0xffff<<32 | uint64(binary.BigEndian.Uint32(s[:]))
+		dl = 0xffff<<32 | uint64(binary.BigEndian.Uint32(t[:]))
+	} else {
+		sh, sl = addrWords(d.Src)
+		dh, dl = addrWords(d.Dst)
+	}
 	sp, dp := d.SrcPort, d.DstPort
 	srcIsLo := endpointLE(sh, sl, sp, dh, dl, dp)
 	if !srcIsLo {
@@ -451,6 +465,7 @@ func (t *Table) add(d *Decoded, index int64, payload []byte) (flowID, *flow, int
 	h := t.index.hash(&key)
 
 	id := t.index.get(&key, h)
+	indexed := id != noFlow // the index held the key (newFlow looks again only then)
 	var f *flow
 	if id != noFlow {
 		f = t.store.at(id)
@@ -458,7 +473,7 @@ func (t *Table) add(d *Decoded, index int64, payload []byte) (flowID, *flow, int
 			if f.tcp == noFlow {
 				t.conn(f) // the flow's second packet: its TCP state is needed now
 			}
-			if t.conns.at(f.tcp).twin != noFlow {
+			if f.twin != noFlow {
 				id = t.route(id, srcIsLo, d)
 				f = t.store.at(id)
 			}
@@ -471,7 +486,7 @@ func (t *Table) add(d *Decoded, index int64, payload []byte) (flowID, *flow, int
 	twinOf := noFlow
 	if f != nil && d.Kind == KindTCP && !d.BadHeader {
 		if c := t.conns.at(f.tcp); c.startsNewConnection(f.dirOf(srcIsLo), d) {
-			if c.twin == noFlow && !c.closed() && syntheticStart(d.Seq) != syntheticStart(c.d[f.dirOf(srcIsLo)].baseSeq) {
+			if f.twin == noFlow && !c.closed() && syntheticStart(d.Seq) != syntheticStart(c.d[f.dirOf(srcIsLo)].baseSeq) {
 				// A connection and its synthetic plaintext twin share the 5-tuple:
 				// keep both live, apart (design.md: TLS plaintext in Kubeshark captures).
 				twinOf = id
@@ -488,7 +503,7 @@ func (t *Table) add(d *Decoded, index int64, payload []byte) (flowID, *flow, int
 				twinOf = noFlow // the eviction ended it
 			}
 		}
-		id, f = t.newFlow(key, h, srcIsLo, d, index, twinOf)
+		id, f = t.newFlow(key, h, srcIsLo, d, index, twinOf, indexed)
 	}
 
 	f.origins |= originBit(d.Origin)
@@ -569,12 +584,7 @@ func (t *Table) conn(f *flow) *tcpConn {
 }
 
 // twin returns the other connection live on f's 5-tuple, noFlow when none.
-func (t *Table) twin(f *flow) flowID {
-	if f.tcp == noFlow {
-		return noFlow
-	}
-	return t.conns.at(f.tcp).twin
-}
+func (t *Table) twin(f *flow) flowID { return f.twin }
 
 // add counts packet d in c, a direction of f, and reports whether it
 // could: false when f's counters are wide or would pass 32 bits (then
@@ -667,7 +677,7 @@ func syntheticStart(seq uint32) bool { return seq <= 1 }
 // id, the flow first seen. Both flows of a twin pair have their TCP state.
 func (t *Table) route(id flowID, srcIsLo bool, d *Decoded) flowID {
 	f := t.store.at(id)
-	tw := t.conns.at(f.tcp).twin
+	tw := f.twin
 	if t.fit(t.store.at(tw), srcIsLo, d) > t.fit(f, srcIsLo, d) {
 		return tw
 	}
@@ -698,7 +708,10 @@ func (t *Table) fit(f *flow, srcIsLo bool, d *Decoded) int {
 	return score
 }
 
-func (t *Table) newFlow(key flowKey, h uint64, srcIsLo bool, d *Decoded, index int64, twinOf flowID) (flowID, *flow) {
+// newFlow starts a flow with packet d. indexed says whether the index held
+// key before d (when not, nothing can have put it there since: the index is
+// not searched again).
+func (t *Table) newFlow(key flowKey, h uint64, srcIsLo bool, d *Decoded, index int64, twinOf flowID, indexed bool) (flowID, *flow) {
 	id, reused := t.store.alloc()
 	f := t.store.at(id)
 	if reused {
@@ -733,9 +746,14 @@ func (t *Table) newFlow(key flowKey, h uint64, srcIsLo bool, d *Decoded, index i
 	}
 	t.live++
 	t.link(id, f, list)
-	switch old := t.index.get(&key, h); {
+	old := noFlow
+	if indexed {
+		old = t.index.get(&key, h)
+	}
+	switch {
 	case twinOf != noFlow:
-		t.conn(f).twin, t.conns.at(t.store.at(twinOf).tcp).twin = twinOf, id
+		t.conn(f)
+		f.twin, t.store.at(twinOf).twin = twinOf, id
 	case old != noFlow:
 		// Another connection still lives on this 5-tuple (one of a twin
 		// pair): pair the new one with it.
@@ -743,7 +761,9 @@ func (t *Table) newFlow(key flowKey, h uint64, srcIsLo bool, d *Decoded, index i
 		if tw := t.twin(o); tw != noFlow {
 			t.end(tw)
 		}
-		t.conn(f).twin, t.conn(o).twin = old, id
+		t.conn(f)
+		t.conn(o)
+		f.twin, o.twin = old, id
 	default:
 		t.index.put(id, h)
 	}
@@ -848,6 +868,20 @@ func (t *Table) idlest() flowID {
 func (t *Table) expire(now int64) {
 	for i := range t.lists {
 		for h := t.lists[i].head; h != noFlow && now-t.store.at(h).lastNs > t.timeout(t.store.at(h)); h = t.lists[i].head {
+			// The flows a sweep ends have been idle for seconds: none of
+			// their lines is cached. Start loading the next one's TCP state
+			// and index slot, and the flow after it (whose line the next
+			// round reads), while this one ends, so that the misses overlap.
+			if n := t.store.at(h).next; n != noFlow {
+				nf := t.store.at(n)
+				if nf.tcp != noFlow {
+					prefetchWrite(unsafe.Pointer(t.conns.at(nf.tcp)), unsafe.Sizeof(tcpConn{}))
+				}
+				t.index.prefetch(t.index.hash(&nf.key)) // its removal searches there
+				if nn := nf.next; nn != noFlow {
+					prefetchWrite(unsafe.Pointer(t.store.at(nn)), unsafe.Sizeof(flow{}))
+				}
+			}
 			t.end(h)
 		}
 	}
@@ -868,6 +902,11 @@ func (t *Table) evictIdlest() {
 // end removes flow id from the table and emits its record.
 func (t *Table) end(id flowID) {
 	f := t.store.at(id)
+	if f.tcp != noFlow {
+		// fill reads the whole TCP state, likely cold: its lines load
+		// together, meanwhile.
+		prefetchWrite(unsafe.Pointer(t.conns.at(f.tcp)), unsafe.Sizeof(tcpConn{}))
+	}
 	t.unlink(f)
 	f.list = listNone
 	t.live--
@@ -878,8 +917,8 @@ func (t *Table) end(id flowID) {
 		if !t.flushing && t.index.get(&f.key, t.index.hash(&f.key)) == id {
 			t.index.replace(id, tw)
 		}
-		t.conns.at(t.store.at(tw).tcp).twin = noFlow
-		t.conns.at(f.tcp).twin = noFlow
+		t.store.at(tw).twin = noFlow
+		f.twin = noFlow
 	} else if !t.flushing {
 		t.index.remove(id)
 	}

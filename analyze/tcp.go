@@ -2,6 +2,7 @@ package analyze
 
 import (
 	"math"
+	"math/bits"
 	"slices"
 )
 
@@ -67,32 +68,39 @@ const (
 	histFinRst
 )
 
-// tcpDir is the state of one direction (the packets one endpoint sends).
-// Its fields are ordered to pack (152 bytes): tens of thousands of flows
-// are live at once, and what only loss, reordering or window trouble
-// touches is kept apart, in x, allocated the first time it is needed.
+// tcpDir is the state of one direction (the packets one endpoint sends)
+// that most packets touch. Its fields are ordered to pack (80 bytes): tens
+// of thousands of flows are live at once, and what only loss, reordering
+// or window trouble touches is kept apart, in x, allocated the first time
+// it is needed; what only SYN, FIN and RST packets and RTT samples touch is
+// in tcpConn.cold, past the lines every packet loads.
 type tcpDir struct {
-	baseSeq                   uint32 // Wireshark's base_seq: decides when a SYN starts a new connection
-	nextSeq                   uint32 // highest seq + segment length seen (Wireshark's nextseq)
-	lastAck                   uint32 // last acknowledgement number this side sent
-	maxAck                    uint32 // highest acknowledgement number this side sent
-	lastSyn, lastFin, lastRst uint32
-	win                       uint16
-	state, prevState          endpointState
-	lastSegFlags              uint8 // segKeepAlive / segZeroWindowProbe of the last packet
-	histOnce                  uint8
-	dupAckNum                 uint8 // duplicate ACKs in a row this side sent, saturating: only >= 2 matters
-	baseSet, seqSet           bool  // baseSeq, nextSeq are known
-	ackSet, winSet            bool  // lastAck and maxAck, win are known
-	synSet, finSet, rstSet    bool  // lastSyn, lastFin, lastRst are known
-	sawFin, sawRst, sentData  bool
+	baseSeq                  uint32 // Wireshark's base_seq: decides when a SYN starts a new connection
+	nextSeq                  uint32 // highest seq + segment length seen (Wireshark's nextseq)
+	lastAck                  uint32 // last acknowledgement number this side sent
+	maxAck                   uint32 // highest acknowledgement number this side sent
+	win                      uint16
+	state, prevState         endpointState
+	lastSegFlags             uint8 // segKeepAlive / segZeroWindowProbe of the last packet
+	histOnce                 uint8
+	dupAckNum                uint8 // duplicate ACKs in a row this side sent, saturating: only >= 2 matters
+	baseSet, seqSet          bool  // baseSeq, nextSeq are known
+	ackSet, winSet           bool  // lastAck and maxAck, win are known
+	sawFin, sawRst, sentData bool
 
 	nextSeqNs int64 // time nextSeq last advanced
 	lastAckNs int64
 
-	rtt     rttAcc
 	unacked []segment
 	x       *dirTrouble
+}
+
+// tcpDirCold is the state of one direction that few packets touch: the
+// last SYN, FIN and RST (history letters) and the RTT samples.
+type tcpDirCold struct {
+	rtt                       rttAcc
+	lastSyn, lastFin, lastRst uint32
+	synSet, finSet, rstSet    bool // lastSyn, lastFin, lastRst are known
 }
 
 // dirTrouble is the state of a direction that only retransmissions, gaps,
@@ -202,34 +210,89 @@ func (a *rttAcc) stats() RTTStats {
 	case 1:
 		return RTTStats{Samples: 1, MinNs: a.min, MaxNs: a.max, P50Ns: a.min}
 	}
-	slices.Sort(a.samples)
-	return RTTStats{Samples: a.n, MinNs: a.min, MaxNs: a.max, P50Ns: a.samples[(len(a.samples)-1)/2]}
+	return RTTStats{Samples: a.n, MinNs: a.min, MaxNs: a.max, P50Ns: nth(a.samples, (len(a.samples)-1)/2)}
 }
 
-// tcpConn is the TCP state of a flow. Index 0 is the originator.
+// nth returns the value sorting s would put at index k, reordering s
+// (quickselect: the median needs no full sort). A range that keeps
+// partitioning badly (chosen samples can make any pivot rule do so) is
+// sorted instead, so that the cost stays O(n log n).
+func nth(s []int64, k int) int64 { return nthRounds(s, k, 2*bits.Len(uint(len(s)))) }
+
+// nthRounds is nth partitioning at most rounds times before sorting.
+func nthRounds(s []int64, k, rounds int) int64 {
+	lo, hi := 0, len(s)-1
+	for ; hi > lo; rounds-- {
+		if rounds == 0 {
+			slices.Sort(s[lo : hi+1])
+			break
+		}
+		mid := lo + (hi-lo)/2 // the pivot: median of the first, middle and last
+		if s[mid] < s[lo] {
+			s[mid], s[lo] = s[lo], s[mid]
+		}
+		if s[hi] < s[lo] {
+			s[hi], s[lo] = s[lo], s[hi]
+		}
+		if s[hi] < s[mid] {
+			s[hi], s[mid] = s[mid], s[hi]
+		}
+		p := s[mid]
+		i, j := lo, hi
+		for i <= j {
+			for s[i] < p {
+				i++
+			}
+			for s[j] > p {
+				j--
+			}
+			if i <= j {
+				s[i], s[j] = s[j], s[i]
+				i, j = i+1, j-1
+			}
+		}
+		// s[lo..j] <= p <= s[i..hi], and every value between j and i is p.
+		switch {
+		case k <= j:
+			hi = j
+		case k >= i:
+			lo = i
+		default:
+			return s[k]
+		}
+	}
+	return s[k]
+}
+
+// tcpConn is the TCP state of a flow. Index 0 is the originator. What
+// every packet reads comes first, in as few cache lines as it fits: the
+// state is cold by the time a flow's next packet comes (the other
+// goroutines stream the capture through the caches meanwhile), and each
+// line is a miss.
 type tcpConn struct {
 	d [2]tcpDir
 
 	mruSynNs  int64 // most recent SYN without ACK (any direction), 0 = none
-	origSynNs int64 // most recent SYN from the originator before the SYN/ACK
 	synAckNs  int64 // first SYN/ACK from the responder, 0 = none; then origSynNs stays
 	firstRTT  Opt   // Wireshark's iRTT
 	synAckAck Opt
 	synAckSeq uint32
-	twin      flowID // the other connection live on the same 5-tuple (a synthetic twin pair)
 	histLen   uint8
 	hist      [maxHistory]byte
+
+	origSynNs int64 // most recent SYN from the originator before the SYN/ACK
+	cold      [2]tcpDirCold
 }
 
 func (c *tcpConn) reset() {
 	// Keep the memory for the next flow. Only what is kept is saved (not
 	// both directions whole: copying them through the stack stalled).
 	u0, u1 := c.d[0].unacked[:0], c.d[1].unacked[:0]
-	s0, s1 := c.d[0].rtt.samples[:0], c.d[1].rtt.samples[:0]
+	s0, s1 := c.cold[0].rtt.samples[:0], c.cold[1].rtt.samples[:0]
 	x0, x1 := c.d[0].x, c.d[1].x
 	*c = tcpConn{}
 	c.d[0].unacked, c.d[1].unacked = u0, u1
-	c.d[0].rtt.samples, c.d[1].rtt.samples = s0, s1
+	c.cold[0].rtt.samples, c.cold[1].rtt.samples = s0, s1
 	for i, x := range [2]*dirTrouble{x0, x1} {
 		if x != nil {
 			*x = dirTrouble{holes: x.holes[:0]}
@@ -489,7 +552,7 @@ func (c *tcpConn) acknowledge(dir int, d *Decoded) {
 			break
 		}
 		if s.end == d.Ack && s.sentNs != noSample {
-			rev.rtt.add(d.TsNs - s.sentNs)
+			c.cold[1-dir].rtt.add(d.TsNs - s.sentNs)
 		}
 		n++
 	}
@@ -591,15 +654,10 @@ func (s *tcpDir) missed(peer *tcpDir) int64 {
 }
 
 func (c *tcpConn) history(dir int, d *Decoded, syn, ack, fin, rst bool) {
-	s := &c.d[dir]
-	bits := 0
-	for _, b := range [3]bool{syn, fin, rst} {
-		if b {
-			bits++
-		}
-	}
+	s := &c.cold[dir]
+	sfr := d.Flags & (flagSYN | flagFIN | flagRST)
 	switch {
-	case bits > 1:
+	case sfr&(sfr-1) != 0: // two or more of SYN, FIN and RST
 		if fin && rst {
 			c.addOnce(dir, histFinRst, 'I')
 		} else {
@@ -727,8 +785,8 @@ func (c *tcpConn) fill(r *Record) {
 	}
 	r.RTTSynAckAck = c.synAckAck
 	r.RTTHandshake = c.firstRTT
-	r.OrigRTT = o.rtt.stats()
-	r.RespRTT = p.rtt.stats()
+	r.OrigRTT = c.cold[0].rtt.stats()
+	r.RespRTT = c.cold[1].rtt.stats()
 }
 
 // connState maps the endpoint states to Zeek's conn_state.
