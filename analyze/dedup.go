@@ -131,6 +131,10 @@ type folder struct {
 	// lastTTL is, while the delay line is off, the TTL of the last record
 	// per address pair slot (Decoded.foldPair), or 0.
 	lastTTL []uint8
+	// quick: the delay line is off and TTLs gate the detect table (not
+	// Config.DupSameTTL), so that Table.AddPayload takes the common case
+	// itself (folder.unchanged).
+	quick bool
 }
 
 func newFolder(cfg Config) *folder {
@@ -570,10 +574,25 @@ func (t *Table) detect(d *Decoded, index int64, payload []byte) {
 	t.add(d, index, payload)
 }
 
+// unchanged is detect's common case, inlined in Table.AddPayload while
+// f.quick: a record whose TTL is the last one seen between its addresses
+// (or without a fingerprint) is written to the detect table and counted,
+// and true returned. Else it returns false, for detect.
+func (f *folder) unchanged(d *Decoded) bool {
+	if d.Fold != 0 {
+		if f.lastTTL[d.foldPair&(1<<pairBits-1)] != d.TTL {
+			return false
+		}
+		f.recent[(d.Fold>>8)&(detectEntries-1)] = recentRecord{keyTTL: recentKey(d.Fold, d.TTL), ts: d.TsNs}
+	}
+	f.now = max(f.now, d.TsNs)
+	return true
+}
+
 // stopBuffering turns the delay line off (it is empty) and lets go of its
 // memory.
 func (f *folder) stopBuffering() {
-	f.buffering = false
+	f.buffering, f.quick = false, !f.sameTTL
 	f.ring, f.slots, f.head, f.n = nil, nil, 0, 0
 	f.line, f.heap, f.gso = nil, nil, nil
 	f.lineHead, f.lineTail = 0, 0
@@ -587,7 +606,7 @@ func (f *folder) stopBuffering() {
 // still holds within the window are remembered, as counted: their copies
 // to come are folded.
 func (f *folder) startBuffering() {
-	f.buffering = true
+	f.buffering, f.quick = true, false
 	if f.ring == nil {
 		f.ring = make([]foldEntry, min(firstFoldEntries, f.maxEntries))
 		f.slots = make([]uint64, foldSpread*len(f.ring))
