@@ -126,11 +126,11 @@ type folder struct {
 	started   bool
 	folded    bool
 	probeEnd  int64
-	gso       []gsoRange     // gsoBuckets * gsoWays, made on first use
-	recent    []recentRecord // while the delay line is off: detectEntries
+	gso       []gsoRange                   // gsoBuckets * gsoWays, made on first use
+	recent    *[detectEntries]recentRecord // while the delay line is off
 	// lastTTL is, while the delay line is off, the TTL of the last record
 	// per address pair slot (Decoded.foldPair), or 0.
-	lastTTL []uint8
+	lastTTL *[1 << pairBits]uint8
 	// quick: the delay line is off and TTLs gate the detect table (not
 	// Config.DupSameTTL), so that Table.AddPayload takes the common case
 	// itself (folder.unchanged).
@@ -455,7 +455,8 @@ func (t *Table) foldAdd(d *Decoded, index int64, payload []byte) {
 		f.started, f.probeEnd = true, d.TsNs+max(probeNs, f.window)
 		f.startBuffering()
 	}
-	f.now = max(f.now, d.TsNs)
+	// Table.nowNs has the times of the records folder.unchanged took.
+	f.now = max(f.now, t.nowNs, d.TsNs)
 	if f.buffering && !f.folded && (f.now > f.probeEnd || f.arrivals >= probeRecords) {
 		t.drain(true)
 		f.stopBuffering()
@@ -575,9 +576,10 @@ func (t *Table) detect(d *Decoded, index int64, payload []byte) {
 }
 
 // unchanged is detect's common case, inlined in Table.AddPayload while
-// f.quick: a record whose TTL is the last one seen between its addresses
-// (or without a fingerprint) is written to the detect table and counted,
-// and true returned. Else it returns false, for detect.
+// f.quick: for a record whose TTL is the last one seen between its
+// addresses (or without a fingerprint) it writes the detect table and
+// returns true, and AddPayload counts the record. Else it returns false,
+// for detect.
 func (f *folder) unchanged(d *Decoded) bool {
 	if d.Fold != 0 {
 		if f.lastTTL[d.foldPair&(1<<pairBits-1)] != d.TTL {
@@ -585,8 +587,7 @@ func (f *folder) unchanged(d *Decoded) bool {
 		}
 		f.recent[(d.Fold>>8)&(detectEntries-1)] = recentRecord{keyTTL: recentKey(d.Fold, d.TTL), ts: d.TsNs}
 	}
-	f.now = max(f.now, d.TsNs)
-	return true
+	return true // f.now stays behind: foldAdd catches up from Table.nowNs
 }
 
 // stopBuffering turns the delay line off (it is empty) and lets go of its
@@ -597,8 +598,8 @@ func (f *folder) stopBuffering() {
 	f.line, f.heap, f.gso = nil, nil, nil
 	f.lineHead, f.lineTail = 0, 0
 	if f.recent == nil {
-		f.recent = make([]recentRecord, detectEntries)
-		f.lastTTL = make([]uint8, 1<<pairBits)
+		f.recent = new([detectEntries]recentRecord)
+		f.lastTTL = new([1 << pairBits]uint8)
 	}
 }
 
@@ -610,6 +611,9 @@ func (f *folder) startBuffering() {
 	if f.ring == nil {
 		f.ring = make([]foldEntry, min(firstFoldEntries, f.maxEntries))
 		f.slots = make([]uint64, foldSpread*len(f.ring))
+	}
+	if f.recent == nil {
+		return // the capture's start
 	}
 	var capped int64
 	for i := range f.recent {
