@@ -549,8 +549,10 @@ func recentKey(key uint64, ttl uint8) uint64 { return key&^0xff | uint64(ttl) }
 // addresses keep one TTL while there are no copies: the slot is read only
 // when a record's TTL is not the last one seen between its addresses (with
 // Config.DupSameTTL, always). Every record is written, so that its copy to
-// come finds it. On a capture without copies this leaves a fingerprint and
-// two stores per record.
+// come finds it. On a capture without copies this leaves a fingerprint, a
+// read of the record's address pair slot and a write of its slot per
+// record, which Table.AddPayload does itself (folder.unchanged): detect is
+// called only when the TTL changed.
 func (t *Table) detect(d *Decoded, index int64, payload []byte) {
 	f := t.fold
 	if d.Fold != 0 {

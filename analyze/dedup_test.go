@@ -1,7 +1,10 @@
 package analyze
 
 import (
+	"cmp"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -346,5 +349,41 @@ func TestFoldTunnel(t *testing.T) {
 		if r.OrigPkts+r.RespPkts != 1 || r.DupPkts != 1 || r.OrigTransitP50Ns != Some(50_000) {
 			t.Errorf("%s flow: %d packets, %d folded, transit %+v; want 1, 1, 50 µs", r.Proto, r.OrigPkts+r.RespPkts, r.DupPkts, r.OrigTransitP50Ns)
 		}
+	}
+}
+
+// BenchmarkTableFold is what folding costs the flow table on a capture
+// without copies: the first packets of `make bench`'s recorded capture,
+// decoded beforehand with fingerprints, through a table that folds and one
+// with Config.NoDedup. It skips when the capture has not been recorded.
+func BenchmarkTableFold(b *testing.B) {
+	c, err := ingest.Open(filepath.Join(cmp.Or(os.Getenv("FLOWPROOF_BENCH_DIR"), "/var/tmp/flowproof-bench"), "bench.pcap"), ingest.Options{})
+	if err != nil {
+		b.Skipf("no recorded bench capture (make bench records it): %v", err)
+	}
+	defer c.Close()
+	ds := make([]Decoded, 400_000)
+	var p ingest.Packet
+	n := 0
+	for ; n < len(ds) && c.Next(&p) == nil; n++ {
+		Decode(&p, &ds[n])
+	}
+	ds = ds[:n]
+	for _, noDedup := range []bool{false, true} {
+		name := "fold"
+		if noDedup {
+			name = "no-dedup"
+		}
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				tbl := NewTable(Config{DeferStrings: true, NoDedup: noDedup}, "bench", 1, func(*Record) {})
+				for i := range ds {
+					tbl.Add(&ds[i], int64(i))
+				}
+				tbl.Flush()
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(ds)), "ns/packet")
+		})
 	}
 }
