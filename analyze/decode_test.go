@@ -310,6 +310,26 @@ func TestPayloadHashBytes(t *testing.T) {
 // difference is what the vantage fold costs the decoder. It skips when the
 // capture has not been recorded or is not a classic little-endian pcap.
 func BenchmarkDecodeRecorded(b *testing.B) {
+	raw, link := recordedPcap(b)
+	buf := make([]byte, 256<<10)
+	for _, fold := range []bool{true, false} {
+		name := "fold"
+		if !fold {
+			name = "no-fold"
+		}
+		b.Run(name, func(b *testing.B) {
+			var pkts int64
+			for b.Loop() {
+				pkts += decodeWindows(raw, link, buf, fold)
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(pkts), "ns/packet")
+		})
+	}
+}
+
+// recordedPcap returns the records of the first 64 MiB of `make bench`'s
+// recorded capture (after the file header) and its link type, or skips.
+func recordedPcap(b *testing.B) ([]byte, layers.LinkType) {
 	f, err := os.Open(filepath.Join(cmp.Or(os.Getenv("FLOWPROOF_BENCH_DIR"), "/var/tmp/flowproof-bench"), "bench.pcap"))
 	if err != nil {
 		b.Skipf("no recorded bench capture (make bench records it): %v", err)
@@ -321,41 +341,34 @@ func BenchmarkDecodeRecorded(b *testing.B) {
 	if n < 24 || binary.LittleEndian.Uint32(raw) != 0xa1b2c3d4 && binary.LittleEndian.Uint32(raw) != 0xa1b23c4d {
 		b.Skip("bench.pcap is not a classic little-endian pcap")
 	}
-	link := layers.LinkType(binary.LittleEndian.Uint32(raw[20:]))
-	raw = raw[24:]
-	const window = 256 << 10
-	buf := make([]byte, window)
-	for _, fold := range []bool{true, false} {
-		name := "fold"
-		if !fold {
-			name = "no-fold"
-		}
-		b.Run(name, func(b *testing.B) {
-			var d Decoded
-			var pkts int64
-			for b.Loop() {
-				for off := 0; off+16 <= len(raw); {
-					m := copy(buf, raw[off:])
-					pos := 0
-					for pos+16 <= m {
-						incl := int(binary.LittleEndian.Uint32(buf[pos+8:]))
-						if pos+16+incl > m {
-							break
-						}
-						p := ingest.Packet{Data: buf[pos+16 : pos+16+incl], OrigLen: incl, LinkType: link}
-						decodeFrame(&p, &d, fold)
-						pkts++
-						pos += 16 + incl
-					}
-					if pos == 0 {
-						break // a record larger than the window: the rest is not decoded
-					}
-					off += pos
-				}
+	return raw[24:], layers.LinkType(binary.LittleEndian.Uint32(raw[20:]))
+}
+
+// decodeWindows decodes the pcap records raw holds, copied window by
+// window into buf as the reader does, with or without fingerprints, and
+// returns how many it decoded.
+func decodeWindows(raw []byte, link layers.LinkType, buf []byte, fold bool) int64 {
+	var d Decoded
+	var pkts int64
+	for off := 0; off+16 <= len(raw); {
+		m := copy(buf, raw[off:])
+		pos := 0
+		for pos+16 <= m {
+			incl := int(binary.LittleEndian.Uint32(buf[pos+8:]))
+			if pos+16+incl > m {
+				break
 			}
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(pkts), "ns/packet")
-		})
+			p := ingest.Packet{Data: buf[pos+16 : pos+16+incl], OrigLen: incl, LinkType: link}
+			decodeFrame(&p, &d, fold)
+			pkts++
+			pos += 16 + incl
+		}
+		if pos == 0 {
+			break // a record larger than the window: the rest is not decoded
+		}
+		off += pos
 	}
+	return pkts
 }
 
 // TestFingerprintBytes: a packet's fingerprint changes with every byte of
