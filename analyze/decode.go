@@ -734,7 +734,7 @@ const (
 // at l4. The bytes that differ between two vantage copies of one packet
 // (TTL or hop limit, checksums) are left out; everything else is in. The
 // fixed headers are read as words, in place, and the rest sampled
-// (payloadHash).
+// (restHash).
 func (d *Decoded) fingerprint(ip []byte, l4 int) {
 	if d.noFold {
 		return
@@ -748,50 +748,47 @@ func (d *Decoded) fingerprint(ip []byte, l4 int) {
 		return
 	}
 	// Headers are read through fixed-size arrays: one bounds check each.
-	var h uint64
-	var rest []byte
+	var x, y, z uint64 // the transport header without its checksum
+	rest := l4 + 8     // where what follows it starts
 	switch d.Kind {
 	case KindTCP:
 		if d.BadHeader || len(ip)-l4 < 20 {
 			return
 		}
 		t := (*[20]byte)(ip[l4:])
-		t2 := uint64(le.Uint32(t[16:20])) &^ 0xffff // without the checksum
-		h = mum(le.Uint64(t[0:8])^foldK0, le.Uint64(t[8:16])^foldK1) ^ mum(t2^foldK2, uint64(len(ip)-l4)^foldK3)
-		rest = ip[l4+20:] // options and payload
+		x, y, z = le.Uint64(t[0:8]), le.Uint64(t[8:16]), uint64(le.Uint16(t[18:20])) // t[16:18]: checksum
+		rest = l4 + 20                                                               // options and payload
 	case KindUDP:
 		if len(ip)-l4 < 8 {
 			return
 		}
 		u := (*[8]byte)(ip[l4:])
-		t0 := uint64(le.Uint32(u[0:4])) | uint64(le.Uint16(u[4:6]))<<32 // ports, length
-		h = mum(t0^foldK0, uint64(len(ip)-l4)^foldK1)
-		rest = ip[l4+8:]
+		x = uint64(le.Uint32(u[0:4])) | uint64(le.Uint16(u[4:6]))<<32 // ports, length
 	default:
 		return
 	}
-	h ^= payloadHash(rest)
+	h := mum(x^foldK0, y^foldK1)
 	var pair uint64
 	if fixed == 20 {
 		v := (*[20]byte)(ip)
 		a := le.Uint64(v[0:8])
 		b := le.Uint64(v[8:16]) &^ 0xffff00ff // without TTL and header checksum
 		c := uint64(le.Uint32(v[16:20]))
-		h ^= mum(a^foldK2, b^foldK3) ^ mum(c^foldK1, foldK0)
+		h ^= mum(a^foldK2, b^foldK3) ^ mum(c|z<<32^foldK1, foldK0)
 		pair = b>>32 | c<<32
 	} else {
 		v := (*[40]byte)(ip)
 		a := le.Uint64(v[0:8]) &^ (0xff << 56) // without the hop limit
 		s0, s1, d0, d1 := le.Uint64(v[8:16]), le.Uint64(v[16:24]), le.Uint64(v[24:32]), le.Uint64(v[32:40])
-		h ^= mum(a^foldK2, s0^foldK3) ^ mum(s1^foldK1, d0^foldK0) ^ mum(d1^foldK3, foldK2)
+		h ^= mum(a^foldK2, s0^foldK3) ^ mum(s1^foldK1, d0^foldK0) ^ mum(d1^foldK3, z^foldK2)
 		pair = pair6(s0, s1, d0, d1)
 	}
 	d.foldPair = pairSlot(pair)
 	if l4 > fixed {
 		// IPv4 options or IPv6 extension headers: rare.
-		h ^= mum(payloadHash(ip[fixed:l4]), foldK1)
+		h ^= mum(restHash(ip[:l4], fixed), foldK1)
 	}
-	d.Fold = h&^0xff | 1 // 56 bits; never 0, which means no fingerprint
+	d.Fold = (h^restHash(ip, rest))&^0xff | 1 // 56 bits; never 0, which means no fingerprint
 }
 
 // pair6 packs an IPv6 source and destination, as little-endian words, for
@@ -804,33 +801,53 @@ func pairSlot(pair uint64) uint16 { return uint16(pair * foldK0 >> (64 - pairBit
 // payloadSample is how many bytes at each end of a payload its hash reads.
 const payloadSample = 16
 
-// payloadHash hashes the bytes after the fixed transport header (TCP
-// options and payload): their length and their first and last
-// payloadSample bytes, read as words in place. Two copies of one packet are
-// equal throughout; two different packets of one flow with equal headers
-// (sequence and acknowledgement numbers, IPv4 ID, lengths, TCP timestamps)
-// differ where application headers put their ids and counters, at the
-// start (DNS, QUIC, RTP), or not at all outside hostile input. Hashing whole
-// payloads would cost more than the rest of decoding.
-func payloadHash(b []byte) uint64 {
-	n := len(b)
+// restHash hashes p[at:], the bytes after the fixed transport header (TCP
+// options and payload), or an IP header's options: their length and their
+// first and last payloadSample bytes, read as words in place. Two copies of
+// one packet are equal throughout; two different packets of one flow with
+// equal headers (sequence and acknowledgement numbers, IPv4 ID, lengths,
+// TCP timestamps) differ where application headers put their ids and
+// counters, at the start (DNS, QUIC, RTP), or not at all outside hostile
+// input. Hashing whole payloads would cost more than the rest of decoding.
+//
+// p must be at least payloadSample bytes long, p[:at] included (at at
+// most len(p)): the words are read from the end of p, and those of a rest
+// shorter than payloadSample are the last ones with the bytes before p[at:]
+// masked out (head and tail are then the same words). Every byte of a rest
+// under 32 bytes is in, whatever its length, and no branch depends on it: a
+// decoder sees pure ACKs and data segments in no predictable order.
+func restHash(p []byte, at int) uint64 {
 	le := binary.LittleEndian
-	var h0, h1, t0, t1 uint64
-	// Words are read in place, overlapping when b is short, so that every
-	// byte of a payload under 32 bytes is in: no copy, no padding.
-	switch {
-	case n >= payloadSample:
-		p, q := (*[payloadSample]byte)(b), (*[payloadSample]byte)(b[n-payloadSample:])
-		h0, h1 = le.Uint64(p[0:8]), le.Uint64(p[8:16])
-		t0, t1 = le.Uint64(q[0:8]), le.Uint64(q[8:16])
-	case n >= 8:
-		h0, t0 = le.Uint64(b[0:8]), le.Uint64(b[n-8:])
-	case n >= 4:
-		h0, t0 = uint64(le.Uint32(b[0:4])), uint64(le.Uint32(b[n-4:]))
-	case n > 0:
-		h0 = uint64(b[0])<<16 | uint64(b[n>>1])<<8 | uint64(b[n-1])
-	default:
-		return 0
+	n := len(p) - at
+	end := len(p) - payloadSample
+	tail := (*[payloadSample]byte)(p[end:])
+	// min(at, end) and min(n, payloadSample), without a branch.
+	d, k := at-end, n-payloadSample
+	from := end + d&(d>>63)
+	head := (*[payloadSample]byte)(p[from : from+payloadSample])
+	m := &restMasks[payloadSample+k&(k>>63)]
+	h0, h1 := le.Uint64(head[0:8])&m[0], le.Uint64(head[8:16])&m[1]
+	t0, t1 := le.Uint64(tail[0:8])&m[0], le.Uint64(tail[8:16])&m[1]
+	return mum(h0^foldK2, h1^foldK3) ^ mum(t0^foldK1, t1^foldK0) ^ uint64(n)*foldK3
+}
+
+// restMasks[n] keeps the last n bytes of 16 read as two little-endian
+// words (all of them from n = 16 on).
+var restMasks = func() (m [payloadSample + 1][2]uint64) {
+	for n := range m {
+		for i := payloadSample - n; i < payloadSample; i++ {
+			m[n][i/8] |= 0xff << (8 * (i % 8))
+		}
 	}
-	return mum(h0^foldK1, h1^foldK0) ^ mum(t0^foldK3, t1^foldK2^uint64(n))
+	return m
+}()
+
+// payloadHash is restHash of b alone.
+func payloadHash(b []byte) uint64 {
+	if len(b) >= payloadSample {
+		return restHash(b, 0)
+	}
+	var pad [payloadSample]byte
+	copy(pad[payloadSample-len(b):], b)
+	return restHash(pad[:], payloadSample-len(b))
 }

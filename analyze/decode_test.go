@@ -310,6 +310,26 @@ func TestPayloadHashBytes(t *testing.T) {
 // difference is what the vantage fold costs the decoder. It skips when the
 // capture has not been recorded or is not a classic little-endian pcap.
 func BenchmarkDecodeRecorded(b *testing.B) {
+	raw, link := recordedPcap(b)
+	buf := make([]byte, 256<<10)
+	for _, fold := range []bool{true, false} {
+		name := "fold"
+		if !fold {
+			name = "no-fold"
+		}
+		b.Run(name, func(b *testing.B) {
+			var pkts int64
+			for b.Loop() {
+				pkts += decodeWindows(raw, link, buf, fold)
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(pkts), "ns/packet")
+		})
+	}
+}
+
+// recordedPcap returns the records of the first 64 MiB of `make bench`'s
+// recorded capture (after the file header) and its link type, or skips.
+func recordedPcap(b *testing.B) ([]byte, layers.LinkType) {
 	f, err := os.Open(filepath.Join(cmp.Or(os.Getenv("FLOWPROOF_BENCH_DIR"), "/var/tmp/flowproof-bench"), "bench.pcap"))
 	if err != nil {
 		b.Skipf("no recorded bench capture (make bench records it): %v", err)
@@ -321,39 +341,130 @@ func BenchmarkDecodeRecorded(b *testing.B) {
 	if n < 24 || binary.LittleEndian.Uint32(raw) != 0xa1b2c3d4 && binary.LittleEndian.Uint32(raw) != 0xa1b23c4d {
 		b.Skip("bench.pcap is not a classic little-endian pcap")
 	}
-	link := layers.LinkType(binary.LittleEndian.Uint32(raw[20:]))
-	raw = raw[24:]
-	const window = 256 << 10
-	buf := make([]byte, window)
-	for _, fold := range []bool{true, false} {
-		name := "fold"
-		if !fold {
-			name = "no-fold"
+	return raw[24:], layers.LinkType(binary.LittleEndian.Uint32(raw[20:]))
+}
+
+// decodeWindows decodes the pcap records raw holds, copied window by
+// window into buf as the reader does, with or without fingerprints, and
+// returns how many it decoded.
+func decodeWindows(raw []byte, link layers.LinkType, buf []byte, fold bool) int64 {
+	var d Decoded
+	var pkts int64
+	for off := 0; off+16 <= len(raw); {
+		m := copy(buf, raw[off:])
+		pos := 0
+		for pos+16 <= m {
+			incl := int(binary.LittleEndian.Uint32(buf[pos+8:]))
+			if pos+16+incl > m {
+				break
+			}
+			p := ingest.Packet{Data: buf[pos+16 : pos+16+incl], OrigLen: incl, LinkType: link}
+			decodeFrame(&p, &d, fold)
+			pkts++
+			pos += 16 + incl
 		}
-		b.Run(name, func(b *testing.B) {
-			var d Decoded
-			var pkts int64
-			for b.Loop() {
-				for off := 0; off+16 <= len(raw); {
-					m := copy(buf, raw[off:])
-					pos := 0
-					for pos+16 <= m {
-						incl := int(binary.LittleEndian.Uint32(buf[pos+8:]))
-						if pos+16+incl > m {
-							break
-						}
-						p := ingest.Packet{Data: buf[pos+16 : pos+16+incl], OrigLen: incl, LinkType: link}
-						decodeFrame(&p, &d, fold)
-						pkts++
-						pos += 16 + incl
+		if pos == 0 {
+			break // a record larger than the window: the rest is not decoded
+		}
+		off += pos
+	}
+	return pkts
+}
+
+// TestFingerprintBytes: a packet's fingerprint changes with every byte of
+// its IP and transport headers but the TTL (hop limit) and the checksums,
+// and with every sampled byte of what follows the fixed transport header
+// (its first and last 16: all of it under 32 bytes), each byte flipped in
+// turn, in IPv4 and IPv6, TCP (with options) and UDP packets of many
+// payload lengths. Its referee is the layout of the headers, not the hash.
+func TestFingerprintBytes(t *testing.T) {
+	for _, v6 := range []bool{false, true} {
+		for _, proto := range []layers.IPProtocol{layers.IPProtocolTCP, layers.IPProtocolUDP} {
+			for _, n := range []int{0, 1, 5, 8, 12, 15, 16, 17, 24, 31, 32, 33, 60, 200} {
+				var ip gopacket.SerializableLayer
+				var net gopacket.NetworkLayer
+				if v6 {
+					l := ip6(proto)
+					ip, net = l, l
+				} else {
+					l := ip4(proto)
+					ip, net = l, l
+				}
+				payload := make([]byte, n)
+				for i := range payload {
+					payload[i] = byte(i*13 + 1)
+				}
+				var l4 gopacket.SerializableLayer = udpLayer(net)
+				fixed, sum := 8, 6 // transport header length, checksum offset
+				if proto == layers.IPProtocolTCP {
+					tcp := tcpLayer(net)
+					if n%2 == 1 {
+						tcp.Options = []layers.TCPOption{{OptionType: layers.TCPOptionKindNop}, {OptionType: layers.TCPOptionKindNop},
+							{OptionType: layers.TCPOptionKindTimestamps, OptionLength: 10, OptionData: []byte{1, 2, 3, 4, 5, 6, 7, 8}}}
 					}
-					if pos == 0 {
-						break // a record larger than the window: the rest is not decoded
+					l4, fixed, sum = tcp, 20, 16
+				}
+				pkt := serialize(t, ip, l4, gopacket.Payload(payload))
+				hdr, ttl := 20, 8
+				if v6 {
+					hdr, ttl = 40, 7
+				}
+				fold := func(b []byte) uint64 {
+					var d Decoded
+					Decode(&ingest.Packet{Data: b, OrigLen: len(b), LinkType: layers.LinkTypeRaw}, &d)
+					return d.Fold
+				}
+				want := fold(pkt)
+				if want == 0 {
+					t.Fatalf("v6=%v %v n=%d: no fingerprint", v6, proto, n)
+				}
+				rest := len(pkt) - hdr - fixed // options and payload
+				for i := range pkt {
+					ignored := i == ttl || !v6 && (i == 10 || i == 11) || i == hdr+sum || i == hdr+sum+1
+					if r := i - hdr - fixed; r >= payloadSample && r < rest-payloadSample {
+						ignored = true // not sampled
 					}
-					off += pos
+					b := append([]byte(nil), pkt...)
+					b[i] ^= 0x40
+					if changed := fold(b) != want; changed == ignored {
+						t.Errorf("v6=%v %v n=%d: byte %d flipped: fingerprint changed %v", v6, proto, n, i, changed)
+					}
 				}
 			}
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(pkts), "ns/packet")
-		})
+		}
+	}
+}
+
+// TestRestHashInPlace: restHash of bytes in place ignores what comes
+// before them, whatever their length: it equals payloadHash of the bytes
+// alone, which TestPayloadHashBytes checks byte by byte.
+func TestRestHashInPlace(t *testing.T) {
+	for n := range 80 {
+		b := make([]byte, 40+n)
+		for i := range b {
+			b[i] = byte(i*29 + 7)
+		}
+		for at := 0; at <= 40; at += 8 {
+			p := b[40-at:]
+			if len(p) < payloadSample {
+				continue
+			}
+			if got, want := restHash(p, at), payloadHash(b[40:]); got != want {
+				t.Errorf("n=%d after %d bytes: %#x, alone %#x", n, at, got, want)
+			}
+			p[0] ^= 0xff // before the rest: no change
+			if got, want := restHash(p, at), payloadHash(b[40:]); at > 0 && got != want {
+				t.Errorf("n=%d: a byte before the rest changed its hash", n)
+			}
+			p[0] ^= 0xff
+		}
+	}
+	seen := map[uint64]int{}
+	for n := range 40 {
+		h := payloadHash(make([]byte, n))
+		if m, ok := seen[h]; ok {
+			t.Errorf("%d zero bytes hash as %d do", n, m)
+		}
+		seen[h] = n
 	}
 }

@@ -127,11 +127,15 @@ type folder struct {
 	started   bool
 	folded    bool
 	probeEnd  int64
-	gso       []gsoRange     // gsoBuckets * gsoWays, made on first use
-	recent    []recentRecord // while the delay line is off: detectEntries
+	gso       []gsoRange                   // gsoBuckets * gsoWays, made on first use
+	recent    *[detectEntries]recentRecord // while the delay line is off
 	// lastTTL is, while the delay line is off, the TTL of the last record
 	// per address pair slot (Decoded.foldPair), or 0.
-	lastTTL []uint8
+	lastTTL *[1 << pairBits]uint8
+	// quick: the delay line is off and TTLs gate the detect table (not
+	// Config.DupSameTTL), so that Table.AddPayload takes the common case
+	// itself (folder.unchanged).
+	quick bool
 }
 
 func newFolder(cfg Config) *folder {
@@ -456,7 +460,8 @@ func (t *Table) foldAdd(d *Decoded, index int64, payload []byte) {
 		f.started, f.probeEnd = true, d.TsNs+max(probeNs, f.window)
 		f.startBuffering()
 	}
-	f.now = max(f.now, d.TsNs)
+	// Table.nowNs has the times of the records folder.unchanged took.
+	f.now = max(f.now, t.nowNs, d.TsNs)
 	if f.buffering && !f.folded && (f.now > f.probeEnd || f.arrivals >= probeRecords) {
 		t.drain(true)
 		f.stopBuffering()
@@ -549,8 +554,10 @@ func recentKey(key uint64, ttl uint8) uint64 { return key&^0xff | uint64(ttl) }
 // addresses keep one TTL while there are no copies: the slot is read only
 // when a record's TTL is not the last one seen between its addresses (with
 // Config.DupSameTTL, always). Every record is written, so that its copy to
-// come finds it. On a capture without copies this leaves a fingerprint and
-// two stores per record.
+// come finds it. On a capture without copies this leaves a fingerprint, a
+// read of the record's address pair slot and a write of its slot per
+// record, which Table.AddPayload does itself (folder.unchanged): detect is
+// called only when the TTL changed.
 func (t *Table) detect(d *Decoded, index int64, payload []byte) {
 	f := t.fold
 	if d.Fold != 0 {
@@ -575,16 +582,31 @@ func (t *Table) detect(d *Decoded, index int64, payload []byte) {
 	t.add(d, index, payload)
 }
 
+// unchanged is detect's common case, inlined in Table.AddPayload while
+// f.quick: for a record whose TTL is the last one seen between its
+// addresses (or without a fingerprint) it writes the detect table and
+// returns true, and AddPayload counts the record. Else it returns false,
+// for detect.
+func (f *folder) unchanged(d *Decoded) bool {
+	if d.Fold != 0 {
+		if f.lastTTL[d.foldPair&(1<<pairBits-1)] != d.TTL {
+			return false
+		}
+		f.recent[(d.Fold>>8)&(detectEntries-1)] = recentRecord{keyTTL: recentKey(d.Fold, d.TTL), ts: d.TsNs}
+	}
+	return true // f.now stays behind: foldAdd catches up from Table.nowNs
+}
+
 // stopBuffering turns the delay line off (it is empty) and lets go of its
 // memory.
 func (f *folder) stopBuffering() {
-	f.buffering = false
+	f.buffering, f.quick = false, !f.sameTTL
 	f.ring, f.slots, f.head, f.n = nil, nil, 0, 0
 	f.line, f.heap, f.gso = nil, nil, nil
 	f.lineHead, f.lineTail = 0, 0
 	if f.recent == nil {
-		f.recent = make([]recentRecord, detectEntries)
-		f.lastTTL = make([]uint8, 1<<pairBits)
+		f.recent = new([detectEntries]recentRecord)
+		f.lastTTL = new([1 << pairBits]uint8)
 	}
 }
 
@@ -592,10 +614,13 @@ func (f *folder) stopBuffering() {
 // still holds within the window are remembered, as counted: their copies
 // to come are folded.
 func (f *folder) startBuffering() {
-	f.buffering = true
+	f.buffering, f.quick = true, false
 	if f.ring == nil {
 		f.ring = make([]foldEntry, min(firstFoldEntries, f.maxEntries))
 		f.slots = make([]uint64, foldSpread*len(f.ring))
+	}
+	if f.recent == nil {
+		return // the capture's start
 	}
 	var capped int64
 	for i := range f.recent {

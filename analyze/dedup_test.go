@@ -1,7 +1,11 @@
 package analyze
 
 import (
+	"cmp"
 	"net/netip"
+	"os"
+	"path/filepath"
+	"runtime"
 	"slices"
 	"testing"
 	"time"
@@ -347,4 +351,56 @@ func TestFoldTunnel(t *testing.T) {
 			t.Errorf("%s flow: %d packets, %d folded, transit %+v; want 1, 1, 50 µs", r.Proto, r.OrigPkts+r.RespPkts, r.DupPkts, r.OrigTransitP50Ns)
 		}
 	}
+}
+
+// BenchmarkFoldCost measures what folding costs on a capture without
+// copies, per packet, in the decoder (fingerprints: BenchmarkDecodeRecorded's
+// fold against no-fold) and in the flow table (the first 400,000 packets of
+// the recorded capture, decoded beforehand, through a table that folds and
+// one with Config.NoDedup). Each iteration is a round that runs the four
+// once, in turn, timed in the thread's CPU time (Linux; wall time elsewhere):
+// the metrics are the medians over the rounds of fold minus the other, so a
+// busy machine slows both alike. Run it as go test -run '^$' -bench FoldCost
+// -benchtime 21x. It skips when the capture has not been recorded.
+func BenchmarkFoldCost(b *testing.B) {
+	raw, link := recordedPcap(b)
+	buf := make([]byte, 256<<10)
+	c, err := ingest.Open(filepath.Join(cmp.Or(os.Getenv("FLOWPROOF_BENCH_DIR"), "/var/tmp/flowproof-bench"), "bench.pcap"), ingest.Options{})
+	if err != nil {
+		b.Skipf("no recorded bench capture (make bench records it): %v", err)
+	}
+	defer c.Close()
+	ds := make([]Decoded, 400_000)
+	var p ingest.Packet
+	n := 0
+	for ; n < len(ds) && c.Next(&p) == nil; n++ {
+		Decode(&p, &ds[n])
+	}
+	ds = ds[:n]
+	table := func(noDedup bool) {
+		tbl := NewTable(Config{DeferStrings: true, NoDedup: noDedup}, "bench", 1, func(*Record) {})
+		for i := range ds {
+			tbl.Add(&ds[i], int64(i))
+		}
+		tbl.Flush()
+	}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	var dec, tbl []float64
+	for b.Loop() {
+		t0 := threadCPU()
+		pkts := decodeWindows(raw, link, buf, true)
+		t1 := threadCPU()
+		decodeWindows(raw, link, buf, false)
+		t2 := threadCPU()
+		table(false)
+		t3 := threadCPU()
+		table(true)
+		t4 := threadCPU()
+		dec = append(dec, float64((t1-t0)-(t2-t1))/float64(pkts))
+		tbl = append(tbl, float64((t3-t2)-(t4-t3))/float64(len(ds)))
+	}
+	median := func(v []float64) float64 { slices.Sort(v); return v[len(v)/2] }
+	b.ReportMetric(median(dec), "decode-ns/packet")
+	b.ReportMetric(median(tbl), "table-ns/packet")
 }

@@ -147,8 +147,9 @@
 // not the last TTL seen between its two addresses (4,096 address-pair slots,
 // a byte each): a copy's TTL differs from its original's, while traffic
 // between two addresses keeps one TTL. A capture without copies so pays a
-// fingerprint and two stores per record, not a read of a random slot; the
-// README gives the measured cost. A first copy found that way turns the delay line back on; packets of the
+// fingerprint, a read of a byte and a 16-byte write per record, not a read
+// of a random slot; the README gives the measured cost. A first copy found
+// that way turns the delay line back on; packets of the
 // flows in flight that were counted before may keep the other vantage
 // point's time and place (the packet whose copy was found takes the
 // preferred copy's time).

@@ -382,7 +382,7 @@ func (t *Table) AddPayload(d *Decoded, index int64, payload []byte) {
 	default:
 		return
 	}
-	if t.fold != nil {
+	if f := t.fold; f != nil && !(f.quick && f.unchanged(d)) {
 		t.foldAdd(d, index, payload)
 		return
 	}
