@@ -60,9 +60,14 @@ type L7Info struct {
 // FlowID returns the flow's flow_id, as its Record has it.
 func (i *L7Info) FlowID() string {
 	var id [40]byte // one allocation, the string's
-	b := strconv.AppendInt(id[:0], int64(i.Ordinal), 10)
+	return string(i.AppendFlowID(id[:0]))
+}
+
+// AppendFlowID appends the flow's flow_id to b (at most 40 bytes).
+func (i *L7Info) AppendFlowID(b []byte) []byte {
+	b = strconv.AppendInt(b, int64(i.Ordinal), 10)
 	b = append(b, '-')
-	return string(strconv.AppendInt(b, i.FirstIndex+1, 10))
+	return strconv.AppendInt(b, i.FirstIndex+1, 10)
 }
 
 // l7Offers bounds how many payload packets of a flow are offered to the

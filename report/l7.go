@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"strconv"
 	"sync"
+	"unsafe"
 
 	"github.com/flowproof/flowproof/analyze"
 	"github.com/flowproof/flowproof/analyze/communityid"
@@ -124,12 +125,15 @@ func optInt64(o analyze.Opt) *int64 {
 }
 
 // HTTPRows converts transactions into rows without allocating per row in
-// the common case: a connection's flow_id and community_id strings are made
-// once and kept for its next transactions (a direct-mapped cache keyed by
-// the flow's capture and first packet, which name it), address strings are
-// kept the same way by address, the optional integers point into the
-// converter, and the tags LIST of each tag set is one shared slice. A row it
-// returns is for reading only (the writer copies it), until the next Row.
+// the common case: a connection's flow_id and community_id texts are made
+// once, in place, and kept for its next transactions (a direct-mapped cache
+// keyed by the flow's capture and first packet, which name it), address
+// strings are kept the same way by address, the optional integers point
+// into the converter, and the tags LIST of each tag set is one shared
+// slice. A row it returns is for reading only (the writer copies it), until
+// the next Row: its pointers, FlowID and CommunityID included (they are
+// the cache's bytes; strings.Clone what is kept). No string per connection
+// is allocated: they were most of what --l7 made for the collector.
 type HTTPRows struct {
 	flows []flowStrings
 	addrs []addrString
@@ -138,13 +142,21 @@ type HTTPRows struct {
 	request, lat, duration int64
 }
 
-// flowStrings are one connection's strings, oriented client first.
+// flowStrings are one connection's strings, oriented client first; its
+// flow_id and community_id are texts in the entry itself.
 type flowStrings struct {
-	ordinal                           int
-	first                             int64
-	fromResp, ok                      bool
-	flowID, communityID, srcIP, dstIP string
+	ordinal      int
+	first        int64
+	fromResp, ok bool
+	nID, nCID    uint8
+	id           [40]byte
+	cid          [communityid.Len]byte
+	srcIP, dstIP string
 }
+
+func (s *flowStrings) flowID() string { return unsafe.String(&s.id[0], s.nID) }
+
+func (s *flowStrings) communityID() string { return unsafe.String(&s.cid[0], s.nCID) }
 
 // addrString is an address's text, without a zone.
 type addrString struct {
@@ -182,16 +194,10 @@ func (c *HTTPRows) strings(f *analyze.L7Info, fromResp bool) *flowStrings {
 		return s
 	}
 	src, dst := endpoints(f, fromResp)
-	*s = flowStrings{
-		ordinal:     f.Ordinal,
-		first:       f.FirstIndex,
-		fromResp:    fromResp,
-		ok:          true,
-		flowID:      f.FlowID(),
-		communityID: communityid.ID(0, src.Addr(), dst.Addr(), f.IPProto, src.Port(), dst.Port()),
-		srcIP:       c.addr(src.Addr()),
-		dstIP:       c.addr(dst.Addr()),
-	}
+	s.ordinal, s.first, s.fromResp, s.ok = f.Ordinal, f.FirstIndex, fromResp, true
+	s.nID = uint8(len(f.AppendFlowID(s.id[:0])))
+	s.nCID = uint8(len(communityid.AppendID(s.cid[:0], 0, src.Addr(), dst.Addr(), f.IPProto, src.Port(), dst.Port())))
+	s.srcIP, s.dstIP = c.addr(src.Addr()), c.addr(dst.Addr())
 	return s
 }
 
@@ -228,8 +234,8 @@ func (c *HTTPRows) Fill(r *HTTPRow, t *http.Transaction, id *Identity) {
 	fs := c.strings(t.Flow, t.FromResp)
 	src, dst := endpoints(t.Flow, t.FromResp)
 	*r = HTTPRow{
-		FlowID:          fs.flowID,
-		CommunityID:     fs.communityID,
+		FlowID:          fs.flowID(),
+		CommunityID:     fs.communityID(),
 		Ts:              floorDiv(t.TsNs, 1000),
 		TsNs:            t.TsNs,
 		SrcIP:           fs.srcIP,
@@ -346,6 +352,9 @@ func NewTableWriter[T any](w io.Writer, version string) *TableWriter[T] {
 		if err == nil {
 			t.bw = bufio.NewWriterSize(w, 32<<10)
 			t.cw, err = newColWriter(t.bw, codec, l.md, l.encs)
+			if err == nil {
+				t.cw.codecPerDeltaColumn = true
+			}
 		}
 		if err != nil {
 			t.err = fmt.Errorf("report: table writer: %w", err)

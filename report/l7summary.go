@@ -208,7 +208,8 @@ func (l *L7Summary) AddHTTP(r *HTTPRow) {
 		}
 	}
 	if r.LatencyNs != nil && (len(l.slowest) < l.topN || *r.LatencyNs >= l.slowest[len(l.slowest)-1].latencyNs) {
-		ref := httpRef{flowID: r.FlowID, depth: r.TransDepth, client: r.SrcIP, server: r.DstIP, port: r.DstPort,
+		// r's FlowID is only valid during the call (HTTPRows).
+		ref := httpRef{flowID: strings.Clone(r.FlowID), depth: r.TransDepth, client: r.SrcIP, server: r.DstIP, port: r.DstPort,
 			method: r.Method, uri: r.URI, status: "-", latencyNs: *r.LatencyNs, durationNs: "-"}
 		l.slowest = insertTop(l.slowest, ref, l.topN, func(a, b *httpRef) int {
 			if c := cmp.Compare(b.latencyNs, a.latencyNs); c != 0 {
