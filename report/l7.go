@@ -477,18 +477,32 @@ func (cw *colWriter) appendHTTP(r *HTTPRow) {
 	c[1].string(r.CommunityID)
 	c[2].int64(r.Ts)
 	c[3].int64(r.TsNs)
-	c[4].string(r.SrcIP)
+	if !c[4].repeat(r.SrcIP) {
+		c[4].string(r.SrcIP)
+	}
 	c[5].int32(r.SrcPort)
-	c[6].string(r.DstIP)
+	if !c[6].repeat(r.DstIP) {
+		c[6].string(r.DstIP)
+	}
 	c[7].int32(r.DstPort)
 	c[8].int32(r.TransDepth)
-	c[9].string(r.Method)
-	c[10].string(r.Host)
+	if !c[9].repeat(r.Method) {
+		c[9].string(r.Method)
+	}
+	if !c[10].repeat(r.Host) {
+		c[10].string(r.Host)
+	}
 	c[11].string(r.URI)
-	c[12].string(r.Version)
-	c[13].string(r.UserAgent)
+	if !c[12].repeat(r.Version) {
+		c[12].string(r.Version)
+	}
+	if !c[13].repeat(r.UserAgent) {
+		c[13].string(r.UserAgent)
+	}
 	c[14].ptr32(r.StatusCode)
-	c[15].string(r.StatusMsg)
+	if !c[15].repeat(r.StatusMsg) {
+		c[15].string(r.StatusMsg)
+	}
 	c[16].int64(r.RequestBodyLen)
 	c[17].int64(r.ResponseBodyLen)
 	c[18].ptr64(r.RequestNs)
@@ -531,6 +545,12 @@ func (cw *colWriter) appendDNS(r *DNSRow) {
 
 func appendIdentity(c []pcol, id *Identity) {
 	c = c[:8:8]
+	if *id == (Identity{}) { // without the cross-check's identities
+		for k := range c {
+			c[k].null()
+		}
+		return
+	}
 	c[0].string(id.SrcPod)
 	c[1].string(id.SrcNamespace)
 	c[2].string(id.SrcService)
@@ -541,21 +561,22 @@ func appendIdentity(c []pcol, id *Identity) {
 	c[7].string(id.DstNode)
 }
 
-// ptr32 adds an optional integer: null when p is nil.
+// ptr32 adds an optional integer: null when p is nil (small enough to be
+// inlined).
 func (c *pcol) ptr32(p *int32) {
 	if p == nil {
-		c.optInt32(0, false)
+		c.defs = append(c.defs, 0)
 		return
 	}
-	c.optInt32(*p, true)
+	c.defs, c.i32 = append(c.defs, 1), append(c.i32, *p)
 }
 
 func (c *pcol) ptr64(p *int64) {
 	if p == nil {
-		c.optInt64(0, false)
+		c.defs = append(c.defs, 0)
 		return
 	}
-	c.optInt64(*p, true)
+	c.defs, c.i64 = append(c.defs, 1), append(c.i64, *p)
 }
 
 // ReadTable reads a whole L7 table (tests, small files).
@@ -599,3 +620,21 @@ func readAll[T any](path string, check func(*parquet.File) error) ([]T, error) {
 	}
 	return rows[:n], nil
 }
+
+// repeat adds s to a dictionary column when it is the column's last value,
+// the same bytes in memory, and reports whether it did: the common case of
+// an L7 row's strings (its connection's, interned or constants), small
+// enough to be inlined, unlike string.
+func (c *pcol) repeat(s string) bool {
+	if len(s) == 0 || !c.lastOK || unsafe.StringData(s) != unsafe.StringData(c.last) || len(s) != len(c.last) {
+		return false
+	}
+	if c.optional {
+		c.defs = append(c.defs, 1)
+	}
+	c.idx = append(c.idx, c.lastIdx)
+	return true
+}
+
+// null adds a null to an optional column.
+func (c *pcol) null() { c.defs = append(c.defs, 0) }
