@@ -100,7 +100,10 @@ func newL7Hook(f L7Factory, ordinal int) *l7Hook {
 }
 
 func (h *l7Hook) packet(t *Table, id flowID, f *flow, dir int, d *Decoded, payload []byte) {
-	s := h.states.cover(id) // slabs never move: s stays valid
+	s := h.states.find(id) // slabs never move: s stays valid
+	if s == nil {
+		s = h.states.cover(id) // the first flow of a new slab
+	}
 	if s.f != nil {
 		s.f.Packet(dir, d, payload)
 		if d.Flags&flagFIN != 0 {

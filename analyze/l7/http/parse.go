@@ -2,6 +2,7 @@ package http
 
 import (
 	"bytes"
+	"unicode/utf8"
 
 	"github.com/flowproof/flowproof/analyze"
 )
@@ -145,17 +146,30 @@ func scanFields(lines []byte, head bool) (message, int) {
 		if len(line) <= colon || line[colon] != ':' {
 			continue
 		}
-		m.field(line[:colon], bytes.TrimSpace(line[colon+1:]))
+		m.field(line[:colon], trimSpace(line[colon+1:]))
 	}
 	m.finish()
 	return m, -1
 }
 
+// trimSpace is bytes.TrimSpace, without its loops when b neither starts
+// nor ends with a byte it could trim (ASCII space or a non-ASCII byte).
+func trimSpace(b []byte) []byte {
+	if n := len(b); n > 0 && b[0] > ' ' && b[0] < utf8.RuneSelf && b[n-1] > ' ' && b[n-1] < utf8.RuneSelf {
+		return b
+	}
+	return bytes.TrimSpace(b)
+}
+
 // field takes a header field's name and value into m, when it is one of
 // those m keeps.
 func (m *message) field(name, value []byte) {
-	switch {
-	case equalFold(name, "content-length"):
+	// The names differ in length: one comparison at most.
+	switch len(name) {
+	case len("content-length"):
+		if !equalFold(name, "content-length") {
+			return
+		}
 		n, ok := parseDecimal(value)
 		switch {
 		case !ok:
@@ -165,14 +179,20 @@ func (m *message) field(name, value []byte) {
 		default:
 			m.length = n
 		}
-	case equalFold(name, "transfer-encoding"):
-		// chunked must be the final coding (RFC 9112 6.1).
-		v := bytes.TrimSpace(value[bytes.LastIndexByte(value, ',')+1:])
-		m.chunked = equalFold(v, "chunked")
-	case equalFold(name, "host"):
-		m.host = value
-	case equalFold(name, "user-agent"):
-		m.ua = value
+	case len("transfer-encoding"):
+		if equalFold(name, "transfer-encoding") {
+			// chunked must be the final coding (RFC 9112 6.1).
+			v := bytes.TrimSpace(value[bytes.LastIndexByte(value, ',')+1:])
+			m.chunked = equalFold(v, "chunked")
+		}
+	case len("host"):
+		if equalFold(name, "host") {
+			m.host = value
+		}
+	case len("user-agent"):
+		if equalFold(name, "user-agent") {
+			m.ua = value
+		}
 	}
 }
 
@@ -356,11 +376,15 @@ func requestLine(line []byte) (method, uri, version []byte, ok bool) {
 		return nil, nil, nil, false
 	}
 	method, line = line[:sp], line[sp+1:]
-	sp = bytes.LastIndexByte(line, ' ')
+	// The version is the last 8 bytes: look for the space before them
+	// first (a space among them fails httpVersion either way).
+	if sp = len(line) - 9; sp < 0 || line[sp] != ' ' {
+		sp = bytes.LastIndexByte(line, ' ')
+	}
 	if sp <= 0 {
 		return nil, nil, nil, false
 	}
-	uri, version = bytes.TrimSpace(line[:sp]), line[sp+1:]
+	uri, version = trimSpace(line[:sp]), line[sp+1:]
 	version, ok = httpVersion(version)
 	return method, uri, version, ok && len(uri) > 0
 }
