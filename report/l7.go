@@ -233,32 +233,31 @@ func (c *HTTPRows) Row(t *http.Transaction, id Identity) HTTPRow {
 func (c *HTTPRows) Fill(r *HTTPRow, t *http.Transaction, id *Identity) {
 	fs := c.strings(t.Flow, t.FromResp)
 	src, dst := endpoints(t.Flow, t.FromResp)
-	*r = HTTPRow{
-		FlowID:          fs.flowID(),
-		CommunityID:     fs.communityID(),
-		Ts:              floorDiv(t.TsNs, 1000),
-		TsNs:            t.TsNs,
-		SrcIP:           fs.srcIP,
-		SrcPort:         int32(src.Port()),
-		DstIP:           fs.dstIP,
-		DstPort:         int32(dst.Port()),
-		TransDepth:      int32(t.TransDepth),
-		Method:          t.Method,
-		Host:            t.Host,
-		URI:             t.URI,
-		Version:         t.Version,
-		UserAgent:       t.UserAgent,
-		StatusCode:      opt(&c.status, t.StatusCode),
-		StatusMsg:       t.StatusMsg,
-		RequestBodyLen:  t.RequestBodyLen,
-		ResponseBodyLen: t.ResponseBodyLen,
-		RequestNs:       opt(&c.request, t.RequestNs),
-		LatencyNs:       opt(&c.lat, t.LatencyNs),
-		DurationNs:      opt(&c.duration, t.DurationNs),
-		Tags:            tagLists[t.Tags],
-		Synthetic:       t.Flow.Synthetic,
-		Identity:        *id,
-	}
+	// Field by field: a composite literal would be built aside and copied.
+	r.FlowID = fs.flowID()
+	r.CommunityID = fs.communityID()
+	r.Ts = floorDiv(t.TsNs, 1000)
+	r.TsNs = t.TsNs
+	r.SrcIP = fs.srcIP
+	r.SrcPort = int32(src.Port())
+	r.DstIP = fs.dstIP
+	r.DstPort = int32(dst.Port())
+	r.TransDepth = int32(t.TransDepth)
+	r.Method = t.Method
+	r.Host = t.Host
+	r.URI = t.URI
+	r.Version = t.Version
+	r.UserAgent = t.UserAgent
+	r.StatusCode = opt(&c.status, t.StatusCode)
+	r.StatusMsg = t.StatusMsg
+	r.RequestBodyLen = t.RequestBodyLen
+	r.ResponseBodyLen = t.ResponseBodyLen
+	r.RequestNs = opt(&c.request, t.RequestNs)
+	r.LatencyNs = opt(&c.lat, t.LatencyNs)
+	r.DurationNs = opt(&c.duration, t.DurationNs)
+	r.Tags = tagLists[t.Tags]
+	r.Synthetic = t.Flow.Synthetic
+	r.Identity = *id
 }
 
 // DNSRowOf converts a query; id names its endpoints.
@@ -543,9 +542,15 @@ func (cw *colWriter) appendDNS(r *DNSRow) {
 	appendIdentity(c[23:], &r.Identity)
 }
 
+// empty reports whether every column of id is null ("").
+func (id *Identity) empty() bool {
+	return len(id.SrcPod)|len(id.SrcNamespace)|len(id.SrcService)|len(id.SrcNode)|
+		len(id.DstPod)|len(id.DstNamespace)|len(id.DstService)|len(id.DstNode) == 0
+}
+
 func appendIdentity(c []pcol, id *Identity) {
 	c = c[:8:8]
-	if *id == (Identity{}) { // without the cross-check's identities
+	if id.empty() { // without the cross-check's identities
 		for k := range c {
 			c[k].null()
 		}

@@ -344,6 +344,10 @@ type classTimeline struct {
 	width   int64
 	lo, hi  int64
 	buckets map[int64]*[numStatusClasses]int64
+	// The last row's interval and bucket: rows come in time order, most in
+	// the interval of the one before.
+	lastI int64
+	last  *[numStatusClasses]int64
 }
 
 func (t *classTimeline) add(ts int64, class int) {
@@ -353,6 +357,10 @@ func (t *classTimeline) add(ts int64, class int) {
 		t.lo, t.hi = ts/t.width, ts/t.width
 	}
 	i := ts / t.width
+	if t.last != nil && i == t.lastI {
+		t.last[class]++
+		return
+	}
 	t.lo, t.hi = min(t.lo, i), max(t.hi, i)
 	for t.hi-t.lo >= maxIntervals {
 		w := ladderWidth(t.step + 1)
@@ -372,7 +380,7 @@ func (t *classTimeline) add(ts int64, class int) {
 				merged[j/f] = v
 			}
 		}
-		t.buckets = merged
+		t.buckets, t.last = merged, nil // the last bucket may be merged into another
 		t.lo, t.hi = t.lo/f, t.hi/f
 		i = ts / t.width
 	}
@@ -382,6 +390,7 @@ func (t *classTimeline) add(ts int64, class int) {
 		t.buckets[i] = b
 	}
 	b[class]++
+	t.lastI, t.last = i, b
 }
 
 // intervals returns the non-empty intervals in time order.

@@ -94,3 +94,54 @@ func FuzzParseFields(f *testing.F) {
 		checkScanHead(t, in)
 	})
 }
+
+// equalFoldRef is equalFold a byte at a time, as it was before it compared
+// words: the referee of TestEqualFold.
+func equalFoldRef(b []byte, lower string) bool {
+	if len(b) != len(lower) {
+		return false
+	}
+	for i := range b {
+		ch := b[i]
+		if ch >= 'A' && ch <= 'Z' {
+			ch += 'a' - 'A'
+		}
+		if ch != lower[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// TestEqualFold: the word-wise comparison agrees with the byte-wise one for
+// every name the parser compares, in mixed case and with every byte of it
+// replaced by every other byte value (a '\r' for '-', '@' for '`', ...).
+func TestEqualFold(t *testing.T) {
+	for _, name := range []string{"content-length", "transfer-encoding", "host", "user-agent", "chunked"} {
+		b := []byte(name)
+		check := func(b []byte) {
+			if got, want := equalFold(b, name), equalFoldRef(b, name); got != want {
+				t.Fatalf("equalFold(%q, %q) = %v, want %v", b, name, got, want)
+			}
+		}
+		for mask := range 1 << min(len(b), 12) { // case variants
+			v := bytes.Clone(b)
+			for i := range v {
+				if mask&(1<<(i%12)) != 0 && v[i] >= 'a' && v[i] <= 'z' {
+					v[i] -= 'a' - 'A'
+				}
+			}
+			check(v)
+		}
+		for i := range b {
+			for c := range 256 {
+				v := bytes.Clone(b)
+				v[i] = byte(c)
+				check(v)
+				v[(i+5)%len(v)] ^= 0x20 // and another byte's case
+				check(v)
+			}
+		}
+		check(b[:len(b)-1])
+	}
+}

@@ -2,6 +2,7 @@ package http
 
 import (
 	"bytes"
+	"encoding/binary"
 	"unicode/utf8"
 
 	"github.com/flowproof/flowproof/analyze"
@@ -473,11 +474,22 @@ func chunkSize(line []byte, cut bool) (int64, bool) {
 	return n, true
 }
 
+// equalFold reports whether b is lower but for the case of its letters;
+// lower is lowercase letters and '-' (a header name). Eight bytes at a
+// time: a byte of lower with bit 0x40 (a letter) matches b's byte with
+// 0x20 set, that is itself or its uppercase; '-' matches only itself.
 func equalFold(b []byte, lower string) bool {
 	if len(b) != len(lower) {
 		return false
 	}
-	for i := range b {
+	i := 0
+	for ; i+8 <= len(b); i += 8 {
+		x, y := binary.LittleEndian.Uint64(b[i:]), load64(lower[i:])
+		if x|(y&0x4040404040404040)>>1 != y {
+			return false
+		}
+	}
+	for ; i < len(b); i++ {
 		ch := b[i]
 		if ch >= 'A' && ch <= 'Z' {
 			ch += 'a' - 'A'
@@ -487,6 +499,13 @@ func equalFold(b []byte, lower string) bool {
 		}
 	}
 	return true
+}
+
+// load64 is binary.LittleEndian.Uint64 of a string's first 8 bytes.
+func load64(s string) uint64 {
+	_ = s[7]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
 }
 
 func cut(b []byte, n int) string { return string(b[:min(len(b), n)]) }
