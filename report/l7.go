@@ -307,6 +307,7 @@ type TableWriter[T any] struct {
 
 	// The column writer's path.
 	cw        *colWriter
+	idNulls   int // rows whose null identity columns are still to add (addIDNulls)
 	bw        *bufio.Writer
 	kv        []format.KeyValue
 	createdBy string
@@ -392,11 +393,23 @@ func (t *TableWriter[T]) WriteRow(row *T) error {
 		return errors.New("report: table writer is closed")
 	}
 	if t.cw != nil {
+		var id *Identity
 		switch r := any(row).(type) {
 		case *HTTPRow:
 			t.cw.appendHTTP(r)
+			id = &r.Identity
 		case *DNSRow:
 			t.cw.appendDNS(r)
+			id = &r.Identity
+		}
+		if id.empty() {
+			t.idNulls++
+		} else {
+			t.addIDNulls()
+			appendIdentity(t.cw.cols[identityCol:], id)
+		}
+		if (t.cw.rows+1)%64 == 0 || t.cw.rows+1 == DefaultRowGroupRows {
+			t.addIDNulls() // endRow may encode pages
 		}
 		t.cw.endRow()
 		t.count++
@@ -451,6 +464,7 @@ func (t *TableWriter[T]) Close() error {
 		if t.err != nil {
 			return t.err
 		}
+		t.addIDNulls()
 		t.cw.endRowGroup(-1)
 		if err := t.cw.close(t.kv, t.createdBy); err != nil {
 			t.err = fmt.Errorf("report: write rows: %w", err)
@@ -509,7 +523,6 @@ func (cw *colWriter) appendHTTP(r *HTTPRow) {
 	c[20].ptr64(r.DurationNs)
 	c[21].strList(r.Tags)
 	c[22].bool(r.Synthetic)
-	appendIdentity(c[23:], &r.Identity)
 }
 
 // appendDNS adds a row's values to the columns, in DNSRow's order.
@@ -539,7 +552,22 @@ func (cw *colWriter) appendDNS(r *DNSRow) {
 	c[20].bool(r.Retry)
 	c[21].strList(r.Answers)
 	c[22].int64List(r.TTLs)
-	appendIdentity(c[23:], &r.Identity)
+}
+
+// identityCol is the first identity column of either table.
+const identityCol = 23
+
+// addIDNulls adds the identity columns' nulls of the rows since the last
+// call, in bulk: most runs have no identities, and a column of nulls is
+// never full, so that its pages are the same as with a null per row.
+func (t *TableWriter[T]) addIDNulls() {
+	if t.idNulls == 0 {
+		return
+	}
+	for k := range t.cw.cols[identityCol:] {
+		clear(t.cw.cols[identityCol+k].moreDefs(t.idNulls))
+	}
+	t.idNulls = 0
 }
 
 // empty reports whether every column of id is null ("").
@@ -550,12 +578,6 @@ func (id *Identity) empty() bool {
 
 func appendIdentity(c []pcol, id *Identity) {
 	c = c[:8:8]
-	if id.empty() { // without the cross-check's identities
-		for k := range c {
-			c[k].null()
-		}
-		return
-	}
 	c[0].string(id.SrcPod)
 	c[1].string(id.SrcNamespace)
 	c[2].string(id.SrcService)
@@ -640,6 +662,3 @@ func (c *pcol) repeat(s string) bool {
 	c.idx = append(c.idx, c.lastIdx)
 	return true
 }
-
-// null adds a null to an optional column.
-func (c *pcol) null() { c.defs = append(c.defs, 0) }

@@ -145,3 +145,15 @@ func TestEqualFold(t *testing.T) {
 		check(b[:len(b)-1])
 	}
 }
+
+// TestTrimSpace: trimSpace gives what bytes.TrimSpace gives, its nil for
+// nothing left included.
+func TestTrimSpace(t *testing.T) {
+	for _, in := range []string{"", " ", "\t", " \t ", "a", " a", "a ", " a b ", "\ta\t", "\va", "a\v", "\xc2\xa0a",
+		"a\xc2\xa0", " \xc2\xa0a", "\xe2\x80\x83", " x\r", "\r\nx", " é", "é ", "10.78.0.2", " ApacheBench/2.3"} {
+		got, want := trimSpace([]byte(in)), bytes.TrimSpace([]byte(in))
+		if !bytes.Equal(got, want) || (got == nil) != (want == nil) {
+			t.Errorf("trimSpace(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -153,9 +153,14 @@ func scanFields(lines []byte, head bool) (message, int) {
 	return m, -1
 }
 
-// trimSpace is bytes.TrimSpace, without its loops when b neither starts
-// nor ends with a byte it could trim (ASCII space or a non-ASCII byte).
+// trimSpace is bytes.TrimSpace, without its loops in the common case: the
+// spaces and tabs that start b (a field value's) are skipped here, and b is
+// returned as is when it then neither starts nor ends with a byte
+// bytes.TrimSpace could trim (ASCII space or a non-ASCII byte).
 func trimSpace(b []byte) []byte {
+	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
+		b = b[1:]
+	}
 	if n := len(b); n > 0 && b[0] > ' ' && b[0] < utf8.RuneSelf && b[n-1] > ' ' && b[n-1] < utf8.RuneSelf {
 		return b
 	}
@@ -475,21 +480,30 @@ func chunkSize(line []byte, cut bool) (int64, bool) {
 }
 
 // equalFold reports whether b is lower but for the case of its letters;
-// lower is lowercase letters and '-' (a header name). Eight bytes at a
-// time: a byte of lower with bit 0x40 (a letter) matches b's byte with
-// 0x20 set, that is itself or its uppercase; '-' matches only itself.
+// lower is lowercase letters and '-' (a header name). Eight or four bytes
+// at a time, the last load overlapping the one before: a byte of lower with
+// bit 0x40 (a letter) matches b's byte with 0x20 set, that is itself or its
+// uppercase; '-' matches only itself.
 func equalFold(b []byte, lower string) bool {
-	if len(b) != len(lower) {
+	n := len(b)
+	if n != len(lower) {
 		return false
 	}
-	i := 0
-	for ; i+8 <= len(b); i += 8 {
-		x, y := binary.LittleEndian.Uint64(b[i:]), load64(lower[i:])
-		if x|(y&0x4040404040404040)>>1 != y {
-			return false
+	const letters, letters32 = 0x4040404040404040, 0x40404040
+	switch {
+	case n >= 8:
+		for i := 0; i < n-8; i += 8 {
+			if y := load64(lower[i:]); binary.LittleEndian.Uint64(b[i:])|(y&letters)>>1 != y {
+				return false
+			}
 		}
+		y := load64(lower[n-8:])
+		return binary.LittleEndian.Uint64(b[n-8:])|(y&letters)>>1 == y
+	case n >= 4:
+		y, z := load32(lower), load32(lower[n-4:])
+		return binary.LittleEndian.Uint32(b)|(y&letters32)>>1 == y && binary.LittleEndian.Uint32(b[n-4:])|(z&letters32)>>1 == z
 	}
-	for ; i < len(b); i++ {
+	for i := range b {
 		ch := b[i]
 		if ch >= 'A' && ch <= 'Z' {
 			ch += 'a' - 'A'
@@ -499,6 +513,12 @@ func equalFold(b []byte, lower string) bool {
 		}
 	}
 	return true
+}
+
+// load32 is binary.LittleEndian.Uint32 of a string's first 4 bytes.
+func load32(s string) uint32 {
+	_ = s[3]
+	return uint32(s[0]) | uint32(s[1])<<8 | uint32(s[2])<<16 | uint32(s[3])<<24
 }
 
 // load64 is binary.LittleEndian.Uint64 of a string's first 8 bytes.
