@@ -135,19 +135,25 @@ func optInt64(o analyze.Opt) *int64 {
 // the cache's bytes; strings.Clone what is kept). No string per connection
 // is allocated: they were most of what --l7 made for the collector.
 type HTTPRows struct {
-	flows []flowStrings
+	keys  []flowKey     // the cache's keys, apart: a new connection's lookup reads 24 bytes
+	flows []flowStrings // and its strings
+	new   flowStrings   // a new connection's strings, made here (in cache) and copied into flows
 	addrs []addrString
 	// The optional integers of the last row.
 	status                 int32
 	request, lat, duration int64
 }
 
-// flowStrings are one connection's strings, oriented client first; its
-// flow_id and community_id are texts in the entry itself.
-type flowStrings struct {
+// flowKey names a connection of the cache, oriented client first.
+type flowKey struct {
 	ordinal      int
 	first        int64
 	fromResp, ok bool
+}
+
+// flowStrings are one connection's strings; its flow_id and community_id
+// are texts in the entry itself.
+type flowStrings struct {
 	nID, nCID    uint8
 	id           [40]byte
 	cid          [communityid.Len]byte
@@ -185,19 +191,24 @@ var tagLists = func() (l [256][]string) {
 
 func (c *HTTPRows) strings(f *analyze.L7Info, fromResp bool) *flowStrings {
 	if c.flows == nil {
+		c.keys = make([]flowKey, 1<<httpRowsFlowBits)
 		c.flows = make([]flowStrings, 1<<httpRowsFlowBits)
 		c.addrs = make([]addrString, 1<<httpRowsAddrBits)
 	}
-	h := (uint64(f.FirstIndex) ^ uint64(f.Ordinal)<<48) * 0x9e3779b97f4a7c15
-	s := &c.flows[h>>(64-httpRowsFlowBits)]
-	if s.ok && s.first == f.FirstIndex && s.ordinal == f.Ordinal && s.fromResp == fromResp {
-		return s
+	h := ((uint64(f.FirstIndex) ^ uint64(f.Ordinal)<<48) * 0x9e3779b97f4a7c15) >> (64 - httpRowsFlowBits)
+	k := flowKey{ordinal: f.Ordinal, first: f.FirstIndex, fromResp: fromResp, ok: true}
+	if c.keys[h] == k {
+		return &c.flows[h]
 	}
+	// A new connection (most of a capture of short ones): its strings are
+	// made in c.new, then copied into the cache's entry, which is likely
+	// not in the processor's cache; the row reads c.new.
 	src, dst := endpoints(f, fromResp)
-	s.ordinal, s.first, s.fromResp, s.ok = f.Ordinal, f.FirstIndex, fromResp, true
+	s := &c.new
 	s.nID = uint8(len(f.AppendFlowID(s.id[:0])))
 	s.nCID = uint8(len(communityid.AppendID(s.cid[:0], 0, src.Addr(), dst.Addr(), f.IPProto, src.Port(), dst.Port())))
 	s.srcIP, s.dstIP = c.addr(src.Addr()), c.addr(dst.Addr())
+	c.keys[h], c.flows[h] = k, *s
 	return s
 }
 
