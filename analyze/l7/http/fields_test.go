@@ -157,3 +157,27 @@ func TestTrimSpace(t *testing.T) {
 		}
 	}
 }
+
+// TestSame: same agrees with string equality at every length up to 40 and
+// every position of a differing byte.
+func TestSame(t *testing.T) {
+	for n := range 41 {
+		a := make([]byte, n)
+		for i := range a {
+			a[i] = byte('a' + i%26)
+		}
+		if !same(a, string(a)) {
+			t.Fatalf("same(%q, itself) = false", a)
+		}
+		if n > 0 && same(a[:n-1], string(a)) {
+			t.Fatalf("same(%q, %q) = true", a[:n-1], a)
+		}
+		for i := range n {
+			b := bytes.Clone(a)
+			b[i] ^= 0x80
+			if same(b, string(a)) {
+				t.Fatalf("same(%q, %q) = true", b, a)
+			}
+		}
+	}
+}

@@ -515,6 +515,33 @@ func equalFold(b []byte, lower string) bool {
 	return true
 }
 
+// same reports whether b and s are the same bytes, comparing words in
+// place: the strings a head is compared with (methods, versions, reason
+// phrases, recent values) are short, and a call to memequal per comparison
+// was a tenth of what --l7 added.
+func same(b []byte, s string) bool {
+	n := len(b)
+	switch {
+	case n != len(s):
+		return false
+	case n >= 8:
+		for i := 0; i < n-8; i += 8 {
+			if binary.LittleEndian.Uint64(b[i:]) != load64(s[i:]) {
+				return false
+			}
+		}
+		return binary.LittleEndian.Uint64(b[n-8:]) == load64(s[n-8:])
+	case n >= 4:
+		return binary.LittleEndian.Uint32(b) == load32(s) && binary.LittleEndian.Uint32(b[n-4:]) == load32(s[n-4:])
+	}
+	for i := range b {
+		if b[i] != s[i] {
+			return false
+		}
+	}
+	return true
+}
+
 // load32 is binary.LittleEndian.Uint32 of a string's first 4 bytes.
 func load32(s string) uint32 {
 	_ = s[3]
@@ -558,7 +585,7 @@ func (in *Interner) get(b []byte, n int) string {
 	}
 	l := len(b)
 	r := &in.recent[(uint(l)*0x9e3779b1^uint(b[0])<<3^uint(b[l/2])<<7^uint(b[l-1])*0x85ebca6b)>>5%internRecent]
-	if *r == string(b) {
+	if same(b, *r) {
 		return *r
 	}
 	s, ok := in.m[string(b)]
@@ -577,7 +604,7 @@ func (in *Interner) get(b []byte, n int) string {
 // most methods, versions and reason phrases are a handful of values.
 func intern(b []byte, common []string) string {
 	for _, s := range common {
-		if string(b) == s {
+		if same(b, s) {
 			return s
 		}
 	}
