@@ -33,7 +33,7 @@ func (h *half) head(b []byte, tsNs int64) []byte {
 		// and its fields in one pass.
 		if i := bytes.IndexByte(b, '\n'); i >= 0 {
 			if m, n := scanFields(b[i+1:], true); n >= 0 && i+1+n <= h.c.lim.MaxHeaderBytes {
-				h.parsed(bytes.TrimSuffix(b[:i], []byte{'\r'}), m, tsNs)
+				h.parsed(trimCR(b[:i]), m, tsNs)
 				return b[i+1+n:]
 			}
 		}
@@ -91,6 +91,15 @@ type message struct {
 	connection []byte
 }
 
+// trimCR is line without its final '\r', if any (bytes.TrimSuffix without
+// its call to compare one byte).
+func trimCR(line []byte) []byte {
+	if n := len(line); n > 0 && line[n-1] == '\r' {
+		return line[:n-1]
+	}
+	return line
+}
+
 // line0 is the first byte of line, 0 when it is empty.
 func line0(line []byte) byte {
 	if len(line) == 0 {
@@ -121,9 +130,7 @@ func scanFields(lines []byte, head bool) (message, int) {
 				break // no line ends the head
 			}
 		}
-		if n := len(line); n > 0 && line[n-1] == '\r' {
-			line = line[:n-1]
-		}
+		line = trimCR(line)
 		if head && len(line) == 0 {
 			m.finish()
 			return m, all - len(lines)
@@ -216,7 +223,7 @@ func (h *half) parseHead(head []byte, tsNs int64) {
 	if i := bytes.IndexByte(head, '\n'); i >= 0 {
 		line, rest = head[:i], head[i+1:]
 	}
-	h.parsed(bytes.TrimSuffix(line, []byte{'\r'}), parseFields(rest), tsNs)
+	h.parsed(trimCR(line), parseFields(rest), tsNs)
 }
 
 // parsed takes a head: its start line (without the line end) and what its
@@ -628,7 +635,7 @@ var methods = []string{"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIO
 // known method and a space.
 func LooksLikeRequest(b []byte) bool {
 	if i := bytes.IndexByte(b, '\n'); i >= 0 {
-		_, _, _, ok := requestLine(bytes.TrimSuffix(b[:i], []byte{'\r'}))
+		_, _, _, ok := requestLine(trimCR(b[:i]))
 		return ok
 	}
 	sp := bytes.IndexByte(b, ' ')
