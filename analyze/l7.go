@@ -117,16 +117,14 @@ func (h *l7Hook) packet(t *Table, id flowID, f *flow, dir int, d *Decoded, paylo
 	if s.done || len(payload) == 0 {
 		return // only payload decides
 	}
-	h.info = L7Info{
-		Ordinal: h.ordinal, FirstIndex: f.firstIndex, IPProto: f.key.proto,
-		Orig:     netip.AddrPortFrom(f.endpointAddr(f.origIsLo), f.endpointPort(f.origIsLo)),
-		Resp:     netip.AddrPortFrom(f.endpointAddr(!f.origIsLo), f.endpointPort(!f.origIsLo)),
-		VLAN:     f.key.vlan,
-		Tunnel:   f.key.tunnel,
-		TunnelID: f.key.tunnelIDOf(),
-		// The handshake precedes the payload that opens L7 state.
-		Synthetic: f.tcp != noFlow && t.conns.at(f.tcp).synthetic(),
-	}
+	// Field by field: a composite literal would be built aside and copied.
+	i := &h.info
+	i.Ordinal, i.FirstIndex, i.IPProto = h.ordinal, f.firstIndex, f.key.proto
+	i.Orig = netip.AddrPortFrom(f.endpointAddr(f.origIsLo), f.endpointPort(f.origIsLo))
+	i.Resp = netip.AddrPortFrom(f.endpointAddr(!f.origIsLo), f.endpointPort(!f.origIsLo))
+	i.VLAN, i.Tunnel, i.TunnelID = f.key.vlan, f.key.tunnel, f.key.tunnelIDOf()
+	// The handshake precedes the payload that opens L7 state.
+	i.Synthetic = f.tcp != noFlow && t.conns.at(f.tcp).synthetic()
 	lf, again := h.factory.Open(&h.info, dir, d, payload)
 	s.offers++
 	switch {
