@@ -98,19 +98,7 @@ func FuzzParseFields(f *testing.F) {
 // equalFoldRef is equalFold a byte at a time, as it was before it compared
 // words: the referee of TestEqualFold.
 func equalFoldRef(b []byte, lower string) bool {
-	if len(b) != len(lower) {
-		return false
-	}
-	for i := range b {
-		ch := b[i]
-		if ch >= 'A' && ch <= 'Z' {
-			ch += 'a' - 'A'
-		}
-		if ch != lower[i] {
-			return false
-		}
-	}
-	return true
+	return len(b) == len(lower) && equalFoldBytes(b, lower)
 }
 
 // TestEqualFold: the word-wise comparison agrees with the byte-wise one for

@@ -510,6 +510,12 @@ func equalFold(b []byte, lower string) bool {
 		y, z := load32(lower), load32(lower[n-4:])
 		return binary.LittleEndian.Uint32(b)|(y&letters32)>>1 == y && binary.LittleEndian.Uint32(b[n-4:])|(z&letters32)>>1 == z
 	}
+	return equalFoldBytes(b, lower)
+}
+
+// equalFoldBytes is equalFold a byte at a time (b and lower of one length):
+// its short names, and the referee of its words (TestEqualFold).
+func equalFoldBytes(b []byte, lower string) bool {
 	for i := range b {
 		ch := b[i]
 		if ch >= 'A' && ch <= 'Z' {
