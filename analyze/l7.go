@@ -60,9 +60,14 @@ type L7Info struct {
 // FlowID returns the flow's flow_id, as its Record has it.
 func (i *L7Info) FlowID() string {
 	var id [40]byte // one allocation, the string's
-	b := strconv.AppendInt(id[:0], int64(i.Ordinal), 10)
+	return string(i.AppendFlowID(id[:0]))
+}
+
+// AppendFlowID appends the flow's flow_id to b (at most 40 bytes).
+func (i *L7Info) AppendFlowID(b []byte) []byte {
+	b = strconv.AppendInt(b, int64(i.Ordinal), 10)
 	b = append(b, '-')
-	return string(strconv.AppendInt(b, i.FirstIndex+1, 10))
+	return strconv.AppendInt(b, i.FirstIndex+1, 10)
 }
 
 // l7Offers bounds how many payload packets of a flow are offered to the
@@ -95,7 +100,10 @@ func newL7Hook(f L7Factory, ordinal int) *l7Hook {
 }
 
 func (h *l7Hook) packet(t *Table, id flowID, f *flow, dir int, d *Decoded, payload []byte) {
-	s := h.states.cover(id) // slabs never move: s stays valid
+	s := h.states.find(id) // slabs never move: s stays valid
+	if s == nil {
+		s = h.states.cover(id) // the first flow of a new slab
+	}
 	if s.f != nil {
 		s.f.Packet(dir, d, payload)
 		if d.Flags&flagFIN != 0 {
@@ -109,16 +117,14 @@ func (h *l7Hook) packet(t *Table, id flowID, f *flow, dir int, d *Decoded, paylo
 	if s.done || len(payload) == 0 {
 		return // only payload decides
 	}
-	h.info = L7Info{
-		Ordinal: h.ordinal, FirstIndex: f.firstIndex, IPProto: f.key.proto,
-		Orig:     netip.AddrPortFrom(f.endpointAddr(f.origIsLo), f.endpointPort(f.origIsLo)),
-		Resp:     netip.AddrPortFrom(f.endpointAddr(!f.origIsLo), f.endpointPort(!f.origIsLo)),
-		VLAN:     f.key.vlan,
-		Tunnel:   f.key.tunnel,
-		TunnelID: f.key.tunnelIDOf(),
-		// The handshake precedes the payload that opens L7 state.
-		Synthetic: f.tcp != noFlow && t.conns.at(f.tcp).synthetic(),
-	}
+	// Field by field: a composite literal would be built aside and copied.
+	i := &h.info
+	i.Ordinal, i.FirstIndex, i.IPProto = h.ordinal, f.firstIndex, f.key.proto
+	i.Orig = netip.AddrPortFrom(f.endpointAddr(f.origIsLo), f.endpointPort(f.origIsLo))
+	i.Resp = netip.AddrPortFrom(f.endpointAddr(!f.origIsLo), f.endpointPort(!f.origIsLo))
+	i.VLAN, i.Tunnel, i.TunnelID = f.key.vlan, f.key.tunnel, f.key.tunnelIDOf()
+	// The handshake precedes the payload that opens L7 state.
+	i.Synthetic = f.tcp != noFlow && t.conns.at(f.tcp).synthetic()
 	lf, again := h.factory.Open(&h.info, dir, d, payload)
 	s.offers++
 	switch {

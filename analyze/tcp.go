@@ -336,7 +336,9 @@ func (c *tcpConn) setBase(dir int, d *Decoded, syn, ack bool) {
 // from 1 (ISN 0 or 1 on the SYN and on the SYN/ACK): Kubeshark's rebuilt TLS
 // plaintext, not wire traffic.
 func (c *tcpConn) synthetic() bool {
-	return c.origSynNs != 0 && c.synAckNs != 0 && syntheticStart(c.d[0].baseSeq) && syntheticStart(c.synAckSeq)
+	// The originator's base first: it is on the line every packet touches,
+	// and a wire connection's is not 0 or 1 (the L7 hook asks per flow).
+	return syntheticStart(c.d[0].baseSeq) && c.origSynNs != 0 && c.synAckNs != 0 && syntheticStart(c.synAckSeq)
 }
 
 // closed reports whether both sides have closed or either has reset.

@@ -46,11 +46,15 @@ type colWriter struct {
 	// of numbers skip zstd's entropy coding (appendPage). flows.parquet
 	// only: its rows are flows, whose IDs, times and ports are as random
 	// in the first page as in the rest. The L7 tables keep zstd with
-	// entropy coding everywhere: their rows repeat their flows' values
-	// (several transactions per flow), so a first page of distinct flows
-	// says nothing about the rest (http.parquet of the bench capture grew
-	// 81% with it).
+	// entropy coding on their other columns: their rows repeat their
+	// flows' values (several transactions per flow), so a first page of
+	// distinct flows says nothing about the rest (http.parquet of the bench
+	// capture grew 81% with it).
 	codecPerColumn bool
+	// codecPerDeltaColumn is codecPerColumn for the DELTA_BINARY_PACKED
+	// columns only (the L7 tables' times, latencies and durations in ns:
+	// as random in the first page as in the rest, whatever the flows).
+	codecPerDeltaColumn bool
 }
 
 // scratch holds buffers reused for every page.
@@ -983,7 +987,8 @@ func (cw *colWriter) appendPage(c *pcol, dst, body []byte, numValues int32, enc 
 		cw.scr.zbuf = z
 		if !c.decided {
 			c.decided = true
-			c.raw = cw.codecPerColumn && c.enc != encDict && len(body) >= zstdDecideBytes && len(body)-len(z) < len(body)/zstdMinGain
+			decides := cw.codecPerColumn || cw.codecPerDeltaColumn && c.enc == encDelta
+			c.raw = decides && c.enc != encDict && len(body) >= zstdDecideBytes && len(body)-len(z) < len(body)/zstdMinGain
 		}
 		if !c.raw {
 			payload = z

@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"strconv"
 	"sync"
+	"unsafe"
 
 	"github.com/flowproof/flowproof/analyze"
 	"github.com/flowproof/flowproof/analyze/communityid"
@@ -124,27 +125,44 @@ func optInt64(o analyze.Opt) *int64 {
 }
 
 // HTTPRows converts transactions into rows without allocating per row in
-// the common case: a connection's flow_id and community_id strings are made
-// once and kept for its next transactions (a direct-mapped cache keyed by
-// the flow's capture and first packet, which name it), address strings are
-// kept the same way by address, the optional integers point into the
-// converter, and the tags LIST of each tag set is one shared slice. A row it
-// returns is for reading only (the writer copies it), until the next Row.
+// the common case: a connection's flow_id and community_id texts are made
+// once, in place, and kept for its next transactions (a direct-mapped cache
+// keyed by the flow's capture and first packet, which name it), address
+// strings are kept the same way by address, the optional integers point
+// into the converter, and the tags LIST of each tag set is one shared
+// slice. A row it returns is for reading only (the writer copies it), until
+// the next Row: its pointers, FlowID and CommunityID included (they are
+// the cache's bytes; strings.Clone what is kept). No string per connection
+// is allocated: they were most of what --l7 made for the collector.
 type HTTPRows struct {
-	flows []flowStrings
+	keys  []flowKey     // the cache's keys, apart: a new connection's lookup reads 24 bytes
+	flows []flowStrings // and its strings
+	new   flowStrings   // a new connection's strings, made here (in cache) and copied into flows
 	addrs []addrString
 	// The optional integers of the last row.
 	status                 int32
 	request, lat, duration int64
 }
 
-// flowStrings are one connection's strings, oriented client first.
-type flowStrings struct {
-	ordinal                           int
-	first                             int64
-	fromResp, ok                      bool
-	flowID, communityID, srcIP, dstIP string
+// flowKey names a connection of the cache, oriented client first.
+type flowKey struct {
+	ordinal      int
+	first        int64
+	fromResp, ok bool
 }
+
+// flowStrings are one connection's strings; its flow_id and community_id
+// are texts in the entry itself.
+type flowStrings struct {
+	nID, nCID    uint8
+	id           [40]byte
+	cid          [communityid.Len]byte
+	srcIP, dstIP string
+}
+
+func (s *flowStrings) flowID() string { return unsafe.String(&s.id[0], s.nID) }
+
+func (s *flowStrings) communityID() string { return unsafe.String(&s.cid[0], s.nCID) }
 
 // addrString is an address's text, without a zone.
 type addrString struct {
@@ -173,25 +191,24 @@ var tagLists = func() (l [256][]string) {
 
 func (c *HTTPRows) strings(f *analyze.L7Info, fromResp bool) *flowStrings {
 	if c.flows == nil {
+		c.keys = make([]flowKey, 1<<httpRowsFlowBits)
 		c.flows = make([]flowStrings, 1<<httpRowsFlowBits)
 		c.addrs = make([]addrString, 1<<httpRowsAddrBits)
 	}
-	h := (uint64(f.FirstIndex) ^ uint64(f.Ordinal)<<48) * 0x9e3779b97f4a7c15
-	s := &c.flows[h>>(64-httpRowsFlowBits)]
-	if s.ok && s.first == f.FirstIndex && s.ordinal == f.Ordinal && s.fromResp == fromResp {
-		return s
+	h := ((uint64(f.FirstIndex) ^ uint64(f.Ordinal)<<48) * 0x9e3779b97f4a7c15) >> (64 - httpRowsFlowBits)
+	k := flowKey{ordinal: f.Ordinal, first: f.FirstIndex, fromResp: fromResp, ok: true}
+	if c.keys[h] == k {
+		return &c.flows[h]
 	}
+	// A new connection (most of a capture of short ones): its strings are
+	// made in c.new, then copied into the cache's entry, which is likely
+	// not in the processor's cache; the row reads c.new.
 	src, dst := endpoints(f, fromResp)
-	*s = flowStrings{
-		ordinal:     f.Ordinal,
-		first:       f.FirstIndex,
-		fromResp:    fromResp,
-		ok:          true,
-		flowID:      f.FlowID(),
-		communityID: communityid.ID(0, src.Addr(), dst.Addr(), f.IPProto, src.Port(), dst.Port()),
-		srcIP:       c.addr(src.Addr()),
-		dstIP:       c.addr(dst.Addr()),
-	}
+	s := &c.new
+	s.nID = uint8(len(f.AppendFlowID(s.id[:0])))
+	s.nCID = uint8(len(communityid.AppendID(s.cid[:0], 0, src.Addr(), dst.Addr(), f.IPProto, src.Port(), dst.Port())))
+	s.srcIP, s.dstIP = c.addr(src.Addr()), c.addr(dst.Addr())
+	c.keys[h], c.flows[h] = k, *s
 	return s
 }
 
@@ -227,32 +244,31 @@ func (c *HTTPRows) Row(t *http.Transaction, id Identity) HTTPRow {
 func (c *HTTPRows) Fill(r *HTTPRow, t *http.Transaction, id *Identity) {
 	fs := c.strings(t.Flow, t.FromResp)
 	src, dst := endpoints(t.Flow, t.FromResp)
-	*r = HTTPRow{
-		FlowID:          fs.flowID,
-		CommunityID:     fs.communityID,
-		Ts:              floorDiv(t.TsNs, 1000),
-		TsNs:            t.TsNs,
-		SrcIP:           fs.srcIP,
-		SrcPort:         int32(src.Port()),
-		DstIP:           fs.dstIP,
-		DstPort:         int32(dst.Port()),
-		TransDepth:      int32(t.TransDepth),
-		Method:          t.Method,
-		Host:            t.Host,
-		URI:             t.URI,
-		Version:         t.Version,
-		UserAgent:       t.UserAgent,
-		StatusCode:      opt(&c.status, t.StatusCode),
-		StatusMsg:       t.StatusMsg,
-		RequestBodyLen:  t.RequestBodyLen,
-		ResponseBodyLen: t.ResponseBodyLen,
-		RequestNs:       opt(&c.request, t.RequestNs),
-		LatencyNs:       opt(&c.lat, t.LatencyNs),
-		DurationNs:      opt(&c.duration, t.DurationNs),
-		Tags:            tagLists[t.Tags],
-		Synthetic:       t.Flow.Synthetic,
-		Identity:        *id,
-	}
+	// Field by field: a composite literal would be built aside and copied.
+	r.FlowID = fs.flowID()
+	r.CommunityID = fs.communityID()
+	r.Ts = floorDiv(t.TsNs, 1000)
+	r.TsNs = t.TsNs
+	r.SrcIP = fs.srcIP
+	r.SrcPort = int32(src.Port())
+	r.DstIP = fs.dstIP
+	r.DstPort = int32(dst.Port())
+	r.TransDepth = int32(t.TransDepth)
+	r.Method = t.Method
+	r.Host = t.Host
+	r.URI = t.URI
+	r.Version = t.Version
+	r.UserAgent = t.UserAgent
+	r.StatusCode = opt(&c.status, t.StatusCode)
+	r.StatusMsg = t.StatusMsg
+	r.RequestBodyLen = t.RequestBodyLen
+	r.ResponseBodyLen = t.ResponseBodyLen
+	r.RequestNs = opt(&c.request, t.RequestNs)
+	r.LatencyNs = opt(&c.lat, t.LatencyNs)
+	r.DurationNs = opt(&c.duration, t.DurationNs)
+	r.Tags = tagLists[t.Tags]
+	r.Synthetic = t.Flow.Synthetic
+	r.Identity = *id
 }
 
 // DNSRowOf converts a query; id names its endpoints.
@@ -302,6 +318,7 @@ type TableWriter[T any] struct {
 
 	// The column writer's path.
 	cw        *colWriter
+	idNulls   int // rows whose null identity columns are still to add (addIDNulls)
 	bw        *bufio.Writer
 	kv        []format.KeyValue
 	createdBy string
@@ -346,6 +363,9 @@ func NewTableWriter[T any](w io.Writer, version string) *TableWriter[T] {
 		if err == nil {
 			t.bw = bufio.NewWriterSize(w, 32<<10)
 			t.cw, err = newColWriter(t.bw, codec, l.md, l.encs)
+			if err == nil {
+				t.cw.codecPerDeltaColumn = true
+			}
 		}
 		if err != nil {
 			t.err = fmt.Errorf("report: table writer: %w", err)
@@ -384,11 +404,23 @@ func (t *TableWriter[T]) WriteRow(row *T) error {
 		return errors.New("report: table writer is closed")
 	}
 	if t.cw != nil {
+		var id *Identity
 		switch r := any(row).(type) {
 		case *HTTPRow:
 			t.cw.appendHTTP(r)
+			id = &r.Identity
 		case *DNSRow:
 			t.cw.appendDNS(r)
+			id = &r.Identity
+		}
+		if id.empty() {
+			t.idNulls++
+		} else {
+			t.addIDNulls()
+			appendIdentity(t.cw.cols[identityCol:], id)
+		}
+		if (t.cw.rows+1)%64 == 0 || t.cw.rows+1 == DefaultRowGroupRows {
+			t.addIDNulls() // endRow may encode pages
 		}
 		t.cw.endRow()
 		t.count++
@@ -443,6 +475,7 @@ func (t *TableWriter[T]) Close() error {
 		if t.err != nil {
 			return t.err
 		}
+		t.addIDNulls()
 		t.cw.endRowGroup(-1)
 		if err := t.cw.close(t.kv, t.createdBy); err != nil {
 			t.err = fmt.Errorf("report: write rows: %w", err)
@@ -468,18 +501,32 @@ func (cw *colWriter) appendHTTP(r *HTTPRow) {
 	c[1].string(r.CommunityID)
 	c[2].int64(r.Ts)
 	c[3].int64(r.TsNs)
-	c[4].string(r.SrcIP)
+	if !c[4].repeat(r.SrcIP) {
+		c[4].string(r.SrcIP)
+	}
 	c[5].int32(r.SrcPort)
-	c[6].string(r.DstIP)
+	if !c[6].repeat(r.DstIP) {
+		c[6].string(r.DstIP)
+	}
 	c[7].int32(r.DstPort)
 	c[8].int32(r.TransDepth)
-	c[9].string(r.Method)
-	c[10].string(r.Host)
+	if !c[9].repeat(r.Method) {
+		c[9].string(r.Method)
+	}
+	if !c[10].repeat(r.Host) {
+		c[10].string(r.Host)
+	}
 	c[11].string(r.URI)
-	c[12].string(r.Version)
-	c[13].string(r.UserAgent)
+	if !c[12].repeat(r.Version) {
+		c[12].string(r.Version)
+	}
+	if !c[13].repeat(r.UserAgent) {
+		c[13].string(r.UserAgent)
+	}
 	c[14].ptr32(r.StatusCode)
-	c[15].string(r.StatusMsg)
+	if !c[15].repeat(r.StatusMsg) {
+		c[15].string(r.StatusMsg)
+	}
 	c[16].int64(r.RequestBodyLen)
 	c[17].int64(r.ResponseBodyLen)
 	c[18].ptr64(r.RequestNs)
@@ -487,7 +534,6 @@ func (cw *colWriter) appendHTTP(r *HTTPRow) {
 	c[20].ptr64(r.DurationNs)
 	c[21].strList(r.Tags)
 	c[22].bool(r.Synthetic)
-	appendIdentity(c[23:], &r.Identity)
 }
 
 // appendDNS adds a row's values to the columns, in DNSRow's order.
@@ -517,7 +563,28 @@ func (cw *colWriter) appendDNS(r *DNSRow) {
 	c[20].bool(r.Retry)
 	c[21].strList(r.Answers)
 	c[22].int64List(r.TTLs)
-	appendIdentity(c[23:], &r.Identity)
+}
+
+// identityCol is the first identity column of either table.
+const identityCol = 23
+
+// addIDNulls adds the identity columns' nulls of the rows since the last
+// call, in bulk: most runs have no identities, and a column of nulls is
+// never full, so that its pages are the same as with a null per row.
+func (t *TableWriter[T]) addIDNulls() {
+	if t.idNulls == 0 {
+		return
+	}
+	for k := range t.cw.cols[identityCol:] {
+		clear(t.cw.cols[identityCol+k].moreDefs(t.idNulls))
+	}
+	t.idNulls = 0
+}
+
+// empty reports whether every column of id is null ("").
+func (id *Identity) empty() bool {
+	return len(id.SrcPod)|len(id.SrcNamespace)|len(id.SrcService)|len(id.SrcNode)|
+		len(id.DstPod)|len(id.DstNamespace)|len(id.DstService)|len(id.DstNode) == 0
 }
 
 func appendIdentity(c []pcol, id *Identity) {
@@ -532,21 +599,22 @@ func appendIdentity(c []pcol, id *Identity) {
 	c[7].string(id.DstNode)
 }
 
-// ptr32 adds an optional integer: null when p is nil.
+// ptr32 adds an optional integer: null when p is nil (small enough to be
+// inlined).
 func (c *pcol) ptr32(p *int32) {
 	if p == nil {
-		c.optInt32(0, false)
+		c.defs = append(c.defs, 0)
 		return
 	}
-	c.optInt32(*p, true)
+	c.defs, c.i32 = append(c.defs, 1), append(c.i32, *p)
 }
 
 func (c *pcol) ptr64(p *int64) {
 	if p == nil {
-		c.optInt64(0, false)
+		c.defs = append(c.defs, 0)
 		return
 	}
-	c.optInt64(*p, true)
+	c.defs, c.i64 = append(c.defs, 1), append(c.i64, *p)
 }
 
 // ReadTable reads a whole L7 table (tests, small files).
@@ -589,4 +657,19 @@ func readAll[T any](path string, check func(*parquet.File) error) ([]T, error) {
 		}
 	}
 	return rows[:n], nil
+}
+
+// repeat adds s to a dictionary column when it is the column's last value,
+// the same bytes in memory, and reports whether it did: the common case of
+// an L7 row's strings (its connection's, interned or constants), small
+// enough to be inlined, unlike string.
+func (c *pcol) repeat(s string) bool {
+	if len(s) == 0 || !c.lastOK || unsafe.StringData(s) != unsafe.StringData(c.last) || len(s) != len(c.last) {
+		return false
+	}
+	if c.optional {
+		c.defs = append(c.defs, 1)
+	}
+	c.idx = append(c.idx, c.lastIdx)
+	return true
 }

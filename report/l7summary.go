@@ -208,7 +208,8 @@ func (l *L7Summary) AddHTTP(r *HTTPRow) {
 		}
 	}
 	if r.LatencyNs != nil && (len(l.slowest) < l.topN || *r.LatencyNs >= l.slowest[len(l.slowest)-1].latencyNs) {
-		ref := httpRef{flowID: r.FlowID, depth: r.TransDepth, client: r.SrcIP, server: r.DstIP, port: r.DstPort,
+		// r's FlowID is only valid during the call (HTTPRows).
+		ref := httpRef{flowID: strings.Clone(r.FlowID), depth: r.TransDepth, client: r.SrcIP, server: r.DstIP, port: r.DstPort,
 			method: r.Method, uri: r.URI, status: "-", latencyNs: *r.LatencyNs, durationNs: "-"}
 		l.slowest = insertTop(l.slowest, ref, l.topN, func(a, b *httpRef) int {
 			if c := cmp.Compare(b.latencyNs, a.latencyNs); c != 0 {
@@ -343,6 +344,10 @@ type classTimeline struct {
 	width   int64
 	lo, hi  int64
 	buckets map[int64]*[numStatusClasses]int64
+	// The last row's interval and bucket: rows come in time order, most in
+	// the interval of the one before.
+	lastI int64
+	last  *[numStatusClasses]int64
 }
 
 func (t *classTimeline) add(ts int64, class int) {
@@ -352,6 +357,10 @@ func (t *classTimeline) add(ts int64, class int) {
 		t.lo, t.hi = ts/t.width, ts/t.width
 	}
 	i := ts / t.width
+	if t.last != nil && i == t.lastI {
+		t.last[class]++
+		return
+	}
 	t.lo, t.hi = min(t.lo, i), max(t.hi, i)
 	for t.hi-t.lo >= maxIntervals {
 		w := ladderWidth(t.step + 1)
@@ -371,7 +380,7 @@ func (t *classTimeline) add(ts int64, class int) {
 				merged[j/f] = v
 			}
 		}
-		t.buckets = merged
+		t.buckets, t.last = merged, nil // the last bucket may be merged into another
 		t.lo, t.hi = t.lo/f, t.hi/f
 		i = ts / t.width
 	}
@@ -381,6 +390,7 @@ func (t *classTimeline) add(ts int64, class int) {
 		t.buckets[i] = b
 	}
 	b[class]++
+	t.lastI, t.last = i, b
 }
 
 // intervals returns the non-empty intervals in time order.

@@ -109,21 +109,22 @@ func (e *Engine) Open(info *analyze.L7Info, dir int, d *analyze.Decoded, payload
 		return nil, false
 	}
 	var f *tcpFlow
+	isReq := e.cfg.HTTP != nil && http.LooksLikeRequest(payload)
 	switch {
-	case e.cfg.HTTP != nil && (http.LooksLikeRequest(payload) || http.LooksLikeResponse(payload)):
+	case isReq || e.cfg.HTTP != nil && http.LooksLikeResponse(payload):
 		// The client is whoever sends requests, even when the table
 		// guessed the roles the other way round (no SYN seen).
 		client := dir
-		if !http.LooksLikeRequest(payload) {
+		if !isReq {
 			client = 1 - dir
 		}
 		e.flows[KindHTTP]++
 		// The flow's state is reused from an ended flow (its transactions
-		// carry their own copy of its L7Info).
+		// carry their own copy of its L7Info); its Conn is zeroed by Init.
 		var h *httpFlow
 		if n := len(e.free); n > 0 {
 			h, e.free = e.free[n-1], e.free[:n-1]
-			*h = httpFlow{}
+			h.tcpFlow = tcpFlow{}
 		} else {
 			h = new(httpFlow)
 		}

@@ -94,3 +94,78 @@ func FuzzParseFields(f *testing.F) {
 		checkScanHead(t, in)
 	})
 }
+
+// equalFoldRef is equalFold a byte at a time, as it was before it compared
+// words: the referee of TestEqualFold.
+func equalFoldRef(b []byte, lower string) bool {
+	return len(b) == len(lower) && equalFoldBytes(b, lower)
+}
+
+// TestEqualFold: the word-wise comparison agrees with the byte-wise one for
+// every name the parser compares, in mixed case and with every byte of it
+// replaced by every other byte value (a '\r' for '-', '@' for '`', ...).
+func TestEqualFold(t *testing.T) {
+	for _, name := range []string{"content-length", "transfer-encoding", "host", "user-agent", "chunked"} {
+		b := []byte(name)
+		check := func(b []byte) {
+			if got, want := equalFold(b, name), equalFoldRef(b, name); got != want {
+				t.Fatalf("equalFold(%q, %q) = %v, want %v", b, name, got, want)
+			}
+		}
+		for mask := range 1 << min(len(b), 12) { // case variants
+			v := bytes.Clone(b)
+			for i := range v {
+				if mask&(1<<(i%12)) != 0 && v[i] >= 'a' && v[i] <= 'z' {
+					v[i] -= 'a' - 'A'
+				}
+			}
+			check(v)
+		}
+		for i := range b {
+			for c := range 256 {
+				v := bytes.Clone(b)
+				v[i] = byte(c)
+				check(v)
+				v[(i+5)%len(v)] ^= 0x20 // and another byte's case
+				check(v)
+			}
+		}
+		check(b[:len(b)-1])
+	}
+}
+
+// TestTrimSpace: trimSpace gives what bytes.TrimSpace gives, its nil for
+// nothing left included.
+func TestTrimSpace(t *testing.T) {
+	for _, in := range []string{"", " ", "\t", " \t ", "a", " a", "a ", " a b ", "\ta\t", "\va", "a\v", "\xc2\xa0a",
+		"a\xc2\xa0", " \xc2\xa0a", "\xe2\x80\x83", " x\r", "\r\nx", " é", "é ", "10.78.0.2", " ApacheBench/2.3"} {
+		got, want := trimSpace([]byte(in)), bytes.TrimSpace([]byte(in))
+		if !bytes.Equal(got, want) || (got == nil) != (want == nil) {
+			t.Errorf("trimSpace(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestSame: same agrees with string equality at every length up to 40 and
+// every position of a differing byte.
+func TestSame(t *testing.T) {
+	for n := range 41 {
+		a := make([]byte, n)
+		for i := range a {
+			a[i] = byte('a' + i%26)
+		}
+		if !same(a, string(a)) {
+			t.Fatalf("same(%q, itself) = false", a)
+		}
+		if n > 0 && same(a[:n-1], string(a)) {
+			t.Fatalf("same(%q, %q) = true", a[:n-1], a)
+		}
+		for i := range n {
+			b := bytes.Clone(a)
+			b[i] ^= 0x80
+			if same(b, string(a)) {
+				t.Fatalf("same(%q, %q) = true", b, a)
+			}
+		}
+	}
+}

@@ -52,7 +52,8 @@ func (c *Conn) tx() *Transaction {
 	} else {
 		t = newTransaction()
 	}
-	*t = Transaction{flow: *c.flow}
+	*t = Transaction{}
+	t.flow = *c.flow
 	t.Flow = &t.flow
 	return t
 }
