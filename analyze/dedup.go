@@ -129,6 +129,12 @@ type folder struct {
 	probeEnd  int64
 	gso       []gsoRange                   // gsoBuckets * gsoWays, made on first use
 	recent    *[detectEntries]recentRecord // while the delay line is off
+	// opens remembers, by flow hash, the connection openings (SYN, SYN-ACK)
+	// waiting in the delay line: until one is counted its flow does not
+	// exist, and the direction of the connection's other records is the
+	// opening's, not a guess from their ports (dirOfRecord). An entry
+	// leaves when its opening is counted; at most one per waiting record.
+	opens map[uint64]openMark
 	// lastTTL is, while the delay line is off, the TTL of the last record
 	// per address pair slot (Decoded.foldPair), or 0.
 	lastTTL *[1 << pairBits]uint8
@@ -136,6 +142,30 @@ type folder struct {
 	// Config.DupSameTTL), so that Table.AddPayload takes the common case
 	// itself (folder.unchanged).
 	quick bool
+}
+
+// openMark is a connection opening waiting in the delay line: its time,
+// and whether the originator is its flow key's lo side.
+type openMark struct {
+	ts     int64
+	origLo bool
+}
+
+// markOpen remembers d, a SYN or SYN-ACK going into the delay line, or
+// forgets it as it is counted (counted).
+func (t *Table) markOpen(d *Decoded, counted bool) {
+	f := t.fold
+	var key flowKey
+	srcIsLo := keyOf(d, &key)
+	h := t.index.hash(&key)
+	if counted {
+		delete(f.opens, h)
+		return
+	}
+	if f.opens == nil {
+		f.opens = make(map[uint64]openMark)
+	}
+	f.opens[h] = openMark{ts: d.TsNs, origLo: srcIsLo == (d.Flags&flagACK == 0)}
 }
 
 func newFolder(cfg Config) *folder {
@@ -370,6 +400,9 @@ func (t *Table) push(d *Decoded, index int64, payload []byte) uint32 {
 	f.lineTail++
 	w := &f.line[n&uint32(len(f.line)-1)]
 	w.set(d, index)
+	if d.Kind == KindTCP && d.Flags&flagSYN != 0 {
+		t.markOpen(d, false)
+	}
 	if t.l7 != nil {
 		w.pl = append(w.pl, payload...)
 	}
@@ -428,6 +461,9 @@ func (t *Table) countWaiting(w *waiting) {
 	// the L7 hook's interface call would move a local to the heap.
 	d := &t.fold.scratch
 	w.decoded(d)
+	if d.Kind == KindTCP && d.Flags&flagSYN != 0 {
+		t.markOpen(d, true) // its flow is about to exist
+	}
 	// The table's clock (idle timeouts) runs as if the record had been
 	// counted when it arrived.
 	t.nowNs = max(t.nowNs, w.now)
@@ -602,7 +638,7 @@ func (f *folder) unchanged(d *Decoded) bool {
 func (f *folder) stopBuffering() {
 	f.buffering, f.quick = false, !f.sameTTL
 	f.ring, f.slots, f.head, f.n = nil, nil, 0, 0
-	f.line, f.heap, f.gso = nil, nil, nil
+	f.line, f.heap, f.gso, f.opens = nil, nil, nil, nil
 	f.lineHead, f.lineTail = 0, 0
 	if f.recent == nil {
 		f.recent = new([detectEntries]recentRecord)
@@ -658,6 +694,17 @@ func (t *Table) dirOfRecord(d *Decoded) (int, uint64) {
 			return 0, dh
 		case flagSYN | flagACK:
 			return 1, dh
+		}
+		// The connection's opening waits in the delay line: a copy of
+		// the responder's record can come before the originator's copy
+		// of the SYN when the responder's node's clock is behind.
+		if f := t.fold; len(f.opens) > 0 {
+			if m, ok := f.opens[h]; ok && abs(d.TsNs-m.ts) <= f.window {
+				if srcIsLo == m.origLo {
+					return 0, dh
+				}
+				return 1, dh
+			}
 		}
 	}
 	if serverSide(d.SrcPort, d.DstPort) {
