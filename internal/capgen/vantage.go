@@ -1,6 +1,7 @@
 package capgen
 
 import (
+	"cmp"
 	"encoding/binary"
 	"fmt"
 	"net/netip"
@@ -45,7 +46,8 @@ type Vantage struct {
 // (LINKTYPE_RAW, as Kubeshark exports): single, the packets as recorded,
 // with the retransmissions of v added; and doubled, the same with every TCP
 // and UDP packet also recorded at the remote vantage point (TTL lower at
-// the receiver, GSO merges at the sender), merged by time. Other packets
+// the receiver, GSO merges at the sender), merged by time (records of one
+// time in the order of the packets they stand for). Other packets
 // appear once. The delays put in are the transit times a fold must find.
 func Double(link Link, pkts []Packet, v Vantage) (single, doubled []Packet, err error) {
 	hops := v.Hops
@@ -76,10 +78,12 @@ func Double(link Link, pkts []Packet, v Vantage) (single, doubled []Packet, err 
 	slices.SortStableFunc(ips, func(a, b vpkt) int { return a.at.Compare(b.at) })
 	var remote []vpkt // the remote vantage point's records
 	var egress []vpkt // each host's egress records, to merge into super-packets
-	for _, p := range ips {
+	var locals []vpkt // the local vantage point's records but its egress ones
+	for k, p := range ips {
+		p.order = k
 		single = append(single, p.packet())
 		if p.proto() != 6 && p.proto() != 17 {
-			doubled = append(doubled, p.packet())
+			locals = append(locals, p)
 			continue
 		}
 		sent := slices.Contains(v.Local, p.src())
@@ -94,7 +98,7 @@ func Double(link Link, pkts []Packet, v Vantage) (single, doubled []Packet, err 
 			setTTL(local.ip, ttlOf(p.ip)-hops)
 			other.at = p.at.Add(-v.Delay + v.Offset)
 			egress = append(egress, other)
-			doubled = append(doubled, local.packet())
+			locals = append(locals, local)
 		}
 		if !lose[p.index] {
 			if sent {
@@ -111,13 +115,22 @@ func Double(link Link, pkts []Packet, v Vantage) (single, doubled []Packet, err 
 		if e.remote {
 			remote = append(remote, e)
 		} else {
-			doubled = append(doubled, e.packet())
+			locals = append(locals, e)
 		}
 	}
-	for _, r := range remote {
+	// By time, and records of one time in the order of the packets they
+	// stand for: the local vantage point keeps the capture's order where
+	// its clock gives several packets one time.
+	all := append(locals, remote...)
+	slices.SortStableFunc(all, func(a, b vpkt) int {
+		if c := a.at.Compare(b.at); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.order, b.order)
+	})
+	for _, r := range all {
 		doubled = append(doubled, r.packet())
 	}
-	slices.SortStableFunc(doubled, func(a, b Packet) int { return a.Time.Compare(b.Time) })
 	return single, doubled, nil
 }
 
@@ -126,6 +139,7 @@ type vpkt struct {
 	at     time.Time
 	ip     []byte
 	index  int
+	order  int  // its packet's place in the capture, by time
 	remote bool // an egress record of the remote host
 }
 
@@ -235,7 +249,7 @@ func mergeGSO(egress []vpkt, n int) []vpkt {
 			}
 		}
 		delete(open, key)
-		out = append(out, vpkt{at: p.at, ip: slices.Clone(p.ip), index: p.index, remote: p.remote})
+		out = append(out, vpkt{at: p.at, ip: slices.Clone(p.ip), index: p.index, order: p.order, remote: p.remote})
 		if ok {
 			open[key] = len(out) - 1
 			count[len(out)-1] = 1
