@@ -19,10 +19,9 @@ import (
 
 // doubledCorpusDiffers lists the corpus captures whose doubled copy does not
 // yet analyze like the capture itself in TestVantageCorpusDoubled, with the
-// first variant that differs. Not examined yet: some are the generator's
-// (malformed packets, tunnels whose inner packets keep their TTL, captures
-// that already hold copies, hosts guessed as the capture's), some may be
-// folding's. A capture that starts to differ fails the test; one that stops
+// first variant that differs. Most are not examined yet: some may be the
+// generator's (malformed packets, tunnels, captures that already hold
+// copies, hosts guessed as the capture's), some folding's. A capture that starts to differ fails the test; one that stops
 // differing must leave the list.
 var doubledCorpusDiffers = map[string]string{
 	"arkime/tcp_handshake_synthetic.pcap":         "cross node: 17 flows, want 16",
