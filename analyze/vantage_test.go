@@ -3,8 +3,6 @@ package analyze_test
 import (
 	"bytes"
 	"encoding/binary"
-	"errors"
-	"io"
 	"io/fs"
 	"net/netip"
 	"path/filepath"
@@ -28,24 +26,9 @@ var recClient = []netip.Addr{netip.MustParseAddr("10.77.0.1"), netip.MustParseAd
 func readRecording(t *testing.T, name string) (capgen.Link, []capgen.Packet) {
 	t.Helper()
 	name, port, remap := strings.Cut(name, "@")
-	c, err := ingest.Open(filepath.Join("..", "testdata", "rec", name), ingest.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	var pkts []capgen.Packet
-	var p ingest.Packet
-	for {
-		if err := c.Next(&p); err != nil {
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			t.Fatal(err)
-		}
-		if p.LinkType != capgen.Ethernet.LinkType() {
-			t.Fatalf("%s: link type %v, want Ethernet", name, p.LinkType)
-		}
-		pkts = append(pkts, capgen.Packet{Time: time.Unix(0, p.Timestamp).UTC(), Data: slices.Clone(p.Data), Length: p.OrigLen})
+	pkts := ethernetPackets(filepath.Join("..", "testdata", "rec", name), 1<<30)
+	if len(pkts) == 0 {
+		t.Fatalf("%s: no packets read from it as an Ethernet capture", name)
 	}
 	if remap {
 		to, err := strconv.ParseUint(port, 10, 16)
