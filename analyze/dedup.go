@@ -683,7 +683,7 @@ func (t *Table) dirOfRecord(d *Decoded) (int, uint64) {
 		dh = ^h
 	}
 	if id := t.index.get(&key, h); id != noFlow {
-		if d.Kind == KindTCP && t.twin(t.store.at(id)) != noFlow {
+		if d.Kind == KindTCP && t.store.at(id).twin != noFlow {
 			id = t.route(id, srcIsLo, d)
 		}
 		return t.store.at(id).dirOf(srcIsLo), dh

@@ -418,11 +418,9 @@ func keyOf(d *Decoded, key *flowKey) bool {
 	// cannot forward from its store buffer (a stall per packet).
 	var sh, sl, dh, dl uint64
 	if d.Src.Is4() && d.Dst.Is4() {
-		// addrWords' IPv4 path in line: two calls cost more than the rest
-		// of keyOf.
-		s, t := d.Src.As4(), d.Dst.As4()
-		sl = 0xffff<<32 | uint64(binary.BigEndian.Uint32(s[:]))
-		dl = 0xffff<<32 | uint64(binary.BigEndian.Uint32(t[:]))
+		// Not addrWords, which does not inline: two calls of it cost more
+		// than the rest of keyOf.
+		sl, dl = addr4Word(d.Src), addr4Word(d.Dst)
 	} else {
 		sh, sl = addrWords(d.Src)
 		dh, dl = addrWords(d.Dst)
@@ -445,11 +443,17 @@ func keyOf(d *Decoded, key *flowKey) bool {
 // ::ffff:a.b.c.d) as two big-endian words.
 func addrWords(a netip.Addr) (hi, lo uint64) {
 	if a.Is4() {
-		v := a.As4()
-		return 0, 0xffff<<32 | uint64(binary.BigEndian.Uint32(v[:]))
+		return 0, addr4Word(a)
 	}
 	b := a.As16()
 	return binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])
+}
+
+// addr4Word is addrWords' low word of IPv4 address a (IPv4-mapped); small
+// enough to inline, where addrWords is not.
+func addr4Word(a netip.Addr) uint64 {
+	v := a.As4()
+	return 0xffff<<32 | uint64(binary.BigEndian.Uint32(v[:]))
 }
 
 // add counts one TCP or UDP packet in its flow and returns the flow and the
@@ -582,9 +586,6 @@ func (t *Table) conn(f *flow) *tcpConn {
 	f.aux = [2]int64{}
 	return c
 }
-
-// twin returns the other connection live on f's 5-tuple, noFlow when none.
-func (t *Table) twin(f *flow) flowID { return f.twin }
 
 // add counts packet d in c, a direction of f, and reports whether it
 // could: false when f's counters are wide or would pass 32 bits (then
@@ -758,7 +759,7 @@ func (t *Table) newFlow(key flowKey, h uint64, srcIsLo bool, d *Decoded, index i
 		// Another connection still lives on this 5-tuple (one of a twin
 		// pair): pair the new one with it.
 		o := t.store.at(old)
-		if tw := t.twin(o); tw != noFlow {
+		if tw := o.twin; tw != noFlow {
 			t.end(tw)
 		}
 		t.conn(f)
@@ -913,7 +914,7 @@ func (t *Table) end(id flowID) {
 	// While Flush ends every flow the index is not kept up to date: it is
 	// dropped whole after (a removal per flow cost 8% of the SYN flood's
 	// time, most of it cache misses on the chains).
-	if tw := t.twin(f); tw != noFlow {
+	if tw := f.twin; tw != noFlow {
 		if !t.flushing && t.index.get(&f.key, t.index.hash(&f.key)) == id {
 			t.index.replace(id, tw)
 		}
