@@ -372,7 +372,7 @@ func icmpQuotes(t *testing.T, path string) map[string]*quoteCount {
 	defer c.Close()
 	var p ingest.Packet
 	for c.Next(&p) == nil {
-		pkt := gopacket.NewPacket(p.Data, p.LinkType, gopacket.Default)
+		pkt := gopacket.NewPacket(p.Data, layers.LinkType(p.LinkType), gopacket.Default)
 		var inner []byte
 		if l, ok := pkt.Layer(layers.LayerTypeICMPv4).(*layers.ICMPv4); ok {
 			switch l.TypeCode.Type() {

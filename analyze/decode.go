@@ -4,8 +4,6 @@ import (
 	"encoding/binary"
 	"net/netip"
 
-	"github.com/gopacket/gopacket/layers"
-
 	"github.com/flowproof/flowproof/ingest"
 )
 
@@ -113,7 +111,7 @@ type Decoded struct {
 	carries   Tunnel
 	carriesID int64
 	innerCap  int             // cap of the payload slice: its offset is cap(frame) - innerCap
-	innerLink layers.LinkType // how the payload starts: Ethernet or raw IP
+	innerLink ingest.LinkType // how the payload starts: Ethernet or raw IP
 
 	// Where the transport payload starts, for PayloadBytes: cap(frame) -
 	// payloadCap (0: none).
@@ -171,7 +169,7 @@ func DecodeTunnel(p *ingest.Packet, outer, inner *Decoded) bool {
 }
 
 // tunnelPayload records, for DecodeTunnel, a tunnel payload found in b.
-func (d *Decoded) tunnelPayload(kind Tunnel, id int64, b []byte, link layers.LinkType) {
+func (d *Decoded) tunnelPayload(kind Tunnel, id int64, b []byte, link ingest.LinkType) {
 	d.carries, d.carriesID, d.innerCap, d.innerLink = kind, id, cap(b), link
 }
 
@@ -191,21 +189,6 @@ const (
 const (
 	pppIPv4 = 0x0021
 	pppIPv6 = 0x0057
-)
-
-// Link types that carry raw IP with no link header. 12 and 14 are the BSD
-// DLT_RAW values that some writers put straight into pcap files.
-const (
-	linkTypeRaw12 layers.LinkType = 12
-	linkTypeRaw14 layers.LinkType = 14
-	linkTypeRaw   layers.LinkType = 101
-	linkTypeIPv4  layers.LinkType = 228
-	linkTypeIPv6  layers.LinkType = 229
-	linkTypeSLL2  layers.LinkType = 276
-	linkTypePPP   layers.LinkType = 9
-	linkTypeHDLC  layers.LinkType = 50  // PPP in HDLC-like framing
-	linkTypeCHDLC layers.LinkType = 104 // Cisco HDLC
-	linkTypeNFLOG layers.LinkType = 239
 )
 
 // Decode fills d from p. It never allocates and never fails: a packet it
@@ -228,28 +211,28 @@ func decodeFrame(p *ingest.Packet, d *Decoded, fold bool) {
 	var etherType uint16
 	var l2 int
 	switch p.LinkType {
-	case layers.LinkTypeEthernet:
+	case ingest.LinkTypeEthernet:
 		if len(data) < 14 {
 			d.Kind = KindTruncated
 			return
 		}
 		etherType = binary.BigEndian.Uint16(data[12:14])
 		l2 = 14
-	case layers.LinkTypeLinuxSLL:
+	case ingest.LinkTypeLinuxSLL:
 		if len(data) < 16 {
 			d.Kind = KindTruncated
 			return
 		}
 		etherType = binary.BigEndian.Uint16(data[14:16])
 		l2 = 16
-	case linkTypeSLL2:
+	case ingest.LinkTypeLinuxSLL2:
 		if len(data) < 20 {
 			d.Kind = KindTruncated
 			return
 		}
 		etherType = binary.BigEndian.Uint16(data[0:2])
 		l2 = 20
-	case layers.LinkTypeNull, layers.LinkTypeLoop:
+	case ingest.LinkTypeNull, ingest.LinkTypeLoop:
 		if len(data) < 4 {
 			d.Kind = KindTruncated
 			return
@@ -271,7 +254,7 @@ func decodeFrame(p *ingest.Packet, d *Decoded, fold bool) {
 			return
 		}
 		l2 = 4
-	case linkTypeRaw, linkTypeRaw12, linkTypeRaw14, linkTypeIPv4, linkTypeIPv6:
+	case ingest.LinkTypeRaw, ingest.LinkTypeRaw12, ingest.LinkTypeRaw14, ingest.LinkTypeIPv4, ingest.LinkTypeIPv6:
 		if len(data) < 1 {
 			d.Kind = KindTruncated
 			return
@@ -285,18 +268,18 @@ func decodeFrame(p *ingest.Packet, d *Decoded, fold bool) {
 			d.Kind = KindMalformed
 			return
 		}
-	case linkTypePPP, linkTypeHDLC:
+	case ingest.LinkTypePPP, ingest.LinkTypePPPHDLC:
 		if etherType, l2 = pppProtocol(data, 0); etherType == 0 {
 			d.Kind = KindOtherEther
 			return
 		}
-	case linkTypeCHDLC:
+	case ingest.LinkTypeCHDLC:
 		if len(data) < 4 {
 			d.Kind = KindTruncated
 			return
 		}
 		etherType, l2 = binary.BigEndian.Uint16(data[2:4]), 4
-	case linkTypeNFLOG:
+	case ingest.LinkTypeNFLOG:
 		decodeNFLOG(data, d)
 		return
 	default:
@@ -519,7 +502,7 @@ func (d *Decoded) udpTunnel(b []byte) {
 		// flags(1) with the I bit, reserved(3), VNI(3), reserved(1).
 		if len(b) >= 8 && b[0]&0x08 != 0 {
 			vni := int64(b[4])<<16 | int64(b[5])<<8 | int64(b[6])
-			d.tunnelPayload(TunnelVXLAN, vni, b[8:], layers.LinkTypeEthernet)
+			d.tunnelPayload(TunnelVXLAN, vni, b[8:], ingest.LinkTypeEthernet)
 		}
 	case portGeneve:
 		// version(2 bits) and option length in 4-byte words(6), flags(1),
@@ -567,12 +550,12 @@ func (d *Decoded) greTunnel(b []byte) {
 }
 
 // tunnelLink maps a tunnel's protocol type to how its payload starts.
-func tunnelLink(protocol uint16) (layers.LinkType, bool) {
+func tunnelLink(protocol uint16) (ingest.LinkType, bool) {
 	switch protocol {
 	case 0x6558: // transparent Ethernet bridging
-		return layers.LinkTypeEthernet, true
+		return ingest.LinkTypeEthernet, true
 	case etherTypeIPv4, etherTypeIPv6:
-		return linkTypeRaw, true
+		return ingest.LinkTypeRaw, true
 	}
 	return 0, false
 }
@@ -708,7 +691,7 @@ func decodeTransport(b []byte, segLen int64, d *Decoded) {
 		d.udpTunnel(b[8:])
 	case ipProtoIPIP, ipProtoIPv6:
 		d.Kind = KindOtherIP
-		d.tunnelPayload(TunnelIPIP, -1, b, linkTypeRaw)
+		d.tunnelPayload(TunnelIPIP, -1, b, ingest.LinkTypeRaw)
 	case ipProtoGRE:
 		d.Kind = KindOtherIP
 		d.greTunnel(b)

@@ -119,65 +119,65 @@ func TestDecode(t *testing.T) {
 	nflog = append(nflog, raw4...)
 	tests := []struct {
 		name    string
-		lt      layers.LinkType
+		lt      ingest.LinkType
 		data    []byte
 		origLen int // 0: len(data)
 		want    Decoded
 	}{
-		{"ethernet ipv4 tcp", layers.LinkTypeEthernet, tcpV4, 0, Decoded{Kind: KindTCP, IPProto: 6, VLAN: -1, IPVersion: 4,
+		{"ethernet ipv4 tcp", ingest.LinkTypeEthernet, tcpV4, 0, Decoded{Kind: KindTCP, IPProto: 6, VLAN: -1, IPVersion: 4,
 			Src: v4a, Dst: v4b, SrcPort: 40000, DstPort: 80, IPLen: 140, Payload: 100, Seq: 1000, Ack: 2000, Flags: flagACK | flagPSH, Window: 512}},
-		{"ethernet ipv6 tcp", layers.LinkTypeEthernet, tcpV6, 0, Decoded{Kind: KindTCP, IPProto: 6, VLAN: -1, IPVersion: 6,
+		{"ethernet ipv6 tcp", ingest.LinkTypeEthernet, tcpV6, 0, Decoded{Kind: KindTCP, IPProto: 6, VLAN: -1, IPVersion: 6,
 			Src: v6a, Dst: v6b, SrcPort: 40000, DstPort: 80, IPLen: 70, Payload: 10, Seq: 1000, Ack: 2000, Flags: flagACK | flagPSH, Window: 512}},
-		{"ethernet ipv4 udp", layers.LinkTypeEthernet, udpV4, 0, Decoded{Kind: KindUDP, IPProto: 17, VLAN: -1, IPVersion: 4,
+		{"ethernet ipv4 udp", ingest.LinkTypeEthernet, udpV4, 0, Decoded{Kind: KindUDP, IPProto: 17, VLAN: -1, IPVersion: 4,
 			Src: v4a, Dst: v4b, SrcPort: 53000, DstPort: 53, IPLen: 58, Payload: 30}},
-		{"qinq keeps the outer id", layers.LinkTypeEthernet, qinq, 0, Decoded{Kind: KindTCP, IPProto: 6, VLAN: 100, IPVersion: 4,
+		{"qinq keeps the outer id", ingest.LinkTypeEthernet, qinq, 0, Decoded{Kind: KindTCP, IPProto: 6, VLAN: 100, IPVersion: 4,
 			Src: v4a, Dst: v4b, SrcPort: 40000, DstPort: 80, IPLen: 40, Seq: 1000, Ack: 2000, Flags: flagACK | flagPSH, Window: 512}},
-		{"ipv6 extension headers", layers.LinkTypeEthernet, ext, 0, Decoded{Kind: KindTCP, IPProto: 6, VLAN: -1, IPVersion: 6,
+		{"ipv6 extension headers", ingest.LinkTypeEthernet, ext, 0, Decoded{Kind: KindTCP, IPProto: 6, VLAN: -1, IPVersion: 6,
 			Src: v6a, Dst: v6b, SrcPort: 40000, DstPort: 80, IPLen: 40 + 16 + 27, Payload: 7, Seq: 1000, Ack: 2000, Flags: flagACK | flagPSH, Window: 512}},
-		{"ipv4 fragment", layers.LinkTypeEthernet, frag4, 0, Decoded{Kind: KindIPv4Fragment, IPProto: 6, VLAN: -1, IPVersion: 4, Src: v4a, Dst: v4b, IPLen: 60}},
-		{"ipv6 fragment", layers.LinkTypeEthernet, frag6, 0, Decoded{Kind: KindIPv6Fragment, IPProto: 6, VLAN: -1, IPVersion: 6, Src: v6a, Dst: v6b, IPLen: 48}},
-		{"ipv6 atomic fragment", layers.LinkTypeEthernet, atomic6, 0, Decoded{Kind: KindTCP, IPProto: 6, VLAN: -1, IPVersion: 6,
+		{"ipv4 fragment", ingest.LinkTypeEthernet, frag4, 0, Decoded{Kind: KindIPv4Fragment, IPProto: 6, VLAN: -1, IPVersion: 4, Src: v4a, Dst: v4b, IPLen: 60}},
+		{"ipv6 fragment", ingest.LinkTypeEthernet, frag6, 0, Decoded{Kind: KindIPv6Fragment, IPProto: 6, VLAN: -1, IPVersion: 6, Src: v6a, Dst: v6b, IPLen: 48}},
+		{"ipv6 atomic fragment", ingest.LinkTypeEthernet, atomic6, 0, Decoded{Kind: KindTCP, IPProto: 6, VLAN: -1, IPVersion: 6,
 			Src: v6a, Dst: v6b, SrcPort: 40000, DstPort: 80, IPLen: 68, Seq: 1000, Ack: 2000, Flags: flagACK | flagPSH, Window: 512}},
-		{"ipv4 tso length 0", layers.LinkTypeEthernet, tso[:80], 14 + 1500, Decoded{Kind: KindTCP, IPProto: 6, VLAN: -1, IPVersion: 4,
+		{"ipv4 tso length 0", ingest.LinkTypeEthernet, tso[:80], 14 + 1500, Decoded{Kind: KindTCP, IPProto: 6, VLAN: -1, IPVersion: 4,
 			Src: v4a, Dst: v4b, SrcPort: 40000, DstPort: 80, IPLen: 1500, Payload: 1460, Seq: 1000, Ack: 2000, Flags: flagACK | flagPSH, Window: 512}},
-		{"snaplen cut keeps ip length", layers.LinkTypeEthernet, tcpV4[:54], len(tcpV4), Decoded{Kind: KindTCP, IPProto: 6, VLAN: -1, IPVersion: 4,
+		{"snaplen cut keeps ip length", ingest.LinkTypeEthernet, tcpV4[:54], len(tcpV4), Decoded{Kind: KindTCP, IPProto: 6, VLAN: -1, IPVersion: 4,
 			Src: v4a, Dst: v4b, SrcPort: 40000, DstPort: 80, IPLen: 140, Payload: 100, Seq: 1000, Ack: 2000, Flags: flagACK | flagPSH, Window: 512}},
-		{"frame shorter than ip length", layers.LinkTypeEthernet, short, 0, Decoded{Kind: KindTCP, IPProto: 6, VLAN: -1, IPVersion: 4,
+		{"frame shorter than ip length", ingest.LinkTypeEthernet, short, 0, Decoded{Kind: KindTCP, IPProto: 6, VLAN: -1, IPVersion: 4,
 			Src: v4a, Dst: v4b, SrcPort: 40000, DstPort: 80, IPLen: 140, Payload: 99, Seq: 1000, Ack: 2000, Flags: flagACK | flagPSH, Window: 512}},
-		{"impossible tcp data offset", layers.LinkTypeEthernet, badOff, 0, Decoded{Kind: KindTCP, IPProto: 6, VLAN: -1, IPVersion: 4,
+		{"impossible tcp data offset", ingest.LinkTypeEthernet, badOff, 0, Decoded{Kind: KindTCP, IPProto: 6, VLAN: -1, IPVersion: 4,
 			Src: v4a, Dst: v4b, SrcPort: 40000, DstPort: 80, IPLen: 40, Seq: 1000, Ack: 2000, Flags: flagACK | flagPSH, Window: 512, BadHeader: true}},
-		{"raw ipv4 (101)", layers.LinkTypeRaw, raw4, 0, Decoded{Kind: KindTCP, IPProto: 6, VLAN: -1, IPVersion: 4,
+		{"raw ipv4 (101)", ingest.LinkTypeRaw, raw4, 0, Decoded{Kind: KindTCP, IPProto: 6, VLAN: -1, IPVersion: 4,
 			Src: v4a, Dst: v4b, SrcPort: 40000, DstPort: 80, IPLen: 140, Payload: 100, Seq: 1000, Ack: 2000, Flags: flagACK | flagPSH, Window: 512}},
-		{"raw ipv6 (229)", linkTypeIPv6, raw6, 0, Decoded{Kind: KindTCP, IPProto: 6, VLAN: -1, IPVersion: 6,
+		{"raw ipv6 (229)", ingest.LinkTypeIPv6, raw6, 0, Decoded{Kind: KindTCP, IPProto: 6, VLAN: -1, IPVersion: 6,
 			Src: v6a, Dst: v6b, SrcPort: 40000, DstPort: 80, IPLen: 70, Payload: 10, Seq: 1000, Ack: 2000, Flags: flagACK | flagPSH, Window: 512}},
-		{"linux sll2", linkTypeSLL2, sll2, 0, Decoded{Kind: KindTCP, IPProto: 6, VLAN: -1, IPVersion: 4,
+		{"linux sll2", ingest.LinkTypeLinuxSLL2, sll2, 0, Decoded{Kind: KindTCP, IPProto: 6, VLAN: -1, IPVersion: 4,
 			Src: v4a, Dst: v4b, SrcPort: 40000, DstPort: 80, IPLen: 140, Payload: 100, Seq: 1000, Ack: 2000, Flags: flagACK | flagPSH, Window: 512}},
-		{"linux sll", layers.LinkTypeLinuxSLL, sll, 0, Decoded{Kind: KindTCP, IPProto: 6, VLAN: -1, IPVersion: 4,
+		{"linux sll", ingest.LinkTypeLinuxSLL, sll, 0, Decoded{Kind: KindTCP, IPProto: 6, VLAN: -1, IPVersion: 4,
 			Src: v4a, Dst: v4b, SrcPort: 40000, DstPort: 80, IPLen: 140, Payload: 100, Seq: 1000, Ack: 2000, Flags: flagACK | flagPSH, Window: 512}},
-		{"bsd null little-endian", layers.LinkTypeNull, nullLE, 0, Decoded{Kind: KindTCP, IPProto: 6, VLAN: -1, IPVersion: 4,
+		{"bsd null little-endian", ingest.LinkTypeNull, nullLE, 0, Decoded{Kind: KindTCP, IPProto: 6, VLAN: -1, IPVersion: 4,
 			Src: v4a, Dst: v4b, SrcPort: 40000, DstPort: 80, IPLen: 140, Payload: 100, Seq: 1000, Ack: 2000, Flags: flagACK | flagPSH, Window: 512}},
-		{"openbsd loop ipv6", layers.LinkTypeLoop, loopBE, 0, Decoded{Kind: KindTCP, IPProto: 6, VLAN: -1, IPVersion: 6,
+		{"openbsd loop ipv6", ingest.LinkTypeLoop, loopBE, 0, Decoded{Kind: KindTCP, IPProto: 6, VLAN: -1, IPVersion: 6,
 			Src: v6a, Dst: v6b, SrcPort: 40000, DstPort: 80, IPLen: 70, Payload: 10, Seq: 1000, Ack: 2000, Flags: flagACK | flagPSH, Window: 512}},
-		{"mpls two labels", layers.LinkTypeEthernet, mpls, 0, Decoded{Kind: KindTCP, IPProto: 6, VLAN: -1, IPVersion: 4,
+		{"mpls two labels", ingest.LinkTypeEthernet, mpls, 0, Decoded{Kind: KindTCP, IPProto: 6, VLAN: -1, IPVersion: 4,
 			Src: v4a, Dst: v4b, SrcPort: 40000, DstPort: 80, IPLen: 140, Payload: 100, Seq: 1000, Ack: 2000, Flags: flagACK | flagPSH, Window: 512}},
 		// The PPPoE length says 62 bytes of PPP (2 of protocol, 60 of IP): the
 		// IP packet claims 140, so only 60-40 = 20 bytes of payload count.
-		{"pppoe length bounds the packet", layers.LinkTypeEthernet, pppoe, 0, Decoded{Kind: KindTCP, IPProto: 6, VLAN: -1, IPVersion: 4,
+		{"pppoe length bounds the packet", ingest.LinkTypeEthernet, pppoe, 0, Decoded{Kind: KindTCP, IPProto: 6, VLAN: -1, IPVersion: 4,
 			Src: v4a, Dst: v4b, SrcPort: 40000, DstPort: 80, IPLen: 140, Payload: 20, Seq: 1000, Ack: 2000, Flags: flagACK | flagPSH, Window: 512}},
-		{"ppp", linkTypePPP, ppp, 0, Decoded{Kind: KindTCP, IPProto: 6, VLAN: -1, IPVersion: 4,
+		{"ppp", ingest.LinkTypePPP, ppp, 0, Decoded{Kind: KindTCP, IPProto: 6, VLAN: -1, IPVersion: 4,
 			Src: v4a, Dst: v4b, SrcPort: 40000, DstPort: 80, IPLen: 140, Payload: 100, Seq: 1000, Ack: 2000, Flags: flagACK | flagPSH, Window: 512}},
-		{"ppp compressed protocol ipv6", linkTypePPP, pppCompressed, 0, Decoded{Kind: KindTCP, IPProto: 6, VLAN: -1, IPVersion: 6,
+		{"ppp compressed protocol ipv6", ingest.LinkTypePPP, pppCompressed, 0, Decoded{Kind: KindTCP, IPProto: 6, VLAN: -1, IPVersion: 6,
 			Src: v6a, Dst: v6b, SrcPort: 40000, DstPort: 80, IPLen: 70, Payload: 10, Seq: 1000, Ack: 2000, Flags: flagACK | flagPSH, Window: 512}},
-		{"cisco hdlc", linkTypeCHDLC, chdlc, 0, Decoded{Kind: KindTCP, IPProto: 6, VLAN: -1, IPVersion: 4,
+		{"cisco hdlc", ingest.LinkTypeCHDLC, chdlc, 0, Decoded{Kind: KindTCP, IPProto: 6, VLAN: -1, IPVersion: 4,
 			Src: v4a, Dst: v4b, SrcPort: 40000, DstPort: 80, IPLen: 140, Payload: 100, Seq: 1000, Ack: 2000, Flags: flagACK | flagPSH, Window: 512}},
-		{"nflog", linkTypeNFLOG, nflog, 0, Decoded{Kind: KindTCP, IPProto: 6, VLAN: -1, IPVersion: 4,
+		{"nflog", ingest.LinkTypeNFLOG, nflog, 0, Decoded{Kind: KindTCP, IPProto: 6, VLAN: -1, IPVersion: 4,
 			Src: v4a, Dst: v4b, SrcPort: 40000, DstPort: 80, IPLen: 140, Payload: 100, Seq: 1000, Ack: 2000, Flags: flagACK | flagPSH, Window: 512}},
-		{"nflog without a packet", linkTypeNFLOG, nflog[:12], 0, Decoded{Kind: KindOtherEther, VLAN: -1}},
-		{"arp", layers.LinkTypeEthernet, arp, 0, Decoded{Kind: KindARP, VLAN: -1}},
-		{"icmp", layers.LinkTypeEthernet, icmp, 0, Decoded{Kind: KindICMP, IPProto: 1, VLAN: -1, IPVersion: 4, Src: v4a, Dst: v4b, IPLen: 28}},
-		{"unsupported link type", layers.LinkTypeIEEE802_11, tcpV4, 0, Decoded{Kind: KindUnsupportedLT, VLAN: -1}},
-		{"truncated ethernet", layers.LinkTypeEthernet, tcpV4[:10], 0, Decoded{Kind: KindTruncated, VLAN: -1}},
-		{"truncated tcp header", layers.LinkTypeEthernet, tcpV4[:40], len(tcpV4), Decoded{Kind: KindTruncated, IPProto: 6, VLAN: -1, IPVersion: 4, Src: v4a, Dst: v4b, IPLen: 140}},
+		{"nflog without a packet", ingest.LinkTypeNFLOG, nflog[:12], 0, Decoded{Kind: KindOtherEther, VLAN: -1}},
+		{"arp", ingest.LinkTypeEthernet, arp, 0, Decoded{Kind: KindARP, VLAN: -1}},
+		{"icmp", ingest.LinkTypeEthernet, icmp, 0, Decoded{Kind: KindICMP, IPProto: 1, VLAN: -1, IPVersion: 4, Src: v4a, Dst: v4b, IPLen: 28}},
+		{"unsupported link type", ingest.LinkTypeIEEE80211, tcpV4, 0, Decoded{Kind: KindUnsupportedLT, VLAN: -1}},
+		{"truncated ethernet", ingest.LinkTypeEthernet, tcpV4[:10], 0, Decoded{Kind: KindTruncated, VLAN: -1}},
+		{"truncated tcp header", ingest.LinkTypeEthernet, tcpV4[:40], len(tcpV4), Decoded{Kind: KindTruncated, IPProto: 6, VLAN: -1, IPVersion: 4, Src: v4a, Dst: v4b, IPLen: 140}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -209,7 +209,7 @@ func TestDecode(t *testing.T) {
 func TestDecodeAllocs(t *testing.T) {
 	v6 := ip6(layers.IPProtocolTCP)
 	data := serialize(t, eth(layers.EthernetTypeIPv6), v6, tcpLayer(v6), gopacket.Payload(make([]byte, 10)))
-	p := ingest.Packet{Data: data, OrigLen: len(data), LinkType: layers.LinkTypeEthernet}
+	p := ingest.Packet{Data: data, OrigLen: len(data), LinkType: ingest.LinkTypeEthernet}
 	var d Decoded
 	tbl := NewTable(Config{}, "x", 1, func(*Record) {})
 	Decode(&p, &d)
@@ -226,7 +226,7 @@ func TestDecodeAllocs(t *testing.T) {
 func BenchmarkDecode(b *testing.B) {
 	v4 := ip4(layers.IPProtocolTCP)
 	data := serialize(b, eth(layers.EthernetTypeIPv4), v4, tcpLayer(v4), gopacket.Payload(make([]byte, 100)))
-	p := ingest.Packet{Data: data, OrigLen: len(data), LinkType: layers.LinkTypeEthernet}
+	p := ingest.Packet{Data: data, OrigLen: len(data), LinkType: ingest.LinkTypeEthernet}
 	var d Decoded
 	b.ReportAllocs()
 	for b.Loop() {
@@ -257,7 +257,7 @@ func FuzzDecodeTable(f *testing.F) {
 		decoded := 0
 		// The same bytes as several packets, so flows see more than one.
 		for i := range 3 {
-			p := ingest.Packet{Data: data, OrigLen: len(data) + i, Timestamp: int64(i) * 1e9, LinkType: layers.LinkType(lt), Index: int64(i)}
+			p := ingest.Packet{Data: data, OrigLen: len(data) + i, Timestamp: int64(i) * 1e9, LinkType: ingest.LinkType(lt), Index: int64(i)}
 			n := dec.decode(&p, ds[:])
 			for j := range n {
 				tbl.Add(&ds[j], p.Index)
@@ -329,7 +329,7 @@ func BenchmarkDecodeRecorded(b *testing.B) {
 
 // recordedPcap returns the records of the first 64 MiB of `make bench`'s
 // recorded capture (after the file header) and its link type, or skips.
-func recordedPcap(b *testing.B) ([]byte, layers.LinkType) {
+func recordedPcap(b *testing.B) ([]byte, ingest.LinkType) {
 	f, err := os.Open(filepath.Join(cmp.Or(os.Getenv("FLOWPROOF_BENCH_DIR"), "/var/tmp/flowproof-bench"), "bench.pcap"))
 	if err != nil {
 		b.Skipf("no recorded bench capture (make bench records it): %v", err)
@@ -341,13 +341,13 @@ func recordedPcap(b *testing.B) ([]byte, layers.LinkType) {
 	if n < 24 || binary.LittleEndian.Uint32(raw) != 0xa1b2c3d4 && binary.LittleEndian.Uint32(raw) != 0xa1b23c4d {
 		b.Skip("bench.pcap is not a classic little-endian pcap")
 	}
-	return raw[24:], layers.LinkType(binary.LittleEndian.Uint32(raw[20:]))
+	return raw[24:], ingest.LinkType(binary.LittleEndian.Uint32(raw[20:]))
 }
 
 // decodeWindows decodes the pcap records raw holds, copied window by
 // window into buf as the reader does, with or without fingerprints, and
 // returns how many it decoded.
-func decodeWindows(raw []byte, link layers.LinkType, buf []byte, fold bool) int64 {
+func decodeWindows(raw []byte, link ingest.LinkType, buf []byte, fold bool) int64 {
 	var d Decoded
 	var pkts int64
 	for off := 0; off+16 <= len(raw); {
@@ -411,7 +411,7 @@ func TestFingerprintBytes(t *testing.T) {
 				}
 				fold := func(b []byte) uint64 {
 					var d Decoded
-					Decode(&ingest.Packet{Data: b, OrigLen: len(b), LinkType: layers.LinkTypeRaw}, &d)
+					Decode(&ingest.Packet{Data: b, OrigLen: len(b), LinkType: ingest.LinkTypeRaw}, &d)
 					return d.Fold
 				}
 				want := fold(pkt)

@@ -33,7 +33,7 @@ func feed(t *Table, recs [][]byte, ts []int64) int64 {
 	var d Decoded
 	var n int64
 	for i, b := range recs {
-		p := ingest.Packet{Data: b, OrigLen: len(b), Timestamp: ts[i], LinkType: layers.LinkTypeRaw, Index: int64(i)}
+		p := ingest.Packet{Data: b, OrigLen: len(b), Timestamp: ts[i], LinkType: ingest.LinkTypeRaw, Index: int64(i)}
 		Decode(&p, &d)
 		if d.Kind == KindTCP || d.Kind == KindUDP {
 			n++
@@ -157,7 +157,7 @@ func TestFoldGSOMismatch(t *testing.T) {
 	var ts []int64
 	var d Decoded
 	for _, p := range doubled {
-		pkt := ingest.Packet{Data: p.Data, OrigLen: p.Length, LinkType: layers.LinkTypeRaw}
+		pkt := ingest.Packet{Data: p.Data, OrigLen: p.Length, LinkType: ingest.LinkTypeRaw}
 		Decode(&pkt, &d)
 		if d.SrcPort == 80 && d.Payload == 1000 && d.TTL == 63 && d.Seq == capgen.DefaultServerISN+1001 {
 			continue
@@ -224,7 +224,7 @@ func TestFoldAllocs(t *testing.T) {
 	pair := func() {
 		ts += 1_000_000
 		for i := range copies {
-			p := ingest.Packet{Data: copies[i], OrigLen: len(data), Timestamp: ts + int64(i)*20_000, LinkType: layers.LinkTypeRaw}
+			p := ingest.Packet{Data: copies[i], OrigLen: len(data), Timestamp: ts + int64(i)*20_000, LinkType: ingest.LinkTypeRaw}
 			Decode(&p, &d)
 			tbl.Add(&d, 0)
 		}
@@ -266,7 +266,7 @@ func FuzzFold(f *testing.F) {
 				b[7] = 62 + op&3
 			}
 			ts += int64(op>>2) * 1000
-			p := ingest.Packet{Data: b, OrigLen: len(b), Timestamp: ts, LinkType: layers.LinkTypeRaw, Index: int64(i)}
+			p := ingest.Packet{Data: b, OrigLen: len(b), Timestamp: ts, LinkType: ingest.LinkTypeRaw, Index: int64(i)}
 			Decode(&p, &d)
 			if d.Kind == KindTCP || d.Kind == KindUDP {
 				fed++
@@ -301,7 +301,7 @@ func TestFoldOneSideOnly(t *testing.T) {
 	// The originator's records of the lost segment go: it never arrived.
 	lost := func(p capgen.Packet, ttl uint8) bool {
 		var d Decoded
-		pkt := ingest.Packet{Data: p.Data, OrigLen: p.Length, LinkType: layers.LinkTypeRaw}
+		pkt := ingest.Packet{Data: p.Data, OrigLen: p.Length, LinkType: ingest.LinkTypeRaw}
 		Decode(&pkt, &d)
 		return d.SrcPort == 80 && d.Payload == 500 && d.TTL == ttl && p.Time.Sub(capgen.Epoch) == 300*time.Microsecond
 	}
@@ -337,7 +337,7 @@ func TestFoldTunnel(t *testing.T) {
 	for i, ttl := range []uint8{64, 63} {
 		b := append([]byte(nil), frame...)
 		b[14+8] = ttl // the outer IPv4 TTL
-		p := ingest.Packet{Data: b, OrigLen: len(b), Timestamp: int64(i) * 50_000, LinkType: layers.LinkTypeEthernet, Index: int64(i)}
+		p := ingest.Packet{Data: b, OrigLen: len(b), Timestamp: int64(i) * 50_000, LinkType: ingest.LinkTypeEthernet, Index: int64(i)}
 		for j := range dec.decode(&p, ds[:]) {
 			tbl.Add(&ds[j], p.Index)
 		}

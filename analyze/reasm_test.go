@@ -62,7 +62,7 @@ func TestReassembly(t *testing.T) {
 			var ds [maxLayers]Decoded
 			var got []Decoded
 			for i, f := range tt.frames(t) {
-				p := ingest.Packet{Data: f, OrigLen: len(f), LinkType: layers.LinkTypeEthernet, Timestamp: int64(i) * tt.gapNs}
+				p := ingest.Packet{Data: f, OrigLen: len(f), LinkType: ingest.LinkTypeEthernet, Timestamp: int64(i) * tt.gapNs}
 				n := dec.decode(&p, ds[:])
 				for j := 1; j < n; j++ {
 					got = append(got, ds[j])
@@ -89,7 +89,7 @@ func TestReassemblyBounds(t *testing.T) {
 	var ds [maxLayers]Decoded
 	for id := range 100 {
 		f := fragments(t, uint16(id), 3000, 1480)[0] // first pieces only
-		p := ingest.Packet{Data: f, OrigLen: len(f), LinkType: layers.LinkTypeEthernet}
+		p := ingest.Packet{Data: f, OrigLen: len(f), LinkType: ingest.LinkTypeEthernet}
 		dec.decode(&p, ds[:])
 	}
 	if n := len(dec.reasm.pending); n > 10 {
@@ -102,7 +102,7 @@ func TestReassemblyBounds(t *testing.T) {
 	ip := ip4(layers.IPProtocolUDP)
 	ip.FragOffset = 65528 / 8
 	f := serialize(t, eth(layers.EthernetTypeIPv4), ip, gopacket.Payload(make([]byte, 100)))
-	p := ingest.Packet{Data: f, OrigLen: len(f), LinkType: layers.LinkTypeEthernet}
+	p := ingest.Packet{Data: f, OrigLen: len(f), LinkType: ingest.LinkTypeEthernet}
 	dec.decode(&p, ds[:])
 	if st := dec.fragStats(); st.dropped != 91 {
 		t.Errorf("hostile offset: dropped %d, want 91", st.dropped)
@@ -118,11 +118,11 @@ func TestReassemblyVantageCopies(t *testing.T) {
 	at := int64(1e9)
 	for id := range 3 {
 		for _, f := range fragments(t, uint16(10+id), 3000, 1480, 2960) {
-			p := ingest.Packet{Data: f, OrigLen: len(f), LinkType: layers.LinkTypeEthernet, Timestamp: at}
+			p := ingest.Packet{Data: f, OrigLen: len(f), LinkType: ingest.LinkTypeEthernet, Timestamp: at}
 			c := slices.Clone(f)
 			c[14+8]-- // the TTL (the header checksum is not checked)
 			single = append(single, p)
-			doubled = append(doubled, p, ingest.Packet{Data: c, OrigLen: len(c), LinkType: layers.LinkTypeEthernet, Timestamp: at + 20_000})
+			doubled = append(doubled, p, ingest.Packet{Data: c, OrigLen: len(c), LinkType: ingest.LinkTypeEthernet, Timestamp: at + 20_000})
 			at += 1_000_000
 		}
 	}

@@ -63,7 +63,7 @@ func TestDecodeTunnel(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			// A VLAN tag on the outer frame, which the inner packet inherits.
 			frame := append(append(append([]byte(nil), tt.frame[:12]...), 0x81, 0, 0, 42), tt.frame[12:]...)
-			p := ingest.Packet{Data: frame, OrigLen: len(frame), LinkType: layers.LinkTypeEthernet, Timestamp: 7}
+			p := ingest.Packet{Data: frame, OrigLen: len(frame), LinkType: ingest.LinkTypeEthernet, Timestamp: 7}
 			var outer, inner Decoded
 			Decode(&p, &outer)
 			opened := DecodeTunnel(&p, &outer, &inner)
@@ -103,7 +103,7 @@ func TestTunnelFlows(t *testing.T) {
 		tbl := NewTable(Config{NoDecap: noDecap}, "t", 1, func(r *Record) { recs = append(recs, *r) })
 		src := &sliceSource{}
 		for i, f := range frames {
-			src.pkts = append(src.pkts, ingest.Packet{Data: f, OrigLen: len(f), LinkType: layers.LinkTypeEthernet, Timestamp: int64(i) * 1e6, Index: int64(i)})
+			src.pkts = append(src.pkts, ingest.Packet{Data: f, OrigLen: len(f), LinkType: ingest.LinkTypeEthernet, Timestamp: int64(i) * 1e6, Index: int64(i)})
 		}
 		if err := Run(src, tbl); err != nil {
 			t.Fatal(err)
@@ -150,7 +150,7 @@ func TestTunnelAllocs(t *testing.T) {
 	v4 := ip4(layers.IPProtocolTCP)
 	inner := serialize(t, eth(layers.EthernetTypeIPv4), v4, tcpLayer(v4), gopacket.Payload(make([]byte, 100)))
 	frame := outerUDP(t, 4789, append([]byte{0x08, 0, 0, 0, 0, 0, 7, 0}, inner...))
-	p := ingest.Packet{Data: frame, OrigLen: len(frame), LinkType: layers.LinkTypeEthernet}
+	p := ingest.Packet{Data: frame, OrigLen: len(frame), LinkType: ingest.LinkTypeEthernet}
 	tbl := NewTable(Config{}, "x", 1, func(*Record) {})
 	dec := newLayerDecoder(Config{})
 	var ds [maxLayers]Decoded

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"io"
 	"testing"
-
-	"github.com/gopacket/gopacket/layers"
 )
 
 const benchPackets = 100_000
@@ -15,7 +13,7 @@ const benchPackets = 100_000
 var benchSizes = [...]int{54, 60, 66, 74, 90, 128, 200}
 
 func benchPcap(n int) []byte {
-	f := pcapFile{order: le, magic: magicMicros, snaplen: 262144, link: uint32(layers.LinkTypeEthernet)}
+	f := pcapFile{order: le, magic: magicMicros, snaplen: 262144, link: uint32(LinkTypeEthernet)}
 	b := f.header()
 	for i := range n {
 		b = append(b, f.record(pcapRec{sec: 1700000000 + uint32(i/1000), frac: uint32(i%1000) * 1000, data: payload(benchSizes[i%len(benchSizes)], byte(i))})...)
@@ -26,7 +24,7 @@ func benchPcap(n int) []byte {
 func benchPcapng(n int) []byte {
 	w := &ngWriter{}
 	w.shb(le, 1, 0)
-	w.idb(uint16(layers.LinkTypeEthernet), 262144, w.opt(optionIfTsResol, []byte{9}))
+	w.idb(uint16(LinkTypeEthernet), 262144, w.opt(optionIfTsResol, []byte{9}))
 	for i := range n {
 		size := benchSizes[i%len(benchSizes)]
 		w.epb(0, 1700000000_000000000+uint64(i)*1000, uint32(size), payload(size, byte(i)))

@@ -13,7 +13,6 @@ import (
 	"sync"
 	"unicode/utf8"
 
-	"github.com/gopacket/gopacket/layers"
 	// klauspost's gzip, already linked for zstd, reads the same format as the
 	// standard library's, faster (README: Speed and memory).
 	"github.com/klauspost/compress/flate"
@@ -102,18 +101,18 @@ type FileInfo struct {
 // InterfaceInfo is one capture interface: the pcap file header, or one pcapng
 // Interface Description Block.
 type InterfaceInfo struct {
-	Section  int             // 0-based pcapng section; 0 for pcap
-	ID       int             // interface id within its section
-	LinkType layers.LinkType // low 16 bits of the pcap link type field
-	Snaplen  uint32          // as declared; 0 means no limit in pcapng
-	Name     string          // pcapng if_name option; "" when absent
-	Packets  int64           // packets returned from this interface
+	Section  int      // 0-based pcapng section; 0 for pcap
+	ID       int      // interface id within its section
+	LinkType LinkType // low 16 bits of the pcap link type field
+	Snaplen  uint32   // as declared; 0 means no limit in pcapng
+	Name     string   // pcapng if_name option; "" when absent
+	Packets  int64    // packets returned from this interface
 }
 
 // LinkTypeCount is the number of packets returned with one link type.
 type LinkTypeCount struct {
-	LinkType layers.LinkType
-	Name     string // e.g. "Ethernet"; "UnknownLinkType(160)" for one gopacket does not name
+	LinkType LinkType
+	Name     string // e.g. "Ethernet"; "UnknownLinkType(160)" for one LinkType.String does not name
 	Packets  int64
 }
 
@@ -150,7 +149,7 @@ type Capture struct {
 	// pcap
 	pcapRecordLen int   // 16, or 24 for the modified format
 	pcapFracNs    int64 // ns per unit of the record's sub-second field
-	pcapLink      layers.LinkType
+	pcapLink      LinkType
 
 	// pcapng
 	pcapng  bool
@@ -392,7 +391,7 @@ func (c *Capture) Finish() (FileInfo, error) {
 func linkTypeCounts(infos []InterfaceInfo) []LinkTypeCount {
 	var counts []LinkTypeCount
 	for _, in := range infos {
-		i, found := slices.BinarySearchFunc(counts, in.LinkType, func(c LinkTypeCount, t layers.LinkType) int {
+		i, found := slices.BinarySearchFunc(counts, in.LinkType, func(c LinkTypeCount, t LinkType) int {
 			return int(c.LinkType) - int(t)
 		})
 		if !found {
@@ -403,7 +402,7 @@ func linkTypeCounts(infos []InterfaceInfo) []LinkTypeCount {
 	return counts
 }
 
-func linkTypeName(t layers.LinkType) string {
+func linkTypeName(t LinkType) string {
 	name := t.String()
 	if name == "UnknownLinkType" {
 		return fmt.Sprintf("UnknownLinkType(%d)", t)

@@ -10,8 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-
-	"github.com/gopacket/gopacket/layers"
 )
 
 // publicCorpusDir is the shared corpus of public captures:
@@ -50,7 +48,7 @@ func publicCorpus(t *testing.T) string {
 // corpusEntry is one row of sources.tsv.
 type corpusEntry struct {
 	format    string // file_format: pcap, nsecpcap, modpcap, pcapng, "pcap (gzip compressed)"
-	linkTypes []layers.LinkType
+	linkTypes []LinkType
 	packets   string // a number, or "n/a ..." for unreadable files
 	size      int64
 	sha256    string
@@ -96,7 +94,7 @@ func readSources(t *testing.T, corpus string) map[string]corpusEntry {
 			if err != nil {
 				t.Fatalf("%s: link_type %q: %v", row[col["file"]], lt, err)
 			}
-			e.linkTypes = append(e.linkTypes, layers.LinkType(n))
+			e.linkTypes = append(e.linkTypes, LinkType(n))
 		}
 		entries[filepath.FromSlash(row[col["file"]])] = e
 	}
@@ -178,7 +176,7 @@ func TestPublicCorpus(t *testing.T) {
 		if want, known := corpusFormats[entry.format]; known && info.Format != want {
 			t.Errorf("%s: format %q, sources.tsv says %q", rel, info.Format, entry.format)
 		}
-		var links []layers.LinkType
+		var links []LinkType
 		for _, in := range info.Interfaces {
 			links = append(links, in.LinkType)
 		}

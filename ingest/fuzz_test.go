@@ -12,8 +12,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-
-	"github.com/gopacket/gopacket/layers"
 )
 
 // fuzzOptions keeps the caps small so that the fuzzer reaches them, and the
@@ -29,8 +27,8 @@ func fuzzSeeds(t testing.TB) [][]byte {
 	}
 	w := &ngWriter{}
 	w.shb(le, 1, 0)
-	w.idb(uint16(layers.LinkTypeEthernet), 0, w.opt(optionIfName, []byte("eth0")), w.opt(optionIfTsResol, []byte{9}))
-	w.idb(uint16(layers.LinkTypeRaw), 128, w.opt(optionIfTsResol, []byte{0x80 | 20}), w.opt(optionIfTsOffset, le.AppendUint64(nil, 100)))
+	w.idb(uint16(LinkTypeEthernet), 0, w.opt(optionIfName, []byte("eth0")), w.opt(optionIfTsResol, []byte{9}))
+	w.idb(uint16(LinkTypeRaw), 128, w.opt(optionIfTsResol, []byte{0x80 | 20}), w.opt(optionIfTsOffset, le.AppendUint64(nil, 100)))
 	w.block(4, []byte{1, 0, 4, 0, 10, 0, 0, 1, 0, 0, 0, 0})
 	w.epb(0, 1700000000_123456789, 60, payload(60, 1))
 	w.epb(1, 1<<40, 40, payload(40, 2))
@@ -38,7 +36,7 @@ func fuzzSeeds(t testing.TB) [][]byte {
 	w.pb(0, 5, 1500, payload(100, 4))
 	w.spb(10, payload(10, 5))
 	w.shb(be, 1, 0)
-	w.idb(uint16(layers.LinkTypeLinuxSLL), 4)
+	w.idb(uint16(LinkTypeLinuxSLL), 4)
 	w.epb(0, 7200_000001, 1000, payload(100, 6))
 	w.spb(60, payload(8, 7))
 	seeds = append(seeds, w.buf)

@@ -11,8 +11,6 @@ import (
 	"reflect"
 	"strings"
 	"testing"
-
-	"github.com/gopacket/gopacket/layers"
 )
 
 // hostileCase is a file that is good up to a point (the capture good) and
@@ -104,7 +102,7 @@ func TestHostilePcap(t *testing.T) {
 func TestHostilePcapng(t *testing.T) {
 	w := &ngWriter{}
 	w.shb(le, 1, 0)
-	w.idb(uint16(layers.LinkTypeEthernet), 0)
+	w.idb(uint16(LinkTypeEthernet), 0)
 	w.epb(0, 1, 60, payload(60, 1))
 	w.epb(0, 2, 1, payload(1, 2))
 	good := w.buf

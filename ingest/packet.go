@@ -3,8 +3,6 @@ package ingest
 import (
 	"errors"
 	"fmt"
-
-	"github.com/gopacket/gopacket/layers"
 )
 
 // Packet is one captured frame as a Reader hands it out.
@@ -12,12 +10,12 @@ import (
 // Data aliases the reader's internal buffer: it is valid only until the next
 // call to Next on the same reader. Copy what you keep.
 type Packet struct {
-	Data      []byte          // captured bytes (may be shorter than OrigLen: snaplen)
-	OrigLen   int             // length of the frame on the wire
-	Timestamp int64           // capture time, nanoseconds since the Unix epoch (UTC)
-	LinkType  layers.LinkType // link type of the interface the frame came from
-	Index     int64           // 0-based index of the packet within its file
-	Offset    int64           // byte offset of the packet's record in the uncompressed file
+	Data      []byte   // captured bytes (may be shorter than OrigLen: snaplen)
+	OrigLen   int      // length of the frame on the wire
+	Timestamp int64    // capture time, nanoseconds since the Unix epoch (UTC)
+	LinkType  LinkType // link type of the interface the frame came from
+	Index     int64    // 0-based index of the packet within its file
+	Offset    int64    // byte offset of the packet's record in the uncompressed file
 	// Origin is, for a packet of several captures merged into one stream
 	// (per-node captures of one evidence directory), 1 + the number of the
 	// capture it came from; 0 for a capture read alone.

@@ -4,8 +4,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
-
-	"github.com/gopacket/gopacket/layers"
 )
 
 // pcap file magics, as read in the file's own byte order.
@@ -45,7 +43,7 @@ func (c *Capture) readPcapHeader(bigEndian bool, fracNs int64, recordLen int) er
 		return c.fail(0, fmt.Errorf("%w: pcap version %d.%d; only version 2.x is defined", ErrUnsupported, major, minor))
 	}
 	// The upper 16 bits of the link type field carry FCS flags, not the type.
-	c.pcapLink = layers.LinkType(c.u32(hdr[20:]))
+	c.pcapLink = LinkType(c.u32(hdr[20:]))
 	c.infos = append(c.infos, InterfaceInfo{LinkType: c.pcapLink, Snaplen: c.u32(hdr[16:])})
 	return nil
 }

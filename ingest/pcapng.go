@@ -7,8 +7,6 @@ import (
 	"io"
 	"math"
 	"math/bits"
-
-	"github.com/gopacket/gopacket/layers"
 )
 
 // pcapng block types and the section byte-order magic.
@@ -37,7 +35,7 @@ const (
 
 // iface is an Interface Description Block of the current section.
 type iface struct {
-	link    layers.LinkType
+	link    LinkType
 	snaplen uint32
 	info    int // index in Capture.infos
 	clock   tsClock
@@ -255,7 +253,7 @@ func (c *Capture) readInterface(start int64, b []byte) error {
 	if len(c.infos) >= c.opts.MaxInterfaces {
 		return c.fail(start, fmt.Errorf("%w: more than %d interface description blocks (Options.MaxInterfaces)", ErrTooLarge, c.opts.MaxInterfaces))
 	}
-	in := iface{link: layers.LinkType(c.u16(b[8:])), snaplen: c.u32(b[12:]), info: len(c.infos)}
+	in := iface{link: LinkType(c.u16(b[8:])), snaplen: c.u32(b[12:]), info: len(c.infos)}
 	in.clock.setResolution(defaultTsResolDigits)
 	var name string
 	for opts := b[16 : len(b)-4]; len(opts) >= 4; {

@@ -11,8 +11,6 @@ import (
 	"path/filepath"
 	"reflect"
 	"testing"
-
-	"github.com/gopacket/gopacket/layers"
 )
 
 type readerCase struct {
@@ -72,7 +70,7 @@ func TestPcapVariants(t *testing.T) {
 	nanoTS := []int64{1700000000_000123456, 1700000001_000000000, 4294967295_000999999}
 	offsets := []int64{24, 24 + 16 + 60, 24 + 16 + 60 + 16 + 1}
 	modifiedOffsets := []int64{24, 24 + 24 + 60, 24 + 24 + 60 + 24 + 1}
-	want := func(ts, off []int64, link layers.LinkType) []Packet {
+	want := func(ts, off []int64, link LinkType) []Packet {
 		var ps []Packet
 		for i, r := range recs {
 			orig := int(r.orig)
@@ -83,26 +81,26 @@ func TestPcapVariants(t *testing.T) {
 		}
 		return ps
 	}
-	ether := []InterfaceInfo{{LinkType: layers.LinkTypeEthernet, Snaplen: 65535, Packets: 3}}
-	etherCount := []LinkTypeCount{{LinkType: layers.LinkTypeEthernet, Name: "Ethernet", Packets: 3}}
+	ether := []InterfaceInfo{{LinkType: LinkTypeEthernet, Snaplen: 65535, Packets: 3}}
+	etherCount := []LinkTypeCount{{LinkType: LinkTypeEthernet, Name: "Ethernet", Packets: 3}}
 	micro := pcapFile{order: le, magic: magicMicros, snaplen: 65535, link: 1}
 	microFile := micro.bytes(recs...)
 
 	cases := []readerCase{
-		{name: "little-endian µs", file: microFile, format: "pcap", want: want(microTS, offsets, layers.LinkTypeEthernet)},
+		{name: "little-endian µs", file: microFile, format: "pcap", want: want(microTS, offsets, LinkTypeEthernet)},
 		{name: "big-endian µs", file: pcapFile{order: be, magic: magicMicros, snaplen: 65535, link: 1}.bytes(recs...), format: "pcap",
-			want: want(microTS, offsets, layers.LinkTypeEthernet)},
+			want: want(microTS, offsets, LinkTypeEthernet)},
 		{name: "little-endian ns", file: pcapFile{order: le, magic: magicNanos, snaplen: 65535, link: 1}.bytes(recs...), format: "pcap-ns",
-			want: want(nanoTS, offsets, layers.LinkTypeEthernet)},
+			want: want(nanoTS, offsets, LinkTypeEthernet)},
 		{name: "big-endian ns", file: pcapFile{order: be, magic: magicNanos, snaplen: 65535, link: 1}.bytes(recs...), format: "pcap-ns",
-			want: want(nanoTS, offsets, layers.LinkTypeEthernet)},
+			want: want(nanoTS, offsets, LinkTypeEthernet)},
 		{name: "modified little-endian", file: pcapFile{order: le, magic: magicModified, snaplen: 65535, link: 1}.bytes(recs...), format: "pcap-modified",
-			want: want(microTS, modifiedOffsets, layers.LinkTypeEthernet)},
+			want: want(microTS, modifiedOffsets, LinkTypeEthernet)},
 		{name: "modified big-endian", file: pcapFile{order: be, magic: magicModified, snaplen: 65535, link: 1}.bytes(recs...), format: "pcap-modified",
-			want: want(microTS, modifiedOffsets, layers.LinkTypeEthernet)},
-		{name: "gzip", file: gzipped(t, microFile), format: "pcap+gzip", want: want(microTS, offsets, layers.LinkTypeEthernet)},
+			want: want(microTS, modifiedOffsets, LinkTypeEthernet)},
+		{name: "gzip", file: gzipped(t, microFile), format: "pcap+gzip", want: want(microTS, offsets, LinkTypeEthernet)},
 		{name: "gzip multistream split inside a record", file: gzipped(t, microFile[:50], microFile[50:]), format: "pcap+gzip",
-			want: want(microTS, offsets, layers.LinkTypeEthernet)},
+			want: want(microTS, offsets, LinkTypeEthernet)},
 	}
 	for i := range cases {
 		cases[i].interfaces, cases[i].linkTypes = ether, etherCount
@@ -114,24 +112,24 @@ func TestPcapVariants(t *testing.T) {
 	fcs := pcapFile{order: le, magic: magicMicros, snaplen: 262144, link: 0x4400_0000 | 113}
 	cases = append(cases, readerCase{
 		name: "link type with FCS bits", file: fcs.bytes(recs[0]), format: "pcap",
-		want:       []Packet{{Data: recs[0].data, OrigLen: 60, Timestamp: microTS[0], LinkType: layers.LinkTypeLinuxSLL, Offset: 24}},
-		interfaces: []InterfaceInfo{{LinkType: layers.LinkTypeLinuxSLL, Snaplen: 262144, Packets: 1}},
-		linkTypes:  []LinkTypeCount{{LinkType: layers.LinkTypeLinuxSLL, Name: "Linux SLL", Packets: 1}},
+		want:       []Packet{{Data: recs[0].data, OrigLen: 60, Timestamp: microTS[0], LinkType: LinkTypeLinuxSLL, Offset: 24}},
+		interfaces: []InterfaceInfo{{LinkType: LinkTypeLinuxSLL, Snaplen: 262144, Packets: 1}},
+		linkTypes:  []LinkTypeCount{{LinkType: LinkTypeLinuxSLL, Name: "Linux SLL", Packets: 1}},
 		firstNs:    microTS[0], lastNs: microTS[0],
 	})
 	// Some writers store a captured length above the original length: the
 	// record holds caplen bytes, so caplen is what is read.
 	cases = append(cases, readerCase{
 		name: "caplen above origlen", file: micro.bytes(pcapRec{sec: 1, frac: 2, orig: 10, data: payload(60, 9)}), format: "pcap",
-		want:       []Packet{{Data: payload(60, 9), OrigLen: 10, Timestamp: 1_000002000, LinkType: layers.LinkTypeEthernet, Offset: 24}},
-		interfaces: []InterfaceInfo{{LinkType: layers.LinkTypeEthernet, Snaplen: 65535, Packets: 1}},
-		linkTypes:  []LinkTypeCount{{LinkType: layers.LinkTypeEthernet, Name: "Ethernet", Packets: 1}},
+		want:       []Packet{{Data: payload(60, 9), OrigLen: 10, Timestamp: 1_000002000, LinkType: LinkTypeEthernet, Offset: 24}},
+		interfaces: []InterfaceInfo{{LinkType: LinkTypeEthernet, Snaplen: 65535, Packets: 1}},
+		linkTypes:  []LinkTypeCount{{LinkType: LinkTypeEthernet, Name: "Ethernet", Packets: 1}},
 		firstNs:    1_000002000, lastNs: 1_000002000,
 	})
 	cases = append(cases, readerCase{
 		name: "header only", file: micro.bytes(), format: "pcap",
-		interfaces: []InterfaceInfo{{LinkType: layers.LinkTypeEthernet, Snaplen: 65535}},
-		linkTypes:  []LinkTypeCount{{LinkType: layers.LinkTypeEthernet, Name: "Ethernet"}},
+		interfaces: []InterfaceInfo{{LinkType: LinkTypeEthernet, Snaplen: 65535}},
+		linkTypes:  []LinkTypeCount{{LinkType: LinkTypeEthernet, Name: "Ethernet"}},
 	})
 	for _, tc := range cases {
 		t.Run(tc.name, tc.check)
@@ -147,17 +145,17 @@ func TestPcapngVariants(t *testing.T) {
 	}{{"little-endian", le}, {"big-endian", be}} {
 		w := &ngWriter{}
 		w.shb(order.order, 1, 0)
-		w.idb(uint16(layers.LinkTypeEthernet), 65535)
+		w.idb(uint16(LinkTypeEthernet), 65535)
 		off0 := w.epb(0, 1700000000_123456, 60, payload(60, 1))
 		off1 := w.epb(0, 1700000001_000001, 9000, payload(3, 2))
 		cases = append(cases, readerCase{
 			name: order.name, file: w.buf, format: "pcapng",
 			want: []Packet{
-				{Data: payload(60, 1), OrigLen: 60, Timestamp: 1700000000_123456000, LinkType: layers.LinkTypeEthernet, Index: 0, Offset: off0},
-				{Data: payload(3, 2), OrigLen: 9000, Timestamp: 1700000001_000001000, LinkType: layers.LinkTypeEthernet, Index: 1, Offset: off1},
+				{Data: payload(60, 1), OrigLen: 60, Timestamp: 1700000000_123456000, LinkType: LinkTypeEthernet, Index: 0, Offset: off0},
+				{Data: payload(3, 2), OrigLen: 9000, Timestamp: 1700000001_000001000, LinkType: LinkTypeEthernet, Index: 1, Offset: off1},
 			},
-			interfaces: []InterfaceInfo{{LinkType: layers.LinkTypeEthernet, Snaplen: 65535, Packets: 2}},
-			linkTypes:  []LinkTypeCount{{LinkType: layers.LinkTypeEthernet, Name: "Ethernet", Packets: 2}},
+			interfaces: []InterfaceInfo{{LinkType: LinkTypeEthernet, Snaplen: 65535, Packets: 2}},
+			linkTypes:  []LinkTypeCount{{LinkType: LinkTypeEthernet, Name: "Ethernet", Packets: 2}},
 			firstNs:    1700000000_123456000, lastNs: 1700000001_000001000,
 		})
 		if order.name == "little-endian" {
@@ -171,9 +169,9 @@ func TestPcapngVariants(t *testing.T) {
 	// resolutions and offsets; every packet block type; blocks to skip.
 	w := &ngWriter{}
 	w.shb(le, 1, 0)
-	w.idb(uint16(layers.LinkTypeEthernet), 0, w.opt(optionIfName, []byte("eth0")), w.opt(optionIfTsResol, []byte{9}))
+	w.idb(uint16(LinkTypeEthernet), 0, w.opt(optionIfName, []byte("eth0")), w.opt(optionIfTsResol, []byte{9}))
 	offset100 := le.AppendUint64(nil, 100)
-	w.idb(uint16(layers.LinkTypeRaw), 128, w.opt(optionIfTsResol, []byte{0x80 | 20}), w.opt(optionIfTsOffset, offset100))
+	w.idb(uint16(LinkTypeRaw), 128, w.opt(optionIfTsResol, []byte{0x80 | 20}), w.opt(optionIfTsOffset, offset100))
 	w.block(4, []byte{1, 0, 4, 0, 10, 0, 0, 1, 0, 0, 0, 0}) // name resolution
 	offA := w.epb(0, 1700000000_123456789, 60, payload(60, 1))
 	// 4e9 s + 2^19 units (half a second) at 2^-20 s: units·10^9 overflows
@@ -187,27 +185,27 @@ func TestPcapngVariants(t *testing.T) {
 	offE := w.spb(10, payload(10, 5))
 	w.shb(be, 1, 2)
 	offsetHourBack := be.AppendUint64(nil, uint64(0xffffffffffffffff-3600+1)) // -3600 s
-	w.idb(uint16(layers.LinkTypeLinuxSLL), 262144, w.opt(optionIfTsOffset, offsetHourBack))
+	w.idb(uint16(LinkTypeLinuxSLL), 262144, w.opt(optionIfTsOffset, offsetHourBack))
 	offF := w.epb(0, 7200_000001, 1000, payload(1000, 6)) // µs by default
 	cases = append(cases, readerCase{
 		name: "sections interfaces and block types", file: w.buf, format: "pcapng",
 		want: []Packet{
-			{Data: payload(60, 1), OrigLen: 60, Timestamp: 1700000000_123456789, LinkType: layers.LinkTypeEthernet, Index: 0, Offset: offA},
-			{Data: payload(40, 2), OrigLen: 40, Timestamp: 4_000_000_100_500000000, LinkType: layers.LinkTypeRaw, Index: 1, Offset: offB},
-			{Data: payload(40, 3), OrigLen: 40, Timestamp: 101_000000953, LinkType: layers.LinkTypeRaw, Index: 2, Offset: offC},
-			{Data: payload(100, 4), OrigLen: 1500, Timestamp: 1700000000_000000005, LinkType: layers.LinkTypeEthernet, Index: 3, Offset: offD},
-			{Data: payload(10, 5), OrigLen: 10, Timestamp: 0, LinkType: layers.LinkTypeEthernet, Index: 4, Offset: offE},
-			{Data: payload(1000, 6), OrigLen: 1000, Timestamp: 3600_000001000, LinkType: layers.LinkTypeLinuxSLL, Index: 5, Offset: offF},
+			{Data: payload(60, 1), OrigLen: 60, Timestamp: 1700000000_123456789, LinkType: LinkTypeEthernet, Index: 0, Offset: offA},
+			{Data: payload(40, 2), OrigLen: 40, Timestamp: 4_000_000_100_500000000, LinkType: LinkTypeRaw, Index: 1, Offset: offB},
+			{Data: payload(40, 3), OrigLen: 40, Timestamp: 101_000000953, LinkType: LinkTypeRaw, Index: 2, Offset: offC},
+			{Data: payload(100, 4), OrigLen: 1500, Timestamp: 1700000000_000000005, LinkType: LinkTypeEthernet, Index: 3, Offset: offD},
+			{Data: payload(10, 5), OrigLen: 10, Timestamp: 0, LinkType: LinkTypeEthernet, Index: 4, Offset: offE},
+			{Data: payload(1000, 6), OrigLen: 1000, Timestamp: 3600_000001000, LinkType: LinkTypeLinuxSLL, Index: 5, Offset: offF},
 		},
 		interfaces: []InterfaceInfo{
-			{Section: 0, ID: 0, LinkType: layers.LinkTypeEthernet, Snaplen: 0, Name: "eth0", Packets: 3},
-			{Section: 0, ID: 1, LinkType: layers.LinkTypeRaw, Snaplen: 128, Packets: 2},
-			{Section: 1, ID: 0, LinkType: layers.LinkTypeLinuxSLL, Snaplen: 262144, Packets: 1},
+			{Section: 0, ID: 0, LinkType: LinkTypeEthernet, Snaplen: 0, Name: "eth0", Packets: 3},
+			{Section: 0, ID: 1, LinkType: LinkTypeRaw, Snaplen: 128, Packets: 2},
+			{Section: 1, ID: 0, LinkType: LinkTypeLinuxSLL, Snaplen: 262144, Packets: 1},
 		},
 		linkTypes: []LinkTypeCount{
-			{LinkType: layers.LinkTypeEthernet, Name: "Ethernet", Packets: 3},
-			{LinkType: layers.LinkTypeRaw, Name: "Raw", Packets: 2},
-			{LinkType: layers.LinkTypeLinuxSLL, Name: "Linux SLL", Packets: 1},
+			{LinkType: LinkTypeEthernet, Name: "Ethernet", Packets: 3},
+			{LinkType: LinkTypeRaw, Name: "Raw", Packets: 2},
+			{LinkType: LinkTypeLinuxSLL, Name: "Linux SLL", Packets: 1},
 		},
 		firstNs: 101_000000953, lastNs: 4_000_000_100_500000000,
 	})
@@ -216,36 +214,36 @@ func TestPcapngVariants(t *testing.T) {
 	// length, the interface's snaplen and the room in the block.
 	w = &ngWriter{}
 	w.shb(le, 1, 0)
-	w.idb(uint16(layers.LinkTypeEthernet), 4)
+	w.idb(uint16(LinkTypeEthernet), 4)
 	offSnap := w.spb(60, payload(8, 1))
 	w.shb(le, 1, 0)
-	w.idb(uint16(layers.LinkTypeEthernet), 0)
+	w.idb(uint16(LinkTypeEthernet), 0)
 	offRoom := w.spb(60, payload(8, 2))
 	offOrig := w.spb(3, payload(8, 3))
 	cases = append(cases, readerCase{
 		name: "simple packet caplen", file: w.buf, format: "pcapng",
 		want: []Packet{
-			{Data: payload(4, 1), OrigLen: 60, LinkType: layers.LinkTypeEthernet, Index: 0, Offset: offSnap},
-			{Data: payload(8, 2), OrigLen: 60, LinkType: layers.LinkTypeEthernet, Index: 1, Offset: offRoom},
-			{Data: payload(3, 3), OrigLen: 3, LinkType: layers.LinkTypeEthernet, Index: 2, Offset: offOrig},
+			{Data: payload(4, 1), OrigLen: 60, LinkType: LinkTypeEthernet, Index: 0, Offset: offSnap},
+			{Data: payload(8, 2), OrigLen: 60, LinkType: LinkTypeEthernet, Index: 1, Offset: offRoom},
+			{Data: payload(3, 3), OrigLen: 3, LinkType: LinkTypeEthernet, Index: 2, Offset: offOrig},
 		},
 		interfaces: []InterfaceInfo{
-			{Section: 0, LinkType: layers.LinkTypeEthernet, Snaplen: 4, Packets: 1},
-			{Section: 1, LinkType: layers.LinkTypeEthernet, Packets: 2},
+			{Section: 0, LinkType: LinkTypeEthernet, Snaplen: 4, Packets: 1},
+			{Section: 1, LinkType: LinkTypeEthernet, Packets: 2},
 		},
-		linkTypes: []LinkTypeCount{{LinkType: layers.LinkTypeEthernet, Name: "Ethernet", Packets: 3}},
+		linkTypes: []LinkTypeCount{{LinkType: LinkTypeEthernet, Name: "Ethernet", Packets: 3}},
 	})
 
 	// if_tsresol 10^-12 (picoseconds): rounded down to whole nanoseconds.
 	w = &ngWriter{}
 	w.shb(be, 1, 0)
-	w.idb(uint16(layers.LinkTypeEthernet), 0, w.opt(optionIfTsResol, []byte{12}))
+	w.idb(uint16(LinkTypeEthernet), 0, w.opt(optionIfTsResol, []byte{12}))
 	offPico := w.epb(0, 12_345_678901234_567, 1, payload(1, 1))
 	cases = append(cases, readerCase{
 		name: "picosecond resolution", file: w.buf, format: "pcapng",
-		want:       []Packet{{Data: payload(1, 1), OrigLen: 1, Timestamp: 12_345_678901234, LinkType: layers.LinkTypeEthernet, Offset: offPico}},
-		interfaces: []InterfaceInfo{{LinkType: layers.LinkTypeEthernet, Packets: 1}},
-		linkTypes:  []LinkTypeCount{{LinkType: layers.LinkTypeEthernet, Name: "Ethernet", Packets: 1}},
+		want:       []Packet{{Data: payload(1, 1), OrigLen: 1, Timestamp: 12_345_678901234, LinkType: LinkTypeEthernet, Offset: offPico}},
+		interfaces: []InterfaceInfo{{LinkType: LinkTypeEthernet, Packets: 1}},
+		linkTypes:  []LinkTypeCount{{LinkType: LinkTypeEthernet, Name: "Ethernet", Packets: 1}},
 		firstNs:    12_345_678901234, lastNs: 12_345_678901234,
 	})
 

@@ -8,12 +8,13 @@ import (
 	"testing"
 
 	"github.com/flowproof/flowproof/ingest/kubeshark/standin"
+	"github.com/flowproof/flowproof/ingest/kubeshark/standin/scenario"
 	"github.com/flowproof/flowproof/report"
 )
 
 // checkDisagreements checks an analysis of the disagreeing scenario: every
 // verdict and identity as built.
-func checkDisagreements(t *testing.T, d *standin.Disagreements, out string) {
+func checkDisagreements(t *testing.T, d *scenario.Disagreements, out string) {
 	t.Helper()
 	rows, err := report.ReadCrossCheck(filepath.Join(out, report.CrossCheckFile))
 	if err != nil {
@@ -100,7 +101,7 @@ func itoa(n int) string { return strconv.Itoa(n) }
 // analyze the evidence directory.
 func TestCrossCheckEvidence(t *testing.T) {
 	clearKubesharkEnv(t)
-	d := standin.DisagreeingScenario()
+	d := scenario.DisagreeingScenario()
 	hub := newHub(t, standin.Options{Capture: d.Capture, L4Flows: d.L4Flows, Workloads: d.Workloads})
 	ev := filepath.Join(t.TempDir(), "ev")
 	if code, _, stderr := run(t, append([]string{"pull", "--mcp-url", hub.MCPURL, "--hub-url", hub.URL, "-o", ev, "-q"}, hubWindow(hub)...)...); code != exitOK {
@@ -115,7 +116,7 @@ func TestCrossCheckEvidence(t *testing.T) {
 
 // TestCrossCheckFlags: the same from files saved some other way.
 func TestCrossCheckFlags(t *testing.T) {
-	d := standin.DisagreeingScenario()
+	d := scenario.DisagreeingScenario()
 	dir := t.TempDir()
 	files := map[string][]byte{"cap.pcap": d.Capture, "l4.json": d.L4Flows, "workloads.json": d.Workloads}
 	for name, b := range files {

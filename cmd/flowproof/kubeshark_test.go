@@ -17,6 +17,7 @@ import (
 	"github.com/flowproof/flowproof/ingest/kubeshark"
 	"github.com/flowproof/flowproof/ingest/kubeshark/evidence"
 	"github.com/flowproof/flowproof/ingest/kubeshark/standin"
+	"github.com/flowproof/flowproof/ingest/kubeshark/standin/scenario"
 	"github.com/flowproof/flowproof/report"
 )
 
@@ -487,7 +488,7 @@ func TestTLSTwin(t *testing.T) {
 	// The referee: the same capture without the twin.
 	dir := t.TempDir()
 	wireOnly := filepath.Join(dir, "wire-only.pcap")
-	if err := os.WriteFile(wireOnly, standin.GenerateCapture(false), 0o644); err != nil {
+	if err := os.WriteFile(wireOnly, scenario.Capture(false), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	refOut := filepath.Join(dir, "ref")

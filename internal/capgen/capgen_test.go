@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"flag"
+	"github.com/flowproof/flowproof/ingest"
 	"maps"
 	"net/netip"
 	"os"
@@ -41,7 +42,7 @@ type decoded struct {
 // decode parses p with gopacket and checks lengths and checksums on the way.
 func decode(t *testing.T, link capgen.Link, p capgen.Packet) decoded {
 	t.Helper()
-	pkt := gopacket.NewPacket(p.Data, link.LinkType(), gopacket.Default)
+	pkt := gopacket.NewPacket(p.Data, layers.LinkType(link.LinkType()), gopacket.Default)
 	if el := pkt.ErrorLayer(); el != nil {
 		t.Fatalf("decode error: %v", el.Error())
 	}
@@ -358,7 +359,7 @@ func TestPcapLayout(t *testing.T) {
 		if le.Uint32(data) != 0xa1b23c4d || le.Uint16(data[4:]) != 2 || le.Uint16(data[6:]) != 4 {
 			t.Fatalf("%s: bad pcap header % x", c.Name, data[:8])
 		}
-		if lt := layers.LinkType(le.Uint32(data[20:])); lt != c.Link.LinkType() {
+		if lt := ingest.LinkType(le.Uint32(data[20:])); lt != c.Link.LinkType() {
 			t.Errorf("%s: link type %d, want %d", c.Name, lt, c.Link.LinkType())
 		}
 		snap := le.Uint32(data[16:])

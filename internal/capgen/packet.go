@@ -3,6 +3,7 @@ package capgen
 import (
 	"encoding/binary"
 	"fmt"
+	"github.com/flowproof/flowproof/ingest"
 	"net"
 	"net/netip"
 	"slices"
@@ -48,14 +49,14 @@ const (
 )
 
 // LinkType returns the pcap link type of l.
-func (l Link) LinkType() layers.LinkType {
+func (l Link) LinkType() ingest.LinkType {
 	switch l {
 	case SLL2:
-		return layers.LinkTypeLinuxSLL2
+		return ingest.LinkTypeLinuxSLL2
 	case RawIP:
-		return layers.LinkTypeRaw
+		return ingest.LinkTypeRaw
 	default:
-		return layers.LinkTypeEthernet
+		return ingest.LinkTypeEthernet
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"github.com/flowproof/flowproof/ingest"
 	"io"
 	"maps"
 	"net/netip"
@@ -11,8 +12,6 @@ import (
 	"path/filepath"
 	"slices"
 	"time"
-
-	"github.com/gopacket/gopacket/layers"
 )
 
 // snaplen is the header snaplen for pkts: DefaultSnaplen, or the captured length
@@ -36,7 +35,7 @@ func snaplen(pkts []Packet) uint32 {
 // The pcap and pcapng writers are written here rather than taken from gopacket's
 // pcapgo: that package imports golang.org/x/net/bpf, which is not a module
 // dependency of flowproof.
-func WritePcap(w io.Writer, lt layers.LinkType, pkts []Packet) error {
+func WritePcap(w io.Writer, lt ingest.LinkType, pkts []Packet) error {
 	b := make([]byte, 0, 24)
 	b = le.AppendUint32(b, 0xa1b23c4d)
 	b = le.AppendUint16(b, 2) // version 2.4
@@ -67,7 +66,7 @@ func WritePcap(w io.Writer, lt layers.LinkType, pkts []Packet) error {
 // (shb_userappl "flowproof capgen"), one interface (if_name "capgen0",
 // if_tsresol 9, i.e. nanoseconds) and one Enhanced Packet Block per packet.
 // The bytes depend only on the arguments.
-func WritePcapng(w io.Writer, lt layers.LinkType, pkts []Packet) error {
+func WritePcapng(w io.Writer, lt ingest.LinkType, pkts []Packet) error {
 	const (
 		blockSHB = 0x0A0D0D0A
 		blockIDB = 0x00000001
@@ -179,7 +178,7 @@ func Bulk(n int) ([]byte, error) {
 		u.Send(Dir(i%2), time.Duration(i)*time.Microsecond, 20)
 	}
 	var b bytes.Buffer
-	if err := WritePcap(&b, layers.LinkTypeEthernet, u.Packets()); err != nil {
+	if err := WritePcap(&b, ingest.LinkTypeEthernet, u.Packets()); err != nil {
 		return nil, err
 	}
 	return b.Bytes(), nil

@@ -38,7 +38,7 @@ type Exchange struct {
 func Exchanges() []Exchange {
 	ck := netip.AddrPortFrom(Frontend.IP, 51000)
 	ckS := netip.AddrPortFrom(Checkout.IP, 8080)
-	_, reqs, resps := checkoutSegments()
+	_, reqs, resps := CheckoutSegments()
 	return []Exchange{
 		{Client: ck, Server: ckS, Method: "GET", URI: "/api/cart?session=7f3a", Status: 200, StatusText: "OK", RespBody: resps[0], AtUs: 2000, LatencyUs: 12000},
 		{Client: ck, Server: ckS, Method: "GET", URI: "/api/stock/42", Status: 503, StatusText: "Service Unavailable", RespBody: resps[1], AtUs: 2000, LatencyUs: 12000},
@@ -58,8 +58,9 @@ func padded(total int, head func(n int) string) (string, int) {
 	panic(fmt.Sprintf("standin: no body makes %d bytes", total))
 }
 
-// checkoutSegments builds the checkout connection's two data segments.
-func checkoutSegments() (seg [2][]byte, reqBodies, respBodies [3]int) {
+// CheckoutSegments builds the checkout connection's two data segments
+// (the request and response bodies' lengths with them).
+func CheckoutSegments() (seg [2][]byte, reqBodies, respBodies [3]int) {
 	const host = "Host: checkout.shop.svc:8080\r\n"
 	r1 := "GET /api/cart?session=7f3a HTTP/1.1\r\n" + host + "\r\n"
 	r2 := "GET /api/stock/42 HTTP/1.1\r\n" + host + "\r\n"
@@ -78,9 +79,9 @@ func checkoutSegments() (seg [2][]byte, reqBodies, respBodies [3]int) {
 	return
 }
 
-// twinSegments builds the twin's plaintext request (383 bytes) and
+// TwinSegments builds the twin's plaintext request (383 bytes) and
 // response (1150 bytes).
-func twinSegments() (req, resp []byte, reqBody, respBody int) {
+func TwinSegments() (req, resp []byte, reqBody, respBody int) {
 	r, a := padded(383, func(n int) string {
 		return "POST /v1/charges HTTP/1.1\r\nHost: payments.payments.svc\r\nContent-Type: application/json\r\nContent-Length: " + strconv.Itoa(n) + "\r\n\r\n"
 	})
@@ -91,7 +92,7 @@ func twinSegments() (req, resp []byte, reqBody, respBody int) {
 }
 
 func twinBodies() [2]int {
-	_, _, a, b := twinSegments()
+	_, _, a, b := TwinSegments()
 	return [2]int{a, b}
 }
 

@@ -1215,3 +1215,10 @@ func filterCapture(data []byte, f filter, fromMs, toMs int64) ([]byte, int) {
 	})
 	return out, n
 }
+
+// Workload is one list_workloads entry.
+type Workload = workload
+
+// Workloads returns the cluster's list_workloads entries: its pods and
+// services.
+func Workloads() []Workload { return workloads() }
