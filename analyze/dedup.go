@@ -534,7 +534,9 @@ func (t *Table) foldAdd(d *Decoded, index int64, payload []byte) {
 	}
 	e = f.insert(d.Fold, d.TsNs, d.TTL, f.now, &t.DupCapped)
 	var self gsoCredit
-	if d.Kind == KindTCP && d.Payload > 0 && f.folded { // no GSO table before a first copy
+	// Data records are matched from the capture's start: a super-packet
+	// can come before any copy was folded (the other node's clock behind).
+	if d.Kind == KindTCP && d.Payload > 0 {
 		var folded bool
 		if folded, self = t.matchGSO(d); folded {
 			t.drain(false)
@@ -971,6 +973,7 @@ func (t *Table) matchGSO(d *Decoded) (bool, gsoCredit) {
 	var cr gsoCredit
 	if r := f.gsoFind(dh, start, d.TTL, d.TsNs); r != nil && r.end-r.start > size && seqLEQ(end, r.end) {
 		// d is the next segment of the super-packet r.
+		f.folded = true
 		dCounted := senderFirst(d.TTL, r.ttl, d.TsNs, r.ts) == (dir == 0)
 		r.pieces++
 		r.covered += size
@@ -1056,8 +1059,11 @@ func (t *Table) matchGSO(d *Decoded) (bool, gsoCredit) {
 			}
 		}
 	}
-	if covered == size && pieces > 0 {
-		t.GSOSplit++
+	if pieces > 0 {
+		f.folded = true
+		if covered == size {
+			t.GSOSplit++
+		}
 	}
 	r := f.gsoFile(gsoRange{dirHash: dh, start: start, end: end, ts: d.TsNs, ttl: d.TTL, pieces: pieces, covered: covered}, start+covered, &t.DupCapped)
 	if foldD {

@@ -163,8 +163,11 @@
 // its packets (each adds its headers to ip_bytes and wire_bytes) and its
 // payload once; when it is the segments, the super-packet is folded. A
 // waiting super-packet that its segments cover only in part is not counted
-// (GSOMismatch). The TCP analysis sees a counted super-packet as one
-// segment: ACKs inside it give no RTT sample.
+// (GSOMismatch). Data records are matched so from the capture's start,
+// through the delay line's first window: a super-packet can come before any
+// copy was folded (the other node's clock behind), and a match turns the
+// delay line on for good, as a folded copy does. The TCP analysis sees a
+// counted super-packet as one segment: ACKs inside it give no RTT sample.
 //
 // Bounds: a flow seen from two vantage points keeps what they add (120 bytes
 // and its transit samples) apart from the flow. At most MaxDupEntries
