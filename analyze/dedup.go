@@ -304,6 +304,10 @@ type gsoRange struct {
 	covered    uint32 // their payload bytes
 	ttl        uint8
 	used       bool
+	// piecesCounted: the side counted is the pieces', not the range's,
+	// decided at its first piece and kept for the others (the direction a
+	// record is given can change while its range is matched: below).
+	piecesCounted bool
 }
 
 // waitingAt returns the waiting record numbered ref-1, or nil when it has been
@@ -972,9 +976,17 @@ func (t *Table) matchGSO(d *Decoded) (bool, gsoCredit) {
 	size := end - start
 	var cr gsoCredit
 	if r := f.gsoFind(dh, start, d.TTL, d.TsNs); r != nil && r.end-r.start > size && seqLEQ(end, r.end) {
-		// d is the next segment of the super-packet r.
+		// d is the next segment of the super-packet r. Which side counts
+		// is decided at r's first piece: the direction of a record whose
+		// flow does not exist yet is guessed (dirOfRecord), and the flow
+		// made meanwhile can tell otherwise. Segments folded into a waiting
+		// super-packet and a later one counted instead would lose them all
+		// (the super-packet is folded once covered).
 		f.folded = true
-		dCounted := senderFirst(d.TTL, r.ttl, d.TsNs, r.ts) == (dir == 0)
+		if r.pieces == 0 {
+			r.piecesCounted = senderFirst(d.TTL, r.ttl, d.TsNs, r.ts) == (dir == 0)
+		}
+		dCounted := r.piecesCounted
 		r.pieces++
 		r.covered += size
 		w := f.waitingAt(r.buf)
@@ -1065,7 +1077,8 @@ func (t *Table) matchGSO(d *Decoded) (bool, gsoCredit) {
 			t.GSOSplit++
 		}
 	}
-	r := f.gsoFile(gsoRange{dirHash: dh, start: start, end: end, ts: d.TsNs, ttl: d.TTL, pieces: pieces, covered: covered}, start+covered, &t.DupCapped)
+	r := f.gsoFile(gsoRange{dirHash: dh, start: start, end: end, ts: d.TsNs, ttl: d.TTL, pieces: pieces, covered: covered,
+		piecesCounted: pieces > 0 && !dCounted}, start+covered, &t.DupCapped)
 	if foldD {
 		t.DupFolded++
 		if !dupCredited {
