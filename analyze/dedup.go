@@ -145,10 +145,12 @@ type folder struct {
 }
 
 // openMark is a connection opening waiting in the delay line: its time,
-// and whether the originator is its flow key's lo side.
+// whether the originator is its flow key's lo side, and whether a SYN
+// without ACK said so (else a SYN-ACK).
 type openMark struct {
 	ts     int64
 	origLo bool
+	syn    bool
 }
 
 // markOpen remembers d, a SYN or SYN-ACK going into the delay line, or
@@ -165,7 +167,15 @@ func (t *Table) markOpen(d *Decoded, counted bool) {
 	if f.opens == nil {
 		f.opens = make(map[uint64]openMark)
 	}
-	f.opens[h] = openMark{ts: d.TsNs, origLo: srcIsLo == (d.Flags&flagACK == 0)}
+	syn := d.Flags&flagACK == 0
+	// The first opening within the window tells, a SYN rather than a
+	// SYN-ACK: a later SYN-ACK can come from the originator (a SYN-ACK
+	// answering the SYN-ACK, as in arkime/tcp_handshake_synthetic.pcap),
+	// where the table, counting after the SYN, makes it an 'H'.
+	if m, ok := f.opens[h]; ok && abs(d.TsNs-m.ts) <= f.window && (m.syn || !syn) {
+		return
+	}
+	f.opens[h] = openMark{ts: d.TsNs, origLo: srcIsLo == syn, syn: syn}
 }
 
 func newFolder(cfg Config) *folder {
@@ -695,15 +705,11 @@ func (t *Table) dirOfRecord(d *Decoded) (int, uint64) {
 		return t.store.at(id).dirOf(srcIsLo), dh
 	}
 	if d.Kind == KindTCP {
-		switch d.Flags & (flagSYN | flagACK) {
-		case flagSYN:
-			return 0, dh
-		case flagSYN | flagACK:
-			return 1, dh
-		}
 		// The connection's opening waits in the delay line: a copy of
 		// the responder's record can come before the originator's copy
-		// of the SYN when the responder's node's clock is behind.
+		// of the SYN when the responder's node's clock is behind. The
+		// first opening tells for every later one too (a responder's SYN
+		// or an originator's SYN-ACK: split handshakes).
 		if f := t.fold; len(f.opens) > 0 {
 			if m, ok := f.opens[h]; ok && abs(d.TsNs-m.ts) <= f.window {
 				if srcIsLo == m.origLo {
@@ -711,6 +717,12 @@ func (t *Table) dirOfRecord(d *Decoded) (int, uint64) {
 				}
 				return 1, dh
 			}
+		}
+		switch d.Flags & (flagSYN | flagACK) {
+		case flagSYN:
+			return 0, dh
+		case flagSYN | flagACK:
+			return 1, dh
 		}
 	}
 	if serverSide(d.SrcPort, d.DstPort) {

@@ -474,3 +474,53 @@ func TestFoldGSODirectionSettles(t *testing.T) {
 		t.Errorf("%d super-packets split, %d mismatches; want 1, 0", tbl.GSOSplit, tbl.GSOMismatch)
 	}
 }
+
+// TestFoldOpeningFirstTells: the first opening of a connection waiting in
+// the delay line (a SYN rather than a SYN-ACK) tells the direction of its
+// records whose flow does not exist yet; a later opening from the other
+// side did. The other node's clock 3 ms behind, the copy of the client's
+// second opening (a SYN-ACK answering the server's, as in
+// arkime/tcp_handshake_synthetic.pcap; the server's own SYN in
+// suricata-verify/split-handshake-5whs.pcap) came first, was taken for the
+// responder's and counted at once: a flow of its own, or the flow's roles
+// swapped.
+func TestFoldOpeningFirstTells(t *testing.T) {
+	const ms = time.Millisecond
+	for _, tt := range []struct {
+		name  string
+		after func(c *capgen.TCP)
+	}{
+		{"client SYN-ACK", func(c *capgen.TCP) {
+			c.SYNACK(1 * ms)
+			c.Send(capgen.Seg{Dir: capgen.Orig, At: 2 * ms, Flags: capgen.SYN | capgen.ACK, Seq: capgen.Rel(0)})
+			c.ACK(capgen.Orig, 3*ms)
+		}},
+		{"server SYN", func(c *capgen.TCP) {
+			c.Send(capgen.Seg{Dir: capgen.Resp, At: 1 * ms, Flags: capgen.SYN, Seq: capgen.Rel(0)})
+			c.Send(capgen.Seg{Dir: capgen.Orig, At: 2 * ms, Flags: capgen.SYN | capgen.ACK, Seq: capgen.Rel(0)})
+			c.ACK(capgen.Resp, 3*ms)
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := capgen.NewTCP(netip.MustParseAddrPort("10.1.0.1:40000"), netip.MustParseAddrPort("10.1.0.2:8080"), capgen.Options{Link: capgen.RawIP})
+			c.SYN(0)
+			tt.after(c)
+			single := c.Packets()
+			_, doubled, err := capgen.Double(capgen.RawIP, single, capgen.Vantage{Local: []netip.Addr{netip.MustParseAddr("10.1.0.1")},
+				Delay: 150 * time.Microsecond, Offset: -3 * ms})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, _ := analyzeGenerated(single)
+			got, _ := analyzeGenerated(doubled)
+			if len(got) != len(want) {
+				t.Fatalf("%d flows, want %d", len(got), len(want))
+			}
+			for i := range got {
+				if g, w := got[i], want[i]; g.SrcIP != w.SrcIP || g.History != w.History || g.OrigPkts != w.OrigPkts || g.RespPkts != w.RespPkts {
+					t.Errorf("flow %d: %v history %s, %d/%d packets; want %v %s, %d/%d", i, g.SrcIP, g.History, g.OrigPkts, g.RespPkts, w.SrcIP, w.History, w.OrigPkts, w.RespPkts)
+				}
+			}
+		})
+	}
+}
