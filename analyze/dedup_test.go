@@ -524,3 +524,33 @@ func TestFoldOpeningFirstTells(t *testing.T) {
 		})
 	}
 }
+
+// TestFoldGSOResend: two segments resent back to back make one
+// super-packet at the sender's egress; counted (the originator's copy), it
+// is two retransmitted packets, as on the wire, not one (zeek/smtp.pcap
+// doubled with GSO: 2 retransmissions for 4).
+func TestFoldGSOResend(t *testing.T) {
+	const ms = time.Millisecond
+	c := capgen.NewTCP(netip.MustParseAddrPort("10.1.0.1:40000"), netip.MustParseAddrPort("10.1.0.2:25"), capgen.Options{Link: capgen.RawIP})
+	c.SYN(0)
+	c.SYNACK(1 * ms)
+	c.ACK(capgen.Orig, 2*ms)
+	c.Data(capgen.Orig, 3*ms, 1000)
+	c.Data(capgen.Orig, 4*ms, 1000)
+	c.Retransmit(capgen.Orig, 300*ms, 1, 1000)
+	c.Retransmit(capgen.Orig, 300*ms+20*time.Microsecond, 1001, 1000)
+	c.ACK(capgen.Resp, 302*ms)
+	single := c.Packets()
+	_, doubled, err := capgen.Double(capgen.RawIP, single, capgen.Vantage{Local: []netip.Addr{netip.MustParseAddr("10.1.0.1")}, Delay: 20 * time.Microsecond, GSO: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := analyzeGenerated(single)
+	got, tbl := analyzeGenerated(doubled)
+	if len(got) != 1 || tbl.GSOSplit == 0 {
+		t.Fatalf("%d flows, %d super-packets split; want 1, some", len(got), tbl.GSOSplit)
+	}
+	if g, w := got[0], want[0]; g.OrigPkts != w.OrigPkts || g.OrigRetransPkts != w.OrigRetransPkts || g.OrigRetransBytes != w.OrigRetransBytes || w.OrigRetransPkts != 2 {
+		t.Errorf("originator: %d packets, %d retransmitted (%d bytes); want %d, %d (%d)", g.OrigPkts, g.OrigRetransPkts, g.OrigRetransBytes, w.OrigPkts, w.OrigRetransPkts, w.OrigRetransBytes)
+	}
+}

@@ -166,8 +166,11 @@
 // (GSOMismatch). Data records are matched so from the capture's start,
 // through the delay line's first window: a super-packet can come before any
 // copy was folded (the other node's clock behind), and a match turns the
-// delay line on for good, as a folded copy does. The TCP analysis sees a
-// counted super-packet as one segment: ACKs inside it give no RTT sample.
+// delay line on for good, as a folded copy does. Which side counts is
+// decided at a super-packet's first piece. The TCP analysis sees a counted
+// super-packet as one segment: ACKs inside it give no RTT sample, and one
+// resent (out of order) counts as that many retransmitted (out-of-order)
+// packets as it has segments.
 //
 // Bounds: a flow seen from two vantage points keeps what they add (120 bytes
 // and its transit samples) apart from the flow. At most MaxDupEntries
