@@ -75,6 +75,7 @@ type waiting struct {
 	tunnel           Tunnel
 	badHeader, done  bool
 	paired           bool
+	marked           bool // an openMark of its connection: forgotten as it is counted
 	// pl is a copy of the record's payload, for the L7 hook (Config.L7):
 	// the capture's buffer is reused before the record leaves the line.
 	// Its capacity stays with the slot, from one record to the next.
@@ -145,13 +146,22 @@ type folder struct {
 }
 
 // openMark is a connection opening waiting in the delay line: its time,
-// whether the originator is its flow key's lo side, and whether a SYN
-// without ACK said so (else a SYN-ACK).
+// whether the originator is its flow key's lo side, and what said so: a SYN
+// without ACK (markSYN), a SYN-ACK (markSYNACK), or the rules a new flow
+// applies, for the first record of a connection without an opening folded
+// while no flow existed (markRules).
 type openMark struct {
 	ts     int64
 	origLo bool
-	syn    bool
+	rank   uint8
 }
+
+// What an openMark comes from, the stronger last.
+const (
+	markRules = iota
+	markSYNACK
+	markSYN
+)
 
 // markOpen remembers d, a SYN or SYN-ACK going into the delay line, or
 // forgets it as it is counted (counted).
@@ -168,14 +178,18 @@ func (t *Table) markOpen(d *Decoded, counted bool) {
 		f.opens = make(map[uint64]openMark)
 	}
 	syn := d.Flags&flagACK == 0
+	rank := uint8(markSYNACK)
+	if syn {
+		rank = markSYN
+	}
 	// The first opening within the window tells, a SYN rather than a
 	// SYN-ACK: a later SYN-ACK can come from the originator (a SYN-ACK
 	// answering the SYN-ACK, as in arkime/tcp_handshake_synthetic.pcap),
 	// where the table, counting after the SYN, makes it an 'H'.
-	if m, ok := f.opens[h]; ok && abs(d.TsNs-m.ts) <= f.window && (m.syn || !syn) {
+	if m, ok := f.opens[h]; ok && abs(d.TsNs-m.ts) <= f.window && m.rank >= rank {
 		return
 	}
-	f.opens[h] = openMark{ts: d.TsNs, origLo: srcIsLo == syn, syn: syn}
+	f.opens[h] = openMark{ts: d.TsNs, origLo: srcIsLo == syn, rank: rank}
 }
 
 func newFolder(cfg Config) *folder {
@@ -475,7 +489,7 @@ func (t *Table) countWaiting(w *waiting) {
 	// the L7 hook's interface call would move a local to the heap.
 	d := &t.fold.scratch
 	w.decoded(d)
-	if d.Kind == KindTCP && d.Flags&flagSYN != 0 {
+	if w.marked || d.Kind == KindTCP && d.Flags&flagSYN != 0 {
 		t.markOpen(d, true) // its flow is about to exist
 	}
 	// The table's clock (idle timeouts) runs as if the record had been
@@ -511,6 +525,14 @@ func (t *Table) countWaiting(w *waiting) {
 		v.transit[dir].add(w.transit)
 	}
 	t.count(id, f, dir, int64(w.extraPkts), 0, w.extraIP, w.extraWire)
+}
+
+// unmark forgets the openMark of w, folded away without being counted.
+func (t *Table) unmark(w *waiting) {
+	if w.marked {
+		w.decoded(&t.fold.scratch)
+		t.markOpen(&t.fold.scratch, true)
+	}
 }
 
 // troubleBefore returns the retransmitted and out-of-order packets so far
@@ -730,10 +752,18 @@ func senderFirst(a, b uint8, ta, tb int64) bool { return a > b || a == b && ta <
 // dirOfRecord returns the direction a packet goes in its flow: 0 from the
 // originator. With no flow yet it applies the rules a new flow would.
 func (t *Table) dirOfRecord(d *Decoded) (int, uint64) {
+	dir, dh, _, _ := t.dirOfRecordGuess(d)
+	return dir, dh
+}
+
+// dirOfRecordGuess is dirOfRecord, and reports also d's flow hash and
+// whether the direction is the rules' guess: no flow, and no opening of
+// the connection waiting.
+func (t *Table) dirOfRecordGuess(d *Decoded) (dir int, dh, h uint64, guessed bool) {
 	var key flowKey
 	srcIsLo := keyOf(d, &key)
-	h := t.index.hash(&key)
-	dh := h
+	h = t.index.hash(&key)
+	dh = h
 	if srcIsLo {
 		dh = ^h
 	}
@@ -741,33 +771,33 @@ func (t *Table) dirOfRecord(d *Decoded) (int, uint64) {
 		if d.Kind == KindTCP && t.store.at(id).twin != noFlow {
 			id = t.route(id, srcIsLo, d)
 		}
-		return t.store.at(id).dirOf(srcIsLo), dh
+		return t.store.at(id).dirOf(srcIsLo), dh, h, false
+	}
+	// The connection's opening waits in the delay line: a copy of the
+	// responder's record can come before the originator's copy of the SYN
+	// when the responder's node's clock is behind. The first opening tells
+	// for every later one too (a responder's SYN or an originator's
+	// SYN-ACK: split handshakes); without one, the first record folded.
+	if f := t.fold; len(f.opens) > 0 {
+		if m, ok := f.opens[h]; ok && abs(d.TsNs-m.ts) <= f.window {
+			if srcIsLo == m.origLo {
+				return 0, dh, h, false
+			}
+			return 1, dh, h, false
+		}
 	}
 	if d.Kind == KindTCP {
-		// The connection's opening waits in the delay line: a copy of
-		// the responder's record can come before the originator's copy
-		// of the SYN when the responder's node's clock is behind. The
-		// first opening tells for every later one too (a responder's SYN
-		// or an originator's SYN-ACK: split handshakes).
-		if f := t.fold; len(f.opens) > 0 {
-			if m, ok := f.opens[h]; ok && abs(d.TsNs-m.ts) <= f.window {
-				if srcIsLo == m.origLo {
-					return 0, dh
-				}
-				return 1, dh
-			}
-		}
 		switch d.Flags & (flagSYN | flagACK) {
 		case flagSYN:
-			return 0, dh
+			return 0, dh, h, true
 		case flagSYN | flagACK:
-			return 1, dh
+			return 1, dh, h, true
 		}
 	}
 	if serverSide(d.SrcPort, d.DstPort) {
-		return 1, dh
+		return 1, dh, h, true
 	}
-	return 0, dh
+	return 0, dh, h, true
 }
 
 // foldWaiting folds d into w, the waiting record of the same packet that
@@ -775,7 +805,21 @@ func (t *Table) dirOfRecord(d *Decoded) (int, uint64) {
 // originator's copy (the sender's for its own packets, the receiver's for
 // the responder's), at that copy's time.
 func (t *Table) foldWaiting(w *waiting, e *foldEntry, d *Decoded) {
-	dir, _ := t.dirOfRecord(d)
+	dir, dh, h, guessed := t.dirOfRecordGuess(d)
+	if guessed {
+		// The connection's first record folded while no flow exists
+		// tells the direction of its others until its flow is made (it
+		// is counted first, as the rules give): a copy of the reply can
+		// come before the request's copy counted, across nodes with the
+		// replying node's clock behind (tcpdump/afs.pcap: UDP on ports
+		// no rule knows, the roles swapped).
+		f := t.fold
+		if f.opens == nil {
+			f.opens = make(map[uint64]openMark)
+		}
+		f.opens[h] = openMark{ts: d.TsNs, origLo: (dh == ^h) == (dir == 0), rank: markRules}
+		w.marked = true
+	}
 	eSender := senderFirst(e.ttl, d.TTL, e.ts, d.TsNs)
 	send, recv := e.ts, d.TsNs
 	if !eSender {
@@ -1085,6 +1129,7 @@ func (t *Table) matchGSO(d *Decoded) (bool, gsoCredit) {
 			if done {
 				f.removeAt(int(w.heapPos))
 				w.done = true
+				t.unmark(w)
 				f.advance()
 				cr.dups++
 				cr.origins |= w.origins
@@ -1111,6 +1156,7 @@ func (t *Table) matchGSO(d *Decoded) (bool, gsoCredit) {
 		case dCounted && w != nil:
 			f.removeAt(int(w.heapPos))
 			w.done = true
+			t.unmark(w)
 			f.advance()
 			cr.origins |= w.origins
 			if pieces == 1 {

@@ -554,3 +554,35 @@ func TestFoldGSOResend(t *testing.T) {
 		t.Errorf("originator: %d packets, %d retransmitted (%d bytes); want %d, %d (%d)", g.OrigPkts, g.OrigRetransPkts, g.OrigRetransBytes, w.OrigPkts, w.OrigRetransPkts, w.OrigRetransBytes)
 	}
 }
+
+// TestFoldFirstRecordTells: a connection without an opening takes the
+// direction of its records without a flow from its first record folded,
+// not from each record's own guess. UDP on ports no rule knows, the
+// server's node 3 ms behind and its reply 1 ms after the request: the
+// reply's early copy, its sender guessed as the originator, was counted
+// before the request (tcpdump/afs.pcap doubled across nodes: 2 flows of 15
+// with their roles swapped).
+func TestFoldFirstRecordTells(t *testing.T) {
+	const ms = time.Millisecond
+	u := capgen.NewUDP(netip.MustParseAddrPort("10.1.0.1:1792"), netip.MustParseAddrPort("10.1.0.2:7003"), capgen.Options{Link: capgen.RawIP})
+	u.Send(capgen.Orig, 0, 100)
+	u.Send(capgen.Resp, 1*ms, 300)
+	u.Send(capgen.Orig, 2*ms, 100)
+	single := u.Packets()
+	_, doubled, err := capgen.Double(capgen.RawIP, single, capgen.Vantage{Local: []netip.Addr{netip.MustParseAddr("10.1.0.1")},
+		Delay: 150 * time.Microsecond, Offset: -3 * ms})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := analyzeGenerated(single)
+	got, tbl := analyzeGenerated(doubled)
+	if len(got) != 1 || tbl.DupFolded != 3 {
+		t.Fatalf("%d flows, %d folded; want 1, 3", len(got), tbl.DupFolded)
+	}
+	if g, w := got[0], want[0]; g.SrcIP != w.SrcIP || g.OrigPkts != w.OrigPkts || g.OrigBytes != w.OrigBytes || g.TsNs != w.TsNs {
+		t.Errorf("originator %v, %d packets, %d bytes, first at %d; want %v, %d, %d, %d", g.SrcIP, g.OrigPkts, g.OrigBytes, g.TsNs, w.SrcIP, w.OrigPkts, w.OrigBytes, w.TsNs)
+	}
+	if n := len(tbl.fold.opens); n != 0 {
+		t.Errorf("%d connection marks left", n)
+	}
+}

@@ -137,7 +137,12 @@
 // until its copy comes or the window has passed, and leaves it in the
 // capture order of the copies counted. Packets, bytes, retransmissions, the
 // handshake and data RTTs are then what the originator's host saw, on its
-// clock alone. A packet one vantage point alone saw (lost between the two,
+// clock alone. While a record's flow does not exist yet (its first record
+// still waits), its originator is the one the connection's first opening
+// waiting names (a SYN's sender, else a SYN-ACK's receiver), else the one
+// the rules of a new flow (Flows, above) give for its first record folded:
+// across nodes, a reply's copy can come before the request's copy counted.
+// A packet one vantage point alone saw (lost between the two,
 // or missed by one capture) counts once, as it came. The delay line runs for
 // the first 1,024 records or the first window of a capture, and to its end
 // once a copy was folded; a capture without copies by then goes on without

@@ -27,12 +27,9 @@ var doubledCorpusDiffers = map[string]string{
 	"gopacket/cip.pcap":                         "same node: 1 of 3023 (it already holds copies)",
 	"pcapplusplus/ip-frag.pcap":                 "same node: 1 of 4 (fragments)",
 	"pcapplusplus/malformed/tcp-malformed.pcap": "same node: 1 of 1 (malformed)",
-	"tcpdump/afs.pcap": "cross node: 2 of 15 (UDP flows without a port rule, roles swapped: the remote clock 3 ms behind, " +
-		"the server's reply comes within 2.85 ms of the request, so its early copy arrives before the request's counted copy, " +
-		"no flow exists yet and the reply's sender is taken for the originator)",
-	"wireshark-wiki/4-times-close.pcap":        "same node: 1 of 1 (no SYN: the first record counted is the other host's copy, so its history has no ^)",
-	"zeek/malformed/tcp-truncated-header.pcap": "same node: 1 of 1 (malformed)",
-	"zeek/modbus-modbusBig.pcap":               "same node: 1 of 3 (a flow without SYN whose first record is the server's: one more retransmission of 12 bytes; not located)",
+	"wireshark-wiki/4-times-close.pcap":         "same node: 1 of 1 (no SYN: the first record counted is the other host's copy, so its history has no ^)",
+	"zeek/malformed/tcp-truncated-header.pcap":  "same node: 1 of 1 (malformed)",
+	"zeek/modbus-modbusBig.pcap":                "same node: 1 of 3 (a flow without SYN whose first record is the server's: one more retransmission of 12 bytes; not located)",
 	"zeek/tcp-ctu-64702-888.pcap": "cross node: 1 of 1 (it already holds every packet twice at one time, same TTL and IP ID; " +
 		"its FIN before the data it ends: 2 out of order become retransmissions; not located)",
 	"zeek/tcp-retransmit-fast009.pcap": "cross node: 1 of 1 (its TTLs are 0: the generator's copy wraps to 255, so the sender looks like the receiver)",
