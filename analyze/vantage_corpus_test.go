@@ -29,9 +29,13 @@ var doubledCorpusDiffers = map[string]string{
 	"pcapplusplus/malformed/tcp-malformed.pcap": "same node: 1 of 1 (malformed)",
 	"wireshark-wiki/4-times-close.pcap":         "same node: 1 of 1 (no SYN: the first record counted is the other host's copy, so its history has no ^)",
 	"zeek/malformed/tcp-truncated-header.pcap":  "same node: 1 of 1 (malformed)",
-	"zeek/modbus-modbusBig.pcap":                "same node: 1 of 3 (a flow without SYN whose first record is the server's: one more retransmission of 12 bytes; not located)",
-	"zeek/tcp-ctu-64702-888.pcap": "cross node: 1 of 1 (it already holds every packet twice at one time, same TTL and IP ID; " +
-		"its FIN before the data it ends: 2 out of order become retransmissions; not located)",
+	"zeek/modbus-modbusBig.pcap": "same node: 1 of 3 (no SYN: the busiest address, the server, is taken for the capture's host, " +
+		"but the client's ACK of frame 10201 comes 7 µs after the data it acknowledges: moved 20 µs earlier as the client's own copy, " +
+		"it precedes that data's arrival, which no capture can hold; one more retransmission of 12 bytes follows)",
+	"zeek/tcp-ctu-64702-888.pcap": "cross node: 1 of 1 (no SYN: the server is taken for the capture's host (a tie of addresses), " +
+		"though the capture is the client's (TTL 128); the client's ACK of the data at .087743 comes 201 µs later, less than " +
+		"the 300 µs of the data's way there and the ACK's way back (150 µs each): as the client saw it, the ACK precedes " +
+		"the data; 2 out of order become retransmissions)",
 	"zeek/tcp-retransmit-fast009.pcap": "cross node: 1 of 1 (its TTLs are 0: the generator's copy wraps to 255, so the sender looks like the receiver)",
 	"zeek/tcp-ssh-dups.pcap": "same node, GSO: 1 of 1 (it already holds every segment 4 times at one time, same TTL and IP ID 0: " +
 		"with GSO merges their ranges under one sequence number fill GSO buckets, 5 capped)",
