@@ -75,6 +75,7 @@ type waiting struct {
 	tunnel           Tunnel
 	badHeader, done  bool
 	paired           bool
+	marked           bool // an openMark of its connection: forgotten as it is counted
 	// pl is a copy of the record's payload, for the L7 hook (Config.L7):
 	// the capture's buffer is reused before the record leaves the line.
 	// Its capacity stays with the slot, from one record to the next.
@@ -145,11 +146,22 @@ type folder struct {
 }
 
 // openMark is a connection opening waiting in the delay line: its time,
-// and whether the originator is its flow key's lo side.
+// whether the originator is its flow key's lo side, and what said so: a SYN
+// without ACK (markSYN), a SYN-ACK (markSYNACK), or the rules a new flow
+// applies, for the first record of a connection without an opening folded
+// while no flow existed (markRules).
 type openMark struct {
 	ts     int64
 	origLo bool
+	rank   uint8
 }
+
+// What an openMark comes from, the stronger last.
+const (
+	markRules = iota
+	markSYNACK
+	markSYN
+)
 
 // markOpen remembers d, a SYN or SYN-ACK going into the delay line, or
 // forgets it as it is counted (counted).
@@ -165,7 +177,19 @@ func (t *Table) markOpen(d *Decoded, counted bool) {
 	if f.opens == nil {
 		f.opens = make(map[uint64]openMark)
 	}
-	f.opens[h] = openMark{ts: d.TsNs, origLo: srcIsLo == (d.Flags&flagACK == 0)}
+	syn := d.Flags&flagACK == 0
+	rank := uint8(markSYNACK)
+	if syn {
+		rank = markSYN
+	}
+	// The first opening within the window tells, a SYN rather than a
+	// SYN-ACK: a later SYN-ACK can come from the originator (a SYN-ACK
+	// answering the SYN-ACK, as in arkime/tcp_handshake_synthetic.pcap),
+	// where the table, counting after the SYN, makes it an 'H'.
+	if m, ok := f.opens[h]; ok && abs(d.TsNs-m.ts) <= f.window && m.rank >= rank {
+		return
+	}
+	f.opens[h] = openMark{ts: d.TsNs, origLo: srcIsLo == syn, rank: rank}
 }
 
 func newFolder(cfg Config) *folder {
@@ -304,6 +328,10 @@ type gsoRange struct {
 	covered    uint32 // their payload bytes
 	ttl        uint8
 	used       bool
+	// piecesCounted: the side counted is the pieces', not the range's,
+	// decided at its first piece and kept for the others (the direction a
+	// record is given can change while its range is matched: below).
+	piecesCounted bool
 }
 
 // waitingAt returns the waiting record numbered ref-1, or nil when it has been
@@ -461,14 +489,33 @@ func (t *Table) countWaiting(w *waiting) {
 	// the L7 hook's interface call would move a local to the heap.
 	d := &t.fold.scratch
 	w.decoded(d)
-	if d.Kind == KindTCP && d.Flags&flagSYN != 0 {
+	if w.marked || d.Kind == KindTCP && d.Flags&flagSYN != 0 {
 		t.markOpen(d, true) // its flow is about to exist
 	}
 	// The table's clock (idle timeouts) runs as if the record had been
 	// counted when it arrived.
 	t.nowNs = max(t.nowNs, w.now)
+	var retrans, reordered int64
+	super := w.extraPkts > 0 && d.Kind == KindTCP
+	if super {
+		retrans, reordered = t.troubleBefore(d)
+	}
 	id, f, dir := t.add(d, w.index, w.pl)
 	f.origins |= w.origins
+	if super && f.tcp != noFlow {
+		// A super-packet resent or out of order is as many wire packets
+		// resent or out of order as it has segments (a retransmitted TSO
+		// buffer goes out whole: two resent segments 26 µs apart in
+		// zeek/smtp.pcap).
+		if x := t.conns.at(f.tcp).d[dir].x; x != nil {
+			if x.retransPkts == retrans+1 {
+				x.retransPkts += int64(w.extraPkts)
+			}
+			if x.outOfOrder == reordered+1 {
+				x.outOfOrder += int64(w.extraPkts)
+			}
+		}
+	}
 	if !w.paired && w.dups == 0 && w.extraPkts == 0 {
 		return
 	}
@@ -478,6 +525,34 @@ func (t *Table) countWaiting(w *waiting) {
 		v.transit[dir].add(w.transit)
 	}
 	t.count(id, f, dir, int64(w.extraPkts), 0, w.extraIP, w.extraWire)
+}
+
+// unmark forgets the openMark of w, folded away without being counted.
+func (t *Table) unmark(w *waiting) {
+	if w.marked {
+		w.decoded(&t.fold.scratch)
+		t.markOpen(&t.fold.scratch, true)
+	}
+}
+
+// troubleBefore returns the retransmitted and out-of-order packets so far
+// of the direction of d's flow that d goes in (0 without a flow or TCP state).
+func (t *Table) troubleBefore(d *Decoded) (retrans, reordered int64) {
+	var key flowKey
+	srcIsLo := keyOf(d, &key)
+	id := t.index.get(&key, t.index.hash(&key))
+	if id == noFlow {
+		return 0, 0
+	}
+	f := t.store.at(id)
+	if f.twin != noFlow {
+		f = t.store.at(t.route(id, srcIsLo, d))
+	}
+	if f.tcp == noFlow {
+		return 0, 0
+	}
+	x := t.conns.at(f.tcp).d[f.dirOf(srcIsLo)].troubleOrNone()
+	return x.retransPkts, x.outOfOrder
 }
 
 // probeNs and probeRecords bound how long a capture's records go through
@@ -534,7 +609,9 @@ func (t *Table) foldAdd(d *Decoded, index int64, payload []byte) {
 	}
 	e = f.insert(d.Fold, d.TsNs, d.TTL, f.now, &t.DupCapped)
 	var self gsoCredit
-	if d.Kind == KindTCP && d.Payload > 0 && f.folded { // no GSO table before a first copy
+	// Data records are matched from the capture's start: a super-packet
+	// can come before any copy was folded (the other node's clock behind).
+	if d.Kind == KindTCP && d.Payload > 0 {
 		var folded bool
 		if folded, self = t.matchGSO(d); folded {
 			t.drain(false)
@@ -675,10 +752,18 @@ func senderFirst(a, b uint8, ta, tb int64) bool { return a > b || a == b && ta <
 // dirOfRecord returns the direction a packet goes in its flow: 0 from the
 // originator. With no flow yet it applies the rules a new flow would.
 func (t *Table) dirOfRecord(d *Decoded) (int, uint64) {
+	dir, dh, _, _ := t.dirOfRecordGuess(d)
+	return dir, dh
+}
+
+// dirOfRecordGuess is dirOfRecord, and reports also d's flow hash and
+// whether the direction is the rules' guess: no flow, and no opening of
+// the connection waiting.
+func (t *Table) dirOfRecordGuess(d *Decoded) (dir int, dh, h uint64, guessed bool) {
 	var key flowKey
 	srcIsLo := keyOf(d, &key)
-	h := t.index.hash(&key)
-	dh := h
+	h = t.index.hash(&key)
+	dh = h
 	if srcIsLo {
 		dh = ^h
 	}
@@ -686,31 +771,33 @@ func (t *Table) dirOfRecord(d *Decoded) (int, uint64) {
 		if d.Kind == KindTCP && t.store.at(id).twin != noFlow {
 			id = t.route(id, srcIsLo, d)
 		}
-		return t.store.at(id).dirOf(srcIsLo), dh
+		return t.store.at(id).dirOf(srcIsLo), dh, h, false
+	}
+	// The connection's opening waits in the delay line: a copy of the
+	// responder's record can come before the originator's copy of the SYN
+	// when the responder's node's clock is behind. The first opening tells
+	// for every later one too (a responder's SYN or an originator's
+	// SYN-ACK: split handshakes); without one, the first record folded.
+	if f := t.fold; len(f.opens) > 0 {
+		if m, ok := f.opens[h]; ok && abs(d.TsNs-m.ts) <= f.window {
+			if srcIsLo == m.origLo {
+				return 0, dh, h, false
+			}
+			return 1, dh, h, false
+		}
 	}
 	if d.Kind == KindTCP {
 		switch d.Flags & (flagSYN | flagACK) {
 		case flagSYN:
-			return 0, dh
+			return 0, dh, h, true
 		case flagSYN | flagACK:
-			return 1, dh
-		}
-		// The connection's opening waits in the delay line: a copy of
-		// the responder's record can come before the originator's copy
-		// of the SYN when the responder's node's clock is behind.
-		if f := t.fold; len(f.opens) > 0 {
-			if m, ok := f.opens[h]; ok && abs(d.TsNs-m.ts) <= f.window {
-				if srcIsLo == m.origLo {
-					return 0, dh
-				}
-				return 1, dh
-			}
+			return 1, dh, h, true
 		}
 	}
 	if serverSide(d.SrcPort, d.DstPort) {
-		return 1, dh
+		return 1, dh, h, true
 	}
-	return 0, dh
+	return 0, dh, h, true
 }
 
 // foldWaiting folds d into w, the waiting record of the same packet that
@@ -718,7 +805,21 @@ func (t *Table) dirOfRecord(d *Decoded) (int, uint64) {
 // originator's copy (the sender's for its own packets, the receiver's for
 // the responder's), at that copy's time.
 func (t *Table) foldWaiting(w *waiting, e *foldEntry, d *Decoded) {
-	dir, _ := t.dirOfRecord(d)
+	dir, dh, h, guessed := t.dirOfRecordGuess(d)
+	if guessed {
+		// The connection's first record folded while no flow exists
+		// tells the direction of its others until its flow is made (it
+		// is counted first, as the rules give): a copy of the reply can
+		// come before the request's copy counted, across nodes with the
+		// replying node's clock behind (tcpdump/afs.pcap: UDP on ports
+		// no rule knows, the roles swapped).
+		f := t.fold
+		if f.opens == nil {
+			f.opens = make(map[uint64]openMark)
+		}
+		f.opens[h] = openMark{ts: d.TsNs, origLo: (dh == ^h) == (dir == 0), rank: markRules}
+		w.marked = true
+	}
 	eSender := senderFirst(e.ttl, d.TTL, e.ts, d.TsNs)
 	send, recv := e.ts, d.TsNs
 	if !eSender {
@@ -891,15 +992,23 @@ func (f *folder) gsoBucket(dh uint64, seq uint32) []gsoRange {
 
 // gsoFind returns the range filed under (dh, seq) from the other vantage
 // point (another TTL than ttl, or any with Config.DupSameTTL) within the
-// window of ts, or nil.
-func (f *folder) gsoFind(dh uint64, seq uint32, ttl uint8, ts int64) *gsoRange {
+// window of ts, longer than size (longer) or shorter, or nil; the oldest
+// of several. Two can be filed under one sequence number: a super-packet
+// partly covered and a resend of the segment that comes next in it (a
+// synthetic capture's resend 2 µs after the original, in
+// suricata-verify/syn_retransmit_with_ts.pcap); the first found by bucket
+// order, which the flow index's random seed sets, left the super-packet
+// without that piece in some runs.
+func (f *folder) gsoFind(dh uint64, seq uint32, ttl uint8, ts int64, size uint32, longer bool) *gsoRange {
+	var found *gsoRange
 	for i, b := 0, f.gsoBucket(dh, seq); i < len(b); i++ {
 		r := &b[i]
-		if r.used && r.dirHash == dh && r.next == seq && (r.ttl != ttl || f.sameTTL) && abs(ts-r.ts) <= f.window {
-			return r
+		if r.used && r.dirHash == dh && r.next == seq && (r.ttl != ttl || f.sameTTL) && abs(ts-r.ts) <= f.window &&
+			(r.end-r.start > size) == longer && r.end-r.start != size && (found == nil || r.ts < found.ts) {
+			found = r
 		}
 	}
-	return nil
+	return found
 }
 
 // gsoFile files r under (r.dirHash, seq) in a free slot of its bucket, or
@@ -969,9 +1078,18 @@ func (t *Table) matchGSO(d *Decoded) (bool, gsoCredit) {
 	start, end := d.Seq, d.Seq+uint32(d.Payload)
 	size := end - start
 	var cr gsoCredit
-	if r := f.gsoFind(dh, start, d.TTL, d.TsNs); r != nil && r.end-r.start > size && seqLEQ(end, r.end) {
-		// d is the next segment of the super-packet r.
-		dCounted := senderFirst(d.TTL, r.ttl, d.TsNs, r.ts) == (dir == 0)
+	if r := f.gsoFind(dh, start, d.TTL, d.TsNs, size, true); r != nil && seqLEQ(end, r.end) {
+		// d is the next segment of the super-packet r. Which side counts
+		// is decided at r's first piece: the direction of a record whose
+		// flow does not exist yet is guessed (dirOfRecord), and the flow
+		// made meanwhile can tell otherwise. Segments folded into a waiting
+		// super-packet and a later one counted instead would lose them all
+		// (the super-packet is folded once covered).
+		f.folded = true
+		if r.pieces == 0 {
+			r.piecesCounted = senderFirst(d.TTL, r.ttl, d.TsNs, r.ts) == (dir == 0)
+		}
+		dCounted := r.piecesCounted
 		r.pieces++
 		r.covered += size
 		w := f.waitingAt(r.buf)
@@ -1011,6 +1129,7 @@ func (t *Table) matchGSO(d *Decoded) (bool, gsoCredit) {
 			if done {
 				f.removeAt(int(w.heapPos))
 				w.done = true
+				t.unmark(w)
 				f.advance()
 				cr.dups++
 				cr.origins |= w.origins
@@ -1023,7 +1142,7 @@ func (t *Table) matchGSO(d *Decoded) (bool, gsoCredit) {
 	var pieces, covered uint32
 	foldD, dupCredited, dCounted := false, false, false
 	for seq := start; pieces < gsoMaxPieces && seq != end; {
-		r := f.gsoFind(dh, seq, d.TTL, d.TsNs)
+		r := f.gsoFind(dh, seq, d.TTL, d.TsNs, size, false)
 		if r == nil || r.end-r.start >= size || !seqLEQ(r.end, end) || r.start != seq {
 			break
 		}
@@ -1037,6 +1156,7 @@ func (t *Table) matchGSO(d *Decoded) (bool, gsoCredit) {
 		case dCounted && w != nil:
 			f.removeAt(int(w.heapPos))
 			w.done = true
+			t.unmark(w)
 			f.advance()
 			cr.origins |= w.origins
 			if pieces == 1 {
@@ -1056,10 +1176,14 @@ func (t *Table) matchGSO(d *Decoded) (bool, gsoCredit) {
 			}
 		}
 	}
-	if covered == size && pieces > 0 {
-		t.GSOSplit++
+	if pieces > 0 {
+		f.folded = true
+		if covered == size {
+			t.GSOSplit++
+		}
 	}
-	r := f.gsoFile(gsoRange{dirHash: dh, start: start, end: end, ts: d.TsNs, ttl: d.TTL, pieces: pieces, covered: covered}, start+covered, &t.DupCapped)
+	r := f.gsoFile(gsoRange{dirHash: dh, start: start, end: end, ts: d.TsNs, ttl: d.TTL, pieces: pieces, covered: covered,
+		piecesCounted: pieces > 0 && !dCounted}, start+covered, &t.DupCapped)
 	if foldD {
 		t.DupFolded++
 		if !dupCredited {

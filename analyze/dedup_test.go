@@ -404,3 +404,185 @@ func BenchmarkFoldCost(b *testing.B) {
 	b.ReportMetric(median(dec), "decode-ns/packet")
 	b.ReportMetric(median(tbl), "table-ns/packet")
 }
+
+// TestFoldGSOBeforeFirstCopy: a super-packet that comes before any copy was
+// folded (the other node's clock behind by more than the time to the
+// server's first data) still matches its segments at the other vantage
+// point when they come. The GSO table was made only once a copy had been
+// folded, and the super-packet then counted as a packet of its own, on top
+// of its segments (gopacket/le-test300.pcapng doubled with GSO, whose
+// records all have one time, came out as two flows).
+func TestFoldGSOBeforeFirstCopy(t *testing.T) {
+	single := scriptedData(t, 1000, 1000, 1000)
+	for _, offset := range []time.Duration{0, -5 * time.Millisecond} {
+		_, doubled, err := capgen.Double(capgen.RawIP, single, capgen.Vantage{Local: []netip.Addr{netip.MustParseAddr("10.1.0.1")},
+			Delay: 20 * time.Microsecond, Offset: offset, GSO: 3})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _ := analyzeGenerated(single)
+		got, tbl := analyzeGenerated(doubled)
+		if len(got) != 1 || got[0].RespPkts != want[0].RespPkts || got[0].RespBytes != want[0].RespBytes || got[0].RespIPBytes != want[0].RespIPBytes {
+			t.Fatalf("offset %v: got %+v\nwant %+v", offset, got, want)
+		}
+		if tbl.GSOSplit != 1 || tbl.GSOMismatch != 0 {
+			t.Errorf("offset %v: %d super-packets split, %d mismatches; want 1, 0", offset, tbl.GSOSplit, tbl.GSOMismatch)
+		}
+	}
+}
+
+// TestFoldGSODirectionSettles: in a flow without SYN whose first record
+// waits in the delay line (behind a record of another flow whose copy never
+// comes), the responder's records are first given the originator's
+// direction (no flow yet, and no port tells), then the flow's once its
+// first record is counted. A super-packet whose first segments came before
+// that (folded into it: it was taken for the counted copy) and its last
+// after (counted, and the super-packet then folded as covered) lost those
+// first segments (pcapplusplus/http-packets.pcap doubled with GSO on one
+// node: 3 packets and 4,380 bytes of a response). Which side counts is now
+// decided at a super-packet's first segment.
+func TestFoldGSODirectionSettles(t *testing.T) {
+	const us = time.Microsecond
+	udp := capgen.NewUDP(netip.MustParseAddrPort("10.1.0.1:5000"), netip.MustParseAddrPort("10.1.0.3:5001"), capgen.Options{Link: capgen.RawIP})
+	udp.Send(capgen.Orig, 0, 100) // its copy is lost: it waits the whole window
+	c := capgen.NewTCP(netip.MustParseAddrPort("10.1.0.1:40000"), netip.MustParseAddrPort("10.1.0.2:31600"), capgen.Options{Link: capgen.RawIP})
+	c.Established()
+	c.Data(capgen.Orig, 10*us, 300)
+	for _, at := range []time.Duration{9900 * us, 9910 * us, 9920 * us} {
+		c.Data(capgen.Resp, at, 1000)
+	}
+	c.ACK(capgen.Orig, 10200*us) // the lost copy's window is over: the request is counted, the flow made
+	c.Data(capgen.Resp, 10500*us, 1000)
+	c.ACK(capgen.Orig, 11000*us)
+	single := append(udp.Packets(), c.Packets()...)
+	_, doubled, err := capgen.Double(capgen.RawIP, single, capgen.Vantage{Local: []netip.Addr{netip.MustParseAddr("10.1.0.1")},
+		Delay: 20 * us, GSO: 4, LoseCopy: []int{0}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := analyzeGenerated(single)
+	got, tbl := analyzeGenerated(doubled)
+	if len(got) != 2 || len(want) != 2 {
+		t.Fatalf("%d flows, want %d", len(got), len(want))
+	}
+	slices.SortFunc(got, func(a, b Record) int { return cmp.Compare(a.Proto, b.Proto) })
+	slices.SortFunc(want, func(a, b Record) int { return cmp.Compare(a.Proto, b.Proto) })
+	if g, w := got[0], want[0]; g.RespPkts != w.RespPkts || g.RespBytes != w.RespBytes || g.RespIPBytes != w.RespIPBytes {
+		t.Errorf("responder: %d packets, %d bytes, %d IP bytes; want %d, %d, %d", g.RespPkts, g.RespBytes, g.RespIPBytes, w.RespPkts, w.RespBytes, w.RespIPBytes)
+	}
+	if tbl.GSOSplit != 1 || tbl.GSOMismatch != 0 {
+		t.Errorf("%d super-packets split, %d mismatches; want 1, 0", tbl.GSOSplit, tbl.GSOMismatch)
+	}
+}
+
+// TestFoldOpeningFirstTells: the first opening of a connection waiting in
+// the delay line (a SYN rather than a SYN-ACK) tells the direction of its
+// records whose flow does not exist yet; a later opening from the other
+// side did. The other node's clock 3 ms behind, the copy of the client's
+// second opening (a SYN-ACK answering the server's, as in
+// arkime/tcp_handshake_synthetic.pcap; the server's own SYN in
+// suricata-verify/split-handshake-5whs.pcap) came first, was taken for the
+// responder's and counted at once: a flow of its own, or the flow's roles
+// swapped.
+func TestFoldOpeningFirstTells(t *testing.T) {
+	const ms = time.Millisecond
+	for _, tt := range []struct {
+		name  string
+		after func(c *capgen.TCP)
+	}{
+		{"client SYN-ACK", func(c *capgen.TCP) {
+			c.SYNACK(1 * ms)
+			c.Send(capgen.Seg{Dir: capgen.Orig, At: 2 * ms, Flags: capgen.SYN | capgen.ACK, Seq: capgen.Rel(0)})
+			c.ACK(capgen.Orig, 3*ms)
+		}},
+		{"server SYN", func(c *capgen.TCP) {
+			c.Send(capgen.Seg{Dir: capgen.Resp, At: 1 * ms, Flags: capgen.SYN, Seq: capgen.Rel(0)})
+			c.Send(capgen.Seg{Dir: capgen.Orig, At: 2 * ms, Flags: capgen.SYN | capgen.ACK, Seq: capgen.Rel(0)})
+			c.ACK(capgen.Resp, 3*ms)
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := capgen.NewTCP(netip.MustParseAddrPort("10.1.0.1:40000"), netip.MustParseAddrPort("10.1.0.2:8080"), capgen.Options{Link: capgen.RawIP})
+			c.SYN(0)
+			tt.after(c)
+			single := c.Packets()
+			_, doubled, err := capgen.Double(capgen.RawIP, single, capgen.Vantage{Local: []netip.Addr{netip.MustParseAddr("10.1.0.1")},
+				Delay: 150 * time.Microsecond, Offset: -3 * ms})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, _ := analyzeGenerated(single)
+			got, _ := analyzeGenerated(doubled)
+			if len(got) != len(want) {
+				t.Fatalf("%d flows, want %d", len(got), len(want))
+			}
+			for i := range got {
+				if g, w := got[i], want[i]; g.SrcIP != w.SrcIP || g.History != w.History || g.OrigPkts != w.OrigPkts || g.RespPkts != w.RespPkts {
+					t.Errorf("flow %d: %v history %s, %d/%d packets; want %v %s, %d/%d", i, g.SrcIP, g.History, g.OrigPkts, g.RespPkts, w.SrcIP, w.History, w.OrigPkts, w.RespPkts)
+				}
+			}
+		})
+	}
+}
+
+// TestFoldGSOResend: two segments resent back to back make one
+// super-packet at the sender's egress; counted (the originator's copy), it
+// is two retransmitted packets, as on the wire, not one (zeek/smtp.pcap
+// doubled with GSO: 2 retransmissions for 4).
+func TestFoldGSOResend(t *testing.T) {
+	const ms = time.Millisecond
+	c := capgen.NewTCP(netip.MustParseAddrPort("10.1.0.1:40000"), netip.MustParseAddrPort("10.1.0.2:25"), capgen.Options{Link: capgen.RawIP})
+	c.SYN(0)
+	c.SYNACK(1 * ms)
+	c.ACK(capgen.Orig, 2*ms)
+	c.Data(capgen.Orig, 3*ms, 1000)
+	c.Data(capgen.Orig, 4*ms, 1000)
+	c.Retransmit(capgen.Orig, 300*ms, 1, 1000)
+	c.Retransmit(capgen.Orig, 300*ms+20*time.Microsecond, 1001, 1000)
+	c.ACK(capgen.Resp, 302*ms)
+	single := c.Packets()
+	_, doubled, err := capgen.Double(capgen.RawIP, single, capgen.Vantage{Local: []netip.Addr{netip.MustParseAddr("10.1.0.1")}, Delay: 20 * time.Microsecond, GSO: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := analyzeGenerated(single)
+	got, tbl := analyzeGenerated(doubled)
+	if len(got) != 1 || tbl.GSOSplit == 0 {
+		t.Fatalf("%d flows, %d super-packets split; want 1, some", len(got), tbl.GSOSplit)
+	}
+	if g, w := got[0], want[0]; g.OrigPkts != w.OrigPkts || g.OrigRetransPkts != w.OrigRetransPkts || g.OrigRetransBytes != w.OrigRetransBytes || w.OrigRetransPkts != 2 {
+		t.Errorf("originator: %d packets, %d retransmitted (%d bytes); want %d, %d (%d)", g.OrigPkts, g.OrigRetransPkts, g.OrigRetransBytes, w.OrigPkts, w.OrigRetransPkts, w.OrigRetransBytes)
+	}
+}
+
+// TestFoldFirstRecordTells: a connection without an opening takes the
+// direction of its records without a flow from its first record folded,
+// not from each record's own guess. UDP on ports no rule knows, the
+// server's node 3 ms behind and its reply 1 ms after the request: the
+// reply's early copy, its sender guessed as the originator, was counted
+// before the request (tcpdump/afs.pcap doubled across nodes: 2 flows of 15
+// with their roles swapped).
+func TestFoldFirstRecordTells(t *testing.T) {
+	const ms = time.Millisecond
+	u := capgen.NewUDP(netip.MustParseAddrPort("10.1.0.1:1792"), netip.MustParseAddrPort("10.1.0.2:7003"), capgen.Options{Link: capgen.RawIP})
+	u.Send(capgen.Orig, 0, 100)
+	u.Send(capgen.Resp, 1*ms, 300)
+	u.Send(capgen.Orig, 2*ms, 100)
+	single := u.Packets()
+	_, doubled, err := capgen.Double(capgen.RawIP, single, capgen.Vantage{Local: []netip.Addr{netip.MustParseAddr("10.1.0.1")},
+		Delay: 150 * time.Microsecond, Offset: -3 * ms})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := analyzeGenerated(single)
+	got, tbl := analyzeGenerated(doubled)
+	if len(got) != 1 || tbl.DupFolded != 3 {
+		t.Fatalf("%d flows, %d folded; want 1, 3", len(got), tbl.DupFolded)
+	}
+	if g, w := got[0], want[0]; g.SrcIP != w.SrcIP || g.OrigPkts != w.OrigPkts || g.OrigBytes != w.OrigBytes || g.TsNs != w.TsNs {
+		t.Errorf("originator %v, %d packets, %d bytes, first at %d; want %v, %d, %d, %d", g.SrcIP, g.OrigPkts, g.OrigBytes, g.TsNs, w.SrcIP, w.OrigPkts, w.OrigBytes, w.TsNs)
+	}
+	if n := len(tbl.fold.opens); n != 0 {
+		t.Errorf("%d connection marks left", n)
+	}
+}

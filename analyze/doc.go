@@ -137,7 +137,12 @@
 // until its copy comes or the window has passed, and leaves it in the
 // capture order of the copies counted. Packets, bytes, retransmissions, the
 // handshake and data RTTs are then what the originator's host saw, on its
-// clock alone. A packet one vantage point alone saw (lost between the two,
+// clock alone. While a record's flow does not exist yet (its first record
+// still waits), its originator is the one the connection's first opening
+// waiting names (a SYN's sender, else a SYN-ACK's receiver), else the one
+// the rules of a new flow (Flows, above) give for its first record folded:
+// across nodes, a reply's copy can come before the request's copy counted.
+// A packet one vantage point alone saw (lost between the two,
 // or missed by one capture) counts once, as it came. The delay line runs for
 // the first 1,024 records or the first window of a capture, and to its end
 // once a copy was folded; a capture without copies by then goes on without
@@ -163,8 +168,14 @@
 // its packets (each adds its headers to ip_bytes and wire_bytes) and its
 // payload once; when it is the segments, the super-packet is folded. A
 // waiting super-packet that its segments cover only in part is not counted
-// (GSOMismatch). The TCP analysis sees a counted super-packet as one
-// segment: ACKs inside it give no RTT sample.
+// (GSOMismatch). Data records are matched so from the capture's start,
+// through the delay line's first window: a super-packet can come before any
+// copy was folded (the other node's clock behind), and a match turns the
+// delay line on for good, as a folded copy does. Which side counts is
+// decided at a super-packet's first piece. The TCP analysis sees a counted
+// super-packet as one segment: ACKs inside it give no RTT sample, and one
+// resent (out of order) counts as that many retransmitted (out-of-order)
+// packets as it has segments.
 //
 // Bounds: a flow seen from two vantage points keeps what they add (120 bytes
 // and its transit samples) apart from the flow. At most MaxDupEntries

@@ -29,8 +29,9 @@ type Vantage struct {
 	Bridged bool
 	// GSO merges up to this many consecutive data segments a host sent in
 	// one burst into one super-packet at that host's egress copy (0 or 1:
-	// none). A burst: same connection, contiguous sequence numbers, and TCP
-	// headers equal but for sequence number, checksum and PSH.
+	// none). A burst: same connection, contiguous sequence numbers, TCP
+	// headers equal but for sequence number, checksum and PSH, and sent
+	// within gsoSpan of its first segment.
 	GSO int
 	// LoseCopy lists packet indices whose remote copy is missing (lost
 	// between the two vantage points, or dropped by the capture).
@@ -227,6 +228,15 @@ func ipv4Checksum(ip []byte) {
 	binary.BigEndian.PutUint16(ip[10:], ^uint16(sum))
 }
 
+// gsoSpan bounds the time between the first and the last segment of one
+// super-packet in the capture: Linux sizes a GSO packet to about 1 ms of
+// data at the connection's pacing rate (tcp_tso_autosize, since 3.12), and
+// hands its segments to the wire back to back. Segments further apart were
+// sent apart: a keep-alive probe and the data after it, or an interactive
+// protocol's records, one per request (merged, the super-packet would be
+// stamped before data not yet sent, beyond the fold's window).
+const gsoSpan = time.Millisecond
+
 // mergeGSO merges bursts of up to n data segments in egress (time order)
 // into super-packets stamped with the burst's first segment's time: what
 // the egress hook sees before segmentation offload splits them.
@@ -239,7 +249,7 @@ func mergeGSO(egress []vpkt, n int) []vpkt {
 	count := map[int]int{}
 	for _, p := range egress {
 		key, seq, ok := burstKey(p)
-		if i, found := open[key]; ok && found && count[i] < n && p.remote == out[i].remote {
+		if i, found := open[key]; ok && found && count[i] < n && p.remote == out[i].remote && p.at.Sub(out[i].at) <= gsoSpan {
 			b := &out[i]
 			bseq, blen := tcpSeqLen(*b)
 			if bseq+uint32(blen) == seq && len(b.ip)+int(p.tcpPayloadLen()) <= 65535 {
