@@ -175,7 +175,12 @@
 // decided at a super-packet's first piece. The TCP analysis sees a counted
 // super-packet as one segment: ACKs inside it give no RTT sample, and one
 // resent (out of order) counts as that many retransmitted (out-of-order)
-// packets as it has segments.
+// packets as it has segments. UDP GSO (a super-datagram that the kernel
+// cuts into datagrams of one size, UDP_SEGMENT: QUIC senders use it) is not
+// recognised: a datagram carries no sequence number, and which bytes of a
+// super-datagram a wire datagram holds is known only from the wire
+// datagrams' size, after the super-datagram passed; such a flow counts its
+// bytes from both vantage points (in-cluster traffic is rarely QUIC).
 //
 // Bounds: a flow seen from two vantage points keeps what they add (120 bytes
 // and its transit samples) apart from the flow. At most MaxDupEntries
