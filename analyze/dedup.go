@@ -128,17 +128,14 @@ type folder struct {
 	started   bool
 	folded    bool
 	probeEnd  int64
-	gso       []gsoRange                   // gsoBuckets * gsoWays, made on first use
-	recent    *[detectEntries]recentRecord // while the delay line is off
+	gso       []gsoRange   // gsoBuckets * gsoWays, made on first use
+	recent    *detectTable // while the delay line is off
 	// opens remembers, by flow hash, the connection openings (SYN, SYN-ACK)
 	// waiting in the delay line: until one is counted its flow does not
 	// exist, and the direction of the connection's other records is the
 	// opening's, not a guess from their ports (dirOfRecord). An entry
 	// leaves when its opening is counted; at most one per waiting record.
 	opens map[uint64]openMark
-	// lastTTL is, while the delay line is off, the TTL of the last record
-	// per address pair slot (Decoded.foldPair), or 0.
-	lastTTL *[1 << pairBits]uint8
 	// quick: the delay line is off and TTLs gate the detect table (not
 	// Config.DupSameTTL), so that Table.AddPayload takes the common case
 	// itself (folder.unchanged).
@@ -639,9 +636,63 @@ func (t *Table) addOrWait(d *Decoded, index int64, payload []byte) {
 	t.drain(false)
 }
 
-// detectEntries is the size of the table that watches for a first copy
-// while the delay line is off: one record per slot, by fingerprint.
-const detectEntries = 1 << 12
+// detectEntries is the number of slots, by fingerprint, of the table that
+// watches for a first copy while the delay line is off; detectRing is how
+// many of the latest records it keeps.
+const (
+	detectEntries = 1 << 12
+	detectRing    = 1 << 13
+)
+
+// detectTable is the detect table: the latest records in a ring, written
+// in turn, and the place in it of the last record per fingerprint slot. A
+// record's copy is looked up in one slot, as in a table of records by slot,
+// and a record is forgotten when a later one takes its slot or when the
+// ring has gone round. Writing a record, the one cost a capture without
+// copies pays per record, is a 16-byte write to the next place of the ring
+// (a cache line for four records), not to a random slot of a table larger
+// than the first level cache; the slots are brought up to date only before
+// a lookup, in one pass over the records written since (catchUp).
+type detectTable struct {
+	// lastTTL is the TTL of the last record per address pair slot
+	// (Decoded.foldPair), or 0.
+	lastTTL [1 << pairBits]uint8
+	next    uint64                // records written
+	indexed uint64                // records the slots account for
+	slot    [detectEntries]uint16 // ring place of the last record per slot
+	ring    [detectRing]recentRecord
+}
+
+// detectSlot is the slot of fingerprint key.
+func detectSlot(key uint64) uint64 { return (key >> 8) & (detectEntries - 1) }
+
+// put remembers a record with fingerprint key, TTL ttl at time ts.
+func (x *detectTable) put(key uint64, ttl uint8, ts int64) {
+	x.ring[x.next&(detectRing-1)] = recentRecord{keyTTL: recentKey(key, ttl), ts: ts}
+	x.next++
+}
+
+// catchUp points the slots at the records written since the last call that
+// the ring still holds. Those it no longer holds would point at places
+// since taken by records of other slots, as a slot left as it was does.
+func (x *detectTable) catchUp() {
+	n := x.indexed
+	if x.next-n > detectRing {
+		n = x.next - detectRing
+	}
+	for ; n < x.next; n++ {
+		x.slot[detectSlot(x.ring[n&(detectRing-1)].keyTTL)] = uint16(n)
+	}
+	x.indexed = n
+}
+
+// lookup returns the ring place of the last record in fingerprint key's
+// slot; a record of another slot (whose key then differs) when the ring
+// has gone round since, or when the slot has had no record.
+func (x *detectTable) lookup(key uint64) *recentRecord {
+	x.catchUp()
+	return &x.ring[x.slot[detectSlot(key)]&(detectRing-1)]
+}
 
 // pairBits is the size of Decoded.foldPair: the detect table's TTL gate
 // has 1 << pairBits slots.
@@ -668,14 +719,14 @@ func recentKey(key uint64, ttl uint8) uint64 { return key&^0xff | uint64(ttl) }
 // when a record's TTL is not the last one seen between its addresses (with
 // Config.DupSameTTL, always). Every record is written, so that its copy to
 // come finds it. On a capture without copies this leaves a fingerprint, a
-// read of the record's address pair slot and a write of its slot per
+// read of the record's address pair slot and a write to the ring per
 // record, which Table.AddPayload does itself (folder.unchanged): detect is
 // called only when the TTL changed.
 func (t *Table) detect(d *Decoded, index int64, payload []byte) {
 	f := t.fold
 	if d.Fold != 0 {
-		r := &f.recent[(d.Fold>>8)&(detectEntries-1)]
-		g := &f.lastTTL[d.foldPair&(1<<pairBits-1)]
+		r := f.recent.lookup(d.Fold)
+		g := &f.recent.lastTTL[d.foldPair&(1<<pairBits-1)]
 		changed := *g != d.TTL
 		*g = d.TTL
 		if (changed || f.sameTTL) && r.keyTTL&^0xff == d.Fold&^0xff && abs(d.TsNs-r.ts) <= f.window {
@@ -689,7 +740,7 @@ func (t *Table) detect(d *Decoded, index int64, payload []byte) {
 			}
 			t.DupAmbiguous++
 		}
-		*r = recentRecord{keyTTL: recentKey(d.Fold, d.TTL), ts: d.TsNs}
+		f.recent.put(d.Fold, d.TTL, d.TsNs)
 	}
 	t.nowNs = max(t.nowNs, d.TsNs)
 	t.add(d, index, payload)
@@ -702,10 +753,11 @@ func (t *Table) detect(d *Decoded, index int64, payload []byte) {
 // for detect.
 func (f *folder) unchanged(d *Decoded) bool {
 	if d.Fold != 0 {
-		if f.lastTTL[d.foldPair&(1<<pairBits-1)] != d.TTL {
+		x := f.recent
+		if x.lastTTL[d.foldPair&(1<<pairBits-1)] != d.TTL {
 			return false
 		}
-		f.recent[(d.Fold>>8)&(detectEntries-1)] = recentRecord{keyTTL: recentKey(d.Fold, d.TTL), ts: d.TsNs}
+		x.put(d.Fold, d.TTL, d.TsNs)
 	}
 	return true // f.now stays behind: foldAdd catches up from Table.nowNs
 }
@@ -718,8 +770,7 @@ func (f *folder) stopBuffering() {
 	f.line, f.heap, f.gso, f.opens = nil, nil, nil, nil
 	f.lineHead, f.lineTail = 0, 0
 	if f.recent == nil {
-		f.recent = new([detectEntries]recentRecord)
-		f.lastTTL = new([1 << pairBits]uint8)
+		f.recent = new(detectTable)
 	}
 }
 
@@ -736,12 +787,17 @@ func (f *folder) startBuffering() {
 		return // the capture's start
 	}
 	var capped int64
-	for i := range f.recent {
-		if r := &f.recent[i]; r.keyTTL != 0 && f.now-r.ts <= f.window {
+	x := f.recent
+	x.catchUp()
+	for i, n := range x.slot {
+		// A ring place overwritten since holds another slot's record.
+		if r := &x.ring[n&(detectRing-1)]; r.keyTTL != 0 && detectSlot(r.keyTTL) == uint64(i) && f.now-r.ts <= f.window {
 			f.insert(r.keyTTL&^0xff|1, r.ts, uint8(r.keyTTL), f.now, &capped)
 		}
-		f.recent[i] = recentRecord{}
 	}
+	clear(x.slot[:])
+	clear(x.ring[:])
+	x.next, x.indexed = 0, 0
 }
 
 // senderFirst reports, for two records of one packet, whether the one with

@@ -146,14 +146,17 @@
 // or missed by one capture) counts once, as it came. The delay line runs for
 // the first 1,024 records or the first window of a capture, and to its end
 // once a copy was folded; a capture without copies by then goes on without
-// it, watching for a first copy through a table of 4,096 recent records (a
-// record landing in the slot of an earlier one hides that one's copy). Every
-// record is written there, but a slot is read only when a record's TTL is
-// not the last TTL seen between its two addresses (4,096 address-pair slots,
-// a byte each): a copy's TTL differs from its original's, while traffic
-// between two addresses keeps one TTL. A capture without copies so pays a
-// fingerprint, a read of a byte and a 16-byte write per record, not a read
-// of a random slot; the README gives the measured cost. A first copy found
+// it, watching for a first copy through a table of recent records: 4,096
+// slots by fingerprint over a ring of the latest 8,192 (a record landing in
+// the slot of an earlier one hides that one's copy, and so does the ring
+// going round). Every record is written there, but a slot is read only when
+// a record's TTL is not the last TTL seen between its two addresses (4,096
+// address-pair slots, a byte each): a copy's TTL differs from its
+// original's, while traffic between two addresses keeps one TTL. A capture
+// without copies so pays a fingerprint, a read of a byte and a 16-byte
+// write to the ring's next place per record, not a read or a write of a
+// random slot (the slots catch up with the ring when one is read); the
+// README gives the measured cost. A first copy found
 // that way turns the delay line back on; packets of the
 // flows in flight that were counted before may keep the other vantage
 // point's time and place (the packet whose copy was found takes the
