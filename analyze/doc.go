@@ -329,13 +329,13 @@
 // (8 MiB, past the CPU's caches), RunConcurrent starts loading the index slot
 // of the packet four ahead of the one the table works on, and a full table,
 // which ends its idlest flow for each new one, that of the next flow to end
-// (prefetch instructions, prefetch_amd64.s and prefetch_arm64.s; none on
-// other architectures). A smaller index is left alone: the bench capture's
-// never reaches that size. A finished flow's record (832 bytes) is built
-// where its receiver keeps it (Table.SetRecordSlot: pipeline's batches for
-// the writer's goroutine) instead of in the table's and then copied; the
-// lines of the next slot, last written by the receiver on another core, are
-// taken for writing just after each record is emitted.
+// (prefetch instructions: internal/prefetch, none on other architectures).
+// A smaller index is left alone: the bench capture's never reaches that
+// size. A finished flow's record (832 bytes) is built where its receiver
+// keeps it (Table.SetRecordSlot: pipeline's batches for the writer's
+// goroutine) instead of in the table's and then copied; the lines of the
+// next slot, last written by the receiver on another core, are taken for
+// writing just after each record is emitted.
 //
 // # Application layer
 //

@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"math/bits"
 	"unsafe"
+
+	"github.com/flowproof/flowproof/internal/prefetch"
 )
 
 // flowIndex finds live flows by key: an open-addressing hash table with
@@ -91,7 +93,7 @@ func (x *flowIndex) get(k *flowKey, h uint64) flowID {
 // prefetch starts loading the slot where a lookup of a key hashing to h
 // begins, so that the lookup, a little later, does not wait for memory.
 func (x *flowIndex) prefetch(h uint64) {
-	prefetch(&x.slots[uint64(tagOf(h))&uint64(len(x.slots)-1)])
+	prefetch.Read(&x.slots[uint64(tagOf(h))&uint64(len(x.slots)-1)])
 }
 
 // prefetchMin is the index size (slots) from which prefetching pays: a

@@ -4,6 +4,8 @@ import (
 	"net/netip"
 	"testing"
 	"unsafe"
+
+	"github.com/flowproof/flowproof/internal/prefetch"
 )
 
 // TestPrefetchAllocs: prefetching a packet's index slot and a record's
@@ -15,7 +17,7 @@ func TestPrefetchAllocs(t *testing.T) {
 	var r Record
 	if n := testing.AllocsPerRun(1000, func() {
 		tbl.prefetchFlow(&d)
-		prefetchWrite(unsafe.Pointer(&r), unsafe.Sizeof(r))
+		prefetch.Write(unsafe.Pointer(&r), unsafe.Sizeof(r))
 	}); n != 0 {
 		t.Errorf("%v allocations per prefetch", n)
 	}

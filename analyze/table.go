@@ -7,6 +7,8 @@ import (
 	"math/bits"
 	"net/netip"
 	"unsafe"
+
+	"github.com/flowproof/flowproof/internal/prefetch"
 )
 
 // Config sets the flow table's limits. The zero value of a field means its
@@ -876,11 +878,11 @@ func (t *Table) expire(now int64) {
 			if n := t.store.at(h).next; n != noFlow {
 				nf := t.store.at(n)
 				if nf.tcp != noFlow {
-					prefetchWrite(unsafe.Pointer(t.conns.at(nf.tcp)), unsafe.Sizeof(tcpConn{}))
+					prefetch.Write(unsafe.Pointer(t.conns.at(nf.tcp)), unsafe.Sizeof(tcpConn{}))
 				}
 				t.index.prefetch(t.index.hash(&nf.key)) // its removal searches there
 				if nn := nf.next; nn != noFlow {
-					prefetchWrite(unsafe.Pointer(t.store.at(nn)), unsafe.Sizeof(flow{}))
+					prefetch.Write(unsafe.Pointer(t.store.at(nn)), unsafe.Sizeof(flow{}))
 				}
 			}
 			t.end(h)
@@ -906,7 +908,7 @@ func (t *Table) end(id flowID) {
 	if f.tcp != noFlow {
 		// fill reads the whole TCP state, likely cold: its lines load
 		// together, meanwhile.
-		prefetchWrite(unsafe.Pointer(t.conns.at(f.tcp)), unsafe.Sizeof(tcpConn{}))
+		prefetch.Write(unsafe.Pointer(t.conns.at(f.tcp)), unsafe.Sizeof(tcpConn{}))
 	}
 	t.unlink(f)
 	f.list = listNone
@@ -946,7 +948,7 @@ func (t *Table) end(id flowID) {
 		// The next record's slot was last written by the receiver, on
 		// another core: take its lines now rather than stall on them
 		// while filling it.
-		prefetchWrite(unsafe.Pointer(t.slot()), unsafe.Sizeof(Record{}))
+		prefetch.Write(unsafe.Pointer(t.slot()), unsafe.Sizeof(Record{}))
 	}
 	if t.flushing {
 		return // Flush lets go of the stores whole: no ids to reuse

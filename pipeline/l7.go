@@ -56,7 +56,18 @@ func (o *l7Outputs) identity(src, dst netip.AddrPort, tsNs int64) report.Identit
 
 var noIdentity report.Identity
 
-func (o *l7Outputs) http(t *http.Transaction) error {
+// http writes a batch of transactions' rows.
+func (o *l7Outputs) http(ts []*http.Transaction) error {
+	o.httpRows.Prefetch(ts)
+	for _, t := range ts {
+		if err := o.http1(t); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (o *l7Outputs) http1(t *http.Transaction) error {
 	id := &noIdentity
 	if o.xc != nil {
 		src, dst := t.Flow.Orig, t.Flow.Resp

@@ -36,8 +36,8 @@ type orderedSink struct {
 
 // sinkWriters receive what the captures produce, on the sink's goroutine.
 type sinkWriters struct {
-	flows func([]analyze.Record) error  // a batch, in order; must not keep the slice (the worker reuses it)
-	http  func(*http.Transaction) error // nil: L7 off; must not keep t or its Flow (the worker recycles it)
+	flows func([]analyze.Record) error    // a batch, in order; must not keep the slice (the worker reuses it)
+	http  func([]*http.Transaction) error // nil: L7 off; must not keep the transactions or their Flows (the worker recycles them)
 	dns   func(*dns.Query) error
 }
 
@@ -53,10 +53,8 @@ func newOrderedSink(captures int, w sinkWriters) *orderedSink {
 				if err == nil && len(b.recs) > 0 {
 					err = w.flows(b.recs)
 				}
-				for _, t := range b.http {
-					if err == nil {
-						err = w.http(t)
-					}
+				if err == nil && len(b.http) > 0 {
+					err = w.http(b.http)
 				}
 				// b.http goes back with the batch: converted into rows,
 				// nothing keeps its transactions, and the worker recycles

@@ -142,6 +142,7 @@ type HTTPRows struct {
 	// The optional integers of the last row.
 	status                 int32
 	request, lat, duration int64
+	touched                uint64 // what Prefetch read, so that its loads are kept
 }
 
 // flowKey names a connection of the cache, oriented client first.
@@ -189,13 +190,42 @@ var tagLists = func() (l [256][]string) {
 	return l
 }()
 
+func (c *HTTPRows) init() {
+	c.keys = make([]flowKey, 1<<httpRowsFlowBits)
+	c.flows = make([]flowStrings, 1<<httpRowsFlowBits)
+	c.addrs = make([]addrString, 1<<httpRowsAddrBits)
+}
+
+// flowSlot is the cache entry of a connection.
+func flowSlot(f *analyze.L7Info) uint64 {
+	return ((uint64(f.FirstIndex) ^ uint64(f.Ordinal)<<48) * 0x9e3779b97f4a7c15) >> (64 - httpRowsFlowBits)
+}
+
+// Prefetch reads ahead what Fill will read of ts, before Fill goes through
+// them one by one: each transaction's lines, which the engine wrote on
+// another core, and its connection's cache key. The loads of different
+// transactions do not wait for each other here, where Fill would wait for
+// each transaction's in turn (they were most of its time).
+func (c *HTTPRows) Prefetch(ts []*http.Transaction) {
+	if c.flows == nil {
+		c.init()
+	}
+	var x uint64
+	for _, t := range ts {
+		// Fields at most 64 bytes apart, from the first to the last: every
+		// line of the transaction (its Flow is its own copy, at its end).
+		x += uint64(t.TsNs) + uint64(len(t.URI)) + uint64(len(t.UserAgent)) + uint64(t.ResponseBodyLen) + uint64(t.Tags)
+		f := t.Flow
+		x += uint64(f.Orig.Port()) + uint64(c.keys[flowSlot(f)].first) + uint64(b2u(f.Synthetic))
+	}
+	c.touched += x
+}
+
 func (c *HTTPRows) strings(f *analyze.L7Info, fromResp bool) *flowStrings {
 	if c.flows == nil {
-		c.keys = make([]flowKey, 1<<httpRowsFlowBits)
-		c.flows = make([]flowStrings, 1<<httpRowsFlowBits)
-		c.addrs = make([]addrString, 1<<httpRowsAddrBits)
+		c.init()
 	}
-	h := ((uint64(f.FirstIndex) ^ uint64(f.Ordinal)<<48) * 0x9e3779b97f4a7c15) >> (64 - httpRowsFlowBits)
+	h := flowSlot(f)
 	k := flowKey{ordinal: f.Ordinal, first: f.FirstIndex, fromResp: fromResp, ok: true}
 	if c.keys[h] == k {
 		return &c.flows[h]

@@ -53,7 +53,8 @@ func TestParseFieldsSkip(t *testing.T) {
 // parseFieldsRef does.
 func checkScanHead(t *testing.T, in []byte) {
 	t.Helper()
-	m, n := scanFields(in, true)
+	var m message
+	n := scanFields(in, true, &m)
 	end := headEnd(append([]byte("GET / HTTP/1.1\n"), in...))
 	if end >= 0 {
 		end -= len("GET / HTTP/1.1\n")

@@ -3,8 +3,10 @@ package http
 import (
 	"strings"
 	"sync"
+	"unsafe"
 
 	"github.com/flowproof/flowproof/analyze"
+	"github.com/flowproof/flowproof/internal/prefetch"
 )
 
 // Tag marks how a transaction was seen.
@@ -49,6 +51,11 @@ func (c *Conn) tx() *Transaction {
 	var t *Transaction
 	if r := c.Recycled; r != nil && len(r.free) > 0 {
 		t, r.free = r.free[len(r.free)-1], r.free[:len(r.free)-1]
+		if n := len(r.free); n > 0 {
+			// The writer read the next one on its core: start taking its
+			// lines back, so that zeroing it does not wait for them.
+			prefetch.Write(unsafe.Pointer(r.free[n-1]), unsafe.Sizeof(Transaction{}))
+		}
 	} else {
 		t = newTransaction()
 	}

@@ -1,13 +1,13 @@
 #include "textflag.h"
 
-// func prefetch(p *uint64)
-TEXT ·prefetch(SB), NOSPLIT, $0-8
+// func Read(p *uint64)
+TEXT ·Read(SB), NOSPLIT, $0-8
 	MOVQ p+0(FP), AX
 	PREFETCHT0 (AX)
 	RET
 
-// func prefetchWrite(p unsafe.Pointer, n uintptr)
-TEXT ·prefetchWrite(SB), NOSPLIT, $0-16
+// func Write(p unsafe.Pointer, n uintptr)
+TEXT ·Write(SB), NOSPLIT, $0-16
 	MOVQ p+0(FP), AX
 	MOVQ n+8(FP), CX
 	ADDQ AX, CX

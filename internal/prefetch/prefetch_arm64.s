@@ -1,13 +1,13 @@
 #include "textflag.h"
 
-// func prefetch(p *uint64)
-TEXT ·prefetch(SB), NOSPLIT, $0-8
+// func Read(p *uint64)
+TEXT ·Read(SB), NOSPLIT, $0-8
 	MOVD p+0(FP), R0
 	PRFM (R0), PLDL1KEEP
 	RET
 
-// func prefetchWrite(p unsafe.Pointer, n uintptr)
-TEXT ·prefetchWrite(SB), NOSPLIT, $0-16
+// func Write(p unsafe.Pointer, n uintptr)
+TEXT ·Write(SB), NOSPLIT, $0-16
 	MOVD p+0(FP), R0
 	MOVD n+8(FP), R1
 	ADD R0, R1, R1
