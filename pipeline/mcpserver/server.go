@@ -130,13 +130,42 @@ func (s *Server) MCP() *server.MCPServer { return s.mcp }
 // out until in ends or ctx is canceled. mcp-go keeps one stdio session per
 // process: serve one stdio client at a time.
 func (s *Server) ServeStdio(ctx context.Context, in io.Reader, out io.Writer) error {
+	// mcp-go's Listen returns without waiting for the goroutine that writes
+	// notifications and logs their errors (a write to out failing once the
+	// caller closed it): gated, the log sees no write after ServeStdio
+	// returned. out is not gated: a write blocked on it would hold the gate.
+	l := s.errorLog()
+	glog := &gatedWriter{w: l.Writer()}
+	defer glog.close()
 	st := server.NewStdioServer(s.mcp)
-	st.SetErrorLogger(s.errorLog())
+	st.SetErrorLogger(log.New(glog, l.Prefix(), l.Flags()))
 	err := st.Listen(ctx, in, out)
 	if errors.Is(err, io.EOF) || errors.Is(err, context.Canceled) {
 		return nil
 	}
 	return err
+}
+
+// gatedWriter passes writes to w until closed, then drops them.
+type gatedWriter struct {
+	mu     sync.Mutex
+	w      io.Writer
+	closed bool
+}
+
+func (g *gatedWriter) Write(p []byte) (int, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed {
+		return len(p), nil
+	}
+	return g.w.Write(p)
+}
+
+func (g *gatedWriter) close() {
+	g.mu.Lock()
+	g.closed = true
+	g.mu.Unlock()
 }
 
 func (s *Server) errorLog() *log.Logger {
