@@ -39,14 +39,14 @@
 # at most 0.3 µs per flow) and of folding vantage copies (issue 14: no
 # measurable cost on a capture without copies: the plain run's CPU at most 2%
 # over --no-dedup's). The plain, --l7 and --no-dedup runs take turns for
-# $AB_REPEAT rounds (default 9) and each ratio is the median of the rounds'
+# $AB_REPEAT rounds (default 21) and each ratio is the median of the rounds'
 # ratios: with 3 runs and GNU time's hundredths of a second, the folding bar
 # read anywhere from +1% to +26% for one binary on one day.
 #
 # Every run is timed by testdata/bench/timeit (wall clock, CPU to the µs,
 # peak RSS).
 #
-#   [REPEAT=3] [AB_REPEAT=9] testdata/bench/compare.sh FLOWPROOF_BINARY CAPTURE
+#   [REPEAT=3] [AB_REPEAT=21] testdata/bench/compare.sh FLOWPROOF_BINARY CAPTURE
 set -euo pipefail
 bin=${1:?usage: compare.sh FLOWPROOF_BINARY CAPTURE}
 capture=${2:?usage: compare.sh FLOWPROOF_BINARY CAPTURE}
@@ -180,16 +180,25 @@ printf '  %-44s %s\n' "with --max-flows 500000:" "$(echo "scale=1; $flc_rss / 10
 
 # Issue 15's bar for --l7 (at most 1.3x the plain run's wall time, peak RSS at
 # most 64 MiB) and issue 14's for folding (the plain run's CPU at most 2% over
-# --no-dedup's), the three taking turns for $AB_REPEAT rounds (default 9: these
-# bars judge differences of a few percent); each is judged on the median of
+# --no-dedup's), the three taking turns for $AB_REPEAT rounds (default 21: these
+# bars judge differences of a few percent, and 9 rounds read folding's cost
+# as +0.2% and +4.7% for one binary in two runs of 2026-12-04); each is judged on the median of
 # the rounds' ratios, which a machine that drifts between rounds moves less
 # than the ratio of two medians. Then issue 16's for the flows.parquet writer
 # (BenchmarkFlowWriter, batches of 64 flows through WriteBatch as the
 # pipeline hands them over, at most 0.3 µs per flow).
-for _ in $(seq "${AB_REPEAT:-9}"); do
-	measure flowproof-plain "$bin" analyze --quiet -o "$work/fp-out-plain" "$capture"
-	measure flowproof-l7 "$bin" analyze --quiet --l7 -o "$work/fp-out-l7" "$capture"
-	measure flowproof-nodedup "$bin" analyze --quiet --no-dedup -o "$work/fp-out-nodedup" "$capture"
+# Every other round runs them in reverse order, so that neither side of a
+# ratio always follows the same run.
+for round in $(seq "${AB_REPEAT:-21}"); do
+	order="plain l7 nodedup"
+	if [ $((round % 2)) = 0 ]; then order="nodedup l7 plain"; fi
+	for run in $order; do
+		case $run in
+		plain) measure flowproof-plain "$bin" analyze --quiet -o "$work/fp-out-plain" "$capture" ;;
+		l7) measure flowproof-l7 "$bin" analyze --quiet --l7 -o "$work/fp-out-l7" "$capture" ;;
+		nodedup) measure flowproof-nodedup "$bin" analyze --quiet --no-dedup -o "$work/fp-out-nodedup" "$capture" ;;
+		esac
+	done
 done
 read -r pl_wall pl_cpu _ < <(summary flowproof-plain)
 read -r l7_wall l7_cpu l7_rss < <(summary flowproof-l7)
