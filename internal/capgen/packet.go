@@ -3,7 +3,6 @@ package capgen
 import (
 	"encoding/binary"
 	"fmt"
-	"github.com/flowproof/flowproof/ingest"
 	"net"
 	"net/netip"
 	"slices"
@@ -11,6 +10,8 @@ import (
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
+
+	"github.com/flowproof/flowproof/ingest"
 )
 
 // Epoch is the time every scripted conversation counts from: 2024-01-01T00:00:00Z.

@@ -228,8 +228,7 @@ func (h *half) parseHead(head []byte, tsNs int64) {
 	if i := bytes.IndexByte(head, '\n'); i >= 0 {
 		line, rest = head[:i], head[i+1:]
 	}
-	var m message
-	scanFields(rest, false, &m)
+	m := parseFields(rest)
 	h.parsed(trimCR(line), &m, tsNs)
 }
 

@@ -10,9 +10,18 @@ import (
 	"testing"
 
 	"github.com/flowproof/flowproof/ingest/kubeshark/standin"
+	"github.com/flowproof/flowproof/internal/capgen"
 )
 
 var update = flag.Bool("update", false, "rewrite the stand-in's testdata: cluster.pcap, doubled.pcap, l4flows.json and api_calls.json")
+
+// TestEpoch: the stand-in states its captures' start itself (the binary
+// does not link capgen), and it must be the generator's.
+func TestEpoch(t *testing.T) {
+	if !standin.Epoch.Equal(capgen.Epoch) {
+		t.Errorf("standin.Epoch %v, capgen.Epoch %v", standin.Epoch, capgen.Epoch)
+	}
+}
 
 // TestTestdata keeps the stand-in's committed captures and records in step
 // with the scenario that generates them.
