@@ -3,6 +3,7 @@ package analyze
 import (
 	"net/netip"
 	"strconv"
+	"unsafe"
 
 	"github.com/flowproof/flowproof/analyze/communityid"
 )
@@ -115,15 +116,23 @@ func (r *Record) Complete(c *Completer) {
 	if !p.todo {
 		return
 	}
-	// One allocation for both strings: flow_id then community_id.
-	var buf [48 + communityid.Len]byte
 	if c.ordinal != p.ordinal || len(c.prefix) == 0 {
 		c.ordinal = p.ordinal
 		c.prefix = append(strconv.AppendInt(c.prefix[:0], int64(p.ordinal), 10), '-')
 	}
-	b := strconv.AppendInt(append(buf[:0], c.prefix...), p.firstIndex+1, 10)
-	n := len(b)
-	s := string(communityid.AppendID(b, 0, r.SrcIP, r.DstIP, p.ipProto, r.SrcPort, r.DstPort))
+	// Both strings, flow_id then community_id, are carved from the
+	// Completer's chunk: an allocation per flow was most of the writer's
+	// garbage on a SYN flood. Bytes once in a string are never written
+	// again; a string kept (a finding's example) keeps its chunk alive.
+	if cap(c.chunk)-len(c.chunk) < maxStrings {
+		c.chunk = make([]byte, 0, stringChunk)
+	}
+	start := len(c.chunk)
+	b := strconv.AppendInt(append(c.chunk, c.prefix...), p.firstIndex+1, 10)
+	n := len(b) - start
+	b = communityid.AppendID(b, 0, r.SrcIP, r.DstIP, p.ipProto, r.SrcPort, r.DstPort)
+	c.chunk = b
+	s := unsafe.String(&b[start], len(b)-start)
 	r.FlowID, r.CommunityID = s[:n], s[n:]
 	r.History = c.hist.intern(p.flipped, p.hist[:p.histLen])
 	r.pending = pendingStrings{} // a complete record holds only its columns
@@ -134,7 +143,16 @@ type Completer struct {
 	hist    histories
 	ordinal int    // the last record's capture ordinal
 	prefix  []byte // its flow_id prefix: ordinal and '-'
+	chunk   []byte // the strings made so far, then room for the next
 }
+
+// stringChunk is the size of a Completer's chunk of strings (about 200
+// flows'), and maxStrings the most one record takes: two decimal integers
+// of at most 20 digits, '-', and the Community ID.
+const (
+	stringChunk = 16 << 10
+	maxStrings  = 48 + communityid.Len
+)
 
 // histories interns history strings: a capture has few distinct ones, and a
 // new string per flow was a large share of the table's garbage.
