@@ -206,6 +206,9 @@ func Analyze(ctx context.Context, args []string, o Options) (*Result, error) {
 			return nil
 		}
 		for i := range b {
+			if i+1 < len(b) {
+				sum.Prefetch(&b[i+1]) // its misses overlap Complete
+			}
 			b[i].Complete(&strs)
 			sum.Add(&b[i])
 		}

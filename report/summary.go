@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/flowproof/flowproof/analyze"
+	"github.com/flowproof/flowproof/internal/prefetch"
 )
 
 // Defaults for SummaryOptions.
@@ -352,6 +353,24 @@ func (s *Summary) Add(r *analyze.Record) {
 	}
 }
 
+// Prefetch starts loading what Add will look up at random for r: the scan
+// filter's slot and the talkers' filter words. A SYN flood's sources are
+// all new, so each is a cache miss; called a record ahead of Add (while
+// the caller completes a record), the misses overlap that work.
+func (s *Summary) Prefetch(r *analyze.Record) {
+	if r.Synthetic {
+		return
+	}
+	srcHash := addrHash(r.SrcIP)
+	s.scan.prefetch(r, srcHash)
+	if s.talkersFull != nil {
+		h := talkerHashOf(r.Proto, r.DstIP, r.DstPort, srcHash)
+		a, b := h%talkerFilterBits, (h>>32)%talkerFilterBits
+		prefetch.Read(&s.talkersFull[a/64])
+		prefetch.Read(&s.talkersFull[b/64])
+	}
+}
+
 // countVerdict counts n flows with verdict v.
 func (s *Summary) countVerdict(v string, n int64) {
 	if v != CrossCheckMatch {
@@ -451,8 +470,14 @@ const talkerFilterBits = 1 << 20
 // talkerHash mixes a conversation's key into 64 bits for the filter, given
 // its source's addrHash; the protocol is folded 8 bytes at a time.
 func talkerHash(k *talkerKey, srcHash uint64) uint64 {
-	h := srcHash ^ mix64(addrHash(k.dst)+uint64(k.port)<<8+uint64(len(k.proto)))
-	for p := k.proto; p != ""; {
+	return talkerHashOf(k.proto, k.dst, k.port, srcHash)
+}
+
+// talkerHashOf is talkerHash of the key's fields (the zone of dst is not
+// hashed).
+func talkerHashOf(proto string, dst netip.Addr, port uint16, srcHash uint64) uint64 {
+	h := srcHash ^ mix64(addrHash(dst)+uint64(port)<<8+uint64(len(proto)))
+	for p := proto; p != ""; {
 		var w uint64
 		n := min(len(p), 8)
 		for i := range n {
@@ -464,8 +489,11 @@ func talkerHash(k *talkerKey, srcHash uint64) uint64 {
 	return h
 }
 
-func (s *Summary) talkerMaybeTracked(k *talkerKey, srcHash uint64) bool {
-	h := talkerHash(k, srcHash)
+// talkerMaybeTracked reports whether the filter may hold the conversation
+// of r (its key's fields, not the key: building the key per flow, to find
+// on a flood that it is not tracked, cost as much as the filter).
+func (s *Summary) talkerMaybeTracked(r *analyze.Record, srcHash uint64) bool {
+	h := talkerHashOf(r.Proto, r.DstIP, r.DstPort, srcHash)
 	a, b := h%talkerFilterBits, (h>>32)%talkerFilterBits
 	return s.talkersFull[a/64]&(1<<(a%64)) != 0 && s.talkersFull[b/64]&(1<<(b%64)) != 0
 }
@@ -481,22 +509,7 @@ func (s *Summary) fillTalkerFilter() {
 }
 
 func (s *Summary) addTalker(r *analyze.Record, bytes int64, srcHash uint64) {
-	k := talkerKey{r.Proto, r.SrcIP.WithZone(""), r.DstIP.WithZone(""), r.DstPort}
-	if s.talkersFull != nil && !s.talkerMaybeTracked(&k, srcHash) {
-		s.talkersUntracked.flows++
-		s.talkersUntracked.bytes += bytes
-	} else if v := s.talkers[k]; v != nil {
-		v.flows++
-		v.bytes += bytes
-	} else if len(s.talkers) < s.opts.MaxTalkers {
-		s.talkers[k] = &volume{1, bytes}
-		if len(s.talkers) == s.opts.MaxTalkers {
-			s.fillTalkerFilter()
-		}
-	} else {
-		s.talkersUntracked.flows++
-		s.talkersUntracked.bytes += bytes
-	}
+	s.countTalker(r, bytes, srcHash)
 	if r.SrcNamespace == "" && r.SrcPod == "" && r.SrcService == "" &&
 		r.DstNamespace == "" && r.DstPod == "" && r.DstService == "" {
 		return
@@ -511,6 +524,28 @@ func (s *Summary) addTalker(r *analyze.Record, bytes int64, srcHash uint64) {
 	} else {
 		s.workUntracked.flows++
 		s.workUntracked.bytes += bytes
+	}
+}
+
+// countTalker counts a flow in its conversation, or as untracked.
+func (s *Summary) countTalker(r *analyze.Record, bytes int64, srcHash uint64) {
+	if s.talkersFull != nil && !s.talkerMaybeTracked(r, srcHash) {
+		s.talkersUntracked.flows++
+		s.talkersUntracked.bytes += bytes
+		return
+	}
+	k := talkerKey{r.Proto, r.SrcIP.WithZone(""), r.DstIP.WithZone(""), r.DstPort}
+	if v := s.talkers[k]; v != nil {
+		v.flows++
+		v.bytes += bytes
+	} else if len(s.talkers) < s.opts.MaxTalkers {
+		s.talkers[k] = &volume{1, bytes}
+		if len(s.talkers) == s.opts.MaxTalkers {
+			s.fillTalkerFilter()
+		}
+	} else {
+		s.talkersUntracked.flows++
+		s.talkersUntracked.bytes += bytes
 	}
 }
 
