@@ -705,7 +705,9 @@ func (t *topK) add(r *analyze.Record, key int64) {
 		return
 	}
 	t.insert(flowRef{
-		key: key, FlowID: r.FlowID, Capture: r.Capture, Proto: r.Proto,
+		// A copy: the record's flow_id shares a chunk with thousands of
+		// others (analyze.Completer), which the copy lets go.
+		key: key, FlowID: strings.Clone(r.FlowID), Capture: r.Capture, Proto: r.Proto,
 		Src: r.SrcIP.WithZone("").String(), Dst: r.DstIP.WithZone("").String(),
 		SrcPort: int32(r.SrcPort), DstPort: int32(r.DstPort), TsNs: r.TsNs, State: r.State,
 		Pkts: r.OrigPkts + r.RespPkts, Retrans: r.OrigRetransPkts + r.RespRetransPkts,
