@@ -13,12 +13,14 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/flowproof/flowproof/analyze"
 	"github.com/flowproof/flowproof/analyze/crosscheck"
 	"github.com/flowproof/flowproof/analyze/l7"
 	"github.com/flowproof/flowproof/ingest"
 	"github.com/flowproof/flowproof/ingest/objstore"
+	"github.com/flowproof/flowproof/internal/prefetch"
 	"github.com/flowproof/flowproof/provenance"
 	"github.com/flowproof/flowproof/report"
 )
@@ -205,9 +207,18 @@ func Analyze(ctx context.Context, args []string, o Options) (*Result, error) {
 			}
 			return nil
 		}
+		// The table built these records on another core: their lines are
+		// loaded two records ahead, and the summary's lookups of the next
+		// one while this one is completed, so that the misses overlap.
+		for i := range min(2, len(b)) {
+			prefetch.Write(unsafe.Pointer(&b[i]), unsafe.Sizeof(b[i]))
+		}
 		for i := range b {
+			if i+2 < len(b) {
+				prefetch.Write(unsafe.Pointer(&b[i+2]), unsafe.Sizeof(b[i]))
+			}
 			if i+1 < len(b) {
-				sum.Prefetch(&b[i+1]) // its misses overlap Complete
+				sum.Prefetch(&b[i+1])
 			}
 			b[i].Complete(&strs)
 			sum.Add(&b[i])
