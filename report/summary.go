@@ -132,6 +132,9 @@ type Summary struct {
 	workUntracked    volume
 	identityFlows    int64
 
+	// AddBatch's hashes of a batch's sources and conversations.
+	batchSrc, batchTalker [summaryBatch]uint64
+
 	servers        map[serverKey]*serverAgg
 	srvUntracked   serverAgg
 	srvExactValues int // exact handshake values held by servers
@@ -280,6 +283,50 @@ func (s *Summary) Flows() int64 { return s.rows }
 // Add counts one finished flow. It keeps nothing that points into r, so
 // the caller may reuse r.
 func (s *Summary) Add(r *analyze.Record) {
+	s.add(r, addrHash(r.SrcIP), 0, false)
+}
+
+// summaryBatch is the most records AddBatch hashes and prefetches at once.
+const summaryBatch = 64
+
+// AddBatch is Add of each record of b in turn. It first hashes every
+// record's source (and conversation, once the talkers map is full) and
+// starts loading the scan and talkers filters' words they choose: on a
+// spoofed flood each is a cache miss, and issued together for the batch
+// the misses overlap instead of stalling one flow after another.
+func (s *Summary) AddBatch(b []analyze.Record) {
+	for len(b) > 0 {
+		n := min(len(b), summaryBatch)
+		s.addBatch(b[:n])
+		b = b[n:]
+	}
+}
+
+func (s *Summary) addBatch(b []analyze.Record) {
+	src, talk := &s.batchSrc, &s.batchTalker
+	talkers := s.talkersFull != nil
+	for i := range b {
+		r := &b[i]
+		if r.Synthetic {
+			continue
+		}
+		src[i] = addrHash(r.SrcIP)
+		s.scan.prefetch(r, src[i])
+		if talkers {
+			h := talkerHashOf(r.Proto, r.DstIP, r.DstPort, src[i])
+			talk[i] = h
+			prefetch.Read(&s.talkersFull[h%talkerFilterBits/64])
+			prefetch.Read(&s.talkersFull[(h>>32)%talkerFilterBits/64])
+		}
+	}
+	for i := range b {
+		s.add(&b[i], src[i], talk[i], talkers)
+	}
+}
+
+// add is Add given the source's addrHash and, when talkerOK, the flow's
+// talkerHash.
+func (s *Summary) add(r *analyze.Record, srcHash, talkerHash uint64, talkerOK bool) {
 	s.rows++
 	if r.Synthetic {
 		s.synthetic++
@@ -339,9 +386,9 @@ func (s *Summary) Add(r *analyze.Record) {
 		pa.bytes += bytes
 	}
 	s.timeline.add(r.TsNs, bytes, r.Proto == "tcp" && isHalfOpen(r))
-	srcHash := addrHash(r.SrcIP) // one hash of the source for scan, talkers and floods
+	// One hash of the source for scan, talkers and floods.
 	s.scan.add(r, srcHash)
-	s.addTalker(r, bytes, srcHash)
+	s.addTalker(r, bytes, srcHash, talkerHash, talkerOK)
 	if r.CrossCheck != "" {
 		s.countVerdict(r.CrossCheck, 1)
 		if r.CrossCheck != CrossCheckMatch {
@@ -350,24 +397,6 @@ func (s *Summary) Add(r *analyze.Record) {
 	}
 	if r.Proto == "tcp" {
 		s.addTCP(r, pkts, srcHash)
-	}
-}
-
-// Prefetch starts loading what Add will look up at random for r: the scan
-// filter's slot and the talkers' filter words. A SYN flood's sources are
-// all new, so each is a cache miss; called a record ahead of Add (while
-// the caller completes a record), the misses overlap that work.
-func (s *Summary) Prefetch(r *analyze.Record) {
-	if r.Synthetic {
-		return
-	}
-	srcHash := addrHash(r.SrcIP)
-	s.scan.prefetch(r, srcHash)
-	if s.talkersFull != nil {
-		h := talkerHashOf(r.Proto, r.DstIP, r.DstPort, srcHash)
-		a, b := h%talkerFilterBits, (h>>32)%talkerFilterBits
-		prefetch.Read(&s.talkersFull[a/64])
-		prefetch.Read(&s.talkersFull[b/64])
 	}
 }
 
@@ -492,8 +521,10 @@ func talkerHashOf(proto string, dst netip.Addr, port uint16, srcHash uint64) uin
 // talkerMaybeTracked reports whether the filter may hold the conversation
 // of r (its key's fields, not the key: building the key per flow, to find
 // on a flood that it is not tracked, cost as much as the filter).
-func (s *Summary) talkerMaybeTracked(r *analyze.Record, srcHash uint64) bool {
-	h := talkerHashOf(r.Proto, r.DstIP, r.DstPort, srcHash)
+func (s *Summary) talkerMaybeTracked(r *analyze.Record, srcHash, h uint64, hashed bool) bool {
+	if !hashed {
+		h = talkerHashOf(r.Proto, r.DstIP, r.DstPort, srcHash)
+	}
 	a, b := h%talkerFilterBits, (h>>32)%talkerFilterBits
 	return s.talkersFull[a/64]&(1<<(a%64)) != 0 && s.talkersFull[b/64]&(1<<(b%64)) != 0
 }
@@ -508,8 +539,8 @@ func (s *Summary) fillTalkerFilter() {
 	}
 }
 
-func (s *Summary) addTalker(r *analyze.Record, bytes int64, srcHash uint64) {
-	s.countTalker(r, bytes, srcHash)
+func (s *Summary) addTalker(r *analyze.Record, bytes int64, srcHash, talkerHash uint64, talkerOK bool) {
+	s.countTalker(r, bytes, srcHash, talkerHash, talkerOK)
 	if r.SrcNamespace == "" && r.SrcPod == "" && r.SrcService == "" &&
 		r.DstNamespace == "" && r.DstPod == "" && r.DstService == "" {
 		return
@@ -528,8 +559,8 @@ func (s *Summary) addTalker(r *analyze.Record, bytes int64, srcHash uint64) {
 }
 
 // countTalker counts a flow in its conversation, or as untracked.
-func (s *Summary) countTalker(r *analyze.Record, bytes int64, srcHash uint64) {
-	if s.talkersFull != nil && !s.talkerMaybeTracked(r, srcHash) {
+func (s *Summary) countTalker(r *analyze.Record, bytes int64, srcHash, talkerHash uint64, talkerOK bool) {
+	if s.talkersFull != nil && !s.talkerMaybeTracked(r, srcHash, talkerHash, talkerOK) {
 		s.talkersUntracked.flows++
 		s.talkersUntracked.bytes += bytes
 		return
