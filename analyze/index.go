@@ -6,6 +6,7 @@ import (
 	"math/bits"
 	"unsafe"
 
+	"github.com/flowproof/flowproof/internal/prefault"
 	"github.com/flowproof/flowproof/internal/prefetch"
 )
 
@@ -164,6 +165,8 @@ func (x *flowIndex) reset() {
 func (x *flowIndex) grow() {
 	old := x.slots
 	x.slots = make([]uint64, 2*len(old))
+	// The rehash below writes all over it: back its pages in one call.
+	prefault.Write(unsafe.Pointer(unsafe.SliceData(x.slots)), uintptr(len(x.slots))*8)
 	for _, s := range old {
 		if s != 0 {
 			x.insert(s)

@@ -3,8 +3,10 @@ package analyze
 import (
 	"net/netip"
 	"strconv"
+	"unsafe"
 
 	"github.com/flowproof/flowproof/analyze/communityid"
+	"github.com/flowproof/flowproof/internal/prefault"
 )
 
 // Opt is an optional integer: Valid is false when the value is unknown
@@ -115,15 +117,26 @@ func (r *Record) Complete(c *Completer) {
 	if !p.todo {
 		return
 	}
-	// One allocation for both strings: flow_id then community_id.
-	var buf [48 + communityid.Len]byte
 	if c.ordinal != p.ordinal || len(c.prefix) == 0 {
 		c.ordinal = p.ordinal
 		c.prefix = append(strconv.AppendInt(c.prefix[:0], int64(p.ordinal), 10), '-')
 	}
-	b := strconv.AppendInt(append(buf[:0], c.prefix...), p.firstIndex+1, 10)
-	n := len(b)
-	s := string(communityid.AppendID(b, 0, r.SrcIP, r.DstIP, p.ipProto, r.SrcPort, r.DstPort))
+	// Both strings, flow_id then community_id, are carved from the
+	// Completer's 64 KiB chunk: an allocation per flow was most of the writer's
+	// garbage on a SYN flood. Bytes once in a string are never written
+	// again; a string kept (a finding's example) keeps its chunk alive.
+	if cap(c.chunk)-len(c.chunk) < maxStrings {
+		c.chunk = make([]byte, 0, stringChunk)
+		// New heap memory, mostly, while the heap grows: its pages in one
+		// call, not a fault per 4 KiB as the strings reach them.
+		prefault.Write(unsafe.Pointer(unsafe.SliceData(c.chunk)), stringChunk)
+	}
+	start := len(c.chunk)
+	b := strconv.AppendInt(append(c.chunk, c.prefix...), p.firstIndex+1, 10)
+	n := len(b) - start
+	b = communityid.AppendID(b, 0, r.SrcIP, r.DstIP, p.ipProto, r.SrcPort, r.DstPort)
+	c.chunk = b
+	s := unsafe.String(&b[start], len(b)-start)
 	r.FlowID, r.CommunityID = s[:n], s[n:]
 	r.History = c.hist.intern(p.flipped, p.hist[:p.histLen])
 	r.pending = pendingStrings{} // a complete record holds only its columns
@@ -134,7 +147,17 @@ type Completer struct {
 	hist    histories
 	ordinal int    // the last record's capture ordinal
 	prefix  []byte // its flow_id prefix: ordinal and '-'
+	chunk   []byte // the strings made so far, then room for the next
 }
+
+// stringChunk is the size of a Completer's chunk of strings (about 1,500
+// flows'; what the summary quotes it copies, so that a finding's example
+// does not keep a chunk), and maxStrings the most one record takes: two decimal integers
+// of at most 20 digits, '-', and the Community ID.
+const (
+	stringChunk = 64 << 10
+	maxStrings  = 48 + communityid.Len
+)
 
 // histories interns history strings: a capture has few distinct ones, and a
 // new string per flow was a large share of the table's garbage.

@@ -1,6 +1,11 @@
 package analyze
 
-import "math/bits"
+import (
+	"math/bits"
+	"unsafe"
+
+	"github.com/flowproof/flowproof/internal/prefault"
+)
 
 // The flow store keeps live flows in slabs addressed by 32-bit ids. A flow
 // (the hot part: key, times, counters, state bits) holds no Go pointers, so
@@ -65,11 +70,20 @@ func (s *slabStore[T]) alloc() (id flowID, reused bool) {
 		s.next = 1 // id 0 is noFlow
 	}
 	if k, _ := slabOf(s.next); k == len(s.slabs) {
-		s.slabs = append(s.slabs, make([]T, slabSize(k)))
+		s.slabs = append(s.slabs, newSlab[T](k))
 	}
 	id = s.next
 	s.next++
 	return id, false
+}
+
+// newSlab makes slab k. Its pages are backed at once (prefault): a slab
+// is filled soon, and a page fault per 4 KiB of it was most of the cost of
+// a new flow on a SYN flood.
+func newSlab[T any](k int) []T {
+	s := make([]T, slabSize(k))
+	prefault.Write(unsafe.Pointer(unsafe.SliceData(s)), uintptr(len(s))*unsafe.Sizeof(s[0]))
+	return s
 }
 
 // slabSize is the number of values slab k holds.
@@ -85,7 +99,7 @@ func slabSize(k int) int {
 func (s *slabStore[T]) cover(id flowID) *T {
 	k, off := slabOf(id)
 	for len(s.slabs) <= k {
-		s.slabs = append(s.slabs, make([]T, slabSize(len(s.slabs))))
+		s.slabs = append(s.slabs, newSlab[T](len(s.slabs)))
 	}
 	return &s.slabs[k][off]
 }

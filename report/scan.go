@@ -8,8 +8,10 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unsafe"
 
 	"github.com/flowproof/flowproof/analyze"
+	"github.com/flowproof/flowproof/internal/prefetch"
 )
 
 // Scan thresholds: Zeek's scan policy (misc/scan.zeek) calls a source an
@@ -240,6 +242,17 @@ func (t *scanTable) add(r *analyze.Record, srcHash uint64) {
 	}
 	t.sketches[i].add(dst, r.DstPort)
 	heap.Fix(&t.h, a.heapAt)
+}
+
+// prefetch starts loading the filter's tag and slot that add will read
+// for r (a probe whose source is not tracked).
+func (t *scanTable) prefetch(r *analyze.Record, srcHash uint64) {
+	if t.filter == nil || !isProbe(r) {
+		return
+	}
+	i := (srcHash | 1) % scanFilterSlots
+	prefetch.Read((*uint64)(unsafe.Pointer(&t.tags[i&^1]))) // an aligned word
+	prefetch.Write(unsafe.Pointer(&t.filter[i]), unsafe.Sizeof(scanFirst{}))
 }
 
 func (sk *scanSketch) add(host netip.Addr, port uint16) {

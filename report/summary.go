@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/flowproof/flowproof/analyze"
+	"github.com/flowproof/flowproof/internal/prefetch"
 )
 
 // Defaults for SummaryOptions.
@@ -130,6 +131,9 @@ type Summary struct {
 	workloads        map[workloadKey]*volume
 	workUntracked    volume
 	identityFlows    int64
+
+	// AddBatch's hashes of a batch's sources and conversations.
+	batchSrc, batchTalker [summaryBatch]uint64
 
 	servers        map[serverKey]*serverAgg
 	srvUntracked   serverAgg
@@ -279,6 +283,50 @@ func (s *Summary) Flows() int64 { return s.rows }
 // Add counts one finished flow. It keeps nothing that points into r, so
 // the caller may reuse r.
 func (s *Summary) Add(r *analyze.Record) {
+	s.add(r, addrHash(r.SrcIP), 0, false)
+}
+
+// summaryBatch is the most records AddBatch hashes and prefetches at once.
+const summaryBatch = 64
+
+// AddBatch is Add of each record of b in turn. It first hashes every
+// record's source (and conversation, once the talkers map is full) and
+// starts loading the scan and talkers filters' words they choose: on a
+// spoofed flood each is a cache miss, and issued together for the batch
+// the misses overlap instead of stalling one flow after another.
+func (s *Summary) AddBatch(b []analyze.Record) {
+	for len(b) > 0 {
+		n := min(len(b), summaryBatch)
+		s.addBatch(b[:n])
+		b = b[n:]
+	}
+}
+
+func (s *Summary) addBatch(b []analyze.Record) {
+	src, talk := &s.batchSrc, &s.batchTalker
+	talkers := s.talkersFull != nil
+	for i := range b {
+		r := &b[i]
+		if r.Synthetic {
+			continue
+		}
+		src[i] = addrHash(r.SrcIP)
+		s.scan.prefetch(r, src[i])
+		if talkers {
+			h := talkerHashOf(r.Proto, r.DstIP, r.DstPort, src[i])
+			talk[i] = h
+			prefetch.Read(&s.talkersFull[h%talkerFilterBits/64])
+			prefetch.Read(&s.talkersFull[(h>>32)%talkerFilterBits/64])
+		}
+	}
+	for i := range b {
+		s.add(&b[i], src[i], talk[i], talkers)
+	}
+}
+
+// add is Add given the source's addrHash and, when talkerOK, the flow's
+// talkerHash.
+func (s *Summary) add(r *analyze.Record, srcHash, talkerHash uint64, talkerOK bool) {
 	s.rows++
 	if r.Synthetic {
 		s.synthetic++
@@ -338,9 +386,9 @@ func (s *Summary) Add(r *analyze.Record) {
 		pa.bytes += bytes
 	}
 	s.timeline.add(r.TsNs, bytes, r.Proto == "tcp" && isHalfOpen(r))
-	srcHash := addrHash(r.SrcIP) // one hash of the source for scan, talkers and floods
+	// One hash of the source for scan, talkers and floods.
 	s.scan.add(r, srcHash)
-	s.addTalker(r, bytes, srcHash)
+	s.addTalker(r, bytes, srcHash, talkerHash, talkerOK)
 	if r.CrossCheck != "" {
 		s.countVerdict(r.CrossCheck, 1)
 		if r.CrossCheck != CrossCheckMatch {
@@ -451,8 +499,14 @@ const talkerFilterBits = 1 << 20
 // talkerHash mixes a conversation's key into 64 bits for the filter, given
 // its source's addrHash; the protocol is folded 8 bytes at a time.
 func talkerHash(k *talkerKey, srcHash uint64) uint64 {
-	h := srcHash ^ mix64(addrHash(k.dst)+uint64(k.port)<<8+uint64(len(k.proto)))
-	for p := k.proto; p != ""; {
+	return talkerHashOf(k.proto, k.dst, k.port, srcHash)
+}
+
+// talkerHashOf is talkerHash of the key's fields (the zone of dst is not
+// hashed).
+func talkerHashOf(proto string, dst netip.Addr, port uint16, srcHash uint64) uint64 {
+	h := srcHash ^ mix64(addrHash(dst)+uint64(port)<<8+uint64(len(proto)))
+	for p := proto; p != ""; {
 		var w uint64
 		n := min(len(p), 8)
 		for i := range n {
@@ -464,8 +518,13 @@ func talkerHash(k *talkerKey, srcHash uint64) uint64 {
 	return h
 }
 
-func (s *Summary) talkerMaybeTracked(k *talkerKey, srcHash uint64) bool {
-	h := talkerHash(k, srcHash)
+// talkerMaybeTracked reports whether the filter may hold the conversation
+// of r (its key's fields, not the key: building the key per flow, to find
+// on a flood that it is not tracked, cost as much as the filter).
+func (s *Summary) talkerMaybeTracked(r *analyze.Record, srcHash, h uint64, hashed bool) bool {
+	if !hashed {
+		h = talkerHashOf(r.Proto, r.DstIP, r.DstPort, srcHash)
+	}
 	a, b := h%talkerFilterBits, (h>>32)%talkerFilterBits
 	return s.talkersFull[a/64]&(1<<(a%64)) != 0 && s.talkersFull[b/64]&(1<<(b%64)) != 0
 }
@@ -480,23 +539,8 @@ func (s *Summary) fillTalkerFilter() {
 	}
 }
 
-func (s *Summary) addTalker(r *analyze.Record, bytes int64, srcHash uint64) {
-	k := talkerKey{r.Proto, r.SrcIP.WithZone(""), r.DstIP.WithZone(""), r.DstPort}
-	if s.talkersFull != nil && !s.talkerMaybeTracked(&k, srcHash) {
-		s.talkersUntracked.flows++
-		s.talkersUntracked.bytes += bytes
-	} else if v := s.talkers[k]; v != nil {
-		v.flows++
-		v.bytes += bytes
-	} else if len(s.talkers) < s.opts.MaxTalkers {
-		s.talkers[k] = &volume{1, bytes}
-		if len(s.talkers) == s.opts.MaxTalkers {
-			s.fillTalkerFilter()
-		}
-	} else {
-		s.talkersUntracked.flows++
-		s.talkersUntracked.bytes += bytes
-	}
+func (s *Summary) addTalker(r *analyze.Record, bytes int64, srcHash, talkerHash uint64, talkerOK bool) {
+	s.countTalker(r, bytes, srcHash, talkerHash, talkerOK)
 	if r.SrcNamespace == "" && r.SrcPod == "" && r.SrcService == "" &&
 		r.DstNamespace == "" && r.DstPod == "" && r.DstService == "" {
 		return
@@ -511,6 +555,28 @@ func (s *Summary) addTalker(r *analyze.Record, bytes int64, srcHash uint64) {
 	} else {
 		s.workUntracked.flows++
 		s.workUntracked.bytes += bytes
+	}
+}
+
+// countTalker counts a flow in its conversation, or as untracked.
+func (s *Summary) countTalker(r *analyze.Record, bytes int64, srcHash, talkerHash uint64, talkerOK bool) {
+	if s.talkersFull != nil && !s.talkerMaybeTracked(r, srcHash, talkerHash, talkerOK) {
+		s.talkersUntracked.flows++
+		s.talkersUntracked.bytes += bytes
+		return
+	}
+	k := talkerKey{r.Proto, r.SrcIP.WithZone(""), r.DstIP.WithZone(""), r.DstPort}
+	if v := s.talkers[k]; v != nil {
+		v.flows++
+		v.bytes += bytes
+	} else if len(s.talkers) < s.opts.MaxTalkers {
+		s.talkers[k] = &volume{1, bytes}
+		if len(s.talkers) == s.opts.MaxTalkers {
+			s.fillTalkerFilter()
+		}
+	} else {
+		s.talkersUntracked.flows++
+		s.talkersUntracked.bytes += bytes
 	}
 }
 
@@ -670,7 +736,9 @@ func (t *topK) add(r *analyze.Record, key int64) {
 		return
 	}
 	t.insert(flowRef{
-		key: key, FlowID: r.FlowID, Capture: r.Capture, Proto: r.Proto,
+		// A copy: the record's flow_id shares a chunk with thousands of
+		// others (analyze.Completer), which the copy lets go.
+		key: key, FlowID: strings.Clone(r.FlowID), Capture: r.Capture, Proto: r.Proto,
 		Src: r.SrcIP.WithZone("").String(), Dst: r.DstIP.WithZone("").String(),
 		SrcPort: int32(r.SrcPort), DstPort: int32(r.DstPort), TsNs: r.TsNs, State: r.State,
 		Pkts: r.OrigPkts + r.RespPkts, Retrans: r.OrigRetransPkts + r.RespRetransPkts,

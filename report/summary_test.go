@@ -1,7 +1,9 @@
 package report_test
 
 import (
+	"bytes"
 	"fmt"
+	"net/netip"
 	"runtime"
 	"testing"
 	"time"
@@ -65,5 +67,54 @@ func BenchmarkSummaryAdd(b *testing.B) {
 	for b.Loop() {
 		s.Add(&recs[i%len(recs)])
 		i++
+	}
+}
+
+// TestAddBatch: AddBatch (hashes and prefetches first) renders the same
+// report as Add, on normal flows mixed with a spoofed flood, repeated
+// probing sources, synthetic rows, batches of odd sizes, and a talkers map
+// that fills up in the middle of a batch.
+func TestAddBatch(t *testing.T) {
+	probe := func(i int, src, dst netip.Addr, port uint16) analyze.Record {
+		return analyze.Record{FlowID: fmt.Sprintf("1-%d", i+1), Proto: "tcp", IPVersion: 4, SrcIP: src, DstIP: dst,
+			SrcPort: 40000, DstPort: port, TsNs: int64(i), EndNs: int64(i), OrigPkts: 1, State: "S0", History: "S"}
+	}
+	victim := netip.MustParseAddr("10.50.0.1")
+	var recs []analyze.Record
+	for i := range 5000 {
+		var r analyze.Record
+		switch {
+		case i%5 == 0:
+			synthRecord(i, &r)
+		case i%13 == 0: // a few sources probing many ports: scans
+			r = probe(i, netip.AddrFrom4([4]byte{11, 9, 9, byte(i % 7)}), victim, uint16(i%40))
+			r.State, r.History, r.RespPkts = "REJ", "Sr", 1
+		default: // one SYN per source: the flood
+			r = probe(i, netip.AddrFrom4([4]byte{11, byte(i >> 16), byte(i >> 8), byte(i)}), victim, 80)
+		}
+		r.Synthetic = i%97 == 0
+		recs = append(recs, r)
+	}
+	for _, maxTalkers := range []int{0, 100} {
+		opts := report.SummaryOptions{MaxTalkers: maxTalkers}
+		one, batched := report.NewSummary(opts), report.NewSummary(opts)
+		for i := range recs {
+			one.Add(&recs[i])
+		}
+		for b, n := recs, 1; len(b) > 0; n = n%150 + 7 {
+			k := min(n, len(b))
+			batched.AddBatch(b[:k])
+			b = b[k:]
+		}
+		m := &report.Manifest{}
+		want, got := report.RenderReport(one, m), report.RenderReport(batched, m)
+		if len(want) == 0 {
+			t.Fatal("no files rendered")
+		}
+		for name, w := range want {
+			if !bytes.Equal(got[name], w) {
+				t.Errorf("MaxTalkers %d: %s differs with AddBatch", maxTalkers, name)
+			}
+		}
 	}
 }

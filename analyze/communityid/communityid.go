@@ -120,10 +120,8 @@ func appendID4(b []byte, seed uint16, src, dst netip.Addr, proto uint8, sport, d
 // appendSum appends the ID of the hash input in.
 func appendSum(b, in []byte) []byte {
 	sum := sha1.Sum(in)
-	var text [Len]byte
-	copy(text[:], prefix)
-	base64.StdEncoding.Encode(text[len(prefix):], sum[:])
-	return append(b, text[:]...)
+	// Encoded in place: no text array copied after (a memmove per flow).
+	return base64.StdEncoding.AppendEncode(append(b, prefix...), sum[:])
 }
 
 // compare16 compares two 16-byte big-endian values.
