@@ -156,6 +156,18 @@ func TestLastHead(t *testing.T) {
 	if len(in.heads[0].head) == 0 || len(in.heads[1].head) == 0 {
 		t.Error("no last heads kept")
 	}
+	// Interner.LooksLikeRequest answers as LooksLikeRequest, from the last
+	// request head or not.
+	for _, tt := range connTests {
+		for _, e := range tt.evs {
+			b := []byte(e.data)
+			want := LooksLikeRequest(b)
+			runWith(in, Limits{}, []ev{e})
+			if got := in.LooksLikeRequest(b); got != want {
+				t.Errorf("%s: Interner.LooksLikeRequest(%q) = %v, want %v", tt.name, e.data, got, want)
+			}
+		}
+	}
 }
 
 // TestHostile: hostile input is bounded and counted, and never panics.

@@ -727,6 +727,16 @@ func LooksLikeRequest(b []byte) bool {
 	return false
 }
 
+// LooksLikeRequest is the package's LooksLikeRequest, answered without a
+// parse when b starts with the last request head parsed in place (a new
+// connection's first request, the same as the last connection's).
+func (in *Interner) LooksLikeRequest(b []byte) bool {
+	if l := &in.heads[0]; l.p.ok && len(l.head) > 0 && len(l.head) <= len(b) && string(b[:len(l.head)]) == string(l.head) {
+		return true
+	}
+	return LooksLikeRequest(b)
+}
+
 // LooksLikeResponse reports whether b starts with an HTTP/1.x status line.
 func LooksLikeResponse(b []byte) bool {
 	if len(b) < 12 {
