@@ -58,7 +58,10 @@
 // beyond the table's own). URI, Host and User-Agent strings are shared
 // through an http.Interner, which looks recent values up in a small
 // direct-mapped cache before its map. A head that arrives in one segment
-// is parsed in place, its end and its fields found in one pass.
+// is parsed in place, its end and its fields found in one pass; one with
+// the same bytes as the last head of its kind parsed so (a client
+// repeating its request, a server its headers within one second of Date)
+// is compared with it and takes what it said, unparsed.
 // RunConcurrent copies payloads from the reading goroutine to the table's
 // (a small part of a run: README, Application layer). Body segments and
 // ACKs allocate nothing. What the

@@ -109,7 +109,7 @@ func (e *Engine) Open(info *analyze.L7Info, dir int, d *analyze.Decoded, payload
 		return nil, false
 	}
 	var f *tcpFlow
-	isReq := e.cfg.HTTP != nil && http.LooksLikeRequest(payload)
+	isReq := e.cfg.HTTP != nil && e.strings.LooksLikeRequest(payload)
 	switch {
 	case isReq || e.cfg.HTTP != nil && http.LooksLikeResponse(payload):
 		// The client is whoever sends requests, even when the table

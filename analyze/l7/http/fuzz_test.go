@@ -2,6 +2,7 @@ package http
 
 import (
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/flowproof/flowproof/analyze"
@@ -60,6 +61,45 @@ func FuzzConn(f *testing.F) {
 		c.End()
 		if int64(n) > st.Requests+st.Responses+int64(len(reqs)) {
 			t.Fatalf("%d rows from %d requests and %d responses", n, st.Requests, st.Responses)
+		}
+	})
+}
+
+// FuzzLastHead feeds the same connection twice through connections sharing
+// an Interner (the second time its heads are the last ones, taken
+// unparsed) and once without: the transactions and counts are the same.
+func FuzzLastHead(f *testing.F) {
+	pay := recordedPayloads("http-v4.pcap", 40)
+	for i := 0; i+1 < len(pay); i += 2 {
+		f.Add(pay[i], pay[i+1], uint8(200))
+	}
+	f.Add([]byte("GET / HTTP/1.1\r\nHost: h\r\n\r\n"), []byte("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi"), uint8(255))
+	f.Add([]byte("HEAD / HTTP/1.0\r\n\r\n"), []byte("HTTP/1.0 101 Switching\r\n\r\nxx"), uint8(5))
+	f.Fuzz(func(t *testing.T, reqs, resps []byte, piece uint8) {
+		conn := func(in *Interner) ([]string, Stats) {
+			var out []string
+			var st Stats
+			c := NewConn(&analyze.L7Info{}, Limits{MaxHeaderBytes: 512}, &st, func(t *Transaction) { out = append(out, show(t)) })
+			c.Strings = in
+			size := int(piece) + 1
+			for i := 0; i < len(reqs) || i < len(resps); i += size {
+				if i < len(reqs) {
+					c.Requests().Data(reqs[i:min(i+size, len(reqs))], int64(i))
+				}
+				if i < len(resps) {
+					c.Responses().Data(resps[i:min(i+size, len(resps))], int64(i))
+				}
+			}
+			c.End()
+			return out, st
+		}
+		want, wantSt := conn(nil)
+		in := new(Interner)
+		for range 2 {
+			got, st := conn(in)
+			if strings.Join(got, "\n") != strings.Join(want, "\n") || st != wantSt {
+				t.Fatalf("with the last heads:\n\t%s\n\t%+v\nparsed:\n\t%s\n\t%+v", strings.Join(got, "\n\t"), st, strings.Join(want, "\n\t"), wantSt)
+			}
 		}
 	})
 }

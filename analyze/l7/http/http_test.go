@@ -33,10 +33,14 @@ func show(t *Transaction) string {
 		t.StatusMsg, t.RequestBodyLen, t.ResponseBodyLen, t.TsNs, o(t.RequestNs), o(t.LatencyNs), o(t.DurationNs), t.Tags)
 }
 
-func run(lim Limits, evs []ev) ([]string, Stats) {
+func run(lim Limits, evs []ev) ([]string, Stats) { return runWith(nil, lim, evs) }
+
+// runWith is run with the connection's strings (and last heads) in in.
+func runWith(in *Interner, lim Limits, evs []ev) ([]string, Stats) {
 	var out []string
 	var st Stats
 	c := NewConn(&analyze.L7Info{}, lim, &st, func(t *Transaction) { out = append(out, show(t)) })
+	c.Strings = in
 	for _, e := range evs {
 		h := c.Requests()
 		if e.dir == '<' {
@@ -58,74 +62,111 @@ const (
 	noBody = "HTTP/1.1 204 No Content\r\n\r\n"
 )
 
+// connTests are TestConn's connections.
+var connTests = []struct {
+	name string
+	evs  []ev
+	want []string
+}{
+	{"one request", []ev{req(10, get1), resp(20, ok5)},
+		[]string{`1 GET /a 200 "OK" body=0/5 ts=10 req=10 lat=10 dur=10 []`}},
+	{"split head: the completing packet times the request and the response", []ev{
+		req(10, "GET /a HT"), req(11, "TP/1.1\r\nHost: h\r"), req(12, "\n\r\n"),
+		resp(20, "HTTP/1.1 200 OK\r\nContent-"), resp(21, "Length: 5\r\n\r\nhe"), resp(25, "llo")},
+		[]string{`1 GET /a 200 "OK" body=0/5 ts=10 req=12 lat=9 dur=15 []`}},
+	{"keep-alive", []ev{req(10, get1), resp(20, ok5), req(30, "GET /b HTTP/1.1\r\n\r\n"), resp(40, noBody)},
+		[]string{`1 GET /a 200 "OK" body=0/5 ts=10 req=10 lat=10 dur=10 []`, `2 GET /b 204 "No Content" body=0/0 ts=30 req=30 lat=10 dur=10 []`}},
+	{"pipelined: responses pair in order", []ev{
+		req(10, get1+"GET /b HTTP/1.1\r\n\r\nGET /c HTTP/1.1\r\n\r\n"),
+		resp(20, ok5+"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"), resp(30, "HTTP/1.1 500 Oops\r\nContent-Length: 2\r\n\r\nxx")},
+		[]string{`1 GET /a 200 "OK" body=0/5 ts=10 req=10 lat=10 dur=10 []`,
+			`2 GET /b 404 "Not Found" body=0/0 ts=10 req=10 lat=10 dur=10 [pipelined]`,
+			`3 GET /c 500 "Oops" body=0/2 ts=10 req=10 lat=20 dur=20 [pipelined]`}},
+	{"chunked response, extensions and trailer", []ev{req(10, get1),
+		resp(20, "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\nContent-Length: 99\r\n\r\n5;x=y\r\nhello\r\n1"),
+		resp(21, "0\r\n0123456789abcdef\r\n0\r\nTrailer: v\r\n\r\n")},
+		[]string{`1 GET /a 200 "OK" body=0/21 ts=10 req=10 lat=10 dur=11 []`}},
+	{"chunked request body", []ev{req(10, "POST /up HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"), resp(20, noBody)},
+		[]string{`1 POST /up 204 "No Content" body=3/0 ts=10 req=10 lat=10 dur=10 []`}},
+	{"request body by length, response before its end", []ev{
+		req(10, "PUT /x HTTP/1.1\r\nContent-Length: 10\r\n\r\n12345"),
+		resp(20, "HTTP/1.1 413 Too Large\r\nContent-Length: 0\r\n\r\n"), req(30, "67890")},
+		[]string{`1 PUT /x 413 "Too Large" body=10/0 ts=10 req=10 lat=10 dur=10 []`}},
+	{"HEAD has no body whatever its length says", []ev{req(10, "HEAD / HTTP/1.1\r\n\r\n"),
+		resp(20, "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n"), req(30, get1), resp(40, ok5)},
+		[]string{`1 HEAD / 200 "OK" body=0/0 ts=10 req=10 lat=10 dur=10 []`, `2 GET /a 200 "OK" body=0/5 ts=30 req=30 lat=10 dur=10 []`}},
+	{"304 has no body", []ev{req(10, get1), resp(20, "HTTP/1.1 304 Not Modified\r\nContent-Length: 50\r\n\r\n")},
+		[]string{`1 GET /a 304 "Not Modified" body=0/0 ts=10 req=10 lat=10 dur=10 []`}},
+	{"1xx is interim", []ev{req(10, "POST /u HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n"),
+		resp(15, "HTTP/1.1 100 Continue\r\n\r\n"), req(16, "ok"), resp(20, ok5)},
+		[]string{`1 POST /u 200 "OK" body=2/5 ts=10 req=10 lat=10 dur=10 []`}},
+	{"101 ends HTTP on the connection", []ev{req(10, "GET /ws HTTP/1.1\r\nUpgrade: websocket\r\n\r\n"),
+		resp(20, "HTTP/1.1 101 Switching Protocols\r\n\r\n\x81\x05hello"), req(30, "\x81\x85GET / HTTP/1.1\r\n\r\n")},
+		[]string{`1 GET /ws 101 "Switching Protocols" body=0/0 ts=10 req=10 lat=10 dur=10 []`}},
+	{"HTTP/1.0 body until close", []ev{req(10, "GET / HTTP/1.0\r\n\r\n"), resp(20, "HTTP/1.0 200 OK\r\n\r\nabc"), resp(30, "defg")},
+		[]string{`1 GET / 200 "OK" body=0/7 ts=10 req=10 lat=10 dur=20 []`}},
+	{"no response", []ev{req(10, get1)},
+		[]string{`1 GET /a - "" body=0/0 ts=10 req=10 lat=- dur=- [no_response]`}},
+	{"response without request", []ev{resp(20, ok5)},
+		[]string{`1   200 "OK" body=0/5 ts=20 req=- lat=- dur=0 []`}},
+	{"capture ends inside a body", []ev{req(10, get1), resp(20, "HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\nabc")},
+		[]string{`1 GET /a 200 "OK" body=0/3 ts=10 req=10 lat=10 dur=10 [partial]`}},
+	{"gap inside a body counts as body", []ev{req(10, get1), resp(20, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc"),
+		{dir: '<', gap: 4, ts: 21}, resp(22, "hij"), req(30, get1), resp(40, ok5)},
+		[]string{`1 GET /a 200 "OK" body=0/10 ts=10 req=10 lat=10 dur=12 [gap]`, `2 GET /a 200 "OK" body=0/5 ts=30 req=30 lat=10 dur=10 []`}},
+	{"lost response head: the next response pairs with the next request", []ev{
+		req(10, get1), req(11, "GET /b HTTP/1.1\r\n\r\n"), {dir: '<', gap: 40, ts: 20}, resp(20, "body bytes"), resp(30, ok5)},
+		[]string{`1 GET /a - "" body=0/0 ts=10 req=10 lat=- dur=- [no_response,gap]`, `2 GET /b 200 "OK" body=0/5 ts=11 req=11 lat=19 dur=19 [pipelined]`}},
+	{"lost request head: its response pairs with a stand-in", []ev{
+		{dir: '>', gap: 30, ts: 10}, req(12, "GET /b HTTP/1.1\r\n\r\n"), resp(20, noBody), resp(30, ok5)},
+		[]string{`1   204 "No Content" body=0/0 ts=10 req=- lat=- dur=10 [gap]`, `2 GET /b 200 "OK" body=0/5 ts=12 req=12 lat=18 dur=18 [pipelined]`}},
+	{"malformed request line", []ev{req(10, "GARBAGE\r\n\r\n"), req(20, get1), resp(30, ok5)},
+		[]string{`1 GET /a 200 "OK" body=0/5 ts=20 req=20 lat=10 dur=10 []`}},
+}
+
 func TestConn(t *testing.T) {
-	tests := []struct {
-		name string
-		evs  []ev
-		want []string
-	}{
-		{"one request", []ev{req(10, get1), resp(20, ok5)},
-			[]string{`1 GET /a 200 "OK" body=0/5 ts=10 req=10 lat=10 dur=10 []`}},
-		{"split head: the completing packet times the request and the response", []ev{
-			req(10, "GET /a HT"), req(11, "TP/1.1\r\nHost: h\r"), req(12, "\n\r\n"),
-			resp(20, "HTTP/1.1 200 OK\r\nContent-"), resp(21, "Length: 5\r\n\r\nhe"), resp(25, "llo")},
-			[]string{`1 GET /a 200 "OK" body=0/5 ts=10 req=12 lat=9 dur=15 []`}},
-		{"keep-alive", []ev{req(10, get1), resp(20, ok5), req(30, "GET /b HTTP/1.1\r\n\r\n"), resp(40, noBody)},
-			[]string{`1 GET /a 200 "OK" body=0/5 ts=10 req=10 lat=10 dur=10 []`, `2 GET /b 204 "No Content" body=0/0 ts=30 req=30 lat=10 dur=10 []`}},
-		{"pipelined: responses pair in order", []ev{
-			req(10, get1+"GET /b HTTP/1.1\r\n\r\nGET /c HTTP/1.1\r\n\r\n"),
-			resp(20, ok5+"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"), resp(30, "HTTP/1.1 500 Oops\r\nContent-Length: 2\r\n\r\nxx")},
-			[]string{`1 GET /a 200 "OK" body=0/5 ts=10 req=10 lat=10 dur=10 []`,
-				`2 GET /b 404 "Not Found" body=0/0 ts=10 req=10 lat=10 dur=10 [pipelined]`,
-				`3 GET /c 500 "Oops" body=0/2 ts=10 req=10 lat=20 dur=20 [pipelined]`}},
-		{"chunked response, extensions and trailer", []ev{req(10, get1),
-			resp(20, "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\nContent-Length: 99\r\n\r\n5;x=y\r\nhello\r\n1"),
-			resp(21, "0\r\n0123456789abcdef\r\n0\r\nTrailer: v\r\n\r\n")},
-			[]string{`1 GET /a 200 "OK" body=0/21 ts=10 req=10 lat=10 dur=11 []`}},
-		{"chunked request body", []ev{req(10, "POST /up HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"), resp(20, noBody)},
-			[]string{`1 POST /up 204 "No Content" body=3/0 ts=10 req=10 lat=10 dur=10 []`}},
-		{"request body by length, response before its end", []ev{
-			req(10, "PUT /x HTTP/1.1\r\nContent-Length: 10\r\n\r\n12345"),
-			resp(20, "HTTP/1.1 413 Too Large\r\nContent-Length: 0\r\n\r\n"), req(30, "67890")},
-			[]string{`1 PUT /x 413 "Too Large" body=10/0 ts=10 req=10 lat=10 dur=10 []`}},
-		{"HEAD has no body whatever its length says", []ev{req(10, "HEAD / HTTP/1.1\r\n\r\n"),
-			resp(20, "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n"), req(30, get1), resp(40, ok5)},
-			[]string{`1 HEAD / 200 "OK" body=0/0 ts=10 req=10 lat=10 dur=10 []`, `2 GET /a 200 "OK" body=0/5 ts=30 req=30 lat=10 dur=10 []`}},
-		{"304 has no body", []ev{req(10, get1), resp(20, "HTTP/1.1 304 Not Modified\r\nContent-Length: 50\r\n\r\n")},
-			[]string{`1 GET /a 304 "Not Modified" body=0/0 ts=10 req=10 lat=10 dur=10 []`}},
-		{"1xx is interim", []ev{req(10, "POST /u HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n"),
-			resp(15, "HTTP/1.1 100 Continue\r\n\r\n"), req(16, "ok"), resp(20, ok5)},
-			[]string{`1 POST /u 200 "OK" body=2/5 ts=10 req=10 lat=10 dur=10 []`}},
-		{"101 ends HTTP on the connection", []ev{req(10, "GET /ws HTTP/1.1\r\nUpgrade: websocket\r\n\r\n"),
-			resp(20, "HTTP/1.1 101 Switching Protocols\r\n\r\n\x81\x05hello"), req(30, "\x81\x85GET / HTTP/1.1\r\n\r\n")},
-			[]string{`1 GET /ws 101 "Switching Protocols" body=0/0 ts=10 req=10 lat=10 dur=10 []`}},
-		{"HTTP/1.0 body until close", []ev{req(10, "GET / HTTP/1.0\r\n\r\n"), resp(20, "HTTP/1.0 200 OK\r\n\r\nabc"), resp(30, "defg")},
-			[]string{`1 GET / 200 "OK" body=0/7 ts=10 req=10 lat=10 dur=20 []`}},
-		{"no response", []ev{req(10, get1)},
-			[]string{`1 GET /a - "" body=0/0 ts=10 req=10 lat=- dur=- [no_response]`}},
-		{"response without request", []ev{resp(20, ok5)},
-			[]string{`1   200 "OK" body=0/5 ts=20 req=- lat=- dur=0 []`}},
-		{"capture ends inside a body", []ev{req(10, get1), resp(20, "HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\nabc")},
-			[]string{`1 GET /a 200 "OK" body=0/3 ts=10 req=10 lat=10 dur=10 [partial]`}},
-		{"gap inside a body counts as body", []ev{req(10, get1), resp(20, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc"),
-			{dir: '<', gap: 4, ts: 21}, resp(22, "hij"), req(30, get1), resp(40, ok5)},
-			[]string{`1 GET /a 200 "OK" body=0/10 ts=10 req=10 lat=10 dur=12 [gap]`, `2 GET /a 200 "OK" body=0/5 ts=30 req=30 lat=10 dur=10 []`}},
-		{"lost response head: the next response pairs with the next request", []ev{
-			req(10, get1), req(11, "GET /b HTTP/1.1\r\n\r\n"), {dir: '<', gap: 40, ts: 20}, resp(20, "body bytes"), resp(30, ok5)},
-			[]string{`1 GET /a - "" body=0/0 ts=10 req=10 lat=- dur=- [no_response,gap]`, `2 GET /b 200 "OK" body=0/5 ts=11 req=11 lat=19 dur=19 [pipelined]`}},
-		{"lost request head: its response pairs with a stand-in", []ev{
-			{dir: '>', gap: 30, ts: 10}, req(12, "GET /b HTTP/1.1\r\n\r\n"), resp(20, noBody), resp(30, ok5)},
-			[]string{`1   204 "No Content" body=0/0 ts=10 req=- lat=- dur=10 [gap]`, `2 GET /b 200 "OK" body=0/5 ts=12 req=12 lat=18 dur=18 [pipelined]`}},
-		{"malformed request line", []ev{req(10, "GARBAGE\r\n\r\n"), req(20, get1), resp(30, ok5)},
-			[]string{`1 GET /a 200 "OK" body=0/5 ts=20 req=20 lat=10 dur=10 []`}},
-	}
-	for _, tt := range tests {
+	for _, tt := range connTests {
 		t.Run(tt.name, func(t *testing.T) {
 			got, _ := run(Limits{}, tt.evs)
 			if strings.Join(got, "\n") != strings.Join(tt.want, "\n") {
 				t.Errorf("got\n\t%s\nwant\n\t%s", strings.Join(got, "\n\t"), strings.Join(tt.want, "\n\t"))
 			}
 		})
+	}
+}
+
+// TestLastHead: connections sharing an Interner, each head seen again
+// (taken from the last head instead of parsed), give the transactions and
+// counts that parsing gives.
+func TestLastHead(t *testing.T) {
+	in := new(Interner)
+	for round := range 2 {
+		for _, tt := range connTests {
+			_, want := run(Limits{}, tt.evs)
+			got, st := runWith(in, Limits{}, tt.evs)
+			if strings.Join(got, "\n") != strings.Join(tt.want, "\n") || st != want {
+				t.Errorf("round %d, %s: got\n\t%s\n\t%+v\nwant\n\t%s\n\t%+v", round, tt.name, strings.Join(got, "\n\t"), st, strings.Join(tt.want, "\n\t"), want)
+			}
+			// The same connection again: its heads are the last ones.
+			if got, _ := runWith(in, Limits{}, tt.evs); strings.Join(got, "\n") != strings.Join(tt.want, "\n") {
+				t.Errorf("round %d, %s again: got\n\t%s\nwant\n\t%s", round, tt.name, strings.Join(got, "\n\t"), strings.Join(tt.want, "\n\t"))
+			}
+		}
+	}
+	if len(in.heads[0].head) == 0 || len(in.heads[1].head) == 0 {
+		t.Error("no last heads kept")
+	}
+	// Interner.LooksLikeRequest answers as LooksLikeRequest, from the last
+	// request head or not.
+	for _, tt := range connTests {
+		for _, e := range tt.evs {
+			b := []byte(e.data)
+			want := LooksLikeRequest(b)
+			runWith(in, Limits{}, []ev{e})
+			if got := in.LooksLikeRequest(b); got != want {
+				t.Errorf("%s: Interner.LooksLikeRequest(%q) = %v, want %v", tt.name, e.data, got, want)
+			}
+		}
 	}
 }
 

@@ -29,13 +29,30 @@ func (h *half) head(b []byte, tsNs int64) []byte {
 			return nil
 		}
 		h.firstNs = tsNs
+		// The same head as the last one parsed in place: what it says is
+		// known (its bytes decide it all).
+		var last *lastHead
+		if in := h.c.Strings; in != nil {
+			last = &in.heads[b2i(h.isResp)]
+			if n := len(last.head); n > 0 && n <= len(b) && n <= h.c.lim.MaxHeaderBytes && string(b[:n]) == string(last.head) {
+				h.take(&last.p, tsNs)
+				return b[n:]
+			}
+		}
 		// The whole head in one piece: parse it in place, finding its end
 		// and its fields in one pass.
 		if i := bytes.IndexByte(b, '\n'); i >= 0 {
 			var m message
 			if n := scanFields(b[i+1:], true, &m); n >= 0 && i+1+n <= h.c.lim.MaxHeaderBytes {
-				h.parsed(trimCR(b[:i]), &m, tsNs)
-				return b[i+1+n:]
+				n += i + 1
+				var p head
+				h.read(&p, trimCR(b[:i]), &m)
+				if last != nil && n <= maxLastHead {
+					last.head = append(last.head[:0], b[:n]...)
+					last.p = p
+				}
+				h.take(&p, tsNs)
+				return b[n:]
 			}
 		}
 	}
@@ -235,21 +252,53 @@ func (h *half) parseHead(head []byte, tsNs int64) {
 // parsed takes a head: its start line (without the line end) and what its
 // fields say.
 func (h *half) parsed(line []byte, m *message, tsNs int64) {
+	var p head
+	h.read(&p, line, m)
+	h.take(&p, tsNs)
+}
+
+// head is what a request or response head says, as a transaction keeps
+// it: a function of the head's bytes alone (lastHead reuses it).
+type head struct {
+	ok                         bool // the start line parsed and the length is not malformed
+	method, uri, version, host string
+	ua, msg                    string
+	code                       int
+	m                          message // host and ua nil: the strings above hold them
+}
+
+// read makes *p of a head's start line (without the line end) and fields.
+func (h *half) read(p *head, line []byte, m *message) {
+	in := h.c.Strings
 	if h.isResp {
-		h.response(line, m, tsNs)
+		version, code, msg, ok := statusLine(line)
+		*p = head{ok: ok && !m.badLength, code: code, m: *m}
+		if p.ok {
+			p.version, p.msg = intern(version, versions), intern(msg[:min(len(msg), maxField)], reasons)
+		}
 	} else {
-		h.request(line, m, tsNs)
+		method, uri, version, ok := requestLine(line)
+		*p = head{ok: ok && !m.badLength, m: *m}
+		if p.ok {
+			p.method, p.uri, p.version = intern(method, methods), in.get(uri, maxURI), intern(version, versions)
+			p.host, p.ua = in.get(m.host, maxField), in.get(m.ua, maxField)
+		}
+	}
+	p.m.host, p.m.ua = nil, nil
+}
+
+// take acts on a head read.
+func (h *half) take(p *head, tsNs int64) {
+	if h.isResp {
+		h.response(p, tsNs)
+	} else {
+		h.request(p, tsNs)
 	}
 }
 
-func (h *half) request(line []byte, m *message, tsNs int64) {
+func (h *half) request(p *head, tsNs int64) {
 	c := h.c
-	method, uri, version, ok := requestLine(line)
-	if !ok {
-		h.lost(0, true)
-		return
-	}
-	if m.badLength {
+	if !p.ok {
 		h.lost(0, true)
 		return
 	}
@@ -257,15 +306,14 @@ func (h *half) request(line []byte, m *message, tsNs int64) {
 	c.depth++
 	t := c.tx()
 	t.FromResp, t.TsNs, t.TransDepth = c.ClientIsResp, h.firstNs, c.depth
-	t.Method, t.URI, t.Version = intern(method, methods), c.Strings.get(uri, maxURI), intern(version, versions)
-	t.Host, t.UserAgent = c.Strings.get(m.host, maxField), c.Strings.get(m.ua, maxField)
+	t.Method, t.URI, t.Version, t.Host, t.UserAgent = p.method, p.uri, p.version, p.host, p.ua
 	t.RequestNs = analyze.Some(tsNs)
 	if len(c.pending) > 0 || c.resp.cur != nil {
 		t.Tags |= TagPipelined
 	}
 	c.push(t)
 	h.cur = t
-	h.body0(m, false, tsNs)
+	h.body0(&p.m, false, tsNs)
 }
 
 // push queues a request for its response, within MaxPending.
@@ -294,17 +342,13 @@ func (c *Conn) push(t *Transaction) {
 	c.pending = append(c.pending, t)
 }
 
-func (h *half) response(line []byte, m *message, tsNs int64) {
+func (h *half) response(p *head, tsNs int64) {
 	c := h.c
-	version, code, msg, ok := statusLine(line)
-	if !ok {
+	if !p.ok {
 		h.lost(0, true)
 		return
 	}
-	if m.badLength {
-		h.lost(0, true)
-		return
-	}
+	code := p.code
 	c.stats.Responses++
 	if code >= 100 && code < 200 && code != 101 {
 		return // interim: the final response is still to come
@@ -321,12 +365,12 @@ func (h *half) response(line []byte, m *message, tsNs int64) {
 		c.stats.Orphans++
 		c.depth++
 		t = c.tx()
-		t.FromResp, t.TsNs, t.TransDepth, t.Version = c.ClientIsResp, h.firstNs, c.depth, intern(version, versions)
+		t.FromResp, t.TsNs, t.TransDepth, t.Version = c.ClientIsResp, h.firstNs, c.depth, p.version
 	}
 	noBody, opaque := code == 204 || code == 304 || code == 101, code == 101
 	if t != nil {
 		t.StatusCode = analyze.Some(int64(code))
-		t.StatusMsg = intern(msg[:min(len(msg), maxField)], reasons)
+		t.StatusMsg = p.msg
 		if t.RequestNs.Valid {
 			t.LatencyNs = analyze.Some(tsNs - t.RequestNs.V)
 		}
@@ -338,7 +382,7 @@ func (h *half) response(line []byte, m *message, tsNs int64) {
 		}
 	}
 	h.cur = t
-	h.body0(m, noBody, tsNs)
+	h.body0(&p.m, noBody, tsNs)
 	if opaque {
 		c.stats.Opaque++
 		c.opaque = true
@@ -585,6 +629,27 @@ func cut(b []byte, n int) string { return string(b[:min(len(b), n)]) }
 type Interner struct {
 	m      map[string]string
 	recent [internRecent]string
+	heads  [2]lastHead // of requests, of responses
+}
+
+// lastHead is the last head of its kind parsed in place, its bytes and
+// what they said. A client repeating a request, or a server its response
+// headers within the same second (the Date field), sends the same bytes
+// again: comparing them costs less than parsing them (the parse was most
+// of what --l7 added to the table's goroutine).
+type lastHead struct {
+	head []byte
+	p    head
+}
+
+// maxLastHead bounds the head a lastHead keeps.
+const maxLastHead = 1 << 10
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 const (
@@ -660,6 +725,16 @@ func LooksLikeRequest(b []byte) bool {
 		}
 	}
 	return false
+}
+
+// LooksLikeRequest is the package's LooksLikeRequest, answered without a
+// parse when b starts with the last request head parsed in place (a new
+// connection's first request, the same as the last connection's).
+func (in *Interner) LooksLikeRequest(b []byte) bool {
+	if l := &in.heads[0]; l.p.ok && len(l.head) > 0 && len(l.head) <= len(b) && string(b[:len(l.head)]) == string(l.head) {
+		return true
+	}
+	return LooksLikeRequest(b)
 }
 
 // LooksLikeResponse reports whether b starts with an HTTP/1.x status line.
