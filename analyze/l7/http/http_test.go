@@ -2,6 +2,7 @@ package http
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"unsafe"
@@ -271,12 +272,19 @@ func TestInterner(t *testing.T) {
 	for i := range maxInterned + 10 {
 		in.get([]byte(fmt.Sprint(i)), 100)
 	}
-	if len(in.m) > maxInterned {
-		t.Errorf("%d strings kept, limit %d", len(in.m), maxInterned)
+	if len(in.table) != maxInterned {
+		t.Errorf("%d slots, want %d: the table never grows", len(in.table), maxInterned)
 	}
-	in.get([]byte(strings.Repeat("u", maxInternedLen+1)), 1<<20)
-	if _, ok := in.m[strings.Repeat("u", maxInternedLen+1)]; ok {
+	long := strings.Repeat("u", maxInternedLen+1)
+	in.get([]byte(long), 1<<20)
+	if slices.Contains(in.table, long) || slices.Contains(in.recent[:], long) {
 		t.Errorf("a long value was kept")
+	}
+	// A value seen again after others took its slot is still itself.
+	for i := range 3 * maxInterned {
+		if v := fmt.Sprint(i % (maxInterned + 7)); in.get([]byte(v), 100) != v {
+			t.Fatalf("%q came back as another value", v)
+		}
 	}
 	// Values that collide in the recent cache (same length and bytes at
 	// its three places) still come back as themselves.

@@ -3,6 +3,7 @@ package http
 import (
 	"bytes"
 	"encoding/binary"
+	"hash/maphash"
 	"unicode/utf8"
 
 	"github.com/flowproof/flowproof/analyze"
@@ -622,12 +623,17 @@ func cut(b []byte, n int) string { return string(b[:min(len(b), n)]) }
 
 // Interner shares the strings that repeat from transaction to transaction
 // (a client's User-Agent, a server's Host, popular URIs), so that each is
-// allocated once. It holds at most maxInterned strings, and starts over
-// when full; in front of them, a direct-mapped cache keyed by the length
-// and three bytes finds a value seen recently with one comparison instead
-// of hashing it. Its zero value is ready; it is not safe for concurrent use.
+// allocated once. It holds at most maxInterned strings in a table that
+// never grows: a string hashed to a slot replaces the one there, so that
+// values that never repeat (ids in URIs, a request id in a header) cost an
+// allocation each, as without interning, and no map's growth and rehashing
+// (which had cost as much as parsing the heads when every URI differed).
+// In front of it, a direct-mapped cache keyed by the length and three
+// bytes finds a value seen recently with one comparison instead of hashing
+// it. Its zero value is ready; it is not safe for concurrent use.
 type Interner struct {
-	m      map[string]string
+	seed   maphash.Seed
+	table  []string // maxInterned slots by hash, made at the first use
 	recent [internRecent]string
 	heads  [2]lastHead // of requests, of responses
 }
@@ -653,9 +659,9 @@ func b2i(b bool) int {
 }
 
 const (
-	maxInterned    = 4096
-	maxInternedLen = 256 // longer strings are not kept
-	internRecent   = 256 // entries of the direct-mapped cache (a power of 2)
+	maxInterned    = 4096 // slots of the table (a power of 2)
+	maxInternedLen = 256  // longer strings are not kept
+	internRecent   = 256  // entries of the direct-mapped cache (a power of 2)
 )
 
 // get returns b (cut to n bytes) as a string, interned when in is not nil.
@@ -672,16 +678,15 @@ func (in *Interner) get(b []byte, n int) string {
 	if same(b, *r) {
 		return *r
 	}
-	s, ok := in.m[string(b)]
-	if !ok {
-		if in.m == nil || len(in.m) >= maxInterned {
-			in.m = make(map[string]string)
-		}
-		s = string(b)
-		in.m[s] = s
+	if in.table == nil {
+		in.seed, in.table = maphash.MakeSeed(), make([]string, maxInterned)
 	}
-	*r = s
-	return s
+	t := &in.table[maphash.Bytes(in.seed, b)%maxInterned]
+	if !same(b, *t) {
+		*t = string(b)
+	}
+	*r = *t
+	return *t
 }
 
 // intern returns b as a string, without allocating when it is in common:
