@@ -628,14 +628,19 @@ func cut(b []byte, n int) string { return string(b[:min(len(b), n)]) }
 // values that never repeat (ids in URIs, a request id in a header) cost an
 // allocation each, as without interning, and no map's growth and rehashing
 // (which had cost as much as parsing the heads when every URI differed).
-// In front of it, a direct-mapped cache keyed by the length and three
-// bytes finds a value seen recently with one comparison instead of hashing
-// it. Its zero value is ready; it is not safe for concurrent use.
+// A slot keeps its string's hash: a string is read, a cache miss when it
+// was made long ago, only when the hashes agree. Its zero value is ready;
+// it is not safe for concurrent use.
 type Interner struct {
-	seed   maphash.Seed
-	table  []string // maxInterned slots by hash, made at the first use
-	recent [internRecent]string
-	heads  [2]lastHead // of requests, of responses
+	seed  maphash.Seed
+	table []interned  // maxInterned slots by hash, made at the first use
+	heads [2]lastHead // of requests, of responses
+}
+
+// interned is a slot of an Interner's table.
+type interned struct {
+	hash uint64
+	s    string
 }
 
 // lastHead is the last head of its kind parsed in place, its bytes and
@@ -661,7 +666,6 @@ func b2i(b bool) int {
 const (
 	maxInterned    = 4096 // slots of the table (a power of 2)
 	maxInternedLen = 256  // longer strings are not kept
-	internRecent   = 256  // entries of the direct-mapped cache (a power of 2)
 )
 
 // get returns b (cut to n bytes) as a string, interned when in is not nil.
@@ -673,20 +677,15 @@ func (in *Interner) get(b []byte, n int) string {
 	if len(b) == 0 {
 		return ""
 	}
-	l := len(b)
-	r := &in.recent[(uint(l)*0x9e3779b1^uint(b[0])<<3^uint(b[l/2])<<7^uint(b[l-1])*0x85ebca6b)>>5%internRecent]
-	if same(b, *r) {
-		return *r
-	}
 	if in.table == nil {
-		in.seed, in.table = maphash.MakeSeed(), make([]string, maxInterned)
+		in.seed, in.table = maphash.MakeSeed(), make([]interned, maxInterned)
 	}
-	t := &in.table[maphash.Bytes(in.seed, b)%maxInterned]
-	if !same(b, *t) {
-		*t = string(b)
+	h := maphash.Bytes(in.seed, b)
+	t := &in.table[h%maxInterned]
+	if t.hash != h || !same(b, t.s) {
+		*t = interned{h, string(b)}
 	}
-	*r = *t
-	return *t
+	return t.s
 }
 
 // intern returns b as a string, without allocating when it is in common:
