@@ -147,7 +147,12 @@ printf '  %-44s %s\n' "wall at most argus/4 ($(printf %.2f "$(echo "$argus_wall 
 printf '  %-44s %s\n' "wall at most tshark/30 ($(printf %.2f "$(echo "$tshark_wall / 30" | bc -l)") s):" \
 	"$(printf %.2f "$fp_wall") s, $(verdict "$fp_wall <= $tshark_wall / 30") (read+hash alone: $(printf %.2f "$floor_wall") s)"
 printf '  %-44s %s\n' "peak RSS at most 64 MiB:" "$(echo "scale=1; $fp_rss / 1024" | bc -l) MiB, $(verdict "$fp_rss <= 65536")"
-printf '  %-44s %s\n' "wall at most 1.4x read+hash (issue 16):" "$(printf %.2f "$(echo "$fp_wall / $floor_wall" | bc -l)")x ($(printf %.2f "$fp_wall") s against $(printf %.2f "$floor_wall") s), $(verdict "$fp_wall <= $floor_wall * 1.4")"
+# Judged on the median of the rounds' ratios (flowproof and readfloor run in
+# each round), as the other ratios below: the machine's speed drifts between
+# rounds more than within one.
+floor_x=$(paste -d' ' "$work/flowproof" "$work/readfloor" | awk '{print $1 / $4}' | sort -n |
+	awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}')
+printf '  %-44s %s\n' "wall at most 1.4x read+hash (issue 16):" "$(printf %.2f "$floor_x")x (median of the rounds' ratios; medians $(printf %.2f "$fp_wall") s against $(printf %.2f "$floor_wall") s), $(verdict "$floor_x <= 1.4")"
 printf '  %-44s %s\n' "cross-check at most 1.1x the plain run:" "$(printf %.2f "$(echo "$xc_wall / $fp_wall" | bc -l)")x, $(verdict "$xc_wall <= $fp_wall * 1.1")"
 printf '  %-44s %s\n' "RSS flat when twice as long (at most 1.1x):" "$(printf %.2f "$(echo "$rss2 / $fp_rss" | bc -l)")x, $(verdict "$rss2 <= $fp_rss * 1.1")"
 
