@@ -281,13 +281,15 @@ for round in $(seq "$repeat"); do
 done
 vary_ratio=$(ratio flowproof-vary-l7 flowproof-vary 1)
 read -r _ _ vary_rss < <(summary flowproof-vary-l7)
-fw_ns=$(cd "$(dirname "$0")/../.." && go test -run '^$' -bench '^BenchmarkFlowWriter$' -benchtime 300000x ./report |
-	awk '/^BenchmarkFlowWriter/ {print $3}')
+# The median of 7 runs: one run's time per flow moved from 261 to 409 ns on
+# this machine in one evening.
+fw_ns=$(cd "$(dirname "$0")/../.." && go test -run '^$' -bench '^BenchmarkFlowWriter$' -benchtime 300000x -count 7 ./report |
+	awk '/^BenchmarkFlowWriter/ {print $3}' | sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}')
 echo "L7 and writer bars (issues 15 and 16):"
 printf '  %-44s %s\n' "--l7 at most 1.3x the plain run:" "$(printf %.2f "$l7_ratio")x (medians $(printf %.2f "$l7_wall") s against $(printf %.2f "$pl_wall") s, CPU $(printf %.2f "$l7_cpu") s against $(printf %.2f "$pl_cpu") s), $(verdict "$l7_ratio <= 1.3")"
 printf '  %-44s %s\n' "(--l7, every HTTP head distinct, not judged:" "$(printf %.2f "$vary_ratio")x the plain run, peak RSS $(echo "scale=1; $vary_rss / 1024" | bc -l) MiB, $repeat rounds)"
 printf '  %-44s %s\n' "--l7 memory flat when twice as long (1.1x):" "$(printf %.2f "$(echo "$l7_rss2 / $l7_rss1" | bc -l)")x ($(echo "scale=1; $l7_rss2 / 1024" | bc -l) MiB against $(echo "scale=1; $l7_rss1 / 1024" | bc -l) MiB; $(echo "scale=1; $l7_rss / 1024" | bc -l) MiB in the rounds below, the plain run's 64 MiB bar $(verdict "$l7_rss <= 65536")), $(verdict "$l7_rss2 <= $l7_rss1 * 1.1")"
-printf '  %-44s %s\n' "flows.parquet at most 0.3 µs per flow:" "$fw_ns ns (BenchmarkFlowWriter), $(verdict "$fw_ns <= 300")"
+printf '  %-44s %s\n' "flows.parquet at most 0.3 µs per flow:" "$fw_ns ns (BenchmarkFlowWriter, median of 7 runs), $(verdict "$fw_ns <= 300")"
 echo "vantage folding bar (issue 14):"
 printf '  %-44s %s\n' "folding costs nothing measurable:" "CPU $(printf %+.1f "$(echo "($fold_ratio - 1) * 100" | bc -l)")% over --no-dedup ($(printf %.1f "$(echo "$fold_level * 100" | bc -l)")% interval $(printf %+.1f "$(echo "($fold_lo - 1) * 100" | bc -l)")% to $(printf %+.1f "$(echo "($fold_hi - 1) * 100" | bc -l)")%, rounds $(printf %+.1f "$(echo "($fold_min - 1) * 100" | bc -l)")% to $(printf %+.1f "$(echo "($fold_max - 1) * 100" | bc -l)")%; medians $(printf %.3f "$pl_cpu") s against $(printf %.3f "$nd_cpu") s), $(verdict "$fold_ratio <= 1.02")"
 printf '  %-44s %s\n' "" "(met: a median at most +2%; an interval that holds 0 says this run cannot tell the cost from none)"
