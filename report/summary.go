@@ -313,7 +313,7 @@ func (s *Summary) addBatch(b []analyze.Record) {
 		src[i] = addrHash(r.SrcIP)
 		s.scan.prefetch(r, src[i])
 		if talkers {
-			h := talkerHashOf(r.Proto, r.DstIP, r.DstPort, src[i])
+			h := talkerHash(r.Proto, r.DstIP, r.DstPort, src[i])
 			talk[i] = h
 			prefetch.Read(&s.talkersFull[h%talkerFilterBits/64])
 			prefetch.Read(&s.talkersFull[(h>>32)%talkerFilterBits/64])
@@ -325,8 +325,8 @@ func (s *Summary) addBatch(b []analyze.Record) {
 }
 
 // add is Add given the source's addrHash and, when talkerOK, the flow's
-// talkerHash.
-func (s *Summary) add(r *analyze.Record, srcHash, talkerHash uint64, talkerOK bool) {
+// talkerHash (talker).
+func (s *Summary) add(r *analyze.Record, srcHash, talker uint64, talkerOK bool) {
 	s.rows++
 	if r.Synthetic {
 		s.synthetic++
@@ -388,7 +388,7 @@ func (s *Summary) add(r *analyze.Record, srcHash, talkerHash uint64, talkerOK bo
 	s.timeline.add(r.TsNs, bytes, r.Proto == "tcp" && isHalfOpen(r))
 	// One hash of the source for scan, talkers and floods.
 	s.scan.add(r, srcHash)
-	s.addTalker(r, bytes, srcHash, talkerHash, talkerOK)
+	s.addTalker(r, bytes, srcHash, talker, talkerOK)
 	if r.CrossCheck != "" {
 		s.countVerdict(r.CrossCheck, 1)
 		if r.CrossCheck != CrossCheckMatch {
@@ -496,15 +496,10 @@ func flowOrdinal(id string) (int, bool) {
 // of other ones still look the map up.
 const talkerFilterBits = 1 << 20
 
-// talkerHash mixes a conversation's key into 64 bits for the filter, given
-// its source's addrHash; the protocol is folded 8 bytes at a time.
-func talkerHash(k *talkerKey, srcHash uint64) uint64 {
-	return talkerHashOf(k.proto, k.dst, k.port, srcHash)
-}
-
-// talkerHashOf is talkerHash of the key's fields (the zone of dst is not
-// hashed).
-func talkerHashOf(proto string, dst netip.Addr, port uint16, srcHash uint64) uint64 {
+// talkerHash mixes a conversation's key fields into 64 bits for the
+// filter, given its source's addrHash (the zone of dst is not hashed); the
+// protocol is folded 8 bytes at a time.
+func talkerHash(proto string, dst netip.Addr, port uint16, srcHash uint64) uint64 {
 	h := srcHash ^ mix64(addrHash(dst)+uint64(port)<<8+uint64(len(proto)))
 	for p := proto; p != ""; {
 		var w uint64
@@ -523,7 +518,7 @@ func talkerHashOf(proto string, dst netip.Addr, port uint16, srcHash uint64) uin
 // on a flood that it is not tracked, cost as much as the filter).
 func (s *Summary) talkerMaybeTracked(r *analyze.Record, srcHash, h uint64, hashed bool) bool {
 	if !hashed {
-		h = talkerHashOf(r.Proto, r.DstIP, r.DstPort, srcHash)
+		h = talkerHash(r.Proto, r.DstIP, r.DstPort, srcHash)
 	}
 	a, b := h%talkerFilterBits, (h>>32)%talkerFilterBits
 	return s.talkersFull[a/64]&(1<<(a%64)) != 0 && s.talkersFull[b/64]&(1<<(b%64)) != 0
@@ -532,15 +527,15 @@ func (s *Summary) talkerMaybeTracked(r *analyze.Record, srcHash, h uint64, hashe
 func (s *Summary) fillTalkerFilter() {
 	s.talkersFull = make([]uint64, talkerFilterBits/64)
 	for k := range s.talkers {
-		h := talkerHash(&k, addrHash(k.src))
+		h := talkerHash(k.proto, k.dst, k.port, addrHash(k.src))
 		a, b := h%talkerFilterBits, (h>>32)%talkerFilterBits
 		s.talkersFull[a/64] |= 1 << (a % 64)
 		s.talkersFull[b/64] |= 1 << (b % 64)
 	}
 }
 
-func (s *Summary) addTalker(r *analyze.Record, bytes int64, srcHash, talkerHash uint64, talkerOK bool) {
-	s.countTalker(r, bytes, srcHash, talkerHash, talkerOK)
+func (s *Summary) addTalker(r *analyze.Record, bytes int64, srcHash, talker uint64, talkerOK bool) {
+	s.countTalker(r, bytes, srcHash, talker, talkerOK)
 	if r.SrcNamespace == "" && r.SrcPod == "" && r.SrcService == "" &&
 		r.DstNamespace == "" && r.DstPod == "" && r.DstService == "" {
 		return
@@ -559,8 +554,8 @@ func (s *Summary) addTalker(r *analyze.Record, bytes int64, srcHash, talkerHash 
 }
 
 // countTalker counts a flow in its conversation, or as untracked.
-func (s *Summary) countTalker(r *analyze.Record, bytes int64, srcHash, talkerHash uint64, talkerOK bool) {
-	if s.talkersFull != nil && !s.talkerMaybeTracked(r, srcHash, talkerHash, talkerOK) {
+func (s *Summary) countTalker(r *analyze.Record, bytes int64, srcHash, talker uint64, talkerOK bool) {
+	if s.talkersFull != nil && !s.talkerMaybeTracked(r, srcHash, talker, talkerOK) {
 		s.talkersUntracked.flows++
 		s.talkersUntracked.bytes += bytes
 		return

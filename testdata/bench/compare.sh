@@ -82,6 +82,19 @@ summary() {
 	echo "$wall $cpu $rss"
 }
 
+# ratios A B COLUMN: the rounds' ratios, sorted, of A's value in COLUMN (1
+# wall, 2 CPU) over B's in the same round (A's and B's files line by line).
+ratios() {
+	paste -d' ' "$work/$1" "$work/$2" | awk -v c="$3" '{print $c / $(c + 3)}' | sort -n
+}
+
+# median: the median of the sorted numbers on stdin (of an even count, the
+# lower of the two middle ones).
+median() { awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
+
+# ratio A B COLUMN: the median of ratios A B COLUMN.
+ratio() { ratios "$@" | median; }
+
 (cd "$(dirname "$0")" && go build -o "$work/readfloor.bin" ./readfloor && go build -o "$work/timeit.bin" ./timeit)
 cat /dev/null "$capture" >/dev/null # warm the page cache for everyone alike
 l4=${capture%.pcap}-l4.json
@@ -150,8 +163,7 @@ printf '  %-44s %s\n' "peak RSS at most 64 MiB:" "$(echo "scale=1; $fp_rss / 102
 # Judged on the median of the rounds' ratios (flowproof and readfloor run in
 # each round), as the other ratios below: the machine's speed drifts between
 # rounds more than within one.
-floor_x=$(paste -d' ' "$work/flowproof" "$work/readfloor" | awk '{print $1 / $4}' | sort -n |
-	awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}')
+floor_x=$(ratio flowproof readfloor 1)
 printf '  %-44s %s\n' "wall at most 1.4x read+hash (issue 16):" "$(printf %.2f "$floor_x")x (median of the rounds' ratios; medians $(printf %.2f "$fp_wall") s against $(printf %.2f "$floor_wall") s), $(verdict "$floor_x <= 1.4")"
 printf '  %-44s %s\n' "cross-check at most 1.1x the plain run:" "$(printf %.2f "$(echo "$xc_wall / $fp_wall" | bc -l)")x, $(verdict "$xc_wall <= $fp_wall * 1.1")"
 printf '  %-44s %s\n' "RSS flat when twice as long (at most 1.1x):" "$(printf %.2f "$(echo "$rss2 / $fp_rss" | bc -l)")x, $(verdict "$rss2 <= $fp_rss * 1.1")"
@@ -196,9 +208,7 @@ done
 read -r _ fb_cpu _ < <(summary flowproof-flood-bench)
 bench_ns=$(echo "$fb_cpu * 1000000000 / $bench_pkts" | bc -l)
 flood_ns=$(echo "$fl_cpu * 1000000000 / $flood_pkts" | bc -l)
-flood_x=$(paste -d' ' "$work/flowproof-flood" "$work/flowproof-flood-bench" |
-	awk -v f="$flood_pkts" -v b="$bench_pkts" '{print ($2 / f) / ($5 / b)}' | sort -n |
-	awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}')
+flood_x=$(echo "$(ratio flowproof-flood flowproof-flood-bench 2) * $bench_pkts / $flood_pkts" | bc -l)
 echo "SYN flood: $flood ($(du -h "$flood" | cut -f1), $flood_pkts packets; bench capture $bench_pkts packets)"
 echo "flood bars (issue 16):"
 printf '  %-44s %s\n' "CPU per packet at most 3x the bench's:" "$(printf %.2f "$flood_x")x (median of the rounds' ratios; medians $(printf %.0f "$flood_ns") ns against $(printf %.0f "$bench_ns") ns), $(verdict "$flood_x <= 3")"
@@ -233,23 +243,17 @@ done
 read -r pl_wall pl_cpu _ < <(summary flowproof-plain)
 read -r l7_wall l7_cpu l7_rss < <(summary flowproof-l7)
 read -r nd_wall nd_cpu _ < <(summary flowproof-nodedup)
-# ratio A B COLUMN: the median over rounds of A's value in COLUMN (1 wall,
-# 2 CPU) over B's in the same round.
-ratio() {
-	paste -d' ' "$work/$1" "$work/$2" | awk -v c="$3" '{print $c / $(c + 3)}' | sort -n |
-		awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'
-}
 l7_ratio=$(ratio flowproof-l7 flowproof-plain 1)
 fold_ratio=$(ratio flowproof-plain flowproof-nodedup 2)
-fold_min=$(paste -d' ' "$work/flowproof-plain" "$work/flowproof-nodedup" | awk '{print $2 / $5}' | sort -n | head -1)
-fold_max=$(paste -d' ' "$work/flowproof-plain" "$work/flowproof-nodedup" | awk '{print $2 / $5}' | sort -n | tail -1)
+fold_min=$(ratios flowproof-plain flowproof-nodedup 2 | head -1)
+fold_max=$(ratios flowproof-plain flowproof-nodedup 2 | tail -1)
 # median_ci A B COLUMN: "LOW HIGH LEVEL", a distribution-free confidence
 # interval of at least 95% (6 rounds or more) for the median of the rounds' ratios (ranks k and
 # n+1-k of the sorted ratios, k the largest with P(Binomial(n, 1/2) < k) at
 # most 2.5%; with 21 rounds ranks 6 and 16, 97.3%). A cost whose interval
 # holds 1 cannot be told from no cost by this run.
 median_ci() {
-	paste -d' ' "$work/$1" "$work/$2" | awk -v c="$3" '{print $c / $(c + 3)}' | sort -n |
+	ratios "$@" |
 		awk '{v[NR] = $1}
 		END {
 			n = NR; p = 0.5 ^ n; cum = 0; k = 0
@@ -284,7 +288,7 @@ read -r _ _ vary_rss < <(summary flowproof-vary-l7)
 # The median of 7 runs: one run's time per flow moved from 261 to 409 ns on
 # this machine in one evening.
 fw_ns=$(cd "$(dirname "$0")/../.." && go test -run '^$' -bench '^BenchmarkFlowWriter$' -benchtime 300000x -count 7 ./report |
-	awk '/^BenchmarkFlowWriter/ {print $3}' | sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}')
+	awk '/^BenchmarkFlowWriter/ {print $3}' | sort -n | median)
 echo "L7 and writer bars (issues 15 and 16):"
 printf '  %-44s %s\n' "--l7 at most 1.3x the plain run:" "$(printf %.2f "$l7_ratio")x (medians $(printf %.2f "$l7_wall") s against $(printf %.2f "$pl_wall") s, CPU $(printf %.2f "$l7_cpu") s against $(printf %.2f "$pl_cpu") s), $(verdict "$l7_ratio <= 1.3")"
 printf '  %-44s %s\n' "(--l7, every HTTP head distinct, not judged:" "$(printf %.2f "$vary_ratio")x the plain run, peak RSS $(echo "scale=1; $vary_rss / 1024" | bc -l) MiB, $repeat rounds)"

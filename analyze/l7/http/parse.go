@@ -35,9 +35,9 @@ func (h *half) head(b []byte, tsNs int64) []byte {
 		var last *lastHead
 		if in := h.c.Strings; in != nil {
 			last = &in.heads[b2i(h.isResp)]
-			if n := len(last.head); n > 0 && n <= len(b) && n <= h.c.lim.MaxHeaderBytes && string(b[:n]) == string(last.head) {
+			if last.starts(b) && len(last.head) <= h.c.lim.MaxHeaderBytes {
 				h.take(&last.p, tsNs)
-				return b[n:]
+				return b[len(last.head):]
 			}
 		}
 		// The whole head in one piece: parse it in place, finding its end
@@ -653,6 +653,12 @@ type lastHead struct {
 	p    head
 }
 
+// starts reports whether b starts with the head l keeps.
+func (l *lastHead) starts(b []byte) bool {
+	n := len(l.head)
+	return n > 0 && n <= len(b) && string(b[:n]) == string(l.head)
+}
+
 // maxLastHead bounds the head a lastHead keeps.
 const maxLastHead = 1 << 10
 
@@ -735,7 +741,7 @@ func LooksLikeRequest(b []byte) bool {
 // parse when b starts with the last request head parsed in place (a new
 // connection's first request, the same as the last connection's).
 func (in *Interner) LooksLikeRequest(b []byte) bool {
-	if l := &in.heads[0]; l.p.ok && len(l.head) > 0 && len(l.head) <= len(b) && string(b[:len(l.head)]) == string(l.head) {
+	if l := &in.heads[0]; l.p.ok && l.starts(b) {
 		return true
 	}
 	return LooksLikeRequest(b)
