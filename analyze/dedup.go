@@ -136,10 +136,10 @@ type folder struct {
 	// opening's, not a guess from their ports (dirOfRecord). An entry
 	// leaves when its opening is counted; at most one per waiting record.
 	opens map[uint64]openMark
-	// quick: the delay line is off and TTLs gate the detect table (not
-	// Config.DupSameTTL), so that Table.AddPayload takes the common case
-	// itself (folder.unchanged).
-	quick bool
+	// quick is recent while the delay line is off and TTLs gate the
+	// detect table (not Config.DupSameTTL), else nil: Table.AddPayload then
+	// takes detect's common case itself.
+	quick *detectTable
 }
 
 // openMark is a connection opening waiting in the delay line: its time,
@@ -568,7 +568,7 @@ func (t *Table) foldAdd(d *Decoded, index int64, payload []byte) {
 		f.started, f.probeEnd = true, d.TsNs+max(probeNs, f.window)
 		f.startBuffering()
 	}
-	// Table.nowNs has the times of the records folder.unchanged took.
+	// Table.nowNs has the times of the records Table.AddPayload took itself.
 	f.now = max(f.now, t.nowNs, d.TsNs)
 	if f.buffering && !f.folded && (f.now > f.probeEnd || f.arrivals >= probeRecords) {
 		t.drain(true)
@@ -720,7 +720,7 @@ func recentKey(key uint64, ttl uint8) uint64 { return key&^0xff | uint64(ttl) }
 // Config.DupSameTTL, always). Every record is written, so that its copy to
 // come finds it. On a capture without copies this leaves a fingerprint, a
 // read of the record's address pair slot and a write to the ring per
-// record, which Table.AddPayload does itself (folder.unchanged): detect is
+// record, which Table.AddPayload does itself (folder.quick): detect is
 // called only when the TTL changed.
 func (t *Table) detect(d *Decoded, index int64, payload []byte) {
 	f := t.fold
@@ -746,31 +746,18 @@ func (t *Table) detect(d *Decoded, index int64, payload []byte) {
 	t.add(d, index, payload)
 }
 
-// unchanged is detect's common case, inlined in Table.AddPayload while
-// f.quick: for a record whose TTL is the last one seen between its
-// addresses (or without a fingerprint) it writes the detect table and
-// returns true, and AddPayload counts the record. Else it returns false,
-// for detect.
-func (f *folder) unchanged(d *Decoded) bool {
-	if d.Fold != 0 {
-		x := f.recent
-		if x.lastTTL[d.foldPair&(1<<pairBits-1)] != d.TTL {
-			return false
-		}
-		x.put(d.Fold, d.TTL, d.TsNs)
-	}
-	return true // f.now stays behind: foldAdd catches up from Table.nowNs
-}
-
 // stopBuffering turns the delay line off (it is empty) and lets go of its
 // memory.
 func (f *folder) stopBuffering() {
-	f.buffering, f.quick = false, !f.sameTTL
+	f.buffering = false
 	f.ring, f.slots, f.head, f.n = nil, nil, 0, 0
 	f.line, f.heap, f.gso, f.opens = nil, nil, nil, nil
 	f.lineHead, f.lineTail = 0, 0
 	if f.recent == nil {
 		f.recent = new(detectTable)
+	}
+	if !f.sameTTL {
+		f.quick = f.recent
 	}
 }
 
@@ -778,7 +765,7 @@ func (f *folder) stopBuffering() {
 // still holds within the window are remembered, as counted: their copies
 // to come are folded.
 func (f *folder) startBuffering() {
-	f.buffering, f.quick = true, false
+	f.buffering, f.quick = true, nil
 	if f.ring == nil {
 		f.ring = make([]foldEntry, min(firstFoldEntries, f.maxEntries))
 		f.slots = make([]uint64, foldSpread*len(f.ring))

@@ -384,9 +384,21 @@ func (t *Table) AddPayload(d *Decoded, index int64, payload []byte) {
 	default:
 		return
 	}
-	if f := t.fold; f != nil && !(f.quick && f.unchanged(d)) {
-		t.foldAdd(d, index, payload)
-		return
+	if f := t.fold; f != nil {
+		// While folder.quick, detect's common case is done here: a record
+		// whose TTL is the last one seen between its addresses is written
+		// to the detect table and counted.
+		switch x := f.quick; {
+		case x == nil:
+			t.foldAdd(d, index, payload)
+			return
+		case d.Fold == 0:
+		case x.lastTTL[d.foldPair&(1<<pairBits-1)] != d.TTL:
+			t.foldAdd(d, index, payload)
+			return
+		default:
+			x.put(d.Fold, d.TTL, d.TsNs) // folder.now stays behind: foldAdd catches up from nowNs
+		}
 	}
 	t.nowNs = max(t.nowNs, d.TsNs)
 	t.add(d, index, payload)
