@@ -31,20 +31,23 @@ type hashedReader struct {
 	wpos int    // end of the bytes read into cur
 	err  error  // sticky error from r, returned once the bytes before it are consumed
 
-	once  sync.Once
-	made  int // chunks allocated so far, at most hashChunks
-	free  chan *chunk
-	work  chan hashJob
-	done  chan struct{}
-	h     hash.Hash
-	final []byte
+	once    sync.Once
+	made    int  // chunks allocated so far, at most hashChunks (holdChunks once holding)
+	holding bool // a Hold has kept a chunk: more chunks may exist
+	free    chan *chunk
+	work    chan hashJob
+	done    chan struct{}
+	h       hash.Hash
+	final   []byte
 }
 
 // chunk is one read buffer. refs counts its holders: the parser while it is
-// cur, and each region handed to the hasher and not yet hashed.
+// cur, each region handed to the hasher and not yet hashed, and each Hold
+// keeping packets of it.
 type chunk struct {
-	buf  []byte
-	refs atomic.Int32
+	buf   []byte
+	refs  atomic.Int32
+	owner *hashedReader
 }
 
 type hashJob struct {
@@ -53,14 +56,19 @@ type hashJob struct {
 }
 
 // hashChunks is how many chunks exist: one being parsed, one being filled
-// at a switch, and the rest queued for or in the hasher.
-const hashChunks = 5
+// at a switch, and the rest queued for or in the hasher. Once a Hold keeps
+// chunks, up to holdChunks exist: the consumer's batches in flight hold
+// some (see Hold).
+const (
+	hashChunks = 5
+	holdChunks = 12
+)
 
 func newHashedReader(r io.Reader, chunkSize int) *hashedReader {
 	h := &hashedReader{
 		r:         r,
 		chunkSize: chunkSize,
-		free:      make(chan *chunk, hashChunks),
+		free:      make(chan *chunk, holdChunks),
 		work:      make(chan hashJob, 4*hashChunks),
 		done:      make(chan struct{}),
 		h:         sha256.New(),
@@ -135,9 +143,9 @@ func (h *hashedReader) freeChunk() *chunk {
 		return c
 	default:
 	}
-	if h.made < hashChunks {
+	if h.made < hashChunks || h.holding && h.made < holdChunks {
 		h.made++
-		return &chunk{buf: make([]byte, h.chunkSize)}
+		return &chunk{buf: make([]byte, h.chunkSize), owner: h}
 	}
 	return <-h.free
 }
