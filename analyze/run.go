@@ -103,10 +103,10 @@ type decodedBatch struct {
 	err   error // set on the last batch: the source's error (io.EOF at a clean end)
 }
 
-// maxHeldChunks ends a batch early once it holds that many of the
-// source's read chunks: batches in flight then hold a bounded number of
-// them, however large the packets (the source makes more while some are
-// held, up to a bound of its own).
+// maxHeldChunks ends a batch early once it holds that many read chunks of
+// one capture: batches in flight then hold a bounded number of them,
+// however large the packets (a capture makes more while some are held, up
+// to a bound of its own).
 const maxHeldChunks = 2
 
 // RunConcurrent does what Run does, with reading and decoding on a goroutine

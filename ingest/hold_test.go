@@ -61,6 +61,35 @@ func TestHold(t *testing.T) {
 			t.Fatal("a packet past the end")
 		}
 	})
+	t.Run("two captures", func(t *testing.T) {
+		// Merged captures' packets take turns: each capture's chunks
+		// count apart, and a chunk is held once.
+		var cs [2]*Capture
+		for k := range cs {
+			c, err := NewReader("test.cap", bytes.NewReader(file), Options{ReadBufferBytes: 4096})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			cs[k] = c
+		}
+		var p Packet
+		var h Hold
+		for i := range 20 {
+			for _, c := range cs {
+				if err := c.Next(&p); err != nil {
+					t.Fatal(err)
+				}
+				if !h.Add(&p) {
+					t.Fatalf("packet %d not held", i)
+				}
+			}
+		}
+		if h.Chunks() != 1 || len(h.chunks) != 2 {
+			t.Errorf("Chunks() = %d holding %d chunks, want 1 of each capture", h.Chunks(), len(h.chunks))
+		}
+		h.Release()
+	})
 	t.Run("gzip", func(t *testing.T) {
 		c, err := NewReader("test.cap.gz", bytes.NewReader(gzipped(t, file)), Options{})
 		if err != nil {

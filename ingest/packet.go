@@ -32,6 +32,7 @@ type Packet struct {
 // goroutine at a time; its zero value is ready.
 type Hold struct {
 	chunks []*chunk
+	most   int // the most chunks of one Capture in chunks
 }
 
 // Add keeps p's Data valid until Release and reports whether it could. p
@@ -47,15 +48,26 @@ func (h *Hold) Add(p *Packet) bool {
 	if n := len(h.chunks); n > 0 && h.chunks[n-1] == c {
 		return true // packets mostly follow each other in a chunk
 	}
+	// Packets of captures merged into one stream take turns.
+	same := 1
+	for _, d := range h.chunks {
+		if d == c {
+			return true
+		}
+		if d.owner == c.owner {
+			same++
+		}
+	}
 	// The reader still parses c: it holds a reference, so c is not free.
 	c.refs.Add(1)
 	c.owner.holding = true
 	h.chunks = append(h.chunks, c)
+	h.most = max(h.most, same)
 	return true
 }
 
-// Chunks is the number of read chunks h holds.
-func (h *Hold) Chunks() int { return len(h.chunks) }
+// Chunks is the most read chunks h holds of one Capture.
+func (h *Hold) Chunks() int { return h.most }
 
 // Release lets go of every packet added since the last Release. It may be
 // called from another goroutine than Add's, once Add's is done with h.
@@ -64,7 +76,7 @@ func (h *Hold) Release() {
 		c.owner.release(c)
 		h.chunks[i] = nil
 	}
-	h.chunks = h.chunks[:0]
+	h.chunks, h.most = h.chunks[:0], 0
 }
 
 // Sentinel errors carried inside a *FormatError (test with errors.Is).
