@@ -31,22 +31,23 @@ type hashedReader struct {
 	wpos int    // end of the bytes read into cur
 	err  error  // sticky error from r, returned once the bytes before it are consumed
 
-	once    sync.Once
-	made    int  // chunks allocated so far, at most hashChunks (holdChunks once holding)
-	holding bool // a Hold has kept a chunk: more chunks may exist
-	free    chan *chunk
-	work    chan hashJob
-	done    chan struct{}
-	h       hash.Hash
-	final   []byte
+	once  sync.Once
+	made  int          // chunks allocated so far (see hashChunks)
+	held  atomic.Int32 // chunks a Hold keeps (holds > 0)
+	free  chan *chunk
+	work  chan hashJob
+	done  chan struct{}
+	h     hash.Hash
+	final []byte
 }
 
 // chunk is one read buffer. refs counts its holders: the parser while it is
 // cur, each region handed to the hasher and not yet hashed, and each Hold
-// keeping packets of it.
+// keeping packets of it (holds counts those).
 type chunk struct {
 	buf   []byte
 	refs  atomic.Int32
+	holds atomic.Int32
 	owner *hashedReader
 }
 
@@ -56,9 +57,9 @@ type hashJob struct {
 }
 
 // hashChunks is how many chunks exist: one being parsed, one being filled
-// at a switch, and the rest queued for or in the hasher. Once a Hold keeps
-// chunks, up to holdChunks exist: the consumer's batches in flight hold
-// some (see Hold).
+// at a switch, and the rest queued for or in the hasher. Chunks a Hold
+// keeps come on top, up to holdChunks in all: the parser still waits for
+// the hasher as without them.
 const (
 	hashChunks = 5
 	holdChunks = 12
@@ -143,7 +144,7 @@ func (h *hashedReader) freeChunk() *chunk {
 		return c
 	default:
 	}
-	if h.made < hashChunks || h.holding && h.made < holdChunks {
+	if h.made < min(hashChunks+int(h.held.Load()), holdChunks) {
 		h.made++
 		return &chunk{buf: make([]byte, h.chunkSize), owner: h}
 	}

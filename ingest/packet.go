@@ -60,7 +60,9 @@ func (h *Hold) Add(p *Packet) bool {
 	}
 	// The reader still parses c: it holds a reference, so c is not free.
 	c.refs.Add(1)
-	c.owner.holding = true
+	if c.holds.Add(1) == 1 {
+		c.owner.held.Add(1)
+	}
 	h.chunks = append(h.chunks, c)
 	h.most = max(h.most, same)
 	return true
@@ -73,6 +75,9 @@ func (h *Hold) Chunks() int { return h.most }
 // called from another goroutine than Add's, once Add's is done with h.
 func (h *Hold) Release() {
 	for i, c := range h.chunks {
+		if c.holds.Add(-1) == 0 {
+			c.owner.held.Add(-1)
+		}
 		c.owner.release(c)
 		h.chunks[i] = nil
 	}
