@@ -97,10 +97,17 @@ type decodedBatch struct {
 	d     [batchPackets]Decoded
 	index [batchPackets]int64
 	n     int
-	data  [batchPackets][]byte // Config.L7: copies of the payloads, in arena
+	data  [batchPackets][]byte // Config.L7: the payloads, in the source's buffers (hold) or copied into arena
+	hold  ingest.Hold
 	arena []byte
 	err   error // set on the last batch: the source's error (io.EOF at a clean end)
 }
+
+// maxHeldChunks ends a batch early once it holds that many read chunks of
+// one capture: batches in flight then hold a bounded number of them,
+// however large the packets (a capture makes more while some are held, up
+// to a bound of its own).
+const maxHeldChunks = 2
 
 // RunConcurrent does what Run does, with reading and decoding on a goroutine
 // of their own and the flow table in the caller's: two cores instead of one.
@@ -125,23 +132,34 @@ func RunConcurrent(src PacketSource, t *Table) error {
 		for {
 			b := <-free
 			b.n, b.err, b.arena = 0, nil, b.arena[:0] // a pooled batch may carry its last run's end
-			for b.n+maxLayers <= batchPackets {
+			for b.n+maxLayers <= batchPackets && b.hold.Chunks() < maxHeldChunks {
 				if err := src.Next(&p); err != nil {
 					b.err = err
 					full <- b
 					return
 				}
 				k := dec.decode(&p, b.d[b.n:b.n+maxLayers])
+				held, tried := false, false
 				for i := range k {
 					b.index[b.n+i] = p.Index
-					if l7 {
-						// The next read reuses the packet buffer: the table
-						// gets a copy. When the arena grows, earlier copies
-						// stay valid in the old array.
-						at := len(b.arena)
-						b.arena = append(b.arena, b.d[b.n+i].PayloadBytes(p.Data)...)
-						b.data[b.n+i] = b.arena[at:len(b.arena):len(b.arena)]
+					if !l7 {
+						continue
 					}
+					// The next read may reuse the packet's buffer: the
+					// batch holds it, or else the table gets a copy (when
+					// the arena grows, earlier copies stay valid in the old
+					// array). Bodies are most of the bytes, and the L7
+					// parsers only count them.
+					pl := b.d[b.n+i].PayloadBytes(p.Data)
+					if len(pl) > 0 && !tried {
+						held, tried = b.hold.Add(&p), true
+					}
+					if len(pl) > 0 && !held {
+						at := len(b.arena)
+						b.arena = append(b.arena, pl...)
+						pl = b.arena[at:len(b.arena):len(b.arena)]
+					}
+					b.data[b.n+i] = pl
 				}
 				b.n += k
 			}
@@ -156,6 +174,7 @@ func RunConcurrent(src PacketSource, t *Table) error {
 			}
 			t.AddPayload(&b.d[i], b.index[i], b.data[i])
 		}
+		b.hold.Release()
 		if b.err != nil { // the reader has returned: its decoder is ours now
 			defer batchPool.Put(b)
 			t.frags = dec.fragStats()

@@ -47,11 +47,11 @@ type Options struct {
 	MaxBlockBytes int
 	// MaxInterfaces caps the pcapng Interface Description Blocks in one file.
 	MaxInterfaces int
-	// ReadBufferBytes sizes each of the five read chunks (for a file, no
-	// larger than the file) and, for gzip, each of the four buffers of
-	// decompressed bytes. A record that does not fit is copied into a
-	// separate buffer that grows up to the caps above. Values below 64 are
-	// raised to 64.
+	// ReadBufferBytes sizes each of the five read chunks (up to twelve
+	// while a Hold keeps some; for a file, no larger than the file) and,
+	// for gzip, each of the four buffers of decompressed bytes. A record
+	// that does not fit is copied into a separate buffer that grows up to
+	// the caps above. Values below 64 are raised to 64.
 	ReadBufferBytes int
 	// MaxGunzipBytes caps what a gzip-compressed capture expands to (0: no
 	// cap): a small .gz can stand for a huge capture.
@@ -141,6 +141,7 @@ type Capture struct {
 
 	off     int64  // offset of the next unread byte of the uncompressed stream
 	scratch []byte // holds a record larger than r's buffer
+	direct  bool   // r is src: take returns bytes of src's current chunk (or of scratch)
 	format  string
 
 	bigEndian bool // byte order of the pcap file or the current pcapng section
@@ -237,7 +238,7 @@ func newCapture(path string, r io.Reader, size int64, opts Options) (c *Capture,
 		src:      src,
 		inHeader: true,
 	}
-	c.r = c.src
+	c.r, c.direct = c.src, true
 	magic, err := c.r.Peek(4)
 	compressed := len(magic) >= 2 && magic[0] == 0x1f && magic[1] == 0x8b
 	if compressed {
@@ -255,7 +256,7 @@ func newCapture(path string, r io.Reader, size int64, opts Options) (c *Capture,
 		if opts.MaxGunzipBytes > 0 {
 			out = &capReader{r: unzip, left: opts.MaxGunzipBytes, max: opts.MaxGunzipBytes}
 		}
-		c.r = bufio.NewReaderSize(out, opts.ReadBufferBytes)
+		c.r, c.direct = bufio.NewReaderSize(out, opts.ReadBufferBytes), false
 		magic, err = c.r.Peek(4)
 	}
 	if len(magic) < 4 {
@@ -295,10 +296,11 @@ func newCapture(path string, r io.Reader, size int64, opts Options) (c *Capture,
 }
 
 // Next reads the next packet into p. p.Data aliases a buffer of the Capture
-// that the next call overwrites: copy what you keep. Next returns io.EOF at a
-// clean end of file. Any other failure is a *FormatError (ErrTruncated,
-// ErrCorrupt, ErrTooLarge, ErrUnsupported or ErrRead); the packets returned
-// before it are good, and every later call returns the same error.
+// that the next call may overwrite: copy what you keep, or Hold it. Next
+// returns io.EOF at a clean end of file. Any other failure is a
+// *FormatError (ErrTruncated, ErrCorrupt, ErrTooLarge, ErrUnsupported or
+// ErrRead); the packets returned before it are good, and every later call
+// returns the same error.
 func (c *Capture) Next(p *Packet) error {
 	if c.err != nil {
 		return c.err
@@ -480,6 +482,15 @@ func (c *Capture) take(n int) ([]byte, error) {
 	got, err := io.ReadFull(c.r, b)
 	c.off += int64(got)
 	return b[:got], err
+}
+
+// takenFrom is the read chunk holding the n bytes take just returned, nil
+// when they are not in one (scratch, or gzip's output).
+func (c *Capture) takenFrom(n int) *chunk {
+	if !c.direct || n > c.src.chunkSize {
+		return nil
+	}
+	return c.src.cur
 }
 
 // notCapture says what the first bytes of a non-capture look like and what

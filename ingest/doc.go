@@ -87,5 +87,8 @@
 // decompressed on a goroutine of its own, three buffers ahead of the
 // parser. A Capture holds five chunks, and for gzip four more buffers of
 // that size for the decompressed bytes: 1.25 MiB (2.25 MiB for gzip) by
-// default, which matters when many files are open at once.
+// default, which matters when many files are open at once. A consumer may
+// keep packets' Data past the next read without copying it (Hold, for
+// batches handed to another goroutine): the chunks it holds are not reused,
+// and up to twelve exist then.
 package ingest

@@ -32,7 +32,8 @@ type hashedReader struct {
 	err  error  // sticky error from r, returned once the bytes before it are consumed
 
 	once  sync.Once
-	made  int // chunks allocated so far, at most hashChunks
+	made  int          // chunks allocated so far (see hashChunks)
+	held  atomic.Int32 // chunks a Hold keeps (holds > 0)
 	free  chan *chunk
 	work  chan hashJob
 	done  chan struct{}
@@ -41,10 +42,13 @@ type hashedReader struct {
 }
 
 // chunk is one read buffer. refs counts its holders: the parser while it is
-// cur, and each region handed to the hasher and not yet hashed.
+// cur, each region handed to the hasher and not yet hashed, and each Hold
+// keeping packets of it (holds counts those).
 type chunk struct {
-	buf  []byte
-	refs atomic.Int32
+	buf   []byte
+	refs  atomic.Int32
+	holds atomic.Int32
+	owner *hashedReader
 }
 
 type hashJob struct {
@@ -53,14 +57,19 @@ type hashJob struct {
 }
 
 // hashChunks is how many chunks exist: one being parsed, one being filled
-// at a switch, and the rest queued for or in the hasher.
-const hashChunks = 5
+// at a switch, and the rest queued for or in the hasher. Chunks a Hold
+// keeps come on top, up to holdChunks in all: the parser still waits for
+// the hasher as without them.
+const (
+	hashChunks = 5
+	holdChunks = 12
+)
 
 func newHashedReader(r io.Reader, chunkSize int) *hashedReader {
 	h := &hashedReader{
 		r:         r,
 		chunkSize: chunkSize,
-		free:      make(chan *chunk, hashChunks),
+		free:      make(chan *chunk, holdChunks),
 		work:      make(chan hashJob, 4*hashChunks),
 		done:      make(chan struct{}),
 		h:         sha256.New(),
@@ -135,9 +144,9 @@ func (h *hashedReader) freeChunk() *chunk {
 		return c
 	default:
 	}
-	if h.made < hashChunks {
+	if h.made < min(hashChunks+int(h.held.Load()), holdChunks) {
 		h.made++
-		return &chunk{buf: make([]byte, h.chunkSize)}
+		return &chunk{buf: make([]byte, h.chunkSize), owner: h}
 	}
 	return <-h.free
 }

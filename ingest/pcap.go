@@ -70,7 +70,7 @@ func (c *Capture) nextRecord(p *Packet) error {
 	if err != nil {
 		return c.fail(start, c.shortRead(err, "packet data", len(data), int(caplen)))
 	}
-	p.Data = data
+	p.Data, p.buf = data, c.takenFrom(len(data))
 	p.OrigLen = int(origlen)
 	// Cannot overflow: (2^32-1)·10^9 + (2^32-1)·1000 < 2^63.
 	p.Timestamp = int64(sec)*1e9 + int64(frac)*c.pcapFracNs

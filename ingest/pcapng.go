@@ -318,7 +318,7 @@ func (c *Capture) readPacket(p *Packet, start int64, typ uint32, b []byte) error
 	if !ok {
 		return c.fail(start, fmt.Errorf("%w: timestamp %d (interface %d units) is past what int64 nanoseconds hold (year 2262)", ErrCorrupt, units, id))
 	}
-	p.Data = b[28 : 28+caplen]
+	p.Data, p.buf = b[28:28+caplen], c.takenFrom(len(b))
 	p.OrigLen = int(origlen)
 	p.Timestamp = ts
 	p.LinkType = in.link
@@ -343,7 +343,7 @@ func (c *Capture) readSimplePacket(p *Packet, start int64, b []byte) error {
 	if in.snaplen != 0 {
 		caplen = min(caplen, in.snaplen)
 	}
-	p.Data = b[12 : 12+caplen]
+	p.Data, p.buf = b[12:12+caplen], c.takenFrom(len(b))
 	p.OrigLen = int(origlen)
 	p.Timestamp = 0
 	p.LinkType = in.link

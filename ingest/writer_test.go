@@ -195,7 +195,7 @@ func readAll(t testing.TB, data []byte, opts Options) ([]Packet, FileInfo, error
 		if err = c.Next(&p); err != nil {
 			break
 		}
-		p.Data = bytes.Clone(p.Data)
+		p.Data, p.buf = bytes.Clone(p.Data), nil // a copy, in no chunk
 		pkts = append(pkts, p)
 	}
 	if again := c.Next(&p); again != err {
