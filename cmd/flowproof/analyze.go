@@ -215,11 +215,19 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
+// memoryFloor is the memory policy's floor for the run.
+func (o analyzeOptions) memoryFloor() int64 {
+	if o.l7 {
+		return memoryFloorL7
+	}
+	return memoryFloor
+}
+
 // analyzeRun analyzes the inputs into o.out with the process's memory
 // policy and profiles, and prints what it wrote. It returns errPartial when
 // some input was bad but outputs were written.
 func analyzeRun(ctx context.Context, o analyzeOptions, inputs []string, command []string, stdout, stderr io.Writer) error {
-	defer startMemoryPolicy(readGCEnv(nil))()
+	defer startMemoryPolicy(readGCEnv(nil), o.memoryFloor())()
 	stopProfiles, err := startProfiles(o.cpuProfile, o.memProfile)
 	if err != nil {
 		return err

@@ -13,7 +13,7 @@ import (
 // capture with no more flows live at once. So the policy sets a soft memory
 // limit (debug.SetMemoryLimit) of
 //
-//	max(memoryFloor, live + live/4 + memorySlack)
+//	max(floor, live + live/4 + memorySlack)
 //
 // and sets it again after every collection from the live heap that
 // collection measured: memory follows the live flows, not the length of
@@ -21,9 +21,16 @@ import (
 // policy runs), so small runs need no collection at all. Where live flows
 // dominate it costs time: a growing heap is marked at every quarter of
 // growth (README: Speed and memory has both measurements).
+//
+// The floor is memoryFloor, or memoryFloorL7 for a run with --l7: its live
+// heap is larger by the application layer's state and the writers of its
+// tables (35-37 MB at the end of a collection on the bench capture,
+// against 29-32 MB), which at memoryFloor left it a third of the plain
+// run's room between collections.
 const (
-	memoryFloor = 48 << 20
-	memorySlack = 4 << 20 // the runtime's own memory: stacks, GC metadata, free spans
+	memoryFloor   = 48 << 20
+	memoryFloorL7 = memoryFloor + 8<<20
+	memorySlack   = 4 << 20 // the runtime's own memory: stacks, GC metadata, free spans
 )
 
 // The policy is process-wide (the runtime has one limit); runs that overlap
@@ -32,16 +39,18 @@ const (
 var memoryPolicy struct {
 	sync.Mutex
 	users         int
+	floor         int64 // the highest floor of the current users
 	prevLimit     int64
 	prevGCPercent int
 	watch         *gcWatch // of the current users; nil when none
 }
 
-// startMemoryPolicy applies the policy until stop is called. Collections
-// then run only at the limit (GOGC off): below the floor there is nothing
-// worth collecting for. It does nothing when the user set GOGC or
-// GOMEMLIMIT: their choice wins.
-func startMemoryPolicy(env gcEnv) (stop func()) {
+// startMemoryPolicy applies the policy with the given floor until stop is
+// called. Collections then run only at the limit (GOGC off): below the
+// floor there is nothing worth collecting for. Overlapping runs share the
+// highest floor until the last stops. It does nothing when the user set
+// GOGC or GOMEMLIMIT: their choice wins.
+func startMemoryPolicy(env gcEnv, floor int64) (stop func()) {
 	if env.userTuned {
 		return func() {}
 	}
@@ -49,10 +58,16 @@ func startMemoryPolicy(env gcEnv) (stop func()) {
 	p.Lock()
 	defer p.Unlock()
 	if p.users++; p.users == 1 {
-		p.prevLimit = debug.SetMemoryLimit(memoryFloor)
+		p.floor = floor
+		p.prevLimit = debug.SetMemoryLimit(floor)
 		p.prevGCPercent = debug.SetGCPercent(-1)
 		p.watch = new(gcWatch)
 		p.watch.arm()
+	} else if floor > p.floor {
+		p.floor = floor
+		if debug.SetMemoryLimit(-1) < floor {
+			debug.SetMemoryLimit(floor)
+		}
 	}
 	var once sync.Once
 	return func() {
@@ -97,11 +112,11 @@ func (w *gcWatch) collected() {
 	}
 	live := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
 	metrics.Read(live)
-	debug.SetMemoryLimit(memoryLimitFor(int64(live[0].Value.Uint64())))
+	debug.SetMemoryLimit(memoryLimitFor(p.floor, int64(live[0].Value.Uint64())))
 	w.arm()
 }
 
 // memoryLimitFor is the soft limit for a live heap of live bytes.
-func memoryLimitFor(live int64) int64 {
-	return max(memoryFloor, live+live/4+memorySlack)
+func memoryLimitFor(floor, live int64) int64 {
+	return max(floor, live+live/4+memorySlack)
 }

@@ -16,9 +16,18 @@ func TestMemoryLimitFor(t *testing.T) {
 		{"below the floor", 30 << 20, memoryFloor},
 		{"above: live and a quarter, plus slack", 100 << 20, 125<<20 + memorySlack},
 	} {
-		if got := memoryLimitFor(c.live); got != c.want {
+		if got := memoryLimitFor(memoryFloor, c.live); got != c.want {
 			t.Errorf("%s: memoryLimitFor(%d) = %d, want %d", c.name, c.live, got, c.want)
 		}
+	}
+}
+
+func TestMemoryFloor(t *testing.T) {
+	if got := (analyzeOptions{}).memoryFloor(); got != memoryFloor {
+		t.Errorf("plain run: floor %d MiB, want %d MiB", got>>20, memoryFloor>>20)
+	}
+	if got := (analyzeOptions{l7: true}).memoryFloor(); got != memoryFloorL7 {
+		t.Errorf("--l7 run: floor %d MiB, want %d MiB", got>>20, memoryFloorL7>>20)
 	}
 }
 
@@ -43,7 +52,7 @@ func TestReadGCEnv(t *testing.T) {
 // GOGC or GOMEMLIMIT turns it off.
 func TestMemoryPolicy(t *testing.T) {
 	before := debug.SetMemoryLimit(-1)
-	stop := startMemoryPolicy(gcEnv{})
+	stop := startMemoryPolicy(gcEnv{}, memoryFloor)
 	if got := debug.SetMemoryLimit(-1); got != memoryFloor {
 		t.Errorf("limit %d with the policy on, want the floor %d", got, memoryFloor)
 	}
@@ -83,8 +92,12 @@ func TestMemoryPolicy(t *testing.T) {
 		t.Errorf("limit %d after stop, want the previous %d", got, before)
 	}
 
-	// Overlapping runs share the policy; the last to stop restores.
-	stopA, stopB := startMemoryPolicy(gcEnv{}), startMemoryPolicy(gcEnv{})
+	// Overlapping runs share the policy and the highest floor (an --l7
+	// run's); the last to stop restores.
+	stopA, stopB := startMemoryPolicy(gcEnv{}, memoryFloor), startMemoryPolicy(gcEnv{}, memoryFloorL7)
+	if got := debug.SetMemoryLimit(-1); got != memoryFloorL7 {
+		t.Errorf("limit %d MiB with an --l7 run beside a plain one, want its floor %d MiB", got>>20, memoryFloorL7>>20)
+	}
 	stopA()
 	if got := debug.SetMemoryLimit(-1); got == before {
 		t.Errorf("limit restored while a run still uses the policy")
@@ -98,7 +111,7 @@ func TestMemoryPolicy(t *testing.T) {
 		t.Errorf("GOGC %d after both stopped, want 100", got)
 	}
 
-	stop = startMemoryPolicy(gcEnv{userTuned: true})
+	stop = startMemoryPolicy(gcEnv{userTuned: true}, memoryFloor)
 	if got := debug.SetMemoryLimit(-1); got != before {
 		t.Errorf("limit %d with GOGC/GOMEMLIMIT set, want it untouched (%d)", got, before)
 	}
