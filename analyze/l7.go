@@ -99,10 +99,23 @@ func newL7Hook(f L7Factory, ordinal int) *l7Hook {
 	return &l7Hook{factory: f, ordinal: ordinal}
 }
 
+// packet gives a packet of flow id to its L7 state. Only a flow whose
+// state holds an L7Flow (flL7Live) gets every packet; until then only
+// payload decides, and a flow without payload never touches its state. A
+// state is zeroed at its flow's first payload packet (flL7Seen), not when
+// the previous flow of its id ended: a flow without an L7Flow then never
+// touches its state at its end either.
 func (h *l7Hook) packet(t *Table, id flowID, f *flow, dir int, d *Decoded, payload []byte) {
+	if f.fl&flL7Live == 0 && len(payload) == 0 {
+		return
+	}
 	s := h.states.find(id) // slabs never move: s stays valid
 	if s == nil {
 		s = h.states.cover(id) // the first flow of a new slab
+	}
+	if f.fl&flL7Seen == 0 {
+		*s = l7State{}
+		f.fl |= flL7Seen
 	}
 	if s.f != nil {
 		s.f.Packet(dir, d, payload)
@@ -110,12 +123,13 @@ func (h *l7Hook) packet(t *Table, id flowID, f *flow, dir int, d *Decoded, paylo
 			if fin, ok := s.f.(L7Finisher); ok && fin.Finished() {
 				s.f.End()
 				*s = l7State{done: true}
+				f.fl &^= flL7Live
 			}
 		}
 		return
 	}
-	if s.done || len(payload) == 0 {
-		return // only payload decides
+	if s.done {
+		return
 	}
 	// Field by field: a composite literal would be built aside and copied.
 	i := &h.info
@@ -130,6 +144,7 @@ func (h *l7Hook) packet(t *Table, id flowID, f *flow, dir int, d *Decoded, paylo
 	switch {
 	case lf != nil:
 		s.f = lf
+		f.fl |= flL7Live
 	case !again || s.offers >= l7Offers:
 		s.done = true
 	}
@@ -139,6 +154,7 @@ func (h *l7Hook) packet(t *Table, id flowID, f *flow, dir int, d *Decoded, paylo
 	}
 }
 
+// end ends the L7Flow of flow id (flL7Live).
 func (h *l7Hook) end(id flowID) {
 	if s := h.states.find(id); s != nil {
 		f := s.f

@@ -184,6 +184,8 @@ const (
 	flVantages                  // a copy of one of its packets was folded (its state is in Table.vant)
 	flWide                      // its counters are in Table.wide
 	flTCP                       // a TCP flow (it has or will have a tcpConn)
+	flL7Seen                    // its L7 state (l7Hook) is its own: set at its first payload packet
+	flL7Live                    // its L7 state holds an L7Flow
 )
 
 // UDP's use of flow.aux.
@@ -937,7 +939,7 @@ func (t *Table) end(id flowID) {
 	} else if !t.flushing {
 		t.index.remove(id)
 	}
-	if t.l7 != nil {
+	if t.l7 != nil && f.fl&flL7Live != 0 {
 		t.l7.end(id)
 	}
 	r := &t.rec
