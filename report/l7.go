@@ -48,10 +48,10 @@ type HTTPRow struct {
 	Ts              int64    `parquet:"ts,timestamp(microsecond:utc),delta"`
 	TsNs            int64    `parquet:"ts_ns,delta"`
 	SrcIP           string   `parquet:"src_ip,dict"`
-	SrcPort         int32    `parquet:"src_port"`
+	SrcPort         int32    `parquet:"src_port,delta"`
 	DstIP           string   `parquet:"dst_ip,dict"`
-	DstPort         int32    `parquet:"dst_port"`
-	TransDepth      int32    `parquet:"trans_depth"`
+	DstPort         int32    `parquet:"dst_port,delta"`
+	TransDepth      int32    `parquet:"trans_depth,delta"`
 	Method          string   `parquet:"method,optional,dict"`
 	Host            string   `parquet:"host,optional,dict"`
 	URI             string   `parquet:"uri,optional"`
@@ -59,8 +59,8 @@ type HTTPRow struct {
 	UserAgent       string   `parquet:"user_agent,optional,dict"`
 	StatusCode      *int32   `parquet:"status_code,optional"`
 	StatusMsg       string   `parquet:"status_msg,optional,dict"`
-	RequestBodyLen  int64    `parquet:"request_body_len"`
-	ResponseBodyLen int64    `parquet:"response_body_len"`
+	RequestBodyLen  int64    `parquet:"request_body_len,delta"`
+	ResponseBodyLen int64    `parquet:"response_body_len,delta"`
 	RequestNs       *int64   `parquet:"request_ns,optional"`
 	LatencyNs       *int64   `parquet:"latency_ns,optional"`
 	DurationNs      *int64   `parquet:"duration_ns,optional"`
@@ -78,9 +78,9 @@ type DNSRow struct {
 	Ts        int64    `parquet:"ts,timestamp(microsecond:utc),delta"`
 	TsNs      int64    `parquet:"ts_ns,delta"`
 	SrcIP     string   `parquet:"src_ip,dict"`
-	SrcPort   int32    `parquet:"src_port"`
+	SrcPort   int32    `parquet:"src_port,delta"`
 	DstIP     string   `parquet:"dst_ip,dict"`
-	DstPort   int32    `parquet:"dst_port"`
+	DstPort   int32    `parquet:"dst_port,delta"`
 	Proto     string   `parquet:"proto,dict"`
 	TransID   int32    `parquet:"trans_id"`
 	Query     string   `parquet:"query,optional"`
