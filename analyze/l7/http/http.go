@@ -198,7 +198,10 @@ func NewConn(flow *analyze.L7Info, lim Limits, stats *Stats, emit func(*Transact
 // Init makes c a new connection, as NewConn does, for a Conn held by value
 // (one allocation with its flow's other state).
 func (c *Conn) Init(flow *analyze.L7Info, lim Limits, stats *Stats, emit func(*Transaction)) {
-	*c = Conn{flow: flow, lim: lim.withDefaults(), stats: stats, emit: emit}
+	// Zeroed in place, then filled: a composite literal with fields would
+	// be built on the stack and copied.
+	*c = Conn{}
+	c.flow, c.lim, c.stats, c.emit = flow, lim.withDefaults(), stats, emit
 	c.req.c, c.resp.c, c.resp.isResp = c, c, true
 	c.pending = c.pend0[:0]
 }
@@ -213,7 +216,27 @@ func (c *Conn) Responses() *Half { return (*Half)(&c.resp) }
 type Half half
 
 // Data implements stream.Sink.
-func (h *Half) Data(b []byte, tsNs int64) { (*half)(h).data(b, tsNs) }
+func (h *Half) Data(b []byte, tsNs int64) {
+	// The work itself here, not in a call from here: the interface's call
+	// is the only one per segment.
+	q := (*half)(h)
+	if q.c.opaque {
+		return
+	}
+	q.lastNs = tsNs
+	if q.state == stLost {
+		// Only a segment that starts a message can put us back in step.
+		if (q.isResp && !LooksLikeResponse(b)) || (!q.isResp && !LooksLikeRequest(b)) {
+			return
+		}
+		q.c.stats.Resyncs++
+		q.state = stHead
+		q.hdr = q.hdr[:0]
+	}
+	for len(b) > 0 && !q.c.opaque && q.state != stLost {
+		b = q.step(b, tsNs)
+	}
+}
 
 // Gap implements stream.Sink.
 func (h *Half) Gap(n int64, tsNs int64) { (*half)(h).gap(n, tsNs) }
@@ -282,25 +305,6 @@ type half struct {
 	trailer int // trailer bytes so far
 	cur     *Transaction
 	lastNs  int64
-}
-
-func (h *half) data(b []byte, tsNs int64) {
-	if h.c.opaque {
-		return
-	}
-	h.lastNs = tsNs
-	if h.state == stLost {
-		// Only a segment that starts a message can put us back in step.
-		if (h.isResp && !LooksLikeResponse(b)) || (!h.isResp && !LooksLikeRequest(b)) {
-			return
-		}
-		h.c.stats.Resyncs++
-		h.state = stHead
-		h.hdr = h.hdr[:0]
-	}
-	for len(b) > 0 && !h.c.opaque && h.state != stLost {
-		b = h.step(b, tsNs)
-	}
 }
 
 // step consumes a prefix of b in the current state and returns the rest.
