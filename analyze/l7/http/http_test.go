@@ -171,6 +171,38 @@ func TestLastHead(t *testing.T) {
 	}
 }
 
+// TestOpened: the bytes Interner.LooksLikeRequest found to start with the
+// last request head are that head for the next request head read from the
+// same slice, once; any request head uses the match up.
+func TestOpened(t *testing.T) {
+	in := new(Interner)
+	const get = "GET /a HTTP/1.1\r\nHost: h\r\n\r\n"
+	runWith(in, Limits{}, []ev{req(10, get)})
+	b := []byte(get + "body")
+	if !in.LooksLikeRequest(b) || in.match == nil {
+		t.Fatal("the last request head not matched")
+	}
+	if in.opened(true, b) || in.match == nil {
+		t.Error("a response head took the match, or used it up")
+	}
+	if !in.opened(false, b) {
+		t.Error("the matched bytes not taken")
+	}
+	if in.opened(false, b) {
+		t.Error("the match taken twice")
+	}
+	for _, other := range [][]byte{[]byte(get + "body"), b[:len(b)-1], b[1:]} {
+		in.LooksLikeRequest(b)
+		if in.opened(false, other) || in.match != nil {
+			t.Errorf("%q: taken as the matched bytes, or the match not used up", other)
+		}
+	}
+	in.LooksLikeRequest(b)
+	if in.LooksLikeRequest([]byte("GET /b HTTP/1.1\r\n\r\n")); in.match != nil {
+		t.Error("a request without the last head kept the last match")
+	}
+}
+
 // TestHostile: hostile input is bounded and counted, and never panics.
 func TestHostile(t *testing.T) {
 	t.Run("absurd content-length", func(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"hash/maphash"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/flowproof/flowproof/analyze"
 )
@@ -35,7 +36,7 @@ func (h *half) head(b []byte, tsNs int64) []byte {
 		var last *lastHead
 		if in := h.c.Strings; in != nil {
 			last = &in.heads[b2i(h.isResp)]
-			if last.starts(b) && len(last.head) <= h.c.lim.MaxHeaderBytes {
+			if (in.opened(h.isResp, b) || last.starts(b)) && len(last.head) <= h.c.lim.MaxHeaderBytes {
 				h.take(&last.p, tsNs)
 				return b[len(last.head):]
 			}
@@ -635,6 +636,10 @@ type Interner struct {
 	seed  maphash.Seed
 	table []interned  // maxInterned slots by hash, made at the first use
 	heads [2]lastHead // of requests, of responses
+	// match is what LooksLikeRequest last found to start with the last
+	// request head: the connection it opens reads those same bytes as its
+	// first head next, which need not be compared again (opened).
+	match []byte
 }
 
 // interned is a slot of an Interner's table.
@@ -742,9 +747,24 @@ func LooksLikeRequest(b []byte) bool {
 // connection's first request, the same as the last connection's).
 func (in *Interner) LooksLikeRequest(b []byte) bool {
 	if l := &in.heads[0]; l.p.ok && l.starts(b) {
+		in.match = b
 		return true
 	}
+	in.match = nil
 	return LooksLikeRequest(b)
+}
+
+// opened reports whether b, the start of a request head, is the bytes
+// LooksLikeRequest last found to start with the last request head (the
+// same slice: the bytes cannot have changed). Whatever the answer, the
+// match is used up by a request head.
+func (in *Interner) opened(isResp bool, b []byte) bool {
+	if isResp || in.match == nil {
+		return false
+	}
+	m := in.match
+	in.match = nil
+	return unsafe.SliceData(m) == unsafe.SliceData(b) && len(m) == len(b)
 }
 
 // LooksLikeResponse reports whether b starts with an HTTP/1.x status line.
