@@ -3,6 +3,9 @@ package analyze
 import (
 	"net/netip"
 	"strconv"
+	"unsafe"
+
+	"github.com/flowproof/flowproof/internal/prefetch"
 )
 
 // L7Factory is the optional application-layer hook of a Table
@@ -107,6 +110,14 @@ func newL7Hook(f L7Factory, ordinal int) *l7Hook {
 // touches its state at its end either.
 func (h *l7Hook) packet(t *Table, id flowID, f *flow, dir int, d *Decoded, payload []byte) {
 	if f.fl&flL7Live == 0 && len(payload) == 0 {
+		// A handshake's answer (SYN/ACK): the flow's first payload follows,
+		// and its state, untouched since its id's last flow ended long ago,
+		// starts loading now instead of stalling that packet.
+		if d.Flags&(flagSYN|flagACK) == flagSYN|flagACK && f.fl&flL7Seen == 0 {
+			if s := h.states.find(id); s != nil {
+				prefetch.Write(unsafe.Pointer(s), unsafe.Sizeof(*s))
+			}
+		}
 		return
 	}
 	s := h.states.find(id) // slabs never move: s stays valid
