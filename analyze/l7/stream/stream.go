@@ -141,8 +141,17 @@ func (d *Dir) Segment(seq uint32, data []byte, segLen int, tsNs int64) {
 	}
 	d.budget.Stats.Segments++
 	d.Start(seq)
-	s := segment{seq: seq, data: data, missing: segLen - len(data), tsNs: tsNs}
 	ahead := int32(seq - d.next)
+	if ahead == 0 && len(data) == segLen && len(d.held) == 0 {
+		// The next bytes, whole, and nothing held: deliver's common case,
+		// without its call (a separate function's code was cold at every
+		// segment).
+		d.next += uint32(len(data))
+		d.budget.Stats.Bytes += int64(len(data))
+		d.sink.Data(data, tsNs)
+		return
+	}
+	s := segment{seq: seq, data: data, missing: segLen - len(data), tsNs: tsNs}
 	switch {
 	case ahead <= 0:
 		d.deliver(s, tsNs)
