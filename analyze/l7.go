@@ -30,19 +30,16 @@ type L7Factory interface {
 type L7Flow interface {
 	// Packet receives every packet of the flow from the one Open accepted
 	// on (that one included); payload is its captured transport payload,
-	// only valid during the call.
-	Packet(dir int, d *Decoded, payload []byte)
+	// only valid during the call. After a packet with FIN, it may report
+	// that the flow is finished: no later packet can change what it emits.
+	// The table then ends its state (End) instead of keeping it until the
+	// flow leaves the table, so that closed connections lingering in the
+	// table hold no L7 memory. The packet Open accepted on is never
+	// taken as the end.
+	Packet(dir int, d *Decoded, payload []byte) (finished bool)
 	// End is called once, when the flow leaves the table, or earlier
-	// when the flow is an L7Finisher that says it is finished.
+	// when Packet says the flow is finished.
 	End()
-}
-
-// L7Finisher is an L7Flow that can tell, after a packet with FIN,
-// that no later packet can change what it emits: the table ends its state
-// then (End) instead of keeping it until the flow leaves the table, so
-// that closed connections lingering in the table hold no L7 memory.
-type L7Finisher interface {
-	Finished() bool
 }
 
 // L7Info identifies the flow an L7Flow belongs to, as its flows.parquet
@@ -129,13 +126,10 @@ func (h *l7Hook) packet(t *Table, id flowID, f *flow, dir int, d *Decoded, paylo
 		f.fl |= flL7Seen
 	}
 	if s.f != nil {
-		s.f.Packet(dir, d, payload)
-		if d.Flags&flagFIN != 0 {
-			if fin, ok := s.f.(L7Finisher); ok && fin.Finished() {
-				s.f.End()
-				*s = l7State{done: true}
-				f.fl &^= flL7Live
-			}
+		if s.f.Packet(dir, d, payload) {
+			s.f.End()
+			*s = l7State{done: true}
+			f.fl &^= flL7Live
 		}
 		return
 	}

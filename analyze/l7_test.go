@@ -38,11 +38,12 @@ func (r *recordingL7) Open(info *analyze.L7Info, dir int, d *analyze.Decoded, pa
 	return f, false
 }
 
-func (f *recordingFlow) Packet(dir int, d *analyze.Decoded, payload []byte) {
+func (f *recordingFlow) Packet(dir int, d *analyze.Decoded, payload []byte) bool {
 	h := fnv.New64a()
 	h.Write(payload)
 	f.sum[dir] = f.sum[dir]*31 + h.Sum64()
 	f.bytes[dir] += len(payload)
+	return false
 }
 
 func (f *recordingFlow) End() { f.r.ended++ }

@@ -24,15 +24,16 @@ func (b *byFirstByte) Open(info *L7Info, _ int, _ *Decoded, payload []byte) (L7F
 	return f, false
 }
 
-func (f *countingFlow) Packet(dir int, d *Decoded, _ []byte) {
+func (f *countingFlow) Packet(dir int, d *Decoded, _ []byte) bool {
 	f.packets++
-	if d.Flags&flagFIN != 0 {
-		f.fins[dir] = true
+	if d.Flags&flagFIN == 0 {
+		return false
 	}
+	f.fins[dir] = true
+	return f.fins[0] && f.fins[1]
 }
 
-func (f *countingFlow) End()           { f.ended++ }
-func (f *countingFlow) Finished() bool { return f.fins[0] && f.fins[1] }
+func (f *countingFlow) End() { f.ended++ }
 
 // TestL7HookStates: a flow gets a fresh L7 state even when its flow id was
 // a declined flow's (the state is zeroed at the flow's first payload, not

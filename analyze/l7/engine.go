@@ -163,10 +163,11 @@ func (e *Engine) Open(info *analyze.L7Info, dir int, d *analyze.Decoded, payload
 
 type udpFlow struct{ t *dns.Tracker }
 
-func (f *udpFlow) Packet(dir int, d *analyze.Decoded, payload []byte) {
+func (f *udpFlow) Packet(dir int, d *analyze.Decoded, payload []byte) bool {
 	if len(payload) > 0 {
 		f.t.Message(payload, dir, d.TsNs)
 	}
+	return false
 }
 
 func (f *udpFlow) End() { f.t.End() }
@@ -183,9 +184,11 @@ type tcpFlow struct {
 	self   *httpFlow // the httpFlow holding this tcpFlow, nil for others
 }
 
-func (f *tcpFlow) Packet(dir int, d *analyze.Decoded, payload []byte) {
+func (f *tcpFlow) Packet(dir int, d *analyze.Decoded, payload []byte) bool {
 	if f.tls != nil && f.tls.Done() || f.http != nil && f.http.Done() {
-		return // both hellos read (the rest is ciphertext), or HTTP switched protocol
+		// Both hellos read (the rest is ciphertext), or HTTP switched
+		// protocol.
+		return d.Flags&flagFIN != 0 && f.finished()
 	}
 	f.lastNs = d.TsNs
 	s := &f.dirs[dir]
@@ -203,7 +206,9 @@ func (f *tcpFlow) Packet(dir int, d *analyze.Decoded, payload []byte) {
 	}
 	if d.Flags&flagFIN != 0 {
 		s.Fin(d.Seq + uint32(d.Payload))
+		return f.finished()
 	}
+	return false
 }
 
 // httpFlow is an HTTP flow's state in one allocation.
@@ -212,11 +217,11 @@ type httpFlow struct {
 	conn http.Conn
 }
 
-// Finished says an HTTP connection has delivered both directions up to
+// finished says an HTTP connection has delivered both directions up to
 // their FINs: End can run now (the table then frees the state) and gives
 // the same transactions as at the flow's end. TLS and DNS flows wait for
 // the flow's end (a TLS hello goes with its flow's record).
-func (f *tcpFlow) Finished() bool {
+func (f *tcpFlow) finished() bool {
 	return f.http != nil && f.dirs[0].Finished() && f.dirs[1].Finished()
 }
 
