@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"unsafe"
 
+	"github.com/flowproof/flowproof/internal/prefault"
 	"github.com/flowproof/flowproof/internal/prefetch"
 )
 
@@ -75,16 +76,44 @@ func (i *L7Info) AppendFlowID(b []byte) []byte {
 // chances to show a message start, not the whole capture.
 const l7Offers = 8
 
-// l7Hook keeps the L7 state of live flows, in slabs indexed by flow id
-// like the flow store's, not a field in flow: flows pay nothing in size
-// when L7 is off, and a packet finds its state without hashing (24 bytes
-// per flow id when it is on).
+// l7Hook keeps the L7 state of live flows, in slabs indexed by flow id,
+// not a field in flow: flows pay nothing in size when L7 is off, and a
+// packet finds its state without hashing (24 bytes per flow id when it is
+// on).
 type l7Hook struct {
 	factory L7Factory
 	ordinal int
-	states  slabStore[l7State] // by flow id; a zero state is a flow not yet offered
-	info    L7Info             // given to Open; reused, so that it does not escape per call
+	states  l7States // by flow id; a zero state is a flow not yet offered
+	info    L7Info   // given to Open; reused, so that it does not escape per call
 }
+
+// l7States holds the states by flow id in slabs that never move, all of
+// storeSlab states (96 KiB): unlike the flow store's first slabs, which
+// are smaller, a state's place is then a shift and a mask with no bounds
+// to check, on every packet of a flow with L7 state.
+type l7States []*[storeSlab]l7State
+
+// find returns the state of id, or nil when cover never made room for it.
+func (s l7States) find(id flowID) *l7State {
+	if k := int(id >> storeShift); k < len(s) {
+		return &s[k][id&storeMask]
+	}
+	return nil
+}
+
+// cover returns the state of id, adding the slabs up to its own. Their
+// pages are backed at once (prefault), as the flow store's are.
+func (s *l7States) cover(id flowID) *l7State {
+	for len(*s) <= int(id>>storeShift) {
+		slab := new([storeSlab]l7State)
+		prefault.Write(unsafe.Pointer(slab), unsafe.Sizeof(*slab))
+		*s = append(*s, slab)
+	}
+	return &(*s)[id>>storeShift][id&storeMask]
+}
+
+// reset lets go of every slab.
+func (s *l7States) reset() { *s = nil }
 
 type l7State struct {
 	f      L7Flow // nil while undecided or declined
