@@ -1192,7 +1192,11 @@ func (s *stats) byteArrays(data []byte, offs []uint32) {
 		if p > lo && p < hi || n <= 8 && (p == lo && n == len(s.min) || p == hi && n == len(s.max)) {
 			continue
 		}
-		s.addBytes(data[start:end])
+		v := data[start:end]
+		if p == lo && string(v) == string(s.min) || p == hi && string(v) == string(s.max) {
+			continue // a bound again (a column's repeated value)
+		}
+		s.addBytes(v)
 		lo, hi = s.pmin, s.pmax
 	}
 }
