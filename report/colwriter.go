@@ -61,6 +61,8 @@ type colWriter struct {
 // scratch holds buffers reused for every page.
 type scratch struct {
 	levels, values, body, zbuf []byte
+	lens                       []byte  // deltaByteArray's packed lengths
+	prefixes, suffixes         []int32 // and its lengths
 }
 
 // Column value encodings (the data pages'; a dictionary column also has a
@@ -937,7 +939,7 @@ func (cw *colWriter) flushPage(c *pcol) {
 	case c.enc == encDeltaBytes:
 		s.values, err = (&delta.LengthByteArrayEncoding{}).EncodeByteArray(s.values, c.data, c.offs)
 	case c.enc == encPrefix:
-		s.values, err = (&delta.ByteArrayEncoding{}).EncodeByteArray(s.values, c.data, c.offs)
+		s.values = s.deltaByteArray(s.values[:0], c.data, c.offs)
 	default:
 		s.values, err = (&plain.Encoding{}).EncodeByteArray(s.values, c.data, c.offs)
 	}
@@ -1190,7 +1192,11 @@ func (s *stats) byteArrays(data []byte, offs []uint32) {
 		if p > lo && p < hi || n <= 8 && (p == lo && n == len(s.min) || p == hi && n == len(s.max)) {
 			continue
 		}
-		s.addBytes(data[start:end])
+		v := data[start:end]
+		if p == lo && string(v) == string(s.min) || p == hi && string(v) == string(s.max) {
+			continue // a bound again (a column's repeated value)
+		}
+		s.addBytes(v)
 		lo, hi = s.pmin, s.pmax
 	}
 }
@@ -1241,6 +1247,47 @@ func packBools(dst []byte, v []bool) []byte {
 		dst = append(dst, b)
 	}
 	return dst
+}
+
+// deltaByteArray appends the DELTA_BYTE_ARRAY encoding of the values
+// (data cut at offs), the bytes parquet-go's encoder writes: each value's
+// prefix length shared with the previous value and its suffix length, both
+// DELTA_BINARY_PACKED, then the suffixes. Prefixes are compared eight bytes
+// at a time (parquet-go compares a byte at a time, and allocates).
+func (s *scratch) deltaByteArray(dst, data []byte, offs []uint32) []byte {
+	pre, suf := s.prefixes[:0], s.suffixes[:0]
+	var last []byte
+	for i := 1; i < len(offs); i++ {
+		v := data[offs[i-1]:offs[i]]
+		p := commonPrefix(last, v)
+		pre, suf = append(pre, int32(p)), append(suf, int32(len(v)-p))
+		last = v
+	}
+	s.prefixes, s.suffixes = pre, suf
+	var enc delta.BinaryPackedEncoding
+	s.lens, _ = enc.EncodeInt32(s.lens, pre) // never fails
+	dst = append(dst, s.lens...)
+	s.lens, _ = enc.EncodeInt32(s.lens, suf)
+	dst = append(dst, s.lens...)
+	for i, p := range pre {
+		dst = append(dst, data[int(offs[i])+int(p):offs[i+1]]...)
+	}
+	return dst
+}
+
+// commonPrefix is the length of the longest common prefix of a and b.
+func commonPrefix(a, b []byte) int {
+	n := min(len(a), len(b))
+	i := 0
+	for ; i+8 <= n; i += 8 {
+		if x := binary.LittleEndian.Uint64(a[i:]) ^ binary.LittleEndian.Uint64(b[i:]); x != 0 {
+			return i + bits.TrailingZeros64(x)/8
+		}
+	}
+	for i < n && a[i] == b[i] {
+		i++
+	}
+	return i
 }
 
 func truncMin(v []byte) []byte {

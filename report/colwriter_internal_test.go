@@ -255,3 +255,34 @@ func TestIndexThrift(t *testing.T) {
 		}
 	}
 }
+
+// TestDeltaByteArray: the column writer's DELTA_BYTE_ARRAY pages are the
+// bytes of parquet-go's encoder (prefixes short and long, empty values,
+// values that are prefixes of their neighbours).
+func TestDeltaByteArray(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	var s scratch
+	for _, n := range []int{0, 1, 2, 3, 127, 128, 129, 1000} {
+		data, offs := []byte{}, []uint32{0}
+		var last []byte
+		for range n {
+			v := append([]byte{}, last[:rng.IntN(len(last)+1)]...)
+			for range rng.IntN(3) * rng.IntN(40) {
+				v = append(v, byte('a'+rng.IntN(3)))
+			}
+			if rng.IntN(9) == 0 {
+				v = v[:0]
+			}
+			data = append(data, v...)
+			offs = append(offs, uint32(len(data)))
+			last = v
+		}
+		want, err := (&delta.ByteArrayEncoding{}).EncodeByteArray(nil, data, offs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := s.deltaByteArray([]byte("x"), data, offs); !bytes.Equal(got[1:], want) || got[0] != 'x' {
+			t.Errorf("%d values: %x, want %x", n, got[1:], want)
+		}
+	}
+}

@@ -79,7 +79,10 @@
 // entry at definition level 0), pages ending on row boundaries. Their
 // integers are DELTA_BINARY_PACKED (DNS's trans_id and qtype PLAIN):
 // ports, depths and body lengths, as PLAIN, were zstd's largest input
-// after the Community IDs. Only the DELTA_BINARY_PACKED columns may be
+// after the Community IDs. http.parquet's flow_id is DELTA_BYTE_ARRAY (a
+// row's flow_id shares most of its text with the row before's; zstd found
+// those short repeats slowly), encoded here (deltaByteArray: parquet-go's
+// bytes, TestDeltaByteArray). Only the DELTA_BINARY_PACKED columns may be
 // stored uncompressed, by their first page as flows.parquet's. Its limits:
 // flat columns and such lists only (no other nesting, no null lists), data
 // pages v1, zstd, no bloom filters.

@@ -43,7 +43,7 @@ type Identity struct {
 // response (or a response without its request), Zeek http.log meanings.
 // src is the client, dst the server. Times are epoch ns; ts is ts_ns in µs.
 type HTTPRow struct {
-	FlowID          string   `parquet:"flow_id"`
+	FlowID          string   `parquet:"flow_id,delta"`
 	CommunityID     string   `parquet:"community_id"`
 	Ts              int64    `parquet:"ts,timestamp(microsecond:utc),delta"`
 	TsNs            int64    `parquet:"ts_ns,delta"`
