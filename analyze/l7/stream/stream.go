@@ -146,9 +146,7 @@ func (d *Dir) Segment(seq uint32, data []byte, segLen int, tsNs int64) {
 		// The next bytes, whole, and nothing held: deliver's common case,
 		// without its call (a separate function's code was cold at every
 		// segment).
-		d.next += uint32(len(data))
-		d.budget.Stats.Bytes += int64(len(data))
-		d.sink.Data(data, tsNs)
+		d.push(data, tsNs)
 		return
 	}
 	s := segment{seq: seq, data: data, missing: segLen - len(data), tsNs: tsNs}
@@ -286,13 +284,19 @@ func (d *Dir) deliver(s segment, tsNs int64) {
 		}
 	}
 	if len(s.data) > 0 {
-		d.next += uint32(len(s.data))
-		d.budget.Stats.Bytes += int64(len(s.data))
-		d.sink.Data(s.data, tsNs)
+		d.push(s.data, tsNs)
 	}
 	if s.missing > 0 {
 		d.gap(int64(s.missing), tsNs)
 	}
+}
+
+// push hands the next bytes to the sink (small enough to be inlined in
+// Segment's fast path and in deliver).
+func (d *Dir) push(b []byte, tsNs int64) {
+	d.next += uint32(len(b))
+	d.budget.Stats.Bytes += int64(len(b))
+	d.sink.Data(b, tsNs)
 }
 
 func (d *Dir) gap(n int64, tsNs int64) {
