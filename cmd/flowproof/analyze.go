@@ -215,19 +215,19 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
-// memoryFloor is the memory policy's floor for the run.
-func (o analyzeOptions) memoryFloor() int64 {
+// memoryPlan is the memory policy's plan for the run.
+func (o analyzeOptions) memoryPlan() memoryPlan {
 	if o.l7 {
-		return memoryFloorL7
+		return l7Memory
 	}
-	return memoryFloor
+	return plainMemory
 }
 
 // analyzeRun analyzes the inputs into o.out with the process's memory
 // policy and profiles, and prints what it wrote. It returns errPartial when
 // some input was bad but outputs were written.
 func analyzeRun(ctx context.Context, o analyzeOptions, inputs []string, command []string, stdout, stderr io.Writer) error {
-	defer startMemoryPolicy(readGCEnv(nil), o.memoryFloor())()
+	defer startMemoryPolicy(readGCEnv(nil), o.memoryPlan())()
 	stopProfiles, err := startProfiles(o.cpuProfile, o.memProfile)
 	if err != nil {
 		return err

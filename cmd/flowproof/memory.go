@@ -13,25 +13,34 @@ import (
 // capture with no more flows live at once. So the policy sets a soft memory
 // limit (debug.SetMemoryLimit) of
 //
-//	max(floor, live + live/4 + memorySlack)
+//	max(floor, live + live/growth + memorySlack)
 //
 // and sets it again after every collection from the live heap that
 // collection measured: memory follows the live flows, not the length of
 // the capture. Below the limit nothing is collected (GOGC is off while the
 // policy runs), so small runs need no collection at all. Where live flows
-// dominate it costs time: a growing heap is marked at every quarter of
-// growth (README: Speed and memory has both measurements).
+// dominate it costs time: a growing heap is marked at every 1/growth of
+// growth (README: Speed and memory has the measurements).
 //
-// The floor is memoryFloor, or memoryFloorL7 for a run with --l7: its live
-// heap is larger by the application layer's state and the writers of its
-// tables (35-37 MB at the end of a collection on the bench capture,
-// against 29-32 MB), which at memoryFloor left it a third of the plain
-// run's room between collections.
-const (
-	memoryFloor   = 48 << 20
-	memoryFloorL7 = memoryFloor + 8<<20
-	memorySlack   = 4 << 20 // the runtime's own memory: stacks, GC metadata, free spans
+// A run without the application layer gets plainMemory. One with it has a
+// live heap larger by the L7 engine's state and its tables' writers (35-38
+// MB at the end of a collection on the bench capture, against 29-32 MB):
+// at plainMemory it collects three times as often, and at a higher floor
+// alone its peak RSS goes over the 64 MiB the default run keeps. So it gets
+// a floor 2 MiB higher and an eighth of growth: on the bench capture its
+// last collections find the limit at the floor, where a quarter would put
+// it above.
+type memoryPlan struct {
+	floor  int64
+	growth int64
+}
+
+var (
+	plainMemory = memoryPlan{floor: 48 << 20, growth: 4}
+	l7Memory    = memoryPlan{floor: 50 << 20, growth: 8}
 )
+
+const memorySlack = 4 << 20 // the runtime's own memory: stacks, GC metadata, free spans
 
 // The policy is process-wide (the runtime has one limit); runs that overlap
 // in one process share it, and the last to stop puts the settings from
@@ -39,18 +48,19 @@ const (
 var memoryPolicy struct {
 	sync.Mutex
 	users         int
-	floor         int64 // the highest floor of the current users
+	plan          memoryPlan // the highest floor and growth divisor of the current users
 	prevLimit     int64
 	prevGCPercent int
 	watch         *gcWatch // of the current users; nil when none
 }
 
-// startMemoryPolicy applies the policy with the given floor until stop is
+// startMemoryPolicy applies the policy with the given plan until stop is
 // called. Collections then run only at the limit (GOGC off): below the
 // floor there is nothing worth collecting for. Overlapping runs share the
-// highest floor until the last stops. It does nothing when the user set
-// GOGC or GOMEMLIMIT: their choice wins.
-func startMemoryPolicy(env gcEnv, floor int64) (stop func()) {
+// highest floor and the highest growth divisor (the tighter limit) until
+// the last stops. It does nothing when the user set GOGC or GOMEMLIMIT:
+// their choice wins.
+func startMemoryPolicy(env gcEnv, plan memoryPlan) (stop func()) {
 	if env.userTuned {
 		return func() {}
 	}
@@ -58,15 +68,18 @@ func startMemoryPolicy(env gcEnv, floor int64) (stop func()) {
 	p.Lock()
 	defer p.Unlock()
 	if p.users++; p.users == 1 {
-		p.floor = floor
-		p.prevLimit = debug.SetMemoryLimit(floor)
+		p.plan = plan
+		p.prevLimit = debug.SetMemoryLimit(plan.floor)
 		p.prevGCPercent = debug.SetGCPercent(-1)
 		p.watch = new(gcWatch)
 		p.watch.arm()
-	} else if floor > p.floor {
-		p.floor = floor
-		if debug.SetMemoryLimit(-1) < floor {
-			debug.SetMemoryLimit(floor)
+	} else {
+		p.plan.growth = max(p.plan.growth, plan.growth)
+		if plan.floor > p.plan.floor {
+			p.plan.floor = plan.floor
+			if debug.SetMemoryLimit(-1) < plan.floor {
+				debug.SetMemoryLimit(plan.floor)
+			}
 		}
 	}
 	var once sync.Once
@@ -112,11 +125,11 @@ func (w *gcWatch) collected() {
 	}
 	live := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
 	metrics.Read(live)
-	debug.SetMemoryLimit(memoryLimitFor(p.floor, int64(live[0].Value.Uint64())))
+	debug.SetMemoryLimit(p.plan.limitFor(int64(live[0].Value.Uint64())))
 	w.arm()
 }
 
-// memoryLimitFor is the soft limit for a live heap of live bytes.
-func memoryLimitFor(floor, live int64) int64 {
-	return max(floor, live+live/4+memorySlack)
+// limitFor is the soft limit for a live heap of live bytes.
+func (m memoryPlan) limitFor(live int64) int64 {
+	return max(m.floor, live+live/m.growth+memorySlack)
 }

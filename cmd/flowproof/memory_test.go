@@ -10,24 +10,27 @@ import (
 func TestMemoryLimitFor(t *testing.T) {
 	for _, c := range []struct {
 		name       string
+		plan       memoryPlan
 		live, want int64
 	}{
-		{"empty heap: the floor", 0, memoryFloor},
-		{"below the floor", 30 << 20, memoryFloor},
-		{"above: live and a quarter, plus slack", 100 << 20, 125<<20 + memorySlack},
+		{"empty heap: the floor", plainMemory, 0, 48 << 20},
+		{"below the floor", plainMemory, 30 << 20, 48 << 20},
+		{"above: live and a quarter, plus slack", plainMemory, 100 << 20, 125<<20 + memorySlack},
+		{"L7, below its floor", l7Memory, 40 << 20, 50 << 20},
+		{"L7, above: live and an eighth, plus slack", l7Memory, 100 << 20, 112<<20 + 512<<10 + memorySlack},
 	} {
-		if got := memoryLimitFor(memoryFloor, c.live); got != c.want {
-			t.Errorf("%s: memoryLimitFor(%d) = %d, want %d", c.name, c.live, got, c.want)
+		if got := c.plan.limitFor(c.live); got != c.want {
+			t.Errorf("%s: limitFor(%d) = %d, want %d", c.name, c.live, got, c.want)
 		}
 	}
 }
 
-func TestMemoryFloor(t *testing.T) {
-	if got := (analyzeOptions{}).memoryFloor(); got != memoryFloor {
-		t.Errorf("plain run: floor %d MiB, want %d MiB", got>>20, memoryFloor>>20)
+func TestMemoryPlan(t *testing.T) {
+	if got := (analyzeOptions{}).memoryPlan(); got != plainMemory {
+		t.Errorf("run without L7: plan %+v, want %+v", got, plainMemory)
 	}
-	if got := (analyzeOptions{l7: true}).memoryFloor(); got != memoryFloorL7 {
-		t.Errorf("--l7 run: floor %d MiB, want %d MiB", got>>20, memoryFloorL7>>20)
+	if got := (analyzeOptions{l7: true}).memoryPlan(); got != l7Memory {
+		t.Errorf("run with L7: plan %+v, want %+v", got, l7Memory)
 	}
 }
 
@@ -52,9 +55,9 @@ func TestReadGCEnv(t *testing.T) {
 // GOGC or GOMEMLIMIT turns it off.
 func TestMemoryPolicy(t *testing.T) {
 	before := debug.SetMemoryLimit(-1)
-	stop := startMemoryPolicy(gcEnv{}, memoryFloor)
-	if got := debug.SetMemoryLimit(-1); got != memoryFloor {
-		t.Errorf("limit %d with the policy on, want the floor %d", got, memoryFloor)
+	stop := startMemoryPolicy(gcEnv{}, plainMemory)
+	if got := debug.SetMemoryLimit(-1); got != plainMemory.floor {
+		t.Errorf("limit %d with the policy on, want the floor %d", got, plainMemory.floor)
 	}
 	if got := debug.SetGCPercent(-1); got != -1 {
 		t.Errorf("GOGC %d with the policy on, want off (-1)", got)
@@ -80,12 +83,12 @@ func TestMemoryPolicy(t *testing.T) {
 	// brings the limit back to the floor.
 	big = nil
 	deadline = time.Now().Add(5 * time.Second)
-	for debug.SetMemoryLimit(-1) != memoryFloor && time.Now().Before(deadline) {
+	for debug.SetMemoryLimit(-1) != plainMemory.floor && time.Now().Before(deadline) {
 		runtime.GC()
 		time.Sleep(10 * time.Millisecond)
 	}
-	if got := debug.SetMemoryLimit(-1); got != memoryFloor {
-		t.Errorf("limit %d MiB once the heap is freed, want the floor %d MiB", got>>20, memoryFloor>>20)
+	if got := debug.SetMemoryLimit(-1); got != plainMemory.floor {
+		t.Errorf("limit %d MiB once the heap is freed, want the floor %d MiB", got>>20, plainMemory.floor>>20)
 	}
 	stop()
 	if got := debug.SetMemoryLimit(-1); got != before {
@@ -94,9 +97,15 @@ func TestMemoryPolicy(t *testing.T) {
 
 	// Overlapping runs share the policy and the highest floor (an --l7
 	// run's); the last to stop restores.
-	stopA, stopB := startMemoryPolicy(gcEnv{}, memoryFloor), startMemoryPolicy(gcEnv{}, memoryFloorL7)
-	if got := debug.SetMemoryLimit(-1); got != memoryFloorL7 {
-		t.Errorf("limit %d MiB with an --l7 run beside a plain one, want its floor %d MiB", got>>20, memoryFloorL7>>20)
+	stopA, stopB := startMemoryPolicy(gcEnv{}, plainMemory), startMemoryPolicy(gcEnv{}, l7Memory)
+	if got := debug.SetMemoryLimit(-1); got != l7Memory.floor {
+		t.Errorf("limit %d MiB with an --l7 run beside a plain one, want its floor %d MiB", got>>20, l7Memory.floor>>20)
+	}
+	memoryPolicy.Lock()
+	shared := memoryPolicy.plan
+	memoryPolicy.Unlock()
+	if shared != l7Memory {
+		t.Errorf("shared plan %+v with an --l7 run beside a plain one, want its floor and growth %+v", shared, l7Memory)
 	}
 	stopA()
 	if got := debug.SetMemoryLimit(-1); got == before {
@@ -111,7 +120,7 @@ func TestMemoryPolicy(t *testing.T) {
 		t.Errorf("GOGC %d after both stopped, want 100", got)
 	}
 
-	stop = startMemoryPolicy(gcEnv{userTuned: true}, memoryFloor)
+	stop = startMemoryPolicy(gcEnv{userTuned: true}, plainMemory)
 	if got := debug.SetMemoryLimit(-1); got != before {
 		t.Errorf("limit %d with GOGC/GOMEMLIMIT set, want it untouched (%d)", got, before)
 	}
