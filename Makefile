@@ -24,7 +24,7 @@ release: ## build bin/flowproof without the demo (-tags nodemo: no Kubeshark sta
 	CGO_ENABLED=0 $(GO) build -trimpath -tags nodemo -ldflags "$(LDFLAGS)" -o bin/flowproof ./cmd/flowproof
 
 demo: build ## run the whole pipeline (L7 and its cross-check included) on the built-in sample captures into flowproof-demo/
-	./bin/flowproof demo --l7 -o flowproof-demo
+	./bin/flowproof demo -o flowproof-demo
 
 test: versitygw check unit duckdb deploy fuzz gobench ## everything CI runs
 # Under make test the object storage tests fail, not skip, without versitygw.

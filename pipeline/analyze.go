@@ -59,8 +59,9 @@ type Options struct {
 	SlowRequestNs int64
 
 	// L7 turns the application layer on: http.parquet, dns.parquet and the
-	// TLS columns of flows.parquet (package analyze/l7). Off by default
-	// until it meets its cost bar (README: Application layer).
+	// TLS columns of flows.parquet (package analyze/l7). The command line
+	// sets it unless --no-l7; a zero Options leaves it off, as before it
+	// was the command line's default (README: Application layer).
 	L7 bool
 
 	// S3 is the object storage of s3:// inputs and outputs (pipeline:

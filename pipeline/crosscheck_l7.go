@@ -28,13 +28,13 @@ type xcL7Run struct {
 }
 
 // loadAPICalls reads Kubeshark's API calls: the --api-calls file, else the
-// pages of the inputs' evidence. Without --l7 the calls are not compared,
+// pages of the inputs' evidence. With L7 off (--no-l7) the calls are not compared,
 // and the manifest says so. A file the options name that cannot be read is
 // an error; a bad evidence page is a warning.
 func loadAPICalls(o Options, inputs []Input, xc *xcRun) (*xcL7Run, []string, error) {
 	var warnings []string
 	if o.APICalls != "" && !o.L7 {
-		return nil, nil, fmt.Errorf("--api-calls: the L7 cross-check compares Kubeshark's API calls with http.parquet: add --l7")
+		return nil, nil, fmt.Errorf("--api-calls: the L7 cross-check compares Kubeshark's API calls with http.parquet: analyze with L7 on (drop --no-l7)")
 	}
 	type page struct{ path, name string }
 	var pages []page
@@ -49,7 +49,7 @@ func loadAPICalls(o Options, inputs []Input, xc *xcRun) (*xcL7Run, []string, err
 				continue
 			}
 			if !o.L7 {
-				warnings = append(warnings, fmt.Sprintf("%s holds Kubeshark's API calls (list_api_calls, %d pages): the L7 cross-check needs --l7, so they were not compared", in.Arg, len(in.APICalls)))
+				warnings = append(warnings, fmt.Sprintf("%s holds Kubeshark's API calls (list_api_calls, %d pages): the L7 cross-check needs L7 on (--no-l7 turns it off), so they were not compared", in.Arg, len(in.APICalls)))
 				continue
 			}
 			for _, p := range in.APICalls {

@@ -24,7 +24,8 @@ type analyzeOptions struct {
 	maxFlows         int
 	noDecap          bool
 	noReassembly     bool
-	l7               bool
+	l7               bool // on unless --no-l7 (or --l7=false)
+	noL7             bool
 	noDedup          bool
 	dupSameTTL       bool
 	floodMin         int64
@@ -56,8 +57,9 @@ func (o *analyzeOptions) register(fs *flag.FlagSet) {
 	fs.Int64Var(&o.floodMin, "flood-min", report.DefaultFloodMinHalfOpen, "half-open connections to one server (from at least 100 sources) that the report calls a SYN flood")
 	fs.IntVar(&o.scanMinHosts, "scan-min-hosts", report.DefaultScanMinHosts, "distinct hosts one source must probe in vain (failed TCP handshakes, unanswered UDP) for the report to call it an address scan")
 	fs.IntVar(&o.scanMinPorts, "scan-min-ports", report.DefaultScanMinPorts, "distinct ports one source must probe in vain for the report to call it a port scan")
-	fs.DurationVar(&o.slowRequest, "slow-request", time.Duration(report.DefaultSlowRequestNs), "with --l7: HTTP latency (time to first byte) from which the report flags a request slow")
-	fs.BoolVar(&o.l7, "l7", false, "application layer too: http.parquet (HTTP/1.x requests), dns.parquet (DNS queries) and the TLS columns of flows.parquet (costs time: see the README)")
+	fs.DurationVar(&o.slowRequest, "slow-request", time.Duration(report.DefaultSlowRequestNs), "HTTP latency (time to first byte) from which the report flags a request slow")
+	fs.BoolVar(&o.noL7, "no-l7", false, "flows only: no application layer (http.parquet, dns.parquet, the TLS columns of flows.parquet, the L7 cross-check); about 0.8x the time (README: Application layer)")
+	fs.BoolVar(&o.l7, "l7", true, "the application layer (the default; kept so that command lines from before it was one still run)")
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress display on a terminal (warnings and errors are still shown)")
 	fs.IntVar(&o.jobs, "jobs", pipeline.DefaultJobs(), "captures analyzed at once, each with its own flow table (and its own live flows in memory); the output is the same for any value; the default is half the CPUs")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the run to `file` (go tool pprof)")
@@ -68,6 +70,9 @@ func (o *analyzeOptions) register(fs *flag.FlagSet) {
 }
 
 func (o *analyzeOptions) validate() error {
+	if o.noL7 {
+		o.l7 = false
+	}
 	for name, d := range map[string]time.Duration{"tcp-timeout": o.tcpTimeout, "udp-timeout": o.udpTimeout, "tcp-closed-timeout": o.tcpClosedTimeout, "dup-window": o.dupWindow} {
 		if d <= 0 {
 			return &usageError{fmt.Sprintf("--%s must be positive, got %v", name, d)}
@@ -77,7 +82,7 @@ func (o *analyzeOptions) validate() error {
 		return &usageError{fmt.Sprintf("--slow-request must be positive, got %v", o.slowRequest)}
 	}
 	if o.xc.apiCalls != "" && !o.l7 {
-		return &usageError{"--api-calls: the L7 cross-check compares Kubeshark's API calls with http.parquet: add --l7"}
+		return &usageError{"--api-calls: the L7 cross-check compares Kubeshark's API calls with http.parquet, which --no-l7 turns off: drop --no-l7"}
 	}
 	if o.jobs <= 0 {
 		return &usageError{fmt.Sprintf("--jobs must be positive, got %d", o.jobs)}
@@ -274,7 +279,7 @@ func (o *xcOptions) register(fs *flag.FlagSet) {
 	fs.Float64Var(&o.rttPct, "xc-rtt-tolerance", crosscheck.DefaultRTTRel*100, "cross-check: handshake RTT medians agree within this `percent` (or --xc-rtt-slack)")
 	fs.DurationVar(&o.rttSlack, "xc-rtt-slack", time.Duration(crosscheck.DefaultRTTAbsNs), "cross-check: handshake RTT medians agree within this `duration` whatever the percentage")
 	fs.DurationVar(&o.windowSlack, "xc-window-slack", time.Duration(crosscheck.DefaultWindowSlackNs), "cross-check: a Kubeshark record dated more than this outside the capture's time range is outside_window")
-	fs.StringVar(&o.apiCalls, "api-calls", "", "Kubeshark list_api_calls answer saved in `file` (JSON) to cross-check http.parquet with (needs --l7); evidence directories bring their own")
+	fs.StringVar(&o.apiCalls, "api-calls", "", "Kubeshark list_api_calls answer saved in `file` (JSON) to cross-check http.parquet with (not with --no-l7); evidence directories bring their own")
 	fs.Int64Var(&o.l7Count, "xc-l7-count-slack", 0, "L7 cross-check: call counts of a group agree within this many `calls`")
 	fs.Float64Var(&o.l7LatPct, "xc-l7-latency-tolerance", crosscheck.DefaultLatencyRel*100, "L7 cross-check: latency medians agree within this `percent` (or --xc-l7-latency-slack)")
 	fs.DurationVar(&o.l7LatSlack, "xc-l7-latency-slack", time.Duration(crosscheck.DefaultLatencyAbsNs), "L7 cross-check: latency medians agree within this `duration` whatever the percentage")

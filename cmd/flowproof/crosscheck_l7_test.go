@@ -69,8 +69,8 @@ func checkL7(t *testing.T, out string, want []standin.L7Expect, withOutside bool
 
 // TestL7CrossCheckEvidence: pull the stand-in's cluster (every pod
 // targeted: the packets between two pods twice) with its list_api_calls,
-// analyze with --l7: each known disagreement gets its verdict, the TLS
-// twin's request is marked synthetic. Without --l7 the calls are not
+// analyze (L7 on by default): each known disagreement gets its verdict, the TLS
+// twin's request is marked synthetic. With --no-l7 the calls are not
 // compared, and the manifest says why.
 func TestL7CrossCheckEvidence(t *testing.T) {
 	clearKubesharkEnv(t)
@@ -80,7 +80,7 @@ func TestL7CrossCheckEvidence(t *testing.T) {
 		t.Fatalf("pull: %s", stderr)
 	}
 	out := filepath.Join(t.TempDir(), "out")
-	if code, _, stderr := run(t, "analyze", "--quiet", "--l7", "-o", out, ev); code != exitOK {
+	if code, _, stderr := run(t, "analyze", "--quiet", "-o", out, ev); code != exitOK {
 		t.Fatalf("analyze: exit %d\n%s", code, stderr)
 	}
 	_, want := standin.APICallsDisagreeing()
@@ -100,19 +100,19 @@ func TestL7CrossCheckEvidence(t *testing.T) {
 	}
 
 	off := filepath.Join(t.TempDir(), "off")
-	if code, _, stderr := run(t, "analyze", "--quiet", "-o", off, ev); code != exitOK {
-		t.Fatalf("analyze without --l7: exit %d\n%s", code, stderr)
+	if code, _, stderr := run(t, "analyze", "--quiet", "--no-l7", "-o", off, ev); code != exitOK {
+		t.Fatalf("analyze --no-l7: exit %d\n%s", code, stderr)
 	}
 	m := readManifest(t, off)
-	if !strings.Contains(strings.Join(m.Warnings, "\n"), "the L7 cross-check needs --l7") || hasOutput(m.Outputs, report.CrossCheckL7File) {
-		t.Errorf("without --l7: warnings %q, outputs %+v", m.Warnings, m.Outputs)
+	if !strings.Contains(strings.Join(m.Warnings, "\n"), "the L7 cross-check needs L7 on (--no-l7 turns it off)") || hasOutput(m.Outputs, report.CrossCheckL7File) {
+		t.Errorf("--no-l7: warnings %q, outputs %+v", m.Warnings, m.Outputs)
 	}
 }
 
 // TestL7CrossCheckFlags: the cluster capture and its calls saved as files:
 // with --api-calls every verdict occurs where its disagreement is, the
-// call dated an hour later included (outside_window). --api-calls without
-// --l7 is a usage error; --slow-request sets the report's threshold.
+// call dated an hour later included (outside_window). --api-calls with
+// --no-l7 is a usage error; --slow-request sets the report's threshold.
 func TestL7CrossCheckFlags(t *testing.T) {
 	dir := t.TempDir()
 	calls, want := standin.APICallsDisagreeing()
@@ -122,7 +122,7 @@ func TestL7CrossCheckFlags(t *testing.T) {
 		}
 	}
 	out := filepath.Join(dir, "out")
-	code, _, stderr := run(t, "analyze", "--quiet", "--l7", "--slow-request", "10ms", "-o", out, "--api-calls", filepath.Join(dir, "calls.json"), filepath.Join(dir, "cap.pcap"))
+	code, _, stderr := run(t, "analyze", "--quiet", "--slow-request", "10ms", "-o", out, "--api-calls", filepath.Join(dir, "calls.json"), filepath.Join(dir, "cap.pcap"))
 	if code != exitOK {
 		t.Fatalf("analyze: exit %d\n%s", code, stderr)
 	}
@@ -136,11 +136,11 @@ func TestL7CrossCheckFlags(t *testing.T) {
 		t.Error("report.md does not use --slow-request 10ms")
 	}
 
-	if code, _, stderr := run(t, "analyze", "--quiet", "-o", filepath.Join(dir, "o2"), "--api-calls", filepath.Join(dir, "calls.json"), filepath.Join(dir, "cap.pcap")); code != exitUsage || !strings.Contains(stderr, "--l7") {
-		t.Errorf("--api-calls without --l7: exit %d %s", code, stderr)
+	if code, _, stderr := run(t, "analyze", "--quiet", "--no-l7", "-o", filepath.Join(dir, "o2"), "--api-calls", filepath.Join(dir, "calls.json"), filepath.Join(dir, "cap.pcap")); code != exitUsage || !strings.Contains(stderr, "drop --no-l7") {
+		t.Errorf("--api-calls with --no-l7: exit %d %s", code, stderr)
 	}
 	os.WriteFile(filepath.Join(dir, "bad.json"), []byte(`{"calls":[{`), 0o644)
-	if code, _, stderr := run(t, "analyze", "--quiet", "--l7", "-o", filepath.Join(dir, "o3"), "--api-calls", filepath.Join(dir, "bad.json"), filepath.Join(dir, "cap.pcap")); code == exitOK || !strings.Contains(stderr, "bad.json") {
+	if code, _, stderr := run(t, "analyze", "--quiet", "-o", filepath.Join(dir, "o3"), "--api-calls", filepath.Join(dir, "bad.json"), filepath.Join(dir, "cap.pcap")); code == exitOK || !strings.Contains(stderr, "bad.json") {
 		t.Errorf("bad --api-calls: exit %d %s", code, stderr)
 	}
 }

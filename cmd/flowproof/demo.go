@@ -27,7 +27,7 @@ cluster capture (five pods on three nodes, a TLS connection with Kubeshark's
 synthetic plaintext twin; recorded as Kubeshark's eBPF capture records it,
 the packets between two pods once at each end) and the matching
 list_l4_flows records and list_api_calls (its HTTP calls, with known
-disagreements for the L7 cross-check of --l7), behind an emulation
+disagreements for the L7 cross-check), behind an emulation
 of "kubeshark mcp" spoken to over stdio framing. It pulls into OUT/evidence
 (snapshot, list_workloads, export_snapshot_pcap, HTTP download), then
 analyzes that into OUT, exactly as "flowproof run" does against a cluster.

@@ -92,18 +92,18 @@ func goldenReport(t *testing.T, golden, test string, args ...string) string {
 }
 
 // TestReportGoldenL7: the report of the project's HTTP and DNS recordings
-// analyzed with --l7, with its HTTP and DNS sections and their findings;
+// analyzed (L7 on by default), with its HTTP and DNS sections and their findings;
 // and of the Kubeshark stand-in's cluster capture with its list_api_calls
 // (--api-calls), with the L7 cross-check's verdicts.
 func TestReportGoldenL7(t *testing.T) {
 	rec := filepath.Join("..", "..", "testdata", "rec")
 	sd := filepath.Join("..", "..", "ingest", "kubeshark", "standin", "testdata")
 	t.Run("recordings", func(t *testing.T) {
-		goldenReport(t, "report-l7.golden.md", "TestReportGoldenL7", "--l7",
+		goldenReport(t, "report-l7.golden.md", "TestReportGoldenL7",
 			filepath.Join(rec, "http-v4.pcap"), filepath.Join(rec, "http-v6.pcapng"), filepath.Join(rec, "dns-udp.pcap"))
 	})
 	t.Run("stand-in with API calls", func(t *testing.T) {
-		goldenReport(t, "report-l7xc.golden.md", "TestReportGoldenL7", "--l7", "--api-calls", filepath.Join(sd, "api_calls.json"), filepath.Join(sd, "cluster.pcap"))
+		goldenReport(t, "report-l7xc.golden.md", "TestReportGoldenL7", "--api-calls", filepath.Join(sd, "api_calls.json"), filepath.Join(sd, "cluster.pcap"))
 	})
 }
 

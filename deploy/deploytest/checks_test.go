@@ -21,7 +21,7 @@ import (
 // overrides use.
 var (
 	analyzeFlags = map[string]bool{
-		"o": true, "quiet": false, "jobs": true, "l7": false, "max-flows": true,
+		"o": true, "quiet": false, "jobs": true, "l7": false, "no-l7": false, "max-flows": true,
 		"shard": true, "s3-endpoint": true, "s3-path-style": false,
 	}
 	mergeFlags = map[string]bool{"s3-endpoint": true, "s3-path-style": false}

@@ -152,10 +152,10 @@ func TestChartOverrides(t *testing.T) {
 		},
 		{
 			name:   "extra args and two captures at once",
-			values: map[string]any{"analyze": map[string]any{"jobs": 2, "extraArgs": []any{"--l7", "--max-flows", "500000"}, "resources": map[string]any{"limits": map[string]any{"memory": "2Gi"}, "requests": map[string]any{"memory": "2Gi"}}}},
+			values: map[string]any{"analyze": map[string]any{"jobs": 2, "extraArgs": []any{"--no-l7", "--max-flows", "500000"}, "resources": map[string]any{"limits": map[string]any{"memory": "2Gi"}, "requests": map[string]any{"memory": "2Gi"}}}},
 			check: func(t *testing.T, _ objects, _ map[string]string, cmd cmdLine) {
-				if cmd.flags["l7"] != "true" || cmd.flags["max-flows"] != "500000" || cmd.flags["jobs"] != "2" {
-					t.Errorf("flags %v, want --l7 --max-flows 500000 --jobs 2", cmd.flags)
+				if cmd.flags["no-l7"] != "true" || cmd.flags["max-flows"] != "500000" || cmd.flags["jobs"] != "2" {
+					t.Errorf("flags %v, want --no-l7 --max-flows 500000 --jobs 2", cmd.flags)
 				}
 			},
 		},

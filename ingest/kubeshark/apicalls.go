@@ -43,7 +43,7 @@ type msWindow struct{ from, to int64 }
 func (p *puller) apiCalls(ctx context.Context) {
 	t, ok := p.s.Tool("list_api_calls")
 	if !ok {
-		p.warn("the server does not offer list_api_calls: there is nothing to cross-check http.parquet against (analyze --l7)")
+		p.warn("the server does not offer list_api_calls: there is nothing to cross-check http.parquet against (the L7 cross-check of analyze)")
 		return
 	}
 	maxPages, maxBytes, limit := p.req.MaxAPICallPages, p.req.MaxAPICallBytes, p.req.APICallsLimit

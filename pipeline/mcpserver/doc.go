@@ -28,7 +28,7 @@
 //     file is streamed in batches of 256 rows and only the best N rows are
 //     kept (a heap), so memory does not grow with the file.
 //   - query_l7: rows of http.parquet or dns.parquet (analyses with L7 on:
-//     Options.Analysis.L7, "flowproof mcp --l7"), with query_flows' bounds:
+//     Options.Analysis.L7; "flowproof mcp" unless --no-l7), with query_flows' bounds:
 //     filters (exact or glob on names, addresses, method, host, uri, query,
 //     qtype and rcode names; status class or code, answered, synthetic,
 //     minimum latency, time range), one sort key (ts, latency, and for http

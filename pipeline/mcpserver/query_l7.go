@@ -318,7 +318,7 @@ func (s *Server) queryL7Tool(c *call) (any, error) {
 func scanTable[T any](c *call, path string, fn func(pos int64, r *T)) error {
 	name := filepath.Base(path)
 	if _, err := os.Stat(path); os.IsNotExist(err) && name != "flows.parquet" {
-		return errorf("%s: not in this output directory: analyze with L7 on (--l7) writes it", name)
+		return errorf("%s: not in this output directory: analyze with L7 on (without --no-l7) writes it", name)
 	}
 	file, pf, err := openParquet(path)
 	if err != nil {

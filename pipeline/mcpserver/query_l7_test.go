@@ -105,7 +105,7 @@ func TestQueryL7(t *testing.T) {
 	if text, isErr := callTool(t, ctx, cs2, "analyze", map[string]any{"inputs": []string{"gen"}, "output_dir": "out2"}, nil); isErr {
 		t.Fatalf("analyze: %s", text)
 	}
-	if text, isErr := callTool(t, ctx, cs2, "query_l7", map[string]any{"output_dir": filepath.Join(root, "out2"), "table": "http"}, nil); !isErr || !strings.Contains(text, "--l7") {
+	if text, isErr := callTool(t, ctx, cs2, "query_l7", map[string]any{"output_dir": filepath.Join(root, "out2"), "table": "http"}, nil); !isErr || !strings.Contains(text, "--no-l7") {
 		t.Errorf("query_l7 without L7: %v %s", isErr, text)
 	}
 }

@@ -5,7 +5,7 @@
 # testdata/bench/timeit (CPU from wait4, to the µs), and print the medians of
 # wall and CPU time per side, the largest peak RSS, and the median of the
 # per-round ratios side 2 / side 1 with their range. Two builds of flowproof,
-# or one build with two sets of flags (`--l7` against none, `--no-dedup`).
+# or one build with two sets of flags (`--no-l7` against none, `--no-dedup`).
 # A machine that drifts moves a median of per-round ratios less than the
 # ratio of two medians.
 set -euo pipefail
