@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strconv"
 	"time"
 
 	"github.com/flowproof/flowproof/analyze"
@@ -24,8 +25,7 @@ type analyzeOptions struct {
 	maxFlows         int
 	noDecap          bool
 	noReassembly     bool
-	l7               bool // on unless --no-l7 (or --l7=false)
-	noL7             bool
+	l7               bool // registerL7
 	noDedup          bool
 	dupSameTTL       bool
 	floodMin         int64
@@ -58,8 +58,7 @@ func (o *analyzeOptions) register(fs *flag.FlagSet) {
 	fs.IntVar(&o.scanMinHosts, "scan-min-hosts", report.DefaultScanMinHosts, "distinct hosts one source must probe in vain (failed TCP handshakes, unanswered UDP) for the report to call it an address scan")
 	fs.IntVar(&o.scanMinPorts, "scan-min-ports", report.DefaultScanMinPorts, "distinct ports one source must probe in vain for the report to call it a port scan")
 	fs.DurationVar(&o.slowRequest, "slow-request", time.Duration(report.DefaultSlowRequestNs), "HTTP latency (time to first byte) from which the report flags a request slow")
-	fs.BoolVar(&o.noL7, "no-l7", false, "flows only: no application layer (http.parquet, dns.parquet, the TLS columns of flows.parquet, the L7 cross-check); about 0.8x the time (README: Application layer)")
-	fs.BoolVar(&o.l7, "l7", true, "the application layer (the default; kept so that command lines from before it was one still run)")
+	registerL7(fs, &o.l7, "flows only: no application layer (http.parquet, dns.parquet, the TLS columns of flows.parquet, the L7 cross-check); about 0.8x the time (README: Application layer)")
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress display on a terminal (warnings and errors are still shown)")
 	fs.IntVar(&o.jobs, "jobs", pipeline.DefaultJobs(), "captures analyzed at once, each with its own flow table (and its own live flows in memory); the output is the same for any value; the default is half the CPUs")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the run to `file` (go tool pprof)")
@@ -70,9 +69,6 @@ func (o *analyzeOptions) register(fs *flag.FlagSet) {
 }
 
 func (o *analyzeOptions) validate() error {
-	if o.noL7 {
-		o.l7 = false
-	}
 	for name, d := range map[string]time.Duration{"tcp-timeout": o.tcpTimeout, "udp-timeout": o.udpTimeout, "tcp-closed-timeout": o.tcpClosedTimeout, "dup-window": o.dupWindow} {
 		if d <= 0 {
 			return &usageError{fmt.Sprintf("--%s must be positive, got %v", name, d)}
@@ -218,6 +214,21 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 		pos = append(pos, args[0])
 		args = args[1:]
 	}
+}
+
+// registerL7 registers --l7 and --no-l7 on fs, both setting *on, which
+// starts true: the application layer is the default, and --l7 (which
+// turned it on before) still parses. The last of the two given wins.
+func registerL7(fs *flag.FlagSet, on *bool, noUsage string) {
+	*on = true
+	fs.BoolVar(on, "l7", true, "the application layer (the default; kept so that command lines from before it was one still run)")
+	fs.BoolFunc("no-l7", noUsage, func(s string) error {
+		off, err := strconv.ParseBool(s)
+		if off {
+			*on = false
+		}
+		return err
+	})
 }
 
 // memoryPlan is the memory policy's plan for the run.

@@ -53,8 +53,8 @@ func runMCP(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	listen := fs.String("listen", "", "serve streamable HTTP MCP on `ADDR` (host:port) at /mcp instead of stdio")
 	jobs := fs.Int("jobs", pipeline.DefaultJobs(), "captures analyzed at once in each analysis")
 	maxRows := fs.Int("max-rows", mcpserver.DefaultMaxRows, "rows query_flows and query_l7 return at most")
-	withL7 := fs.Bool("l7", true, "analyses write http.parquet and dns.parquet too, for query_l7 and the L7 cross-check (the default)")
-	noL7 := fs.Bool("no-l7", false, "analyses write flows only (analyze --no-l7): no http.parquet or dns.parquet for query_l7")
+	var withL7 bool
+	registerL7(fs, &withL7, "analyses write flows only (analyze --no-l7): no http.parquet or dns.parquet for query_l7 and no L7 cross-check")
 	maxAnswer := byteSize(mcpserver.DefaultMaxAnswerBytes)
 	fs.Var(&maxAnswer, "max-answer", "cap on one tool answer (bytes, or with KiB/MiB)")
 	maxAnalyses := fs.Int("max-analyses", mcpserver.DefaultMaxAnalyses, "analyses and pulls running at once; others wait")
@@ -87,7 +87,7 @@ func runMCP(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	env := readKubesharkEnv(nil)
 	o := mcpserver.Options{
 		Roots:          rootDirs,
-		Analysis:       pipeline.Options{Jobs: *jobs, L7: *withL7 && !*noL7, Version: version()},
+		Analysis:       pipeline.Options{Jobs: *jobs, L7: withL7, Version: version()},
 		Version:        version(),
 		MaxRows:        *maxRows,
 		MaxAnswerBytes: int(maxAnswer),
