@@ -220,12 +220,11 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 // starts true: the application layer is the default, and --l7 (which
 // turned it on before) still parses. The last of the two given wins.
 func registerL7(fs *flag.FlagSet, on *bool, noUsage string) {
-	*on = true
 	fs.BoolVar(on, "l7", true, "the application layer (the default; kept so that command lines from before it was one still run)")
 	fs.BoolFunc("no-l7", noUsage, func(s string) error {
 		off, err := strconv.ParseBool(s)
-		if off {
-			*on = false
+		if err == nil {
+			*on = !off
 		}
 		return err
 	})
